@@ -308,7 +308,6 @@ class _Reader:
             out[name] = (group, code_nodes)
 
 
-@functools.lru_cache(maxsize=None)
 def _read_file(path: Path, label: str) -> dict[str, Any]:
     reader = _Reader(path, label)
     data = reader.read()
@@ -320,6 +319,11 @@ def _read_file(path: Path, label: str) -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def _default() -> dict[str, Any]:
     return _read_file(DEFAULT_FILE, "rulecheck/data/landuse.yaml")
+
+
+@functools.lru_cache(maxsize=None)
+def _province(path: Path) -> dict[str, Any]:
+    return _read_file(path, f"rulecheck/data/provinces/{path.name}")
 
 
 def province_file(jurisdiction: str | None) -> Path | None:
@@ -342,11 +346,10 @@ def load_classification(jurisdiction: str | None = None, override: str | Path | 
     layers: list[tuple[dict[str, Any], str]] = [(_default(), "rulecheck/data/landuse.yaml")]
     province = province_file(jurisdiction)
     if province is not None:
-        label = f"rulecheck/data/provinces/{province.name}"
-        layers.append((_read_file(province, label), label))
+        layers.append((_province(province), f"rulecheck/data/provinces/{province.name}"))
     if override is not None:
-        path = Path(override)
-        layers.append((_read_file(path.resolve(), str(override)), str(override)))
+        # an override is read afresh each time: the user may be editing it between runs
+        layers.append((_read_file(Path(override), str(override)), str(override)))
 
     codes: dict[str, Code] = {}
     aliases: dict[str, str] = {}
