@@ -1,0 +1,301 @@
+"""The syntax tree of a rule pack: frozen dataclass nodes, each with the span it came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a node is in its file: 1-based line and column, and character offsets for slicing its text."""
+
+    path: str
+    line: int
+    column: int
+    start: int
+    end: int
+
+
+NO_SPAN = Span("<builtin>", 0, 0, 0, 0)
+
+
+# ---- expressions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expr:
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Number(Expr):
+    value: float
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class String(Expr):
+    value: str
+
+
+@dataclass(frozen=True)
+class DateLit(Expr):
+    value: dt.date
+
+
+@dataclass(frozen=True)
+class Bool(Expr):
+    value: bool
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    name: str
+
+
+@dataclass(frozen=True)
+class ListLit(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Field(Expr):
+    obj: Expr
+    name: str
+    name_span: Span = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Lookup(Expr):
+    """`collection[id]`: the record of that id, or a parameter's value for a key."""
+
+    obj: Expr
+    key: Expr
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Comprehension(Expr):
+    """`sum(p.area_m2 for p in parcels where ...)`: an aggregate over a filtered collection."""
+
+    func: str
+    element: Expr
+    var: str
+    source: Expr
+    cond: Expr | None
+
+
+@dataclass(frozen=True)
+class Quantifier(Expr):
+    """`every x in C where c satisfies e`, `any x in C where c`, `no x in C where c`."""
+
+    kind: str  # every | any | none
+    var: str
+    source: Expr
+    cond: Expr | None
+    body: Expr | None
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str  # == != < <= > >=
+    left: Expr
+    right: Expr
+    tolerance: Expr | None
+
+
+@dataclass(frozen=True)
+class Member(Expr):
+    """`x in C` (a list, a collection of records by id, or a land-use group), `x under "09"`."""
+
+    op: str  # in | not in | under
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str  # + - * /
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Neg(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Convert(Expr):
+    """`expr as ha`: the same quantity shown in another unit of its dimension."""
+
+    operand: Expr
+    unit: str
+
+
+@dataclass(frozen=True)
+class Logic(Expr):
+    op: str  # and | or
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    operand: Expr
+
+
+# ---- rules ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForStep:
+    var: str
+    source: Expr
+    cond: Expr | None
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class LetStep:
+    var: str
+    value: Expr
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class WhereStep:
+    cond: Expr
+    span: Span = field(compare=False, repr=False)
+
+
+Step = Union[ForStep, LetStep, WhereStep]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message template: literal text with `{expr}` holes, each hole parsed as an expression."""
+
+    parts: tuple[str | Expr, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    span: Span
+    title_zh: str = ""
+    title_en: str = ""
+    severity: str = "error"
+    basis: str = ""
+    basis_text: str = ""
+    tags: tuple[str, ...] = ()
+    applies_from: dt.date | None = None
+    applies_until: dt.date | None = None
+    waivable: bool = True
+    steps: tuple[Step, ...] = ()
+    require: Expr | None = None
+    at: Expr | None = None
+    message_zh: Template | None = None
+    message_en: Template | None = None
+    expected: Template | None = None
+    actual: Template | None = None
+    # which clauses were written, to report missing or repeated ones
+    clauses: tuple[tuple[str, Span], ...] = ()
+
+    @property
+    def family(self) -> str:
+        return self.id.split("-", 1)[0]
+
+
+# ---- parameters -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    key: str | None  # None: otherwise
+    key_is_code: bool  # a quoted land-use code, matched by prefix ("09" covers "0901")
+    value: Expr
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Edition:
+    """The value of a parameter from a date on, with its legal source."""
+
+    valid_from: dt.date
+    source: str
+    value: Expr | None
+    table_key: str | None
+    entries: tuple[TableEntry, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    title_zh: str
+    title_en: str
+    editions: tuple[Edition, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+# ---- tests ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathStep:
+    kind: str  # field | id
+    name: str
+
+
+@dataclass(frozen=True)
+class Patch:
+    kind: str  # set | remove
+    root: str
+    path: tuple[PathStep, ...]
+    value: Expr | None
+    span: Span = field(compare=False, repr=False)
+
+    def text(self) -> str:
+        out = self.root
+        for step in self.path:
+            out += f".{step.name}" if step.kind == "field" else f"[{step.name}]"
+        return out
+
+
+@dataclass(frozen=True)
+class Expectation:
+    kind: str  # conflict | none | indeterminate
+    rule: str
+    subjects: tuple[str, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    rule: str
+    name: str
+    given_kind: str  # fixture | submission
+    given: str
+    patches: tuple[Patch, ...]
+    expectations: tuple[Expectation, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Pack:
+    """One parsed rule file."""
+
+    path: str
+    text: str
+    rules: tuple[Rule, ...]
+    params: tuple[Param, ...]
+    tests: tuple[RuleTest, ...]

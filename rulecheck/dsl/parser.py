@@ -1,0 +1,536 @@
+"""Parse rule packs: one cached Lark parser, lark errors turned into located diagnostics, trees into AST."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from rulecheck.diagnostics import Diagnostic, InputError
+from rulecheck.dsl import ast
+
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+# How a terminal is named to a rule author in "expected ..." messages.
+TERMINAL_WORDS = {
+    "RULE_ID": "a rule id like IND-002",
+    "DATE": "a date like 2020-05-01",
+    "NUMBER": "a number",
+    "UNIT": "a unit (m2, ha, mu, km2, m, km, %, years, wan_yuan)",
+    "SEVERITY": "error, warning or info",
+    "COMP_OP": "a comparison (<=, >=, ==, !=, <, >)",
+    "NAME": "a name",
+    "STRING": 'a quoted text "..."',
+    "SUBJECT_ID": "a record id",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "$END": "the end of the file",
+}
+
+DECL_START = re.compile(r"^(rule|param|test)\b", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(
+        GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        start=["start", "expr"],
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def _span(path: str, meta_or_token) -> ast.Span:
+    if isinstance(meta_or_token, Token):
+        return ast.Span(path, meta_or_token.line, meta_or_token.column, meta_or_token.start_pos, meta_or_token.end_pos)
+    meta = meta_or_token
+    if getattr(meta, "empty", True):
+        return ast.Span(path, 0, 0, 0, 0)
+    return ast.Span(path, meta.line, meta.column, meta.start_pos, meta.end_pos)
+
+
+def _unquote(token: Token) -> str:
+    body = str(token)[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+class TemplateError(Exception):
+    def __init__(self, message: str, offset: int):
+        super().__init__(message)
+        self.offset = offset
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Lark tree -> frozen AST nodes. Only this class knows the shape of lark trees."""
+
+    def __init__(self, path: str, text: str):
+        super().__init__()
+        self.path = path
+        self.text = text
+
+    def _s(self, meta) -> ast.Span:
+        return _span(self.path, meta)
+
+    # ---- expressions ----
+    def number(self, meta, children):
+        value, unit = children
+        return ast.Number(self._s(meta), float(value), str(unit) if unit is not None else None)
+
+    def string(self, meta, children):
+        return ast.String(self._s(meta), _unquote(children[0]))
+
+    def date(self, meta, children):
+        return ast.DateLit(self._s(meta), _parse_date(children[0], self.path))
+
+    def true(self, meta, children):
+        return ast.Bool(self._s(meta), True)
+
+    def false(self, meta, children):
+        return ast.Bool(self._s(meta), False)
+
+    def name(self, meta, children):
+        return ast.Name(self._s(meta), str(children[0]))
+
+    def list_(self, meta, children):
+        return ast.ListLit(self._s(meta), tuple(c for c in children if c is not None))
+
+    def field(self, meta, children):
+        obj, name = children
+        return ast.Field(self._s(meta), obj, str(name), _span(self.path, name))
+
+    def lookup(self, meta, children):
+        return ast.Lookup(self._s(meta), children[0], children[1])
+
+    def args(self, meta, children):
+        return tuple(children)
+
+    def call(self, meta, children):
+        name, args = children
+        return ast.Call(self._s(meta), str(name), args or ())
+
+    def comprehension(self, meta, children):
+        func, element, var, source, cond = children
+        return ast.Comprehension(self._s(meta), str(func), element, str(var), source, cond)
+
+    def every(self, meta, children):
+        var, source, cond, body = children
+        return ast.Quantifier(self._s(meta), "every", str(var), source, cond, body)
+
+    def any_(self, meta, children):
+        var, source, cond = children
+        return ast.Quantifier(self._s(meta), "any", str(var), source, cond, None)
+
+    def none_(self, meta, children):
+        var, source, cond = children
+        return ast.Quantifier(self._s(meta), "none", str(var), source, cond, None)
+
+    def compare(self, meta, children):
+        left, op, right, tol = (children + [None])[:4]
+        op = {"≤": "<=", "≥": ">=", "≠": "!="}.get(str(op), str(op))
+        return ast.Compare(self._s(meta), op, left, right, tol)
+
+    def member(self, meta, children):
+        return ast.Member(self._s(meta), "in", children[0], children[1])
+
+    def not_member(self, meta, children):
+        return ast.Member(self._s(meta), "not in", children[0], children[1])
+
+    def under(self, meta, children):
+        return ast.Member(self._s(meta), "under", children[0], children[1])
+
+    def convert(self, meta, children):
+        return ast.Convert(self._s(meta), children[0], str(children[1]))
+
+    def add(self, meta, children):
+        return ast.BinOp(self._s(meta), "+", children[0], children[1])
+
+    def sub(self, meta, children):
+        return ast.BinOp(self._s(meta), "-", children[0], children[1])
+
+    def mul(self, meta, children):
+        return ast.BinOp(self._s(meta), "*", children[0], children[1])
+
+    def div(self, meta, children):
+        return ast.BinOp(self._s(meta), "/", children[0], children[1])
+
+    def neg(self, meta, children):
+        return ast.Neg(self._s(meta), children[0])
+
+    def or_(self, meta, children):
+        return ast.Logic(self._s(meta), "or", children[0], children[1])
+
+    def and_(self, meta, children):
+        return ast.Logic(self._s(meta), "and", children[0], children[1])
+
+    def not_(self, meta, children):
+        return ast.Not(self._s(meta), children[0])
+
+    # ---- rules ----
+    def title_clause(self, meta, children):
+        return ("title", self._s(meta), (_unquote(children[0]), _unquote(children[1])))
+
+    def severity_clause(self, meta, children):
+        return ("severity", self._s(meta), str(children[0]))
+
+    def basis_clause(self, meta, children):
+        law, text = children
+        return ("basis", self._s(meta), (_unquote(law), _unquote(text) if text is not None else ""))
+
+    def tags_clause(self, meta, children):
+        return ("tags", self._s(meta), tuple(str(c) for c in children))
+
+    def applies_clause(self, meta, children):
+        start, until = children
+        return (
+            "applies",
+            self._s(meta),
+            (_parse_date(start, self.path) if start else None, _parse_date(until, self.path) if until else None),
+        )
+
+    def waivable_clause(self, meta, children):
+        return ("waivable", self._s(meta), False)
+
+    def for_step(self, meta, children):
+        var, source, cond = children
+        return ast.ForStep(str(var), source, cond, self._s(meta))
+
+    def let_step(self, meta, children):
+        return ast.LetStep(str(children[0]), children[1], self._s(meta))
+
+    def where_step(self, meta, children):
+        return ast.WhereStep(children[0], self._s(meta))
+
+    def require_clause(self, meta, children):
+        return ("require", self._s(meta), children[0])
+
+    def at_clause(self, meta, children):
+        return ("at", self._s(meta), children[0])
+
+    def message_clause(self, meta, children):
+        zh, en = children
+        return ("message", self._s(meta), (self._template(zh), self._template(en)))
+
+    def expected_clause(self, meta, children):
+        return ("expected", self._s(meta), self._template(children[0]))
+
+    def actual_clause(self, meta, children):
+        return ("actual", self._s(meta), self._template(children[0]))
+
+    def _template(self, token: Token) -> ast.Template:
+        return parse_template(_unquote(token), self.path, token)
+
+    def rule_decl(self, meta, children):
+        rule_id, *rest = children
+        fields: dict = {"steps": []}
+        clauses = []
+        for item in rest:
+            if isinstance(item, (ast.ForStep, ast.LetStep, ast.WhereStep)):
+                fields["steps"].append(item)
+                continue
+            kind, span, value = item
+            clauses.append((kind, span))
+            if kind == "title":
+                fields["title_zh"], fields["title_en"] = value
+            elif kind == "basis":
+                fields["basis"], fields["basis_text"] = value
+            elif kind == "applies":
+                fields["applies_from"], fields["applies_until"] = value
+            elif kind == "message":
+                fields["message_zh"], fields["message_en"] = value
+            else:
+                fields[kind] = value
+        fields["steps"] = tuple(fields["steps"])
+        return ast.Rule(id=str(rule_id), span=_span(self.path, rule_id), clauses=tuple(clauses), **fields)
+
+    # ---- params ----
+    def param_decl(self, meta, children):
+        name, zh, en, *editions = children
+        return ast.Param(str(name), _unquote(zh), _unquote(en), tuple(editions), _span(self.path, name))
+
+    def edition(self, meta, children):
+        date, source, body = children
+        kind, value = body
+        if kind == "value":
+            return ast.Edition(_parse_date(date, self.path), _unquote(source), value, None, (), self._s(meta))
+        table_key, entries = value
+        return ast.Edition(_parse_date(date, self.path), _unquote(source), None, table_key, entries, self._s(meta))
+
+    def param_value(self, meta, children):
+        return ("value", children[0])
+
+    def param_table(self, meta, children):
+        key, *entries = children
+        return ("table", (str(key), tuple(entries)))
+
+    def table_entry(self, meta, children):
+        (key, is_code), value = children
+        return ast.TableEntry(key, is_code, value, self._s(meta))
+
+    def key_string(self, meta, children):
+        return (_unquote(children[0]), True)
+
+    def key_name(self, meta, children):
+        return (str(children[0]), False)
+
+    def key_otherwise(self, meta, children):
+        return (None, False)
+
+    # ---- tests ----
+    def test_decl(self, meta, children):
+        rule_id, name, given, *rest = children
+        patches = tuple(r for r in rest if isinstance(r, ast.Patch))
+        expectations = tuple(r for r in rest if isinstance(r, ast.Expectation))
+        kind, target = given
+        return ast.RuleTest(str(rule_id), _unquote(name), kind, target, patches, expectations, self._s(meta))
+
+    def given_fixture(self, meta, children):
+        return ("fixture", _unquote(children[0]))
+
+    def given_file(self, meta, children):
+        return ("submission", _unquote(children[0]))
+
+    def patch_set(self, meta, children):
+        (root, path), value = children
+        return ast.Patch("set", root, path, value, self._s(meta))
+
+    def patch_remove(self, meta, children):
+        root, path = children[0]
+        return ast.Patch("remove", root, path, None, self._s(meta))
+
+    def patch_path(self, meta, children):
+        root, *steps = children
+        return (str(root), tuple(steps))
+
+    def step_field(self, meta, children):
+        return ast.PathStep("field", str(children[0]))
+
+    def step_id(self, meta, children):
+        token = children[0]
+        return ast.PathStep("id", _unquote(token) if token.type == "STRING" else str(token))
+
+    def subject_id(self, meta, children):
+        token = children[0]
+        return _unquote(token) if token.type == "STRING" else str(token)
+
+    def expect_conflict(self, meta, children):
+        rule_id, *subjects = children
+        return ast.Expectation("conflict", str(rule_id), tuple(subjects), self._s(meta))
+
+    def expect_none(self, meta, children):
+        return ast.Expectation("none", str(children[0]), (), self._s(meta))
+
+    def expect_indeterminate(self, meta, children):
+        return ast.Expectation("indeterminate", str(children[0]), (), self._s(meta))
+
+    def start(self, meta, children):
+        return children
+
+
+class _DateError(Exception):
+    def __init__(self, token: Token):
+        super().__init__(str(token))
+        self.token = token
+
+
+def _parse_date(token: Token, path: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(token))
+    except ValueError:
+        raise _DateError(token) from None
+
+
+# ---- error reporting ------------------------------------------------------------------------------
+
+
+def _line_text(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str, line_offset: int = 0, col_offset: int = 0) -> Diagnostic:
+    line = (err.line if err.line and err.line > 0 else 1) + line_offset
+    column = (err.column if err.column and err.column > 0 else 1) + (col_offset if err.line == 1 else 0)
+    if isinstance(err, UnexpectedToken):
+        got = "the end of the file" if err.token.type == "$END" else f"'{err.token}'"
+        expected = sorted({TERMINAL_WORDS.get(t, _keyword(t)) for t in err.expected})
+        message = f"unexpected {got}; expected {_or_list(expected)}"
+    elif isinstance(err, UnexpectedCharacters):
+        message = f"unexpected character '{err.char}'"
+        allowed = sorted({TERMINAL_WORDS.get(t, _keyword(t)) for t in (err.allowed or ())})
+        if allowed:
+            message += f"; expected {_or_list(allowed)}"
+    elif isinstance(err, UnexpectedEOF):
+        message = "unexpected end of the file"
+    else:  # pragma: no cover - lark has no other kinds
+        message = str(err)
+    return Diagnostic(path, message, line=line, column=column, excerpt=_line_text(text, line))
+
+
+def _keyword(terminal: str) -> str:
+    """Lark names anonymous keyword terminals like RULE, FOR; show them as the word itself."""
+    return f"'{terminal.lower()}'"
+
+
+def _or_list(words: list[str]) -> str:
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def parse_template(raw: str, path: str, token: Token) -> ast.Template:
+    """Split a message into text and `{expr}` holes; `{{` and `}}` stand for braces."""
+    parts: list[str | ast.Expr] = []
+    i = 0
+    buf = ""
+    base_line, base_col = token.line, token.column + 1  # +1: the opening quote
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "{" and raw[i + 1 : i + 2] == "{":
+            buf += "{"
+            i += 2
+        elif ch == "}" and raw[i + 1 : i + 2] == "}":
+            buf += "}"
+            i += 2
+        elif ch == "{":
+            end = raw.find("}", i)
+            if end < 0:
+                raise _TemplateSyntax(path, base_line, base_col + i, "a '{' in the message is not closed by '}'")
+            if buf:
+                parts.append(buf)
+                buf = ""
+            source = raw[i + 1 : end]
+            # pad so that positions in the hole count from the start of the file line
+            padded = " " * (base_col + i) + source
+            try:
+                tree = _lark().parse(padded, start="expr")
+                expr = _ToAst(path, padded).transform(tree)
+            except UnexpectedInput as err:
+                raise _TemplateSyntax(path, base_line, (err.column or 1), f"in the message hole {{{source}}}: " + _syntax_diagnostic(err, path, padded).message) from None
+            except VisitError as err:
+                raise _TemplateSyntax(path, base_line, base_col + i, f"in the message hole {{{source}}}: {err.orig_exc}") from None
+            expr = _relocate(expr, base_line)
+            parts.append(expr)
+            i = end + 1
+        else:
+            buf += ch
+            i += 1
+    if buf:
+        parts.append(buf)
+    return ast.Template(tuple(parts), _span(path, token))
+
+
+class _TemplateSyntax(Exception):
+    def __init__(self, path: str, line: int, column: int, message: str):
+        super().__init__(message)
+        self.diagnostic = Diagnostic(path, message, line=line, column=column)
+
+
+def _relocate(expr, line: int):
+    """Template holes are parsed on their own: move their spans to the line of the message."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(expr):
+        return expr
+    changes = {}
+    for f in dataclasses.fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, ast.Span):
+            changes[f.name] = dataclasses.replace(value, line=line)
+        elif isinstance(value, ast.Expr):
+            changes[f.name] = _relocate(value, line)
+        elif isinstance(value, tuple):
+            changes[f.name] = tuple(_relocate(v, line) if isinstance(v, ast.Expr) else v for v in value)
+    return dataclasses.replace(expr, **changes)
+
+
+# ---- entry points -----------------------------------------------------------------------------------
+
+
+def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
+    """Parse one pack. Each declaration is parsed on its own so that one syntax error per
+    declaration is reported and the rest of the pack is still read."""
+    diagnostics: list[Diagnostic] = []
+    rules: list[ast.Rule] = []
+    params: list[ast.Param] = []
+    tests: list[ast.RuleTest] = []
+    starts = [m.start() for m in DECL_START.finditer(text)]
+    if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
+        starts = [0] + starts
+    bounds = list(zip(starts, starts[1:] + [len(text)]))
+    for begin, end in bounds:
+        chunk = text[begin:end]
+        if not chunk.strip() or _only_comments(chunk):
+            continue
+        # blank out everything before the chunk so that lines, columns and offsets stay those of the file
+        padded = re.sub(r"[^\n]", " ", text[:begin]) + chunk
+        try:
+            tree = _lark().parse(padded, start="start")
+            decls = _ToAst(path, text).transform(tree)
+        except UnexpectedInput as err:
+            diagnostics.append(_syntax_diagnostic(err, path, text))
+            continue
+        except VisitError as err:
+            orig = err.orig_exc
+            if isinstance(orig, _TemplateSyntax):
+                diagnostics.append(_with_excerpt(orig.diagnostic, text))
+            elif isinstance(orig, _DateError):
+                diagnostics.append(
+                    Diagnostic(path, f"'{orig.token}' is not a valid date", line=orig.token.line,
+                               column=orig.token.column, excerpt=_line_text(text, orig.token.line))
+                )
+            else:
+                raise
+            continue
+        for decl in decls:
+            if isinstance(decl, ast.Rule):
+                rules.append(decl)
+            elif isinstance(decl, ast.Param):
+                params.append(decl)
+            elif isinstance(decl, ast.RuleTest):
+                tests.append(decl)
+    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests)), diagnostics
+
+
+def _only_comments(chunk: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("#") for line in chunk.splitlines())
+
+
+def _with_excerpt(diag: Diagnostic, text: str) -> Diagnostic:
+    import dataclasses
+
+    return dataclasses.replace(diag, excerpt=_line_text(text, diag.line or 0))
+
+
+def parse_file(path: str | Path, display: str | None = None) -> tuple[ast.Pack, list[Diagnostic]]:
+    display = display or str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ast.Pack(display, "", (), (), ()), [Diagnostic(display, "rule file not found")]
+    except UnicodeDecodeError as err:
+        return ast.Pack(display, "", (), (), ()), [Diagnostic(display, f"not UTF-8 text ({err.reason} at byte {err.start})")]
+    return parse_text(text, display)
+
+
+def parse_expr(text: str, path: str = "<expr>") -> ast.Expr:
+    """Parse a single expression (used by tests and the REPL-like `rules show`)."""
+    try:
+        return _ToAst(path, text).transform(_lark().parse(text, start="expr"))
+    except UnexpectedInput as err:
+        raise InputError([_syntax_diagnostic(err, path, text)]) from None
