@@ -222,3 +222,18 @@ def test_defects_table_lists_each_planted_defect():
     assert not parcels["P15"].is_valid
     shares = defects["packages"]["PKG-B"]["revenue_sharing"]
     assert sum(s["share"] for s in shares) == 90
+
+
+def test_committed_fixtures_are_the_generator_output(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "HERE", tmp_path)
+    monkeypatch.setenv("OGR_CURRENT_DATE", "2026-03-01T00:00:00.000Z")
+    module.main()
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written
+    for relative in written:
+        assert (tmp_path / relative).read_bytes() == (FIXTURES / relative).read_bytes(), relative
