@@ -1,0 +1,252 @@
+"""What every report format shares: family names, fixed strings in zh and en, and readers of the record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+# The order families are reported in (the engine sorts conflicts the same way).
+FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN")
+
+FAMILY_NAMES = {
+    "GEO": {"zh": "几何数据", "en": "Geometry data"},
+    "REF": {"zh": "引用完整性", "en": "Referential integrity"},
+    "LAY": {"zh": "用地布局", "en": "Land-use layout"},
+    "IND": {"zh": "控制指标", "en": "Control indicators"},
+    "DUT": {"zh": "附带责任", "en": "Bundled duties"},
+    "SUP": {"zh": "供应合同", "en": "Supply contracts"},
+    "FIN": {"zh": "资金平衡", "en": "Fiscal balance"},
+}
+
+SEVERITIES = ("error", "warning", "info")
+
+# Every fixed string a report prints, in both languages. Counted nouns are (singular, plural) in English.
+STRINGS: dict[str, dict[str, Any]] = {
+    "error": {"zh": "错误", "en": "error"},
+    "warning": {"zh": "警告", "en": "warning"},
+    "info": {"zh": "提示", "en": "info"},
+    "n_error": {"zh": "{n} 个错误", "en": ("{n} error", "{n} errors")},
+    "n_warning": {"zh": "{n} 个警告", "en": ("{n} warning", "{n} warnings")},
+    "n_info": {"zh": "{n} 个提示", "en": ("{n} info", "{n} infos")},
+    "n_waived": {"zh": "{n} 个已豁免", "en": ("{n} waived", "{n} waived")},
+    "n_indeterminate": {"zh": "{n} 项无法判定", "en": ("{n} indeterminate", "{n} indeterminate")},
+    "n_conflict": {"zh": "{n} 个冲突", "en": ("{n} conflict", "{n} conflicts")},
+    "passed": {"zh": "通过", "en": "PASSED"},
+    "failed": {"zh": "未通过", "en": "FAILED"},
+    "clean": {"zh": "未发现冲突（{n} 条规则）- 通过", "en": "No conflicts ({n} rules checked) - PASSED"},
+    "list_sep": {"zh": "，", "en": ", "},
+    "subjects": {"zh": "对象", "en": "subjects"},
+    "expected": {"zh": "应为", "en": "expected"},
+    "actual": {"zh": "实际", "en": "actual"},
+    "basis": {"zh": "依据", "en": "basis"},
+    "explanation": {"zh": "计算过程", "en": "explanation"},
+    "waived": {"zh": "已豁免", "en": "waived"},
+    "waived_by": {
+        "zh": "已豁免：{reason}（批准人 {approver}，依据 {basis}，有效期至 {expires}；{file}:{line}）",
+        "en": "waived: {reason} (approved by {approver}, basis {basis}, expires {expires}; {file}:{line})",
+    },
+    "no_location": {"zh": "（无文件位置）", "en": "(no file location)"},
+    "indeterminate": {"zh": "无法判定", "en": "Indeterminate"},
+    "missing": {"zh": "缺少", "en": "missing"},
+    "note": {"zh": "说明", "en": "note"},
+    "waiver_unmatched": {"zh": "豁免未匹配任何冲突", "en": "waiver matched no conflict"},
+    "waiver_expired": {"zh": "豁免已过期，未生效", "en": "waiver expired, not applied"},
+    "waiver_refused": {"zh": "该规则不可豁免，豁免未生效", "en": "rule is not waivable, waiver not applied"},
+    "summary": {"zh": "审查结论", "en": "Summary"},
+    "conflicts": {"zh": "冲突", "en": "Conflicts"},
+    "submission": {"zh": "提交材料", "en": "Submission"},
+    "as_of": {"zh": "适用日期", "en": "Law as of"},
+    "crs": {"zh": "坐标系", "en": "CRS"},
+    "rules_run": {"zh": "已运行规则", "en": "Rules run"},
+    "rule_packs": {"zh": "规则包", "en": "Rule packs"},
+    "fail_on": {"zh": "失败阈值", "en": "Fail on"},
+    "result": {"zh": "结论", "en": "Result"},
+    "count": {"zh": "数量", "en": "Count"},
+    "severity": {"zh": "级别", "en": "Severity"},
+    "rule": {"zh": "规则", "en": "Rule"},
+    "message": {"zh": "说明", "en": "Message"},
+    "title": {"zh": "标题", "en": "Title"},
+    "no": {"zh": "序号", "en": "No."},
+    "tool": {"zh": "工具", "en": "Tool"},
+    "map": {"zh": "冲突位置图", "en": "Map of conflicts"},
+    "legend": {"zh": "图例", "en": "Legend"},
+    "unit_boundary": {"zh": "配置单元边界", "en": "Unit boundary"},
+    "rights_layer": {"zh": "权益布局", "en": "Rights"},
+    "conflict_layer": {"zh": "冲突位置", "en": "Conflict location"},
+    "report_title": {"zh": "自然资源资产配置单元规划审查报告", "en": "Allocation unit plan review report"},
+    "reviewer": {"zh": "审查人 / Reviewer", "en": "审查人 / Reviewer"},
+    "date": {"zh": "日期 / Date", "en": "日期 / Date"},
+    "not_waivable": {"zh": "不可豁免", "en": "not waivable"},
+    "waivers": {"zh": "豁免", "en": "Waivers"},
+}
+
+# Land-use level-1 classes (用地用海分类 2023), for map legends.
+LAND_USE_CLASSES = {
+    "01": {"zh": "耕地", "en": "Cropland"},
+    "02": {"zh": "园地", "en": "Orchard"},
+    "03": {"zh": "林地", "en": "Forest"},
+    "04": {"zh": "草地", "en": "Grassland"},
+    "05": {"zh": "湿地", "en": "Wetland"},
+    "06": {"zh": "农业设施建设用地", "en": "Agricultural facilities"},
+    "07": {"zh": "居住用地", "en": "Residential"},
+    "08": {"zh": "公共管理与公共服务用地", "en": "Public administration and services"},
+    "09": {"zh": "商业服务业用地", "en": "Commercial"},
+    "10": {"zh": "工矿用地", "en": "Industrial and mining"},
+    "11": {"zh": "仓储用地", "en": "Warehousing"},
+    "12": {"zh": "交通运输用地", "en": "Transport"},
+    "13": {"zh": "公用设施用地", "en": "Utilities"},
+    "14": {"zh": "绿地与开敞空间用地", "en": "Green and open space"},
+    "15": {"zh": "特殊用地", "en": "Special"},
+    "16": {"zh": "留白用地", "en": "Reserved"},
+    "17": {"zh": "陆地水域", "en": "Inland water"},
+    "18": {"zh": "渔业用海", "en": "Fishery sea"},
+    "19": {"zh": "工矿通信用海", "en": "Industrial sea"},
+    "20": {"zh": "交通运输用海", "en": "Transport sea"},
+    "21": {"zh": "游憩用海", "en": "Recreation sea"},
+    "22": {"zh": "特殊用海", "en": "Special sea"},
+    "23": {"zh": "其他土地", "en": "Other land"},
+    "24": {"zh": "其他海域", "en": "Other sea"},
+}
+
+
+def norm_lang(lang: str | None) -> str:
+    """`zh` or `en`; anything starting with "en" is English, everything else Chinese."""
+    return "en" if (lang or "").lower().startswith("en") else "zh"
+
+
+def t(key: str, lang: str, **values: Any) -> str:
+    """A fixed string in `lang`, formatted; English counted nouns take `n` to choose the plural."""
+    text = STRINGS[key][norm_lang(lang)]
+    if isinstance(text, tuple):
+        text = text[0] if values.get("n") == 1 else text[1]
+    return text.format(**values) if values else text
+
+
+def cap(text: str) -> str:
+    """First letter upper-case (for English headings; Chinese is unchanged)."""
+    return text[:1].upper() + text[1:]
+
+
+def family_of(rule_id: str) -> str:
+    """The family prefix of a rule id: ``IND-002`` -> ``IND``."""
+    return rule_id.split("-", 1)[0] if rule_id else ""
+
+
+def family_name(family: str, lang: str) -> str:
+    names = FAMILY_NAMES.get(family)
+    return names[norm_lang(lang)] if names else family
+
+
+def family_key(family: str) -> tuple[int, str]:
+    """Sort key: known families in report order, new families after them by name."""
+    return (FAMILY_ORDER.index(family), "") if family in FAMILY_ORDER else (len(FAMILY_ORDER), family)
+
+
+def conflict_family(conflict: dict) -> str:
+    return conflict.get("family") or family_of(conflict.get("rule", ""))
+
+
+def group_by_family(conflicts: Iterable[dict]) -> list[tuple[str, list[tuple[int, dict]]]]:
+    """Conflicts numbered 1.. in record order (the numbers every format shows), grouped by family in report order."""
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for number, conflict in enumerate(conflicts, start=1):
+        groups.setdefault(conflict_family(conflict), []).append((number, conflict))
+    return [(family, groups[family]) for family in sorted(groups, key=family_key)]
+
+
+def localized(conflict: dict, key: str, lang: str) -> str:
+    """`title` or `message` of a conflict in `lang`: from ``titles``/``messages`` if present, else the plain field."""
+    many = conflict.get(key + "s")
+    lang = norm_lang(lang)
+    if isinstance(many, dict) and many.get(lang):
+        return str(many[lang])
+    return str(conflict.get(key) or "")
+
+
+def catalog_title(entry: dict, lang: str) -> str:
+    title = entry.get("title")
+    if isinstance(title, dict):
+        lang = norm_lang(lang)
+        return str(title.get(lang) or title.get("zh") or title.get("en") or "")
+    return str(title or "")
+
+
+def catalog_basis(entry: dict) -> str:
+    """A catalog entry's basis as one line: ``citation：text``."""
+    basis = entry.get("basis")
+    if isinstance(basis, dict):
+        parts = [str(basis[k]) for k in ("citation", "text") if basis.get(k)]
+        return "：".join(parts)
+    return str(basis or "")
+
+
+def subject_label(subject: dict) -> str:
+    """``parcels:P-0412``."""
+    collection = subject.get("collection")
+    return f"{collection}:{subject.get('id')}" if collection else str(subject.get("id"))
+
+
+def subject_location(subject: dict) -> str | None:
+    """``layers/parcels.geojson:1207``, or None when the subject has no source."""
+    source = subject.get("source") or {}
+    if not source.get("path"):
+        return None
+    return f"{source['path']}:{source['line']}" if source.get("line") else str(source["path"])
+
+
+def subjects_line(conflict: dict) -> str:
+    """The subjects as one string: ``contracts:C01/R07, parcels:P-0412``."""
+    return ", ".join(subject_label(s) for s in conflict.get("subjects") or [])
+
+
+def document_of(conflict: dict) -> str:
+    """The file a conflict is first found in (its first located subject), for grouping by document."""
+    for subject in conflict.get("subjects") or []:
+        source = subject.get("source") or {}
+        if source.get("path"):
+            return str(source["path"])
+    return ""
+
+
+def is_waived(conflict: dict) -> bool:
+    return bool(conflict.get("waiver"))
+
+
+def counted(key: str, n: int, lang: str) -> str:
+    return t(key, lang, n=n)
+
+
+def summary_line(record: dict, lang: str) -> str:
+    """``3 errors, 1 warning, 1 waived - FAILED`` / ``3 个错误，1 个警告，1 个已豁免 - 未通过``; one short line when clean."""
+    summary = record.get("summary") or {}
+    conflicts = record.get("conflicts") or []
+    indeterminate = int(summary.get("indeterminate") or 0)
+    if not conflicts and not indeterminate and summary.get("passed", True):
+        return t("clean", lang, n=summary.get("rules_run", len(record.get("outcomes") or [])))
+    parts = [counted("n_error", int(summary.get("error") or 0), lang),
+             counted("n_warning", int(summary.get("warning") or 0), lang)]
+    if summary.get("info"):
+        parts.append(counted("n_info", int(summary["info"]), lang))
+    if summary.get("waived"):
+        parts.append(counted("n_waived", int(summary["waived"]), lang))
+    if indeterminate:
+        parts.append(counted("n_indeterminate", indeterminate, lang))
+    verdict = t("passed" if summary.get("passed") else "failed", lang)
+    return t("list_sep", lang).join(parts) + " - " + verdict
+
+
+def waiver_line(waiver: dict, lang: str) -> str:
+    return t("waived_by", lang, **{k: waiver.get(k, "") for k in ("reason", "approver", "basis", "expires", "file", "line")})
+
+
+def epsg_urn(crs: str | None) -> str | None:
+    """``EPSG:4526`` -> ``urn:ogc:def:crs:EPSG::4526`` (what GDAL reads from a GeoJSON ``crs`` member)."""
+    if not crs:
+        return None
+    crs = str(crs)
+    if crs.lower().startswith("urn:"):
+        return crs
+    authority, sep, code = crs.partition(":")
+    if sep and code:
+        return f"urn:ogc:def:crs:{authority.upper()}::{code}"
+    return None

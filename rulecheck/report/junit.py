@@ -1,0 +1,106 @@
+"""The JUnit XML report, for CI systems: one testsuite per family, one testcase per rule run."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from .common import (
+    catalog_title,
+    family_key,
+    family_name,
+    family_of,
+    is_waived,
+    localized,
+    subject_label,
+    subject_location,
+    t,
+    waiver_line,
+)
+
+
+def render(record: dict, *, lang: str) -> str:
+    """Deterministic: `timestamp` is the submission's as_of date at T00:00:00, `hostname` is "localhost", times 0."""
+    submission = record.get("submission") or {}
+    rules_info = record.get("rules") or {}
+    conflicts = record.get("conflicts") or []
+    titles = {entry.get("id"): catalog_title(entry, lang) for entry in rules_info.get("catalog") or []}
+    as_of = str(submission.get("as_of") or "1970-01-01")[:10]
+    timestamp = f"{as_of}T00:00:00"
+
+    by_rule: dict[str, list[tuple[int, dict]]] = {}
+    for number, conflict in enumerate(conflicts, start=1):
+        by_rule.setdefault(conflict.get("rule", ""), []).append((number, conflict))
+
+    outcomes = {o["rule"]: o for o in record.get("outcomes") or [] if o.get("rule")}
+    for rule_id, items in by_rule.items():  # a conflict without an outcome still becomes a testcase
+        outcomes.setdefault(rule_id, {"rule": rule_id, "status": "fail", "failed": len(items)})
+
+    families: dict[str, list[dict]] = {}
+    for rule_id in sorted(outcomes):
+        families.setdefault(outcomes[rule_id].get("family") or family_of(rule_id), []).append(outcomes[rule_id])
+
+    root = ET.Element("testsuites")
+    for suite_id, family in enumerate(sorted(families, key=family_key)):
+        suite = ET.SubElement(root, "testsuite")
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("family", family_name(family, lang)),
+                            ("submission", submission.get("id", "")),
+                            ("as_of", as_of),
+                            ("rules_sha256", rules_info.get("sha256", "")),
+                            ("lang", lang)):
+            ET.SubElement(properties, "property", name=name, value=str(value))
+        failures = skipped = 0
+        for outcome in families[family]:
+            rule_id = outcome["rule"]
+            title = titles.get(rule_id) or next(
+                (localized(c, "title", lang) for _, c in by_rule.get(rule_id, [])), "")
+            case = ET.SubElement(suite, "testcase", name=f"{rule_id} {title}".strip(),
+                                 classname=f"rulecheck.{family}", time="0")
+            failing = [(n, c) for n, c in by_rule.get(rule_id, []) if not is_waived(c)]
+            waived = [(n, c) for n, c in by_rule.get(rule_id, []) if is_waived(c)]
+            status = outcome.get("status", "pass")
+            if failing:
+                failures += 1
+                severities = sorted({c.get("severity", "error") for _, c in failing},
+                                    key=("error", "warning", "info").index)
+                failure = ET.SubElement(case, "failure", type=severities[0],
+                                        message=t("n_conflict", lang, n=len(failing)) + ": "
+                                        + localized(failing[0][1], "message", lang))
+                failure.text = "\n".join(_conflict_text(n, c, lang) for n, c in failing + waived) + "\n"
+            elif status in ("not_applicable", "indeterminate"):
+                skipped += 1
+                message = status
+                if status == "indeterminate":
+                    missing = [e.get("missing", "") for e in record.get("indeterminate") or [] if e.get("rule") == rule_id]
+                    message = f"indeterminate: {'; '.join(m for m in missing if m)}".rstrip(": ")
+                ET.SubElement(case, "skipped", message=message)
+        suite.set("name", f"{family} {family_name(family, lang)}")
+        suite.set("package", f"rulecheck.{family}")
+        suite.set("id", str(suite_id))
+        suite.set("timestamp", timestamp)
+        suite.set("hostname", "localhost")
+        suite.set("tests", str(len(families[family])))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        suite.set("skipped", str(skipped))
+        suite.set("time", "0")
+        ET.SubElement(suite, "system-out").text = ""
+        ET.SubElement(suite, "system-err").text = ""
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _conflict_text(number: int, conflict: dict, lang: str) -> str:
+    lines = [f"{number}. {conflict.get('rule', '')} [{conflict.get('severity', '')}] "
+             f"{localized(conflict, 'message', lang)}"]
+    for subject in conflict.get("subjects") or []:
+        where = subject_location(subject)
+        lines.append(f"   {subject_label(subject)}" + (f" ({where})" if where else ""))
+    if conflict.get("expected") or conflict.get("actual"):
+        lines.append(f"   {t('expected', lang)}: {conflict.get('expected', '')}; {t('actual', lang)}: {conflict.get('actual', '')}")
+    if conflict.get("basis"):
+        lines.append(f"   {t('basis', lang)}: {conflict['basis']}")
+    if is_waived(conflict):
+        lines.append("   " + waiver_line(conflict["waiver"], lang))
+    return "\n".join(lines)
+

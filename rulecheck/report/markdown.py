@@ -1,0 +1,85 @@
+"""The Markdown report, for pasting into an approval memo: a summary table, then conflict tables by family."""
+
+from __future__ import annotations
+
+from .common import (
+    cap,
+    family_name,
+    group_by_family,
+    is_waived,
+    localized,
+    subject_label,
+    subject_location,
+    summary_line,
+    t,
+    waiver_line,
+)
+
+
+def cell(value) -> str:
+    """Text safe inside a Markdown table cell (pipes and angle brackets escaped, line breaks as <br>)."""
+    text = "" if value is None else str(value)
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def render(record: dict, *, lang: str) -> str:
+    submission = record.get("submission") or {}
+    summary = record.get("summary") or {}
+    rules = record.get("rules") or {}
+    title = submission.get("title") or submission.get("id") or ""
+    out = [f"# {t('report_title', lang)}: {cell(title)}", ""]
+    out += [f"| {t('summary', lang)} | |", "|---|---|"]
+    rows = [
+        (t("submission", lang), submission.get("id", "")),
+        (t("as_of", lang), submission.get("as_of", "")),
+        (t("crs", lang), submission.get("crs", "")),
+        (t("rule_packs", lang), ", ".join(rules.get("packs") or [])),
+        (t("rules_run", lang), summary.get("rules_run", "")),
+        (t("fail_on", lang), summary.get("fail_on", "")),
+        (t("error", lang), summary.get("error", 0)),
+        (t("warning", lang), summary.get("warning", 0)),
+        (t("info", lang), summary.get("info", 0)),
+        (t("waived", lang), summary.get("waived", 0)),
+        (t("indeterminate", lang), summary.get("indeterminate", 0)),
+        (t("result", lang), t("passed" if summary.get("passed") else "failed", lang)),
+    ]
+    out += [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
+    out += ["", f"**{cell(summary_line(record, lang))}**", ""]
+
+    header = [cap(t(key, lang)) for key in ("no", "severity", "rule", "message", "subjects", "expected", "actual", "basis")]
+    for family, numbered in group_by_family(record.get("conflicts") or []):
+        out += [f"## {family} {family_name(family, lang)}", ""]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        for number, conflict in numbered:
+            severity = conflict.get("severity", "")
+            severity_text = t(severity, lang) if severity in ("error", "warning", "info") else severity
+            message = localized(conflict, "message", lang)
+            if is_waived(conflict):
+                severity_text = f"~~{severity_text}~~ {t('waived', lang)}"
+                message += "<br>" + waiver_line(conflict["waiver"], lang)
+            subjects = "<br>".join(
+                subject_label(s) + (f" ({subject_location(s)})" if subject_location(s) else "")
+                for s in conflict.get("subjects") or [])
+            row = [number, severity_text, conflict.get("rule", ""), message, subjects,
+                   conflict.get("expected"), conflict.get("actual"), conflict.get("basis")]
+            out.append("| " + " | ".join(cell(v) if i not in (1, 3, 4) else _keep_breaks(v)
+                                         for i, v in enumerate(row)) + " |")
+        out.append("")
+
+    indeterminate = record.get("indeterminate") or []
+    if indeterminate:
+        out += [f"## {t('indeterminate', lang)}", "", f"| {t('rule', lang)} | {t('subjects', lang)} | {t('missing', lang)} |",
+                "|---|---|---|"]
+        for entry in indeterminate:
+            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
+            out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(entry.get('missing'))} |")
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _keep_breaks(value) -> str:
+    """Like `cell`, but the <br> this module put in on purpose stays a line break."""
+    parts = str(value or "").split("<br>")
+    return "<br>".join(cell(p) for p in parts)

@@ -1,0 +1,156 @@
+"""The SARIF 2.1.0 report, for code-scanning dashboards and review tools that read static-analysis results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from urllib.parse import quote
+
+from .common import (
+    catalog_basis,
+    catalog_title,
+    family_of,
+    localized,
+    norm_lang,
+    subject_label,
+    t,
+)
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+ROOT = "SUBMISSION_ROOT"  # the folder of the manifest; subject paths are relative to it
+_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def render(record: dict, *, lang: str) -> str:
+    lang = norm_lang(lang)
+    tool = record.get("tool") or {}
+    submission = record.get("submission") or {}
+    rules_info = record.get("rules") or {}
+    conflicts = record.get("conflicts") or []
+
+    catalog = {entry["id"]: entry for entry in rules_info.get("catalog") or [] if entry.get("id")}
+    # A conflict of a rule missing from the catalog still gets a descriptor, built from the conflict.
+    for conflict in conflicts:
+        rule_id = conflict.get("rule", "")
+        if rule_id and rule_id not in catalog:
+            catalog[rule_id] = {"id": rule_id, "family": family_of(rule_id),
+                                "severity": conflict.get("severity", "error"),
+                                "title": conflict.get("titles") or conflict.get("title") or rule_id,
+                                "basis": {"citation": conflict.get("basis", "")}}
+    rule_ids = sorted(catalog)
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+
+    driver = {
+        "name": tool.get("name", "rulecheck"),
+        "version": str(tool.get("version", "")),
+        "rules": [_descriptor(catalog[rule_id], lang) for rule_id in rule_ids],
+    }
+
+    run: dict = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {ROOT: {"description": {"text": _root_description(submission)}}},
+        "results": [_result(number, conflict, index, lang) for number, conflict in enumerate(conflicts, start=1)],
+        "columnKind": "unicodeCodePoints",
+        "properties": {
+            "submission": submission.get("id", ""),
+            "as_of": str(submission.get("as_of", "")),
+            "crs": submission.get("crs", ""),
+            "manifest": submission.get("manifest", ""),
+            "rulePacks": list(rules_info.get("packs") or []),
+            "rulesSha256": rules_info.get("sha256", ""),
+            "summary": record.get("summary") or {},
+        },
+    }
+    sarif = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
+
+
+def _root_description(submission: dict) -> str:
+    manifest = submission.get("manifest") or ""
+    folder = posixpath.dirname(manifest.replace("\\", "/")) or "."
+    return f"folder of the submission manifest ({folder})"
+
+
+def _descriptor(entry: dict, lang: str) -> dict:
+    title = catalog_title(entry, lang) or entry["id"]
+    basis = catalog_basis(entry)
+    other = "en" if lang == "zh" else "zh"
+    full = title
+    other_title = catalog_title(entry, other)
+    if other_title and other_title != title:
+        full = f"{title} / {other_title}"
+    help_text = f"{title}\n{t('basis', lang)}: {basis}" if basis else title
+    properties: dict = {"tags": sorted({entry.get("family") or family_of(entry["id"]), *(entry.get("tags") or [])})}
+    if basis:
+        properties["basis"] = basis
+    if "waivable" in entry:
+        properties["waivable"] = bool(entry["waivable"])
+    source = entry.get("source") or {}
+    if source.get("path"):
+        properties["source"] = f"{source['path']}:{source.get('line', '')}".rstrip(":")
+    return {
+        "id": entry["id"],
+        "name": entry["id"].replace("-", ""),
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": full},
+        "help": {"text": help_text, "markdown": help_text.replace("\n", "  \n")},
+        "defaultConfiguration": {"level": _LEVELS.get(entry.get("severity", "error"), "error")},
+        "properties": properties,
+    }
+
+
+def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> dict:
+    rule_id = conflict.get("rule", "")
+    message = localized(conflict, "message", lang) or localized(conflict, "title", lang) or rule_id
+    locations, logical = [], []
+    for subject in conflict.get("subjects") or []:
+        source = subject.get("source") or {}
+        if source.get("path"):
+            physical: dict = {"artifactLocation": {"uri": _uri(source["path"]), "uriBaseId": ROOT}}
+            if source.get("line"):
+                physical["region"] = {"startLine": int(source["line"])}
+            locations.append({
+                "physicalLocation": physical,
+                "logicalLocations": [{"name": str(subject.get("id")),
+                                      "fullyQualifiedName": subject_label(subject), "kind": "object"}],
+                "message": {"text": subject_label(subject)},
+            })
+        else:
+            logical.append({"name": str(subject.get("id")), "fullyQualifiedName": subject_label(subject),
+                            "kind": "object"})
+    if logical:
+        locations.append({"logicalLocations": logical})
+    result: dict = {
+        "ruleId": rule_id,
+        "ruleIndex": index[rule_id],
+        "level": _LEVELS.get(conflict.get("severity", "error"), "error"),
+        "message": {"text": message},
+        "locations": locations,
+        "partialFingerprints": {"rulecheck/v1": _fingerprint(conflict)},
+        "properties": {"number": number, "expected": conflict.get("expected"), "actual": conflict.get("actual"),
+                       "basis": conflict.get("basis", ""), "subjects": [subject_label(s) for s in conflict.get("subjects") or []]},
+    }
+    if conflict.get("explanation"):
+        result["properties"]["explanation"] = conflict["explanation"]
+    waiver = conflict.get("waiver")
+    if waiver:
+        result["suppressions"] = [{
+            "kind": "external",
+            "status": "accepted",
+            "justification": str(waiver.get("reason", "")),
+            "location": {"physicalLocation": {"artifactLocation": {"uri": _uri(str(waiver.get("file", "")))},
+                                              "region": {"startLine": int(waiver.get("line") or 1)}}},
+            "properties": {k: str(waiver.get(k, "")) for k in ("approver", "basis", "expires")},
+        }]
+    return result
+
+
+def _uri(path: str) -> str:
+    return quote(path.replace("\\", "/"), safe="/:@-._~!$&'()*+,;=")
+
+
+def _fingerprint(conflict: dict) -> str:
+    """Stable across runs and line moves: the rule and its subjects, not their lines."""
+    key = conflict.get("rule", "") + "|" + ",".join(subject_label(s) for s in conflict.get("subjects") or [])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
