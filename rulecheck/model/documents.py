@@ -116,7 +116,10 @@ class ControlLineKind(StrEnum):
 class Record(BaseModel):
     """A record of the bundle. It knows where it came from (`source`) so every conflict can point at it."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, use_enum_values=False)
+    # coerce_numbers_to_str: ids and codes written as numbers (land_use: 1001, id: 12) are text
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True
+    )
 
     _source: SourceLoc | None = PrivateAttr(default=None)
 
@@ -299,3 +302,4 @@ class Submission(Record):
     _crs_used: str = PrivateAttr(default="")
     _load_notes: list[str] = PrivateAttr(default_factory=list)
     _inputs: list[str] = PrivateAttr(default_factory=list)  # every file read, relative to the manifest folder
+    _warnings: list[Any] = PrivateAttr(default_factory=list)  # Diagnostics of severity "warning" from loading

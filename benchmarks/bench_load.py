@@ -1,0 +1,118 @@
+"""Time loading a synthetic 100,000-parcel GeoJSON layer against pyogrio and shapely alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+
+# a grid of slightly perturbed quads in EPSG:4526 (CGCS2000 3-degree Gauss-Kruger zone 38, zone prefix in the easting)
+ORIGIN_X, ORIGIN_Y, CELL = 38_500_000.0, 2_600_000.0, 40.0
+LAND_USES = ["0701", "0901", "0902", "1001", "1101", "0301", "0101", "1401", "0804", "1207"]
+FACILITIES = ["kindergarten", "clinic", "bus_stop", "public_toilet", "substation"]
+
+
+def parcel_feature(i: int, side: int, rng: random.Random) -> dict:
+    row, col = divmod(i, side)
+    x0, y0 = ORIGIN_X + col * CELL, ORIGIN_Y + row * CELL
+
+    def jitter(x: float, y: float) -> list[float]:
+        return [round(x + rng.uniform(-2, 2), 3), round(y + rng.uniform(-2, 2), 3)]
+
+    ring = [jitter(x0, y0), jitter(x0 + CELL, y0), jitter(x0 + CELL, y0 + CELL), jitter(x0, y0 + CELL)]
+    ring.append(ring[0])
+    land_use = LAND_USES[i % len(LAND_USES)]
+    building = land_use[:2] in {"07", "08", "09", "10", "11"}
+    props = {
+        "id": f"P-{i:06d}",
+        "land_use": land_use,
+        "area_m2": round(CELL * CELL, 1),
+        "far_max": round(rng.uniform(0.8, 3.5), 2) if building else None,
+        "density_max": round(rng.uniform(25, 45), 1) if building else None,
+        "green_min": round(rng.uniform(15, 35), 1) if building else None,
+        "height_max": round(rng.uniform(12, 80), 0) if building else None,
+        "facilities": rng.sample(FACILITIES, k=i % 3),
+    }
+    return {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def write_bundle(n: int) -> Path:
+    """Write benchmarks/data/parcels_<n>.geojson (one feature per line) and a manifest using it."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    layer = DATA / f"parcels_{n}.geojson"
+    if not layer.exists():
+        rng = random.Random(42)
+        side = int(n**0.5) + 1
+        with layer.open("w", encoding="utf-8") as out:
+            out.write('{"type": "FeatureCollection", "name": "parcels", "features": [\n')
+            for i in range(n):
+                sep = ",\n" if i < n - 1 else "\n"
+                out.write(json.dumps(parcel_feature(i, side, rng), ensure_ascii=False) + sep)
+            out.write("]}\n")
+    manifest = DATA / f"bench_{n}.yaml"
+    manifest.write_text(
+        f"""format: rulecheck/v1
+submission:
+  id: BENCH-{n}
+  crs: EPSG:4526
+  as_of: 2026-03-01
+unit_plan:
+  id: U-BENCH
+  direction: urban_rural_integration
+  boundary: "POLYGON ((38499000 2599000, 38520000 2599000, 38520000 2620000, 38499000 2620000, 38499000 2599000))"
+detailed_plan:
+  id: DP-BENCH
+  status: draft
+  parcels: {layer.name}
+""",
+        encoding="utf-8",
+    )
+    return manifest
+
+
+def best_of(repeat: int, fn) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=100_000, help="number of parcels (default 100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is printed")
+    args = parser.parse_args()
+
+    import pyogrio.raw
+    import shapely
+
+    from rulecheck.model.loader import load_submission
+
+    manifest = write_bundle(args.n)
+    layer = DATA / f"parcels_{args.n}.geojson"
+    size_mb = layer.stat().st_size / 1e6
+
+    def shapely_alone() -> None:
+        shapely.from_geojson(layer.read_text(encoding="utf-8"))
+
+    figures = {
+        "pyogrio.raw.read": best_of(args.repeat, lambda: pyogrio.raw.read(layer)),
+        "shapely.from_geojson (whole file)": best_of(args.repeat, shapely_alone),
+        "load_submission": best_of(args.repeat, lambda: load_submission(manifest)),
+    }
+    submission = load_submission(manifest)
+    assert len(submission.detailed_plan.parcels) == args.n
+    print(f"{args.n} parcels, {size_mb:.1f} MB GeoJSON, best of {args.repeat}:")
+    for name, seconds in figures.items():
+        print(f"  {name:36s} {seconds:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

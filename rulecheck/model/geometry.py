@@ -1,0 +1,244 @@
+"""Geometries from GeoJSON mappings, WKT and GDAL layers, as arrays of shapely 2 objects (vectorised)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely import GeometryType
+
+_WKT_START = re.compile(
+    r"\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\b", re.IGNORECASE
+)
+
+# GeoJSON type -> (shapely type, nesting depth of "coordinates" above the positions)
+_DEPTHS = {
+    "Point": (GeometryType.POINT, 0),
+    "LineString": (GeometryType.LINESTRING, 1),
+    "Polygon": (GeometryType.POLYGON, 2),
+    "MultiPoint": (GeometryType.MULTIPOINT, 1),
+    "MultiLineString": (GeometryType.MULTILINESTRING, 2),
+    "MultiPolygon": (GeometryType.MULTIPOLYGON, 3),
+}
+
+
+def looks_like_wkt(text: str) -> bool:
+    return bool(_WKT_START.match(text))
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _is_position(value: Any) -> bool:
+    return isinstance(value, list) and 2 <= len(value) <= 4
+
+
+def _check_position(position: Any) -> None:
+    if not _is_position(position):
+        raise _Unreadable(f"expected a position [x, y], got {json.dumps(position)[:60]}")
+    for number in position[:2]:
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise _Unreadable(f"expected numeric coordinates, got {json.dumps(position)[:60]}")
+
+
+class _Builder:
+    """Collects one geometry type's coordinates into the flat arrays of shapely.from_ragged_array."""
+
+    def __init__(self, geometry_type: GeometryType, depth: int):
+        self.geometry_type, self.depth = geometry_type, depth
+        self.items: list[tuple[int, Any]] = []
+
+    def add(self, position: int, coordinates: Any) -> None:
+        self._check(coordinates, self.depth, strict=False)
+        self.items.append((position, coordinates))
+
+    def _check(self, value: Any, depth: int, strict: bool) -> None:
+        if depth == 0:
+            if strict or not _is_position(value):
+                _check_position(value)
+            return
+        if not isinstance(value, list):
+            raise _Unreadable(f"expected a list of coordinates, got {json.dumps(value)[:60]}")
+        if depth > 1 or strict or self.depth == 1 and self.geometry_type == GeometryType.MULTIPOINT:
+            for item in value:
+                self._check(item, depth - 1, strict)
+        if depth == 1 and self.geometry_type in (GeometryType.POLYGON, GeometryType.MULTIPOLYGON):
+            if len(value) < 4:
+                raise _Unreadable(f"a polygon ring needs at least 4 positions, got {len(value)}")
+            if not _is_position(value[0]) or value[0][:2] != value[-1][:2]:
+                raise _Unreadable("a polygon ring is not closed (first and last positions differ)")
+        elif depth == 1 and self.geometry_type in (GeometryType.LINESTRING, GeometryType.MULTILINESTRING):
+            if len(value) == 1:
+                raise _Unreadable("a line needs at least 2 positions, got 1")
+
+    def build(self) -> tuple[list[int], np.ndarray, dict[int, str]]:
+        """The geometries of the readable items (their positions first), and the unreadable ones."""
+        try:
+            return [p for p, _ in self.items], self._build(self.items), {}
+        except (ValueError, TypeError, shapely.errors.GEOSException):
+            pass
+        # some position is not a pair of numbers: find which, build the rest
+        good, errors = [], {}
+        for position, coordinates in self.items:
+            try:
+                self._check(coordinates, self.depth, strict=True)
+                good.append((position, coordinates))
+            except _Unreadable as exc:
+                errors[position] = str(exc)
+        return [p for p, _ in good], self._build(good), errors
+
+    def _build(self, items: list[tuple[int, Any]]) -> np.ndarray:
+        coords: list = []
+        offsets: list[list[int]] = [[0] for _ in range(self.depth)]
+
+        def add(value: Any, depth: int) -> None:
+            if depth == 1:
+                coords.extend(position[:2] for position in value)
+            else:
+                for item in value:
+                    add(item, depth - 1)
+            level = self.depth - depth
+            offsets[level].append(len(coords) if depth == 1 else len(offsets[level + 1]) - 1)
+
+        if self.depth == 0:
+            coords = [coordinates[:2] for _, coordinates in items]
+        else:
+            for _, coordinates in items:
+                add(coordinates, self.depth)
+        array = np.asarray(coords, dtype=float).reshape(-1, 2)
+        if not np.isfinite(array).all():
+            raise ValueError("non-finite coordinate")
+        if self.depth == 0:
+            return shapely.points(array)
+        # from_ragged_array wants the innermost offsets first
+        levels = tuple(np.asarray(level, dtype=np.int64) for level in reversed(offsets))
+        return shapely.from_ragged_array(self.geometry_type, array, levels)
+
+
+def _type_name(builder: _Builder) -> str:
+    return next(name for name, (kind, _) in _DEPTHS.items() if kind == builder.geometry_type)
+
+
+def from_geojson_mappings(geometries: list[Any]) -> tuple[np.ndarray, dict[int, str]]:
+    """GeoJSON geometry mappings -> shapely array (None where the mapping is None), and unreadable ones by index."""
+    result = np.full(len(geometries), None, dtype=object)
+    errors: dict[int, str] = {}
+    builders: dict[str, _Builder] = {}
+    others: list[int] = []
+    for position, geometry in enumerate(geometries):
+        if geometry is None:
+            continue
+        if not isinstance(geometry, dict):
+            errors[position] = f"expected a GeoJSON geometry object or WKT text, got {type(geometry).__name__}"
+            continue
+        kind = geometry.get("type")
+        if kind == "GeometryCollection":
+            others.append(position)
+            continue
+        if kind not in _DEPTHS:
+            errors[position] = f"unknown geometry type {kind!r}; expected one of: {', '.join(_DEPTHS)}, GeometryCollection"
+            continue
+        if "coordinates" not in geometry:
+            errors[position] = f"{kind} has no \"coordinates\""
+            continue
+        builder = builders.get(kind)
+        if builder is None:
+            builder = builders[kind] = _Builder(*_DEPTHS[kind])
+        try:
+            builder.add(position, geometry["coordinates"])
+        except _Unreadable as exc:
+            errors[position] = f"{kind}: {exc}"
+    for builder in builders.values():
+        positions, built, builder_errors = builder.build()
+        if positions:
+            result[np.asarray(positions)] = built
+        errors.update({position: f"{_type_name(builder)}: {message}" for position, message in builder_errors.items()})
+    for position in others:
+        try:
+            result[position] = shapely.from_geojson(json.dumps(geometries[position]))
+        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+            errors[position] = f"unreadable GeometryCollection: {exc}"
+    return result, dict(sorted(errors.items()))
+
+
+def from_wkt_strings(texts: list[str]) -> tuple[np.ndarray, dict[int, str]]:
+    """WKT strings -> shapely array, and the unreadable ones by index with GEOS's reason."""
+    result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
+    errors: dict[int, str] = {}
+    for position in np.flatnonzero(shapely.is_missing(result)).tolist():
+        try:
+            shapely.from_wkt(texts[position])
+            reason = "unreadable WKT"
+        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+            reason = str(exc).removeprefix("ParseException: ")
+        errors[position] = f"unreadable WKT: {reason}"
+    return result, errors
+
+
+def from_any(values: list[Any]) -> tuple[np.ndarray, dict[int, str]]:
+    """A mix of GeoJSON mappings, WKT strings and None -> shapely array, and the unreadable ones by index."""
+    result = np.full(len(values), None, dtype=object)
+    wkt_positions = [i for i, value in enumerate(values) if isinstance(value, str)]
+    other_positions = [i for i, value in enumerate(values) if not isinstance(value, str)]
+    errors: dict[int, str] = {}
+    if wkt_positions:
+        parsed, wkt_errors = from_wkt_strings([values[i] for i in wkt_positions])
+        result[np.asarray(wkt_positions)] = parsed
+        errors.update({wkt_positions[k]: message for k, message in wkt_errors.items()})
+    if other_positions:
+        parsed, map_errors = from_geojson_mappings([values[i] for i in other_positions])
+        result[np.asarray(other_positions)] = parsed
+        errors.update({other_positions[k]: message for k, message in map_errors.items()})
+    return result, dict(sorted(errors.items()))
+
+
+@dataclass
+class GdalLayer:
+    """One layer of a GDAL dataset, read with pyogrio."""
+
+    crs: str | None
+    fids: list[int]
+    geometries: np.ndarray
+    records: list[dict[str, Any]]
+    unreadable: dict[int, str]
+
+
+def _column_values(values: np.ndarray) -> list[Any]:
+    if values.dtype.kind == "f":
+        return [None if v != v else v for v in values.tolist()]  # NaN is a null
+    if values.dtype.kind == "M":
+        return [None if np.isnat(v) else v.astype("datetime64[D]").item() for v in values]
+    return values.tolist()
+
+
+def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
+    """Read a GeoPackage/Shapefile layer: attributes as plain records, geometries from WKB (vectorised)."""
+    import pyogrio.raw
+
+    meta, fids, wkb, field_data = pyogrio.raw.read(path, layer=layer, return_fids=True)
+    columns = {name: _column_values(values) for name, values in zip(meta["fields"], field_data)}
+    count = len(fids) if fids is not None else (len(wkb) if wkb is not None else 0)
+    names = list(columns)
+    records = [{name: columns[name][i] for name in names} for i in range(count)]
+    unreadable: dict[int, str] = {}
+    if wkb is None:
+        geometries = np.full(count, None, dtype=object)
+    else:
+        geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+        for position in np.flatnonzero(shapely.is_missing(geometries)).tolist():
+            if wkb[position] is not None:
+                unreadable[position] = "unreadable geometry (WKB)"
+    fid_list = fids.tolist() if fids is not None else list(range(count))
+    return GdalLayer(meta.get("crs"), fid_list, geometries, records, unreadable)
+
+
+def list_layers(path: str) -> list[str]:
+    import pyogrio
+
+    return [str(name) for name in pyogrio.list_layers(path)[:, 0]]

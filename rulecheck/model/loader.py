@@ -1,0 +1,958 @@
+"""Load a submission bundle (YAML manifest, GeoJSON/GeoPackage/Shapefile layers) into a Submission, or say where it is wrong."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Union, get_args, get_origin
+
+import numpy as np
+import pyproj
+import shapely
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from rulecheck.diagnostics import Diagnostic, InputError
+from rulecheck.model import crs as crs_mod
+from rulecheck.model import geometry as geo
+from rulecheck.model.documents import (
+    Contract,
+    ControlLine,
+    DetailedPlan,
+    Duty,
+    Package,
+    Parcel,
+    Record,
+    Right,
+    SourceLoc,
+    Submission,
+    SubmissionInfo,
+    UnitPlan,
+)
+from rulecheck.model.sources import GeoJSONSyntaxError, GeoJSONText, LocDict, LocList, load_yaml, no_gc, parse_geojson, source_line
+
+FORMAT = "rulecheck/v1"
+TOP_LEVEL = {"format": None, "submission": SubmissionInfo, "unit_plan": UnitPlan, "detailed_plan": DetailedPlan, "contracts": list[Contract]}
+REQUIRED_TOP_LEVEL = ("submission", "unit_plan", "detailed_plan")
+GEOJSON_SUFFIXES = (".geojson", ".json")
+MAX_LANDUSE_REPORTS = 20  # per unknown code and collection; the rest are counted
+
+# feature sources: (section, field) -> (model, singular noun for messages)
+FEATURE_SOURCES: dict[tuple[str, str], tuple[type[Record], str]] = {
+    ("unit_plan", "rights"): (Right, "right"),
+    ("detailed_plan", "parcels"): (Parcel, "parcel"),
+    ("detailed_plan", "control_lines"): (ControlLine, "control line"),
+}
+
+
+def load_submission(path: str | Path, *, classification: Any = None) -> Submission:
+    """Read a manifest and everything it references into a Submission (geometries in one projected CRS, metres).
+
+    Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
+    rulecheck.model.landuse.Classification; by default the one of `submission.jurisdiction`.
+    """
+    return _Loader(Path(path), classification).load()
+
+
+# ---- where a record is ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Where:
+    """A record's place: the file as written, its line, its field path, and where each of its keys is."""
+
+    path: str
+    line: int | None
+    field: str
+    key_line: Callable[[str], int | None] = lambda key: None
+    label: str = ""  # e.g. "parcel P-0412" for messages about a layer's feature
+
+    def at(self, *parts: Any) -> tuple[str, int | None]:
+        """(field path, line) of a key under this record."""
+        text = self.field
+        for part in parts:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        line = self.key_line(str(parts[0])) if parts and isinstance(parts[0], str) else None
+        return text, line or self.line
+
+
+def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    text = prefix
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _raw_line(raw: Any, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest element of `loc` present in the YAML data (a missing key: its mapping's line)."""
+    line = getattr(raw, "line", None)
+    current = raw
+    for part in loc:
+        if isinstance(current, LocDict) and part in current:
+            line, current = current.key_line(part), current[part]
+        elif isinstance(current, LocList) and isinstance(part, int) and 0 <= part < len(current):
+            line, current = current.item_line(part), current[part]
+        else:
+            break
+    return line
+
+
+# ---- pydantic errors -> diagnostics -------------------------------------------------------------------
+
+
+def _record_class(annotation: Any) -> type[BaseModel] | None:
+    origin = get_origin(annotation)
+    if origin is list:
+        return _record_class(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _record_class(arg)
+            if found is not None:
+                return found
+        return None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _model_at(root: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model = _record_class(root)
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        model = _record_class(info.annotation) if info is not None else None
+    return model
+
+
+_EXPECTED = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "date_type": "a date (YYYY-MM-DD)",
+    "date_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "a date without a time of day",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "finite_number": "a finite number",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _suggest(word: str, choices: list[str]) -> str | None:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
+    """A pydantic error as (message, hint) saying what was expected."""
+    kind, loc = error["type"], error["loc"]
+    name = loc[-1] if loc else ""
+    if kind == "missing":
+        return f"missing required field '{name}'", None
+    if kind == "extra_forbidden":
+        model = _model_at(root, loc[:-1])
+        choices = sorted(model.model_fields) if model is not None else []
+        suggestion = _suggest(str(name), choices)
+        hint = f"did you mean '{suggestion}'?" if suggestion else (f"known fields: {', '.join(choices)}" if choices else None)
+        return f"unknown field '{name}'", hint
+    if kind in ("enum", "literal_error"):
+        values = re.findall(r"'([^']*)'", (error.get("ctx") or {}).get("expected", ""))
+        got = error.get("input")
+        hint = None
+        if isinstance(got, str):
+            suggestion = _suggest(got, values)
+            hint = f"did you mean '{suggestion}'?" if suggestion else None
+        return f"expected one of: {', '.join(values)}; got {_shown(got)}", hint
+    expected = _EXPECTED.get(kind)
+    if expected:
+        return f"expected {expected}; got {_shown(error.get('input'))}", None
+    return f"{error['msg']}; got {_shown(error.get('input'))}", None
+
+
+@lru_cache(maxsize=None)
+def _adapter(annotation: Any) -> TypeAdapter:
+    return TypeAdapter(annotation)
+
+
+# ---- layers of geometries, for the CRS pass -------------------------------------------------------
+
+
+@dataclass
+class _Layer:
+    """Geometries read from one source, in the CRS they declare, waiting for the CRS check and reprojection."""
+
+    label: str  # the layer as the user named it: a path, path#layer, or a manifest field path
+    geometries: np.ndarray
+    crs: pyproj.CRS | None  # the layer's own CRS, None = the manifest's
+    where: Callable[[int], _Where]  # the record holding geometry i
+    geometry_key: str = "geometry"
+
+
+@dataclass
+class _Batch:
+    """The records of one feature source, validated into models, with their geometries (in _Layer)."""
+
+    section: str
+    name: str
+    models: list[Any] = field(default_factory=list)
+    sources: list[SourceLoc] = field(default_factory=list)
+    where: Callable[[int], _Where] | None = None
+    layer: _Layer | None = None
+
+
+_GEOMETRY_KEY_BY_SOURCE = {"boundary": "boundary", "geometry": "geometry"}
+
+
+class _Loader:
+    def __init__(self, manifest: Path, classification: Any):
+        self.manifest = manifest
+        self.base = manifest.parent
+        self.name = manifest.name
+        self.classification = classification
+        self.diagnostics: list[Diagnostic] = []
+        self.inputs: list[str] = []
+        self.notes: list[str] = []
+        self.layers: list[_Layer] = []
+        self.text = ""
+
+    # -- reporting
+
+    def error(self, path: str, message: str, *, line: int | None = None, field: str | None = None, hint: str | None = None, column: int | None = None, severity: str = "error") -> None:
+        excerpt = source_line(self.text, line) if path == self.name and line else None
+        self.diagnostics.append(
+            Diagnostic(path, message, line=line, column=column, field=field, severity=severity, excerpt=excerpt, hint=hint)  # type: ignore[arg-type]
+        )
+
+    def manifest_error(self, raw: Any, loc: tuple[Any, ...], message: str, hint: str | None = None) -> None:
+        self.error(self.name, message, line=_raw_line(raw, loc), field=_field_path("", loc), hint=hint)
+
+    def add_input(self, relative: str) -> None:
+        if relative not in self.inputs:
+            self.inputs.append(relative)
+
+    def fail_if_errors(self) -> None:
+        if any(d.severity == "error" for d in self.diagnostics):
+            raise InputError(self.diagnostics)
+
+    # -- the pipeline
+
+    def load(self) -> Submission:
+        data = self.read_manifest()
+        self.fail_if_errors()
+        self.add_input(self.name)
+        sections = self.validate_sections(data)
+        batches = self.load_feature_sources(data)
+        geometry_sources = self.load_geometry_sources(data)
+        crs_used = self.settle_crs(data)
+        self.fail_if_errors()
+        submission = self.assemble(data, sections, batches, geometry_sources)
+        self.check_land_use(submission, batches, data)
+        self.check_duplicates(submission, batches, data)
+        self.fail_if_errors()
+        submission._manifest = str(self.manifest)
+        submission._crs_used = crs_used
+        submission._load_notes = list(self.notes)
+        submission._inputs = list(self.inputs)
+        submission._warnings = [d for d in self.diagnostics if d.severity == "warning"]
+        return submission
+
+    def read_manifest(self) -> LocDict | None:
+        try:
+            self.text = self.manifest.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            self.error(str(self.manifest), "manifest not found")
+            return None
+        except IsADirectoryError:
+            self.error(str(self.manifest), "expected a YAML manifest file, got a folder", hint="name the submission's .yaml file")
+            return None
+        except UnicodeDecodeError as exc:
+            self.error(self.name, f"not UTF-8 text (byte {exc.start})")
+            return None
+        except OSError as exc:
+            self.error(str(self.manifest), f"cannot read the manifest: {exc.strerror}")
+            return None
+        data, problems = load_yaml(self.text, self.name)
+        self.diagnostics.extend(problems)
+        if problems:
+            return None
+        if data is None:
+            self.error(self.name, "the manifest is empty; expected a mapping with submission, unit_plan and detailed_plan", line=1)
+            return None
+        if not isinstance(data, LocDict):
+            kind = "a list" if isinstance(data, list) else f"a single value ({_shown(data)})"
+            line = getattr(data, "line", 1)
+            self.error(self.name, f"expected a mapping with submission, unit_plan and detailed_plan at the top level, got {kind}", line=line)
+            return None
+        return data
+
+    def validate_sections(self, data: LocDict) -> dict[str, Any]:
+        """Validate each top-level section on its own (so one broken section does not hide another's errors)."""
+        if "format" in data and data["format"] != FORMAT:
+            self.manifest_error(data, ("format",), f"unsupported format {_shown(data['format'])}; expected '{FORMAT}'")
+        for key in data:
+            if key not in TOP_LEVEL:
+                suggestion = _suggest(str(key), list(TOP_LEVEL))
+                hint = f"did you mean '{suggestion}'?" if suggestion else f"known sections: {', '.join(TOP_LEVEL)}"
+                self.manifest_error(data, (key,), f"unknown field '{key}'", hint)
+        for key in REQUIRED_TOP_LEVEL:
+            if key not in data:
+                self.error(self.name, f"missing required field '{key}'", line=data.line, field=key)
+        sections: dict[str, Any] = {}
+        for key, annotation in TOP_LEVEL.items():
+            if annotation is None or key not in data:
+                continue
+            value = self.without_sources(key, data[key])
+            try:
+                sections[key] = _adapter(annotation).validate_python(value)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    loc = (key, *error["loc"])
+                    message, hint = _describe(error, annotation)
+                    self.manifest_error(data, loc, message, hint)
+        return sections
+
+    def without_sources(self, section: str, value: Any) -> Any:
+        """A copy of a section with feature and geometry sources taken out (they are loaded on their own)."""
+        if not isinstance(value, dict):
+            return value
+        copy = dict(value)
+        for (owner, name) in FEATURE_SOURCES:
+            if owner == section:
+                copy.pop(name, None)
+        if section == "unit_plan":
+            copy.pop("boundary", None)
+            packages = copy.get("packages")
+            if isinstance(packages, list):
+                copy["packages"] = [self._package_without_geometry(p) for p in packages]
+        return copy
+
+    @staticmethod
+    def _package_without_geometry(package: Any) -> Any:
+        if not isinstance(package, dict):
+            return package
+        package = dict(package)
+        package.pop("boundary", None)
+        duties = package.get("duties")
+        if isinstance(duties, list):
+            package["duties"] = [{k: v for k, v in d.items() if k != "geometry"} if isinstance(d, dict) else d for d in duties]
+        return package
+
+    # -- feature sources
+
+    def load_feature_sources(self, data: LocDict) -> dict[tuple[str, str], _Batch]:
+        batches: dict[tuple[str, str], _Batch] = {}
+        for (section, name), (model, noun) in FEATURE_SOURCES.items():
+            owner = data.get(section)
+            if not isinstance(owner, LocDict) or owner.get(name) is None:
+                continue
+            value = owner[name]
+            loc = (section, name)
+            if isinstance(value, str):
+                batch = self.feature_file(value, loc, data, model, noun)
+            elif isinstance(value, list):
+                batch = self.inline_features(value, loc, model, noun)
+            else:
+                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {_shown(value)}")
+                continue
+            if batch is not None:
+                batches[loc] = batch
+        return batches
+
+    def resolve(self, written: str, data: LocDict, loc: tuple[Any, ...]) -> tuple[Path, str | None] | None:
+        """The file a manifest path names (and its `#layer`), or None after reporting it missing."""
+        file_part, _, layer = written.partition("#")
+        path = Path(file_part)
+        full = path if path.is_absolute() else self.base / path
+        if not full.is_file():
+            why = "is a folder, not a file" if full.is_dir() else "not found"
+            self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
+            return None
+        self.add_input(file_part)
+        if full.suffix.lower() == ".shp":
+            for sidecar in (".shx", ".dbf", ".prj", ".cpg"):
+                if full.with_suffix(sidecar).is_file():
+                    self.add_input(str(Path(file_part).with_suffix(sidecar)))
+        return full, (layer or None)
+
+    def feature_file(self, written: str, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+        resolved = self.resolve(written, data, loc)
+        if resolved is None:
+            return None
+        full, layer = resolved
+        if full.suffix.lower() in GEOJSON_SUFFIXES and layer is None:
+            return self.geojson_features(full, written, loc, model, noun)
+        return self.gdal_features(full, written, layer, loc, data, model, noun)
+
+    def read_geojson(self, full: Path, written: str) -> GeoJSONText | None:
+        try:
+            text = full.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.error(written, f"not UTF-8 text (byte {exc.start}); GeoJSON is UTF-8")
+            return None
+        try:
+            return parse_geojson(text)
+        except GeoJSONSyntaxError as exc:
+            excerpt_lines = text.splitlines()
+            excerpt = excerpt_lines[exc.line - 1] if 0 < exc.line <= len(excerpt_lines) else None
+            if excerpt is not None and len(excerpt) > 200:
+                excerpt = None  # a one-line file: the column says where
+            self.diagnostics.append(Diagnostic(written, str(exc), line=exc.line, column=exc.column, excerpt=excerpt))
+            return None
+
+    def layer_crs(self, written: str, document: Any, geojson: GeoJSONText | None) -> tuple[pyproj.CRS | None, bool]:
+        """The CRS a GeoJSON document declares with the legacy "crs" member (None: the manifest's); ok flag."""
+        if not isinstance(document, dict) or document.get("crs") is None:
+            return None, True
+        member = document["crs"]
+        name = member.get("properties", {}).get("name") if isinstance(member, dict) and isinstance(member.get("properties"), dict) else None
+        line = None
+        if geojson is not None and geojson.index is not None:
+            found = re.search(r'"crs"\s*:', geojson.text)
+            line = geojson.index.line(found.start()) if found else None
+        if not isinstance(name, str):
+            self.error(written, 'unsupported "crs" member; expected {"type": "name", "properties": {"name": "EPSG:..."}}', line=line, field="crs")
+            return None, False
+        try:
+            return crs_mod.parse_crs(name), True
+        except ValueError as exc:
+            self.error(written, f"unknown CRS {name!r}: {exc}", line=line, field="crs.properties.name")
+            return None, False
+
+    def geojson_features(self, full: Path, written: str, loc: tuple[str, str], model: type[Record], noun: str) -> _Batch | None:
+        parsed = self.read_geojson(full, written)
+        if parsed is None:
+            return None
+        document = parsed.document
+        if not isinstance(document, dict) or document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
+            got = document.get("type") if isinstance(document, dict) else type(document).__name__
+            self.error(written, f"expected a GeoJSON FeatureCollection, got {_shown(got)}", line=1)
+            return None
+        declared, crs_ok = self.layer_crs(written, document, parsed)
+        features = document["features"]
+        lines = parsed.feature_lines()
+
+        with no_gc():
+            properties: list[dict[str, Any]] = []
+            geometries: list[Any] = []
+            bad_structure: dict[int, str] = {}
+            for position, feature in enumerate(features):
+                if not isinstance(feature, dict) or feature.get("type") != "Feature":
+                    bad_structure[position] = f"expected a GeoJSON Feature, got {_shown(feature.get('type') if isinstance(feature, dict) else feature)}"
+                    properties.append({})
+                    geometries.append(None)
+                    continue
+                props = feature.get("properties")
+                record = dict(props) if isinstance(props, dict) else {}
+                if "id" not in record and feature.get("id") is not None:
+                    record["id"] = feature["id"]
+                properties.append(record)
+                geometries.append(feature.get("geometry"))
+            shapes, unreadable = geo.from_geojson_mappings(geometries)
+
+        def where(position: int) -> _Where:
+            record_id = properties[position].get("id")
+            return _Where(
+                written,
+                lines[position],
+                f"features[{position}].properties",
+                lambda key, p=position: parsed.key_line(p, key),
+                f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}",
+            )
+
+        def geometry_where(position: int) -> _Where:
+            base = where(position)
+            return _Where(base.path, base.line, f"features[{position}]", base.key_line, base.label)
+
+        for position, message in bad_structure.items():
+            self.error(written, message, line=lines[position], field=f"features[{position}]")
+        self.report_geometries(shapes, unreadable, geometry_where, skip=bad_structure)
+        return self.build_batch(loc, model, noun, properties, shapes, where, lines, written, gis=True, declared=declared if crs_ok else None, geometry_where=geometry_where)
+
+    def gdal_features(self, full: Path, written: str, layer: str | None, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+        if layer is None:
+            try:
+                layers = geo.list_layers(str(full))
+            except Exception as exc:  # pyogrio raises DataSourceError and friends
+                self.manifest_error(data, loc, f"cannot open {written!r} with GDAL: {exc}")
+                return None
+            if len(layers) != 1:
+                self.manifest_error(data, loc, f"{written!r} has {len(layers)} layers; name one as {written}#LAYER", f"layers: {', '.join(layers)}")
+                return None
+            layer = layers[0]
+        try:
+            read = geo.read_gdal_layer(str(full), layer)
+        except Exception as exc:
+            message = str(exc)
+            if "not found" in message.lower() or "layer" in message.lower():
+                try:
+                    message += f" (layers: {', '.join(geo.list_layers(str(full)))})"
+                except Exception:
+                    pass
+            self.manifest_error(data, loc, f"cannot read layer {layer!r} of {written.partition('#')[0]!r}: {message}")
+            return None
+        label = f"{written.partition('#')[0]}#{layer}"
+        declared = None
+        if read.crs:
+            try:
+                declared = crs_mod.parse_crs(read.crs)
+            except ValueError as exc:
+                self.error(label, f"the layer's CRS cannot be read: {exc}")
+        records = read.records
+        if full.suffix.lower() == ".shp":
+            records = self.untruncate(records, model, label)
+
+        def where(position: int) -> _Where:
+            record_id = records[position].get("id")
+            fid = read.fids[position]
+            name = f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}"
+            return _Where(label, fid, "", lambda key: None, f"{name}, fid {fid}")
+
+        self.report_geometries(read.geometries, read.unreadable, where, skip={})
+        return self.build_batch(loc, model, noun, records, read.geometries, where, read.fids, label, gis=True, declared=declared, geometry_where=where)
+
+    def untruncate(self, records: list[dict[str, Any]], model: type[Record], label: str) -> list[dict[str, Any]]:
+        """Shapefile field names are cut at 10 characters: give back the model's name where it is unambiguous."""
+        if not records:
+            return records
+        fields = list(model.model_fields)
+        renames = {}
+        for key in records[0]:
+            if key in fields or len(key) != 10:
+                continue
+            candidates = [f for f in fields if f.startswith(key)]
+            if len(candidates) == 1:
+                renames[key] = candidates[0]
+        if not renames:
+            return records
+        self.notes.append(f"{label}: Shapefile field names read as " + ", ".join(f"{k} -> {v}" for k, v in sorted(renames.items())))
+        return [{renames.get(k, k): v for k, v in record.items()} for record in records]
+
+    def inline_features(self, value: LocList, loc: tuple[str, str], model: type[Record], noun: str) -> _Batch | None:
+        records: list[dict[str, Any]] = []
+        geometry_values: list[Any] = []
+        prefix = _field_path("", loc)
+        missing_geometry: list[int] = []
+        for position, item in enumerate(value):
+            if not isinstance(item, dict):
+                records.append(item)
+                geometry_values.append(None)
+                continue
+            record = dict(item)
+            if "geometry" not in record:
+                missing_geometry.append(position)
+            geometry_values.append(record.pop("geometry", None))
+            records.append(record)
+        shapes, unreadable = geo.from_any(geometry_values)
+        lines = [value.item_line(i) for i in range(len(value))]
+
+        def where(position: int) -> _Where:
+            item = value[position]
+            record_id = item.get("id") if isinstance(item, dict) else None
+            key_line = item.key_line if isinstance(item, LocDict) else (lambda key: None)
+            return _Where(self.name, lines[position], f"{prefix}[{position}]", key_line, f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}")
+
+        for position in missing_geometry:
+            w = where(position)
+            self.error(self.name, f"missing required field 'geometry' ({w.label})", line=w.line, field=f"{w.field}.geometry",
+                       hint="a GeoJSON geometry mapping or a WKT string")
+        skip = {p: "" for p in missing_geometry} | {p: "" for p, item in enumerate(value) if not isinstance(item, dict)}
+        self.report_geometries(shapes, unreadable, where, skip=skip)
+        return self.build_batch(loc, model, noun, records, shapes, where, lines, prefix, gis=False, declared=None, geometry_where=where)
+
+    def report_geometries(self, shapes: np.ndarray, unreadable: dict[int, str], where: Callable[[int], _Where], skip: dict[int, str]) -> None:
+        for position, message in unreadable.items():
+            w = where(position)
+            field_path, line = w.at("geometry")
+            self.error(w.path, f"unreadable geometry: {message} ({w.label})", line=line, field=field_path)
+        missing = np.flatnonzero(shapely.is_missing(shapes)).tolist() if len(shapes) else []
+        for position in missing:
+            if position in unreadable or position in skip:
+                continue
+            w = where(position)
+            field_path, line = w.at("geometry")
+            self.error(w.path, f"the feature has no geometry ({w.label})", line=line, field=field_path, hint="every feature needs a geometry")
+
+    def build_batch(self, loc: tuple[str, str], model: type[Record], noun: str, records: list[Any], shapes: np.ndarray,
+                    where: Callable[[int], _Where], lines: list[int], label: str, *, gis: bool,
+                    declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where]) -> _Batch | None:
+        """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
+        section, name = loc
+        source_path = where(0).path if records else label
+        if gis:
+            records = self.prepare_gis_records(records, model, where, label)
+        with no_gc():
+            try:
+                models = _adapter(list[model]).validate_python(records)
+            except ValidationError as exc:
+                models = None
+                for error in exc.errors():
+                    position, rest = error["loc"][0], error["loc"][1:]
+                    if not isinstance(position, int):
+                        continue
+                    w = where(position)
+                    message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
+                    field_path, line = w.at(*rest) if rest else (w.field, w.line)
+                    self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
+            if models is None:
+                return None
+            sources = [SourceLoc(source_path, line) for line in lines]
+            for record, source in zip(models, sources):
+                record.__pydantic_private__["_source"] = source
+        batch = _Batch(section, name, models, sources, where)
+        batch.layer = _Layer(label, shapes, declared, geometry_where)
+        self.layers.append(batch.layer)
+        return batch
+
+    def prepare_gis_records(self, records: list[dict[str, Any]], model: type[Record], where: Callable[[int], _Where], label: str) -> list[dict[str, Any]]:
+        known = set(model.model_fields)
+        keys: set[str] = set()
+        for record in records:
+            keys.update(record)
+        unknown = sorted(keys - known - {"geometry"})
+        for key in unknown:
+            first = next(i for i, r in enumerate(records) if key in r)
+            w = where(first)
+            suggestion = _suggest(key, sorted(known))
+            hint = f"did you mean '{suggestion}'?" if suggestion else None
+            field_path, line = w.at(key)
+            self.error(w.path, f"attribute '{key}' is not part of the contract and is ignored", line=line, field=field_path, hint=hint, severity="warning")
+        # a null in a GIS layer means "no value": let the field's default apply where None is not a value
+        nullable_defaults = [
+            n for n, f in model.model_fields.items() if not f.is_required() and f.default is not None
+        ]
+        if unknown or nullable_defaults:
+            drop = set(unknown) | {"geometry"}
+            records = [
+                {k: v for k, v in record.items() if k not in drop and not (v is None and k in nullable_defaults)}
+                for record in records
+            ]
+        return records
+
+    # -- geometry sources
+
+    def load_geometry_sources(self, data: LocDict) -> dict[tuple[Any, ...], np.ndarray]:
+        """unit_plan.boundary, packages[i].boundary, packages[i].duties[j].geometry -> one-element arrays."""
+        found: dict[tuple[Any, ...], np.ndarray] = {}
+        unit = data.get("unit_plan")
+        if not isinstance(unit, LocDict):
+            return found
+        wanted: list[tuple[Any, ...]] = []
+        if unit.get("boundary") is not None:
+            wanted.append(("unit_plan", "boundary"))
+        packages = unit.get("packages")
+        if isinstance(packages, list):
+            for i, package in enumerate(packages):
+                if not isinstance(package, dict):
+                    continue
+                if package.get("boundary") is not None:
+                    wanted.append(("unit_plan", "packages", i, "boundary"))
+                duties = package.get("duties")
+                if isinstance(duties, list):
+                    for j, duty in enumerate(duties):
+                        if isinstance(duty, dict) and duty.get("geometry") is not None:
+                            wanted.append(("unit_plan", "packages", i, "duties", j, "geometry"))
+        for loc in wanted:
+            value: Any = data
+            for part in loc:
+                value = value[part]
+            shape = self.geometry_source(value, loc, data)
+            if shape is not None:
+                found[loc] = shape
+        return found
+
+    def geometry_source(self, value: Any, loc: tuple[Any, ...], data: LocDict) -> np.ndarray | None:
+        field_path = _field_path("", loc)
+        line = _raw_line(data, loc)
+        key = str(loc[-1])
+        manifest_where = lambda _: _Where(self.name, line, _field_path("", loc[:-1]), lambda _key: line, field_path)
+        if isinstance(value, str) and geo.looks_like_wkt(value):
+            shapes, errors = geo.from_wkt_strings([value])
+            return self.single_geometry(shapes, errors, field_path, None, manifest_where, key)
+        if isinstance(value, dict):
+            mapping = value.get("geometry") if value.get("type") == "Feature" else value
+            shapes, errors = geo.from_geojson_mappings([mapping])
+            return self.single_geometry(shapes, errors, field_path, None, manifest_where, key)
+        if not isinstance(value, str):
+            self.manifest_error(data, loc, f"expected a path, a GeoJSON geometry or WKT text; got {_shown(value)}")
+            return None
+        resolved = self.resolve(value, data, loc)
+        if resolved is None:
+            return None
+        full, layer = resolved
+        if full.suffix.lower() in GEOJSON_SUFFIXES and layer is None:
+            parsed = self.read_geojson(full, value)
+            if parsed is None:
+                return None
+            document = parsed.document
+            declared, _ = self.layer_crs(value, document, parsed)
+            kind = document.get("type") if isinstance(document, dict) else None
+            if kind == "FeatureCollection" and isinstance(document.get("features"), list):
+                features = document["features"]
+                mappings = [f.get("geometry") if isinstance(f, dict) else None for f in features]
+                lines = parsed.feature_lines()
+                where = lambda p: _Where(value, lines[p], f"features[{p}]", lambda key, p=p: parsed.key_line(p, key), f"feature #{p + 1}")
+            elif kind == "Feature":
+                mappings, where = [document.get("geometry")], lambda p: _Where(value, 1, "", lambda key: None, "the feature")
+            elif kind in geo._DEPTHS or kind == "GeometryCollection":
+                mappings, where = [document], lambda p: _Where(value, 1, "", lambda key: None, "the geometry")
+            else:
+                self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {_shown(kind)}", line=1)
+                return None
+            shapes, errors = geo.from_geojson_mappings(mappings)
+            return self.single_geometry(shapes, errors, value, declared, where, "geometry")
+        try:
+            read = geo.read_gdal_layer(str(full), layer)
+        except Exception as exc:
+            self.manifest_error(data, loc, f"cannot read {value!r}: {exc}")
+            return None
+        declared = None
+        if read.crs:
+            try:
+                declared = crs_mod.parse_crs(read.crs)
+            except ValueError:
+                declared = None
+        where = lambda p: _Where(value, read.fids[p], "", lambda key: None, f"feature fid {read.fids[p]}")
+        return self.single_geometry(read.geometries, read.unreadable, value, declared, where, "geometry")
+
+    def single_geometry(self, shapes: np.ndarray, errors: dict[int, str], label: str, declared: pyproj.CRS | None,
+                        where: Callable[[int], _Where], key: str) -> np.ndarray | None:
+        """Report unreadable parts, union what is left into one geometry, and queue it for the CRS pass."""
+        for position, message in errors.items():
+            w = where(position)
+            field_path, line = w.at(key)
+            self.error(w.path, f"unreadable geometry: {message} ({w.label})", line=line, field=field_path)
+        if errors:
+            return None
+        present = shapes[~shapely.is_missing(shapes)]
+        if len(present) == 0:
+            w = where(0)
+            field_path, line = w.at(key)
+            self.error(w.path, f"no geometry found ({w.label})", line=line, field=field_path)
+            return None
+        if len(present) == 1:
+            shape = present[0]
+        else:
+            try:
+                shape = shapely.union_all(present)
+            except shapely.errors.GEOSException:
+                # invalid parts (self-intersections) cannot be unioned as they are; GEO rules report them
+                shape = shapely.union_all(shapely.make_valid(present))
+                self.notes.append(f"{label}: parts with invalid geometry were repaired to form the union")
+        array = np.array([shape], dtype=object)
+        self.layers.append(_Layer(label, array, declared, where, key))
+        return array
+
+    # -- CRS
+
+    def settle_crs(self, data: LocDict) -> str:
+        """Check every layer's coordinates against its CRS, bring all to the manifest's CRS, then to metres."""
+        info = data.get("submission")
+        written = info.get("crs") if isinstance(info, dict) else None
+        if not isinstance(written, str):
+            return ""  # reported by validation (missing or not text)
+        try:
+            manifest_crs = crs_mod.parse_crs(written)
+        except ValueError as exc:
+            self.manifest_error(data, ("submission", "crs"), f"unknown CRS {written!r}: {exc}", "e.g. EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38)")
+            return ""
+        problem = crs_mod.check_usable(manifest_crs)
+        if problem:
+            self.manifest_error(data, ("submission", "crs"), problem)
+            return ""
+        manifest_name = crs_mod.crs_name(manifest_crs)
+        for layer in self.layers:
+            layer_crs = layer.crs or manifest_crs
+            misfit = crs_mod.check_coordinates(layer.geometries, layer_crs)
+            if misfit is not None:
+                w = layer.where(misfit.index)
+                declared = f"the layer's own CRS {crs_mod.crs_name(layer.crs)}" if layer.crs is not None else f"submission.crs {manifest_name}"
+                field_path, line = w.at(layer.geometry_key)
+                self.error(w.path, f"layer {layer.label}: {misfit.message} (declared: {declared}; {w.label})", line=line, field=field_path, hint=misfit.hint)
+                continue
+            if layer.crs is not None and not crs_mod.same_crs(layer.crs, manifest_crs):
+                layer.geometries[:] = crs_mod.reproject(layer.geometries, layer.crs, manifest_crs)
+                self.notes.append(f"{layer.label}: reprojected from {crs_mod.crs_name(layer.crs)} to {manifest_name} (the manifest's CRS)")
+        if not manifest_crs.is_geographic or any(d.severity == "error" for d in self.diagnostics):
+            return manifest_name
+        arrays = [layer.geometries for layer in self.layers if len(layer.geometries)]
+        everything = np.concatenate(arrays) if arrays else np.empty(0, dtype=object)
+        everything = everything[~shapely.is_missing(everything)]
+        if len(everything) == 0:
+            return manifest_name
+        xmin, ymin, xmax, ymax = shapely.total_bounds(everything)
+        centre = (xmin + xmax) / 2
+        try:
+            target = crs_mod.gk3_zone_crs(centre)
+        except ValueError as exc:
+            self.manifest_error(data, ("submission", "crs"), f"{manifest_name} is geographic and {exc}")
+            return manifest_name
+        for layer in self.layers:
+            layer.geometries[:] = crs_mod.reproject(layer.geometries, manifest_crs, target)
+        target_name = crs_mod.crs_name(target)
+        zone = int(target_name.split(":")[1]) - crs_mod.GK3_EPSG_OFFSET
+        self.notes.append(
+            f"submission.crs {manifest_name} is geographic (degrees): every geometry was reprojected to {target_name} "
+            f"({target.name}, central meridian {3 * zone}E), the zone of the data's centre ({centre:.3f}E), for areas and distances in metres"
+        )
+        return target_name
+
+    # -- assembly and cross-record checks
+
+    def assemble(self, data: LocDict, sections: dict[str, Any], batches: dict[tuple[str, str], _Batch],
+                 geometry_sources: dict[tuple[Any, ...], np.ndarray]) -> Submission:
+        for key, value in sections.items():
+            raw = data.get(key)
+            if isinstance(value, list):
+                for i, record in enumerate(value):
+                    self.stamp(record, raw[i] if isinstance(raw, list) and i < len(raw) else None, getattr(raw, "line", None))
+            else:
+                self.stamp(value, raw, getattr(raw, "line", None))
+        for contract in sections.get("contracts", []):
+            for item in contract.items:
+                item._contract_id = contract.id
+        unit, plan = sections["unit_plan"], sections["detailed_plan"]
+        for (section, name), batch in batches.items():
+            owner = unit if section == "unit_plan" else plan
+            for record, shape in zip(batch.models, batch.layer.geometries if batch.layer else []):
+                record.__dict__["geometry"] = shape
+            owner.__dict__[name] = batch.models
+        for loc, array in geometry_sources.items():
+            if loc == ("unit_plan", "boundary"):
+                unit.__dict__["boundary"] = array[0]
+            elif loc[-1] == "boundary":
+                unit.packages[loc[2]].__dict__["boundary"] = array[0]
+            else:
+                unit.packages[loc[2]].duties[loc[4]].__dict__["geometry"] = array[0]
+        return Submission.model_construct(
+            format=data.get("format", FORMAT),
+            submission=sections["submission"],
+            unit_plan=unit,
+            detailed_plan=plan,
+            contracts=sections.get("contracts", []),
+        )
+
+    def stamp(self, record: Any, raw: Any, parent_line: int | None) -> None:
+        """Give a YAML record and every record inside it its source: the manifest and the line of its mapping."""
+        if not isinstance(record, Record):
+            return
+        line = raw.line if isinstance(raw, LocDict) else parent_line
+        record._source = SourceLoc(self.name, line or 1)
+        for name in type(record).model_fields:
+            value = record.__dict__.get(name)
+            sub = raw.get(name) if isinstance(raw, LocDict) else None
+            if isinstance(value, Record):
+                self.stamp(value, sub, line)
+            elif isinstance(value, list) and value and isinstance(value[0], Record):
+                for i, item in enumerate(value):
+                    self.stamp(item, sub[i] if isinstance(sub, list) and i < len(sub) else None,
+                               sub.item_line(i) if isinstance(sub, LocList) else line)
+
+    def _yaml_where(self, data: LocDict, loc: tuple[Any, ...], label: str) -> _Where:
+        raw: Any = data
+        for part in loc:
+            raw = raw[part] if isinstance(raw, (dict, list)) else None
+        key_line = raw.key_line if isinstance(raw, LocDict) else (lambda key: None)
+        return _Where(self.name, _raw_line(data, loc), _field_path("", loc), key_line, label)
+
+    def classification_in_force(self, submission: Submission) -> Any:
+        if self.classification is not None:
+            return self.classification
+        try:
+            from rulecheck.model.landuse import load_classification
+        except ImportError:
+            return None
+        try:
+            return load_classification(jurisdiction=submission.submission.jurisdiction if submission else None)
+        except InputError as exc:
+            self.diagnostics.extend(exc.diagnostics)
+            return None
+
+    def check_land_use(self, submission: Submission, batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
+        """Every land_use is a code of the classification in force (a duty's resource too, when it is a code)."""
+        classification = self.classification_in_force(submission)
+        if classification is not None:
+            is_known, suggest = classification.is_known, classification.suggest
+        else:  # the classification module is not available: accept the shape of a code
+            is_known, suggest = (lambda code: isinstance(code, str) and len(code) in (2, 4) and code.isdigit()), (lambda code: None)
+
+        def check(records: list[Any], key: str, where: Callable[[int], _Where], only_codes: bool = False) -> None:
+            by_code: dict[str, list[int]] = {}
+            for position, record in enumerate(records):
+                code = getattr(record, key)
+                if code is None or (only_codes and not code.isdigit()):
+                    continue
+                by_code.setdefault(code, []).append(position)
+            for code, positions in by_code.items():
+                if is_known(code):
+                    continue
+                suggestion = suggest(code)
+                hint = f"did you mean '{suggestion}'?" if suggestion else None
+                for position in positions[:MAX_LANDUSE_REPORTS]:
+                    w = where(position)
+                    field_path, line = w.at(key)
+                    self.error(w.path, f"unknown land-use code {code!r} ({w.label})", line=line, field=field_path, hint=hint)
+                if len(positions) > MAX_LANDUSE_REPORTS:
+                    w = where(positions[MAX_LANDUSE_REPORTS])
+                    self.error(w.path, f"unknown land-use code {code!r} in {len(positions) - MAX_LANDUSE_REPORTS} more records not listed",
+                               line=w.line, field=w.at(key)[0], hint=hint)
+
+        for batch in batches.values():
+            if batch.models and hasattr(batch.models[0], "land_use") and batch.where is not None:
+                check(batch.models, "land_use", batch.where)
+        for c, contract in enumerate(submission.contracts):
+            check(contract.items, "land_use",
+                  lambda i, c=c, contract=contract: self._yaml_where(data, ("contracts", c, "items", i), f"contract item {contract.id}/{contract.items[i].right}"))
+        for p, package in enumerate(submission.unit_plan.packages):
+            check(package.duties, "resource",
+                  lambda i, p=p, package=package: self._yaml_where(data, ("unit_plan", "packages", p, "duties", i), f"duty {package.duties[i].id}"),
+                  only_codes=True)
+
+    def check_duplicates(self, submission: Submission, batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
+        """Ids are unique per collection; a duplicate names both places."""
+
+        def check(records: list[Any], key: Callable[[Any], str], where: Callable[[int], _Where], noun: str, id_field: str = "id") -> None:
+            first: dict[str, int] = {}
+            for position, record in enumerate(records):
+                value = key(record)
+                if value not in first:
+                    first[value] = position
+                    continue
+                w, original = where(position), where(first[value])
+                field_path, line = w.at(id_field)
+                _, original_line = original.at(id_field)
+                self.error(w.path, f"duplicate {noun} id {value!r}; first defined at {original.path}:{original_line}", line=line, field=field_path)
+
+        for (section, name), batch in batches.items():
+            noun = FEATURE_SOURCES[(section, name)][1]
+            if batch.where is not None:
+                check(batch.models, lambda r: r.id, batch.where, noun)
+        packages = submission.unit_plan.packages
+        check(packages, lambda r: r.id, lambda i: self._yaml_where(data, ("unit_plan", "packages", i), f"package {packages[i].id}"), "package")
+        for p, package in enumerate(packages):
+            check(package.duties, lambda r: r.id, lambda i, p=p: self._yaml_where(data, ("unit_plan", "packages", p, "duties", i), ""), f"duty (package {package.id})")
+        contracts = submission.contracts
+        check(contracts, lambda r: r.id, lambda i: self._yaml_where(data, ("contracts", i), ""), "contract")
+        for c, contract in enumerate(contracts):
+            check(contract.items, lambda r: r.right, lambda i, c=c: self._yaml_where(data, ("contracts", c, "items", i), ""),
+                  f"contract item (right, contract {contract.id})", id_field="right")

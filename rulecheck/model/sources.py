@@ -1,0 +1,241 @@
+"""Source text with line tracking: the YAML manifest (a line for every mapping and key) and GeoJSON feature lines."""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import json
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import yaml
+
+from rulecheck.diagnostics import Diagnostic
+
+
+class LocDict(dict):
+    """A YAML mapping that knows its own line and the line of each of its keys (1-based)."""
+
+    line: int = 0
+    key_lines: dict
+
+    def key_line(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LocList(list):
+    """A YAML sequence that knows its own line and the line of each item (1-based)."""
+
+    line: int = 0
+    item_lines: list
+
+    def item_line(self, index: int) -> int:
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """PyYAML's safe loader, building LocDict/LocList; integers written with a leading zero stay text."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LocDict:
+    loader.flatten_mapping(node)
+    mapping = LocDict()
+    mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
+            ) from None
+        if key in mapping.key_lines:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r} (first at line {mapping.key_lines[key]})",
+                key_node.start_mark,
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = key_node.start_mark.line + 1
+    return mapping
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LocList:
+    items = LocList(loader.construct_object(child, deep=True) for child in node.value)
+    items.line = node.start_mark.line + 1
+    items.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return items
+
+
+_LEADING_ZERO_INT = re.compile(r"[-+]?0[0-9_]+\Z")
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads 0701 as octal 449; land-use and administrative codes are written that way, so keep the text
+    if _LEADING_ZERO_INT.match(node.value):
+        return node.value
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def source_line(text: str, line: int | None) -> str | None:
+    """The text of a 1-based line of `text`, for an excerpt."""
+    if not line:
+        return None
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def load_yaml(text: str, path: str) -> tuple[Any, list[Diagnostic]]:
+    """Parse YAML text into LocDict/LocList/scalars; a syntax error becomes a located diagnostic."""
+    try:
+        return yaml.load(text, Loader=_LineLoader), []
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        problem = exc.problem or "invalid YAML"
+        if exc.context and exc.context not in problem:
+            problem = f"{problem} ({exc.context}"
+            if exc.context_mark is not None and exc.problem_mark is not None and exc.context_mark.line != exc.problem_mark.line:
+                problem += f" at line {exc.context_mark.line + 1}"
+            problem += ")"
+        message = f"YAML syntax error: {problem}"
+        return None, [Diagnostic(path, message, line=line, column=column, excerpt=source_line(text, line))]
+    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
+        return None, [Diagnostic(path, f"YAML error: {exc}")]
+
+
+# ---- GeoJSON ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small containers (json of 100k features)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class LineIndex:
+    """Offsets to 1-based lines (and columns) of one text."""
+
+    def __init__(self, text: str):
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_left(self._newlines, offset) + 1
+
+    def lines(self, offsets: list[int]) -> list[int]:
+        import numpy as np
+
+        if not offsets:
+            return []
+        return (np.searchsorted(np.asarray(self._newlines, dtype=np.int64), np.asarray(offsets, dtype=np.int64)) + 1).tolist()
+
+    def column(self, offset: int) -> int:
+        index = bisect.bisect_left(self._newlines, offset)
+        start = self._newlines[index - 1] + 1 if index > 0 else 0
+        return offset - start + 1
+
+
+@dataclass
+class GeoJSONText:
+    """A parsed GeoJSON document: the object, and for a FeatureCollection the offset where each feature starts."""
+
+    text: str
+    document: Any
+    feature_offsets: list[int] = field(default_factory=list)
+    index: LineIndex | None = None
+
+    def feature_lines(self) -> list[int]:
+        assert self.index is not None
+        return self.index.lines(self.feature_offsets)
+
+    def feature_end(self, position: int) -> int:
+        """The offset where the feature at `position` ends (the next one's start, or the end of text)."""
+        if position + 1 < len(self.feature_offsets):
+            return self.feature_offsets[position + 1]
+        return len(self.text)
+
+    def key_line(self, position: int, key: str) -> int | None:
+        """The line of `"key":` inside the feature at `position` (searched only when a message needs it)."""
+        start = self.feature_offsets[position]
+        match = re.compile(r'"%s"\s*:' % re.escape(key)).search(self.text, start, self.feature_end(position))
+        return self.index.line(match.start()) if match and self.index else None
+
+
+_FEATURE_START = re.compile(r'\{\s*"type"\s*:\s*"Feature"\s*,')
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+class GeoJSONSyntaxError(ValueError):
+    def __init__(self, message: str, line: int, column: int):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+def parse_geojson(text: str) -> GeoJSONText:
+    """Parse GeoJSON text and find the offset of every feature of a FeatureCollection.
+
+    The fast path finds features by the `{"type": "Feature",` that every common writer (GDAL, QGIS, geopandas)
+    puts first; when the count does not match the parsed features, an exact element-by-element scan is used.
+    """
+    index = LineIndex(text)
+    with no_gc():
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GeoJSONSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+        parsed = GeoJSONText(text, document, index=index)
+        if isinstance(document, dict) and isinstance(document.get("features"), list):
+            features = document["features"]
+            offsets = [m.start() for m in _FEATURE_START.finditer(text)]
+            if len(offsets) != len(features):
+                offsets = _scan_feature_offsets(text)
+            parsed.feature_offsets = offsets if len(offsets) == len(features) else [0] * len(features)
+    return parsed
+
+
+def _scan_feature_offsets(text: str) -> list[int]:
+    """The exact offsets of the elements of the top-level "features" array (slower; any key order)."""
+    decoder = json.JSONDecoder()
+    scan, scanstring = decoder.scan_once, json.decoder.scanstring
+    i = _WS.match(text, 0).end()
+    if text[i : i + 1] != "{":
+        return []
+    i = _WS.match(text, i + 1).end()
+    while i < len(text) and text[i] == '"':
+        key, i = scanstring(text, i + 1)
+        i = _WS.match(text, i).end() + 1  # the colon
+        i = _WS.match(text, i).end()
+        if key == "features" and text[i] == "[":
+            offsets = []
+            i = _WS.match(text, i + 1).end()
+            while text[i] != "]":
+                offsets.append(i)
+                _, i = scan(text, i)
+                i = _WS.match(text, i).end()
+                if text[i] == ",":
+                    i = _WS.match(text, i + 1).end()
+            return offsets
+        _, i = scan(text, i)
+        i = _WS.match(text, i).end()
+        if text[i] == ",":
+            i = _WS.match(text, i + 1).end()
+    return []
