@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .common import summary_line
 from . import geojson, html_report, json_report, junit, markdown, sarif, text
 
 Renderer = Callable[..., str]
@@ -42,4 +43,11 @@ def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str
     return renderer(record, lang=lang)
 
 
-__all__ = ["EXTENSIONS", "FORMATS", "render"]
+
+
+def render_summary_line(record: dict, lang: str = "zh") -> str:
+    """The one-line verdict (what the CLI prints when every report went to a file)."""
+    return summary_line(record, lang)
+
+
+__all__ = ["EXTENSIONS", "FORMATS", "render", "render_summary_line"]

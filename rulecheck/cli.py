@@ -1,0 +1,258 @@
+"""The command line: arguments -> engine -> report emitters, and the exit status a workflow gates on."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .diagnostics import Diagnostic, InputError
+
+FAIL_ON = ("error", "warning", "info", "never")
+LANGS = ("zh", "en")
+
+# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on, 2 unreadable input, 3 a bug
+EXIT_PASSED, EXIT_CONFLICTS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class RulecheckGroup(click.Group):
+    """Turns InputError into diagnostics on stderr and exit 2, and any other exception into one line and exit 3."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except InputError as error:
+            for diagnostic in error.diagnostics:
+                click.echo(diagnostic.render(), err=True)
+            ctx.exit(EXIT_INPUT)
+        except Exception as error:  # noqa: BLE001 - the top level: a bug must not print a traceback at a reviewer
+            if os.environ.get("RULECHECK_DEBUG"):
+                raise
+            click.echo(f"rulecheck: internal error: {type(error).__name__}: {error}", err=True)
+            click.echo("rulecheck: rerun with RULECHECK_DEBUG=1 to see the traceback, and please report it", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=RulecheckGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rulecheck")
+def cli() -> None:
+    """Check an allocation unit plan against the detailed plan and the supply contracts.
+
+    检查自然资源资产配置单元规划与详细规划、供应合同是否一致。
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``rulecheck``)."""
+    cli.main(args=argv, prog_name="rulecheck")
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """``--select IND --select LAY-004,SUP`` -> ``["IND", "LAY-004", "SUP"]``."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _destinations(formats: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None) -> list[tuple[str, str]]:
+    """Pair each format with where it goes ("-" is stdout); a usage error (exit 2) when they do not pair."""
+    from .report import EXTENSIONS
+
+    formats = formats or ("text",)
+    if len(set(formats)) != len(formats):
+        raise click.UsageError("each --format may be given once")
+    if outputs and output_dir:
+        raise click.UsageError("give either --output (one per --format) or --output-dir, not both")
+    if output_dir:
+        return [(fmt, str(Path(output_dir) / f"report.{EXTENSIONS[fmt]}")) for fmt in formats]
+    if outputs:
+        if len(outputs) != len(formats):
+            raise click.UsageError(
+                f"{len(formats)} --format but {len(outputs)} --output: the nth --output receives the nth --format")
+        pairs = list(zip(formats, outputs))
+    elif len(formats) > 1:
+        raise click.UsageError("several --format need an --output each (in the same order) or --output-dir")
+    else:
+        pairs = [(formats[0], "-")]
+    if sum(1 for _, dest in pairs if dest == "-") > 1:
+        raise click.UsageError("only one format can go to standard output ('-')")
+    return pairs
+
+
+def _write(dest: str, text: str) -> None:
+    try:
+        path = Path(dest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
+
+
+@cli.command()
+@click.argument("submission", metavar="SUBMISSION")
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
+              help="Rule pack file or folder (repeatable; default: the packs shipped with rulecheck).")
+@click.option("--params", "param_paths", multiple=True, metavar="FILE",
+              help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
+              help="The date whose law applies (default: the submission's as_of, else today).")
+@click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
+@click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Lowest severity that makes the exit status 1.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
+              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Where the nth --format goes ('-' for standard output).")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write report.<ext> for every --format into DIR.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
+@click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="YAML file of approved waivers.")
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+          lang, explain, waiver_path, color, quiet):
+    """Check SUBMISSION (a manifest YAML) and report every conflict.
+
+    Exit status: 0 no conflict at or above --fail-on, 1 there is one,
+    2 the submission, rules, parameters or waivers could not be read.
+    """
+    from . import report
+
+    destinations = _destinations(formats, outputs, output_dir)
+    import rulecheck
+
+    loaded = rulecheck.load_submission(submission)
+    ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    record = rulecheck.check(
+        loaded, ruleset,
+        as_of=as_of.date() if as_of else None,
+        select=_split(select) or None,
+        ignore=_split(ignore) or None,
+        fail_on=fail_on,
+        lang=lang,
+        explain=explain,
+        waivers=waiver_path,
+        with_layers=any(fmt == "html" for fmt, _ in destinations),
+    )
+
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    to_stdout = False
+    for fmt, dest in destinations:
+        if dest == "-":
+            to_stdout = True
+            if not quiet:
+                click.echo(report.render(record, fmt, lang=lang, color=bool(color) and fmt == "text"), nl=False)
+        else:
+            _write(dest, report.render(record, fmt, lang=lang))
+    if not to_stdout and not quiet:
+        click.echo(report.render_summary_line(record, lang=lang))
+
+    from .waivers import gate_fails
+
+    summary = record.get("summary") or {}
+    failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
+    sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+# ---- rules ----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def rules() -> None:
+    """List, show, validate and test rule packs."""
+
+
+@rules.command("list")
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
+@click.option("--params", "param_paths", multiple=True, metavar="FILE", help="Parameter files.")
+@click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+def rules_list(rule_paths, param_paths, fmt, lang):
+    """List every rule: id, severity, title (and basis in markdown/json)."""
+    import rulecheck
+
+    from .report.catalog import render_catalog
+
+    ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    click.echo(render_catalog(ruleset.catalog(), fmt, lang=lang), nl=False)
+
+
+@rules.command("show")
+@click.argument("rule_id", metavar="ID")
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+def rules_show(rule_id, rule_paths, lang):
+    """Show one rule: titles, severity, legal basis, tags, where it is written."""
+    import rulecheck
+
+    from .report.catalog import render_rule
+
+    catalog = {entry["id"]: entry for entry in rulecheck.load_rules(list(rule_paths) or None).catalog()}
+    entry = catalog.get(rule_id) or catalog.get(rule_id.upper())
+    if entry is None:
+        close = difflib.get_close_matches(rule_id.upper(), list(catalog), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "see `rulecheck rules list`"
+        raise InputError([Diagnostic("<command line>", f"no rule {rule_id!r}", field="ID", hint=hint)])
+    click.echo(render_rule(entry, lang=lang), nl=False)
+
+
+@rules.command("validate")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def rules_validate(paths):
+    """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
+    from .dsl import validate
+
+    diagnostics = validate(list(paths))
+    for diagnostic in diagnostics:
+        click.echo(diagnostic.render(), err=True)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        sys.exit(EXIT_INPUT)
+    click.echo(f"{len(paths)} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, metavar="[PATH...]")
+def rules_test(paths):
+    """Run the tests written beside the rules (default: the shipped packs). Exit 1 when one fails."""
+    from .dsl import run_rule_tests
+
+    results = run_rule_tests(list(paths) or None)
+    failed = 0
+    for result in results:
+        ok = bool(getattr(result, "passed", getattr(result, "ok", False)))
+        failed += not ok
+        text = result.render() if hasattr(result, "render") else str(result)
+        click.echo(text, err=not ok)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+# ---- init -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
+def init(directory):
+    """Write a skeleton submission into DIR (a manifest and tiny layers) that loads cleanly. Never overwrites."""
+    from .skeleton import skeleton_files
+
+    files = skeleton_files()
+    root = Path(directory)
+    existing = [name for name in files if (root / name).exists()]
+    if existing:
+        raise InputError([Diagnostic(str(root / name), "already exists; rulecheck init never overwrites a file",
+                                     hint="choose an empty or new folder") for name in existing])
+    for name, text in files.items():
+        _write(str(root / name), text)
+    click.echo(f"wrote {', '.join(str(root / name) for name in files)}")
+    click.echo(f"next: rulecheck check {root / 'submission.yaml'}")

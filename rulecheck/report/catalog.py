@@ -1,0 +1,65 @@
+"""The rule catalog (`rulecheck rules list` / `rules show`) as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from .common import catalog_basis, catalog_title, family_key, family_name, family_of, norm_lang, t
+
+CATALOG_FORMATS = ("text", "markdown", "json")
+
+
+def _sorted(catalog: list[dict]) -> list[dict]:
+    return sorted(catalog, key=lambda e: (family_key(e.get("family") or family_of(e.get("id", ""))), e.get("id", "")))
+
+
+def render_catalog(catalog: list[dict], fmt: str = "text", *, lang: str = "zh") -> str:
+    """One line (text), one table row (markdown) or one object (json) per rule, in family order."""
+    lang = norm_lang(lang)
+    entries = _sorted(catalog)
+    if fmt == "json":
+        return json.dumps(entries, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "markdown":
+        head = [t("rule", lang), t("severity", lang), t("title", lang), t("basis", lang)]
+        out = ["| " + " | ".join(head) + " |", "|---|---|---|---|"]
+        for entry in entries:
+            cells = [entry.get("id", ""), t(entry["severity"], lang) if entry.get("severity") in ("error", "warning", "info")
+                     else str(entry.get("severity", "")), catalog_title(entry, lang), catalog_basis(entry)]
+            out.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        return "\n".join(out) + "\n"
+    if fmt != "text":
+        raise ValueError(f"unknown catalog format {fmt!r}; known: {', '.join(CATALOG_FORMATS)}")
+    width = max((len(e.get("id", "")) for e in entries), default=0)
+    out, family = [], None
+    for entry in entries:
+        this_family = entry.get("family") or family_of(entry.get("id", ""))
+        if this_family != family:
+            if family is not None:
+                out.append("")
+            out.append(f"{this_family} {family_name(this_family, lang)}")
+            family = this_family
+        out.append(f"  {entry.get('id', ''):<{width}}  {entry.get('severity', ''):<7}  {catalog_title(entry, lang)}")
+    return "\n".join(out) + "\n"
+
+
+def render_rule(entry: dict, *, lang: str = "zh") -> str:
+    """Everything the catalog knows of one rule, in both languages where it has them."""
+    lang = norm_lang(lang)
+    title = entry.get("title")
+    lines = [f"{entry.get('id', '')}  [{entry.get('severity', '')}]  {catalog_title(entry, lang)}"]
+    if isinstance(title, dict):
+        for code in ("zh", "en"):
+            if title.get(code):
+                lines.append(f"  title.{code}: {title[code]}")
+    family = entry.get("family") or family_of(entry.get("id", ""))
+    lines.append(f"  family: {family} {family_name(family, lang)}")
+    if catalog_basis(entry):
+        lines.append(f"  {t('basis', lang)}: {catalog_basis(entry)}")
+    if entry.get("tags"):
+        lines.append(f"  tags: {', '.join(entry['tags'])}")
+    if "waivable" in entry:
+        lines.append(f"  waivable: {'yes' if entry['waivable'] else 'no'}")
+    source = entry.get("source") or {}
+    if source.get("path"):
+        lines.append(f"  source: {source['path']}:{source.get('line', '')}".rstrip(":"))
+    return "\n".join(lines) + "\n"
