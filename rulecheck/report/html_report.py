@@ -9,6 +9,7 @@ from shapely.geometry import shape
 
 from .common import (
     LAND_USE_CLASSES,
+    cap,
     catalog_basis,
     family_name,
     group_by_family,
@@ -109,7 +110,7 @@ def render(record: dict, *, lang: str) -> str:
     out.append(f'<p><span class="verdict {"passed" if passed else "failed"}">{e(summary_line(record, lang))}</span></p>')
     out.append("<table class=\"summary\"><tr>")
     keys = ("error", "warning", "info", "waived", "indeterminate", "rules_run")
-    out.append("".join(f"<th>{e(t(k, lang))}</th>" for k in keys))
+    out.append("".join(f"<th>{e(cap(t(k, lang)))}</th>" for k in keys))
     out.append("</tr><tr>")
     out.append("".join(f"<td>{e(str(summary.get(k, 0)))}</td>" for k in keys))
     out.append("</tr></table>")
@@ -172,16 +173,16 @@ def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str) -
         for subject in subjects:
             where = subject_location(subject)
             items.append(e(subject_label(subject)) + (f' <span class="loc">({e(where)})</span>' if where else ""))
-        parts.append(f"<p>{e(t('subjects', lang))}: {', '.join(items)}</p>")
+        parts.append(f"<p>{e(cap(t('subjects', lang)))}: {', '.join(items)}</p>")
     if conflict.get("expected") not in (None, "") or conflict.get("actual") not in (None, ""):
-        parts.append(f"<table><tr><th>{e(t('expected', lang))}</th><td>{e(str(conflict.get('expected') or ''))}</td>"
-                     f"<th>{e(t('actual', lang))}</th><td>{e(str(conflict.get('actual') or ''))}</td></tr></table>")
+        parts.append(f"<table><tr><th>{e(cap(t('expected', lang)))}</th><td>{e(str(conflict.get('expected') or ''))}</td>"
+                     f"<th>{e(cap(t('actual', lang)))}</th><td>{e(str(conflict.get('actual') or ''))}</td></tr></table>")
     basis = conflict.get("basis") or (catalog_basis(entry) if entry else "")
     if basis:
-        parts.append(f'<p class="basis">{e(t("basis", lang))}: {e(str(basis))}</p>')
+        parts.append(f'<p class="basis">{e(cap(t("basis", lang)))}: {e(str(basis))}</p>')
     explanation = conflict.get("explanation") or []
     if explanation:
-        parts.append(f'<p class="muted">{e(t("explanation", lang))}:</p><ul class="explanation">')
+        parts.append(f'<p class="muted">{e(cap(t("explanation", lang)))}:</p><ul class="explanation">')
         parts += [f"<li>{e(str(step.get('expr', '')))} = {e(str(step.get('value', '')))}</li>" for step in explanation]
         parts.append("</ul>")
     if waived:
@@ -235,7 +236,7 @@ def map_svg(record: dict, lang: str) -> str:
             continue
         land_use = str(parcel.get("land_use") or "")
         colour = LAND_USE_COLOURS.get(land_use[:2], UNKNOWN_COLOUR)
-        out.append(f'<path d="{_path(geometry, xy)}" fill="{colour}" fill-rule="evenodd" stroke="#888" '
+        out.append(f'<path d="{_path(geometry, xy)}" fill="{colour}" fill-opacity="0.6" fill-rule="evenodd" stroke="#888" '
                    f'stroke-width="0.6" vector-effect="non-scaling-stroke">'
                    f"<title>{e(str(parcel.get('id', '')))} {e(land_use)}</title></path>")
     out.append("</g>")
@@ -261,17 +262,22 @@ def map_svg(record: dict, lang: str) -> str:
         if geometry.geom_type in ("Point", "MultiPoint"):
             for point in getattr(geometry, "geoms", [geometry]):
                 x, y = xy(point.x, point.y).split()
-                out.append(f'<circle cx="{x}" cy="{y}" r="{font * 0.5:.2f}" fill="{CONFLICT_COLOUR}" '
-                           f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2" '
+                out.append(f'<circle cx="{x}" cy="{y}" r="{font * 0.6:.2f}" fill="{CONFLICT_COLOUR}" '
+                           f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2.5" '
                            f'vector-effect="non-scaling-stroke"{dash}><title>{number}. {e(rule)}</title></circle>')
         else:
             fill = CONFLICT_COLOUR if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection") else "none"
+            # a white halo under the red outline keeps a conflict visible on any land-use colour
+            out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#fff" stroke-width="5" '
+                       f'vector-effect="non-scaling-stroke"/>')
             out.append(f'<path d="{_path(geometry, xy)}" fill="{fill}" fill-opacity="{opacity}" fill-rule="evenodd" '
-                       f'stroke="{CONFLICT_COLOUR}" stroke-width="2.2" vector-effect="non-scaling-stroke"{dash}>'
+                       f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
                        f"<title>{number}. {e(rule)}</title></path>")
         anchor = _label_point(geometry)
         x, y = xy(anchor.x, anchor.y).split()
-        labels.append(f'<text x="{x}" y="{y}" font-size="{font:.2f}" text-anchor="middle" dominant-baseline="middle" '
+        # offset up and right of the anchor so the label does not hide a small conflict
+        x, y = f"{float(x) + font * 0.7:.2f}", f"{float(y) - font * 0.7:.2f}"
+        labels.append(f'<text x="{x}" y="{y}" font-size="{font:.2f}" text-anchor="start" '
                       f'fill="{CONFLICT_COLOUR}" stroke="#fff" stroke-width="{font / 5:.2f}" paint-order="stroke" '
                       f'font-weight="bold" font-family="sans-serif">{number} {e(rule)}</text>')
     out.append("</g>")
@@ -306,7 +312,7 @@ def _legend(record: dict, lang: str) -> str:
     items = [f'<strong>{e(t("legend", lang))}</strong>']
     for code in classes:
         name = LAND_USE_CLASSES.get(code, {}).get(lang, code)
-        items.append(f'<span class="swatch" style="background:{LAND_USE_COLOURS.get(code, UNKNOWN_COLOUR)}"></span>'
+        items.append(f'<span class="swatch" style="background:{LAND_USE_COLOURS.get(code, UNKNOWN_COLOUR)};opacity:.6"></span>'
                      f"{e(code)} {e(name)}")
     items.append(f'<span class="swatch" style="background:#fff;border:2px solid #000"></span>{e(t("unit_boundary", lang))}')
     items.append(f'<span class="swatch" style="background:#fff;border:2px dashed #1f4e79"></span>{e(t("rights_layer", lang))}')

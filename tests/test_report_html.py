@@ -1,0 +1,135 @@
+"""The HTML report: self-contained, escaped, printable, with an SVG map; rendered by a real headless chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import X0, Y0, clean_record, sample_record
+from rulecheck.report import render
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+class Resources(HTMLParser):
+    """Every URL the page would load, and whether the markup nests properly."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "data", "poster") and value:
+                self.urls.append(value)
+
+
+def html_of(record=None, lang="zh") -> str:
+    return render(record or sample_record(), "html", lang=lang)
+
+
+def svg_of(page: str) -> ET.Element:
+    return ET.fromstring(re.search(r"<svg .*?</svg>", page, re.S).group(0))
+
+
+def test_self_contained_no_network_loads():
+    page = html_of()
+    parser = Resources()
+    parser.feed(page)
+    assert parser.urls == []
+    assert "link" not in parser.tags and "script" not in parser.tags and "img" not in parser.tags
+    assert "@import" not in page and "url(" not in page
+    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)
+
+
+def test_all_text_is_escaped():
+    page = html_of(lang="en")
+    assert "&lt;cap&gt; &amp; &quot;quoted&quot; | piped" in page
+    assert "<cap>" not in page
+    record = sample_record()
+    record["submission"]["title"] = "<script>alert(1)</script>"
+    record["conflicts"][0]["subjects"][0]["id"] = 'R03"><b>'
+    page = html_of(record)
+    assert "<script>" not in page and '"><b>' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_printable_a4_with_page_breaks_and_signature_block():
+    page = html_of()
+    assert "@page { size: A4;" in page
+    assert re.search(r"@media print \{[^@]*section\.family \{ break-before: page; page-break-before: always; \}", page)
+    assert page.count('<section class="family"') == 3
+    assert "审查人 / Reviewer ____" in page and "日期 / Date ____" in page
+    assert "审查人 / Reviewer ____" in html_of(lang="en")
+
+
+def test_summary_conflicts_basis_values_and_explanation():
+    page = html_of(lang="en")
+    assert "2 errors, 1 warning, 1 waived - FAILED" in page
+    assert '<h2>IND Control indicators</h2>' in page
+    assert "<th>Expected</th><td>far_max &lt;= 1.2</td><th>Actual</th><td>far_max = 1.6</td>" in page
+    assert "《城乡规划法》第三十八条：规划条件应作为国有土地使用权出让合同的组成部分" in page
+    assert "<li>item.far_max = 1.6</li>" in page
+    assert 'class="conflict warning waived"' in page and "approved by 张三" in page
+    assert "contracts:C01/R07 <span class=\"loc\">(submission.yaml:88)</span>" in page
+
+
+def test_svg_map_layers_viewbox_and_numbered_labels():
+    svg = svg_of(html_of())
+    # unit 1000 x 800 m, padded by 3 % of the extent (30 m) on each side
+    assert svg.get("viewBox") == "0 0 1060.00 860.00"
+    parcels = svg.find(f"{SVG}g[@class='parcels']").findall(f"{SVG}path")
+    fills = [p.get("fill") for p in parcels]
+    assert fills == ["#ef8a80", "#b89a7c", "#6fae5a"]  # 09 commercial, 10 industrial, 03 forest
+    # y is flipped: the forest parcel (y 400..800 m) is drawn at the top of the map
+    forest = parcels[2].get("d")
+    assert forest.startswith("M 30.00 430.00 L 1030.00 430.00 L 1030.00 30.00")
+    rights = svg.find(f"{SVG}g[@class='rights']").findall(f"{SVG}path")
+    assert len(rights) == 2 and all(r.get("fill") == "none" for r in rights)
+    assert svg.find(f"{SVG}path[@class='unit']") is not None
+    conflicts = [p for p in svg.find(f"{SVG}g[@class='conflicts']").findall(f"{SVG}path") if p.get("stroke") == "#d7191c"]
+    assert len(conflicts) == 1 and conflicts[0].find(f"{SVG}title").text == "1. LAY-004"
+    labels = [t.text for t in svg.find(f"{SVG}g[@class='labels']")]
+    assert labels == ["1 LAY-004"]
+
+
+def test_map_draws_lines_points_and_skips_when_nothing_to_draw():
+    record = sample_record()
+    record["conflicts"][1]["geometry"] = {"type": "LineString", "coordinates": [[X0 + 500, Y0 + 100], [X0 + 500, Y0 + 380]]}
+    record["conflicts"][3]["geometry"] = {"type": "Point", "coordinates": [X0 + 800, Y0 + 600]}
+    svg = svg_of(html_of(record))
+    assert [t.text for t in svg.find(f"{SVG}g[@class='labels']")] == ["1 LAY-004", "2 IND-002", "4 FIN-002"]
+    assert svg.find(f"{SVG}g[@class='conflicts']").find(f"{SVG}circle") is not None
+    assert "<svg" not in html_of(clean_record())
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_renders_in_headless_chromium(tmp_path):
+    html_path = tmp_path / "report.html"
+    html_path.write_text(html_of(), encoding="utf-8")
+    base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"]
+    png = tmp_path / "out.png"
+    subprocess.run([*base, f"--screenshot={png}", "--window-size=1200,1600", html_path.as_uri()],
+                   capture_output=True, timeout=180, check=False)
+    assert png.exists() and png.stat().st_size > 20_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # printed, each family starts a page of A4
+    pdf = tmp_path / "out.pdf"
+    subprocess.run([*base, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_path.as_uri()],
+                   capture_output=True, timeout=180, check=False)
+    data = pdf.read_bytes()
+    boxes = set(re.findall(rb"/MediaBox \[0 0 (\d+)\.?\d* (\d+)\.?\d*\]", data))
+    assert boxes == {(b"594", b"841")}
+    pages = max(int(n) for n in re.findall(rb"/Count (\d+)", data))
+    assert pages >= 4  # summary and map, then LAY, IND, FIN each on their own page
