@@ -55,8 +55,25 @@ class _Builder:
         self.items: list[tuple[int, Any]] = []
 
     def add(self, position: int, coordinates: Any) -> None:
-        self._check(coordinates, self.depth, strict=False)
+        if self.geometry_type == GeometryType.POLYGON:
+            self._check_polygon(coordinates)
+        else:
+            self._check(coordinates, self.depth, strict=False)
         self.items.append((position, coordinates))
+
+    @staticmethod
+    def _check_polygon(rings: Any) -> None:
+        # the common case, inlined: a list of closed rings of at least 4 positions (numbers are checked in bulk)
+        if not isinstance(rings, list):
+            raise _Unreadable(f"expected a list of rings, got {json.dumps(rings)[:60]}")
+        for ring in rings:
+            if not isinstance(ring, list):
+                raise _Unreadable(f"expected a list of coordinates, got {json.dumps(ring)[:60]}")
+            if len(ring) < 4:
+                raise _Unreadable(f"a polygon ring needs at least 4 positions, got {len(ring)}")
+            first, last = ring[0], ring[-1]
+            if first != last and (not _is_position(first) or not _is_position(last) or first[:2] != last[:2]):
+                raise _Unreadable("a polygon ring is not closed (first and last positions differ)")
 
     def _check(self, value: Any, depth: int, strict: bool) -> None:
         if depth == 0:
@@ -95,30 +112,51 @@ class _Builder:
 
     def _build(self, items: list[tuple[int, Any]]) -> np.ndarray:
         coords: list = []
-        offsets: list[list[int]] = [[0] for _ in range(self.depth)]
-
-        def add(value: Any, depth: int) -> None:
-            if depth == 1:
-                coords.extend(position[:2] for position in value)
-            else:
-                for item in value:
-                    add(item, depth - 1)
-            level = self.depth - depth
-            offsets[level].append(len(coords) if depth == 1 else len(offsets[level + 1]) - 1)
-
-        if self.depth == 0:
-            coords = [coordinates[:2] for _, coordinates in items]
+        extend = coords.extend
+        depth = self.depth
+        if depth == 0:
+            coords = [coordinates for _, coordinates in items]
+            levels: tuple = ()
+        elif depth == 1:
+            offsets = [0]
+            for _, line in items:
+                extend(line)
+                offsets.append(len(coords))
+            levels = (offsets,)
+        elif depth == 2:
+            part_offsets, geometry_offsets = [0], [0]
+            for _, parts in items:
+                for part in parts:
+                    extend(part)
+                    part_offsets.append(len(coords))
+                geometry_offsets.append(len(part_offsets) - 1)
+            levels = (part_offsets, geometry_offsets)
         else:
-            for _, coordinates in items:
-                add(coordinates, self.depth)
-        array = np.asarray(coords, dtype=float).reshape(-1, 2)
+            ring_offsets, polygon_offsets, geometry_offsets = [0], [0], [0]
+            for _, polygons in items:
+                for polygon in polygons:
+                    for ring in polygon:
+                        extend(ring)
+                        ring_offsets.append(len(coords))
+                    polygon_offsets.append(len(ring_offsets) - 1)
+                geometry_offsets.append(len(polygon_offsets) - 1)
+            levels = (ring_offsets, polygon_offsets, geometry_offsets)
+        try:
+            array = np.asarray(coords, dtype=float)
+        except ValueError:
+            # mixed 2D/3D positions: keep x and y of each
+            array = np.asarray([position[:2] for position in coords], dtype=float)
+        if array.ndim != 2 or array.shape[1] < 2:
+            if len(coords) == 0:
+                array = np.empty((0, 2))
+            else:
+                raise ValueError("positions are not pairs of numbers")
+        array = array[:, :2]
         if not np.isfinite(array).all():
             raise ValueError("non-finite coordinate")
-        if self.depth == 0:
+        if depth == 0:
             return shapely.points(array)
-        # from_ragged_array wants the innermost offsets first
-        levels = tuple(np.asarray(level, dtype=np.int64) for level in reversed(offsets))
-        return shapely.from_ragged_array(self.geometry_type, array, levels)
+        return shapely.from_ragged_array(self.geometry_type, array, tuple(np.asarray(level, dtype=np.int64) for level in levels))
 
 
 def _type_name(builder: _Builder) -> str:

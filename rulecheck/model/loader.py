@@ -55,7 +55,9 @@ def load_submission(path: str | Path, *, classification: Any = None) -> Submissi
     Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
     rulecheck.model.landuse.Classification; by default the one of `submission.jurisdiction`.
     """
-    return _Loader(Path(path), classification).load()
+    # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
+    with no_gc():
+        return _Loader(Path(path), classification).load()
 
 
 # ---- where a record is ------------------------------------------------------------------------------
@@ -159,8 +161,8 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _suggest(word: str, choices: list[str]) -> str | None:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+def _suggest(word: str, choices: list[str], cutoff: float = 0.6) -> str | None:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return match[0] if match else None
 
 
@@ -181,7 +183,7 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
         got = error.get("input")
         hint = None
         if isinstance(got, str):
-            suggestion = _suggest(got, values)
+            suggestion = _suggest(got, values, cutoff=0.75)
             hint = f"did you mean '{suggestion}'?" if suggestion else None
         return f"expected one of: {', '.join(values)}; got {_shown(got)}", hint
     expected = _EXPECTED.get(kind)
@@ -641,12 +643,14 @@ class _Loader:
         nullable_defaults = [
             n for n, f in model.model_fields.items() if not f.is_required() and f.default is not None
         ]
-        if unknown or nullable_defaults:
-            drop = set(unknown) | {"geometry"}
-            records = [
-                {k: v for k, v in record.items() if k not in drop and not (v is None and k in nullable_defaults)}
-                for record in records
-            ]
+        drop = set(unknown) | ({"geometry"} & keys)
+        if drop:
+            records = [{k: v for k, v in record.items() if k not in drop} for record in records]
+        for key in nullable_defaults:
+            if key in keys:
+                for record in records:
+                    if key in record and record[key] is None:
+                        del record[key]
         return records
 
     # -- geometry sources
