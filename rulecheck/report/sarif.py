@@ -123,7 +123,6 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
         locations.append({"logicalLocations": logical})
     result: dict = {
         "ruleId": rule_id,
-        "ruleIndex": index[rule_id],
         "level": _LEVELS.get(conflict.get("severity", "error"), "error"),
         "message": {"text": message},
         "locations": locations,
@@ -131,6 +130,8 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
         "properties": {"number": number, "expected": conflict.get("expected"), "actual": conflict.get("actual"),
                        "basis": conflict.get("basis", ""), "subjects": [subject_label(s) for s in conflict.get("subjects") or []]},
     }
+    if rule_id in index:
+        result = {"ruleId": rule_id, "ruleIndex": index[rule_id], **{k: v for k, v in result.items() if k != "ruleId"}}
     if conflict.get("explanation"):
         result["properties"]["explanation"] = conflict["explanation"]
     waiver = conflict.get("waiver")
