@@ -82,6 +82,10 @@ class _Where:
         return text, line or self.line
 
 
+def _tag(label: str) -> str:
+    return f" ({label})" if label else ""
+
+
 def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
     text = prefix
     for part in loc:
@@ -689,7 +693,7 @@ class _Loader:
         field_path = _field_path("", loc)
         line = _raw_line(data, loc)
         key = str(loc[-1])
-        manifest_where = lambda _: _Where(self.name, line, _field_path("", loc[:-1]), lambda _key: line, field_path)
+        manifest_where = lambda _: _Where(self.name, line, _field_path("", loc[:-1]), lambda _key: line, "")
         if isinstance(value, str) and geo.looks_like_wkt(value):
             shapes, errors = geo.from_wkt_strings([value])
             return self.single_geometry(shapes, errors, field_path, None, manifest_where, key)
@@ -745,14 +749,14 @@ class _Loader:
         for position, message in errors.items():
             w = where(position)
             field_path, line = w.at(key)
-            self.error(w.path, f"unreadable geometry: {message} ({w.label})", line=line, field=field_path)
+            self.error(w.path, f"unreadable geometry: {message}{_tag(w.label)}", line=line, field=field_path)
         if errors:
             return None
         present = shapes[~shapely.is_missing(shapes)]
         if len(present) == 0:
             w = where(0)
             field_path, line = w.at(key)
-            self.error(w.path, f"no geometry found ({w.label})", line=line, field=field_path)
+            self.error(w.path, f"no geometry found{_tag(w.label)}", line=line, field=field_path)
             return None
         if len(present) == 1:
             shape = present[0]
@@ -792,7 +796,7 @@ class _Loader:
                 w = layer.where(misfit.index)
                 declared = f"the layer's own CRS {crs_mod.crs_name(layer.crs)}" if layer.crs is not None else f"submission.crs {manifest_name}"
                 field_path, line = w.at(layer.geometry_key)
-                self.error(w.path, f"layer {layer.label}: {misfit.message} (declared: {declared}; {w.label})", line=line, field=field_path, hint=misfit.hint)
+                self.error(w.path, f"layer {layer.label}: {misfit.message} (declared: {declared}{'; ' + w.label if w.label else ''})", line=line, field=field_path, hint=misfit.hint)
                 continue
             if layer.crs is not None and not crs_mod.same_crs(layer.crs, manifest_crs):
                 layer.geometries[:] = crs_mod.reproject(layer.geometries, layer.crs, manifest_crs)
