@@ -222,3 +222,15 @@ def test_no_traceback_for_a_folder_given_as_manifest(tmp_path):
            f"try:\n    load_submission({str(tmp_path)!r})\nexcept InputError as e:\n    print(e.diagnostics[0].render())\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "expected a YAML manifest file, got a folder" in out.stdout
+
+
+def test_errors_of_the_manifest_and_of_a_layer_are_reported_together(tmp_path):
+    layer = feature_collection([parcel("P1", X0, Y0, land_use="0399"), parcel("P1", X0 + 100, Y0)])
+    manifest = BASE.replace(f"  parcels:\n    - id: P1\n      land_use: \"0301\"\n      geometry: {wkt_square(X0, Y0)}\n", "  parcels: layers/parcels.geojson\n")
+    path = write(tmp_path, manifest.replace("award: listing", "award: bidding"), {"layers/parcels.geojson": layer})
+    found = {(d.path, d.field) for d in load_errors(path)}
+    assert found == {
+        ("submission.yaml", "contracts[0].award"),
+        ("layers/parcels.geojson", "features[0].properties.land_use"),
+        ("layers/parcels.geojson", "features[1].properties.id"),
+    }

@@ -271,11 +271,11 @@ class _Loader:
         batches = self.load_feature_sources(data)
         geometry_sources = self.load_geometry_sources(data)
         crs_used = self.settle_crs(data)
+        # the cross-record checks run on whatever validated, so one broken section hides nothing else
+        self.check_land_use(sections, batches, data)
+        self.check_duplicates(sections, batches, data)
         self.fail_if_errors()
         submission = self.assemble(data, sections, batches, geometry_sources)
-        self.check_land_use(submission, batches, data)
-        self.check_duplicates(submission, batches, data)
-        self.fail_if_errors()
         submission._manifest = str(self.manifest)
         submission._crs_used = crs_used
         submission._load_notes = list(self.notes)
@@ -883,7 +883,7 @@ class _Loader:
         key_line = raw.key_line if isinstance(raw, LocDict) else (lambda key: None)
         return _Where(self.name, _raw_line(data, loc), _field_path("", loc), key_line, label)
 
-    def classification_in_force(self, submission: Submission) -> Any:
+    def classification_in_force(self, info: SubmissionInfo | None) -> Any:
         if self.classification is not None:
             return self.classification
         try:
@@ -891,14 +891,14 @@ class _Loader:
         except ImportError:
             return None
         try:
-            return load_classification(jurisdiction=submission.submission.jurisdiction if submission else None)
+            return load_classification(jurisdiction=info.jurisdiction if info is not None else None)
         except InputError as exc:
             self.diagnostics.extend(exc.diagnostics)
             return None
 
-    def check_land_use(self, submission: Submission, batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
+    def check_land_use(self, sections: dict[str, Any], batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
         """Every land_use is a code of the classification in force (a duty's resource too, when it is a code)."""
-        classification = self.classification_in_force(submission)
+        classification = self.classification_in_force(sections.get("submission"))
         if classification is not None:
             is_known, suggest = classification.is_known, classification.suggest
         else:  # the classification module is not available: accept the shape of a code
@@ -928,15 +928,16 @@ class _Loader:
         for batch in batches.values():
             if batch.models and hasattr(batch.models[0], "land_use") and batch.where is not None:
                 check(batch.models, "land_use", batch.where)
-        for c, contract in enumerate(submission.contracts):
+        for c, contract in enumerate(sections.get("contracts", [])):
             check(contract.items, "land_use",
                   lambda i, c=c, contract=contract: self._yaml_where(data, ("contracts", c, "items", i), f"contract item {contract.id}/{contract.items[i].right}"))
-        for p, package in enumerate(submission.unit_plan.packages):
+        unit = sections.get("unit_plan")
+        for p, package in enumerate(unit.packages if unit is not None else []):
             check(package.duties, "resource",
                   lambda i, p=p, package=package: self._yaml_where(data, ("unit_plan", "packages", p, "duties", i), f"duty {package.duties[i].id}"),
                   only_codes=True)
 
-    def check_duplicates(self, submission: Submission, batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
+    def check_duplicates(self, sections: dict[str, Any], batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
         """Ids are unique per collection; a duplicate names both places."""
 
         def check(records: list[Any], key: Callable[[Any], str], where: Callable[[int], _Where], noun: str, id_field: str = "id") -> None:
@@ -955,11 +956,12 @@ class _Loader:
             noun = FEATURE_SOURCES[(section, name)][1]
             if batch.where is not None:
                 check(batch.models, lambda r: r.id, batch.where, noun)
-        packages = submission.unit_plan.packages
+        unit = sections.get("unit_plan")
+        packages = unit.packages if unit is not None else []
         check(packages, lambda r: r.id, lambda i: self._yaml_where(data, ("unit_plan", "packages", i), f"package {packages[i].id}"), "package")
         for p, package in enumerate(packages):
             check(package.duties, lambda r: r.id, lambda i, p=p: self._yaml_where(data, ("unit_plan", "packages", p, "duties", i), ""), f"duty (package {package.id})")
-        contracts = submission.contracts
+        contracts = sections.get("contracts", [])
         check(contracts, lambda r: r.id, lambda i: self._yaml_where(data, ("contracts", i), ""), "contract")
         for c, contract in enumerate(contracts):
             check(contract.items, lambda r: r.right, lambda i, c=c: self._yaml_where(data, ("contracts", c, "items", i), ""),
