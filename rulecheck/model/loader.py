@@ -259,7 +259,11 @@ class _Loader:
 
     def fail_if_errors(self) -> None:
         if any(d.severity == "error" for d in self.diagnostics):
-            raise InputError(self.diagnostics)
+            rank: dict[str, int] = {}
+            for diagnostic in self.diagnostics:
+                rank.setdefault(diagnostic.path, len(rank))
+            ordered = sorted(self.diagnostics, key=lambda d: (rank[d.path], d.line or 0))
+            raise InputError(ordered)
 
     # -- the pipeline
 
@@ -493,7 +497,8 @@ class _Loader:
         for position, message in bad_structure.items():
             self.error(written, message, line=lines[position], field=f"features[{position}]")
         self.report_geometries(shapes, unreadable, geometry_where, skip=bad_structure)
-        return self.build_batch(loc, model, noun, properties, shapes, where, lines, written, gis=True, declared=declared if crs_ok else None, geometry_where=geometry_where)
+        return self.build_batch(loc, model, noun, properties, shapes, where, lines, written, gis=True, declared=declared if crs_ok else None,
+                                geometry_where=geometry_where, skip=set(bad_structure))
 
     def gdal_features(self, full: Path, written: str, layer: str | None, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
         if layer is None:
@@ -601,7 +606,7 @@ class _Loader:
 
     def build_batch(self, loc: tuple[str, str], model: type[Record], noun: str, records: list[Any], shapes: np.ndarray,
                     where: Callable[[int], _Where], lines: list[int], label: str, *, gis: bool,
-                    declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where]) -> _Batch | None:
+                    declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where], skip: set[int] = frozenset()) -> _Batch | None:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
         section, name = loc
         source_path = where(0).path if records else label
@@ -614,8 +619,8 @@ class _Loader:
                 models = None
                 for error in exc.errors():
                     position, rest = error["loc"][0], error["loc"][1:]
-                    if not isinstance(position, int):
-                        continue
+                    if not isinstance(position, int) or position in skip:
+                        continue  # a feature that is not a Feature is reported once, as such
                     w = where(position)
                     message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
                     field_path, line = w.at(*rest) if rest else (w.field, w.line)
@@ -796,7 +801,8 @@ class _Loader:
                 w = layer.where(misfit.index)
                 declared = f"the layer's own CRS {crs_mod.crs_name(layer.crs)}" if layer.crs is not None else f"submission.crs {manifest_name}"
                 field_path, line = w.at(layer.geometry_key)
-                self.error(w.path, f"layer {layer.label}: {misfit.message} (declared: {declared}{'; ' + w.label if w.label else ''})", line=line, field=field_path, hint=misfit.hint)
+                prefix = "" if layer.label == field_path else f"layer {layer.label}: "
+                self.error(w.path, f"{prefix}{misfit.message} (declared: {declared}{'; ' + w.label if w.label else ''})", line=line, field=field_path, hint=misfit.hint)
                 continue
             if layer.crs is not None and not crs_mod.same_crs(layer.crs, manifest_crs):
                 layer.geometries[:] = crs_mod.reproject(layer.geometries, layer.crs, manifest_crs)
