@@ -1,0 +1,202 @@
+"""The function table of the language: geometry, aggregates, land-use codes and absent data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
+
+import shapely
+
+from rulecheck.dsl.schema import BOOL, CODE, GEOM, NUM, STR, TOL, T, num
+from rulecheck.dsl.units import Quantity, Tolerance
+from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
+
+
+def as_geometry(value, what: str = "geometry"):
+    """A record stands for its geometry (a package for its boundary); None is missing data."""
+    if isinstance(value, shapely.Geometry):
+        return value
+    if isinstance(value, Missing):
+        return value
+    if is_record(value):
+        geom = getattr(value, "geometry", None)
+        if geom is None:
+            geom = getattr(value, "boundary", None)
+        if geom is None:
+            return Missing(f"geometry of {record_id(value)}")
+        return geom
+    if value is None:
+        return Missing(what)
+    raise EvalError(f"expected a geometry, got {value!r}")
+
+
+def _tolerance_value(tol) -> float:
+    if tol is None:
+        return 0.0
+    if isinstance(tol, Quantity):
+        return tol.value
+    if isinstance(tol, Tolerance):
+        return tol.absolute.value if tol.absolute is not None else 0.0
+    raise EvalError(f"expected an area tolerance, got {tol!r}")
+
+
+def area(a) -> Quantity:
+    return Quantity(float(shapely.area(a)), "area", "m2")
+
+
+def intersection(a, b):
+    return shapely.intersection(a, b)
+
+
+def overlap_area(a, b) -> Quantity:
+    return Quantity(float(shapely.area(shapely.intersection(a, b))), "area", "m2")
+
+
+def difference(a, b):
+    return shapely.difference(a, b)
+
+
+def outside_area(a, b) -> Quantity:
+    return Quantity(float(shapely.area(shapely.difference(a, b))), "area", "m2")
+
+
+def distance(a, b) -> Quantity:
+    return Quantity(float(shapely.distance(a, b)), "length", "m")
+
+
+def intersects(a, b) -> bool:
+    return bool(shapely.intersects(a, b))
+
+
+def overlaps(a, b, tol=None) -> bool:
+    """The two share interior area larger than the tolerance; touching along an edge is not overlapping."""
+    if not shapely.intersects(a, b):
+        return False
+    return float(shapely.area(shapely.intersection(a, b))) > _tolerance_value(tol)
+
+
+def within(a, b, tol=None) -> bool:
+    """a lies inside b, allowing `tol` of a's area outside it."""
+    if shapely.covers(b, a):
+        return True
+    return float(shapely.area(shapely.difference(a, b))) <= _tolerance_value(tol)
+
+
+def covers(a, b, tol=None) -> bool:
+    return within(b, a, tol)
+
+
+def disjoint(a, b, tol=None) -> bool:
+    return not overlaps(a, b, tol)
+
+
+def coverage(a, b) -> Quantity:
+    """The share of a's area that b covers (in %)."""
+    total = float(shapely.area(a))
+    if total == 0:
+        raise EvalError("coverage of an empty area")
+    return Quantity(float(shapely.area(shapely.intersection(a, b))) / total, "", "%")
+
+
+def is_valid(g) -> bool:
+    return bool(shapely.is_valid(g))
+
+
+def validity_reason(g) -> str:
+    return str(shapely.is_valid_reason(g))
+
+
+def is_empty(g) -> bool:
+    return bool(shapely.is_empty(g))
+
+
+def is_polygonal(g) -> bool:
+    return g.geom_type in ("Polygon", "MultiPolygon")
+
+
+def union_all(geoms) -> shapely.Geometry:
+    geoms = [as_geometry(g) for g in geoms]
+    missing = next((g for g in geoms if isinstance(g, Missing)), None)
+    if missing is not None:
+        return missing
+    if not geoms:
+        return shapely.Polygon()
+    return shapely.union_all(geoms)
+
+
+def tolerance(absolute=None, relative=None) -> Tolerance:
+    abs_q, rel = None, None
+    for value in (absolute, relative):
+        if value is None:
+            continue
+        if value.unit == "%" and value.dim == "":
+            rel = value.value
+        else:
+            abs_q = value
+    return Tolerance(abs_q, rel)
+
+
+def level1(code) -> str:
+    return str(code)[:2]
+
+
+def total(mapping) -> Quantity:
+    return Quantity(sum(v.value for v in mapping.values()), "money", "wan_yuan")
+
+
+def abs_(q):
+    return Quantity(abs(q.value), q.dim, q.unit)
+
+
+def len_(items) -> Quantity:
+    return Quantity(float(len(items)), "", None)
+
+
+def year_of(d: dt.date) -> Quantity:
+    return Quantity(float(d.year), "", None)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A function: the kinds of its parameters (geom accepts a record with a geometry), how many are
+    optional, its result type (or a function of the argument types), and its implementation."""
+
+    params: tuple[str, ...]
+    optional: int
+    result: T | Callable[[list[T]], T]
+    impl: Callable
+    geometric: bool = False  # takes geometries: records are turned into their geometry first
+    doc: str = ""
+
+
+AREA = num("area")
+BUILTINS: dict[str, Builtin] = {
+    "area": Builtin(("geom",), 0, AREA, area, True, "area of a geometry, in m²"),
+    "intersection": Builtin(("geom", "geom"), 0, GEOM, intersection, True, "the part two geometries share"),
+    "overlap_area": Builtin(("geom", "geom"), 0, AREA, overlap_area, True, "area two geometries share"),
+    "difference": Builtin(("geom", "geom"), 0, GEOM, difference, True, "a without b"),
+    "outside_area": Builtin(("geom", "geom"), 0, AREA, outside_area, True, "area of a lying outside b"),
+    "distance": Builtin(("geom", "geom"), 0, num("length"), distance, True, "shortest distance, in m"),
+    "intersects": Builtin(("geom", "geom"), 0, BOOL, intersects, True, "they touch or overlap"),
+    "overlaps": Builtin(("geom", "geom", "tol"), 1, BOOL, overlaps, True, "they share more than tol of area"),
+    "within": Builtin(("geom", "geom", "tol"), 1, BOOL, within, True, "a lies in b (up to tol outside)"),
+    "covers": Builtin(("geom", "geom", "tol"), 1, BOOL, covers, True, "b lies in a (up to tol outside)"),
+    "disjoint": Builtin(("geom", "geom", "tol"), 1, BOOL, disjoint, True, "they share no more than tol of area"),
+    "coverage": Builtin(("geom", "geom"), 0, NUM, coverage, True, "share of a covered by b, in %"),
+    "is_valid": Builtin(("geom",), 0, BOOL, is_valid, True, "the geometry is valid (OGC)"),
+    "validity_reason": Builtin(("geom",), 0, STR, validity_reason, True, "why a geometry is invalid"),
+    "is_empty": Builtin(("geom",), 0, BOOL, is_empty, True, "the geometry is empty"),
+    "is_polygonal": Builtin(("geom",), 0, BOOL, is_polygonal, True, "a Polygon or MultiPolygon"),
+    "union": Builtin(("list",), 0, GEOM, union_all, False, "union of geometries"),
+    "tolerance": Builtin(("num", "num"), 1, TOL, tolerance, False, "an absolute and/or relative tolerance"),
+    "level1": Builtin(("code",), 0, CODE, level1, False, "the level-1 class of a code"),
+    "total": Builtin(("dict",), 0, num("money"), total, False, "sum of a table of amounts"),
+    "abs": Builtin(("num",), 0, lambda ts: ts[0], abs_, False, "absolute value"),
+    "len": Builtin(("list",), 0, NUM, len_, False, "number of elements"),
+    "year": Builtin(("date",), 0, NUM, year_of, False, "the year of a date"),
+}
+
+# functions that see absent values instead of being skipped by them
+SPECIAL = {"present", "default", "count", "sum", "min", "max"}
+AGGREGATES = {"sum", "count", "min", "max", "union", "all", "any"}

@@ -1,0 +1,1253 @@
+"""Type-check rule expressions against the bundle schema and compile them into Python closures."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import shapely
+
+from rulecheck.diagnostics import Diagnostic
+from rulecheck.dsl import ast
+from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, union_all
+from rulecheck.dsl.schema import (
+    ANY, BOOL, CODE, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, TOL, T, fields_of, has_id, list_of, num,
+)
+from rulecheck.dsl.units import BASE_UNIT, DIMENSION_NAMES, UNITS, Quantity, Tolerance, dimension, to_base
+from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
+from rulecheck.model import documents as d
+
+Fn = Callable[[dict], Any]
+CTX = "$ctx"
+SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
+
+
+class CheckError(Exception):
+    """A mistake in a rule found while checking it; becomes a located Diagnostic."""
+
+    def __init__(self, span: ast.Span, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.span = span
+        self.hint = hint
+
+
+# ---- the evaluation context -------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """Everything one run over one submission needs; compiled closures read it from env[CTX]."""
+
+    submission: d.Submission
+    as_of: dt.date
+    classification: Any
+    params: "ParamValues"
+    parents: dict[int, Any] = field(default_factory=dict)
+    memo: dict[int, Any] = field(default_factory=dict)
+    lang: str = "zh"
+
+    def __post_init__(self):
+        for contract in self.submission.contracts:
+            for item in contract.items:
+                self.parents[id(item)] = contract
+            for duty in contract.duties:
+                self.parents[id(duty)] = contract
+        for package in self.submission.unit_plan.packages:
+            for duty in package.duties:
+                self.parents[id(duty)] = package
+            for share in package.revenue_sharing:
+                self.parents[id(share)] = package
+
+
+class ParamValues:
+    """The parameters in force at `as_of`, and a record of which values the rules used."""
+
+    def __init__(self, params: dict[str, "CompiledParam"], as_of: dt.date):
+        self.params = params
+        self.as_of = as_of
+        self.used: dict[tuple[str, str | None], dict] = {}
+
+    def scalar(self, name: str):
+        param = self.params[name]
+        edition = param.edition_at(self.as_of)
+        if edition is None:
+            return Missing(f"parameter {name} has no value in force on {self.as_of}")
+        self._use(param, edition, None)
+        return edition.value
+
+    def table(self, name: str, key):
+        param = self.params[name]
+        edition = param.edition_at(self.as_of)
+        if edition is None:
+            return Missing(f"parameter {name} has no value in force on {self.as_of}")
+        value, matched = edition.lookup(str(key.value if hasattr(key, "value") and not isinstance(key, Quantity) else key))
+        if matched is None and value is None:
+            return Missing(f"{name}[{key}] (no entry for {key})")
+        self._use(param, edition, matched)
+        return value
+
+    def _use(self, param, edition, key):
+        slot = (param.name, key)
+        if slot not in self.used:
+            value = edition.value if key is None else edition.table.get(key, edition.otherwise)
+            self.used[slot] = {
+                "name": param.name,
+                "key": key if key is not None else None,
+                "value": format_value(value, "en"),
+                "source": edition.source,
+                "from": edition.valid_from.isoformat(),
+                "file": param.path,
+            }
+
+
+@dataclass
+class CompiledEdition:
+    valid_from: dt.date
+    source: str
+    value: Any = None
+    table: dict[str, Any] = field(default_factory=dict)
+    codes: bool = False
+    otherwise: Any = None
+    has_otherwise: bool = False
+
+    def lookup(self, key: str):
+        if key in self.table:
+            return self.table[key], key
+        if self.codes:
+            for n in range(len(key) - 1, 1, -1):  # most specific prefix first
+                if key[:n] in self.table:
+                    return self.table[key[:n]], key[:n]
+        if self.has_otherwise:
+            return self.otherwise, "otherwise"
+        return None, None
+
+
+@dataclass
+class CompiledParam:
+    name: str
+    title_zh: str
+    title_en: str
+    type: T
+    editions: list[CompiledEdition]
+    path: str
+    line: int
+    is_table: bool
+
+    def edition_at(self, as_of: dt.date) -> CompiledEdition | None:
+        current = None
+        for edition in self.editions:
+            if edition.valid_from <= as_of:
+                current = edition
+        return current
+
+
+# ---- helpers on values ------------------------------------------------------------------------------
+
+
+def _first_missing(*values):
+    for v in values:
+        if isinstance(v, Missing):
+            return v
+    return None
+
+
+def _eps(a: float, b: float) -> float:
+    return 1e-9 * max(abs(a), abs(b), 1.0)
+
+
+def _add_years(date: dt.date, years: float) -> dt.date:
+    if float(years).is_integer():
+        year = date.year + int(years)
+        day = min(date.day, calendar.monthrange(year, date.month)[1])
+        return date.replace(year=year, day=day)
+    return date + dt.timedelta(days=round(years * 365.25))
+
+
+def _years_between(a: dt.date, b: dt.date) -> float:
+    return (a - b).days / 365.25
+
+
+def _plain(value):
+    """Enum members compare as their text."""
+    return value.value if hasattr(value, "value") and not isinstance(value, Quantity) and isinstance(value.value, str) else value
+
+
+def compare_values(op: str, a, b, tol) -> bool:
+    if isinstance(a, Quantity) and isinstance(b, Quantity):
+        if a.dim != b.dim:
+            raise EvalError(f"cannot compare {a} with {b}: {DIMENSION_NAMES[a.dim]} and {DIMENSION_NAMES[b.dim]}")
+        x, y = a.value, b.value
+        allow = _eps(x, y)
+        if tol is not None:
+            if isinstance(tol, Tolerance):
+                allow = max(allow, tol.allowance(x, y))
+            elif isinstance(tol, Quantity):
+                if tol.dim == "" and tol.unit == "%" and a.dim != "":
+                    allow = max(allow, tol.value * max(abs(x), abs(y)))
+                else:
+                    allow = max(allow, tol.value)
+        if op == "==":
+            return abs(x - y) <= allow
+        if op == "!=":
+            return abs(x - y) > allow
+        if op == "<=":
+            return x <= y + allow
+        if op == ">=":
+            return x >= y - allow
+        if op == "<":
+            return x < y - allow if tol is None else x < y + allow
+        if op == ">":
+            return x > y + allow if tol is None else x > y - allow
+    a, b = _plain(a), _plain(b)
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    try:
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    except TypeError:
+        raise EvalError(f"cannot order {format_value(a)} and {format_value(b)}") from None
+
+
+# ---- the compiler -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Names:
+    """What names a pack may use besides its own variables."""
+
+    params: dict[str, CompiledParam]
+    groups: set[str]
+
+
+class ExprCompiler:
+    """Checks one expression in a scope of typed variables and returns (type, closure).
+
+    With `trace`, every non-literal sub-expression records its value into env["$trace"], which is
+    how a conflict explains itself (`--explain`)."""
+
+    def __init__(self, names: Names, text: str, trace: bool = False):
+        self.names = names
+        self.text = text
+        self.trace = trace
+        self.used_vars: set[str] = set()
+
+    def source(self, node: ast.Expr) -> str:
+        s = node.span
+        if s.end > s.start and s.end <= len(self.text):
+            return " ".join(self.text[s.start : s.end].split())
+        return type(node).__name__
+
+    def compile(self, node: ast.Expr, scope: dict[str, T]) -> tuple[T, Fn]:
+        method = getattr(self, "c_" + type(node).__name__)
+        t, fn = method(node, scope)
+        if self.trace and not isinstance(node, (ast.Number, ast.String, ast.DateLit, ast.Bool, ast.ListLit)):
+            text = self.source(node)
+            inner = fn
+
+            def fn(env, inner=inner, text=text):
+                value = inner(env)
+                trace = env.get("$trace")
+                if trace is not None and text not in trace:
+                    trace[text] = value
+                return value
+
+        return t, fn
+
+    # ---- literals and names ----
+    def c_Number(self, node: ast.Number, scope):
+        q = Quantity(to_base(node.value, node.unit), dimension(node.unit), node.unit)
+        return num(q.dim), lambda env: q
+
+    def c_String(self, node, scope):
+        value = node.value
+        return STR, lambda env: value
+
+    def c_DateLit(self, node, scope):
+        value = node.value
+        return DATE, lambda env: value
+
+    def c_Bool(self, node, scope):
+        value = node.value
+        return BOOL, lambda env: value
+
+    def c_ListLit(self, node, scope):
+        compiled = [self.compile(item, scope) for item in node.items]
+        elem = compiled[0][0] if compiled else ANY
+        for t, _ in compiled[1:]:
+            if not _comparable(elem, t):
+                raise CheckError(node.span, f"a list mixes {elem} and {t}")
+        fns = [fn for _, fn in compiled]
+        if all(isinstance(item, (ast.Number, ast.String, ast.DateLit, ast.Bool, ast.Name)) for item in node.items) and all(
+            t.kind != "list" for t, _ in compiled
+        ):
+            pass
+        return list_of(elem), lambda env: [f(env) for f in fns]
+
+    def c_Name(self, node: ast.Name, scope):
+        name = node.name
+        if name in scope:
+            self.used_vars.add(name)
+            return scope[name], lambda env: env[name]
+        if name in ROOTS:
+            return ROOTS[name], _root(name)
+        if name in self.names.params:
+            param = self.names.params[name]
+            if param.is_table:
+                return T("table", param.type, "code" if any(e.codes for e in param.editions) else "name"), lambda env: name
+            return param.type, lambda env: env[CTX].params.scalar(name)
+        if name in self.names.groups:
+            return GROUP, lambda env: name
+        if name in ENUM_VALUES:
+            return T("enumlit", tuple(ENUM_VALUES[name]), name), lambda env: name
+        candidates = list(scope) + list(ROOTS) + list(self.names.params) + sorted(self.names.groups) + list(ENUM_VALUES)
+        raise CheckError(node.span, f"unknown name '{name}'", _suggest(name, candidates))
+
+    # ---- navigation ----
+    def c_Field(self, node: ast.Field, scope):
+        obj_t, obj_fn = self.compile(node.obj, scope)
+        name = node.name
+        span = node.name_span or node.span
+        if obj_t.kind == "record":
+            return _record_field(obj_t.arg, name, obj_fn, span)
+        if obj_t.kind == "list" and obj_t.arg.kind == "record":
+            ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span)
+            flat = ft.kind == "list"
+            out_t = list_of(ft.arg) if flat else list_of(ft)
+
+            def fn(env):
+                items = obj_fn(env)
+                if isinstance(items, Missing):
+                    return items
+                out = []
+                sub = {CTX: env[CTX]}
+                for r in items:
+                    sub["$r"] = r
+                    v = getter(sub)
+                    if isinstance(v, Missing) or v is None:
+                        continue
+                    if flat:
+                        out.extend(v)
+                    else:
+                        out.append(v)
+                return out
+
+            return out_t, fn
+        if obj_t.kind == "dict":
+
+            def fn(env):
+                mapping = obj_fn(env)
+                if isinstance(mapping, Missing):
+                    return mapping
+                if name not in mapping:
+                    return Missing(f"{name} (not listed)")
+                return mapping[name]
+
+            return obj_t.arg, fn
+        if obj_t.kind == "any":
+            return ANY, lambda env: getattr(obj_fn(env), name, Missing(name))
+        raise CheckError(span, f"{self.source(node.obj)} is {obj_t}; it has no field '{name}'")
+
+    def c_Lookup(self, node: ast.Lookup, scope):
+        obj_t, obj_fn = self.compile(node.obj, scope)
+        key_t, key_fn = self.compile(node.key, scope)
+        if obj_t.kind == "table":
+            name = obj_fn({})
+            if key_t.kind not in ("str", "code", "enum", "enumlit", "any"):
+                raise CheckError(node.key.span, f"parameter {name} is looked up by a code or a name, not by {key_t}")
+
+            def fn(env):
+                key = key_fn(env)
+                if isinstance(key, Missing):
+                    return key
+                if key is None:
+                    return Missing(f"key of {name}")
+                return env[CTX].params.table(name, _plain(key))
+
+            return obj_t.arg, fn
+        if obj_t.kind == "list" and obj_t.arg.kind == "record" and has_id(obj_t.arg.arg):
+            if key_t.kind not in ("str", "code", "any"):
+                raise CheckError(node.key.span, f"records are looked up by id (a text), not by {key_t}")
+            collection = self.source(node.obj)
+            node_key = id(node)
+
+            def fn(env):
+                key = key_fn(env)
+                if isinstance(key, Missing):
+                    return key
+                if key is None:
+                    return Missing(f"an id to look up in {collection}")
+                items = obj_fn(env)
+                if isinstance(items, Missing):
+                    return items
+                index = _id_index(env[CTX], node_key, items)
+                found = index.get(str(key))
+                return found if found is not None else Missing(f"{collection}[{key}] (no such record)")
+
+            return obj_t.arg, fn
+        if obj_t.kind == "dict":
+
+            def fn(env):
+                mapping, key = obj_fn(env), key_fn(env)
+                missing = _first_missing(mapping, key)
+                if missing is not None:
+                    return missing
+                return mapping.get(str(key), Missing(f"{key} (not listed)"))
+
+            return obj_t.arg, fn
+        raise CheckError(node.span, f"{self.source(node.obj)} is {obj_t}; only collections of records, tables of amounts and parameter tables can be looked up with [...]")
+
+    # ---- operators ----
+    def c_Compare(self, node: ast.Compare, scope):
+        lt, lf = self.compile(node.left, scope)
+        rt, rf = self.compile(node.right, scope)
+        if not _comparable(lt, rt):
+            raise CheckError(node.span, f"cannot compare {lt} with {rt}")
+        _check_enum_literal(lt, rt, node.right)
+        _check_enum_literal(rt, lt, node.left)
+        if node.op not in ("==", "!=") and lt.kind not in ("num", "date", "str", "code", "any"):
+            raise CheckError(node.span, f"'{node.op}' needs numbers or dates, not {lt}")
+        tf = None
+        if node.tolerance is not None:
+            tt, tf = self.compile(node.tolerance, scope)
+            if tt.kind not in ("num", "tol", "any"):
+                raise CheckError(node.tolerance.span, f"a tolerance is a quantity or tolerance(...), not {tt}")
+            if tt.kind == "num" and lt.kind == "num" and tt.arg not in ("", None) and lt.arg not in (None, tt.arg):
+                raise CheckError(node.tolerance.span, f"a tolerance of {tt} does not fit {lt}")
+        op = node.op
+
+        def fn(env):
+            a, b = lf(env), rf(env)
+            tol = tf(env) if tf is not None else None
+            missing = _first_missing(a, b, tol)
+            if missing is not None:
+                return missing
+            if a is None or b is None:
+                return Missing(self.source(node.left if a is None else node.right))
+            return compare_values(op, a, b, tol)
+
+        return BOOL, fn
+
+    def c_Member(self, node: ast.Member, scope):
+        lt, lf = self.compile(node.left, scope)
+        rt, rf = self.compile(node.right, scope)
+        if node.op == "under":
+            if lt.kind not in ("code", "str", "any"):
+                raise CheckError(node.left.span, f"'under' needs a land-use code on its left, not {lt}")
+            if not (rt.kind in ("code", "str", "any") or (rt.kind == "list" and rt.arg.kind in ("code", "str", "any"))):
+                raise CheckError(node.right.span, f"'under' needs a code or a list of codes on its right, not {rt}")
+
+            def fn(env):
+                code, prefix = lf(env), rf(env)
+                missing = _first_missing(code, prefix)
+                if missing is not None:
+                    return missing
+                if code is None or prefix is None:
+                    return Missing("land-use code")
+                prefixes = prefix if isinstance(prefix, list) else [prefix]
+                return any(str(code).startswith(str(p)) for p in prefixes)
+
+            return BOOL, fn
+        negate = node.op == "not in"
+        if rt.kind == "group":
+            if lt.kind not in ("code", "str", "any"):
+                raise CheckError(node.left.span, f"membership of a land-use group needs a code, not {lt}")
+
+            def fn(env):
+                code, group = lf(env), rf(env)
+                if isinstance(code, Missing):
+                    return code
+                if code is None:
+                    return Missing(self.source(node.left))
+                classification = env[CTX].classification
+                if group not in classification.groups:
+                    return Missing(f"land-use group {group}")
+                return classification.in_group(str(code), group) != negate
+
+            return BOOL, fn
+        if rt.kind == "list" and rt.arg.kind == "record" and has_id(rt.arg.arg):
+            node_key = id(node)
+
+            def fn(env):
+                key, items = lf(env), rf(env)
+                missing = _first_missing(key, items)
+                if missing is not None:
+                    return missing
+                if key is None:
+                    return Missing(self.source(node.left))
+                key = record_id(key) if is_record(key) else str(key)
+                return (key in _id_index(env[CTX], node_key, items)) != negate
+
+            return BOOL, fn
+        if rt.kind == "list":
+            if not _comparable(lt, rt.arg):
+                raise CheckError(node.span, f"cannot look for {lt} in a list of {rt.arg}")
+            _check_enum_literal(lt, rt.arg, node.right)
+            if isinstance(node.right, ast.ListLit):
+                for item in node.right.items:
+                    _check_enum_literal(lt, self.compile(item, scope)[0], item)
+
+            def fn(env):
+                value, items = lf(env), rf(env)
+                missing = _first_missing(value, items)
+                if missing is not None:
+                    return missing
+                if value is None:
+                    return Missing(self.source(node.left))
+                value = _plain(value)
+                if isinstance(value, Quantity):
+                    found = any(isinstance(i, Quantity) and compare_values("==", value, i, None) for i in items)
+                else:
+                    found = any(_plain(i) == value for i in items)
+                return found != negate
+
+            return BOOL, fn
+        if rt.kind == "any":
+            return BOOL, lambda env: Missing("membership")
+        raise CheckError(node.right.span, f"'{node.op}' needs a list, a collection or a land-use group on its right, not {rt}")
+
+    def c_BinOp(self, node: ast.BinOp, scope):
+        lt, lf = self.compile(node.left, scope)
+        rt, rf = self.compile(node.right, scope)
+        op = node.op
+        if lt.kind == "date" and rt.kind == "num" and op in "+-":
+            if rt.arg not in ("time", None):
+                raise CheckError(node.right.span, f"a date moves by years, not by {rt}")
+            sign = 1 if op == "+" else -1
+
+            def fn(env):
+                a, b = lf(env), rf(env)
+                missing = _first_missing(a, b)
+                if missing is not None:
+                    return missing
+                if a is None or b is None:
+                    return Missing(self.source(node))
+                return _add_years(a, sign * b.value)
+
+            return DATE, fn
+        if lt.kind == "date" and rt.kind == "date" and op == "-":
+
+            def fn(env):
+                a, b = lf(env), rf(env)
+                missing = _first_missing(a, b)
+                if missing is not None:
+                    return missing
+                return Quantity(_years_between(a, b), "time", "years")
+
+            return num("time"), fn
+        if lt.kind not in ("num", "any") or rt.kind not in ("num", "any"):
+            raise CheckError(node.span, f"cannot apply '{op}' to {lt} and {rt}")
+        ld, rd = lt.arg, rt.arg
+        if op in "+-":
+            if ld is not None and rd is not None and ld != rd:
+                raise CheckError(node.span, f"cannot {'add' if op == '+' else 'subtract'} {rt} {'to' if op == '+' else 'from'} {lt}")
+            out_t = num(ld if ld is not None else rd)
+        elif op == "*":
+            if ld not in ("", None) and rd not in ("", None):
+                raise CheckError(node.span, f"cannot multiply {lt} by {rt}")
+            out_t = num(ld if ld not in ("", None) else rd) if None not in (ld, rd) else num(None)
+        else:
+            if rd not in ("", None) and ld != rd:
+                raise CheckError(node.span, f"cannot divide {lt} by {rt}")
+            out_t = num("" if ld == rd else ld) if None not in (ld, rd) else num(None)
+
+        def fn(env):
+            a, b = lf(env), rf(env)
+            missing = _first_missing(a, b)
+            if missing is not None:
+                return missing
+            if a is None or b is None:
+                return Missing(self.source(node.left if a is None else node.right))
+            return _arith(op, a, b)
+
+        return out_t, fn
+
+    def c_Neg(self, node, scope):
+        t, f = self.compile(node.operand, scope)
+        if t.kind not in ("num", "any"):
+            raise CheckError(node.span, f"cannot negate {t}")
+
+        def fn(env):
+            v = f(env)
+            return v if isinstance(v, Missing) else Quantity(-v.value, v.dim, v.unit)
+
+        return t, fn
+
+    def c_Convert(self, node: ast.Convert, scope):
+        t, f = self.compile(node.operand, scope)
+        unit = node.unit
+        if t.kind != "num" or (t.arg is not None and t.arg != UNITS[unit][0]):
+            raise CheckError(node.span, f"cannot show {t} in {unit}")
+
+        def fn(env):
+            v = f(env)
+            if isinstance(v, Missing):
+                return v
+            if v.dim != UNITS[unit][0]:
+                raise EvalError(f"cannot show {v} in {unit}")
+            return Quantity(v.value, v.dim, unit)
+
+        return t, fn
+
+    def c_Logic(self, node: ast.Logic, scope):
+        lt, lf = self.compile(node.left, scope)
+        rt, rf = self.compile(node.right, scope)
+        for t, side in ((lt, node.left), (rt, node.right)):
+            if t.kind not in ("bool", "any"):
+                raise CheckError(side.span, f"'{node.op}' needs true/false on both sides, not {t}")
+        if node.op == "and":
+
+            def fn(env):
+                a = lf(env)
+                if a is False:
+                    return False
+                b = rf(env)
+                if b is False:
+                    return False
+                m = _first_missing(a, b)
+                return True if m is None else m
+
+        else:
+
+            def fn(env):
+                a = lf(env)
+                if a is True:
+                    return True
+                b = rf(env)
+                if b is True:
+                    return True
+                m = _first_missing(a, b)
+                return False if m is None else m
+
+        return BOOL, fn
+
+    def c_Not(self, node, scope):
+        t, f = self.compile(node.operand, scope)
+        if t.kind not in ("bool", "any"):
+            raise CheckError(node.span, f"'not' needs true/false, not {t}")
+
+        def fn(env):
+            v = f(env)
+            return v if isinstance(v, Missing) else not v
+
+        return BOOL, fn
+
+    # ---- functions, quantifiers, aggregates ----
+    def c_Call(self, node: ast.Call, scope):
+        name = node.func
+        if name == "present":
+            self._arity(node, 1, 1)
+            _, f = self.compile(node.args[0], scope)
+
+            def fn(env):
+                v = f(env)
+                return not (v is None or isinstance(v, Missing))
+
+            return BOOL, fn
+        if name == "default":
+            self._arity(node, 2, 2)
+            at, af = self.compile(node.args[0], scope)
+            bt, bf = self.compile(node.args[1], scope)
+            if not _comparable(at, bt):
+                raise CheckError(node.span, f"default of {at} cannot be {bt}")
+
+            def fn(env):
+                v = af(env)
+                return bf(env) if v is None or isinstance(v, Missing) else v
+
+            return at, fn
+        if name in ("count", "sum", "min", "max") :
+            self._arity(node, 1, 1)
+            t, f = self.compile(node.args[0], scope)
+            if t.kind != "list":
+                raise CheckError(node.args[0].span, f"{name}(...) needs a list or a collection, not {t}")
+            return self._aggregate(name, node, t.arg, lambda env: f(env))
+        builtin = BUILTINS.get(name)
+        if builtin is None:
+            raise CheckError(node.span, f"unknown function '{name}'", _suggest(name, list(BUILTINS) + sorted(SPECIAL)))
+        self._arity(node, len(builtin.params) - builtin.optional, len(builtin.params))
+        arg_types, arg_fns = [], []
+        for param_kind, arg in zip(builtin.params, node.args):
+            t, f = self.compile(arg, scope)
+            if not _accepts(param_kind, t):
+                raise CheckError(arg.span, f"{name}(...) expects {_KIND_WORDS[param_kind]} here, not {t}")
+            arg_types.append(t)
+            arg_fns.append(f)
+        result = builtin.result(arg_types) if callable(builtin.result) else builtin.result
+        impl = builtin.impl
+        geometric = builtin.geometric
+        kinds = builtin.params
+
+        def fn(env):
+            values = []
+            for kind, f in zip(kinds, arg_fns):
+                v = f(env)
+                if isinstance(v, Missing):
+                    return v
+                if v is None:
+                    return Missing(f"an argument of {name}")
+                if geometric and kind == "geom":
+                    v = as_geometry(v)
+                    if isinstance(v, Missing):
+                        return v
+                values.append(v)
+            try:
+                return impl(*values)
+            except shapely.errors.GEOSException as err:
+                if not geometric:
+                    raise EvalError(f"{name}: {err}") from None
+            # an invalid geometry (reported by the GEO rules) is repaired for measuring, never trusted silently
+            repaired = [shapely.make_valid(v) if isinstance(v, shapely.Geometry) else v for v in values]
+            try:
+                return impl(*repaired)
+            except shapely.errors.GEOSException as err:
+                raise EvalError(f"{name}: {err}") from None
+
+        return result, fn
+
+    def _arity(self, node: ast.Call, low: int, high: int):
+        n = len(node.args)
+        if not low <= n <= high:
+            want = str(low) if low == high else f"{low} to {high}"
+            raise CheckError(node.span, f"{node.func}(...) takes {want} argument{'s' if high != 1 else ''}, got {n}")
+
+    def c_Comprehension(self, node: ast.Comprehension, scope):
+        if node.func not in AGGREGATES:
+            raise CheckError(node.span, f"'{node.func}(... for ...)' is not an aggregate; use one of {', '.join(sorted(AGGREGATES))}")
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope)
+        inner = dict(scope)
+        inner[node.var] = elem_t
+        et, ef = self.compile(node.element, inner)
+        var = node.var
+
+        def values(env):
+            out = []
+            for sub in iterate(env):
+                if isinstance(sub, Missing):
+                    return sub
+                out.append(ef(sub))
+            return out
+
+        if node.func in ("all", "any"):
+            if et.kind not in ("bool", "any"):
+                raise CheckError(node.element.span, f"{node.func}(... for ...) needs true/false elements, not {et}")
+        return self._aggregate(node.func, node, et, values)
+
+    def _aggregate(self, func: str, node, elem_t: T, values: Fn):
+        if func == "count":
+
+            def fn(env):
+                vs = values(env)
+                return vs if isinstance(vs, Missing) else Quantity(float(len(vs)), "", None)
+
+            return NUM, fn
+        if func == "union":
+            if elem_t.kind not in ("geom", "record", "any"):
+                raise CheckError(node.span, f"union(...) needs geometries, not {elem_t}")
+
+            def fn(env):
+                vs = values(env)
+                if isinstance(vs, Missing):
+                    return vs
+                return union_all(vs)
+
+            return GEOM, fn
+        if func in ("all", "any"):
+            want = func == "all"
+
+            def fn(env):
+                vs = values(env)
+                if isinstance(vs, Missing):
+                    return vs
+                missing = None
+                for v in vs:
+                    if v is (not want):
+                        return not want
+                    if isinstance(v, Missing):
+                        missing = v
+                return want if missing is None else missing
+
+            return BOOL, fn
+        if func == "sum":
+            if elem_t.kind not in ("num", "any"):
+                raise CheckError(node.span, f"sum(...) needs numbers, not {elem_t}")
+            dim = elem_t.arg
+
+            def fn(env):
+                vs = values(env)
+                if isinstance(vs, Missing):
+                    return vs
+                missing = _first_missing(*vs)
+                if missing is not None:
+                    return missing
+                vs = [v for v in vs if v is not None]
+                if not vs:
+                    return Quantity(0.0, dim or "", BASE_UNIT.get(dim or ""))
+                out = vs[0]
+                for v in vs[1:]:
+                    out = _arith("+", out, v)
+                return out
+
+            return elem_t, fn
+        # min / max
+        if elem_t.kind not in ("num", "date", "any"):
+            raise CheckError(node.span, f"{func}(...) needs numbers or dates, not {elem_t}")
+
+        def fn(env):
+            vs = values(env)
+            if isinstance(vs, Missing):
+                return vs
+            missing = _first_missing(*vs)
+            if missing is not None:
+                return missing
+            vs = [v for v in vs if v is not None]
+            if not vs:
+                return Missing(f"{func} of nothing")
+            key = (lambda v: v.value) if isinstance(vs[0], Quantity) else (lambda v: v)
+            return (min if func == "min" else max)(vs, key=key)
+
+        return elem_t, fn
+
+    def c_Quantifier(self, node: ast.Quantifier, scope):
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope)
+        body_f = None
+        if node.body is not None:
+            inner = dict(scope)
+            inner[node.var] = elem_t
+            bt, body_f = self.compile(node.body, inner)
+            if bt.kind not in ("bool", "any"):
+                raise CheckError(node.body.span, f"'satisfies' needs true/false, not {bt}")
+        kind = node.kind
+
+        def fn(env):
+            missing = None
+            for sub in iterate(env):
+                if isinstance(sub, Missing):
+                    return sub
+                v = body_f(sub) if body_f is not None else True
+                if isinstance(v, Missing):
+                    missing = v
+                    continue
+                if kind == "every" and not v:
+                    return False
+                if kind in ("any", "none") and v:
+                    return kind == "any"
+            if missing is not None:
+                return missing
+            return kind in ("every", "none")
+
+        return BOOL, fn
+
+    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope):
+        """Iterate `var in source where cond` -> a generator of sub-environments (or a Missing).
+        A spatial predicate between `var` and the outer scope runs through an STRtree."""
+        st, sf = self.compile(source, scope)
+        if st.kind != "list":
+            raise CheckError(source.span, f"{self.source(source)} is {st}; expected a list or a collection")
+        elem_t = st.arg
+        inner = dict(scope)
+        inner[var] = elem_t
+        plan = plan_filter(self, cond, var, inner, scope, source, elem_t, sf) if cond is not None else None
+
+        def iterate(env):
+            if plan is not None:
+                yield from plan.candidates(env)
+                return
+            items = sf(env)
+            if isinstance(items, Missing):
+                yield items
+                return
+            for item in items:
+                sub = dict(env)
+                sub[var] = item
+                yield sub
+
+        return iterate, elem_t
+
+
+_KIND_WORDS = {"geom": "a geometry or a record with one", "tol": "a tolerance (an area or tolerance(...))",
+               "num": "a number", "list": "a list or a collection", "code": "a land-use code",
+               "dict": "a table of amounts", "date": "a date"}
+
+
+def _accepts(kind: str, t: T) -> bool:
+    if t.kind == "any":
+        return True
+    if kind == "geom":
+        return t.kind == "geom" or (t.kind == "record" and ("geometry" in fields_of(t.arg) or "boundary" in fields_of(t.arg)))
+    if kind == "tol":
+        return t.kind in ("tol", "num")
+    if kind == "num":
+        return t.kind == "num"
+    if kind == "list":
+        return t.kind == "list"
+    if kind == "code":
+        return t.kind in ("code", "str")
+    if kind == "dict":
+        return t.kind == "dict"
+    if kind == "date":
+        return t.kind == "date"
+    return True
+
+
+def _comparable(a: T, b: T) -> bool:
+    if "any" in (a.kind, b.kind):
+        return True
+    texty = {"str", "code", "enum", "enumlit"}
+    if a.kind in texty and b.kind in texty:
+        return True
+    if a.kind == "num" and b.kind == "num":
+        return a.arg is None or b.arg is None or a.arg == b.arg
+    if a.kind == "record" and b.kind == "record":
+        return True
+    if a.kind == "list" and b.kind == "list":
+        return _comparable(a.arg, b.arg)
+    return a.kind == b.kind
+
+
+def _check_enum_literal(field_t: T, lit_t: T, lit_node) -> None:
+    """`award == tendr` is a typo, caught at load: the literal must be a value of the field's enum."""
+    if field_t.kind != "enum":
+        return
+    enum = field_t.arg
+    values = [m.value for m in enum]
+    if lit_t.kind == "enumlit" and enum not in lit_t.arg or (
+        lit_t.kind == "str" and isinstance(lit_node, ast.String) and lit_node.value not in values
+    ):
+        word = lit_t.extra if lit_t.kind == "enumlit" else lit_node.value
+        raise CheckError(lit_node.span, f"'{word}' is not a value of {enum.__name__}; expected one of: {', '.join(values)}",
+                         _suggest(word, values))
+
+
+def _arith(op: str, a, b):
+    if not isinstance(a, Quantity) or not isinstance(b, Quantity):
+        raise EvalError(f"cannot compute {format_value(a)} {op} {format_value(b)}")
+    if op in "+-":
+        if a.dim != b.dim:
+            raise EvalError(f"cannot {'add' if op == '+' else 'subtract'} {b} and {a}")
+        return Quantity(a.value + b.value if op == "+" else a.value - b.value, a.dim, a.unit or b.unit)
+    if op == "*":
+        if a.dim and b.dim:
+            raise EvalError(f"cannot multiply {a} by {b}")
+        dim = a.dim or b.dim
+        unit = (a.unit if a.dim else b.unit) if dim else None
+        return Quantity(a.value * b.value, dim, unit)
+    if b.value == 0:
+        raise EvalError(f"division by zero ({a} / {b})")
+    if a.dim == b.dim:
+        return Quantity(a.value / b.value, "", None)
+    if b.dim:
+        raise EvalError(f"cannot divide {a} by {b}")
+    return Quantity(a.value / b.value, a.dim, a.unit)
+
+
+def _suggest(word: str, candidates: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _root(name: str) -> Fn:
+    def fn(env):
+        ctx = env[CTX]
+        if name == "as_of":
+            return ctx.as_of
+        if name == "submission":
+            return ctx.submission.submission
+        return getattr(ctx.submission, name)
+
+    return fn
+
+
+def _id_index(ctx: Context, key: int, items: list) -> dict:
+    cached = ctx.memo.get(("ids", key))
+    if cached is not None and cached[0] is items:
+        return cached[1]
+    index = {}
+    for item in items:
+        index.setdefault(record_id(item), item)
+    ctx.memo[("ids", key)] = (items, index)
+    return index
+
+
+_FIELD_UNIT_CACHE: dict[tuple[type, str], tuple[str, float, float] | None] = {}
+
+
+def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, Fn]:
+    fields = fields_of(cls)
+    if name not in fields:
+        raise CheckError(span, f"{cls.__name__} records have no field '{name}'", _suggest(name, list(fields)))
+    ft = fields[name]
+    what = name
+
+    def missing(rec):
+        return Missing(f"{what} of {record_id(rec)}")
+
+    if cls is d.ContractItem and name == "contract" or cls is d.ContractDuty and name == "contract" or cls in (d.Duty, d.RevenueShare) and name == "package":
+
+        def fn(env):
+            rec = obj_fn(env)
+            if isinstance(rec, Missing):
+                return rec
+            parent = env[CTX].parents.get(id(rec))
+            return parent if parent is not None else missing(rec)
+
+        return ft, fn
+    if cls is d.ContractDuty and name == "id":
+
+        def fn(env):
+            rec = obj_fn(env)
+            if isinstance(rec, Missing):
+                return rec
+            parent = env[CTX].parents.get(id(rec))
+            return f"{parent.id if parent else '?'}/{rec.duty}"
+
+        return ft, fn
+    if ft.kind == "num":
+        from rulecheck.dsl.schema import DYNAMIC_UNIT_FIELDS, FIELD_UNITS
+
+        if (cls, name) in DYNAMIC_UNIT_FIELDS:
+
+            def fn(env):
+                rec = obj_fn(env)
+                if isinstance(rec, Missing):
+                    return rec
+                v = getattr(rec, name)
+                if v is None:
+                    return missing(rec)
+                unit = getattr(rec, "unit", None)
+                unit = unit.value if unit is not None else None
+                if unit is None:
+                    return Missing(f"unit of {record_id(rec)}")
+                return Quantity(to_base(v, unit), dimension(unit), unit)
+
+            return ft, fn
+        unit = FIELD_UNITS.get(name)
+        if name in ("costs", "revenues"):
+            unit = "wan_yuan"
+        dim = dimension(unit)
+
+        def fn(env):
+            rec = obj_fn(env)
+            if isinstance(rec, Missing):
+                return rec
+            v = getattr(rec, name)
+            if v is None:
+                return missing(rec)
+            return Quantity(to_base(v, unit), dim, unit)
+
+        return ft, fn
+    if ft.kind == "dict":
+
+        def fn(env):
+            rec = obj_fn(env)
+            if isinstance(rec, Missing):
+                return rec
+            v = getattr(rec, name)
+            if v is None:
+                return missing(rec)
+            return {k: Quantity(float(x), "money", "wan_yuan") for k, x in v.items()}
+
+        return ft, fn
+    if ft.kind == "geom":
+
+        def fn(env):
+            rec = obj_fn(env)
+            if isinstance(rec, Missing):
+                return rec
+            v = getattr(rec, name)
+            return missing(rec) if v is None else v
+
+        return ft, fn
+
+    def fn(env):
+        rec = obj_fn(env)
+        if isinstance(rec, Missing):
+            return rec
+        v = getattr(rec, name)
+        return missing(rec) if v is None else v
+
+    return ft, fn
+
+
+# ---- spatial join planning ----------------------------------------------------------------------------
+
+
+def free_names(node) -> set[str]:
+    """Names an expression reads (before scoping: quantifier variables are removed)."""
+    out: set[str] = set()
+
+    def walk(n, bound: frozenset):
+        if isinstance(n, ast.Name):
+            if n.name not in bound:
+                out.add(n.name)
+            return
+        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
+            walk(n.source, bound)
+            inner = bound | {n.var}
+            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
+                if part is not None:
+                    walk(part, inner)
+            return
+        if isinstance(n, ast.Expr):
+            for value in vars(n).values():
+                if isinstance(value, ast.Expr):
+                    walk(value, bound)
+                elif isinstance(value, tuple):
+                    for v in value:
+                        if isinstance(v, ast.Expr):
+                            walk(v, bound)
+
+    walk(node, frozenset())
+    return out
+
+
+def conjuncts(node: ast.Expr) -> list[ast.Expr]:
+    if isinstance(node, ast.Logic) and node.op == "and":
+        return conjuncts(node.left) + conjuncts(node.right)
+    return [node]
+
+
+def _is_var(node: ast.Expr, var: str) -> bool:
+    return (isinstance(node, ast.Name) and node.name == var) or (
+        isinstance(node, ast.Field) and node.name in ("geometry", "boundary") and isinstance(node.obj, ast.Name) and node.obj.name == var
+    )
+
+
+@dataclass
+class FilterPlan:
+    """How `var in source where cond` is enumerated: conjuncts on `var` alone filter the source once
+    per run; a spatial predicate against the outer scope queries an STRtree of what is left; the rest
+    is tested per candidate."""
+
+    var: str
+    source_fn: Fn
+    source_const: bool
+    local_fns: list[Fn]  # conjuncts reading only `var` (and constants)
+    spatial_other: Fn | None  # the outer geometry of the spatial predicate
+    spatial_predicate: str | None
+    rest_fns: list[Fn]
+    key: int
+
+    def _prepared(self, env):
+        """(records, geometries, tree) after the local filter; memoised per run when the source is constant."""
+        ctx = env[CTX]
+        memo_key = ("plan", self.key)
+        if self.source_const and memo_key in ctx.memo:
+            return ctx.memo[memo_key]
+        items = self.source_fn(env)
+        if isinstance(items, Missing):
+            return items
+        kept, undecided = [], []
+        if self.local_fns:
+            sub = dict(env)
+            for item in items:
+                sub[self.var] = item
+                verdict = True
+                for f in self.local_fns:
+                    try:
+                        v = f(sub)
+                    except EvalError as err:
+                        v = Missing(str(err))
+                    if v is False:
+                        verdict = False
+                        break
+                    if isinstance(v, Missing):
+                        verdict = v
+                if verdict is True:
+                    kept.append(item)
+                elif isinstance(verdict, Missing):
+                    undecided.append((item, verdict))
+        else:
+            kept = list(items)
+        tree, geoms = None, None
+        if self.spatial_other is not None:
+            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
+            has = np.array([g is not None for g in geoms], dtype=bool)
+            geoms = np.where(has, geoms, None)
+            tree = shapely.STRtree(geoms)
+        result = (kept, undecided, tree)
+        if self.source_const:
+            ctx.memo[memo_key] = result
+        return result
+
+    def candidates(self, env):
+        prepared = self._prepared(env)
+        if isinstance(prepared, Missing):
+            yield prepared
+            return
+        kept, undecided, tree = prepared
+        for item, verdict in undecided:
+            yield verdict
+        if tree is not None:
+            other = self.spatial_other(env)
+            if isinstance(other, Missing):
+                yield other
+                return
+            other = as_geometry(other)
+            if isinstance(other, Missing):
+                yield other
+                return
+            indices = tree.query(other, predicate=self.spatial_predicate)
+            indices.sort()
+            pool = (kept[i] for i in indices)
+        else:
+            pool = iter(kept)
+        for item in pool:
+            sub = dict(env)
+            sub[self.var] = item
+            verdict = True
+            for f in self.rest_fns:
+                try:
+                    v = f(sub)
+                except EvalError as err:
+                    v = Missing(str(err))
+                if v is False:
+                    verdict = False
+                    break
+                if isinstance(v, Missing):
+                    verdict = v
+            if verdict is True:
+                yield sub
+            elif isinstance(verdict, Missing):
+                yield verdict
+
+
+def _geom_or_none(record):
+    g = getattr(record, "geometry", None)
+    if g is None and hasattr(record, "boundary"):
+        g = record.boundary
+    return g if isinstance(g, shapely.Geometry) else None
+
+
+def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source, elem_t, source_fn) -> FilterPlan:
+    locals_ = set(outer_scope)
+    local_fns, rest_fns = [], []
+    spatial_other, spatial_pred = None, None
+    for part in conjuncts(cond):
+        t, f = comp.compile(part, inner_scope)
+        if t.kind not in ("bool", "any"):
+            raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
+        names = free_names(part) & (locals_ | {var})
+        if spatial_other is None and isinstance(part, ast.Call) and part.func in SPATIAL_INDEXABLE and len(part.args) >= 2:
+            a, b = part.args[0], part.args[1]
+            for mine, other in ((a, b), (b, a)):
+                if _is_var(mine, var) and var not in free_names(other):
+                    spatial_other = comp.compile(other, outer_scope)[1]
+                    # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
+                    spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
+                    break
+            if spatial_other is not None:
+                rest_fns.append(f)
+                continue
+        if names <= {var}:
+            local_fns.append(f)
+        else:
+            rest_fns.append(f)
+    source_const = not (free_names(source) & locals_)
+    if spatial_other is None and not local_fns:
+        return FilterPlan(var, source_fn, source_const, [], None, None, rest_fns, id(cond))
+    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond))

@@ -1,0 +1,575 @@
+"""Rule packs: load and check them, compile every rule once, and run the compiled rules over a submission."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import shapely
+
+from rulecheck.diagnostics import Diagnostic, InputError
+from rulecheck.dsl import ast
+from rulecheck.dsl.compiler import (
+    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _suggest,
+)
+from rulecheck.dsl.parser import parse_file
+from rulecheck.dsl.schema import COLLECTION_OF, T, has_id
+from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
+
+FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN"]
+SEVERITIES = ("error", "warning", "info")
+
+
+def default_rule_paths() -> list[Path]:
+    """The built-in packs: `rules/` beside the package (source checkout or editable install)."""
+    here = Path(__file__).resolve().parents[2] / "rules"
+    if not here.is_dir():
+        here = Path(__file__).resolve().parents[1] / "packs"
+    return [here]
+
+
+def _rule_files(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+    files, diags = [], []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(path.rglob("*.rule"))
+            # province override examples are passed with --params, never loaded by default
+            found = [f for f in found if "provinces" not in f.relative_to(path).parts]
+            files.extend((f, _display(f)) for f in found)
+        elif path.exists():
+            files.append((path, _display(path)))
+        else:
+            diags.append(Diagnostic(str(p), "no such rule file or folder"))
+    return files, diags
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# ---- compiled rules ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Binding:
+    env: dict
+    subjects: list[tuple[str, Any]]  # (variable, record)
+
+
+@dataclass
+class CompiledRule:
+    rule: ast.Rule
+    path: str
+    text: str
+    steps: list  # (kind, var, fn-or-iterate, type)
+    require: Any
+    at: Any
+    messages: dict[str, list]  # lang -> parts (str | (expr_text, fn))
+    expected: list | None
+    actual: list | None
+    subject_vars: list[str]
+    names: Names
+    traced_require: Any = None
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    @property
+    def family(self) -> str:
+        return self.rule.family
+
+    def applies(self, as_of: dt.date) -> bool:
+        r = self.rule
+        return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
+
+    def catalog(self) -> dict:
+        r = self.rule
+        return {
+            "id": r.id,
+            "family": r.family,
+            "severity": r.severity,
+            "title": {"zh": r.title_zh, "en": r.title_en},
+            "basis": {"citation": r.basis, "text": r.basis_text},
+            "tags": list(r.tags),
+            "waivable": r.waivable,
+            "applies": {"from": r.applies_from.isoformat() if r.applies_from else None,
+                        "until": r.applies_until.isoformat() if r.applies_until else None},
+            "source": {"path": self.path, "line": r.span.line},
+        }
+
+    # ---- evaluation ----
+    def bindings(self, env: dict, i: int = 0) -> Iterator[tuple[str, dict, Any]]:
+        """Every binding of the rule's variables that passes its filters: ('ok', env, None), or
+        ('indeterminate', env, Missing) where a filter could not be decided."""
+        if i == len(self.steps):
+            yield "ok", env, None
+            return
+        kind, var, fn, _ = self.steps[i]
+        if kind == "for":
+            for sub in fn(env):
+                if isinstance(sub, Missing):
+                    yield "indeterminate", env, sub
+                    continue
+                yield from self.bindings(sub, i + 1)
+        elif kind == "let":
+            sub = dict(env)
+            try:
+                sub[var] = fn(env)
+            except EvalError as err:
+                yield "indeterminate", env, Missing(str(err))
+                return
+            yield from self.bindings(sub, i + 1)
+        else:
+            try:
+                verdict = fn(env)
+            except EvalError as err:
+                yield "indeterminate", env, Missing(str(err))
+                return
+            if isinstance(verdict, Missing):
+                yield "indeterminate", env, verdict
+            elif verdict:
+                yield from self.bindings(env, i + 1)
+
+    def run(self, ctx: Context, explain: bool = False) -> "RuleResult":
+        result = RuleResult(self)
+        if not self.applies(ctx.as_of):
+            result.status = "not_applicable"
+            return result
+        env = {CTX: ctx}
+        for state, binding, missing in self.bindings(env):
+            result.checked += 1
+            if state == "indeterminate":
+                result.indeterminate.append(self._indeterminate(binding, missing, ctx))
+                continue
+            try:
+                verdict = self.require(binding)
+            except EvalError as err:
+                verdict = Missing(str(err))
+            if isinstance(verdict, Missing):
+                result.indeterminate.append(self._indeterminate(binding, verdict, ctx))
+            elif not verdict:
+                result.conflicts.append(self._conflict(binding, ctx, explain))
+        if result.conflicts:
+            result.status = "fail"
+        elif result.indeterminate:
+            result.status = "indeterminate"
+        elif result.checked:
+            result.status = "pass"
+        else:
+            result.status = "not_applicable"
+        return result
+
+    def _subjects(self, env: dict) -> list[dict]:
+        out, seen = [], set()
+        for var in self.subject_vars:
+            rec = env.get(var)
+            if rec is None or isinstance(rec, Missing) or not is_record(rec):
+                continue
+            collection = COLLECTION_OF.get(type(rec), type(rec).__name__.lower())
+            key = (collection, record_id(rec))
+            if key in seen:
+                continue
+            seen.add(key)
+            src = getattr(rec, "source", None)
+            out.append({"collection": collection, "id": record_id(rec),
+                        "source": {"path": src.path, "line": src.line} if src else None})
+        return out
+
+    def _indeterminate(self, env, missing: Missing, ctx) -> dict:
+        return {"rule": self.id, "subjects": self._subjects(env), "missing": missing.what}
+
+    def _render(self, parts, env, lang: str) -> str:
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            _, fn = part
+            try:
+                value = fn(env)
+            except EvalError as err:
+                value = Missing(str(err))
+            out.append(format_value(value, lang))
+        return "".join(out)
+
+    def _conflict(self, env: dict, ctx: Context, explain: bool) -> dict:
+        r = self.rule
+        messages = {lang: self._render(parts, env, lang) for lang, parts in self.messages.items()}
+        expected, actual = self._expected_actual(env, ctx.lang)
+        geometry = None
+        geom_value = None
+        try:
+            if self.at is not None:
+                geom_value = self.at(env)
+            else:
+                for var in self.subject_vars:
+                    rec = env.get(var)
+                    g = getattr(rec, "geometry", None) if is_record(rec) else None
+                    if isinstance(g, shapely.Geometry):
+                        geom_value = g
+                        break
+        except EvalError:
+            geom_value = None
+        if is_record(geom_value):
+            geom_value = getattr(geom_value, "geometry", None) or getattr(geom_value, "boundary", None)
+        if isinstance(geom_value, shapely.Geometry) and not geom_value.is_empty:
+            geometry = json.loads(shapely.to_geojson(shapely.set_precision(geom_value, 0.001) if geom_value.is_valid else geom_value))
+        conflict = {
+            "rule": r.id,
+            "family": r.family,
+            "severity": r.severity,
+            "title": r.title_zh if ctx.lang == "zh" else r.title_en,
+            "message": messages[ctx.lang],
+            "basis": r.basis + ("：" + r.basis_text if r.basis_text else ""),
+            "titles": {"zh": r.title_zh, "en": r.title_en},
+            "messages": messages,
+            "subjects": self._subjects(env),
+            "expected": expected,
+            "actual": actual,
+            "geometry": geometry,
+            "explanation": self._explain(env, ctx.lang) if explain else [],
+            "waiver": None,
+        }
+        return conflict
+
+    def _expected_actual(self, env, lang: str) -> tuple[str, str]:
+        if self.expected is not None or self.actual is not None:
+            return (self._render(self.expected or [], env, lang), self._render(self.actual or [], env, lang))
+        req = self.rule.require
+        comp = ExprCompiler(self.names, self.text)
+        if isinstance(req, ast.Compare):
+            left_text = comp.source(req.left)
+            lv = self._value_of(req.left, env)
+            rv = self._value_of(req.right, env)
+            tol = ""
+            if req.tolerance is not None:
+                tol = f" ± {format_value(self._value_of(req.tolerance, env), lang)}"
+            return (f"{left_text} {req.op} {format_value(rv, lang)}{tol}", f"{left_text} = {format_value(lv, lang)}")
+        return (comp.source(req), "false")
+
+    def _value_of(self, node, env):
+        scope = {var: t for _, var, _, t in self.steps if var}
+        try:
+            _, fn = ExprCompiler(self.names, self.text).compile(node, scope)
+            return fn(env)
+        except (EvalError, CheckError) as err:
+            return Missing(str(err))
+
+    def _explain(self, env, lang: str) -> list[dict]:
+        if self.traced_require is None:
+            scope = {var: t for _, var, _, t in self.steps if var}
+            _, self.traced_require = ExprCompiler(self.names, self.text, trace=True).compile(self.rule.require, scope)
+        sub = dict(env)
+        sub["$trace"] = {}
+        try:
+            self.traced_require(sub)
+        except EvalError as err:
+            sub["$trace"]["error"] = Missing(str(err))
+        return [{"expr": text, "value": format_value(value, lang)} for text, value in sub["$trace"].items()]
+
+
+@dataclass
+class RuleResult:
+    rule: CompiledRule
+    status: str = "pass"
+    checked: int = 0
+    conflicts: list[dict] = field(default_factory=list)
+    indeterminate: list[dict] = field(default_factory=list)
+
+    def outcome(self) -> dict:
+        return {
+            "rule": self.rule.id,
+            "status": self.status,
+            "checked": self.checked,
+            "failed": len(self.conflicts),
+            "indeterminate": len(self.indeterminate),
+        }
+
+
+# ---- the rule set -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleSet:
+    rules: list[CompiledRule]
+    params: dict[str, CompiledParam]
+    packs: list[str]
+    sha256: str
+    tests: list[tuple[ast.RuleTest, str, Path]]  # test, display path, file path
+    warnings: list[Diagnostic]
+
+    def by_id(self) -> dict[str, CompiledRule]:
+        return {r.id: r for r in self.rules}
+
+    def select(self, select: list[str] | None = None, ignore: list[str] | None = None) -> list[CompiledRule]:
+        def hit(rule_id: str, patterns: list[str]) -> bool:
+            return any(rule_id == p or rule_id.startswith(p.rstrip("-") + "-") or rule_id.startswith(p) for p in patterns)
+
+        chosen = [r for r in self.rules if not select or hit(r.id, select)]
+        return [r for r in chosen if not ignore or not hit(r.id, ignore)]
+
+    def catalog(self) -> list[dict]:
+        return [r.catalog() for r in self.rules]
+
+
+def _sort_key(rule_id: str) -> tuple:
+    family = rule_id.split("-", 1)[0]
+    return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER), rule_id)
+
+
+def _diag(path: str, text: str, span: ast.Span, message: str, hint=None, severity="error") -> Diagnostic:
+    lines = text.splitlines()
+    excerpt = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    return Diagnostic(path, message, line=span.line or None, column=span.column or None, excerpt=excerpt, hint=hint,
+                      severity=severity)
+
+
+def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: list[Diagnostic]) -> CompiledParam | None:
+    comp = ExprCompiler(names, text)
+    ptype: T | None = None
+    editions = []
+    is_table = None
+    env = {}
+
+    def value_of(expr):
+        nonlocal ptype
+        t, fn = comp.compile(expr, {})
+        if ptype is None:
+            ptype = t
+        elif not _comparable(ptype, t):
+            raise CheckError(expr.span, f"parameter {param.name} mixes {ptype} and {t}")
+        return fn(env)
+
+    previous = None
+    for edition in param.editions:
+        if previous is not None and edition.valid_from <= previous:
+            diags.append(_diag(path, text, edition.span, f"editions of {param.name} must be in date order"))
+        previous = edition.valid_from
+        table = edition.value is None
+        if is_table is None:
+            is_table = table
+        elif is_table != table:
+            diags.append(_diag(path, text, edition.span, f"parameter {param.name} is a table in one edition and a single value in another"))
+            continue
+        try:
+            if not table:
+                editions.append(CompiledEdition(edition.valid_from, edition.source, value=value_of(edition.value)))
+                continue
+            compiled = CompiledEdition(edition.valid_from, edition.source, codes=any(e.key_is_code for e in edition.entries))
+            for entry in edition.entries:
+                value = value_of(entry.value)
+                if entry.key is None:
+                    compiled.otherwise, compiled.has_otherwise = value, True
+                elif entry.key in compiled.table:
+                    diags.append(_diag(path, text, entry.span, f"key {entry.key} appears twice in {param.name}"))
+                else:
+                    if entry.key_is_code and names.classification is not None and not names.classification.is_known(entry.key):
+                        diags.append(_diag(path, text, entry.span, f"'{entry.key}' is not a land-use code",
+                                           _suggest_code(names.classification, entry.key)))
+                    compiled.table[entry.key] = value
+            editions.append(compiled)
+        except CheckError as err:
+            diags.append(_diag(path, text, err.span, err.args[0], err.hint))
+        except EvalError as err:
+            diags.append(_diag(path, text, edition.span, str(err)))
+    if ptype is None:
+        return None
+    return CompiledParam(param.name, param.title_zh, param.title_en, ptype, editions, path, param.span.line, bool(is_table))
+
+
+def _suggest_code(classification, code):
+    s = classification.suggest(code)
+    return f"did you mean '{s}'?" if s else None
+
+
+def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: list[Diagnostic]) -> CompiledRule | None:
+    errors_before = len([d for d in diags if d.severity == "error"])
+    seen = {}
+    for kind, span in rule.clauses:
+        if kind in seen and kind != "message":
+            diags.append(_diag(path, text, span, f"rule {rule.id} has two '{kind}' clauses"))
+        if kind == "message" and kind in seen:
+            diags.append(_diag(path, text, span, f"rule {rule.id} has two 'message' clauses"))
+        seen[kind] = span
+    for required in ("title", "severity", "basis", "message"):
+        if required not in seen:
+            diags.append(_diag(path, text, rule.span, f"rule {rule.id} has no '{required}' clause"))
+    if rule.family not in FAMILY_ORDER:
+        diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
+                           f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
+    comp = ExprCompiler(names, text)
+    scope: dict[str, T] = {}
+    steps = []
+    declared: list[tuple[str, ast.Span]] = []
+    subject_vars = []
+    # a `where` right after a `for each` joins that loop's filter, so spatial predicates can use the index
+    merged: list = []
+    for step in rule.steps:
+        if isinstance(step, ast.WhereStep) and merged and isinstance(merged[-1], ast.ForStep):
+            prev = merged[-1]
+            cond = step.cond if prev.cond is None else ast.Logic(step.span, "and", prev.cond, step.cond)
+            merged[-1] = dataclasses.replace(prev, cond=cond)
+        else:
+            merged.append(step)
+    ok = True
+    for step in merged:
+        try:
+            if isinstance(step, ast.ForStep):
+                if step.var in scope:
+                    raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
+                iterate, elem_t = comp._source(step.source, step.var, step.cond, scope)
+                scope = dict(scope)
+                scope[step.var] = elem_t
+                steps.append(("for", step.var, iterate, elem_t))
+                declared.append((step.var, step.span))
+                if elem_t.kind == "record" and has_id(elem_t.arg):
+                    subject_vars.append(step.var)
+            elif isinstance(step, ast.LetStep):
+                if step.var in scope:
+                    raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
+                t, fn = comp.compile(step.value, scope)
+                scope = dict(scope)
+                scope[step.var] = t
+                steps.append(("let", step.var, fn, t))
+                declared.append((step.var, step.span))
+                if t.kind == "record" and has_id(t.arg):
+                    subject_vars.append(step.var)
+            else:
+                t, fn = comp.compile(step.cond, scope)
+                if t.kind not in ("bool", "any"):
+                    raise CheckError(step.cond.span, f"a 'where' condition must be true or false, not {t}")
+                steps.append(("where", None, fn, t))
+        except CheckError as err:
+            diags.append(_diag(path, text, err.span, err.args[0], err.hint))
+            ok = False
+            break
+    require = at = None
+    messages: dict[str, list] = {}
+    expected = actual = None
+    if ok:
+        def compile_template(template: ast.Template | None):
+            if template is None:
+                return None
+            parts = []
+            for part in template.parts:
+                if isinstance(part, str):
+                    parts.append(part)
+                else:
+                    _, fn = comp.compile(part, scope)
+                    parts.append((comp.source(part), fn))
+            return parts
+
+        for what in ("require", "at", "message_zh", "message_en", "expected", "actual"):
+            node = getattr(rule, what)
+            if node is None:
+                continue
+            try:
+                if what == "require":
+                    t, require = comp.compile(node, scope)
+                    if t.kind not in ("bool", "any"):
+                        raise CheckError(node.span, f"'require' must be true or false, not {t}")
+                elif what == "at":
+                    t, at = comp.compile(node, scope)
+                    if t.kind not in ("geom", "record", "any"):
+                        raise CheckError(node.span, f"'at' must give a geometry, not {t}")
+                elif what.startswith("message"):
+                    messages[what[-2:]] = compile_template(node)
+                elif what == "expected":
+                    expected = compile_template(node)
+                else:
+                    actual = compile_template(node)
+            except CheckError as err:
+                diags.append(_diag(path, text, err.span, err.args[0], err.hint))
+        for var, span in declared:
+            if var not in comp.used_vars and var not in subject_vars:
+                diags.append(_diag(path, text, span, f"'{var}' is bound but never used", severity="warning"))
+    if len([d for d in diags if d.severity == "error"]) > errors_before:
+        return None
+    messages.setdefault("zh", [rule.title_zh])
+    messages.setdefault("en", [rule.title_en])
+    return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names)
+
+
+def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
+               classification=None) -> RuleSet:
+    """Parse, check and compile rule packs (default: the built-in ones) and parameter override files.
+
+    Raises InputError with every error found in every file."""
+    rule_set, diags = _load(paths, params, classification)
+    errors = [d for d in diags if d.severity == "error"]
+    if errors:
+        raise InputError(diags)
+    return rule_set
+
+
+def validate(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) of the given packs, for `rulecheck rules validate`."""
+    return _load(paths, params, None)[1]
+
+
+def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
+    from rulecheck.model.landuse import load_classification
+
+    classification = classification or load_classification()
+    paths = list(paths) if paths else default_rule_paths()
+    files, diags = _rule_files(paths)
+    param_files, pdiags = _rule_files(list(params or []))
+    diags += pdiags
+    packs = []
+    digest = hashlib.sha256()
+    for file, display in files + param_files:
+        pack, pd = parse_file(file, display)
+        diags += pd
+        packs.append((pack, file, (file, display) in param_files))
+        digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
+    names = Names({}, set(classification.groups))
+    names.classification = classification  # type: ignore[attr-defined]
+    # parameters first (rules refer to them); an override file replaces a built-in parameter by name
+    declared: dict[str, tuple[ast.Param, str, str]] = {}
+    for pack, file, is_override in packs:
+        for param in pack.params:
+            if param.name in declared and not is_override:
+                _, other_path, _ = declared[param.name]
+                diags.append(_diag(pack.path, pack.text, param.span, f"parameter {param.name} is declared twice (also in {other_path})"))
+                continue
+            if is_override and param.name not in declared:
+                diags.append(_diag(pack.path, pack.text, param.span, f"{param.name} overrides no known parameter",
+                                   _suggest(param.name, list(declared))))
+                continue
+            declared[param.name] = (param, pack.path, pack.text)
+    for name, (param, path, text) in declared.items():
+        compiled = _compile_param(param, path, text, names, diags)
+        if compiled is not None:
+            names.params[name] = compiled
+    rules: dict[str, CompiledRule] = {}
+    tests = []
+    for pack, file, is_override in packs:
+        for rule in pack.rules:
+            if rule.id in rules:
+                diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is declared twice (also in {rules[rule.id].path}:{rules[rule.id].rule.span.line})"))
+                continue
+            compiled = _compile_rule(rule, pack.path, pack.text, names, diags)
+            if compiled is not None:
+                rules[rule.id] = compiled
+        tests.extend((t, pack.path, file) for t in pack.tests)
+    all_rule_ids = {r.id for pack, _, _ in packs for r in pack.rules}
+    for test, path, file in tests:
+        pack_text = next(p.text for p, f, _ in packs if f == file)
+        for rule_id in {test.rule} | {e.rule for e in test.expectations}:
+            if rule_id not in all_rule_ids:
+                diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
+                                   _suggest(rule_id, sorted(all_rule_ids))))
+    ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
+    rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
+                       [d for d in diags if d.severity == "warning"])
+    return rule_set, diags

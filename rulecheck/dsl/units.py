@@ -1,0 +1,120 @@
+"""Quantities with units: m², ha, 亩, km², m, km, %, years, 万元. Exact conversion factors, one base unit per dimension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+# dimension names: "" (plain number; % is a plain number shown in percent), area, length, time, money, count
+UNITS: dict[str, tuple[str, Fraction]] = {
+    "m2": ("area", Fraction(1)),
+    "m²": ("area", Fraction(1)),
+    "ha": ("area", Fraction(10_000)),
+    "mu": ("area", Fraction(2_000, 3)),  # 1 亩 = 10000/15 m²
+    "亩": ("area", Fraction(2_000, 3)),
+    "km2": ("area", Fraction(1_000_000)),
+    "km²": ("area", Fraction(1_000_000)),
+    "m": ("length", Fraction(1)),
+    "km": ("length", Fraction(1_000)),
+    "%": ("", Fraction(1, 100)),
+    "years": ("time", Fraction(1)),
+    "year": ("time", Fraction(1)),
+    "年": ("time", Fraction(1)),
+    "wan_yuan": ("money", Fraction(1)),
+    "万元": ("money", Fraction(1)),
+    "count": ("count", Fraction(1)),
+}
+
+# how each unit is written in a report, by language
+DISPLAY = {
+    "m2": ("m²", "m²"), "m²": ("m²", "m²"), "ha": ("公顷", "ha"), "mu": ("亩", "mu"), "亩": ("亩", "mu"),
+    "km2": ("km²", "km²"), "km²": ("km²", "km²"), "m": ("米", "m"), "km": ("千米", "km"), "%": ("%", "%"),
+    "years": ("年", "years"), "year": ("年", "years"), "年": ("年", "years"), "wan_yuan": ("万元", "wan yuan"),
+    "万元": ("万元", "wan yuan"), "count": ("个", ""),
+}
+
+DIMENSION_NAMES = {"": "a plain number", "area": "an area", "length": "a length", "time": "a duration",
+                   "money": "an amount of money", "count": "a count"}
+
+BASE_UNIT = {"area": "m2", "length": "m", "time": "years", "money": "wan_yuan", "count": "count", "": None}
+
+
+def dimension(unit: str | None) -> str:
+    return UNITS[unit][0] if unit else ""
+
+
+def to_base(value: float, unit: str | None) -> float:
+    """The value in its dimension's base unit, by exact factors (90 亩 is exactly 60,000 m²)."""
+    if not unit:
+        return value
+    factor = UNITS[unit][1]
+    if factor.denominator == 1:
+        return value * factor.numerator if factor.numerator != 1 else value
+    return value * factor.numerator / factor.denominator
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number in the base unit of its dimension, remembering the unit it is best shown in."""
+
+    value: float
+    dim: str = ""
+    unit: str | None = None  # display unit
+
+    @classmethod
+    def of(cls, value: float, unit: str | None) -> "Quantity":
+        return cls(to_base(value, unit), dimension(unit), unit)
+
+    def shown(self, unit: str | None = None) -> float:
+        unit = unit or self.unit
+        if not unit:
+            return self.value
+        factor = UNITS[unit][1]
+        return self.value * factor.denominator / factor.numerator
+
+    def format(self, lang: str = "en", unit: str | None = None) -> str:
+        unit = unit or self.unit or BASE_UNIT.get(self.dim)
+        number = _format_number(self.shown(unit))
+        if not unit:
+            return number
+        label = DISPLAY[unit][0 if lang == "zh" else 1]
+        if not label:
+            return number
+        return f"{number}{label}" if unit == "%" else f"{number} {label}"
+
+    def __str__(self) -> str:
+        return self.format("en")
+
+
+def _format_number(x: float) -> str:
+    if x != x:  # NaN
+        return "NaN"
+    if abs(x - round(x)) < 1e-9 and abs(x) < 1e15:
+        return f"{int(round(x)):,}" if abs(x) >= 10_000 else str(int(round(x)))
+    if abs(x) >= 100:
+        text = f"{x:,.2f}" if abs(x) >= 10_000 else f"{x:.2f}"
+    else:
+        text = f"{x:.4g}" if abs(x) < 1 else f"{x:.3f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """An absolute tolerance, a relative one, or either (the larger allowance wins)."""
+
+    absolute: Quantity | None = None
+    relative: float | None = None  # fraction, 0.005 for 0.5 %
+
+    def allowance(self, a: float, b: float) -> float:
+        allow = self.absolute.value if self.absolute is not None else 0.0
+        if self.relative is not None:
+            allow = max(allow, self.relative * max(abs(a), abs(b)))
+        return allow
+
+    def format(self, lang: str = "en") -> str:
+        parts = []
+        if self.absolute is not None:
+            parts.append(self.absolute.format(lang))
+        if self.relative is not None:
+            parts.append(Quantity(self.relative, "", "%").format(lang))
+        return (" 或 " if lang == "zh" else " or ").join(parts)
