@@ -208,3 +208,34 @@ def test_project_fixtures_load(fixture):
     assert submission.unit_plan.rights and submission.detailed_plan.parcels
     for right in submission.unit_plan.rights:
         assert right.source is not None and right.geometry is not None
+
+
+def test_dates_as_yaml_dates_or_iso_strings(tmp_path):
+    submission = load_submission(write(tmp_path, BASE.replace("due: 2030-12-31", 'due: "2030-12-31"')))
+    assert str(submission.unit_plan.packages[0].duties[0].due) == "2030-12-31"
+    assert str(submission.submission.as_of) == "2026-03-01"
+
+
+def test_a_given_classification_is_used(tmp_path):
+    class OnlyForest:
+        def is_known(self, code):
+            return code.startswith("03")
+
+        def suggest(self, code):
+            return "0301"
+
+    from rulecheck.diagnostics import InputError
+
+    with pytest.raises(InputError) as caught:
+        load_submission(write(tmp_path, BASE.replace('resource: "03"', 'resource: "0901"')), classification=OnlyForest())
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.field == "unit_plan.packages[0].duties[0].resource"
+    assert diagnostic.message == "unknown land-use code '0901' (duty D1)"
+
+
+def test_without_the_classification_module_codes_of_two_or_four_digits_pass(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rulecheck.model.landuse", None)  # import now raises ImportError
+    submission = load_submission(write(tmp_path, BASE.replace('land_use: "0301"\n      geometry', 'land_use: "0399"\n      geometry', 1)))
+    assert submission.unit_plan.rights[0].land_use == "0399"
