@@ -56,6 +56,7 @@ class Context:
                 self.parents[id(item)] = contract
             for duty in contract.duties:
                 self.parents[id(duty)] = contract
+                duty._contract_id = contract.id
         for package in self.submission.unit_plan.packages:
             for duty in package.duties:
                 self.parents[id(duty)] = package
@@ -994,16 +995,6 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, 
                 return rec
             parent = env[CTX].parents.get(id(rec))
             return parent if parent is not None else missing(rec)
-
-        return ft, fn
-    if cls is d.ContractDuty and name == "id":
-
-        def fn(env):
-            rec = obj_fn(env)
-            if isinstance(rec, Missing):
-                return rec
-            parent = env[CTX].parents.get(id(rec))
-            return f"{parent.id if parent else '?'}/{rec.duty}"
 
         return ft, fn
     if ft.kind == "num":

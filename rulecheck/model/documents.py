@@ -250,6 +250,13 @@ class ContractDuty(Record):
     unit: QuantityUnit | None = None
     due: dt.date | None = None
 
+    _contract_id: str = PrivateAttr(default="")
+
+    @property
+    def id(self) -> str:
+        """A duty written into a contract is named CONTRACT/DUTY in reports."""
+        return f"{self._contract_id}/{self.duty}"
+
 
 class Contract(Record):
     id: str

@@ -1,0 +1,210 @@
+"""Rule tests written beside the rules: load a fixture, patch it by ids, run the rules, compare with what is expected."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import shapely
+from pydantic import TypeAdapter
+
+from rulecheck.diagnostics import InputError
+from rulecheck.dsl import ast
+from rulecheck.dsl.rules import RuleSet, load_rules
+from rulecheck.dsl.schema import FIELD_UNITS
+from rulecheck.dsl.units import UNITS, Quantity
+from rulecheck.dsl.values import record_id
+
+
+@dataclass
+class TestResult:
+    rule: str
+    name: str
+    path: str
+    line: int
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def render(self) -> str:
+        head = f"{'PASS' if self.passed else 'FAIL'} {self.rule} {self.name}  ({self.path}:{self.line})"
+        return "\n".join([head] + [f"    {f}" for f in self.failures])
+
+
+class PatchError(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(manifest: str, mtime: float):
+    from rulecheck.model.loader import load_submission
+
+    return load_submission(manifest)
+
+
+def _manifest_for(test: ast.RuleTest, rule_file: Path) -> Path:
+    target = (rule_file.parent / test.given).resolve()
+    if test.given_kind == "fixture":
+        return target / "submission.yaml" if target.is_dir() else target
+    return target
+
+
+def _match(record, key: str) -> bool:
+    if record_id(record) == key:
+        return True
+    for alias in ("right", "parcel", "duty"):
+        if getattr(record, alias, None) == key and not hasattr(record, "geometry"):
+            return True
+    return False
+
+
+def _literal(expr: ast.Expr):
+    if isinstance(expr, ast.Number):
+        return Quantity.of(expr.value, expr.unit) if expr.unit else expr.value
+    if isinstance(expr, (ast.String, ast.DateLit, ast.Bool)):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        return expr.name  # an enum value
+    if isinstance(expr, ast.ListLit):
+        return [_literal(i) for i in expr.items]
+    if isinstance(expr, ast.Neg):
+        inner = _literal(expr.operand)
+        if isinstance(inner, Quantity):
+            return Quantity(-inner.value, inner.dim, inner.unit)
+        return -inner
+    raise PatchError("a patch value must be a literal (number, text, date, true/false, list or WKT text)")
+
+
+def _convert(owner, name: str, value):
+    """A literal as the field of `owner` stores it (m², percent, years; enums and dates validated)."""
+    if name in ("geometry", "boundary"):
+        if not isinstance(value, str):
+            raise PatchError(f"{name} is set with a WKT text")
+        try:
+            return shapely.from_wkt(value)
+        except shapely.errors.GEOSException as err:
+            raise PatchError(f"bad WKT: {err}") from None
+    if isinstance(value, Quantity):
+        unit = FIELD_UNITS.get(name)
+        if name == "quantity":
+            unit = getattr(owner, "unit", None)
+            unit = unit.value if unit is not None else None
+        if unit is None:
+            if value.dim:
+                raise PatchError(f"{name} is a plain number, not {value}")
+            return value.shown() if value.unit else value.value
+        if UNITS[unit][0] != value.dim:
+            raise PatchError(f"{name} is in {unit}, not {value}")
+        return value.shown(unit)
+    fields = type(owner).model_fields
+    if name in fields:
+        try:
+            return TypeAdapter(fields[name].annotation).validate_python(value)
+        except Exception as err:  # pydantic's ValidationError: say what the field wanted
+            raise PatchError(f"{name} cannot be {value!r}: {str(err).splitlines()[-1].strip()}") from None
+    return value
+
+
+def apply_patch(submission, patch: ast.Patch) -> None:
+    if patch.root not in ("submission", "unit_plan", "detailed_plan", "contracts"):
+        raise PatchError(f"a patch starts at submission, unit_plan, detailed_plan or contracts, not {patch.root}")
+    node = submission.submission if patch.root == "submission" else getattr(submission, patch.root)
+    steps = list(patch.path)
+    parent, key = None, None
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        if step.kind == "field" and isinstance(node, dict):  # finance costs and revenues, by item
+            if last and patch.kind == "set":
+                value = _literal(patch.value)
+                node[step.name] = value.shown("wan_yuan") if isinstance(value, Quantity) else float(value)
+                return
+            if last and patch.kind == "remove":
+                node.pop(step.name, None)
+                return
+            node = node.get(step.name)
+        elif step.kind == "field":
+            if last and patch.kind == "set":
+                setattr(node, step.name, _convert(node, step.name, _literal(patch.value)))
+                return
+            if last and patch.kind == "remove":  # the field becomes absent (its default)
+                if step.name not in type(node).model_fields:
+                    raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
+                info = type(node).model_fields[step.name]
+                setattr(node, step.name, info.get_default(call_default_factory=True))
+                return
+            if not hasattr(node, step.name):
+                raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
+            parent, key = node, step.name
+            node = getattr(node, step.name)
+        else:
+            if not isinstance(node, list):
+                raise PatchError(f"[{step.name}] needs a list of records before it")
+            found = [r for r in node if _match(r, step.name)]
+            if not found:
+                raise PatchError(f"no record '{step.name}' in {patch.text()}")
+            if last and patch.kind == "remove":
+                node.remove(found[0])
+                return
+            parent, key = node, step.name
+            node = found[0]
+    raise PatchError(f"'{patch.text()}' does not end at a field (to set) or a record (to remove)")
+
+
+def run_test(test: ast.RuleTest, display: str, rule_file: Path, rule_set: RuleSet) -> TestResult:
+    from rulecheck.engine import check
+
+    result = TestResult(test.rule, test.name, display, test.span.line)
+    manifest = _manifest_for(test, rule_file)
+    if not manifest.exists():
+        result.failures.append(f"given {test.given_kind} '{test.given}': no such file {manifest}")
+        return result
+    try:
+        submission = copy.deepcopy(_load_cached(str(manifest), manifest.stat().st_mtime))
+    except InputError as err:
+        result.failures.append(f"given {test.given_kind} '{test.given}' does not load:")
+        result.failures.extend(d.render() for d in err.diagnostics[:5])
+        return result
+    for patch in test.patches:
+        try:
+            apply_patch(submission, patch)
+        except PatchError as err:
+            result.failures.append(f"line {patch.span.line}: {patch.text()}: {err}")
+    if result.failures:
+        return result
+    wanted = sorted({test.rule} | {e.rule for e in test.expectations})
+    record = check(submission, rule_set, select=wanted, lang="en")
+    conflicts = record["conflicts"]
+    indeterminate = record["indeterminate"]
+    for expectation in test.expectations:
+        mine = [c for c in conflicts if c["rule"] == expectation.rule]
+        if expectation.kind == "conflict":
+            wanted_ids = set(expectation.subjects)
+            if not any(wanted_ids <= {s["id"] for s in c["subjects"]} for c in mine):
+                got = "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine) or "no conflict"
+                result.failures.append(
+                    f"line {expectation.span.line}: expected {expectation.rule} on {', '.join(expectation.subjects)}; got {got}"
+                )
+        elif expectation.kind == "none":
+            if mine:
+                shown = "; ".join(f"{', '.join(s['id'] for s in c['subjects'])}: {c['message']}" for c in mine[:3])
+                result.failures.append(f"line {expectation.span.line}: expected no {expectation.rule}; got {len(mine)}: {shown}")
+            stuck = [i for i in indeterminate if i["rule"] == expectation.rule]
+            if stuck:
+                result.failures.append(
+                    f"line {expectation.span.line}: expected no {expectation.rule}, but it is indeterminate: {stuck[0]['missing']}"
+                )
+        else:
+            if not any(i["rule"] == expectation.rule for i in indeterminate):
+                result.failures.append(f"line {expectation.span.line}: expected {expectation.rule} to be indeterminate")
+    return result
+
+
+def run_rule_tests(paths=None, params=None) -> list[TestResult]:
+    """Run every test of the given packs (default: the built-in ones)."""
+    rule_set = load_rules(paths, params)
+    return [run_test(test, display, file, rule_set) for test, display, file in rule_set.tests]
