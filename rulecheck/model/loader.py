@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import types
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from rulecheck.model.documents import (
     Contract,
     ControlLine,
     DetailedPlan,
-    Duty,
-    Package,
     Parcel,
     Record,
     Right,
@@ -225,9 +222,6 @@ class _Batch:
     sources: list[SourceLoc] = field(default_factory=list)
     where: Callable[[int], _Where] | None = None
     layer: _Layer | None = None
-
-
-_GEOMETRY_KEY_BY_SOURCE = {"boundary": "boundary", "geometry": "geometry"}
 
 
 class _Loader:
