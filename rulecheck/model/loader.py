@@ -51,6 +51,11 @@ def load_submission(path: str | Path, *, classification: Any = None) -> Submissi
 
     Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
     rulecheck.model.landuse.Classification; by default the one of `submission.jurisdiction`.
+
+    Every record's `source` is (path as written relative to the manifest's folder, line): the line of its
+    YAML mapping, or of the `{` where its GeoJSON Feature starts. A GDAL layer (GeoPackage, Shapefile) has no
+    lines: its records get `file.gpkg#layer` and the feature's fid in place of the line. Warnings (extra GIS
+    attributes) are in `Submission._warnings`; reprojections in `Submission._load_notes`.
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
     with no_gc():
