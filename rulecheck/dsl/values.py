@@ -6,6 +6,7 @@ import datetime as dt
 from enum import Enum
 
 import shapely
+from pydantic import BaseModel
 
 from rulecheck.dsl.units import Quantity, Tolerance
 
@@ -36,7 +37,7 @@ def record_id(record) -> str:
 
 
 def is_record(value) -> bool:
-    return hasattr(value, "model_fields") and not isinstance(value, type)
+    return isinstance(value, BaseModel)
 
 
 def format_value(value, lang: str = "en") -> str:
