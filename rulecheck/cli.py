@@ -183,7 +183,8 @@ def rules_list(rule_paths, param_paths, fmt, lang):
     from .report.catalog import render_catalog
 
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
-    click.echo(render_catalog(ruleset.catalog(), fmt, lang=lang), nl=False)
+    params = ruleset.param_catalog() if fmt != "text" and hasattr(ruleset, "param_catalog") else None
+    click.echo(render_catalog(ruleset.catalog(), fmt, lang=lang, params=params), nl=False)
 
 
 @rules.command("show")

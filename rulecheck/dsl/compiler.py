@@ -236,6 +236,7 @@ class ExprCompiler:
         self.text = text
         self.trace = trace
         self.used_vars: set[str] = set()
+        self.used_params: set[str] = set()
 
     def source(self, node: ast.Expr) -> str:
         s = node.span
@@ -297,6 +298,7 @@ class ExprCompiler:
         if name in ROOTS:
             return ROOTS[name], _root(name)
         if name in self.names.params:
+            self.used_params.add(name)
             param = self.names.params[name]
             if param.is_table:
                 return T("table", param.type, "code" if any(e.codes for e in param.editions) else "name"), lambda env: name
@@ -313,6 +315,8 @@ class ExprCompiler:
         obj_t, obj_fn = self.compile(node.obj, scope)
         name = node.name
         span = node.name_span or node.span
+        if name.startswith("_"):  # the language reads the bundle's fields, never Python's internals
+            raise CheckError(span, f"'{name}' is not a field (names starting with '_' are not readable)")
         if obj_t.kind == "record":
             return _record_field(obj_t.arg, name, obj_fn, span)
         if obj_t.kind == "list" and obj_t.arg.kind == "record":

@@ -78,6 +78,7 @@ class CompiledRule:
     actual: list | None
     subject_vars: list[str]
     names: Names
+    params_used: tuple[str, ...] = ()
     traced_require: Any = None
 
     @property
@@ -105,6 +106,7 @@ class CompiledRule:
             "applies": {"from": r.applies_from.isoformat() if r.applies_from else None,
                         "until": r.applies_until.isoformat() if r.applies_until else None},
             "source": {"path": self.path, "line": r.span.line},
+            "params": list(self.params_used),
         }
 
     # ---- evaluation ----
@@ -321,6 +323,24 @@ class RuleSet:
     def catalog(self) -> list[dict]:
         return [r.catalog() for r in self.rules]
 
+    def param_catalog(self) -> list[dict]:
+        """Every parameter with each dated edition, its source and values (for `rules list`)."""
+        out = []
+        for name in sorted(self.params):
+            param = self.params[name]
+            editions = []
+            for e in param.editions:
+                if param.is_table:
+                    values = {k: format_value(v, "en", full=True) for k, v in e.table.items()}
+                    if e.has_otherwise:
+                        values["otherwise"] = format_value(e.otherwise, "en", full=True)
+                else:
+                    values = format_value(e.value, "en", full=True)
+                editions.append({"from": e.valid_from.isoformat(), "source": e.source, "values": values})
+            out.append({"name": name, "title": {"zh": param.title_zh, "en": param.title_en}, "editions": editions,
+                        "source": {"path": param.path, "line": param.line}})
+        return out
+
 
 def _sort_key(rule_id: str) -> tuple:
     family = rule_id.split("-", 1)[0]
@@ -497,7 +517,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
         return None
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
-    return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names)
+    return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
+                        tuple(sorted(comp.used_params)))
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,

@@ -40,7 +40,7 @@ def is_record(value) -> bool:
     return isinstance(value, BaseModel)
 
 
-def format_value(value, lang: str = "en") -> str:
+def format_value(value, lang: str = "en", full: bool = False) -> str:
     """A value as a reviewer reads it in a message or an explanation."""
     if isinstance(value, Missing):
         return "（缺失）" if lang == "zh" else "(missing)"
@@ -61,8 +61,8 @@ def format_value(value, lang: str = "en") -> str:
             return "（空几何）" if lang == "zh" else "(empty geometry)"
         return f"{value.geom_type}({Quantity(value.area, 'area', 'm2').format(lang)})"
     if isinstance(value, (list, tuple)):
-        shown = [format_value(v, lang) for v in value[:8]]
-        if len(value) > 8:
+        shown = [format_value(v, lang, full) for v in (value if full else value[:8])]
+        if len(value) > 8 and not full:
             shown.append(f"… (+{len(value) - 8})")
         return "[" + ", ".join(shown) + "]"
     if isinstance(value, dict):

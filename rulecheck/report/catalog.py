@@ -13,19 +13,38 @@ def _sorted(catalog: list[dict]) -> list[dict]:
     return sorted(catalog, key=lambda e: (family_key(e.get("family") or family_of(e.get("id", ""))), e.get("id", "")))
 
 
-def render_catalog(catalog: list[dict], fmt: str = "text", *, lang: str = "zh") -> str:
-    """One line (text), one table row (markdown) or one object (json) per rule, in family order."""
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_catalog(catalog: list[dict], fmt: str = "text", *, lang: str = "zh", params: list[dict] | None = None) -> str:
+    """One line (text), one table row (markdown) or one object (json) per rule, in family order.
+    With `params` (RuleSet.param_catalog()), markdown and json also list every parameter's dated editions."""
     lang = norm_lang(lang)
     entries = _sorted(catalog)
     if fmt == "json":
-        return json.dumps(entries, ensure_ascii=False, indent=2) + "\n"
+        data = entries if params is None else {"rules": entries, "params": params}
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt == "markdown":
-        head = [t("rule", lang), t("severity", lang), t("title", lang), t("basis", lang)]
-        out = ["| " + " | ".join(head) + " |", "|---|---|---|---|"]
+        zh = lang == "zh"
+        head = [t("rule", lang), t("severity", lang), t("title", lang), t("basis", lang), "参数" if zh else "parameters"]
+        out = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
         for entry in entries:
             cells = [entry.get("id", ""), t(entry["severity"], lang) if entry.get("severity") in ("error", "warning", "info")
-                     else str(entry.get("severity", "")), catalog_title(entry, lang), catalog_basis(entry)]
-            out.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+                     else str(entry.get("severity", "")), catalog_title(entry, lang), catalog_basis(entry),
+                     ", ".join(entry.get("params") or [])]
+            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        if params:
+            out += ["", "## " + ("参数（法定数值，按施行日期分版本）" if zh else "Parameters (legal figures, by date in force)"), ""]
+            out.append("| " + " | ".join(["参数", "名称", "施行日期", "数值", "来源"] if zh
+                                          else ["parameter", "title", "from", "values", "source"]) + " |")
+            out.append("|---|---|---|---|---|")
+            for param in params:
+                title = param["title"]["zh" if zh else "en"]
+                for edition in param["editions"]:
+                    values = edition["values"]
+                    shown = "; ".join(f"{k}: {v}" for k, v in values.items()) if isinstance(values, dict) else values
+                    out.append("| " + " | ".join(_cell(c) for c in (param["name"], title, edition["from"], shown, edition["source"])) + " |")
         return "\n".join(out) + "\n"
     if fmt != "text":
         raise ValueError(f"unknown catalog format {fmt!r}; known: {', '.join(CATALOG_FORMATS)}")
