@@ -170,3 +170,83 @@ def test_term_caps_follow_the_regulation(params):
     ]
     contract = table("max_term_land_contract")
     assert (contract["01"][0], contract["04"][0], contract["03"][0]) == (30, 50, 70)
+
+
+# ---- the packs run on the fixtures ----------------------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def rule_set():
+    from rulecheck.dsl import load_rules
+
+    return load_rules()
+
+
+def _check(rule_set, fixture: str, **kwargs) -> dict:
+    from rulecheck.engine import check
+    from rulecheck.model.loader import load_submission
+
+    return check(load_submission(FIXTURES / fixture / "submission.yaml"), rule_set, lang="en", **kwargs)
+
+
+def test_every_test_written_beside_the_rules_passes():
+    from rulecheck.dsl import run_rule_tests
+
+    results = run_rule_tests()
+    assert len(results) > 150
+    failed = [r.render() for r in results if not r.passed]
+    assert failed == []
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation", "mine-land", "land-sea"])
+def test_clean_fixtures_raise_no_conflict_and_nothing_indeterminate(rule_set, fixture):
+    record = _check(rule_set, fixture)
+    assert [(c["rule"], [s["id"] for s in c["subjects"]]) for c in record["conflicts"]] == []
+    assert record["indeterminate"] == []
+
+
+def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
+    record = _check(rule_set, "eco-recreation-defects")
+    found = {(c["rule"], tuple(s["id"] for s in c["subjects"])) for c in record["conflicts"]}
+    # one row per defect of fixtures/eco-recreation-defects/DEFECTS.md, by its number
+    planted = {
+        1: {("LAY-004", ("R12", "P05")), ("LAY-006", ("R12",)), ("LAY-009", ("R06",))},
+        2: {("IND-010", ("C-A/R06", "P07"))},
+        3: {("DUT-002", ("PKG-B", "D-B1", "C-B"))},
+        4: {("SUP-010", ("R09",))},
+        5: {("LAY-007", ("R08", "CL-PBF-01")), ("LAY-004", ("R08", "P13")), ("LAY-006", ("R08",)),
+            ("LAY-009", ("R08",)), ("LAY-010", ("PKG-C", "R08")), ("IND-018", ("C-C/R08", "R08"))},
+        6: {("SUP-025", ("C-A", "PKG-A")), ("FIN-006", ("C-A", "PKG-A"))},
+        7: {("SUP-021", ("C-C",)), ("SUP-022", ("PKG-C",))},
+        8: {("FIN-001", ("PKG-B",))},
+        9: {("LAY-003", ("R01", "R11"))},
+        10: {("IND-001", ("P16", "P16"))},
+        11: {("GEO-003", ("P15",)), ("GEO-011", ("P15",))},
+        12: {("GEO-011", ("P20",))},
+        13: {("REF-007", ("C-A/R07",))},
+    }
+    expected = set().union(*planted.values())
+    assert found == expected
+    assert record["indeterminate"] == []
+
+
+def test_exploration_cap_is_the_one_in_force_on_the_as_of_date(rule_set):
+    # MR02 is a 5-year exploration licence: lawful from 2020-05-01, above the 3-year cap before
+    before = _check(rule_set, "mine-land", as_of="2020-04-30", select=["SUP-017"])
+    after = _check(rule_set, "mine-land", as_of="2020-05-01", select=["SUP-017"])
+    assert [c["subjects"][0]["id"] for c in before["conflicts"]] == ["MR02"]
+    assert "3 years" in before["conflicts"][0]["message"]
+    assert after["conflicts"] == []
+
+
+def test_province_override_replaces_the_national_figure():
+    from rulecheck.dsl import load_rules
+
+    rules = load_rules(params=[RULES / "params" / "provinces" / "44-example.rule"])
+    record = _check(rules, "eco-recreation", select=["IND-030"])
+    assert [c["subjects"][0]["id"] for c in record["conflicts"]] == ["P14"]
+    assert "40%" in record["conflicts"][0]["message"]
+    used = {p["name"]: p for p in record["rules"]["params"]}
+    assert used["industrial_min_coverage"]["from"] == "2024-01-01"
