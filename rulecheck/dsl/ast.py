@@ -205,8 +205,8 @@ class Rule:
     at: Expr | None = None
     message_zh: Template | None = None
     message_en: Template | None = None
-    expected: Template | None = None
-    actual: Template | None = None
+    expected: tuple[Template, ...] | None = None  # one template for both languages, or (zh, en)
+    actual: tuple[Template, ...] | None = None
     # which clauses were written, to report missing or repeated ones
     clauses: tuple[tuple[str, Span], ...] = ()
 

@@ -199,4 +199,4 @@ BUILTINS: dict[str, Builtin] = {
 
 # functions that see absent values instead of being skipped by them
 SPECIAL = {"present", "default", "count", "sum", "min", "max"}
-AGGREGATES = {"sum", "count", "min", "max", "union", "all", "any"}
+AGGREGATES = {"sum", "count", "min", "max", "union", "all", "any", "distinct", "list"}

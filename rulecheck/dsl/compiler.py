@@ -454,7 +454,10 @@ class ExprCompiler:
                 if code is None or prefix is None:
                     return Missing("land-use code")
                 prefixes = prefix if isinstance(prefix, list) else [prefix]
-                return any(str(code).startswith(str(p)) for p in prefixes)
+                groups = env[CTX].classification.groups
+                # a class named by a group (a duty's resource "ecological_resource") covers the group's codes
+                return any(env[CTX].classification.in_group(str(code), str(p)) if str(p) in groups
+                           else str(code).startswith(str(p)) for p in prefixes)
 
             return BOOL, fn
         negate = node.op == "not in"
@@ -750,6 +753,22 @@ class ExprCompiler:
                 return vs if isinstance(vs, Missing) else Quantity(float(len(vs)), "", None)
 
             return NUM, fn
+        if func in ("list", "distinct"):
+            unique = func == "distinct"
+
+            def fn(env):
+                vs = values(env)
+                if isinstance(vs, Missing):
+                    return vs
+                out = [v for v in vs if v is not None and not isinstance(v, Missing)]
+                if unique:  # one of each value, in a stable order
+                    seen = {}
+                    for v in out:
+                        seen.setdefault(record_id(v) if is_record(v) else _plain(v), v)
+                    out = [seen[k] for k in sorted(seen, key=str)]
+                return out
+
+            return list_of(elem_t), fn
         if func == "union":
             if elem_t.kind not in ("geom", "record", "any"):
                 raise CheckError(node.span, f"union(...) needs geometries, not {elem_t}")

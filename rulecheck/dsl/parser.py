@@ -227,10 +227,10 @@ class _ToAst(Transformer):
         return ("message", self._s(meta), (self._template(zh), self._template(en)))
 
     def expected_clause(self, meta, children):
-        return ("expected", self._s(meta), self._template(children[0]))
+        return ("expected", self._s(meta), tuple(self._template(c) for c in children))
 
     def actual_clause(self, meta, children):
-        return ("actual", self._s(meta), self._template(children[0]))
+        return ("actual", self._s(meta), tuple(self._template(c) for c in children))
 
     def _template(self, token: Token) -> ast.Template:
         return parse_template(_unquote(token), self.path, token)

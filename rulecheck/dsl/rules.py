@@ -74,8 +74,8 @@ class CompiledRule:
     require: Any
     at: Any
     messages: dict[str, list]  # lang -> parts (str | (expr_text, fn))
-    expected: list | None
-    actual: list | None
+    expected: dict[str, list] | None  # lang -> template parts
+    actual: dict[str, list] | None
     subject_vars: list[str]
     names: Names
     params_used: tuple[str, ...] = ()
@@ -173,8 +173,11 @@ class CompiledRule:
 
     def _subjects(self, env: dict) -> list[dict]:
         out, seen = [], set()
+        records = []
         for var in self.subject_vars:
-            rec = env.get(var)
+            value = env.get(var)
+            records.extend(value if isinstance(value, list) else [value])
+        for rec in records:
             if rec is None or isinstance(rec, Missing) or not is_record(rec):
                 continue
             collection = COLLECTION_OF.get(type(rec), type(rec).__name__.lower())
@@ -196,12 +199,19 @@ class CompiledRule:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            _, fn = part
+            _, fn, kind = part
             try:
                 value = fn(env)
             except EvalError as err:
                 value = Missing(str(err))
-            out.append(format_value(value, lang))
+            text = format_value(value, lang)
+            if kind == "code" and isinstance(value, str):  # a land-use code is shown with its class name
+                try:
+                    name = env[CTX].classification.name(value, lang)
+                    text = f"{value}（{name}）" if lang == "zh" else f"{value} ({name})"
+                except KeyError:
+                    pass
+            out.append(text)
         return "".join(out)
 
     def _conflict(self, env: dict, ctx: Context, explain: bool) -> dict:
@@ -246,7 +256,8 @@ class CompiledRule:
 
     def _expected_actual(self, env, lang: str) -> tuple[str, str]:
         if self.expected is not None or self.actual is not None:
-            return (self._render(self.expected or [], env, lang), self._render(self.actual or [], env, lang))
+            return (self._render((self.expected or {}).get(lang, []), env, lang),
+                    self._render((self.actual or {}).get(lang, []), env, lang))
         req = self.rule.require
         comp = ExprCompiler(self.names, self.text)
         if isinstance(req, ast.Compare):
@@ -462,7 +473,9 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 scope[step.var] = t
                 steps.append(("let", step.var, fn, t))
                 declared.append((step.var, step.span))
-                if t.kind == "record" and has_id(t.arg):
+                if (t.kind == "record" and has_id(t.arg)) or (
+                    t.kind == "list" and t.arg.kind == "record" and has_id(t.arg.arg)
+                ):
                     subject_vars.append(step.var)
             else:
                 t, fn = comp.compile(step.cond, scope)
@@ -485,8 +498,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 if isinstance(part, str):
                     parts.append(part)
                 else:
-                    _, fn = comp.compile(part, scope)
-                    parts.append((comp.source(part), fn))
+                    t, fn = comp.compile(part, scope)
+                    parts.append((comp.source(part), fn, t.kind))
             return parts
 
         for what in ("require", "at", "message_zh", "message_en", "expected", "actual"):
@@ -504,10 +517,13 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                         raise CheckError(node.span, f"'at' must give a geometry, not {t}")
                 elif what.startswith("message"):
                     messages[what[-2:]] = compile_template(node)
-                elif what == "expected":
-                    expected = compile_template(node)
-                else:
-                    actual = compile_template(node)
+                else:  # expected / actual: one text for both languages, or zh and en
+                    texts = [compile_template(t) for t in node]
+                    both = {"zh": texts[0], "en": texts[-1]}
+                    if what == "expected":
+                        expected = both
+                    else:
+                        actual = both
             except CheckError as err:
                 diags.append(_diag(path, text, err.span, err.args[0], err.hint))
         for var, span in declared:

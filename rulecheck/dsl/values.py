@@ -40,6 +40,26 @@ def is_record(value) -> bool:
     return isinstance(value, BaseModel)
 
 
+# how enum values read in a Chinese report (the glossary of domain.md)
+ENUM_ZH = {
+    "urban_rural_integration": "城乡融合", "eco_recreation": "生态游憩", "land_sea": "海陆统筹",
+    "agri_culture_tourism": "农文旅融合", "industry_integration": "一二三产业融合", "mine_land": "矿地一体",
+    "construction_land_use": "建设用地使用权", "collective_construction_land_use": "集体经营性建设用地使用权",
+    "land_contract_management": "土地承包经营权", "land_management": "土地经营权", "state_farmland_use": "国有农用地使用权",
+    "forest_management": "林地经营权", "mining": "采矿权", "exploration": "探矿权", "sea_area_use": "海域使用权",
+    "water_abstraction": "取水权", "concession": "特许经营权", "state": "国有", "collective": "集体",
+    "transfer": "出让", "lease": "出租", "equity": "作价出资（入股）", "authorized_operation": "授权经营",
+    "allocation": "划拨", "contract": "承包", "tender": "招标", "auction": "拍卖", "listing": "挂牌", "agreement": "协议",
+    "large": "大型", "medium": "中型", "small": "小型", "aquaculture": "养殖用海", "ship_breaking": "拆船用海",
+    "tourism": "旅游、娱乐用海", "salt_mining": "盐业、矿业用海", "public_welfare": "公益事业用海",
+    "construction": "港口、修造船厂等建设工程用海", "ecological_restoration": "生态修复", "stewardship": "管护",
+    "facility": "设施建设", "public_access": "公众开放", "farmland_protection": "耕地保护", "draft": "草案",
+    "approved": "已批准", "permanent_basic_farmland": "永久基本农田", "ecological_protection_red_line": "生态保护红线",
+    "urban_development_boundary": "城镇开发边界", "village_construction_boundary": "村庄建设边界",
+    "historic_protection": "历史文化保护线",
+}
+
+
 def format_value(value, lang: str = "en", full: bool = False) -> str:
     """A value as a reviewer reads it in a message or an explanation."""
     if isinstance(value, Missing):
@@ -51,7 +71,7 @@ def format_value(value, lang: str = "en", full: bool = False) -> str:
     if isinstance(value, bool):
         return ("是" if value else "否") if lang == "zh" else ("true" if value else "false")
     if isinstance(value, Enum):
-        return str(value.value)
+        return ENUM_ZH.get(value.value, value.value) if lang == "zh" else str(value.value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):
