@@ -258,6 +258,6 @@ def test_every_collection_field_and_enum_value_is_listed():
                 continue  # documented as "parcel (also its id)"
             assert f"`{name}`" in text, f"{cls.__name__}.{name} is not in the table of fields"
     for enum in ENUMS:
-        row = next((line for line in text.splitlines() if f"({enum.__name__}) |" in line), None)
+        row = next((line for line in text.splitlines() if re.match(rf"\| `[^`]+`(, `[^`]+`)* \({enum.__name__}\) \|", line)), None)
         assert row is not None, enum.__name__
         assert row.split("|")[2].strip() == ", ".join(m.value for m in enum), row
