@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -99,11 +100,26 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+def invoke(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The same command run in this process with click's CliRunner (faster), in `cwd`."""
+    from click.testing import CliRunner
+
+    from rulecheck.cli import cli as command
+
+    previous = os.getcwd()
+    os.chdir(cwd or ROOT)
+    try:
+        result = CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def cli_json(*args: str, cwd: Path | None = None) -> tuple[int, dict]:
     proc = cli(*args, "--format", "json", cwd=cwd)
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 
-__all__ = ["FIXTURES", "PARAMS_DIR", "ROOT", "RULECHECK", "X0", "Y0", "box", "cli", "cli_json", "conflicts_of",
+__all__ = ["FIXTURES", "PARAMS_DIR", "ROOT", "RULECHECK", "X0", "Y0", "box", "cli", "cli_json", "invoke", "conflicts_of",
            "outcome_of", "parcel", "right", "rule_text", "run_pack", "subjects", "write_pack", "write_submission"]
