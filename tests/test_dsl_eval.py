@@ -385,3 +385,70 @@ def test_explain_is_empty_without_the_flag(tmp_path, with_contract):
     proc = cli("check", with_contract, "--rules", pack, "--format", "json")
     assert proc.returncode == 1, proc.stderr
     assert [c["explanation"] for c in json.loads(proc.stdout)["conflicts"]] == [[]]
+
+
+# ---- known bugs (xfail strict: each asserts the correct behaviour) -------------------------------------
+
+
+UNDECIDED_FILTER = [
+    # R3 has no area_m2, so its `where` cannot be decided; R1/R2 decide the answer anyway
+    ("any r in unit_plan.rights where r.area_m2 >= 10000 m2", "pass"),
+    ("no r in unit_plan.rights where r.area_m2 >= 10000 m2", "fail"),
+    ("every r in unit_plan.rights where r.area_m2 > 0 m2 satisfies r.term_years < 35 years", "fail"),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="a quantifier returns indeterminate at the first element whose `where` is "
+                                       "undecided, even when another element decides the answer")
+def test_quantifier_decided_despite_an_undecided_filter(tmp_path, three_rights):
+    _, got = _statuses(tmp_path, three_rights, [expr for expr, _ in UNDECIDED_FILTER])
+    assert {expr: got[expr]["status"] for expr, _ in UNDECIDED_FILTER} == dict(UNDECIDED_FILTER)
+
+
+@pytest.mark.xfail(strict=True, reason="the STRtree prefilter of within(x, other, tol) drops records whose bbox "
+                                       "misses `other`, though within() with a tolerance holds for them")
+def test_spatial_index_does_not_change_within_with_tolerance(tmp_path):
+    manifest = write_submission(tmp_path, rights=[right("R1", box(0, 0)), right("R4", box(5000, 5000, 10))],
+                                boundary=box(0, 0, 300, 100))
+    indexed = rule_text("LAY-907", """
+        for each r in unit_plan.rights where within(r, unit_plan.boundary, 1 ha)
+        require false
+    """)
+    plain = rule_text("LAY-908", """
+        for each r in unit_plan.rights where within(r, unit_plan.boundary, 1 ha) or false
+        require false
+    """)
+    record = run_pack(tmp_path, indexed + plain, manifest)
+    # brute force: R4 (100 m², wholly outside) is within the boundary up to 1 ha, so both rules list R1 and R4
+    assert [subjects(c) for c in conflicts_of(record, "LAY-908")] == [["R1"], ["R4"]]
+    assert [subjects(c) for c in conflicts_of(record, "LAY-907")] == [["R1"], ["R4"]]
+
+
+@pytest.mark.xfail(strict=True, reason="an indexed spatial filter silently skips records without a geometry "
+                                       "instead of making the outcome indeterminate")
+def test_spatial_index_reports_absent_geometry_as_indeterminate(tmp_path):
+    manifest = write_submission(tmp_path, rights=[right("R1", box(0, 0)), right("R2", box(100, 0))],
+                                packages=[{"id": "PK1", "rights": ["R1"], "boundary": box(0, 0, 150)},
+                                          {"id": "PK2", "rights": ["R2"]}])  # PK2 has no boundary
+    indexed = rule_text("LAY-909", """
+        for each r in unit_plan.rights where r.id == "R2"
+        for each pk in unit_plan.packages where intersects(pk, r)
+        require false
+    """)
+    plain = rule_text("LAY-910", """
+        for each r in unit_plan.rights where r.id == "R2"
+        for each pk in unit_plan.packages where intersects(pk, r) or false
+        require false
+    """)
+    record = run_pack(tmp_path, indexed + plain, manifest)
+    for rule_id in ("LAY-910", "LAY-909"):
+        assert [subjects(c) for c in conflicts_of(record, rule_id)] == [["R2", "PK1"]]
+        assert [i["missing"] for i in record["indeterminate"] if i["rule"] == rule_id] == ["geometry of PK2"], rule_id
+
+
+@pytest.mark.xfail(strict=True, reason="`any` is a keyword, so the advertised aggregate any(... for ...) is a "
+                                       "syntax error")
+def test_any_aggregate_parses(tmp_path, three_rights):
+    _, got = _statuses(tmp_path, three_rights, ["any(r.term_years > 45 years for r in unit_plan.rights)",
+                                                "all(r.term_years > 45 years for r in unit_plan.rights)"])
+    assert [o["status"] for o in got.values()] == ["pass", "fail"]
