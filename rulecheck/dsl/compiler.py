@@ -183,14 +183,14 @@ def compare_values(op: str, a, b, tol) -> bool:
             raise EvalError(f"cannot compare {a} with {b}: {DIMENSION_NAMES[a.dim]} and {DIMENSION_NAMES[b.dim]}")
         x, y = a.value, b.value
         allow = _eps(x, y)
-        if tol is not None:
+        if tol is not None:  # float noise on top of the allowance: 1.21 == 1.2 ± 0.01 holds
             if isinstance(tol, Tolerance):
-                allow = max(allow, tol.allowance(x, y))
+                allow += tol.allowance(x, y)
             elif isinstance(tol, Quantity):
                 if tol.dim == "" and tol.unit == "%" and a.dim != "":
-                    allow = max(allow, tol.value * max(abs(x), abs(y)))
+                    allow += tol.value * max(abs(x), abs(y))
                 else:
-                    allow = max(allow, tol.value)
+                    allow += tol.value
         if op == "==":
             return abs(x - y) <= allow
         if op == "!=":
@@ -303,9 +303,9 @@ class ExprCompiler:
             if param.is_table:
                 return T("table", param.type, "code" if any(e.codes for e in param.editions) else "name"), lambda env: name
             return param.type, lambda env: env[CTX].params.scalar(name)
-        if name in self.names.groups:
+        if name in self.names.groups and name not in ENUM_VALUES:
             return GROUP, lambda env: name
-        if name in ENUM_VALUES:
+        if name in ENUM_VALUES:  # also a group (`construction`): `in construction` reads it as the group
             return T("enumlit", tuple(ENUM_VALUES[name]), name), lambda env: name
         candidates = list(scope) + list(ROOTS) + list(self.names.params) + sorted(self.names.groups) + list(ENUM_VALUES)
         raise CheckError(node.span, f"unknown name '{name}'", _suggest(name, candidates))
@@ -461,6 +461,8 @@ class ExprCompiler:
 
             return BOOL, fn
         negate = node.op == "not in"
+        if rt.kind == "enumlit" and rt.extra in self.names.groups:
+            rt = GROUP
         if rt.kind == "group":
             if lt.kind not in ("code", "str", "any"):
                 raise CheckError(node.left.span, f"membership of a land-use group needs a code, not {lt}")
@@ -993,6 +995,11 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
     index = {}
     for item in items:
         index.setdefault(record_id(item), item)
+    for item in items:  # within one contract, an item is also found by its right, a duty by its duty id
+        alias = getattr(item, "right", None) if isinstance(item, d.ContractItem) else (
+            getattr(item, "duty", None) if isinstance(item, d.ContractDuty) else None)
+        if alias:
+            index.setdefault(alias, item)
     ctx.memo[("ids", key)] = (items, index)
     return index
 

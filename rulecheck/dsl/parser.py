@@ -133,7 +133,7 @@ class _ToAst(Transformer):
         return ast.Quantifier(self._s(meta), "every", str(var), source, cond, body)
 
     def any_(self, meta, children):
-        var, source, cond = children
+        var, source, cond = children[-3:]  # `any x in ...` keeps its keyword token, `exists x in ...` does not
         return ast.Quantifier(self._s(meta), "any", str(var), source, cond, None)
 
     def none_(self, meta, children):

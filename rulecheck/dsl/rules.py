@@ -18,7 +18,7 @@ from rulecheck.dsl.compiler import (
     CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _suggest,
 )
 from rulecheck.dsl.parser import parse_file
-from rulecheck.dsl.schema import COLLECTION_OF, T, has_id
+from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
 FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN"]
@@ -404,6 +404,9 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
                 elif entry.key in compiled.table:
                     diags.append(_diag(path, text, entry.span, f"key {entry.key} appears twice in {param.name}"))
                 else:
+                    if not entry.key_is_code and entry.key not in ENUM_VALUES:
+                        diags.append(_diag(path, text, entry.span, f"'{entry.key}' is not a value of any enumeration",
+                                           _suggest(entry.key, list(ENUM_VALUES))))
                     if entry.key_is_code and names.classification is not None and not names.classification.is_known(entry.key):
                         diags.append(_diag(path, text, entry.span, f"'{entry.key}' is not a land-use code",
                                            _suggest_code(names.classification, entry.key)))
@@ -527,7 +530,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
             except CheckError as err:
                 diags.append(_diag(path, text, err.span, err.args[0], err.hint))
         for var, span in declared:
-            if var not in comp.used_vars and var not in subject_vars:
+            if var not in comp.used_vars:
                 diags.append(_diag(path, text, span, f"'{var}' is bound but never used", severity="warning"))
     if len([d for d in diags if d.severity == "error"]) > errors_before:
         return None
