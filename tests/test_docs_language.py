@@ -113,7 +113,10 @@ def _write(tmp_path: Path, block: Block) -> Path:
 def _diagnostics(block: Block, path: Path):
     if block.is_override:
         return validate([PARAMS], params=[path])
-    return validate([path, PARAMS])
+    found = validate([path, PARAMS])
+    if block.is_expression:  # the wrapper binds every variable an example might use; the example uses some
+        found = [d for d in found if not (d.severity == "warning" and d.message.endswith("is bound but never used"))]
+    return found
 
 
 def test_the_doc_has_every_kind_of_block():
