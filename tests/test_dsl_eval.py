@@ -387,7 +387,7 @@ def test_explain_is_empty_without_the_flag(tmp_path, with_contract):
     assert [c["explanation"] for c in json.loads(proc.stdout)["conflicts"]] == [[]]
 
 
-# ---- known bugs (xfail strict: each asserts the correct behaviour) -------------------------------------
+# ---- bugs found by these tests, now fixed -------------------------------------
 
 
 UNDECIDED_FILTER = [
@@ -398,15 +398,11 @@ UNDECIDED_FILTER = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="a quantifier returns indeterminate at the first element whose `where` is "
-                                       "undecided, even when another element decides the answer")
 def test_quantifier_decided_despite_an_undecided_filter(tmp_path, three_rights):
     _, got = _statuses(tmp_path, three_rights, [expr for expr, _ in UNDECIDED_FILTER])
     assert {expr: got[expr]["status"] for expr, _ in UNDECIDED_FILTER} == dict(UNDECIDED_FILTER)
 
 
-@pytest.mark.xfail(strict=True, reason="the STRtree prefilter of within(x, other, tol) drops records whose bbox "
-                                       "misses `other`, though within() with a tolerance holds for them")
 def test_spatial_index_does_not_change_within_with_tolerance(tmp_path):
     manifest = write_submission(tmp_path, rights=[right("R1", box(0, 0)), right("R4", box(5000, 5000, 10))],
                                 boundary=box(0, 0, 300, 100))
@@ -424,8 +420,6 @@ def test_spatial_index_does_not_change_within_with_tolerance(tmp_path):
     assert [subjects(c) for c in conflicts_of(record, "LAY-907")] == [["R1"], ["R4"]]
 
 
-@pytest.mark.xfail(strict=True, reason="an indexed spatial filter silently skips records without a geometry "
-                                       "instead of making the outcome indeterminate")
 def test_spatial_index_reports_absent_geometry_as_indeterminate(tmp_path):
     manifest = write_submission(tmp_path, rights=[right("R1", box(0, 0)), right("R2", box(100, 0))],
                                 packages=[{"id": "PK1", "rights": ["R1"], "boundary": box(0, 0, 150)},
@@ -452,8 +446,6 @@ def test_any_aggregate_parses(tmp_path, three_rights):
     assert [o["status"] for o in got.values()] == ["pass", "fail"]
 
 
-@pytest.mark.xfail(strict=True, reason="% is a plain number (30 % == 0.3), so a percent field compared with a bare "
-                                       "number is off by 100 and silently fails instead of being a load error")
 def test_percent_field_against_a_bare_number(tmp_path):
     from rulecheck.diagnostics import InputError
 

@@ -73,7 +73,7 @@ def test_defects_fixture_fails(defects_report):
 
 
 # row 4: SUP-010 reports the right R09, but no rule checks the contract item's term (C-B/R09, also 50 years)
-KNOWN_GAPS = {4: "no rule checks a contract item's term_years against the cap: C-B/R09 (50 years) is never reported"}
+KNOWN_GAPS: dict[int, str] = {}  # defect number -> why no rule catches it yet (defect 4 needed SUP-018)
 
 
 @pytest.mark.parametrize("number, defect, records, family", [

@@ -263,7 +263,7 @@ class ExprCompiler:
     # ---- literals and names ----
     def c_Number(self, node: ast.Number, scope):
         q = Quantity(to_base(node.value, node.unit), dimension(node.unit), node.unit)
-        return num(q.dim), lambda env: q
+        return T("num", q.dim, "%" if node.unit == "%" else None), lambda env: q
 
     def c_String(self, node, scope):
         value = node.value
@@ -279,8 +279,9 @@ class ExprCompiler:
 
     def c_ListLit(self, node, scope):
         compiled = [self.compile(item, scope) for item in node.items]
-        elem = compiled[0][0] if compiled else ANY
-        for t, _ in compiled[1:]:
+        typed = [t for t, _ in compiled if not (t.kind == "list" and t.arg.kind == "any")]
+        elem = typed[0] if typed else (compiled[0][0] if compiled else ANY)
+        for t, _ in compiled:
             if not _comparable(elem, t):
                 raise CheckError(node.span, f"a list mixes {elem} and {t}")
         fns = [fn for _, fn in compiled]
@@ -354,7 +355,17 @@ class ExprCompiler:
 
             return obj_t.arg, fn
         if obj_t.kind == "any":
-            return ANY, lambda env: getattr(obj_fn(env), name, Missing(name))
+
+            def fn(env):
+                rec = obj_fn(env)
+                if isinstance(rec, Missing):
+                    return rec
+                if not is_record(rec) or name not in fields_of(type(rec)):
+                    raise EvalError(f"{format_value(rec)} has no field '{name}'")
+                value = getattr(rec, name)
+                return Missing(f"{name} of {record_id(rec)}") if value is None else value
+
+            return ANY, fn
         raise CheckError(span, f"{self.source(node.obj)} is {obj_t}; it has no field '{name}'")
 
     def c_Lookup(self, node: ast.Lookup, scope):
@@ -412,6 +423,11 @@ class ExprCompiler:
         rt, rf = self.compile(node.right, scope)
         if not _comparable(lt, rt):
             raise CheckError(node.span, f"cannot compare {lt} with {rt}")
+        # a percent field (green_min: 30 means 30 %) against a bare number is almost always a forgotten %
+        for side, side_t, other in ((node.left, lt, node.right), (node.right, rt, node.left)):
+            if side_t.extra == "%" and not isinstance(side, ast.Number) and isinstance(other, ast.Number) and other.unit is None:
+                raise CheckError(other.span, f"{self.source(side)} is a percentage; write the number with %",
+                                 f"did you mean '{_num_text(other.value)} %'?")
         _check_enum_literal(lt, rt, node.right)
         _check_enum_literal(rt, lt, node.left)
         if node.op not in ("==", "!=") and lt.kind not in ("num", "date", "str", "code", "any"):
@@ -852,8 +868,9 @@ class ExprCompiler:
         def fn(env):
             missing = None
             for sub in iterate(env):
-                if isinstance(sub, Missing):
-                    return sub
+                if isinstance(sub, Missing):  # undecided filter: another element may still decide
+                    missing = sub
+                    continue
                 v = body_f(sub) if body_f is not None else True
                 if isinstance(v, Missing):
                     missing = v
@@ -873,7 +890,10 @@ class ExprCompiler:
         A spatial predicate between `var` and the outer scope runs through an STRtree."""
         st, sf = self.compile(source, scope)
         if st.kind != "list":
-            raise CheckError(source.span, f"{self.source(source)} is {st}; expected a list or a collection")
+            paths = list(ROOTS) + [f"{root}.{f}" for root in ("unit_plan", "detailed_plan") for f in fields_of(ROOTS[root].arg)
+                                   if fields_of(ROOTS[root].arg)[f].kind == "list"] + ["contracts.items", "contracts.duties"]
+            raise CheckError(source.span, f"{self.source(source)} is {st}; expected a list or a collection",
+                             _suggest(self.source(source), paths))
         elem_t = st.arg
         inner = dict(scope)
         inner[var] = elem_t
@@ -969,6 +989,10 @@ def _arith(op: str, a, b):
     if b.dim:
         raise EvalError(f"cannot divide {a} by {b}")
     return Quantity(a.value / b.value, a.dim, a.unit)
+
+
+def _num_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _suggest(word: str, candidates: list[str]) -> str | None:
@@ -1184,12 +1208,16 @@ class FilterPlan:
                     undecided.append((item, verdict))
         else:
             kept = list(items)
-        tree, geoms = None, None
+        tree = None
         if self.spatial_other is not None:
-            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
-            has = np.array([g is not None for g in geoms], dtype=bool)
-            geoms = np.where(has, geoms, None)
-            tree = shapely.STRtree(geoms)
+            with_geometry = []
+            for item in kept:
+                if _geom_or_none(item) is None:
+                    undecided.append((item, Missing(f"geometry of {record_id(item)}")))
+                else:
+                    with_geometry.append(item)
+            kept = with_geometry
+            tree = shapely.STRtree(np.array([_geom_or_none(r) for r in kept], dtype=object))
         result = (kept, undecided, tree)
         if self.source_const:
             ctx.memo[memo_key] = result
@@ -1253,7 +1281,10 @@ def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source,
         if t.kind not in ("bool", "any"):
             raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
         names = free_names(part) & (locals_ | {var})
-        if spatial_other is None and isinstance(part, ast.Call) and part.func in SPATIAL_INDEXABLE and len(part.args) >= 2:
+        # within/covers with a tolerance can hold without any contact, so only the exact forms use the index
+        indexable = part.func in SPATIAL_INDEXABLE and (part.func in ("intersects", "overlaps") or len(part.args) == 2) \
+            if isinstance(part, ast.Call) else False
+        if spatial_other is None and indexable and len(part.args) >= 2:
             a, b = part.args[0], part.args[1]
             for mine, other in ((a, b), (b, a)):
                 if _is_var(mine, var) and var not in free_names(other):

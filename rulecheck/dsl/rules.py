@@ -592,12 +592,14 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
         if compiled is not None:
             names.params[name] = compiled
     rules: dict[str, CompiledRule] = {}
+    first: dict[str, str] = {}
     tests = []
     for pack, file, is_override in packs:
         for rule in pack.rules:
-            if rule.id in rules:
-                diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is declared twice (also in {rules[rule.id].path}:{rules[rule.id].rule.span.line})"))
+            if rule.id in first:
+                diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is declared twice (also in {first[rule.id]})"))
                 continue
+            first[rule.id] = f"{pack.path}:{rule.span.line}"
             compiled = _compile_rule(rule, pack.path, pack.text, names, diags)
             if compiled is not None:
                 rules[rule.id] = compiled

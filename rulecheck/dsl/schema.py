@@ -147,7 +147,7 @@ def _annotation_type(cls: type, name: str, annotation: Any) -> T:
             unit = FIELD_UNITS.get(name)
             from rulecheck.dsl.units import dimension
 
-            return num(dimension(unit))
+            return T("num", dimension(unit), "%" if unit == "%" else None)
         if annotation is dt.date:
             return DATE
         if annotation is str:
