@@ -336,6 +336,9 @@ def run_geopandas(submission) -> tuple[dict, dict]:
 # ---- rulecheck ---------------------------------------------------------------------------------------
 
 
+JOINS = [("LAY-003", ["LAY-003"]), ("LAY-004+006", ["LAY-004", "LAY-006"]), ("LAY-007", ["LAY-007"])]
+
+
 def run_rulecheck(submission, rules) -> tuple[float, dict, dict, dict]:
     import rulecheck
 
@@ -351,6 +354,12 @@ def run_rulecheck(submission, rules) -> tuple[float, dict, dict, dict]:
         counts[rule.id] = sum(1 for c in one["conflicts"] if c["rule"] == rule.id)
         statuses[rule.id] = next((o.get("status") for o in one["outcomes"] if o.get("rule") == rule.id), "?")
         assert counts[rule.id] == all_counts.get(rule.id, 0)
+    # a join's rules run in one check call, as in a real run: rules sharing a join (LAY-004 and LAY-006 both
+    # intersect rights with parcels) share its intersections, as the hand-written script does
+    for label, ids in JOINS:
+        t = time.perf_counter()
+        rulecheck.check(submission, rules, select=ids)
+        per_rule[label] = time.perf_counter() - t
     return total, per_rule, counts, statuses
 
 
@@ -411,12 +420,12 @@ def main() -> None:
         total, per_rule, counts, statuses = results["rulecheck"]
         print("\nrulecheck.check(select=[rule]) per rule:")
         print(f"| rule | time | conflicts | status |\n|---|---|---|---|")
-        for rid, seconds in per_rule.items():
+        for rid, seconds in ((k, v) for k, v in per_rule.items() if k in counts):
             print(f"| {rid} | {seconds:.2f} s | {counts[rid]} | {statuses[rid]} |")
         print(f"| all LAY (one check call) | {total:.2f} s | {sum(counts.values())} | |")
 
     print("\nthe main spatial joins (time / conflicts):")
-    joins = [("LAY-003", ["LAY-003"]), ("LAY-004+006", ["LAY-004", "LAY-006"]), ("LAY-007", ["LAY-007"])]
+    joins = JOINS
     names = [n for n in ("rulecheck", "shapely", "geopandas") if n in results]
     print("| join | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     sums = dict.fromkeys(names, 0.0)
@@ -424,7 +433,7 @@ def main() -> None:
         cells = []
         for n in names:
             if n == "rulecheck":
-                secs = sum(results[n][1][i] for i in ids)
+                secs = results[n][1][label]
                 cnt = "/".join(str(results[n][2][i]) for i in ids)
             else:
                 secs = results[n][0][label]

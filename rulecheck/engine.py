@@ -10,11 +10,15 @@ from pathlib import Path
 import shapely
 
 from rulecheck import __version__
+from rulecheck.dsl.builtins import pair_cache
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
 from rulecheck.model.documents import Submission
+from rulecheck.model.sources import no_gc
 
 FAIL_ON = ("error", "warning", "info", "never")
+
+
 
 
 def _sha256(path: Path) -> str | None:
@@ -91,11 +95,13 @@ def check(
     ctx = Context(submission, as_of, classification, params, lang=lang)
     chosen = rules.select(select, ignore)
     conflicts, outcomes, indeterminate = [], [], []
-    for rule in chosen:
-        result = rule.run(ctx, explain=explain)
-        conflicts.extend(result.conflicts)
-        indeterminate.extend(result.indeterminate)
-        outcomes.append(result.outcome())
+    # evaluation makes millions of short-lived objects and no cycles worth collecting
+    with no_gc(), pair_cache():
+        for rule in chosen:
+            result = rule.run(ctx, explain=explain)
+            conflicts.extend(result.conflicts)
+            indeterminate.extend(result.indeterminate)
+            outcomes.append(result.outcome())
     conflicts.sort(key=_conflict_key)
     info = submission.submission
     record = {

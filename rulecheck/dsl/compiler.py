@@ -13,7 +13,7 @@ import shapely
 
 from rulecheck.diagnostics import Diagnostic
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, union_all
+from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
 from rulecheck.dsl.schema import (
     ANY, BOOL, CODE, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, TOL, T, fields_of, has_id, list_of, num,
 )
@@ -24,6 +24,7 @@ from rulecheck.model import documents as d
 Fn = Callable[[dict], Any]
 CTX = "$ctx"
 SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
+PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
 
 
 class CheckError(Exception):
@@ -744,7 +745,7 @@ class ExprCompiler:
     def c_Comprehension(self, node: ast.Comprehension, scope):
         if node.func not in AGGREGATES:
             raise CheckError(node.span, f"'{node.func}(... for ...)' is not an aggregate; use one of {', '.join(sorted(AGGREGATES))}")
-        iterate, elem_t = self._source(node.source, node.var, node.cond, scope)
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, also=node.element)
         inner = dict(scope)
         inner[node.var] = elem_t
         et, ef = self.compile(node.element, inner)
@@ -885,7 +886,7 @@ class ExprCompiler:
 
         return BOOL, fn
 
-    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope):
+    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None):
         """Iterate `var in source where cond` -> a generator of sub-environments (or a Missing).
         A spatial predicate between `var` and the outer scope runs through an STRtree."""
         st, sf = self.compile(source, scope)
@@ -897,7 +898,7 @@ class ExprCompiler:
         elem_t = st.arg
         inner = dict(scope)
         inner[var] = elem_t
-        plan = plan_filter(self, cond, var, inner, scope, source, elem_t, sf) if cond is not None else None
+        plan = plan_filter(self, cond, var, inner, scope, source, elem_t, sf, also) if cond is not None else None
 
         def iterate(env):
             if plan is not None:
@@ -1150,6 +1151,18 @@ def free_names(node) -> set[str]:
     return out
 
 
+def _walk(node):
+    """Every expression node under `node`, itself included."""
+    yield node
+    for value in vars(node).values():
+        if isinstance(value, ast.Expr):
+            yield from _walk(value)
+        elif isinstance(value, tuple):
+            for v in value:
+                if isinstance(v, ast.Expr):
+                    yield from _walk(v)
+
+
 def conjuncts(node: ast.Expr) -> list[ast.Expr]:
     if isinstance(node, ast.Logic) and node.op == "and":
         return conjuncts(node.left) + conjuncts(node.right)
@@ -1176,6 +1189,9 @@ class FilterPlan:
     spatial_predicate: str | None
     rest_fns: list[Fn]
     key: int
+    # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
+    # survivor's; either way they are computed in one vectorised call per outer record
+    prefill: str | None = None
 
     def _prepared(self, env):
         """(records, geometries, tree) after the local filter; memoised per run when the source is constant."""
@@ -1208,7 +1224,7 @@ class FilterPlan:
                     undecided.append((item, verdict))
         else:
             kept = list(items)
-        tree = None
+        tree, geoms = None, None
         if self.spatial_other is not None:
             with_geometry = []
             for item in kept:
@@ -1217,8 +1233,9 @@ class FilterPlan:
                 else:
                     with_geometry.append(item)
             kept = with_geometry
-            tree = shapely.STRtree(np.array([_geom_or_none(r) for r in kept], dtype=object))
-        result = (kept, undecided, tree)
+            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
+            tree = shapely.STRtree(geoms)
+        result = (kept, undecided, tree, geoms)
         if self.source_const:
             ctx.memo[memo_key] = result
         return result
@@ -1228,7 +1245,7 @@ class FilterPlan:
         if isinstance(prepared, Missing):
             yield prepared
             return
-        kept, undecided, tree = prepared
+        kept, undecided, tree, geoms = prepared
         for item, verdict in undecided:
             yield verdict
         if tree is not None:
@@ -1242,9 +1259,20 @@ class FilterPlan:
                 return
             indices = tree.query(other, predicate=self.spatial_predicate)
             indices.sort()
+            if self.prefill == "filter":
+                prefill_pairs(other, geoms[indices])
             pool = (kept[i] for i in indices)
         else:
             pool = iter(kept)
+        if self.prefill == "after" and tree is not None:
+            # what follows the filter needs each survivor's shared area: compute them together
+            survivors = list(self._filtered(env, pool))
+            prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
+            yield from survivors
+            return
+        yield from self._filtered(env, pool)
+
+    def _filtered(self, env, pool):
         for item in pool:
             sub = dict(env)
             sub[self.var] = item
@@ -1272,7 +1300,7 @@ def _geom_or_none(record):
     return g if isinstance(g, shapely.Geometry) else None
 
 
-def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source, elem_t, source_fn) -> FilterPlan:
+def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source, elem_t, source_fn, also=None) -> FilterPlan:
     locals_ = set(outer_scope)
     local_fns, rest_fns = [], []
     spatial_other, spatial_pred = None, None
@@ -1293,7 +1321,8 @@ def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source,
                     spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
                     break
             if spatial_other is not None:
-                rest_fns.append(f)
+                if part.func != "intersects":  # intersects itself is exactly what the index query answers
+                    rest_fns.append(f)
                 continue
         if names <= {var}:
             local_fns.append(f)
@@ -1302,4 +1331,14 @@ def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source,
     source_const = not (free_names(source) & locals_)
     if spatial_other is None and not local_fns:
         return FilterPlan(var, source_fn, source_const, [], None, None, rest_fns, id(cond))
-    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond))
+    def pair_call(node) -> bool:
+        return isinstance(node, ast.Call) and node.func in PAIR_FUNCS and len(node.args) >= 2 and any(
+            _is_var(arg, var) for arg in node.args[:2])
+
+    prefill = None
+    if spatial_other is not None:
+        if any(pair_call(part) for part in conjuncts(cond)):
+            prefill = "filter"
+        elif also is not None and any(pair_call(n) for n in _walk(also)):
+            prefill = "after"
+    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill)

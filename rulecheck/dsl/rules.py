@@ -461,7 +461,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
             if isinstance(step, ast.ForStep):
                 if step.var in scope:
                     raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
-                iterate, elem_t = comp._source(step.source, step.var, step.cond, scope)
+                iterate, elem_t = comp._source(step.source, step.var, step.cond, scope, also=rule.require)
                 scope = dict(scope)
                 scope[step.var] = elem_t
                 steps.append(("for", step.var, iterate, elem_t))
