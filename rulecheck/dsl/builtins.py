@@ -84,7 +84,13 @@ def shared_overlap_area(a, b) -> float:
         hit = cache.get(("area",) + _key(a, b))
         if hit is not None and ((hit[0] is a and hit[1] is b) or (hit[0] is b and hit[1] is a)):
             return hit[2]
-    if shapely.relate_pattern(a, b, "T********"):
+    shapely.prepare(a)
+    shapely.prepare(b)
+    if shapely.covers(b, a):  # a parcel inside the unit: the whole of it, without an intersection
+        value = float(shapely.area(a))
+    elif shapely.covers(a, b):
+        value = float(shapely.area(b))
+    elif shapely.relate_pattern(a, b, "T********"):
         value = float(shapely.area(shared_intersection(a, b)))
     else:
         value = 0.0
@@ -103,16 +109,27 @@ def prefill_pairs(a, others) -> None:
     if len(todo) == 0:
         return
     try:
-        inside = shapely.relate_pattern(a, todo, "T********")
+        shapely.prepare(a)
+        a_in_b = shapely.covers(todo, a)
+        b_in_a = shapely.covers(a, todo) & ~a_in_b
+        rest = ~(a_in_b | b_in_a)
+        inside = np.zeros(len(todo), dtype=bool)
+        inside[rest] = shapely.relate_pattern(a, todo[rest], "T********")
         meeting = todo[inside]
         inters = shapely.intersection(a, meeting)
         areas = shapely.area(inters)
+        area_a = float(shapely.area(a))
+        contained_areas = shapely.area(todo[b_in_a])
     except shapely.errors.GEOSException:
         return  # an invalid geometry among them: each pair is computed (and repaired) on its own
     for b, inter, value in zip(meeting, inters, areas):
         cache[_key(a, b)] = (a, b, inter)
         cache[("area",) + _key(a, b)] = (a, b, float(value))
-    for b in todo[~inside]:
+    for b in todo[a_in_b]:
+        cache[("area",) + _key(a, b)] = (a, b, area_a)
+    for b, value in zip(todo[b_in_a], contained_areas):
+        cache[("area",) + _key(a, b)] = (a, b, float(value))
+    for b in todo[rest & ~inside]:
         cache[("area",) + _key(a, b)] = (a, b, 0.0)
 
 

@@ -465,13 +465,15 @@ class ExprCompiler:
 
             def fn(env):
                 code, prefix = lf(env), rf(env)
+                groups = env[CTX].classification.groups
+                if type(code) is str and type(prefix) is str and prefix not in groups:
+                    return code.startswith(prefix)  # the common case, first
                 missing = _first_missing(code, prefix)
                 if missing is not None:
                     return missing
                 if code is None or prefix is None:
                     return Missing("land-use code")
                 prefixes = prefix if isinstance(prefix, list) else [prefix]
-                groups = env[CTX].classification.groups
                 # a class named by a group (a duty's resource "ecological_resource") covers the group's codes
                 return any(env[CTX].classification.in_group(str(code), str(p)) if str(p) in groups
                            else str(code).startswith(str(p)) for p in prefixes)
@@ -708,6 +710,31 @@ class ExprCompiler:
         impl = builtin.impl
         geometric = builtin.geometric
         kinds = builtin.params
+
+        if geometric and kinds[:2] == ("geom", "geom") and len(arg_fns) == 2:
+            first_fn, second_fn = arg_fns
+            Geometry = shapely.Geometry
+
+            def fn(env):  # the hot path of spatial rules: two geometries, no tolerance
+                a, b = first_fn(env), second_fn(env)
+                if type(a) is not Geometry and not isinstance(a, Geometry):
+                    a = Missing(f"an argument of {name}") if a is None else as_geometry(a)
+                    if isinstance(a, Missing):
+                        return a
+                if type(b) is not Geometry and not isinstance(b, Geometry):
+                    b = Missing(f"an argument of {name}") if b is None else as_geometry(b)
+                    if isinstance(b, Missing):
+                        return b
+                try:
+                    return impl(a, b)
+                except shapely.errors.GEOSException:
+                    pass
+                try:  # an invalid geometry (reported by the GEO rules) is repaired for measuring
+                    return impl(shapely.make_valid(a), shapely.make_valid(b))
+                except shapely.errors.GEOSException as err:
+                    raise EvalError(f"{name}: {err}") from None
+
+            return result, fn
 
         def fn(env):
             values = []
@@ -1207,17 +1234,7 @@ class FilterPlan:
             sub = dict(env)
             for item in items:
                 sub[self.var] = item
-                verdict = True
-                for f in self.local_fns:
-                    try:
-                        v = f(sub)
-                    except EvalError as err:
-                        v = Missing(str(err))
-                    if v is False:
-                        verdict = False
-                        break
-                    if isinstance(v, Missing):
-                        verdict = v
+                verdict = _all_of(self.local_fns, sub)
                 if verdict is True:
                     kept.append(item)
                 elif isinstance(verdict, Missing):
@@ -1276,21 +1293,26 @@ class FilterPlan:
         for item in pool:
             sub = dict(env)
             sub[self.var] = item
-            verdict = True
-            for f in self.rest_fns:
-                try:
-                    v = f(sub)
-                except EvalError as err:
-                    v = Missing(str(err))
-                if v is False:
-                    verdict = False
-                    break
-                if isinstance(v, Missing):
-                    verdict = v
+            verdict = _all_of(self.rest_fns, sub)
             if verdict is True:
                 yield sub
             elif isinstance(verdict, Missing):
                 yield verdict
+
+
+def _all_of(conditions: list[Fn], env: dict):
+    """True if every condition holds, False if one fails, else the Missing that left it undecided."""
+    verdict = True
+    for f in conditions:
+        try:
+            v = f(env)
+        except EvalError as err:
+            v = Missing(str(err))
+        if v is False:
+            return False
+        if isinstance(v, Missing):
+            verdict = v
+    return verdict
 
 
 def _geom_or_none(record):
