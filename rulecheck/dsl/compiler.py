@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -148,6 +149,10 @@ class CompiledParam:
 
 
 # ---- helpers on values ------------------------------------------------------------------------------
+
+
+_PLAIN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+              ">=": operator.ge}
 
 
 def _first_missing(*values):
@@ -441,9 +446,12 @@ class ExprCompiler:
             if tt.kind == "num" and lt.kind == "num" and tt.arg not in ("", None) and lt.arg not in (None, tt.arg):
                 raise CheckError(node.tolerance.span, f"a tolerance of {tt} does not fit {lt}")
         op = node.op
+        plain_op = _PLAIN_OPS[op]
 
         def fn(env):
             a, b = lf(env), rf(env)
+            if tf is None and type(a) is str and type(b) is str:  # ids and codes, the common case, first
+                return plain_op(a, b)
             tol = tf(env) if tf is not None else None
             missing = _first_missing(a, b, tol)
             if missing is not None:
