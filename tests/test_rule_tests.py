@@ -30,3 +30,49 @@ def test_every_rule_has_a_passing_and_a_failing_case():
     ids = {rule.id for rule in RULE_SET.rules}
     assert not ids - silent, f"rules without a passing case: {sorted(ids - silent)}"
     assert not ids - caught, f"rules without a failing case: {sorted(ids - caught)}"
+
+
+INLINE_PACK = '''
+rule LAY-901
+  title zh "权益不得超过一公顷" en "Rights are at most one hectare"
+  severity error
+  basis "测试" "test"
+  for each right in unit_plan.rights
+  require area(right) <= 1 ha
+  message zh "{right} 面积 {area(right)}" en "{right} measures {area(right)}"
+
+test LAY-901 "a small inline submission, patched"
+  given inline """
+    format: rulecheck/v1
+    submission: {id: T-1, as_of: 2026-03-01, crs: "EPSG:4526"}
+    unit_plan:
+      id: U
+      direction: eco_recreation
+      boundary: POLYGON ((38401000 2622000, 38401300 2622000, 38401300 2622100, 38401000 2622100, 38401000 2622000))
+      rights:
+        - {id: R1, kind: forest_management, land_use: "0301", geometry: "POLYGON ((38401000 2622000, 38401100 2622000, 38401100 2622100, 38401000 2622100, 38401000 2622000))"}
+        - {id: R2, kind: forest_management, land_use: "0301", geometry: "POLYGON ((38401100 2622000, 38401300 2622000, 38401300 2622100, 38401100 2622100, 38401100 2622000))"}
+    detailed_plan: {id: DP, status: draft}
+    """
+  expect LAY-901 on R2
+test LAY-901 "an inline submission that does not load names its line"
+  given inline """
+    format: rulecheck/v1
+    submission: {id: T-2, crs: "EPSG:4526"}
+    unit_plan: {id: U, direction: eco_recreatoin}
+    detailed_plan: {id: DP, status: draft}
+    """
+  expect no LAY-901
+'''
+
+
+def test_inline_submissions_in_rule_tests(tmp_path):
+    pack = tmp_path / "inline.rule"
+    pack.write_text(INLINE_PACK, encoding="utf-8")
+    rule_set = load_rules([pack])
+    first, second = (run_test(t, "inline.rule", f, rule_set) for t, _, f in rule_set.tests)
+    assert first.passed, first.render()
+    assert not second.passed
+    # the loader's message points at the line of the rule file where the bad value is written
+    text = second.render()
+    assert "inline.rule:28:" in text and "eco_recreatoin" in text, text

@@ -305,6 +305,13 @@ class _ToAst(Transformer):
     def given_file(self, meta, children):
         return ("submission", _unquote(children[0]))
 
+    def given_inline(self, meta, children):
+        import textwrap
+
+        token = children[0]
+        # keep the manifest's lines where they are in the rule file: pad with the lines before it
+        return ("inline", "\n" * (token.line - 1) + textwrap.dedent(str(token)[3:-3]))
+
     def patch_set(self, meta, children):
         (root, path), value = children
         return ast.Patch("set", root, path, value, self._s(meta))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import functools
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,6 +159,8 @@ def run_test(test: ast.RuleTest, display: str, rule_file: Path, rule_set: RuleSe
     from rulecheck.engine import check
 
     result = TestResult(test.rule, test.name, display, test.span.line)
+    if test.given_kind == "inline":
+        return _run_inline(test, display, rule_file, rule_set, result)
     manifest = _manifest_for(test, rule_file)
     if not manifest.exists():
         result.failures.append(f"given {test.given_kind} '{test.given}': no such file {manifest}")
@@ -169,6 +171,28 @@ def run_test(test: ast.RuleTest, display: str, rule_file: Path, rule_set: RuleSe
         result.failures.append(f"given {test.given_kind} '{test.given}' does not load:")
         result.failures.extend(d.render() for d in err.diagnostics[:5])
         return result
+    return _patch_and_check(test, submission, rule_set, result)
+
+
+def _run_inline(test, display, rule_file, rule_set, result) -> TestResult:
+    """A manifest written in the test: loaded from a scratch folder (inline WKT, or paths from the rule's folder)."""
+    from rulecheck.model.loader import load_submission
+
+    with tempfile.TemporaryDirectory(prefix="rulecheck-test-") as scratch:
+        manifest = Path(scratch) / rule_file.name
+        manifest.write_text(test.given, encoding="utf-8")
+        try:
+            submission = load_submission(manifest)
+        except InputError as err:
+            result.failures.append("the inline submission does not load:")
+            result.failures.extend(d.render().replace(str(manifest), display) for d in err.diagnostics[:5])
+            return result
+    return _patch_and_check(test, submission, rule_set, result)
+
+
+def _patch_and_check(test, submission, rule_set, result) -> TestResult:
+    from rulecheck.engine import check
+
     for patch in test.patches:
         try:
             apply_patch(submission, patch)
