@@ -12,11 +12,10 @@ from typing import Any, Callable
 import numpy as np
 import shapely
 
-from rulecheck.diagnostics import Diagnostic
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
 from rulecheck.dsl.schema import (
-    ANY, BOOL, CODE, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, TOL, T, fields_of, has_id, list_of, num,
+    ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
 from rulecheck.dsl.units import BASE_UNIT, DIMENSION_NAMES, UNITS, Quantity, Tolerance, dimension, to_base
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -291,10 +290,6 @@ class ExprCompiler:
             if not _comparable(elem, t):
                 raise CheckError(node.span, f"a list mixes {elem} and {t}")
         fns = [fn for _, fn in compiled]
-        if all(isinstance(item, (ast.Number, ast.String, ast.DateLit, ast.Bool, ast.Name)) for item in node.items) and all(
-            t.kind != "list" for t, _ in compiled
-        ):
-            pass
         return list_of(elem), lambda env: [f(env) for f in fns]
 
     def c_Name(self, node: ast.Name, scope):
@@ -636,29 +631,17 @@ class ExprCompiler:
         for t, side in ((lt, node.left), (rt, node.right)):
             if t.kind not in ("bool", "any"):
                 raise CheckError(side.span, f"'{node.op}' needs true/false on both sides, not {t}")
-        if node.op == "and":
+        settles = node.op == "or"  # one false side settles `and`, one true side settles `or`, even if the other is absent
 
-            def fn(env):
-                a = lf(env)
-                if a is False:
-                    return False
-                b = rf(env)
-                if b is False:
-                    return False
-                m = _first_missing(a, b)
-                return True if m is None else m
-
-        else:
-
-            def fn(env):
-                a = lf(env)
-                if a is True:
-                    return True
-                b = rf(env)
-                if b is True:
-                    return True
-                m = _first_missing(a, b)
-                return False if m is None else m
+        def fn(env):
+            a = lf(env)
+            if a is settles:
+                return settles
+            b = rf(env)
+            if b is settles:
+                return settles
+            m = _first_missing(a, b)
+            return (not settles) if m is None else m
 
         return BOOL, fn
 
@@ -784,7 +767,6 @@ class ExprCompiler:
         inner = dict(scope)
         inner[node.var] = elem_t
         et, ef = self.compile(node.element, inner)
-        var = node.var
 
         def values(env):
             out = []
@@ -1062,9 +1044,6 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
             index.setdefault(alias, item)
     ctx.memo[("ids", key)] = (items, index)
     return index
-
-
-_FIELD_UNIT_CACHE: dict[tuple[type, str], tuple[str, float, float] | None] = {}
 
 
 def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, Fn]:

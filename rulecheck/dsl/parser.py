@@ -7,7 +7,7 @@ import functools
 import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from rulecheck.diagnostics import Diagnostic, InputError
@@ -67,12 +67,6 @@ def _span(path: str, meta_or_token) -> ast.Span:
 def _unquote(token: Token) -> str:
     body = str(token)[1:-1]
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
-
-
-class TemplateError(Exception):
-    def __init__(self, message: str, offset: int):
-        super().__init__(message)
-        self.offset = offset
 
 
 @v_args(meta=True)

@@ -60,12 +60,6 @@ def _display(path: Path) -> str:
 
 
 @dataclass
-class Binding:
-    env: dict
-    subjects: list[tuple[str, Any]]  # (variable, record)
-
-
-@dataclass
 class CompiledRule:
     rule: ast.Rule
     path: str

@@ -115,7 +115,6 @@ def apply_patch(submission, patch: ast.Patch) -> None:
         raise PatchError(f"a patch starts at submission, unit_plan, detailed_plan or contracts, not {patch.root}")
     node = submission.submission if patch.root == "submission" else getattr(submission, patch.root)
     steps = list(patch.path)
-    parent, key = None, None
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
         if step.kind == "field" and isinstance(node, dict):  # finance costs and revenues, by item
@@ -139,7 +138,6 @@ def apply_patch(submission, patch: ast.Patch) -> None:
                 return
             if not hasattr(node, step.name):
                 raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
-            parent, key = node, step.name
             node = getattr(node, step.name)
         else:
             if not isinstance(node, list):
@@ -150,14 +148,11 @@ def apply_patch(submission, patch: ast.Patch) -> None:
             if last and patch.kind == "remove":
                 node.remove(found[0])
                 return
-            parent, key = node, step.name
             node = found[0]
     raise PatchError(f"'{patch.text()}' does not end at a field (to set) or a record (to remove)")
 
 
 def run_test(test: ast.RuleTest, display: str, rule_file: Path, rule_set: RuleSet) -> TestResult:
-    from rulecheck.engine import check
-
     result = TestResult(test.rule, test.name, display, test.span.line)
     if test.given_kind == "inline":
         return _run_inline(test, display, rule_file, rule_set, result)
