@@ -76,3 +76,17 @@ def test_inline_submissions_in_rule_tests(tmp_path):
     # the loader's message points at the line of the rule file where the bad value is written
     text = second.render()
     assert "inline.rule:28:" in text and "eco_recreatoin" in text, text
+
+
+def test_a_pack_of_ones_own_rules_uses_the_built_in_parameters(tmp_path):
+    pack = tmp_path / "own.rule"
+    pack.write_text(
+        'rule SUP-900\n  title zh "商业用地期限" en "Commercial term"\n  severity error\n'
+        '  basis "《城镇国有土地使用权出让和转让暂行条例》第十二条" "商业、旅游、娱乐用地四十年"\n'
+        '  for each right in unit_plan.rights where right.land_use under "09" and present(right.term_years)\n'
+        '  require right.term_years <= max_term_transfer[right.land_use]\n'
+        '  message zh "权益 {right}" en "Right {right}"\n', encoding="utf-8")
+    rule_set = load_rules([pack])
+    assert [r.id for r in rule_set.rules] == ["SUP-900"]
+    assert "max_term_transfer" in rule_set.params
+    assert any(p.endswith("terms.rule") for p in rule_set.packs), "the report's provenance names the params used"

@@ -559,10 +559,16 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     files, diags = _rule_files(paths)
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
+    parsed = [(parse_file(file, display), file, display) for file, display in files]
+    if not any(pack.params for (pack, _), _, _ in parsed):
+        # a pack of one's own rules declares no parameters: it uses the built-in legal figures
+        builtin, _ = _rule_files([default_rule_paths()[0] / "params"])
+        files += builtin
+        parsed += [(parse_file(file, display), file, display) for file, display in builtin]
+    parsed += [(parse_file(file, display), file, display) for file, display in param_files]
     packs = []
     digest = hashlib.sha256()
-    for file, display in files + param_files:
-        pack, pd = parse_file(file, display)
+    for (pack, pd), file, display in parsed:
         diags += pd
         packs.append((pack, file, (file, display) in param_files))
         digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
