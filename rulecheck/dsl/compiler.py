@@ -1277,12 +1277,12 @@ class FilterPlan:
         yield from self._filtered(env, pool)
 
     def _filtered(self, env, pool):
+        probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass
         for item in pool:
-            sub = dict(env)
-            sub[self.var] = item
-            verdict = _all_of(self.rest_fns, sub)
+            probe[self.var] = item
+            verdict = _all_of(self.rest_fns, probe)
             if verdict is True:
-                yield sub
+                yield dict(probe)
             elif isinstance(verdict, Missing):
                 yield verdict
 
