@@ -100,37 +100,41 @@ def shared_overlap_area(a, b) -> float:
 
 
 def prefill_pairs(a, others) -> None:
-    """The shared areas (and intersections where there is one) of `a` with many geometries, in a few
-    vectorised GEOS calls, for shared_overlap_area and shared_intersection to find."""
+    """The shared areas of `a` with many geometries, for shared_overlap_area to find."""
     cache = _PAIRS.get()
     if cache is None or len(others) == 0:
         return
-    todo = np.array([b for b in others if ("area",) + _key(a, b) not in cache], dtype=object)
-    if len(todo) == 0:
+    todo = [b for b in others if ("area",) + _key(a, b) not in cache]
+    if todo:
+        prefill_pair_arrays(np.full(len(todo), a, dtype=object), np.array(todo, dtype=object))
+
+
+def prefill_pair_arrays(left, right) -> None:
+    """The shared areas (and intersections where there is one) of left[i] and right[i] for every i, in a few
+    vectorised GEOS calls: a prepared `covers` either way, else a DE-9IM test that the interiors meet, and an
+    intersection only for the pairs that pass it."""
+    cache = _PAIRS.get()
+    if cache is None or len(left) == 0:
         return
     try:
-        shapely.prepare(a)
-        a_in_b = shapely.covers(todo, a)
-        b_in_a = shapely.covers(a, todo) & ~a_in_b
-        rest = ~(a_in_b | b_in_a)
-        inside = np.zeros(len(todo), dtype=bool)
-        inside[rest] = shapely.relate_pattern(a, todo[rest], "T********")
-        meeting = todo[inside]
-        inters = shapely.intersection(a, meeting)
-        areas = shapely.area(inters)
-        area_a = float(shapely.area(a))
-        contained_areas = shapely.area(todo[b_in_a])
+        shapely.prepare(left)
+        shapely.prepare(right)
+        left_in_right = shapely.covers(right, left)
+        right_in_left = shapely.covers(left, right) & ~left_in_right
+        rest = ~(left_in_right | right_in_left)
+        meet = np.zeros(len(left), dtype=bool)
+        meet[rest] = shapely.relate_pattern(left[rest], right[rest], "T********")
+        inters = shapely.intersection(left[meet], right[meet])
+        areas = np.zeros(len(left))
+        areas[left_in_right] = shapely.area(left[left_in_right])
+        areas[right_in_left] = shapely.area(right[right_in_left])
+        areas[meet] = shapely.area(inters)
     except shapely.errors.GEOSException:
         return  # an invalid geometry among them: each pair is computed (and repaired) on its own
-    for b, inter, value in zip(meeting, inters, areas):
+    for a, b, value in zip(left, right, areas.tolist()):
+        cache[("area",) + _key(a, b)] = (a, b, value)
+    for a, b, inter in zip(left[meet], right[meet], inters):
         cache[_key(a, b)] = (a, b, inter)
-        cache[("area",) + _key(a, b)] = (a, b, float(value))
-    for b in todo[a_in_b]:
-        cache[("area",) + _key(a, b)] = (a, b, area_a)
-    for b, value in zip(todo[b_in_a], contained_areas):
-        cache[("area",) + _key(a, b)] = (a, b, float(value))
-    for b in todo[rest & ~inside]:
-        cache[("area",) + _key(a, b)] = (a, b, 0.0)
 
 
 def area(a) -> Quantity:

@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
+from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pair_arrays, prefill_pairs, union_all
 from rulecheck.dsl.schema import (
     ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
@@ -242,6 +242,9 @@ class ExprCompiler:
         self.trace = trace
         self.used_vars: set[str] = set()
         self.used_params: set[str] = set()
+        # for a rule's loop variable over a collection fixed for the run: that collection, so that a join
+        # against the variable can query the index once for all its records
+        self.universes: dict[str, Fn] = {}
 
     def source(self, node: ast.Expr) -> str:
         s = node.span
@@ -1206,6 +1209,34 @@ class FilterPlan:
     # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
     # survivor's; either way they are computed in one vectorised call per outer record
     prefill: str | None = None
+    # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
+    # every outer record, and a "filter" prefill is computed over all pairs at once
+    universe_fn: Fn | None = None
+
+    def _bulk(self, env, tree, geoms) -> dict | None:
+        """{id(outer geometry): sorted indices of its candidates}, for every record of the universe; memoised."""
+        ctx = env[CTX]
+        universe = self.universe_fn(env)
+        if isinstance(universe, Missing):
+            return None
+        memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill)
+        cached = ctx.memo.get(memo_key)
+        if cached is not None and cached[0] is universe and cached[1] is tree:
+            return cached[2]
+        outer = [g for g in (_geom_or_none(r) for r in universe) if g is not None]
+        outer_arr = np.array(outer, dtype=object)
+        result: dict[int, np.ndarray] = {}
+        if len(outer_arr):
+            which, found = tree.query(outer_arr, predicate=self.spatial_predicate)
+            order = np.lexsort((found, which))
+            which, found = which[order], found[order]
+            bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
+            for i, g in enumerate(outer):
+                result[id(g)] = found[bounds[i] : bounds[i + 1]]
+            if self.prefill == "filter":
+                prefill_pair_arrays(outer_arr[which], geoms[found])
+        ctx.memo[memo_key] = (universe, tree, result)
+        return result
 
     def _prepared(self, env):
         """(records, geometries, tree) after the local filter; memoised per run when the source is constant."""
@@ -1216,6 +1247,12 @@ class FilterPlan:
         items = self.source_fn(env)
         if isinstance(items, Missing):
             return items
+        shared_key = ("index", id(items)) if self.source_const and not self.local_fns and self.spatial_other else None
+        if shared_key is not None:  # another plan over the same collection, unfiltered, built its index already
+            shared = ctx.memo.get(shared_key)
+            if shared is not None and shared[0] is items:
+                ctx.memo[memo_key] = shared[1]
+                return shared[1]
         kept, undecided = [], []
         if self.local_fns:
             sub = dict(env)
@@ -1242,6 +1279,8 @@ class FilterPlan:
         result = (kept, undecided, tree, geoms)
         if self.source_const:
             ctx.memo[memo_key] = result
+        if shared_key is not None:
+            ctx.memo[shared_key] = (items, result)
         return result
 
     def candidates(self, env):
@@ -1261,10 +1300,13 @@ class FilterPlan:
             if isinstance(other, Missing):
                 yield other
                 return
-            indices = tree.query(other, predicate=self.spatial_predicate)
-            indices.sort()
-            if self.prefill == "filter":
-                prefill_pairs(other, geoms[indices])
+            bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
+            indices = bulk.get(id(other)) if bulk is not None else None
+            if indices is None:
+                indices = tree.query(other, predicate=self.spatial_predicate)
+                indices.sort()
+                if self.prefill == "filter":
+                    prefill_pairs(other, geoms[indices])
             pool = (kept[i] for i in indices)
         else:
             pool = iter(kept)
@@ -1312,7 +1354,7 @@ def _geom_or_none(record):
 def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source, elem_t, source_fn, also=None) -> FilterPlan:
     locals_ = set(outer_scope)
     local_fns, rest_fns = [], []
-    spatial_other, spatial_pred = None, None
+    spatial_other, spatial_pred, universe_fn = None, None, None
     for part in conjuncts(cond):
         t, f = comp.compile(part, inner_scope)
         if t.kind not in ("bool", "any"):
@@ -1326,6 +1368,7 @@ def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source,
             for mine, other in ((a, b), (b, a)):
                 if _is_var(mine, var) and var not in free_names(other):
                     spatial_other = comp.compile(other, outer_scope)[1]
+                    universe_fn = next((fn for name, fn in comp.universes.items() if _is_var(other, name)), None)
                     # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
                     spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
                     break
@@ -1350,4 +1393,5 @@ def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source,
             prefill = "filter"
         elif also is not None and any(pair_call(n) for n in _walk(also)):
             prefill = "after"
-    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill)
+    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
+                      universe_fn)

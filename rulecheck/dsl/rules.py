@@ -15,7 +15,7 @@ import shapely
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.dsl import ast
 from rulecheck.dsl.compiler import (
-    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _suggest,
+    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _suggest, free_names,
 )
 from rulecheck.dsl.parser import parse_file
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
@@ -456,6 +456,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 if step.var in scope:
                     raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
                 iterate, elem_t = comp._source(step.source, step.var, step.cond, scope, also=rule.require)
+                if not (free_names(step.source) & set(scope)):  # the loop's collection is fixed for the run
+                    comp.universes[step.var] = comp.compile(step.source, scope)[1]
                 scope = dict(scope)
                 scope[step.var] = elem_t
                 steps.append(("for", step.var, iterate, elem_t))
