@@ -76,6 +76,8 @@ def render_rule(entry: dict, *, lang: str = "zh") -> str:
         lines.append(f"  {t('basis', lang)}: {catalog_basis(entry)}")
     if entry.get("tags"):
         lines.append(f"  tags: {', '.join(entry['tags'])}")
+    if entry.get("params"):
+        lines.append(f"  {'参数' if lang == 'zh' else 'parameters'}: {', '.join(entry['params'])}")
     if "waivable" in entry:
         lines.append(f"  waivable: {'yes' if entry['waivable'] else 'no'}")
     source = entry.get("source") or {}
