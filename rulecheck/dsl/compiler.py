@@ -1115,17 +1115,6 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, 
             return {k: Quantity(float(x), "money", "wan_yuan") for k, x in v.items()}
 
         return ft, fn
-    if ft.kind == "geom":
-
-        def fn(env):
-            rec = obj_fn(env)
-            if isinstance(rec, Missing):
-                return rec
-            v = getattr(rec, name)
-            return missing(rec) if v is None else v
-
-        return ft, fn
-
     def fn(env):
         rec = obj_fn(env)
         if isinstance(rec, Missing):
