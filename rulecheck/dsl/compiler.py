@@ -1199,7 +1199,7 @@ class FilterPlan:
     # survivor's; either way they are computed in one vectorised call per outer record
     prefill: str | None = None
     # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
-    # every outer record, and the shared areas of all its pairs are computed in one pass
+    # every outer record, and a "filter" prefill is computed over all pairs at once
     universe_fn: Fn | None = None
 
     def _bulk(self, env, tree, geoms) -> dict | None:
@@ -1222,7 +1222,7 @@ class FilterPlan:
             bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
             for i, g in enumerate(outer):
                 result[id(g)] = found[bounds[i] : bounds[i + 1]]
-            if self.prefill is not None:
+            if self.prefill == "filter":
                 prefill_pair_arrays(outer_arr[which], geoms[found])
         ctx.memo[memo_key] = (universe, tree, result)
         return result
@@ -1291,7 +1291,6 @@ class FilterPlan:
                 return
             bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
             indices = bulk.get(id(other)) if bulk is not None else None
-            from_bulk = indices is not None  # the bulk pass already measured every pair
             if indices is None:
                 indices = tree.query(other, predicate=self.spatial_predicate)
                 indices.sort()
@@ -1300,7 +1299,7 @@ class FilterPlan:
             pool = (kept[i] for i in indices)
         else:
             pool = iter(kept)
-        if self.prefill == "after" and tree is not None and not from_bulk:
+        if self.prefill == "after" and tree is not None:
             # what follows the filter needs each survivor's shared area: compute them together
             survivors = list(self._filtered(env, pool))
             prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
