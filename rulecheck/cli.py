@@ -208,11 +208,13 @@ def rules_show(rule_id, rule_paths, lang):
 
 @rules.command("validate")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-def rules_validate(paths):
+@click.option("--params", "param_paths", multiple=True, metavar="FILE",
+              help="Parameter override files to check against the packs (a province's figures).")
+def rules_validate(paths, param_paths):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
 
-    diagnostics = validate(list(paths))
+    diagnostics = validate(list(paths), list(param_paths) or None)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]

@@ -158,3 +158,14 @@ def test_fail_on_and_waivers_gate(tmp_path):
     assert result.returncode == (1 if not_waivable else 0)
     assert len(waived["waivers"]["refused"]) == len(not_waivable)
     assert run("check", DEFECTS, "--fail-on", "never").returncode == 0
+
+
+def test_rules_validate_checks_a_province_override_against_the_packs(tmp_path):
+    ok = run("rules", "validate", ROOT / "rules", "--params", ROOT / "rules" / "params" / "provinces" / "44-example.rule")
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "gd.rule"
+    bad.write_text('param max_term_transfr\n  title zh "甲" en "a"\n  from 2020-01-01 source "粤"\n    value 40 years\n',
+                   encoding="utf-8")
+    result = run("rules", "validate", ROOT / "rules", "--params", bad)
+    assert result.returncode == 2
+    assert "gd.rule:1:7" in result.stderr and "did you mean 'max_term_transfer'" in result.stderr
