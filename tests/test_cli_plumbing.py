@@ -175,11 +175,11 @@ def test_rules_list_and_show(runner, engine):
 def test_rules_validate_and_test_report_through_exit_status(runner, monkeypatch):
     import rulecheck.dsl as dsl
 
-    monkeypatch.setattr(dsl, "validate", lambda paths: [Diagnostic(paths[0], "unknown name 'parcle'", line=4, column=9)],
+    monkeypatch.setattr(dsl, "validate", lambda paths, params=None: [Diagnostic(paths[0], "unknown name 'parcle'", line=4, column=9)],
                         raising=False)
     result = runner.invoke(cli, ["rules", "validate", "rules/ind.rule"])
     assert result.exit_code == 2 and "rules/ind.rule:4:9: error: unknown name 'parcle'" in result.output
-    monkeypatch.setattr(dsl, "validate", lambda paths: [], raising=False)
+    monkeypatch.setattr(dsl, "validate", lambda paths, params=None: [], raising=False)
     result = runner.invoke(cli, ["rules", "validate", "rules/ind.rule"])
     assert result.exit_code == 0 and "1 rule pack(s) OK" in result.output
 
