@@ -57,7 +57,6 @@ class Context:
                 self.parents[id(item)] = contract
             for duty in contract.duties:
                 self.parents[id(duty)] = contract
-                duty._contract_id = contract.id
         for package in self.submission.unit_plan.packages:
             for duty in package.duties:
                 self.parents[id(duty)] = package
@@ -73,21 +72,26 @@ class ParamValues:
         self.as_of = as_of
         self.used: dict[tuple[str, str | None], dict] = {}
 
-    def scalar(self, name: str):
+    def _in_force(self, name: str):
         param = self.params[name]
         edition = param.edition_at(self.as_of)
         if edition is None:
-            return Missing(f"parameter {name} has no value in force on {self.as_of}")
+            return param, Missing(f"parameter {name} has no value in force on {self.as_of}")
+        return param, edition
+
+    def scalar(self, name: str):
+        param, edition = self._in_force(name)
+        if isinstance(edition, Missing):
+            return edition
         self._use(param, edition, None)
         return edition.value
 
-    def table(self, name: str, key):
-        param = self.params[name]
-        edition = param.edition_at(self.as_of)
-        if edition is None:
-            return Missing(f"parameter {name} has no value in force on {self.as_of}")
-        value, matched = edition.lookup(str(key.value if hasattr(key, "value") and not isinstance(key, Quantity) else key))
-        if matched is None and value is None:
+    def table(self, name: str, key: str):
+        param, edition = self._in_force(name)
+        if isinstance(edition, Missing):
+            return edition
+        value, matched = edition.lookup(str(key))
+        if matched is None:
             return Missing(f"{name}[{key}] (no entry for {key})")
         self._use(param, edition, matched)
         return value
@@ -98,7 +102,7 @@ class ParamValues:
             value = edition.value if key is None else edition.table.get(key, edition.otherwise)
             self.used[slot] = {
                 "name": param.name,
-                "key": key if key is not None else None,
+                "key": key,
                 "value": format_value(value, "en"),
                 "source": edition.source,
                 "from": edition.valid_from.isoformat(),
@@ -209,12 +213,8 @@ def compare_values(op: str, a, b, tol) -> bool:
         if op == ">":
             return x > y + allow if tol is None else x > y - allow
     a, b = _plain(a), _plain(b)
-    if op == "==":
-        return a == b
-    if op == "!=":
-        return a != b
     try:
-        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        return _PLAIN_OPS[op](a, b)
     except TypeError:
         raise EvalError(f"cannot order {format_value(a)} and {format_value(b)}") from None
 
@@ -719,14 +719,7 @@ class ExprCompiler:
                     b = Missing(f"an argument of {name}") if b is None else as_geometry(b)
                     if isinstance(b, Missing):
                         return b
-                try:
-                    return impl(a, b)
-                except shapely.errors.GEOSException:
-                    pass
-                try:  # an invalid geometry (reported by the GEO rules) is repaired for measuring
-                    return impl(shapely.make_valid(a), shapely.make_valid(b))
-                except shapely.errors.GEOSException as err:
-                    raise EvalError(f"{name}: {err}") from None
+                return _apply(name, impl, (a, b), True)
 
             return result, fn
 
@@ -743,17 +736,7 @@ class ExprCompiler:
                     if isinstance(v, Missing):
                         return v
                 values.append(v)
-            try:
-                return impl(*values)
-            except shapely.errors.GEOSException as err:
-                if not geometric:
-                    raise EvalError(f"{name}: {err}") from None
-            # an invalid geometry (reported by the GEO rules) is repaired for measuring, never trusted silently
-            repaired = [shapely.make_valid(v) if isinstance(v, shapely.Geometry) else v for v in values]
-            try:
-                return impl(*repaired)
-            except shapely.errors.GEOSException as err:
-                raise EvalError(f"{name}: {err}") from None
+            return _apply(name, impl, values, geometric)
 
         return result, fn
 
@@ -934,6 +917,20 @@ class ExprCompiler:
                 yield sub
 
         return iterate, elem_t
+
+
+def _apply(name: str, impl, values, repairable: bool):
+    """Call a built-in. An invalid geometry (which the GEO rules report) is repaired for measuring."""
+    try:
+        return impl(*values)
+    except shapely.errors.GEOSException as err:
+        if not repairable:
+            raise EvalError(f"{name}: {err}") from None
+    repaired = [shapely.make_valid(v) if isinstance(v, shapely.Geometry) else v for v in values]
+    try:
+        return impl(*repaired)
+    except shapely.errors.GEOSException as err:
+        raise EvalError(f"{name}: {err}") from None
 
 
 _KIND_WORDS = {"geom": "a geometry or a record with one", "tol": "a tolerance (an area or tolerance(...))",

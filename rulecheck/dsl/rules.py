@@ -73,7 +73,11 @@ class CompiledRule:
     subject_vars: list[str]
     names: Names
     params_used: tuple[str, ...] = ()
-    traced_require: Any = None
+    traced_require: Any = None  # compiled on the first conflict asked to explain itself
+    operand_fns: Any = None  # the require comparison's sides, compiled on the first conflict
+
+    def _scope(self) -> dict[str, T]:
+        return {var: t for _, var, _, t in self.steps if var}
 
     @property
     def id(self) -> str:
@@ -254,28 +258,19 @@ class CompiledRule:
                     self._render((self.actual or {}).get(lang, []), env, lang))
         req = self.rule.require
         comp = ExprCompiler(self.names, self.text)
-        if isinstance(req, ast.Compare):
-            left_text = comp.source(req.left)
-            lv = self._value_of(req.left, env)
-            rv = self._value_of(req.right, env)
-            tol = ""
-            if req.tolerance is not None:
-                tol = f" ± {format_value(self._value_of(req.tolerance, env), lang)}"
-            return (f"{left_text} {req.op} {format_value(rv, lang)}{tol}", f"{left_text} = {format_value(lv, lang)}")
-        return (comp.source(req), "false")
-
-    def _value_of(self, node, env):
-        scope = {var: t for _, var, _, t in self.steps if var}
-        try:
-            _, fn = ExprCompiler(self.names, self.text).compile(node, scope)
-            return fn(env)
-        except (EvalError, CheckError) as err:
-            return Missing(str(err))
+        if not isinstance(req, ast.Compare):
+            return (comp.source(req), "false")
+        if self.operand_fns is None:
+            self.operand_fns = [comp.compile(side, self._scope())[1] if side is not None else None
+                                for side in (req.left, req.right, req.tolerance)]
+        lv, rv, tv = (_value_or_missing(fn, env) for fn in self.operand_fns)
+        left_text = comp.source(req.left)
+        tol = f" ± {format_value(tv, lang)}" if req.tolerance is not None else ""
+        return (f"{left_text} {req.op} {format_value(rv, lang)}{tol}", f"{left_text} = {format_value(lv, lang)}")
 
     def _explain(self, env, lang: str) -> list[dict]:
         if self.traced_require is None:
-            scope = {var: t for _, var, _, t in self.steps if var}
-            _, self.traced_require = ExprCompiler(self.names, self.text, trace=True).compile(self.rule.require, scope)
+            _, self.traced_require = ExprCompiler(self.names, self.text, trace=True).compile(self.rule.require, self._scope())
         sub = dict(env)
         sub["$trace"] = {}
         try:
@@ -283,6 +278,15 @@ class CompiledRule:
         except EvalError as err:
             sub["$trace"]["error"] = Missing(str(err))
         return [{"expr": text, "value": format_value(value, lang)} for text, value in sub["$trace"].items()]
+
+
+def _value_or_missing(fn, env):
+    if fn is None:
+        return None
+    try:
+        return fn(env)
+    except EvalError as err:
+        return Missing(str(err))
 
 
 @dataclass

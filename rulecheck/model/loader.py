@@ -844,6 +844,8 @@ class _Loader:
         for contract in sections.get("contracts", []):
             for item in contract.items:
                 item._contract_id = contract.id
+            for duty in contract.duties:
+                duty._contract_id = contract.id
         unit, plan = sections["unit_plan"], sections["detailed_plan"]
         for (section, name), batch in batches.items():
             owner = unit if section == "unit_plan" else plan
