@@ -1331,6 +1331,9 @@ def _all_of(conditions: list[Fn], env: dict):
 
 
 def _geom_or_none(record):
+    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
+    if isinstance(record, shapely.Geometry):
+        return record
     g = getattr(record, "geometry", None)
     if g is None and hasattr(record, "boundary"):
         g = record.boundary

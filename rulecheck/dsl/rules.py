@@ -15,7 +15,8 @@ import shapely
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.dsl import ast
 from rulecheck.dsl.compiler import (
-    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _suggest, free_names,
+    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _geom_or_none, _suggest,
+    free_names,
 )
 from rulecheck.dsl.parser import parse_file
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
@@ -217,22 +218,13 @@ class CompiledRule:
         messages = {lang: self._render(parts, env, lang) for lang, parts in self.messages.items()}
         expected, actual = self._expected_actual(env, ctx.lang)
         geometry = None
-        geom_value = None
-        try:
-            if self.at is not None:
-                geom_value = self.at(env)
-            else:
-                for var in self.subject_vars:
-                    rec = env.get(var)
-                    g = getattr(rec, "geometry", None) if is_record(rec) else None
-                    if isinstance(g, shapely.Geometry):
-                        geom_value = g
-                        break
+        try:  # where the conflict is: the `at` clause, else the geometry of the first subject that has one
+            places = ([self.at(env)] if self.at is not None
+                      else [getattr(env.get(var), "geometry", None) for var in self.subject_vars])
         except EvalError:
-            geom_value = None
-        if is_record(geom_value):
-            geom_value = getattr(geom_value, "geometry", None) or getattr(geom_value, "boundary", None)
-        if isinstance(geom_value, shapely.Geometry) and not geom_value.is_empty:
+            places = []
+        geom_value = next((g for g in map(_geom_or_none, places) if g is not None), None)
+        if geom_value is not None and not geom_value.is_empty:
             geometry = json.loads(shapely.to_geojson(shapely.set_precision(geom_value, 0.001) if geom_value.is_valid else geom_value))
         conflict = {
             "rule": r.id,
