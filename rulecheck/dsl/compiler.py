@@ -1193,7 +1193,7 @@ class FilterPlan:
     rest_fns: list[Fn]
     key: int
     # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
-    # survivor's; either way they are computed in one vectorised call per outer record
+    # survivor's; computed in one vectorised call per outer record, or for all pairs in the bulk pass ("filter")
     prefill: str | None = None
     # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
     # every outer record, and a "filter" prefill is computed over all pairs at once
