@@ -12,10 +12,11 @@ import click
 from . import __version__
 from .diagnostics import Diagnostic, InputError
 
-FAIL_ON = ("error", "warning", "info", "never")
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 LANGS = ("zh", "en")
 
-# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on, 2 unreadable input, 3 a bug
+# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on or nothing decided, 2 unreadable input
+# or an unknown rule in --select/--ignore/a waiver, 3 a bug
 EXIT_PASSED, EXIT_CONFLICTS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -104,7 +105,8 @@ def _write(dest: str, text: str) -> None:
 @click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
 @click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Lowest severity that makes the exit status 1.")
+              help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
+                   "not be decided; never: exit 0 whatever is found.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
               "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
@@ -121,16 +123,22 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
           lang, explain, waiver_path, color, quiet):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
-    Exit status: 0 no conflict at or above --fail-on, 1 there is one,
-    2 the submission, rules, parameters or waivers could not be read.
+    Exit status: 0 passed (no conflict at or above --fail-on, and some rule
+    decided something), 1 failed (a conflict at or above --fail-on) or
+    undecided (every rule not applicable or indeterminate), 2 the command
+    line, submission, rules, parameters or waivers could not be used.
     """
     from . import report
 
     destinations = _destinations(formats, outputs, output_dir)
     import rulecheck
 
-    loaded = rulecheck.load_submission(submission)
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
+    # before the submission is read
+    ruleset.select(_split(select) or None, _split(ignore) or None, origin="<command line>",
+                   labels=("--select", "--ignore"))
+    loaded = rulecheck.load_submission(submission)
     record = rulecheck.check(
         loaded, ruleset,
         as_of=as_of.date() if as_of else None,
@@ -160,7 +168,8 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
 
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
-    sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+    # `passed` is false for an undecided run too; --fail-on never asks for a report, not a gate
+    sys.exit(EXIT_CONFLICTS if failed and fail_on != "never" else EXIT_PASSED)
 
 
 # ---- rules ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
 
-FAIL_ON = ("error", "warning", "info", "never")
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 
 
 
@@ -93,7 +93,12 @@ def check(
     classification = classification or load_classification(submission.submission.jurisdiction)
     params = ParamValues(rules.params, as_of)
     ctx = Context(submission, as_of, classification, params, lang=lang)
+    # an unknown rule id or family in select/ignore or in a waiver is an InputError before anything runs
+    select, ignore = ([pattern] if isinstance(pattern, str) else pattern for pattern in (select, ignore))
     chosen = rules.select(select, ignore)
+    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
+
+    waiver_list = load_waivers(waivers, [rule.id for rule in rules.rules]) if waivers else None
     conflicts, outcomes, indeterminate = [], [], []
     # evaluation makes millions of short-lived objects and no cycles worth collecting
     with no_gc(), pair_cache():
@@ -124,17 +129,17 @@ def check(
             "params": sorted(params.used.values(), key=lambda p: (p["name"], str(p["key"]))),
         },
         "lang": lang,
-        "summary": {"error": 0, "warning": 0, "info": 0, "passed": True, "fail_on": fail_on,
-                    "waived": 0, "indeterminate": len(indeterminate), "rules_run": len(chosen)},
+        # the counts, `passed` and `verdict` are set by recount below, from the conflicts and outcomes
+        "summary": {"error": 0, "warning": 0, "info": 0, "passed": False, "verdict": "undecided", "fail_on": fail_on,
+                    "waived": 0, "indeterminate": len(indeterminate), "rules_run": len(chosen),
+                    "rules_passed": 0, "rules_failed": 0, "rules_not_applicable": 0, "rules_indeterminate": 0},
         "conflicts": conflicts,
         "outcomes": outcomes,
         "indeterminate": indeterminate,
         "waivers": {"applied": [], "unmatched": [], "expired": [], "refused": []},
     }
-    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
-
-    if waivers:
-        record = apply_waivers(record, load_waivers(waivers), as_of, waivable_from_catalog(rules.catalog()))
+    if waiver_list is not None:
+        record = apply_waivers(record, waiver_list, as_of, waivable_from_catalog(rules.catalog()))
     else:
         record = recount(record, fail_on)
     if with_layers:

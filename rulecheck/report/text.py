@@ -14,6 +14,7 @@ from .common import (
     subject_location,
     summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -27,9 +28,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
         return click.style(text, **kwargs) if color else text
 
     conflicts = record.get("conflicts") or []
-    summary = record.get("summary") or {}
     line = summary_line(record, lang)
-    verdict_colour = "green" if summary.get("passed", True) else "red"
+    verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
     if not conflicts and not record.get("indeterminate"):
         return style(line, fg=verdict_colour) + "\n"
 
