@@ -43,6 +43,7 @@ STRINGS: dict[str, dict[str, Any]] = {
                            "{indeterminate} indeterminate",
                            "{n} rules run: {passed} passed, {failed} failed, {not_applicable} not applicable, "
                            "{indeterminate} indeterminate")},
+    "indeterminate_results": {"zh": "无法判定的结果", "en": "Indeterminate results"},
     "rules_passed": {"zh": "通过的规则", "en": "Rules passed"},
     "rules_failed": {"zh": "有冲突的规则", "en": "Rules failed"},
     "rules_not_applicable": {"zh": "不适用的规则", "en": "Rules not applicable"},

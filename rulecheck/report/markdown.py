@@ -8,10 +8,12 @@ from .common import (
     group_by_family,
     is_waived,
     localized,
+    rule_counts,
     subject_label,
     subject_location,
     summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -41,9 +43,12 @@ def render(record: dict, *, lang: str) -> str:
         (t("warning", lang), summary.get("warning", 0)),
         (t("info", lang), summary.get("info", 0)),
         (t("waived", lang), summary.get("waived", 0)),
-        (t("indeterminate", lang), summary.get("indeterminate", 0)),
-        (t("result", lang), t("passed" if summary.get("passed") else "failed", lang)),
+        (t("indeterminate_results", lang), summary.get("indeterminate", 0)),
     ]
+    counts = rule_counts(record)
+    if counts is not None:
+        rows += [(t(key, lang), counts[key]) for key in counts]
+    rows.append((t("result", lang), t(verdict_of(record), lang)))
     out += [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
     out += ["", f"**{cell(summary_line(record, lang))}**", ""]
 
