@@ -78,14 +78,20 @@ def check(
     waivers: str | Path | None = None,
     with_layers: bool = False,
     classification=None,
+    baseline: str | Path | dict | None = None,
+    fail_on_new: bool = False,
 ) -> dict:
     """Check a loaded submission and return the report record (the JSON report of bundle-format.md, extended).
 
-    `as_of` (the date whose law applies) defaults to the submission's own `as_of`, else today."""
+    `as_of` (the date whose law applies) defaults to the submission's own `as_of`, else today. `baseline`, the
+    JSON report of an earlier round (a path or the record), marks each conflict new or persisting and lists
+    the resolved ones; with `fail_on_new` the gate counts new conflicts only."""
     from rulecheck.model.landuse import load_classification
 
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+    if fail_on_new and baseline is None:
+        raise ValueError("fail_on_new needs a baseline: new conflicts are new against an earlier report")
     rules = rules or load_rules()
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of)
@@ -99,6 +105,11 @@ def check(
     from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
 
     waiver_list = load_waivers(waivers, [rule.id for rule in rules.rules]) if waivers else None
+    from rulecheck.baseline import compare, load_report
+
+    baseline_path = None if baseline is None or isinstance(baseline, dict) else str(baseline)
+    if baseline_path is not None:
+        baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
     # evaluation makes millions of short-lived objects and no cycles worth collecting
     with no_gc(), pair_cache():
@@ -138,6 +149,9 @@ def check(
         "indeterminate": indeterminate,
         "waivers": {"applied": [], "unmatched": [], "expired": [], "refused": []},
     }
+    if baseline is not None:
+        record = compare(baseline, record, baseline_path)
+        record["summary"]["fail_on_new"] = fail_on_new
     if waiver_list is not None:
         record = apply_waivers(record, waiver_list, as_of, waivable_from_catalog(rules.catalog()))
     else:

@@ -245,7 +245,9 @@ def recount(record: dict, fail_on: str | None = None) -> dict:
             summary[key] = statuses.count(status)
         decided = bool(conflicts) or summary["rules_passed"] + summary["rules_failed"] > 0
     indeterminate = int(summary.get("indeterminate") or 0)
-    if gate_fails(conflicts, fail_on, indeterminate):
+    # in a review round with --fail-on-new, only the conflicts new since the baseline report count
+    gated = [c for c in conflicts if c.get("status") == "new"] if summary.get("fail_on_new") else conflicts
+    if gate_fails(gated, fail_on, indeterminate):
         verdict = "failed"
     elif not decided:
         verdict = "undecided"

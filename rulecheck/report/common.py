@@ -44,6 +44,12 @@ STRINGS: dict[str, dict[str, Any]] = {
                            "{n} rules run: {passed} passed, {failed} failed, {not_applicable} not applicable, "
                            "{indeterminate} indeterminate")},
     "indeterminate_results": {"zh": "无法判定的结果", "en": "Indeterminate results"},
+    "status_new": {"zh": "新增", "en": "new"},
+    "status_persisting": {"zh": "持续", "en": "persisting"},
+    "resolved": {"zh": "相对基线已解决", "en": "Resolved since the baseline"},
+    "baseline_line": {"zh": "与基线 {report} 相比：新增 {new}，持续 {persisting}，已解决 {resolved}",
+                      "en": "Against the baseline {report}: {new} new, {persisting} persisting, {resolved} resolved"},
+    "gate_new_only": {"zh": "（仅新增冲突计入结论）", "en": " (only new conflicts count toward the verdict)"},
     "rules_passed": {"zh": "通过的规则", "en": "Rules passed"},
     "rules_failed": {"zh": "有冲突的规则", "en": "Rules failed"},
     "rules_not_applicable": {"zh": "不适用的规则", "en": "Rules not applicable"},
@@ -291,6 +297,24 @@ def summary_line(record: dict, lang: str) -> str:
                    not_applicable=counts["rules_not_applicable"], indeterminate=counts["rules_indeterminate"])
         line += f"（{detail}）" if norm_lang(lang) == "zh" else f" ({detail})"
     return line + " - " + t(verdict, lang)
+
+
+def status_marker(conflict: dict, lang: str) -> str:
+    """``[new] `` / ``[persisting] `` for a conflict compared with a baseline report; empty otherwise."""
+    status = conflict.get("status")
+    return f"[{t('status_' + status, lang)}] " if status in ("new", "persisting") else ""
+
+
+def baseline_line(record: dict, lang: str) -> str | None:
+    """``Against the baseline old.json: 1 new, 22 persisting, 1 resolved``, or None without a baseline."""
+    baseline = record.get("baseline")
+    if not isinstance(baseline, dict):
+        return None
+    line = t("baseline_line", lang, report=baseline.get("report") or baseline.get("submission") or "",
+             **{k: int(baseline.get(k) or 0) for k in ("new", "persisting", "resolved")})
+    if (record.get("summary") or {}).get("fail_on_new"):
+        line += t("gate_new_only", lang)
+    return line
 
 
 def waiver_line(waiver: dict, lang: str) -> str:

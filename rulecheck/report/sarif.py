@@ -143,6 +143,8 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
     }
     if rule_id in index:
         result = {"ruleId": rule_id, "ruleIndex": index[rule_id], **{k: v for k, v in result.items() if k != "ruleId"}}
+    if conflict.get("status") in ("new", "persisting"):  # compared with a baseline report (--baseline)
+        result["baselineState"] = "new" if conflict["status"] == "new" else "unchanged"
     if conflict.get("explanation"):
         result["properties"]["explanation"] = conflict["explanation"]
     waiver = conflict.get("waiver")
