@@ -61,7 +61,8 @@ def compare(baseline: dict, record: dict, baseline_path: str | None = None) -> d
     gone listed under ``resolved``, and ``baseline`` (where it came from and the three counts).
 
     Matching is a multiset match on `conflict_key`: two conflicts of one rule naming the same records pair
-    off one to one, in report order."""
+    off one to one, in report order. An earlier conflict of a rule that `record` did not run (another
+    --select) is not resolved, only not checked again: it is listed under ``baseline.not_rechecked``."""
     remaining: dict[tuple, list[int]] = defaultdict(list)
     earlier_conflicts = baseline.get("conflicts") or []
     for index, conflict in enumerate(earlier_conflicts):
@@ -76,13 +77,19 @@ def compare(baseline: dict, record: dict, baseline_path: str | None = None) -> d
             earlier.pop(0)
         counts[conflict["status"]] += 1
         conflicts.append(conflict)
-    resolved = [_resolved_entry(earlier_conflicts[i]) for i in sorted(i for left in remaining.values() for i in left)]
+    catalog = (record.get("rules") or {}).get("catalog")
+    ran = {entry.get("id") for entry in catalog} if isinstance(catalog, list) else None
+    resolved, not_rechecked = [], []
+    for index in sorted(i for left in remaining.values() for i in left):
+        conflict = earlier_conflicts[index]
+        rechecked = ran is None or conflict.get("rule") in ran
+        (resolved if rechecked else not_rechecked).append(_resolved_entry(conflict))
     counts["resolved"] = len(resolved)
     submission = baseline.get("submission") or {}
     result = dict(record)
     result["conflicts"] = conflicts
     result["baseline"] = {"report": baseline_path, "submission": submission.get("id"),
-                          "as_of": submission.get("as_of"), **counts}
+                          "as_of": submission.get("as_of"), **counts, "not_rechecked": not_rechecked}
     result["resolved"] = resolved
     summary = dict(result.get("summary") or {})
     summary.update(counts)

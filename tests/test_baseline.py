@@ -84,7 +84,18 @@ def test_baseline_marks_new_persisting_and_resolved(rounds):
     counts = {"new": 1, "persisting": len(persisting), "resolved": 1}
     assert {k: record["summary"][k] for k in counts} == counts
     assert record["baseline"] == {"report": str(rounds.old), "submission": rounds.record["submission"]["id"],
-                                  "as_of": rounds.record["submission"]["as_of"], **counts}
+                                  "as_of": rounds.record["submission"]["as_of"], **counts, "not_rechecked": []}
+
+
+def test_conflicts_of_rules_not_run_again_are_not_resolved(rounds):
+    result = run("check", rounds.manifest, "--baseline", rounds.old, "--select", "IND", "--format", "json")
+    record = json.loads(result.stdout)
+    assert keys(record["resolved"]) == [FIXED]
+    not_ind = [k for k in keys(rounds.record["conflicts"]) if not k[0].startswith("IND-")]
+    assert not_ind and keys(record["baseline"]["not_rechecked"]) == not_ind
+    assert all(c["status"] == "persisting" for c in record["conflicts"])
+    text = run("check", rounds.manifest, "--baseline", rounds.old, "--select", "IND", "--lang", "en").stdout
+    assert f"; {len(not_ind)} conflicts of the baseline not checked again (their rules were not run)" in text
 
 
 def test_text_marks_each_conflict_and_lists_the_resolved(rounds):
@@ -107,6 +118,22 @@ def test_sarif_carries_the_baseline_state(rounds, tmp_path):
     states = {(r["ruleId"], r["baselineState"]) for r in sarif["runs"][0]["results"]}
     assert ("SUP-010", "new") in states and ("IND-010", "new") not in states
     assert {state for _, state in states} == {"new", "unchanged"}
+
+
+def test_every_format_shows_the_status(rounds, tmp_path):
+    out = tmp_path / "out"
+    run("check", rounds.manifest, "--baseline", rounds.old, "--lang", "en", "--output-dir", out,
+        *[f"--format={fmt}" for fmt in ("markdown", "html", "junit", "geojson")])
+    persisting = len(rounds.record["conflicts"]) - 1
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| [new] error | SUP-010 |" in markdown and markdown.count("| [persisting] ") == persisting
+    assert "| IND-010 | contracts:C-A/R06, parcels:P07 | Contract item C-A/R06 allows FAR 1.6" in markdown
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count('<em class="status">[new]</em>') == 1 and "<h2>Resolved since the baseline</h2>" in html
+    junit = (out / "report.xml").read_text(encoding="utf-8")
+    assert "[new] SUP-010 [error]" in junit
+    features = json.loads((out / "report.geojson").read_text(encoding="utf-8"))["features"]
+    assert features and {f["properties"]["status"] for f in features} <= {"new", "persisting"}
 
 
 def test_fail_on_new_gates_on_new_conflicts_only(rounds, tmp_path):

@@ -49,6 +49,9 @@ STRINGS: dict[str, dict[str, Any]] = {
     "resolved": {"zh": "相对基线已解决", "en": "Resolved since the baseline"},
     "baseline_line": {"zh": "与基线 {report} 相比：新增 {new}，持续 {persisting}，已解决 {resolved}",
                       "en": "Against the baseline {report}: {new} new, {persisting} persisting, {resolved} resolved"},
+    "not_rechecked": {"zh": "，另有 {n} 个基线冲突的规则本轮未运行、未重新检查",
+                      "en": ("; {n} conflict of the baseline not checked again (its rule was not run)",
+                             "; {n} conflicts of the baseline not checked again (their rules were not run)")},
     "gate_new_only": {"zh": "（仅新增冲突计入结论）", "en": " (only new conflicts count toward the verdict)"},
     "rules_passed": {"zh": "通过的规则", "en": "Rules passed"},
     "rules_failed": {"zh": "有冲突的规则", "en": "Rules failed"},
@@ -312,6 +315,8 @@ def baseline_line(record: dict, lang: str) -> str | None:
         return None
     line = t("baseline_line", lang, report=baseline.get("report") or baseline.get("submission") or "",
              **{k: int(baseline.get(k) or 0) for k in ("new", "persisting", "resolved")})
+    if baseline.get("not_rechecked"):
+        line += t("not_rechecked", lang, n=len(baseline["not_rechecked"]))
     if (record.get("summary") or {}).get("fail_on_new"):
         line += t("gate_new_only", lang)
     return line

@@ -8,6 +8,7 @@ import shapely
 from shapely.geometry import shape
 
 from .common import (
+    baseline_line,
     LAND_USE_CLASSES,
     cap,
     catalog_basis,
@@ -16,6 +17,7 @@ from .common import (
     is_waived,
     localized,
     norm_lang,
+    status_marker,
     rule_counts,
     subject_label,
     subject_location,
@@ -142,6 +144,15 @@ def render(record: dict, *, lang: str) -> str:
                        f"{e(t('missing', lang))} {e(str(entry.get('missing', '')))}</li>")
         out.append("</ul></section>")
 
+    against = baseline_line(record, lang)
+    if against:
+        out.append(f"<section><h2>{e(t('resolved', lang))}</h2><p>{e(against)}</p><ul>")
+        for entry in record.get("resolved") or []:
+            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
+            out.append(f"<li><span class=\"rule\">{e(str(entry.get('rule', '')))}</span> {e(subjects)}: "
+                       f"{e(localized(entry, 'message', lang))}</li>")
+        out.append("</ul></section>")
+
     waivers = record.get("waivers") or {}
     notes = [(key, w) for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []]
     if notes:
@@ -169,7 +180,9 @@ def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str) -
     parts = [f'<div class="{e(classes)}" id="conflict-{number}">',
              f'<h3><span class="num">{number}</span><span class="sev {e(severity)}">{e(sev_text)}</span> '
              f'<span class="rule">{e(str(conflict.get("rule", "")))}</span> {e(localized(conflict, "title", lang))}'
-             + (f' <em>[{e(t("waived", lang))}]</em>' if waived else "") + "</h3>",
+             + (f' <em>[{e(t("waived", lang))}]</em>' if waived else "")
+             + (f' <em class="status">{e(status_marker(conflict, lang).strip())}</em>' if conflict.get("status") else "")
+             + "</h3>",
              f"<p>{e(localized(conflict, 'message', lang))}</p>"]
     subjects = conflict.get("subjects") or []
     if subjects:

@@ -11,6 +11,7 @@ from .common import (
     family_of,
     is_waived,
     localized,
+    status_marker,
     subject_label,
     subject_location,
     summary_line,
@@ -115,7 +116,7 @@ def _missing(record: dict, rule_id: str) -> str:
 
 
 def _conflict_text(number: int, conflict: dict, lang: str) -> str:
-    lines = [f"{number}. {conflict.get('rule', '')} [{conflict.get('severity', '')}] "
+    lines = [f"{number}. {status_marker(conflict, lang)}{conflict.get('rule', '')} [{conflict.get('severity', '')}] "
              f"{localized(conflict, 'message', lang)}"]
     for subject in conflict.get("subjects") or []:
         where = subject_location(subject)

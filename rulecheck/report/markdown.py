@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from .common import (
+    baseline_line,
     cap,
     family_name,
     group_by_family,
     is_waived,
     localized,
+    status_marker,
     rule_counts,
     subject_label,
     subject_location,
@@ -60,6 +62,7 @@ def render(record: dict, *, lang: str) -> str:
         for number, conflict in numbered:
             severity = conflict.get("severity", "")
             severity_text = t(severity, lang) if severity in ("error", "warning", "info") else severity
+            severity_text = status_marker(conflict, lang) + severity_text
             message = localized(conflict, "message", lang)
             if is_waived(conflict):
                 severity_text = f"~~{severity_text}~~ {t('waived', lang)}"
@@ -80,6 +83,17 @@ def render(record: dict, *, lang: str) -> str:
         for entry in indeterminate:
             subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
             out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(entry.get('missing'))} |")
+        out.append("")
+
+    against = baseline_line(record, lang)
+    if against:
+        out += [f"## {t('resolved', lang)}", "", cell(against), ""]
+        resolved = record.get("resolved") or []
+        if resolved:
+            out += [f"| {cap(t('rule', lang))} | {cap(t('subjects', lang))} | {cap(t('message', lang))} |", "|---|---|---|"]
+        for entry in resolved:
+            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
+            out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(localized(entry, 'message', lang))} |")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
