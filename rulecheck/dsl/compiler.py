@@ -96,18 +96,33 @@ class ParamValues:
         self._use(param, edition, matched)
         return value
 
-    def _use(self, param, edition, key):
+    def edition(self, name: str) -> "CompiledEdition | None":
+        """The edition of `name` in force on `as_of` (None before the first), recorded as applied: a rule
+        whose basis is `source of NAME` cites it."""
+        param = self.params.get(name)
+        edition = param.edition_at(self.as_of) if param is not None else None
+        if edition is not None and not any(slot[0] == name for slot in self.used):
+            self._use(param, edition, None, cited_only=True)
+        return edition
+
+    def _use(self, param, edition, key, cited_only: bool = False):
         slot = (param.name, key)
-        if slot not in self.used:
+        if not cited_only and self.used.get((param.name, None), {}).get("cited_only"):
+            del self.used[(param.name, None)]  # the value is read after all: list the value instead
+        if slot not in self.used or self.used[slot].get("cited_only"):
             value = edition.value if key is None else edition.table.get(key, edition.otherwise)
             self.used[slot] = {
                 "name": param.name,
                 "key": key,
-                "value": format_value(value, "en"),
+                "value": None if cited_only else format_value(value, "en"),
                 "source": edition.source,
                 "from": edition.valid_from.isoformat(),
+                "provenance": edition.provenance or "unstated",
+                "provenance_note": edition.provenance_note,
                 "file": param.path,
             }
+            if cited_only:  # cited as a rule's basis, its value not read
+                self.used[slot]["cited_only"] = True
 
 
 @dataclass
@@ -115,6 +130,10 @@ class CompiledEdition:
     valid_from: dt.date
     source: str
     value: Any = None
+    text: str = ""  # the source's words, or a paraphrase when `paraphrase`
+    paraphrase: bool = False
+    provenance: str = ""  # official | secondary | practice ("" = not stated)
+    provenance_note: str = ""
     table: dict[str, Any] = field(default_factory=dict)
     codes: bool = False
     otherwise: Any = None
