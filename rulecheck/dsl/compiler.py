@@ -105,6 +105,24 @@ class ParamValues:
             self._use(param, edition, None, cited_only=True)
         return edition
 
+    def group(self, group) -> None:
+        """Record the edition of a dated land-use group in force on `as_of` as applied."""
+        slot = ("group:" + group.name, None)
+        if slot in self.used:
+            return
+        edition = group.edition_at(self.as_of)
+        self.used[slot] = {
+            "name": group.name,
+            "key": None,
+            "kind": "group",
+            "value": ", ".join(edition.codes) if edition is not None and edition.codes else "(none)",
+            "source": edition.source if edition is not None else group.source,
+            "from": edition.valid_from.isoformat() if edition is not None else None,
+            "provenance": (edition.provenance if edition is not None else "") or "unstated",
+            "provenance_note": "" if edition is not None else f"no edition in force on {self.as_of}: no member",
+            "file": group.defined_in,
+        }
+
     def _use(self, param, edition, key, cited_only: bool = False):
         slot = (param.name, key)
         if not cited_only and self.used.get((param.name, None), {}).get("cited_only"):
@@ -500,7 +518,7 @@ class ExprCompiler:
                     return Missing("land-use code")
                 prefixes = prefix if isinstance(prefix, list) else [prefix]
                 # a class named by a group (a duty's resource "ecological_resource") covers the group's codes
-                return any(env[CTX].classification.in_group(str(code), str(p)) if str(p) in groups
+                return any(env[CTX].classification.in_group(str(code), str(p), env[CTX].as_of) if str(p) in groups
                            else str(code).startswith(str(p)) for p in prefixes)
 
             return BOOL, fn
@@ -520,7 +538,9 @@ class ExprCompiler:
                 classification = env[CTX].classification
                 if group not in classification.groups:
                     return Missing(f"land-use group {group}")
-                return classification.in_group(str(code), group) != negate
+                if classification.groups[group].editions:  # a dated group: its members on as_of, listed as applied
+                    env[CTX].params.group(classification.groups[group])
+                return classification.in_group(str(code), group, env[CTX].as_of) != negate
 
             return BOOL, fn
         if rt.kind == "list" and rt.arg.kind == "record" and has_id(rt.arg.arg):
