@@ -13,8 +13,13 @@ import shapely
 from shapely import GeometryType
 
 _WKT_START = re.compile(
-    r"\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\b", re.IGNORECASE
+    r"\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION"
+    r"|CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|MULTICURVE|MULTISURFACE|TRIANGLE|TIN|POLYHEDRALSURFACE)\b",
+    re.IGNORECASE,
 )
+
+# GEOS type ids of curved geometries (GEOS >= 3.13 reads them; no operation rulecheck needs accepts them)
+_CURVED = {8: "CIRCULARSTRING", 9: "COMPOUNDCURVE", 10: "CURVEPOLYGON", 11: "MULTICURVE", 12: "MULTISURFACE"}
 
 # GeoJSON type -> (shapely type, nesting depth of "coordinates" above the positions)
 _DEPTHS = {
@@ -41,10 +46,24 @@ def _is_position(value: Any) -> bool:
 
 def _check_position(position: Any) -> None:
     if not _is_position(position):
-        raise _Unreadable(f"expected a position [x, y], got {json.dumps(position)[:60]}")
+        raise _Unreadable(f"expected a position [x, y], got {_shown_json(position)}")
     for number in position[:2]:
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-            raise _Unreadable(f"expected numeric coordinates, got {json.dumps(position)[:60]}")
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _Unreadable(f"expected numeric coordinates, got {_shown_json(position)}")
+        try:
+            finite = math.isfinite(number)
+        except OverflowError:  # an integer too large for a float
+            finite = False
+        if not finite:
+            raise _Unreadable(f"a coordinate is infinite or out of range, got {_shown_json(position)}")
+
+
+def _shown_json(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        text = repr(type(value).__name__)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Builder:
@@ -55,6 +74,8 @@ class _Builder:
         self.items: list[tuple[int, Any]] = []
 
     def add(self, position: int, coordinates: Any) -> None:
+        if isinstance(coordinates, list) and not coordinates:
+            raise _Unreadable("empty coordinates; an empty geometry has no place to check")
         if self.geometry_type == GeometryType.POLYGON:
             self._check_polygon(coordinates)
         else:
@@ -65,10 +86,10 @@ class _Builder:
     def _check_polygon(rings: Any) -> None:
         # the common case, inlined: a list of closed rings of at least 4 positions (numbers are checked in bulk)
         if not isinstance(rings, list):
-            raise _Unreadable(f"expected a list of rings, got {json.dumps(rings)[:60]}")
+            raise _Unreadable(f"expected a list of rings, got {_shown_json(rings)}")
         for ring in rings:
             if not isinstance(ring, list):
-                raise _Unreadable(f"expected a list of coordinates, got {json.dumps(ring)[:60]}")
+                raise _Unreadable(f"expected a list of coordinates, got {_shown_json(ring)}")
             if len(ring) < 4:
                 raise _Unreadable(f"a polygon ring needs at least 4 positions, got {len(ring)}")
             first, last = ring[0], ring[-1]
@@ -81,7 +102,9 @@ class _Builder:
                 _check_position(value)
             return
         if not isinstance(value, list):
-            raise _Unreadable(f"expected a list of coordinates, got {json.dumps(value)[:60]}")
+            raise _Unreadable(f"expected a list of coordinates, got {_shown_json(value)}")
+        if not value:  # an empty part (GEOS cannot build a polygon without rings)
+            raise _Unreadable("an empty list of coordinates; every part needs positions")
         if depth > 1 or strict or self.depth == 1 and self.geometry_type == GeometryType.MULTIPOINT:
             for item in value:
                 self._check(item, depth - 1, strict)
@@ -98,7 +121,7 @@ class _Builder:
         """The geometries of the readable items (their positions first), and the unreadable ones."""
         try:
             return [p for p, _ in self.items], self._build(self.items), {}
-        except (ValueError, TypeError, shapely.errors.GEOSException):
+        except (ValueError, TypeError, OverflowError, IndexError, RecursionError, shapely.errors.GEOSException):
             pass
         # some position is not a pair of numbers: find which, build the rest
         good, errors = [], {}
@@ -108,7 +131,14 @@ class _Builder:
                 good.append((position, coordinates))
             except _Unreadable as exc:
                 errors[position] = str(exc)
-        return [p for p, _ in good], self._build(good), errors
+            except (RecursionError, OverflowError):
+                errors[position] = "coordinates nested too deeply or out of range"
+        try:
+            return [p for p, _ in good], self._build(good), errors
+        except (ValueError, TypeError, OverflowError, IndexError, RecursionError, shapely.errors.GEOSException) as exc:
+            # what the strict check let through and GEOS still refuses (an empty part, say): all unreadable
+            errors.update({p: f"unreadable coordinates ({exc})" for p, _ in good})
+            return [], np.empty(0, dtype=object), errors
 
     def _build(self, items: list[tuple[int, Any]]) -> np.ndarray:
         coords: list = []
@@ -151,9 +181,12 @@ class _Builder:
                 array = np.empty((0, 2))
             else:
                 raise ValueError("positions are not pairs of numbers")
-        array = array[:, :2]
-        if not np.isfinite(array).all():
+        # x, y and a z when given (the loader drops z with a note); a measure (4th value) is dropped here
+        array = np.ascontiguousarray(array[:, :3])
+        if not np.isfinite(array[:, :2]).all():
             raise ValueError("non-finite coordinate")
+        if array.shape[1] == 3 and not np.isfinite(array[:, 2]).all():
+            array = np.ascontiguousarray(array[:, :2])
         if depth == 0:
             return shapely.points(array)
         return shapely.from_ragged_array(self.geometry_type, array, tuple(np.asarray(level, dtype=np.int64) for level in levels))
@@ -176,6 +209,9 @@ def from_geojson_mappings(geometries: list[Any]) -> tuple[np.ndarray, dict[int, 
             errors[position] = f"expected a GeoJSON geometry object or WKT text, got {type(geometry).__name__}"
             continue
         kind = geometry.get("type")
+        if not isinstance(kind, str):
+            errors[position] = f"the geometry \"type\" must be text, got {_shown_json(kind)}"
+            continue
         if kind == "GeometryCollection":
             others.append(position)
             continue
@@ -200,22 +236,70 @@ def from_geojson_mappings(geometries: list[Any]) -> tuple[np.ndarray, dict[int, 
     for position in others:
         try:
             result[position] = shapely.from_geojson(json.dumps(geometries[position]))
-        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        except (shapely.errors.GEOSException, ValueError, TypeError, RecursionError) as exc:
             errors[position] = f"unreadable GeometryCollection: {exc}"
+    refuse_unsupported(result, errors)
     return result, dict(sorted(errors.items()))
+
+
+def refuse_unsupported(result: np.ndarray, errors: dict[int, str]) -> None:
+    """Mark curved and empty geometries unreadable (in `errors`, set to None in `result`), saying why."""
+    if not len(result):
+        return
+    present = ~shapely.is_missing(result)
+    for position in np.flatnonzero(present).tolist():
+        shape = result[position]
+        curved = _curved_type(shape)
+        if curved:
+            errors[position] = (f"curved geometry ({curved}) is not supported; convert it to straight segments "
+                                "first (e.g. ogr2ogr -nlt CONVERT_TO_LINEAR, or QGIS Segmentize)")
+            result[position] = None
+    present = ~shapely.is_missing(result)
+    for position in np.flatnonzero(present & shapely.is_empty(np.where(present, result, None))).tolist():
+        errors[position] = "empty geometry; an empty geometry has no place to check"
+        result[position] = None
+
+
+def _curved_type(shape: Any) -> str | None:
+    type_id = int(shapely.get_type_id(shape))
+    if type_id in _CURVED:
+        return _CURVED[type_id]
+    if type_id == 7:  # a GeometryCollection: any curved member
+        for part in shapely.get_parts(shape):
+            found = _curved_type(part)
+            if found:
+                return found
+    return None
 
 
 def from_wkt_strings(texts: list[str]) -> tuple[np.ndarray, dict[int, str]]:
     """WKT strings -> shapely array, and the unreadable ones by index with GEOS's reason."""
-    result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
     errors: dict[int, str] = {}
+    try:
+        result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
+    except (NotImplementedError, RecursionError, MemoryError):
+        # a curved type (shapely refuses the whole array): read one by one to say which
+        result = np.full(len(texts), None, dtype=object)
+        for position, text in enumerate(texts):
+            try:
+                result[position] = shapely.from_wkt(text, on_invalid="ignore")
+            except NotImplementedError:
+                kind = _WKT_START.match(text)
+                name = kind.group(1).upper() if kind else "a curved type"
+                errors[position] = (f"curved geometry ({name}) is not supported; convert it to straight segments "
+                                    "first (e.g. ogr2ogr -nlt CONVERT_TO_LINEAR, or QGIS Segmentize)")
+            except (RecursionError, MemoryError):
+                errors[position] = "unreadable WKT: nested too deeply or too large"
     for position in np.flatnonzero(shapely.is_missing(result)).tolist():
+        if position in errors:
+            continue
         try:
             shapely.from_wkt(texts[position])
             reason = "unreadable WKT"
-        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        except (shapely.errors.GEOSException, ValueError, TypeError, NotImplementedError) as exc:
             reason = str(exc).removeprefix("ParseException: ")
         errors[position] = f"unreadable WKT: {reason}"
+    refuse_unsupported(result, errors)
     return result, errors
 
 
