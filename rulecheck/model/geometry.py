@@ -339,11 +339,65 @@ def _column_values(values: np.ndarray) -> list[Any]:
     return values.tolist()
 
 
+# what a file of each format the contract names starts with; GDAL is never asked to guess
+_MAGIC = {
+    ".gpkg": (b"SQLite format 3\x00", "GPKG"),
+    ".shp": (b"\x00\x00\x27\x0a", "ESRI Shapefile"),
+}
+ALLOWED_DRIVERS = ("GPKG", "ESRI Shapefile", "OpenFileGDB")
+# GDAL configuration for reading submitted files: no network, no virtual file systems, no code in VRTs
+GDAL_SAFE_CONFIG = {
+    "GDAL_VRT_ENABLE_PYTHON": "NO",
+    "GDAL_VRT_ENABLE_RAWRASTERBAND": "NO",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".rulecheck-no-network",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_PROXY": "127.0.0.1:9",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
+    "OGR_GPKG_ALLOW_EXTERNAL_ACCESS": "NO",
+    "CPL_DEBUG": "OFF",
+}
+
+
+class UnsafeLayer(ValueError):
+    """A file GDAL must not open: not of a format the contract names, or not what its suffix says."""
+
+
+def guard_gdal_path(path: str) -> str:
+    """Check a path before GDAL sees it: a plain local file (or FileGDB folder) of a named format whose first
+    bytes match its suffix (a VRT or CSV renamed .gpkg is refused); GDAL's safe configuration set. Returns the driver."""
+    import os
+
+    import pyogrio
+
+    if path.startswith("/vsi") or "/vsi" in path or re.match(r"[A-Za-z][A-Za-z0-9+.\-]+:", path):
+        raise UnsafeLayer("not a local file path (GDAL virtual file systems and URLs are never read)")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".gdb":
+        if not os.path.isdir(path):
+            raise UnsafeLayer("a FileGDB (.gdb) is a folder")
+        driver = "OpenFileGDB"
+    elif suffix in _MAGIC:
+        magic, driver = _MAGIC[suffix]
+        with open(path, "rb") as stream:
+            head = stream.read(len(magic))
+        if head != magic:
+            raise UnsafeLayer(f"the file is not a {driver} file (its first bytes say otherwise)")
+    else:
+        raise UnsafeLayer(f"{suffix or 'no suffix'}: not a layer format rulecheck reads through GDAL (.gpkg, .shp, .gdb)")
+    pyogrio.set_gdal_config_options(GDAL_SAFE_CONFIG)
+    return driver
+
+
 def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
     """Read a GeoPackage/Shapefile layer: attributes as plain records, geometries from WKB (vectorised)."""
     import pyogrio.raw
 
+    driver = guard_gdal_path(path)
     meta, fids, wkb, field_data = pyogrio.raw.read(path, layer=layer, return_fids=True)
+    if meta.get("driver") not in (None, driver):
+        raise UnsafeLayer(f"GDAL read the file as {meta.get('driver')}, not {driver}")
     columns = {name: _column_values(values) for name, values in zip(meta["fields"], field_data)}
     count = len(fids) if fids is not None else (len(wkb) if wkb is not None else 0)
     names = list(columns)
@@ -352,10 +406,20 @@ def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
     if wkb is None:
         geometries = np.full(count, None, dtype=object)
     else:
-        geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+        try:
+            geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+        except NotImplementedError:  # curved geometries: read one by one to say which
+            geometries = np.full(count, None, dtype=object)
+            for position, blob in enumerate(wkb):
+                try:
+                    geometries[position] = shapely.from_wkb(blob, on_invalid="ignore") if blob is not None else None
+                except NotImplementedError:
+                    unreadable[position] = ("curved geometry is not supported; convert it to straight segments first "
+                                            "(e.g. ogr2ogr -nlt CONVERT_TO_LINEAR)")
         for position in np.flatnonzero(shapely.is_missing(geometries)).tolist():
-            if wkb[position] is not None:
+            if wkb[position] is not None and position not in unreadable:
                 unreadable[position] = "unreadable geometry (WKB)"
+        refuse_unsupported(geometries, unreadable)
     fid_list = fids.tolist() if fids is not None else list(range(count))
     return GdalLayer(meta.get("crs"), fid_list, geometries, records, unreadable)
 
@@ -363,4 +427,5 @@ def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
 def list_layers(path: str) -> list[str]:
     import pyogrio
 
+    guard_gdal_path(path)
     return [str(name) for name in pyogrio.list_layers(path)[:, 0]]

@@ -334,6 +334,20 @@ def parse_geojson(text: str) -> GeoJSONText:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
             raise GeoJSONSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+        except RecursionError:
+            offset = _too_deep(text, current_limits().max_depth)
+            raise GeoJSONSyntaxError(f"JSON nested more than {current_limits().max_depth} levels deep; "
+                                     f"{current_limits().describe('max_depth')}", index.line(offset), index.column(offset)) from None
+        except ValueError:  # an integer of more than 4,300 digits: read such numbers as floats (infinite, refused later)
+            try:
+                document = json.loads(text, parse_int=_parse_long_int)
+            except RecursionError:  # pragma: no cover - the first attempt would have said so
+                raise GeoJSONSyntaxError("JSON nested too deeply", 1, 1) from None
+        if _SURROGATE_ESCAPE.search(text):
+            offset = _lone_surrogate(text, document)
+            if offset is not None:
+                raise GeoJSONSyntaxError("the text holds a lone surrogate escape (\\ud800 to \\udfff alone), which is not a character",
+                                         index.line(offset), index.column(offset))
         parsed = GeoJSONText(text, document, index=index)
         if isinstance(document, dict) and isinstance(document.get("features"), list):
             features = document["features"]
@@ -342,6 +356,53 @@ def parse_geojson(text: str) -> GeoJSONText:
                 offsets = _scan_feature_offsets(text)
             parsed.feature_offsets = offsets if len(offsets) == len(features) else [0] * len(features)
     return parsed
+
+
+def _parse_long_int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= 4000 else float(digits)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(text: str, depth_limit: int) -> int:
+    """The offset of the first bracket nested deeper than `depth_limit` (strings skipped)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > depth_limit:
+                return match.start()
+        elif char in "]}":
+            depth -= 1
+    return 0
+
+
+def _lone_surrogate(text: str, document: Any) -> int | None:
+    """The offset of a lone surrogate escape when the parsed document holds one in a string (else None)."""
+    stack, found = [document], False
+    while stack and not found:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = bool(_SURROGATE.search(value))
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    if not found:
+        return None
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        code = int(match.group()[2:], 16)
+        following = text[match.end() : match.end() + 6]
+        preceding = text[max(0, match.start() - 6) : match.start()]
+        if code < 0xDC00 and not re.fullmatch(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}", following):
+            return match.start()
+        if code >= 0xDC00 and not re.fullmatch(r"\\u[dD][89abAB][0-9a-fA-F]{2}", preceding):
+            return match.start()
+    return 0
 
 
 def _scan_feature_offsets(text: str) -> list[int]:
@@ -371,3 +432,58 @@ def _scan_feature_offsets(text: str) -> list[int]:
         if text[i] == ",":
             i = _WS.match(text, i + 1).end()
     return []
+
+
+# ---- reading files within limits -------------------------------------------------------------------
+
+
+class SourceError(Exception):
+    """A file that cannot be read as text: the message, and where (1-based line/column) when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.line, self.column, self.hint = message, line, column, hint
+
+
+def read_limited(path: Any, limit: str = "max_file_mb") -> bytes:
+    """The bytes of a regular file no larger than the size limit `limit` (MiB); SourceError otherwise."""
+    import os
+    import stat
+
+    limits = current_limits()
+    cap = int(getattr(limits, limit) * 1024 * 1024)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError("not a regular file (a folder, a device or a pipe)")
+    if cap and info.st_size > cap:
+        raise SourceError(f"the file is {info.st_size / 2**20:.1f} MiB, over the {limits.describe(limit)} (MiB)")
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(cap + 1) if cap else stream.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
+    if cap and len(data) > cap:
+        raise SourceError(f"the file is over the {limits.describe(limit)} (MiB)")
+    return data
+
+
+def decode_utf8(data: bytes, what: str = "") -> str:
+    """UTF-8 text (a BOM dropped); SourceError with the line and column of the first bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        suffix = f"; {what}" if what else ""
+        raise SourceError(f"not UTF-8 text (byte {exc.start}: 0x{data[exc.start]:02x}){suffix}", line, column,
+                          hint="save the file as UTF-8 (GB2312/GBK text must be converted)") from None
+
+
+def read_text_limited(path: Any, limit: str = "max_file_mb", what: str = "") -> str:
+    return decode_utf8(read_limited(path, limit), what)
