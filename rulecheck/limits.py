@@ -92,3 +92,33 @@ def override(**values: int | float) -> Iterator[Limits]:
         yield limits
     finally:
         _current.reset(token)
+
+
+class BudgetExceeded(Exception):
+    """Raised inside a computation that ran past its time budget (see `time_budget`)."""
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Interrupt the block with BudgetExceeded after `seconds` (0 or less: no limit).
+
+    Uses a real-time interval timer, so it works only in the main thread of a Unix process; elsewhere the
+    block runs unbounded and the caller's checks between steps are the only limit.
+    """
+    import signal
+    import threading
+
+    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        raise BudgetExceeded()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -349,8 +349,9 @@ def _sort_key(rule_id: str) -> tuple:
 
 
 def _diag(path: str, text: str, span: ast.Span, message: str, hint=None, severity="error") -> Diagnostic:
-    lines = text.splitlines()
-    excerpt = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    from rulecheck.dsl.parser import _line_text  # one cached split per text: many diagnostics stay linear
+
+    excerpt = _line_text(text, span.line) or None
     return Diagnostic(path, message, line=span.line or None, column=span.column or None, excerpt=excerpt, hint=hint,
                       severity=severity)
 
