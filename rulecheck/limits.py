@@ -3,7 +3,7 @@
 Every limit can be raised (or lowered) three ways, the first found winning:
 ``rulecheck check --limit NAME=VALUE`` (repeatable), the environment variable ``RULECHECK_LIMIT_NAME``
 (upper case), or the API (``with limits.override(NAME=VALUE): ...``). A refusal names the limit and says
-how to raise it (docs/security.md lists them all).
+how to raise it (docs/security.md lists them all). 0 means no limit.
 """
 
 from __future__ import annotations

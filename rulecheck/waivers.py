@@ -10,6 +10,7 @@ import yaml
 
 from .diagnostics import Diagnostic, InputError
 from .model.sources import (
+    DepthLimitedComposer,
     SourceError,
     construct_bounded_int,
     construct_checked_str,
@@ -24,7 +25,7 @@ SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 FAIL_ON = ("error", "warning", "info", "never")
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(DepthLimitedComposer, yaml.SafeLoader):
     """Safe YAML with dates kept as text, so a bad date becomes a located diagnostic rather than a ValueError."""
 
 

@@ -407,7 +407,7 @@ def _too_deep(tree, path: str, text: str) -> Diagnostic | None:
     limits = current_limits()
     depth, node = _tree_depth(tree)
     # a declaration's own structure takes about a dozen levels above its expressions
-    if depth <= limits.max_expr_depth + 16:
+    if not limits.max_expr_depth or depth <= limits.max_expr_depth + 16:
         return None
     meta = getattr(node, "meta", None)
     line = getattr(meta, "line", None) if meta is not None and not getattr(meta, "empty", True) else None

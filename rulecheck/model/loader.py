@@ -695,7 +695,7 @@ class _Loader:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
         section, name = loc
         source_path = where(0).path if records else label
-        if len(records) > self.limits.max_records:
+        if self.limits.max_records and len(records) > self.limits.max_records:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
             return None
@@ -877,12 +877,12 @@ class _Loader:
                 self.notes.append(f"{layer.label}: z coordinates were dropped; rulecheck checks in two dimensions")
             counts = shapely.get_num_coordinates(layer.geometries)
             total += int(counts.sum())
-            for position in np.flatnonzero(counts > self.limits.max_vertices).tolist()[:MAX_LANDUSE_REPORTS]:
+            for position in np.flatnonzero(counts > (self.limits.max_vertices or np.inf)).tolist()[:MAX_LANDUSE_REPORTS]:
                 w = layer.where(position)
                 field_path, line = w.at(layer.geometry_key)
                 self.error(w.path, f"the geometry has {int(counts[position])} vertices{_tag(w.label)}, over the "
                            f"{self.limits.describe('max_vertices')}", line=line, field=field_path)
-        if total > self.limits.max_total_vertices:
+        if self.limits.max_total_vertices and total > self.limits.max_total_vertices:
             self.error(self.name, f"the submission's geometries have {total} vertices, over the "
                        f"{self.limits.describe('max_total_vertices')}")
 

@@ -163,7 +163,7 @@ def check_node_graph(root: yaml.Node | None) -> None:
             children = _children(node)
             total = 1 + sum(weight[id(child)] for child in children)
             weight[key] = total
-            if total > limits.max_yaml_nodes:
+            if limits.max_yaml_nodes and total > limits.max_yaml_nodes:
                 raise _GraphLimit(None, None, f"the YAML expands to more than {limits.max_yaml_nodes} values "
                                   f"(anchors and aliases count each time they are used); {limits.describe('max_yaml_nodes')}",
                                   node.start_mark)
@@ -172,7 +172,7 @@ def check_node_graph(root: yaml.Node | None) -> None:
             continue
         if key in on_stack:
             raise _GraphLimit(None, None, "an alias refers to a node that contains it (a structure without end)", node.start_mark)
-        if depth > limits.max_depth:
+        if limits.max_depth and depth > limits.max_depth:
             raise _GraphLimit(None, None, f"nested more than {limits.max_depth} levels deep; {limits.describe('max_depth')}",
                               node.start_mark)
         on_stack.add(key)
@@ -190,6 +190,24 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+class DepthLimitedComposer:
+    """For PyYAML's pure-Python loaders (whose composer recurses): refuse nesting past the limit max_depth as
+    it is met, before Python's own recursion limit is."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        try:
+            limits = current_limits()
+            if limits.max_depth and self._depth > limits.max_depth:
+                mark = self.peek_event().start_mark  # type: ignore[attr-defined]
+                raise _GraphLimit(None, None, f"nested more than {limits.max_depth} levels deep; {limits.describe('max_depth')}", mark)
+            return super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
+
+
 def load_yaml_with(loader_class: type, text: str) -> tuple[Any, yaml.Node | None]:
     """Compose, check the node graph (depth, self-reference, expansion), then construct; YAML errors propagate."""
     loader = loader_class(text)
@@ -198,6 +216,8 @@ def load_yaml_with(loader_class: type, text: str) -> tuple[Any, yaml.Node | None
         check_node_graph(node)
         data = loader.construct_document(node) if node is not None else None
         return data, node
+    except RecursionError:  # pragma: no cover - the depth checks above come first
+        raise _GraphLimit(None, None, "nested too deeply to read", None) from None
     finally:
         loader.dispose()
 
