@@ -442,6 +442,8 @@ def _keyword(terminal: str) -> str:
 
 
 def _or_list(words: list[str]) -> str:
+    if not words:
+        return "something else"
     if len(words) > 8:
         words = words[:8] + ["..."]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]

@@ -350,19 +350,7 @@ def parse_geojson(text: str) -> GeoJSONText:
     """
     index = LineIndex(text)
     with no_gc():
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GeoJSONSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
-        except RecursionError:
-            offset = _too_deep(text, current_limits().max_depth)
-            raise GeoJSONSyntaxError(f"JSON nested more than {current_limits().max_depth} levels deep; "
-                                     f"{current_limits().describe('max_depth')}", index.line(offset), index.column(offset)) from None
-        except ValueError:  # an integer of more than 4,300 digits: read such numbers as floats (infinite, refused later)
-            try:
-                document = json.loads(text, parse_int=_parse_long_int)
-            except RecursionError:  # pragma: no cover - the first attempt would have said so
-                raise GeoJSONSyntaxError("JSON nested too deeply", 1, 1) from None
+        document = _json_document(text, index)
         if _SURROGATE_ESCAPE.search(text):
             offset = _lone_surrogate(text, document)
             if offset is not None:
@@ -376,6 +364,24 @@ def parse_geojson(text: str) -> GeoJSONText:
                 offsets = _scan_feature_offsets(text)
             parsed.feature_offsets = offsets if len(offsets) == len(features) else [0] * len(features)
     return parsed
+
+
+def _json_document(text: str, index: LineIndex) -> Any:
+    """json.loads, with every failure a located GeoJSONSyntaxError."""
+    try:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer of more than 4,300 digits: read such numbers as floats (infinite, refused later)
+            return json.loads(text, parse_int=_parse_long_int)
+    except json.JSONDecodeError as exc:
+        raise GeoJSONSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+    except RecursionError:
+        limit = current_limits().max_depth or 64
+        offset = _too_deep(text, limit)
+        raise GeoJSONSyntaxError(f"JSON nested too deeply to read (more than {limit} levels here); "
+                                 f"{current_limits().describe('max_depth')}", index.line(offset), index.column(offset)) from None
 
 
 def _parse_long_int(digits: str) -> int | float:
