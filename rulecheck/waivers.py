@@ -97,7 +97,8 @@ def load_waivers(path: str | Path) -> list[Waiver]:
     lines = text.splitlines()
     field_prefix = ""
     if isinstance(data, dict) and "waivers" in data:
-        root = next(v for k, v in root.value if getattr(k, "value", None) == "waivers")
+        # the last `waivers:` key, as in the data (YAML mappings keep the last of duplicate keys)
+        root = [v for k, v in root.value if getattr(k, "value", None) == "waivers"][-1]
         data = data["waivers"]
         field_prefix = "waivers"
     if not isinstance(data, list):

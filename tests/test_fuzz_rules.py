@@ -83,7 +83,7 @@ def mutated_params(draw) -> str:
     for _ in range(draw(st.integers(1, 3))):
         i = draw(st.integers(0, len(lines) - 1))
         value = draw(st.sampled_from(EXTRA + ["1e999 %", "-40 years", "1e20 years", "0 years", "50 ha"]))
-        lines[i] = re.sub(r"\d+(\.\d+)? (years|%)", value, lines[i]) if draw(st.booleans()) else value + "\n"
+        lines[i] = re.sub(r"\d+(\.\d+)? (years|%)", lambda _: value, lines[i]) if draw(st.booleans()) else value + "\n"
     return "".join(lines)
 
 

@@ -622,4 +622,7 @@ def parse_expr(text: str, path: str = "<expr>") -> ast.Expr:
     except VisitError as err:
         if isinstance(err.orig_exc, _NumberError):
             raise InputError([Diagnostic(path, f"the number {_clip(str(err.orig_exc.token))} is out of range")]) from None
+        if isinstance(err.orig_exc, _DateError):
+            token = err.orig_exc.token
+            raise InputError([Diagnostic(path, f"'{token}' is not a valid date", line=token.line, column=token.column)]) from None
         raise
