@@ -255,6 +255,11 @@ def refuse_unsupported(result: np.ndarray, errors: dict[int, str]) -> None:
                                 "first (e.g. ogr2ogr -nlt CONVERT_TO_LINEAR, or QGIS Segmentize)")
             result[position] = None
     present = ~shapely.is_missing(result)
+    coordinates, owners = shapely.get_coordinates(np.where(present, result, None), return_index=True)
+    for position in sorted(set(owners[~np.isfinite(coordinates).all(axis=1)].tolist())):
+        errors[position] = "a coordinate is infinite or out of range"
+        result[position] = None
+    present = ~shapely.is_missing(result)
     for position in np.flatnonzero(present & shapely.is_empty(np.where(present, result, None))).tolist():
         errors[position] = "empty geometry; an empty geometry has no place to check"
         result[position] = None
@@ -276,7 +281,8 @@ def from_wkt_strings(texts: list[str]) -> tuple[np.ndarray, dict[int, str]]:
     """WKT strings -> shapely array, and the unreadable ones by index with GEOS's reason."""
     errors: dict[int, str] = {}
     try:
-        result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
+        with np.errstate(over="ignore"):  # 1e400 reads as infinity: refused below, by refuse_unsupported
+            result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
     except (NotImplementedError, RecursionError, MemoryError):
         # a curved type (shapely refuses the whole array): read one by one to say which
         result = np.full(len(texts), None, dtype=object)
