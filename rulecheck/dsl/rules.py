@@ -76,6 +76,7 @@ class CompiledRule:
     params_used: tuple[str, ...] = ()
     traced_require: Any = None  # compiled on the first conflict asked to explain itself
     operand_fns: Any = None  # the require comparison's sides, compiled on the first conflict
+    plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
 
     def _scope(self) -> dict[str, T]:
         return {var: t for _, var, _, t in self.steps if var}
@@ -529,7 +530,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params)))
+                        tuple(sorted(comp.used_params)), plans=comp.plans)
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
