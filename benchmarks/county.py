@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -109,14 +110,50 @@ def county(n_parcels: int, seed: int = 20260301) -> dict:
     return {**base, "packages": packages, "contracts": contracts, "proposals": proposals}
 
 
-def write_county(n_parcels: int, seed: int = 20260301, folder: Path | None = None, regenerate: bool = False) -> Path:
+_ID = re.compile(r'"((?:P|R|PKG|C|D|CL)-[0-9-]+)"')
+
+
+def tiled(c: dict, copies: int) -> dict:
+    """`copies` disjoint copies of one county side by side (new ids, geometries moved east past a gap): exactly
+    `copies` times every record, so a linear rule does exactly `copies` times the work of one copy."""
+    if copies == 1:
+        return c
+    minx, _, maxx, _ = c["square"].bounds
+    step = (maxx - minx) + 500.0
+    out = {k: v for k, v in c.items()}
+    for name in ("parcels", "rights", "control_lines"):
+        geoms, props = c[name]
+        all_geoms, all_props = [np.asarray(geoms, dtype=object)], [props]
+        for k in range(1, copies):
+            moved = shapely.transform(np.asarray(geoms, dtype=object), lambda xy, dx=k * step: xy + (dx, 0.0))
+            all_geoms.append(moved)
+            all_props.append(json.loads(_ID.sub(lambda m, k=k: f'"{m.group(1)}-{k}"', json.dumps(props, ensure_ascii=False))))
+        out[name] = (np.concatenate(all_geoms), [p for ps in all_props for p in ps])
+    out["square"] = shapely.multipolygons([shapely.transform(c["square"], lambda xy, dx=k * step: xy + (dx, 0.0))
+                                           for k in range(copies)])
+    for name in ("packages", "contracts", "proposals"):
+        records = list(c[name])
+        for k in range(1, copies):
+            text = _ID.sub(lambda m, k=k: f'"{m.group(1)}-{k}"', json.dumps(c[name], ensure_ascii=False))
+            copy = json.loads(text)
+            if name == "packages":
+                for package in copy:
+                    package["boundary"] = _wkt(shapely.transform(shapely.from_wkt(package["boundary"]),
+                                                                 lambda xy, dx=k * step: xy + (dx, 0.0)))
+            records += copy
+        out[name] = records
+    return out
+
+
+def write_county(n_parcels: int, seed: int = 20260301, folder: Path | None = None, regenerate: bool = False,
+                 copies: int = 1) -> Path:
     """Write the bundle (layers + submission.json) into `folder` (default benchmarks/data/county_<n>_<seed>/)."""
-    folder = folder or DATA / f"county_{n_parcels}_{seed}"
+    folder = folder or DATA / (f"county_{n_parcels}_{seed}" + (f"_x{copies}" if copies > 1 else ""))
     manifest = folder / "submission.json"
     if manifest.exists() and not regenerate:
         return manifest
     (folder / "layers").mkdir(parents=True, exist_ok=True)
-    c = county(n_parcels, seed)
+    c = tiled(county(n_parcels, seed), copies)
     write_layer(folder / "layers" / "parcels.geojson", "parcels", *c["parcels"])
     write_layer(folder / "layers" / "rights.geojson", "rights", *c["rights"])
     write_layer(folder / "layers" / "lines.geojson", "lines", *c["control_lines"])

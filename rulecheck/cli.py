@@ -210,16 +210,30 @@ def rules_show(rule_id, rule_paths, lang):
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE",
               help="Parameter override files to check against the packs (a province's figures).")
-def rules_validate(paths, param_paths):
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Also print, per rule, which join conditions an index answers and which run per pair.")
+def rules_validate(paths, param_paths, show_plan):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
+    from .dsl.rules import validated
 
-    diagnostics = validate(list(paths), list(param_paths) or None)
+    if show_plan:
+        rule_set, diagnostics = validated(list(paths), list(param_paths) or None)
+    else:
+        diagnostics = validate(list(paths), list(param_paths) or None)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         sys.exit(EXIT_INPUT)
+    if show_plan:
+        from .dsl.planner import plan_lines
+
+        for rule in rule_set.rules:
+            if rule.path.endswith(".rule") and rule.plans is not None:
+                click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
+                for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
+                    click.echo(line)
     click.echo(f"{len(paths)} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
 
 

@@ -258,6 +258,11 @@ class ExprCompiler:
     def compile(self, node: ast.Expr, scope: dict[str, T]) -> tuple[T, Fn]:
         method = getattr(self, "c_" + type(node).__name__)
         t, fn = method(node, scope)
+        if isinstance(node, (ast.Comprehension, ast.Quantifier)) and scope and not self.trace \
+                and not (free_names(node) & set(scope)):
+            # reads nothing of the rule's variables (`union(l for l in control_lines where ...)` in a loop): the
+            # same value for every binding, computed once per run
+            fn = _once_per_run(fn, id(node))
         if self.trace and not isinstance(node, (ast.Number, ast.String, ast.DateLit, ast.Bool, ast.ListLit)):
             text = self.source(node)
             inner = fn
@@ -761,7 +766,7 @@ class ExprCompiler:
     def c_Comprehension(self, node: ast.Comprehension, scope):
         if node.func not in AGGREGATES:
             raise CheckError(node.span, f"'{node.func}(... for ...)' is not an aggregate; use one of {', '.join(sorted(AGGREGATES))}")
-        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, also=node.element)
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, also=node.element, whole=node)
         inner = dict(scope)
         inner[node.var] = elem_t
         et, ef = self.compile(node.element, inner)
@@ -885,7 +890,7 @@ class ExprCompiler:
         return elem_t, fn
 
     def c_Quantifier(self, node: ast.Quantifier, scope):
-        iterate, elem_t = self._source(node.source, node.var, node.cond, scope)
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, whole=node)
         body_f = None
         if node.body is not None:
             inner = dict(scope)
@@ -915,9 +920,11 @@ class ExprCompiler:
 
         return BOOL, fn
 
-    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None):
+    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None,
+                whole: ast.Expr | None = None):
         """Iterate `var in source where cond` -> a generator of sub-environments (or a Missing).
-        A spatial predicate between `var` and the outer scope runs through an STRtree."""
+        Joins with the outer scope go through an index (planner.plan_filter). `whole`: the comprehension or
+        quantifier this is the source of (computed once per run when it reads none of the rule's variables)."""
         st, sf = self.compile(source, scope)
         if st.kind != "list":
             paths = list(ROOTS) + [f"{root}.{f}" for root in ("unit_plan", "detailed_plan") for f in fields_of(ROOTS[root].arg)
@@ -932,7 +939,8 @@ class ExprCompiler:
         texts = plan.describe() if plan is not None else {
             "var": var, "source": self.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": [],
             "source_fixed": fixed}
-        texts["nested"] = bool(scope)
+        # enumerated again for every binding of the rule's variables (not when computed once per run)
+        texts["nested"] = bool(scope) and (whole is None or self.trace or bool(free_names(whole) & set(scope)))
         if texts not in self.plans:
             self.plans.append(texts)
 
@@ -1051,6 +1059,18 @@ def _num_text(x: float) -> str:
 def _suggest(word: str, candidates: list[str]) -> str | None:
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def _once_per_run(fn: Fn, key: int) -> Fn:
+    memo_key = ("once", key)
+
+    def once(env):
+        memo = env[CTX].memo
+        if memo_key not in memo:
+            memo[memo_key] = fn(env)
+        return memo[memo_key]
+
+    return once
 
 
 def _root(name: str) -> Fn:

@@ -33,6 +33,7 @@ Fn = Callable[[dict], Any]
 CTX = "$ctx"
 SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
 PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
+HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
 TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
 
 
@@ -510,7 +511,7 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
             joins.append((part, f, KeyJoin(branches, f, comp.source(part))))
     source_const = not (free_names(source) & locals_)
     join, join_part, rest_without = None, None, []
-    if spatial_other is None and joins:
+    if spatial_other is None and joins and HASH_JOINS:
         join_part, join_fn, join = joins[0]
         rest_without = [f for f in rest_fns if f is not join_fn]
         texts["hash"] = join.text
@@ -531,3 +532,32 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
             prefill = "after"
     return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
                       universe_fn, join, rest_without, texts)
+
+
+def plan_lines(plans: list[dict]) -> list[str]:
+    """How each loop of a rule is enumerated, one line per loop and one per kind of work, for
+    `rulecheck rules validate --plan`. A loop over a whole collection for every binding, with no index, is
+    marked "!": its cost is the product of the two sizes."""
+    lines = []
+    for plan in plans:
+        head = f"{plan['var']} in {plan['source']}"
+        indexed = plan.get("spatial") or plan.get("hash")
+        if not plan.get("nested"):
+            how = "once per run"
+        elif not plan.get("source_fixed"):
+            how = "per binding, over its own list"
+        elif indexed:
+            how = "per binding, through an index"
+        else:
+            how = "! per binding, every record (all pairs)"
+        lines.append(f"  {head}: {how}")
+        for text in plan.get("filter", []):
+            lines.append(f"    filter once per list: {text}")
+        if plan.get("spatial"):
+            lines.append(f"    spatial index (STRtree): {plan['spatial']}")
+        if plan.get("hash"):
+            lines.append(f"    hash index: {plan['hash']}")
+        for text in plan.get("per_pair", []):
+            mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
+            lines.append(f"  {mark} per pair: {text}")
+    return lines

@@ -490,12 +490,16 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
             if template is None:
                 return None
             parts = []
-            for part in template.parts:
-                if isinstance(part, str):
-                    parts.append(part)
-                else:
-                    t, fn = comp.compile(part, scope)
-                    parts.append((comp.source(part), fn, t.kind))
+            plans, comp.plans = comp.plans, []  # the plan shown is the rule's loops and require, not its messages
+            try:
+                for part in template.parts:
+                    if isinstance(part, str):
+                        parts.append(part)
+                    else:
+                        t, fn = comp.compile(part, scope)
+                        parts.append((comp.source(part), fn, t.kind))
+            finally:
+                comp.plans = plans
             return parts
 
         for what in ("require", "at", "message_zh", "message_en", "expected", "actual"):
@@ -548,6 +552,11 @@ def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] |
 def validate(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> list[Diagnostic]:
     """Every diagnostic (errors and warnings) of the given packs, for `rulecheck rules validate`."""
     return _load(paths, params, None)[1]
+
+
+def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+    """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan`."""
+    return _load(paths, params, None)
 
 
 def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
