@@ -117,8 +117,10 @@ def _write(dest: str, text: str) -> None:
               help="YAML file of approved waivers.")
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+@click.option("--timings", is_flag=True,
+              help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
 def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, color, quiet):
+          lang, explain, waiver_path, color, quiet, timings):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 no conflict at or above --fail-on, 1 there is one,
@@ -141,6 +143,8 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
         explain=explain,
         waivers=waiver_path,
         with_layers=any(fmt == "html" for fmt, _ in destinations),
+        timings=timings,
+        progress=_Progress() if sys.stderr.isatty() else None,
     )
 
     if color is None:
@@ -155,12 +159,41 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
             _write(dest, report.render(record, fmt, lang=lang))
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
+    if timings:
+        _print_timings(record["timings"])
 
     from .waivers import gate_fails
 
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+class _Progress:
+    """One line on standard error, rewritten in place, once a run has taken more than a second (terminals only)."""
+
+    def __init__(self, after: float = 1.0):
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock() + after
+        self.shown = False
+
+    def __call__(self, done: int, total: int, rule_id: str | None) -> None:
+        if rule_id is None:
+            if self.shown:
+                click.echo("\r\033[K", nl=False, err=True)
+            return
+        if self.clock() >= self.start:
+            self.shown = True
+            click.echo(f"\r\033[K[{done + 1}/{total}] {rule_id}", nl=False, err=True)
+
+
+def _print_timings(timings: dict) -> None:
+    click.echo(f"{'rule':<10} {'seconds':>9} {'visited':>10} {'checked':>9}", err=True)
+    for row in timings["rules"]:
+        click.echo(f"{row['rule']:<10} {row['seconds']:>9.3f} {row['visited']:>10} {row['checked']:>9}", err=True)
+    click.echo(f"{'total':<10} {timings['seconds']:>9.3f} {timings['visited']:>10}", err=True)
 
 
 # ---- rules ----------------------------------------------------------------------------------------
