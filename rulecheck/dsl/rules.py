@@ -18,7 +18,7 @@ from rulecheck.dsl.compiler import (
     CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _geom_or_none, _suggest,
     free_names,
 )
-from rulecheck.dsl.parser import parse_file
+from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
@@ -567,13 +567,13 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     files, diags = _rule_files(paths)
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
-    parsed = [(parse_file(file, display), file, display) for file, display in files]
+    parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
     if not any(pack.params for (pack, _), _, _ in parsed):
         # a pack of one's own rules declares no parameters: it uses the built-in legal figures
         builtin, _ = _rule_files([default_rule_paths()[0] / "params"])
         files += builtin
-        parsed += [(parse_file(file, display), file, display) for file, display in builtin]
-    parsed += [(parse_file(file, display), file, display) for file, display in param_files]
+        parsed += [(parse_file_cached(file, display), file, display) for file, display in builtin]
+    parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]
     packs = []
     digest = hashlib.sha256()
     for (pack, pd), file, display in parsed:
