@@ -11,7 +11,7 @@ from pathlib import Path
 import shapely
 
 from rulecheck import __version__
-from rulecheck.dsl.builtins import pair_cache
+from rulecheck.dsl.builtins import pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
 from rulecheck.model.documents import Submission
@@ -107,7 +107,8 @@ def check(
             if progress is not None:
                 progress(n, len(chosen), rule.id)
             started, visits = time.perf_counter(), ctx.visits
-            result = rule.run(ctx, explain=explain)
+            with prepared_scope():  # prepared geometries do not outlive the rule that needed them
+                result = rule.run(ctx, explain=explain)
             spent.append({"rule": rule.id, "seconds": round(time.perf_counter() - started, 4),
                           "visited": ctx.visits - visits, "checked": result.checked})
             conflicts.extend(result.conflicts)

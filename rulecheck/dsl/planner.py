@@ -316,9 +316,7 @@ class FilterPlan:
         outer_arr = np.array(outer, dtype=object)
         result: dict[int, np.ndarray] = {}
         if len(outer_arr):
-            which, found = tree.query(outer_arr, predicate=self.spatial_predicate)
-            order = np.lexsort((found, which))
-            which, found = which[order], found[order]
+            which, found = self._query(tree, outer_arr)
             bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
             for i, g in enumerate(outer):
                 result[id(g)] = found[bounds[i] : bounds[i + 1]]
@@ -326,6 +324,27 @@ class FilterPlan:
                 prefill_pair_arrays(outer_arr[which], geoms[found])
         ctx.memo[memo_key] = (universe, tree, result)
         return result
+
+    def _query(self, tree, outer_arr):
+        """(outer index, candidate index) pairs, sorted, each pair once. The tree holds the candidates' parts
+        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit."""
+        which, found = tree.query(outer_arr, predicate=self.spatial_predicate)
+        owner = getattr(tree, "owner", None)
+        if owner is not None:
+            found = owner[found]
+        n = max(int(found.max()) + 1, 1) if len(found) else 1
+        pairs = np.unique(which.astype(np.int64) * n + found)
+        return pairs // n, pairs % n
+
+    def _tree(self, geoms):
+        if self.spatial_predicate != "intersects":  # a bounding-box query (within/covers): whole geometries
+            return shapely.STRtree(geoms)
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        if len(parts) == len(geoms):
+            return shapely.STRtree(geoms)
+        tree = shapely.STRtree(parts)
+        tree.owner = owner
+        return tree
 
     def _prepared(self, env):
         """(items, kept, undecided, tree, geometries, kept mask) after the local filter; memoised per source
@@ -338,7 +357,7 @@ class FilterPlan:
         cached = ctx.memo.get(memo_key)
         if cached is not None and cached[0] is items:
             return cached[1]
-        shared_key = ("index", id(items)) if self.source_const and not self.local_fns and self.spatial_other else None
+        shared_key = ("index", id(items), self.spatial_predicate) if self.source_const and not self.local_fns and self.spatial_other else None
         if shared_key is not None:  # another plan over the same collection, unfiltered, built its index already
             shared = ctx.memo.get(shared_key)
             if shared is not None and shared[0] is items:
@@ -369,12 +388,17 @@ class FilterPlan:
                     with_geometry.append(item)
             kept = with_geometry
             geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
-            tree = shapely.STRtree(geoms)
+            tree = self._tree(geoms)
         result = (items, kept, undecided, tree, geoms, mask)
         ctx.memo[memo_key] = (items, result)
         if shared_key is not None:
             ctx.memo[shared_key] = (items, result)
         return result
+
+    def kept(self, env):
+        """The records that pass the conjuncts on the loop variable alone (those a rule binds at most)."""
+        prepared = self._prepared(env)
+        return prepared if isinstance(prepared, Missing) else prepared[1]
 
     def candidates(self, env):
         prepared = self._prepared(env)
@@ -398,8 +422,7 @@ class FilterPlan:
             bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
             indices = bulk.get(id(other)) if bulk is not None else None
             if indices is None:
-                indices = tree.query(other, predicate=self.spatial_predicate)
-                indices.sort()
+                indices = self._query(tree, np.array([other], dtype=object))[1]
                 if self.prefill == "filter":
                     prefill_pairs(other, geoms[indices])
             pool = ((kept[i], self.rest_fns) for i in indices)

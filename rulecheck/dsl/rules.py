@@ -454,7 +454,9 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                     raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
                 iterate, elem_t = comp._source(step.source, step.var, step.cond, scope, also=rule.require)
                 if not (free_names(step.source) & set(scope)):  # the loop's collection is fixed for the run
-                    comp.universes[step.var] = comp.compile(step.source, scope)[1]
+                    # what the loop can bind: the records passing its own filter (a join against it queries only those)
+                    plan = getattr(iterate, "plan", None)
+                    comp.universes[step.var] = plan.kept if plan is not None else comp.compile(step.source, scope)[1]
                 scope = dict(scope)
                 scope[step.var] = elem_t
                 steps.append(("for", step.var, iterate, elem_t))
