@@ -128,6 +128,12 @@ def shared_overlap_area(a, b) -> float:
     return value
 
 
+def pair_known(a, b) -> bool:
+    """Whether the shared area of a and b is in the run's cache already."""
+    cache = _PAIRS.get()
+    return cache is not None and ("area",) + _key(a, b) in cache
+
+
 def prefill_pairs(a, others) -> None:
     """The shared areas of `a` with many geometries, for shared_overlap_area to find."""
     cache = _PAIRS.get()

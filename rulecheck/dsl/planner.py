@@ -25,7 +25,7 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import as_geometry, prefill_pair_arrays, prefill_pairs
+from rulecheck.dsl.builtins import as_geometry, pair_known, prefill_pair_arrays, prefill_pairs
 from rulecheck.dsl.units import Quantity
 from rulecheck.dsl.values import EvalError, Missing, record_id
 
@@ -320,8 +320,18 @@ class FilterPlan:
             bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
             for i, g in enumerate(outer):
                 result[id(g)] = found[bounds[i] : bounds[i + 1]]
-            if self.prefill == "filter":
-                prefill_pair_arrays(outer_arr[which], geoms[found])
+            if self.prefill is not None:
+                # every pair's shared area in one vectorised pass ("after": what follows needs the survivors';
+                # all candidate pairs together cost less than a small call per outer record). A pair is
+                # computed once whichever way round it comes, and not again if a rule before computed it.
+                left, right = outer_arr[which], geoms[found]
+                ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
+                    np.fromiter(map(id, right), dtype=np.int64, count=len(right))
+                lo, hi = np.minimum(*ids), np.maximum(*ids)
+                _, first = np.unique(np.stack([lo, hi], axis=1), axis=0, return_index=True)
+                first.sort()
+                todo = [i for i in first.tolist() if not pair_known(left[i], right[i])]
+                prefill_pair_arrays(left[todo], right[todo])
         ctx.memo[memo_key] = (universe, tree, result)
         return result
 
@@ -421,6 +431,7 @@ class FilterPlan:
                 return
             bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
             indices = bulk.get(id(other)) if bulk is not None else None
+            prefilled = indices is not None and self.prefill is not None
             if indices is None:
                 indices = self._query(tree, np.array([other], dtype=object))[1]
                 if self.prefill == "filter":
@@ -437,7 +448,7 @@ class FilterPlan:
                         for p in positions if mask is None or mask[p])
         else:
             pool = ((item, self.rest_fns) for item in kept)
-        if self.prefill == "after" and tree is not None:
+        if self.prefill == "after" and tree is not None and not prefilled:
             # what follows the filter needs each survivor's shared area: compute them together
             survivors = list(self._filtered(env, pool))
             prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
