@@ -482,8 +482,8 @@ def _key_branch(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: 
 
     def texty(side, scope, listed=False):
         t = comp.compile(side, scope)[0]
-        if listed:
-            return t.kind == "list" and t.arg.kind in TEXTY or t.kind == "any"
+        if listed:  # a list of texts (membership in an untyped value is never decided, so it is not indexed)
+            return t.kind == "list" and t.arg.kind in TEXTY
         return t.kind in TEXTY
 
     if isinstance(node, ast.Compare) and node.op == "==" and node.tolerance is None:
