@@ -13,7 +13,7 @@ from rulecheck.dsl.schema import ENUM_VALUES, ROOTS
 from rulecheck.model.landuse import load_classification
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
-FAMILY_FILES = ["geo", "ref", "lay", "ind", "dut", "sup", "fin"]
+FAMILY_FILES = ["geo", "ref", "lay", "ind", "dut", "sup", "fin", "doc"]
 PARAM_FILES = sorted((RULES / "params").glob("*.rule"))
 FUNCTIONS = {
     "present", "default", "abs", "total", "level1", "area", "intersection", "overlap_area", "difference",
@@ -59,7 +59,8 @@ def test_every_rule_is_complete_and_in_its_family(packs, family):
         where = f"{rule.id} ({pack.path}:{rule.span.line})"
         assert rule.family == family.upper(), where
         assert rule.title_zh and rule.title_en, where
-        assert rule.basis.startswith("《") and rule.basis_text, f"{where}: basis needs the law and its words"
+        # a statute 《…》, or the allocation method's source (domain.md "Citing the law honestly"): 王朝宇、周玉《…》
+        assert rule.basis.startswith(("《", "王朝宇、周玉《")) and rule.basis_text, f"{where}: basis needs the law and its words"
         assert rule.tags, where
         assert rule.message_zh is not None and rule.message_en is not None, where
         assert rule.require is not None, where
@@ -226,6 +227,28 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         11: {("GEO-003", ("P15",)), ("GEO-011", ("P15",))},
         12: {("GEO-011", ("P20",))},
         13: {("REF-007", ("C-A/R07",))},
+        # the allocation method's checks (issue 10)
+        14: {("DOC-005", ("U03",))},
+        15: {("DOC-008", ("PKG-C",))},
+        16: {("DOC-014", ("PKG-C",))},
+        17: {("DOC-015", ("A-03",))},
+        18: {("DOC-016", ("PKG-B", "A-04", "A-05"))},
+        19: {("REF-018", ("A-99",))},
+        20: {("REF-019", ("PKG-A",))},
+        21: {("DOC-017", ("PKG-B",))},
+        22: {("DOC-018", ("R09",))},
+        23: {("DOC-019", ("U03",))},
+        24: {("DOC-020", ("U03",))},
+        25: {("DOC-021", ("U03",))},
+        26: {("DOC-022", ("PKG-B",))},
+        27: {("DOC-023", ("PKG-A", "PKG-A/0901", "C-A"))},
+        28: {("DOC-024", ("PKG-C",))},
+        29: {("DOC-025", ("PKG-C",))},
+        30: {("SUP-028", ("R07",))},
+        31: {("SUP-029", ("C-B/R03", "R03"))},
+        32: {("DUT-008", ("P07", "R06", "PKG-A"))},
+        33: {("FIN-007", ("PKG-A",))},
+        34: {("DOC-027", ("U03",))},
     }
     expected = set().union(*planted.values())
     assert found == expected
