@@ -18,6 +18,7 @@ COUNTS = {
     "eco-recreation-defects": (12, 21, 4, 3, 3, 4, 5),
     "mine-land": (4, 8, 2, 1, 1, 1, 3),
     "land-sea": (3, 9, 2, 2, 2, 1, 3),
+    "land-sea-defects": (3, 9, 2, 2, 2, 1, 3),
     "minimal": (2, 2, 0, 0, 0, 0, 0),
 }
 

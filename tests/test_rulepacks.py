@@ -255,6 +255,22 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
     assert record["indeterminate"] == []
 
 
+def test_every_planted_land_sea_defect_is_caught_and_nothing_else(rule_set):
+    record = _check(rule_set, "land-sea-defects")
+    found = {(c["rule"], tuple(s["id"] for s in c["subjects"])) for c in record["conflicts"]}
+    # one row per defect of fixtures/land-sea-defects/DEFECTS.md, by its number
+    planted = {
+        1: {("LAY-011", ("SR01",))},
+        2: {("DOC-026", ("U05",))},
+        3: {("DOC-001", ("U05",))},
+        4: {("DOC-009", ("PKG-S1",))},
+        5: {("DOC-010", ("PKG-S2",))},
+        6: {("DOC-013", ("PKG-S1",)), ("FIN-005", ("PKG-S1",))},
+    }
+    assert found == set().union(*planted.values())
+    assert record["indeterminate"] == []
+
+
 def test_exploration_cap_is_the_one_in_force_on_the_as_of_date(rule_set):
     # MR02 is a 5-year exploration licence: lawful from 2020-05-01, above the 3-year cap before
     before = _check(rule_set, "mine-land", as_of="2020-04-30", select=["SUP-017"])
