@@ -55,7 +55,7 @@ ALL_ROWS = [(fixture, row) for fixture in DEFECT_FIXTURES for row in _defect_row
 
 
 def test_defects_table_is_read():
-    assert [n for n, *_ in ROWS] == list(range(1, 35))
+    assert [n for n, *_ in ROWS] == list(range(1, 36))
     assert ROWS[2][2] == {("packages", "PKG-B"), ("duties", "D-B1"), ("contracts", "C-B")}
     assert ROWS[8][2] == {("rights", "R11"), ("rights", "R01")}
     assert ROWS[26][2] == {("packages", "PKG-A/0901"), ("packages", "PKG-A"), ("contracts", "C-A")}

@@ -248,7 +248,8 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         31: {("SUP-029", ("C-B/R03", "R03"))},
         32: {("DUT-008", ("P07", "R06", "PKG-A"))},
         33: {("FIN-007", ("PKG-A",))},
-        34: {("DOC-027", ("U03",))},
+        34: {("FIN-008", ("PKG-C", "P14"))},
+        35: {("DOC-027", ("U03",))},
     }
     expected = set().union(*planted.values())
     assert found == expected

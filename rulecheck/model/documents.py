@@ -294,6 +294,7 @@ class Supply(Record):
     method: SupplyMethod | None = None
     award: Award | None = None
     reserve_price_wan_yuan: float | None = None
+    reserve_floor_price_yuan_m2: float | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
     term_years: float | None = None
     start: dt.date | None = None
 
