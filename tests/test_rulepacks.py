@@ -233,8 +233,8 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         16: {("DOC-014", ("PKG-C",))},
         17: {("DOC-015", ("A-03",))},
         18: {("DOC-016", ("PKG-B", "A-04", "A-05"))},
-        19: {("REF-018", ("A-99",))},
-        20: {("REF-019", ("PKG-A",))},
+        19: {("REF-020", ("A-99",))},
+        20: {("REF-021", ("PKG-A",))},
         21: {("DOC-017", ("PKG-B",))},
         22: {("DOC-018", ("R09",))},
         23: {("DOC-019", ("U03",))},
@@ -244,11 +244,11 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         27: {("DOC-023", ("PKG-A", "PKG-A/0901", "C-A"))},
         28: {("DOC-024", ("PKG-C",))},
         29: {("DOC-025", ("PKG-C",))},
-        30: {("SUP-028", ("R07",))},
-        31: {("SUP-029", ("C-B/R03", "R03"))},
-        32: {("DUT-008", ("P07", "R06", "PKG-A"))},
-        33: {("FIN-007", ("PKG-A",))},
-        34: {("FIN-008", ("PKG-C", "P14"))},
+        30: {("SUP-040", ("R07",))},
+        31: {("SUP-041", ("C-B/R03", "R03"))},
+        32: {("DUT-020", ("P07", "R06", "PKG-A"))},
+        33: {("FIN-020", ("PKG-A",))},
+        34: {("FIN-021", ("PKG-C", "P14"))},
         35: {("DOC-027", ("U03",))},
     }
     expected = set().union(*planted.values())
@@ -261,7 +261,7 @@ def test_every_planted_land_sea_defect_is_caught_and_nothing_else(rule_set):
     found = {(c["rule"], tuple(s["id"] for s in c["subjects"])) for c in record["conflicts"]}
     # one row per defect of fixtures/land-sea-defects/DEFECTS.md, by its number
     planted = {
-        1: {("LAY-011", ("SR01",))},
+        1: {("LAY-020", ("SR01",))},
         2: {("DOC-026", ("U05",))},
         3: {("DOC-001", ("U05",))},
         4: {("DOC-009", ("PKG-S1",))},
