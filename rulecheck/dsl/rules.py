@@ -448,8 +448,9 @@ def _sort_key(rule_id: str) -> tuple:
 
 
 def _diag(path: str, text: str, span: ast.Span, message: str, hint=None, severity="error") -> Diagnostic:
-    lines = text.splitlines()
-    excerpt = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    from rulecheck.dsl.parser import _line_text  # one cached split per text: many diagnostics stay linear
+
+    excerpt = _line_text(text, span.line) or None
     return Diagnostic(path, message, line=span.line or None, column=span.column or None, excerpt=excerpt, hint=hint,
                       severity=severity)
 
@@ -717,6 +718,12 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
             if rule_id not in all_rule_ids:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
+        from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
+
+        for patch in test.patches:
+            problem = check_patch_path(patch)
+            if problem:
+                diags.append(_diag(path, pack_text, patch.span, problem))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
                        [d for d in diags if d.severity == "warning"])
