@@ -240,6 +240,22 @@ def rules_test(paths):
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
 
 
+# ---- schema ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--output", "dest", default="-", metavar="FILE", help="Where the schema goes ('-' for standard output).")
+def schema(dest):
+    """Print the JSON Schema of a submission manifest (docs/submission.schema.json), for editors and validators."""
+    from .model.manifest_schema import render_schema
+
+    text = render_schema()
+    if dest == "-":
+        click.echo(text, nl=False)
+    else:
+        _write(dest, text)
+
+
 # ---- init -----------------------------------------------------------------------------------------
 
 
