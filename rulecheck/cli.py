@@ -106,7 +106,7 @@ def _write(dest: str, text: str) -> None:
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
               help="Where the nth --format goes ('-' for standard output).")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
@@ -115,16 +115,33 @@ def _write(dest: str, text: str) -> None:
 @click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
 @click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="YAML file of approved waivers.")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False, flag_value="always",
+              default="auto", show_default=True,
+              help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is set "
+                   "(FORCE_COLOR forces it); --color alone = always.")
+@click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
-def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, color, quiet):
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the nearest "
+                   "one from the submission's folder upwards. The command line wins over it.")
+@click.option("--no-config", is_flag=True, help="Use no settings file.")
+@click.pass_context
+def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+          lang, explain, waiver_path, color, no_color, quiet, config_path, no_config):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 no conflict at or above --fail-on, 1 there is one,
     2 the submission, rules, parameters or waivers could not be read.
     """
     from . import report
+
+    config = None if no_config else _config(submission, config_path)
+    settings = config.values if config else {}
+    given = _from_config(ctx, settings)
+    rule_paths, param_paths = given("rule_paths", "rules"), given("param_paths", "params")
+    select, ignore, fail_on = given("select", "select"), given("ignore", "ignore"), given("fail_on", "fail-on")
+    formats, output_dir = given("formats", "format"), given("output_dir", "output-dir")
+    lang, waiver_path = given("lang", "lang"), given("waiver_path", "waivers")
 
     destinations = _destinations(formats, outputs, output_dir)
     import rulecheck
@@ -143,14 +160,19 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
         with_layers=any(fmt == "html" for fmt, _ in destinations),
     )
 
-    if color is None:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    if config and config.path:  # an auditor sees which settings file shaped the gate
+        from .config import shown
+
+        record["config"] = {"path": shown(config.path),
+                            "applied": sorted(given.applied)}
+    coloured = _use_color("never" if no_color else color)
     to_stdout = False
     for fmt, dest in destinations:
         if dest == "-":
             to_stdout = True
             if not quiet:
-                click.echo(report.render(record, fmt, lang=lang, color=bool(color) and fmt == "text"), nl=False)
+                text = report.render(record, fmt, lang=lang, color=coloured and fmt == "text")
+                click.echo(text, nl=False, color=coloured or None)  # click strips colour off a pipe unless told
         else:
             _write(dest, report.render(record, fmt, lang=lang))
     if not to_stdout and not quiet:
@@ -161,6 +183,40 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+def _use_color(choice: str) -> bool:
+    """--color always|never win; auto: never with NO_COLOR, always with FORCE_COLOR, else when stdout is a terminal."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _config(submission: str, explicit: str | None):
+    from .config import load_config
+    from .report import FORMATS
+
+    return load_config(Path(submission).parent, explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS))
+
+
+def _from_config(ctx: click.Context, settings: dict):
+    """name -> the command line's value when it was given there, else the config's, else the default."""
+    from click.core import ParameterSource
+
+    def given(name: str, key: str):
+        value = ctx.params[name]
+        if key in settings and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+            given.applied.add(key)
+            setting = settings[key]
+            return tuple(setting) if isinstance(value, tuple) else setting
+        return value
+
+    given.applied = set()
+    return given
 
 
 # ---- rules ----------------------------------------------------------------------------------------
