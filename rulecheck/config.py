@@ -107,7 +107,7 @@ def load_config(start: Path, explicit: str | Path | None = None, *, fail_on: tup
                                           line=line, field=where))
             continue
         if kind in ("path", "paths"):
-            checked = [str((path.parent / p)) for p in checked] if kind == "paths" else str(path.parent / checked)
+            checked = [shown(path.parent / p) for p in checked] if kind == "paths" else shown(path.parent / checked)
         values[key] = checked
     if diagnostics:
         raise InputError(diagnostics)

@@ -76,12 +76,12 @@ def _base_ids(record: dict) -> dict:
     as code-scanning services do with the repository root."""
     folder = manifest_folder(record)
     description = {"text": f"folder of the submission manifest ({folder or '.'})"}
+    srcroot = {"description": {"text": "the folder rulecheck was run in (the repository root in CI)"}}
     if folder and posixpath.isabs(folder):
-        return {ROOT: {"uri": PurePosixPath(folder).as_uri().rstrip("/") + "/", "description": description}}
-    return {
-        SRCROOT: {"description": {"text": "the folder rulecheck was run in (the repository root in CI)"}},
-        ROOT: {"uri": _uri(folder) + "/" if folder else "./", "uriBaseId": SRCROOT, "description": description},
-    }
+        return {SRCROOT: srcroot,
+                ROOT: {"uri": PurePosixPath(folder).as_uri().rstrip("/") + "/", "description": description}}
+    return {SRCROOT: srcroot,
+            ROOT: {"uri": _uri(folder) + "/" if folder else "./", "uriBaseId": SRCROOT, "description": description}}
 
 
 def _descriptor(entry: dict, lang: str) -> dict:
