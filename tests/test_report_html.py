@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -97,8 +98,8 @@ def test_svg_map_layers_viewbox_and_numbered_labels():
     assert svg.find(f"{SVG}path[@class='unit']") is not None
     conflicts = [p for p in svg.find(f"{SVG}g[@class='conflicts']").findall(f"{SVG}path") if p.get("stroke") == "#d7191c"]
     assert len(conflicts) == 1 and conflicts[0].find(f"{SVG}title").text == "1. LAY-004"
-    labels = [t.text for t in svg.find(f"{SVG}g[@class='labels']")]
-    assert labels == ["1 LAY-004"]
+    markers = svg.find(f"{SVG}g[@class='labels']").findall(f"{SVG}g")
+    assert [(m.find(f"{SVG}text").text, m.find(f"{SVG}title").text) for m in markers] == [("1", "1. LAY-004")]
 
 
 def test_map_draws_lines_points_and_skips_when_nothing_to_draw():
@@ -106,7 +107,8 @@ def test_map_draws_lines_points_and_skips_when_nothing_to_draw():
     record["conflicts"][1]["geometry"] = {"type": "LineString", "coordinates": [[X0 + 500, Y0 + 100], [X0 + 500, Y0 + 380]]}
     record["conflicts"][3]["geometry"] = {"type": "Point", "coordinates": [X0 + 800, Y0 + 600]}
     svg = svg_of(html_of(record))
-    assert [t.text for t in svg.find(f"{SVG}g[@class='labels']")] == ["1 LAY-004", "2 IND-002", "4 FIN-002"]
+    assert [m.find(f"{SVG}title").text for m in svg.find(f"{SVG}g[@class='labels']")] == [
+        "1. LAY-004", "2. IND-002", "4. FIN-002"]
     assert svg.find(f"{SVG}g[@class='conflicts']").find(f"{SVG}circle") is not None
     assert "<svg" not in html_of(clean_record())
 
@@ -132,3 +134,61 @@ def test_renders_in_headless_chromium(tmp_path):
     assert boxes == {(b"594", b"841")}
     pages = max(int(n) for n in re.findall(rb"/Count (\d+)", data))
     assert pages >= 4  # summary and map, then LAY, IND, FIN each on their own page
+
+
+# ---- labels that never overlap, a scale bar, a north arrow --------------------------------------------------
+
+
+def marker_circles(svg: ET.Element) -> list[tuple[float, float, float]]:
+    return [(float(c.get("cx")), float(c.get("cy")), float(c.get("r")))
+            for c in svg.find(f"{SVG}g[@class='labels']").iter(f"{SVG}circle")]
+
+
+def assert_no_overlap(svg: ET.Element) -> None:
+    _, _, width, height = map(float, svg.get("viewBox").split())
+    circles = marker_circles(svg)
+    for i, (x1, y1, r1) in enumerate(circles):
+        assert r1 <= x1 <= width - r1 and r1 <= y1 <= height - r1, "a marker leaves the map"
+        for x2, y2, r2 in circles[i + 1:]:
+            assert (x1 - x2) ** 2 + (y1 - y2) ** 2 >= (r1 + r2) ** 2, "two markers overlap"
+    # nor over the scale bar or the north arrow
+    bar = svg.find(f"{SVG}g[@class='scale-bar']")
+    rects = [(float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height"))) for r in bar.iter(f"{SVG}rect")]
+    for x, y, r in circles:
+        for rx, ry, rw, rh in rects:
+            assert not (rx - r < x < rx + rw + r and ry - r < y < ry + rh + r), "a marker covers the scale bar"
+
+
+def test_markers_never_overlap_even_when_conflicts_share_a_place():
+    record = sample_record()
+    base = record["conflicts"][0]
+    record["conflicts"] = [dict(base, rule=f"LAY-{i:03d}") for i in range(1, 61)]  # sixty conflicts on one polygon
+    svg = svg_of(html_of(record))
+    assert len(marker_circles(svg)) == 60
+    assert_no_overlap(svg)
+    displaced = [m for m in svg.find(f"{SVG}g[@class='labels']") if m.find(f"{SVG}line") is not None]
+    assert displaced, "a marker moved off its place is tied to it by a leader line"
+
+
+def test_scale_bar_says_its_length_and_the_map_has_a_north_arrow():
+    svg = svg_of(html_of())
+    bar = svg.find(f"{SVG}g[@class='scale-bar']")
+    length = float(bar.get("data-length-m"))
+    assert str(length).rstrip("0").rstrip(".")[0] in "125" and 1060 / 10 <= length <= 1060 / 5 * 1.0001
+    drawn = sum(float(r.get("width")) for r in bar.iter(f"{SVG}rect"))
+    assert abs(drawn - length) < 1e-6, "the bar is as long, in map metres, as it says"
+    assert [t.text for t in bar.iter(f"{SVG}text")] == ["0", f"{length:g} m"]
+    arrow = svg.find(f"{SVG}g[@class='north-arrow']")
+    assert arrow is not None and arrow.find(f"{SVG}text").text == "北"
+    assert svg_of(html_of(lang="en")).find(f"{SVG}g[@class='north-arrow']").find(f"{SVG}text").text == "N"
+
+
+def test_the_defects_fixture_map_has_no_overlapping_labels():
+    import rulecheck
+
+    root = Path(__file__).resolve().parents[1]
+    submission = rulecheck.load_submission(root / "fixtures" / "eco-recreation-defects" / "submission.yaml")
+    record = rulecheck.check(submission, lang="en", with_layers=True)
+    svg = svg_of(render(record, "html", lang="en"))
+    assert len(marker_circles(svg)) == sum(1 for c in record["conflicts"] if c.get("geometry")) >= 5
+    assert_no_overlap(svg)

@@ -37,7 +37,7 @@ MAP_WIDTH_PX = 760
 CSS = """
 :root { --error: #c0392b; --warning: #b9770e; --info: #2471a3; --muted: #666; }
 * { box-sizing: border-box; }
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+body { font-family: FONTS;
        margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.25em; border-bottom: 2px solid #444; }
 table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid #bbb; padding: .25em .6em;
@@ -55,6 +55,7 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
 .sev.info { color: var(--info); } .rule { font-family: monospace; font-weight: bold; }
 .basis, .loc, .muted { color: var(--muted); font-size: .92em; } .waiver { color: #1f4e79; }
 .explanation { font-family: monospace; font-size: .9em; margin: .2em 0 .2em 1em; padding: 0; list-style: none; }
+.map svg text { font-family: FONTS; }
 .map svg { width: 100%; max-width: MAPWIDTHpx; height: auto; border: 1px solid #999; background: #fff; }
 .legend { font-size: .85em; } .legend span.swatch { display: inline-block; width: 1.1em; height: .8em;
   border: 1px solid #777; margin: 0 .3em 0 .8em; vertical-align: middle; }
@@ -67,6 +68,10 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
   a { color: inherit; text-decoration: none; }
 }
 """.replace("MAPWIDTH", str(MAP_WIDTH_PX))
+# CJK fonts as Linux (Noto/Source Han, WenQuanYi), Windows (YaHei, SimHei) and macOS (PingFang, Hiragino) name them
+FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei", '
+         '"WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", sans-serif')
+CSS = CSS.replace("FONTS", FONTS)
 
 
 def render(record: dict, *, lang: str) -> str:
@@ -252,6 +257,10 @@ def map_svg(record: dict, lang: str) -> str:
         out.append(f'<path class="unit" d="{_path(unit, xy)}" fill="none" stroke="#000" stroke-width="2.5" '
                    f'vector-effect="non-scaling-stroke"/>')
     out.append('<g class="conflicts">')
+    radius = font * 0.75
+    scale_box, scale_svg = _scale_bar(width, height, pad, font, lang)
+    north_box, north_svg = _north_arrow(width, pad, font, lang)
+    markers = _MarkerLayout(radius, (0.0, 0.0, width, height), reserved=[scale_box, north_box])
     labels = []
     for number, conflict, geometry in conflicts:
         if geometry is None:
@@ -274,16 +283,120 @@ def map_svg(record: dict, lang: str) -> str:
                        f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
                        f"<title>{number}. {e(rule)}</title></path>")
         anchor = _label_point(geometry)
-        x, y = xy(anchor.x, anchor.y).split()
-        # offset up and right of the anchor so the label does not hide a small conflict
-        x, y = f"{float(x) + font * 0.7:.2f}", f"{float(y) - font * 0.7:.2f}"
-        labels.append(f'<text x="{x}" y="{y}" font-size="{font:.2f}" text-anchor="start" '
-                      f'fill="{CONFLICT_COLOUR}" stroke="#fff" stroke-width="{font / 5:.2f}" paint-order="stroke" '
-                      f'font-weight="bold" font-family="sans-serif">{number} {e(rule)}</text>')
+        ax, ay = (float(v) for v in xy(anchor.x, anchor.y).split())
+        # a numbered marker (the list below the map says which rule), moved off its neighbours, never over one
+        mx, my = markers.place(ax, ay)
+        leader = ""
+        if (mx - ax) ** 2 + (my - ay) ** 2 > (radius * 1.2) ** 2:
+            leader = (f'<line x1="{ax:.2f}" y1="{ay:.2f}" x2="{mx:.2f}" y2="{my:.2f}" stroke="{CONFLICT_COLOUR}" '
+                      f'stroke-width="1" vector-effect="non-scaling-stroke"/>')
+        labels.append(f'<g class="marker" data-number="{number}">{leader}'
+                      f'<circle cx="{mx:.2f}" cy="{my:.2f}" r="{radius:.2f}" fill="#fff" stroke="{CONFLICT_COLOUR}" '
+                      f'stroke-width="2" vector-effect="non-scaling-stroke"/>'
+                      f'<text x="{mx:.2f}" y="{my:.2f}" font-size="{font * (0.9 if number < 100 else 0.7):.2f}" '
+                      f'text-anchor="middle" dominant-baseline="central" fill="{CONFLICT_COLOUR}" font-weight="bold" '
+                      f'font-family="sans-serif">{number}</text><title>{number}. {e(rule)}</title></g>')
     out.append("</g>")
     out.append('<g class="labels">' + "".join(labels) + "</g>")
+    out.append(scale_svg)
+    out.append(north_svg)
     out.append("</svg>")
+    grown = markers.bounds[3]
+    if grown > height:  # markers of a crowded map spilled below it: the picture grows to hold them
+        out[0] = out[0].replace(f'viewBox="0 0 {width:.2f} {height:.2f}"', f'viewBox="0 0 {width:.2f} {grown:.2f}"') \
+                       .replace(f'height="{MAP_WIDTH_PX * height / width:.0f}"', f'height="{MAP_WIDTH_PX * grown / width:.0f}"')
     return "\n".join(out)
+
+
+class _MarkerLayout:
+    """Places round markers of one radius so that none overlaps another or a reserved box (scale bar, north arrow).
+
+    Each marker goes to the free spot nearest its anchor among rings of candidates around it; placed markers are
+    kept in a grid of cells one marker wide, so a placement looks at its neighbours only (county maps have many)."""
+
+    def __init__(self, radius: float, bounds: tuple[float, float, float, float], reserved=()):
+        self.r = radius
+        self.gap = radius * 0.15
+        self.cell = 2 * radius + self.gap
+        self.bounds = bounds
+        self.reserved = [box for box in reserved if box]
+        self.grid: dict[tuple[int, int], list[tuple[float, float]]] = {}
+
+    def _free(self, x: float, y: float) -> bool:
+        minx, miny, maxx, maxy = self.bounds
+        if not (minx + self.r <= x <= maxx - self.r and miny + self.r <= y <= maxy - self.r):
+            return False
+        for bx0, by0, bx1, by1 in self.reserved:
+            if bx0 - self.r < x < bx1 + self.r and by0 - self.r < y < by1 + self.r:
+                return False
+        i, j = int(x // self.cell), int(y // self.cell)
+        limit = (2 * self.r + self.gap) ** 2
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                for px, py in self.grid.get((i + di, j + dj), ()):
+                    if (px - x) ** 2 + (py - y) ** 2 < limit:
+                        return False
+        return True
+
+    def place(self, x: float, y: float) -> tuple[float, float]:
+        import math
+
+        minx, miny, maxx, maxy = self.bounds
+        step = self.cell
+        ring = 0
+        while True:
+            count = 1 if ring == 0 else 8 * ring
+            for k in range(count):
+                angle = -math.pi / 4 + 2 * math.pi * k / count  # up and right first: the anchor stays visible
+                cx = x + ring * step * math.cos(angle)
+                cy = y + ring * step * math.sin(angle)
+                cx = min(max(cx, minx + self.r), maxx - self.r)
+                cy = min(max(cy, miny + self.r), maxy - self.r)
+                if self._free(cx, cy):
+                    self.grid.setdefault((int(cx // self.cell), int(cy // self.cell)), []).append((cx, cy))
+                    return cx, cy
+            ring += 1
+            if ring * step > 2 * max(maxx - minx, maxy - miny):  # the map is full: grow it downwards
+                self.bounds = (minx, miny, maxx, maxy + self.cell)
+                minx, miny, maxx, maxy = self.bounds
+
+
+def _nice_length(target: float) -> float:
+    """The largest 1, 2 or 5 × 10^n not above `target` (metres)."""
+    import math
+
+    power = 10 ** math.floor(math.log10(max(target, 1e-9)))
+    return max(f * power for f in (1, 2, 5) if f * power <= target)
+
+
+def _scale_bar(width: float, height: float, pad: float, font: float, lang: str) -> tuple[tuple, str]:
+    """A scale bar bottom left, a round length about a fifth of the map: (its box, its SVG)."""
+    length = _nice_length(width / 5)
+    x0, y0 = pad, height - pad * 0.4 - font * 1.6
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    half = length / 2
+    svg = (f'<g class="scale-bar" data-length-m="{length:g}">'
+           f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{half:.2f}" height="{font * 0.35:.2f}" fill="#000"/>'
+           f'<rect x="{x0 + half:.2f}" y="{y0:.2f}" width="{half:.2f}" height="{font * 0.35:.2f}" fill="#fff" '
+           f'stroke="#000" stroke-width="1" vector-effect="non-scaling-stroke"/>'
+           f'<text x="{x0:.2f}" y="{y0 + font * 1.4:.2f}" font-size="{font * 0.8:.2f}" font-family="sans-serif">0</text>'
+           f'<text x="{x0 + length:.2f}" y="{y0 + font * 1.4:.2f}" font-size="{font * 0.8:.2f}" text-anchor="middle" '
+           f'font-family="sans-serif">{label}</text></g>')
+    return (x0 - font * 0.5, y0 - font * 0.3, x0 + length + font * 1.5, y0 + font * 1.6), svg
+
+
+NORTH = {"zh": "北", "en": "N"}
+
+
+def _north_arrow(width: float, pad: float, font: float, lang: str) -> tuple[tuple, str]:
+    """A north arrow top right (grid north: the map is drawn in the submission's projected CRS)."""
+    cx, top = width - pad - font, pad * 0.4 + font * 1.2
+    h = font * 2.2
+    svg = (f'<g class="north-arrow"><path d="M {cx:.2f} {top:.2f} L {cx + font * 0.6:.2f} {top + h:.2f} '
+           f'L {cx:.2f} {top + h * 0.75:.2f} L {cx - font * 0.6:.2f} {top + h:.2f} Z" fill="#000"/>'
+           f'<text x="{cx:.2f}" y="{top - font * 0.2:.2f}" font-size="{font:.2f}" text-anchor="middle" '
+           f'font-weight="bold" font-family="sans-serif">{NORTH[lang]}</text></g>')
+    return (cx - font, top - font * 1.2, cx + font, top + h), svg
 
 
 def _label_point(geometry):
