@@ -166,8 +166,14 @@ def test_markers_never_overlap_even_when_conflicts_share_a_place():
     svg = svg_of(html_of(record))
     assert len(marker_circles(svg)) == 60
     assert_no_overlap(svg)
-    displaced = [m for m in svg.find(f"{SVG}g[@class='labels']") if m.find(f"{SVG}line") is not None]
-    assert displaced, "a marker moved off its place is tied to it by a leader line"
+    leaders = svg.find(f"{SVG}g[@class='leaders']").findall(f"{SVG}line")
+    assert leaders, "a marker moved off its place is tied to it by a leader line"
+    circles = {m.get("data-number"): m.find(f"{SVG}circle") for m in svg.find(f"{SVG}g[@class='labels']")}
+    for line in leaders:  # from the conflict's place to the centre of its own marker
+        circle = circles[line.get("data-number")]
+        assert (line.get("x2"), line.get("y2")) == (circle.get("cx"), circle.get("cy"))
+    children = [child.get("class") for child in svg]
+    assert children.index("leaders") < children.index("labels"), "leaders are drawn under the markers"
 
 
 def test_scale_bar_says_its_length_and_the_map_has_a_north_arrow():

@@ -261,7 +261,7 @@ def map_svg(record: dict, lang: str) -> str:
     scale_box, scale_svg = _scale_bar(width, height, pad, font, lang)
     north_box, north_svg = _north_arrow(width, pad, font, lang)
     markers = _MarkerLayout(radius, (0.0, 0.0, width, height), reserved=[scale_box, north_box])
-    labels = []
+    labels, leaders = [], []
     for number, conflict, geometry in conflicts:
         if geometry is None:
             continue
@@ -286,17 +286,17 @@ def map_svg(record: dict, lang: str) -> str:
         ax, ay = (float(v) for v in xy(anchor.x, anchor.y).split())
         # a numbered marker (the list below the map says which rule), moved off its neighbours, never over one
         mx, my = markers.place(ax, ay)
-        leader = ""
-        if (mx - ax) ** 2 + (my - ay) ** 2 > (radius * 1.2) ** 2:
-            leader = (f'<line x1="{ax:.2f}" y1="{ay:.2f}" x2="{mx:.2f}" y2="{my:.2f}" stroke="{CONFLICT_COLOUR}" '
-                      f'stroke-width="1" vector-effect="non-scaling-stroke"/>')
-        labels.append(f'<g class="marker" data-number="{number}">{leader}'
+        if (mx - ax) ** 2 + (my - ay) ** 2 > (radius * 1.2) ** 2:  # drawn under every marker, never across one
+            leaders.append(f'<line data-number="{number}" x1="{ax:.2f}" y1="{ay:.2f}" x2="{mx:.2f}" y2="{my:.2f}" '
+                           f'stroke="{CONFLICT_COLOUR}" stroke-width="1" vector-effect="non-scaling-stroke"/>')
+        labels.append(f'<g class="marker" data-number="{number}">'
                       f'<circle cx="{mx:.2f}" cy="{my:.2f}" r="{radius:.2f}" fill="#fff" stroke="{CONFLICT_COLOUR}" '
                       f'stroke-width="2" vector-effect="non-scaling-stroke"/>'
                       f'<text x="{mx:.2f}" y="{my:.2f}" font-size="{font * (0.9 if number < 100 else 0.7):.2f}" '
                       f'text-anchor="middle" dominant-baseline="central" fill="{CONFLICT_COLOUR}" font-weight="bold" '
                       f'font-family="sans-serif">{number}</text><title>{number}. {e(rule)}</title></g>')
     out.append("</g>")
+    out.append('<g class="leaders">' + "".join(leaders) + "</g>")
     out.append('<g class="labels">' + "".join(labels) + "</g>")
     out.append(scale_svg)
     out.append(north_svg)
@@ -390,7 +390,7 @@ NORTH = {"zh": "北", "en": "N"}
 
 def _north_arrow(width: float, pad: float, font: float, lang: str) -> tuple[tuple, str]:
     """A north arrow top right (grid north: the map is drawn in the submission's projected CRS)."""
-    cx, top = width - pad - font, pad * 0.4 + font * 1.2
+    cx, top = width - pad - font * 1.5, pad + font * 1.6
     h = font * 2.2
     svg = (f'<g class="north-arrow"><path d="M {cx:.2f} {top:.2f} L {cx + font * 0.6:.2f} {top + h:.2f} '
            f'L {cx:.2f} {top + h * 0.75:.2f} L {cx - font * 0.6:.2f} {top + h:.2f} Z" fill="#000"/>'
