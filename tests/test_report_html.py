@@ -198,3 +198,34 @@ def test_the_defects_fixture_map_has_no_overlapping_labels():
     svg = svg_of(render(record, "html", lang="en"))
     assert len(marker_circles(svg)) == sum(1 for c in record["conflicts"] if c.get("geometry")) >= 5
     assert_no_overlap(svg)
+
+
+def test_each_conflict_with_a_place_has_an_inset_map_of_its_surroundings():
+    page = html_of()
+    insets = re.findall(r'<svg class="inset".*?</svg>', page, re.S)
+    assert len(insets) == 1  # only LAY-004 has a geometry in the sample record
+    inset = ET.fromstring(insets[0])
+    assert inset.get("aria-label") == "1. LAY-004"
+    assert inset.find(f"{SVG}g[@class='conflicts']").find(f"{SVG}path") is not None
+    assert inset.find(f"{SVG}g[@class='parcels']").findall(f"{SVG}path"), "the parcels around the conflict"
+    assert inset.find(f"{SVG}g[@class='scale-bar']") is not None
+    assert page.index('id="conflict-1"') < page.index('<svg class="inset"') < page.index('id="conflict-2"')
+
+
+def test_a_county_sized_overview_draws_only_the_conflicts_neighbourhoods(monkeypatch):
+    from rulecheck.report import html_report
+
+    record = sample_record()
+    # a 60 x 60 grid of 50 m parcels beside the unit; one conflict in its corner
+    record["layers"]["parcels"] = [
+        {"id": f"G{i}-{j}", "land_use": "0301",
+         "geometry": {"type": "Polygon", "coordinates": [[[X0 + 50 * i, Y0 + 50 * j], [X0 + 50 * i + 50, Y0 + 50 * j],
+                                                          [X0 + 50 * i + 50, Y0 + 50 * j + 50],
+                                                          [X0 + 50 * i, Y0 + 50 * j + 50], [X0 + 50 * i, Y0 + 50 * j]]]}}
+        for i in range(60) for j in range(60)]
+    monkeypatch.setattr(html_report, "DETAIL_LIMIT", 1000)
+    page = html_of(record, lang="en")
+    drawn = svg_of(page).find(f"{SVG}g[@class='parcels']").findall(f"{SVG}path")
+    assert 0 < len(drawn) < 200, "only the parcels near the conflict are drawn"
+    assert f"the overview draws {len(drawn)} of 3600 parcels" in page
+    assert_no_overlap(svg_of(page))

@@ -55,7 +55,8 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
 .sev.info { color: var(--info); } .rule { font-family: monospace; font-weight: bold; }
 .basis, .loc, .muted { color: var(--muted); font-size: .92em; } .waiver { color: #1f4e79; }
 .explanation { font-family: monospace; font-size: .9em; margin: .2em 0 .2em 1em; padding: 0; list-style: none; }
-.map svg text { font-family: FONTS; }
+.map svg text, svg.inset text { font-family: FONTS; }
+.inset-map svg { border: 1px solid #999; background: #fff; max-width: 100%; height: auto; }
 .map svg { width: 100%; max-width: MAPWIDTHpx; height: auto; border: 1px solid #999; background: #fff; }
 .legend { font-size: .85em; } .legend span.swatch { display: inline-block; width: 1.1em; height: .8em;
   border: 1px solid #777; margin: 0 .3em 0 .8em; vertical-align: middle; }
@@ -122,16 +123,19 @@ def render(record: dict, *, lang: str) -> str:
     for note in submission.get("notes") or []:
         out.append(f'<p class="muted">{e(t("note", lang))}: {e(str(note))}</p>')
 
-    svg = map_svg(record, lang)
+    layers = MapLayers(record)
+    svg = map_svg(record, lang, layers)
     if svg:
-        out.append(f'<section class="map"><h2>{e(t("map", lang))}</h2>{svg}{_legend(record, lang)}</section>')
+        note_html = f'<p class="muted detail-note">{e(layers.note)}</p>' if layers.note else ""
+        out.append(f'<section class="map"><h2>{e(t("map", lang))}</h2>{svg}{_legend(record, lang)}{note_html}</section>')
 
     catalog = {entry.get("id"): entry for entry in rules_info.get("catalog") or []}
     for family, numbered in group_by_family(conflicts):
         out.append(f'<section class="family" id="family-{e(family)}">')
         out.append(f"<h2>{e(family)} {e(family_name(family, lang))}</h2>")
         for number, conflict in numbered:
-            out.append(_conflict_html(number, conflict, catalog.get(conflict.get("rule")), lang))
+            out.append(_conflict_html(number, conflict, catalog.get(conflict.get("rule")), lang,
+                                      inset_svg(layers, number, conflict, lang) if svg else ""))
         out.append("</section>")
 
     indeterminate = record.get("indeterminate") or []
@@ -161,7 +165,7 @@ def render(record: dict, *, lang: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str) -> str:
+def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str, inset: str = "") -> str:
     e = escape
     severity = str(conflict.get("severity", "error"))
     waived = is_waived(conflict)
@@ -192,6 +196,8 @@ def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str) -
         parts.append("</ul>")
     if waived:
         parts.append(f'<p class="waiver">{e(waiver_line(conflict["waiver"], lang))}</p>')
+    if inset:
+        parts.append(f'<div class="inset-map">{inset}</div>')
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -210,12 +216,64 @@ def _geom(value):
     return None if geometry.is_empty else geometry
 
 
-def map_svg(record: dict, lang: str) -> str:
+class MapLayers:
+    """The record's layers as shapely geometries, read once per report, with an index for what lies near a place."""
+
+    def __init__(self, record: dict):
+        layers = record.get("layers") or {}
+        self.unit = _geom(layers.get("unit"))
+        self.parcels = [(p, g) for p in layers.get("parcels") or [] if (g := _geom(p.get("geometry"))) is not None]
+        self.rights = [(r, g) for r in layers.get("rights") or [] if (g := _geom(r.get("geometry"))) is not None]
+        self._trees: dict[str, shapely.STRtree] = {}
+        self.note = ""  # set by the overview when it draws only the conflicts' neighbourhoods
+
+    def near(self, kind: str, areas) -> list[tuple[dict, object]]:
+        """The parcels or rights (`kind`) that touch any of `areas`, in layer order (an STRtree, never all pairs)."""
+        items = getattr(self, kind)
+        if not items or not areas:
+            return []
+        tree = self._trees.get(kind)
+        if tree is None:
+            tree = self._trees[kind] = shapely.STRtree([g for _, g in items])
+        hits = tree.query(list(areas), predicate="intersects")[1]
+        return [items[i] for i in sorted(set(hits.tolist()))]
+
+
+def _base_layers(out: list[str], parcels, rights, unit, xy) -> None:
+    """Parcels filled by land-use class, rights dashed, the unit boundary: what every map of the report shows."""
+    e = escape
+    out.append('<g class="parcels">')
+    for parcel, geometry in parcels:
+        land_use = str(parcel.get("land_use") or "")
+        colour = LAND_USE_COLOURS.get(land_use[:2], UNKNOWN_COLOUR)
+        out.append(f'<path d="{_path(geometry, xy)}" fill="{colour}" fill-opacity="0.6" fill-rule="evenodd" stroke="#888" '
+                   f'stroke-width="0.6" vector-effect="non-scaling-stroke">'
+                   f"<title>{e(str(parcel.get('id', '')))} {e(land_use)}</title></path>")
+    out.append("</g>")
+    out.append('<g class="rights">')
+    for right, geometry in rights:
+        out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#1f4e79" stroke-width="1.4" '
+                   f'stroke-dasharray="6 3" vector-effect="non-scaling-stroke">'
+                   f"<title>{e(str(right.get('id', '')))} {e(str(right.get('kind', '')))}</title></path>")
+    out.append("</g>")
+    if unit is not None:
+        out.append(f'<path class="unit" d="{_path(unit, xy)}" fill="none" stroke="#000" stroke-width="2.5" '
+                   f'vector-effect="non-scaling-stroke"/>')
+
+
+# above this many parcels the overview draws in detail only the conflicts' neighbourhoods (a county is a solid
+# mass otherwise, and a heavy page); each conflict's inset map shows its own surroundings
+DETAIL_LIMIT = 2000
+DETAIL_NOTE = {"zh": "地块较多：总图仅绘出冲突周边的 {shown} / {total} 个地块，各冲突另附局部图",
+               "en": "Many parcels: the overview draws {shown} of {total} parcels, those near a conflict; "
+                     "each conflict has its own inset map"}
+
+
+def map_svg(record: dict, lang: str, layers: MapLayers | None = None) -> str:
     """An inline SVG of unit, parcels, rights and conflict geometries; "" when there is nothing to draw."""
-    layers = record.get("layers") or {}
-    unit = _geom(layers.get("unit"))
-    parcels = [(p, _geom(p.get("geometry"))) for p in layers.get("parcels") or []]
-    rights = [(r, _geom(r.get("geometry"))) for r in layers.get("rights") or []]
+    layers = layers or MapLayers(record)
+    unit = layers.unit
+    parcels, rights = layers.parcels, layers.rights
     conflicts = [(n, c, _geom(c.get("geometry"))) for n, c in enumerate(record.get("conflicts") or [], start=1)]
     everything = [g for g in [unit, *(g for _, g in parcels), *(g for _, g in rights), *(g for _, _, g in conflicts)] if g]
     if not everything:
@@ -225,6 +283,11 @@ def map_svg(record: dict, lang: str) -> str:
     pad = extent * 0.03
     width, height = (maxx - minx) + 2 * pad, (maxy - miny) + 2 * pad
     font = extent / 45
+    if len(parcels) > DETAIL_LIMIT:
+        around = [g.buffer(extent / 60) for _, _, g in conflicts if g is not None]
+        total = len(parcels)
+        parcels, rights = layers.near("parcels", around), layers.near("rights", around)
+        layers.note = DETAIL_NOTE[lang].format(shown=len(parcels), total=total)
 
     def xy(x: float, y: float) -> str:
         # SVG's y axis points down: flip, and translate so the numbers stay small (GK eastings are ~10^7 m)
@@ -235,27 +298,7 @@ def map_svg(record: dict, lang: str) -> str:
            f'width="{MAP_WIDTH_PX}" height="{MAP_WIDTH_PX * height / width:.0f}" role="img" '
            f'aria-label="{e(t("map", lang))}">',
            f'<rect x="0" y="0" width="{width:.2f}" height="{height:.2f}" fill="#ffffff"/>']
-    out.append('<g class="parcels">')
-    for parcel, geometry in parcels:
-        if geometry is None:
-            continue
-        land_use = str(parcel.get("land_use") or "")
-        colour = LAND_USE_COLOURS.get(land_use[:2], UNKNOWN_COLOUR)
-        out.append(f'<path d="{_path(geometry, xy)}" fill="{colour}" fill-opacity="0.6" fill-rule="evenodd" stroke="#888" '
-                   f'stroke-width="0.6" vector-effect="non-scaling-stroke">'
-                   f"<title>{e(str(parcel.get('id', '')))} {e(land_use)}</title></path>")
-    out.append("</g>")
-    out.append('<g class="rights">')
-    for right, geometry in rights:
-        if geometry is None:
-            continue
-        out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#1f4e79" stroke-width="1.4" '
-                   f'stroke-dasharray="6 3" vector-effect="non-scaling-stroke">'
-                   f"<title>{e(str(right.get('id', '')))} {e(str(right.get('kind', '')))}</title></path>")
-    out.append("</g>")
-    if unit is not None:
-        out.append(f'<path class="unit" d="{_path(unit, xy)}" fill="none" stroke="#000" stroke-width="2.5" '
-                   f'vector-effect="non-scaling-stroke"/>')
+    _base_layers(out, parcels, rights, unit, xy)
     out.append('<g class="conflicts">')
     radius = font * 0.75
     scale_box, scale_svg = _scale_bar(width, height, pad, font, lang)
@@ -265,23 +308,8 @@ def map_svg(record: dict, lang: str) -> str:
     for number, conflict, geometry in conflicts:
         if geometry is None:
             continue
-        opacity = "0.25" if is_waived(conflict) else "0.45"
-        dash = ' stroke-dasharray="4 3"' if is_waived(conflict) else ""
         rule = str(conflict.get("rule", ""))
-        if geometry.geom_type in ("Point", "MultiPoint"):
-            for point in getattr(geometry, "geoms", [geometry]):
-                x, y = xy(point.x, point.y).split()
-                out.append(f'<circle cx="{x}" cy="{y}" r="{font * 0.6:.2f}" fill="{CONFLICT_COLOUR}" '
-                           f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2.5" '
-                           f'vector-effect="non-scaling-stroke"{dash}><title>{number}. {e(rule)}</title></circle>')
-        else:
-            fill = CONFLICT_COLOUR if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection") else "none"
-            # a white halo under the red outline keeps a conflict visible on any land-use colour
-            out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#fff" stroke-width="5" '
-                       f'vector-effect="non-scaling-stroke"/>')
-            out.append(f'<path d="{_path(geometry, xy)}" fill="{fill}" fill-opacity="{opacity}" fill-rule="evenodd" '
-                       f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
-                       f"<title>{number}. {e(rule)}</title></path>")
+        _conflict_shape(out, geometry, xy, font, is_waived(conflict), f"{number}. {rule}")
         anchor = _label_point(geometry)
         ax, ay = (float(v) for v in xy(anchor.x, anchor.y).split())
         # a numbered marker (the list below the map says which rule), moved off its neighbours, never over one
@@ -306,6 +334,60 @@ def map_svg(record: dict, lang: str) -> str:
         out[0] = out[0].replace(f'viewBox="0 0 {width:.2f} {height:.2f}"', f'viewBox="0 0 {width:.2f} {grown:.2f}"') \
                        .replace(f'height="{MAP_WIDTH_PX * height / width:.0f}"', f'height="{MAP_WIDTH_PX * grown / width:.0f}"')
     return "\n".join(out)
+
+
+def _conflict_shape(out: list[str], geometry, xy, font: float, waived: bool, title: str) -> None:
+    """A conflict's geometry in red (dashed when waived), over a white halo so it shows on any land-use colour."""
+    e = escape
+    opacity = "0.25" if waived else "0.45"
+    dash = ' stroke-dasharray="4 3"' if waived else ""
+    if geometry.geom_type in ("Point", "MultiPoint"):
+        for point in getattr(geometry, "geoms", [geometry]):
+            x, y = xy(point.x, point.y).split()
+            out.append(f'<circle cx="{x}" cy="{y}" r="{font * 0.6:.2f}" fill="{CONFLICT_COLOUR}" '
+                       f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2.5" '
+                       f'vector-effect="non-scaling-stroke"{dash}><title>{e(title)}</title></circle>')
+        return
+    fill = CONFLICT_COLOUR if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection") else "none"
+    out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#fff" stroke-width="5" '
+               f'vector-effect="non-scaling-stroke"/>')
+    out.append(f'<path d="{_path(geometry, xy)}" fill="{fill}" fill-opacity="{opacity}" fill-rule="evenodd" '
+               f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
+               f"<title>{e(title)}</title></path>")
+
+
+INSET_PX = 300
+
+
+def inset_svg(layers: MapLayers, number: int, conflict: dict, lang: str) -> str:
+    """A small map of one conflict and what lies around it (parcels, rights, the unit), with a scale bar."""
+    geometry = _geom(conflict.get("geometry"))
+    if geometry is None:
+        return ""
+    minx, miny, maxx, maxy = geometry.bounds
+    side = max(maxx - minx, maxy - miny)
+    margin = max(side * 0.4, 40.0)
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    half = side / 2 + margin
+    box = shapely.box(cx - half, cy - half, cx + half, cy + half)
+    x0, y1 = cx - half, cy + half
+    size = 2 * half
+    font = size / 16
+
+    def xy(x: float, y: float) -> str:
+        return f"{x - x0:.2f} {y1 - y:.2f}"
+
+    e = escape
+    out = [f'<svg class="inset" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size:.2f} {size:.2f}" '
+           f'width="{INSET_PX}" height="{INSET_PX}" role="img" aria-label="{number}. {e(str(conflict.get("rule", "")))}">',
+           f'<rect x="0" y="0" width="{size:.2f}" height="{size:.2f}" fill="#ffffff"/>']
+    _base_layers(out, layers.near("parcels", [box]), layers.near("rights", [box]), layers.unit, xy)
+    out.append('<g class="conflicts">')
+    _conflict_shape(out, geometry, xy, font, is_waived(conflict), f"{number}. {conflict.get('rule', '')}")
+    out.append("</g>")
+    out.append(_scale_bar(size, size, size * 0.04, font, lang)[1])
+    out.append("</svg>")
+    return "".join(out)
 
 
 class _MarkerLayout:
