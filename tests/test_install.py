@@ -27,8 +27,15 @@ def installed(tmp_path_factory) -> dict:
     .pth line naming this interpreter's site-packages, which comes after the venv's own, so `rulecheck` is
     imported from the wheel, never from the checkout (asserted below)."""
     base = tmp_path_factory.mktemp("install")
+    # built from a copy of what the distribution is made of: no stale build/ of the checkout, nothing written into it
+    source = base / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("rulecheck", "rules", "fixtures"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     wheels = base / "wheels"
-    built = _run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-q", "-w", wheels], cwd=base)
+    built = _run([sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-q", "-w", wheels], cwd=base)
     assert built.returncode == 0, built.stdout + built.stderr
     wheel = next(wheels.glob("*.whl"))
     assert wheel.name.startswith("rulecheck_nrap-"), wheel.name
@@ -88,3 +95,5 @@ def test_reports_from_a_wheel_install_name_packs_not_machine_paths(installed):
 def test_python_dash_m_runs_the_installed_command(installed):
     result = _run([installed["python"], "-m", "rulecheck", "--version"], cwd=installed["base"])
     assert result.returncode == 0 and "rulecheck" in result.stdout, result.stdout + result.stderr
+    schema = _run([installed["python"], "-m", "rulecheck", "schema"], cwd=installed["base"])
+    assert schema.stdout == (ROOT / "docs" / "submission.schema.json").read_text(encoding="utf-8")
