@@ -34,11 +34,28 @@ def run(*args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
                           env=full_env)
 
 
+def invoke(*args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    """The command in this process (click's runner: standard output is not a terminal), in `cwd`, with `env`."""
+    from click.testing import CliRunner
+
+    from rulecheck.cli import cli
+
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, [str(a) for a in args], env={"NO_COLOR": None, "FORCE_COLOR": None} | (env or {}))
+    finally:
+        os.chdir(here)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture(scope="module")
 def defects_reports(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ci")
     result = run("check", DEFECTS, "--lang", "en", "--format", "github", "--format", "gitlab", "--format", "sarif",
-                 "--output-dir", out)
+                 "--format", "json", "--output-dir", out)
     assert result.returncode == 1, result.stderr
     return out
 
@@ -105,7 +122,7 @@ def test_github_escapes_data_and_properties_as_the_toolkit_does():
 
 def test_github_annotations_of_a_real_run_point_at_real_lines(defects_reports):
     notes = parse_annotations((defects_reports / f"report.{EXTENSIONS['github']}").read_text(encoding="utf-8"))
-    record = json.loads(run("check", DEFECTS, "--format", "json").stdout)
+    record = json.loads((defects_reports / "report.json").read_text(encoding="utf-8"))
     assert len(notes) == len(record["conflicts"]) + len(record["indeterminate"])
     located = [n for n in notes if "file" in n]
     assert located
@@ -115,7 +132,7 @@ def test_github_annotations_of_a_real_run_point_at_real_lines(defects_reports):
         if "line" in note:
             assert 1 <= int(note["line"]) <= len(path.read_text(encoding="utf-8").splitlines())
     # a GeoPackage's records have feature ids, not lines: no line is claimed for them
-    mine = parse_annotations(run("check", "fixtures/mine-land/submission.yaml", "--format", "github",
+    mine = parse_annotations(invoke("check", "fixtures/mine-land/submission.yaml", "--format", "github",
                                  "--select", "GEO,LAY,IND,SUP").stdout)
     assert all("line" not in n for n in mine if n.get("file", "").endswith(".gpkg"))
 
@@ -237,11 +254,11 @@ def test_sarif_with_an_absolute_manifest_or_one_in_the_working_folder_still_vali
     (("--no-color",), {"FORCE_COLOR": "1"}, False),
 ])
 def test_color_choice_and_environment(args, env, coloured):
-    result = run("check", DEFECTS, "--lang", "en", *args, env=env)
+    result = invoke("check", DEFECTS, "--lang", "en", *args, env=env)
     assert result.returncode == 1, result.stderr
     assert ("\x1b[" in result.stdout) is coloured
     if args == ("--color",):  # colour is for the text report only
-        assert "\x1b[" not in run("check", DEFECTS, "--format", "json", *args, env=env).stdout
+        assert "\x1b[" not in invoke("check", DEFECTS, "--format", "json", *args, env=env).stdout
 
 
 def test_python_dash_m_is_the_command():
@@ -272,26 +289,26 @@ def test_pyproject_settings_apply_and_the_command_line_wins(unit):
     repo = unit.parents[1]
     (repo / "pyproject.toml").write_text('[project]\nname = "plans"\n\n[tool.rulecheck]\nselect = ["IND", "LAY"]\n'
                                          'fail-on = "never"\nlang = "en"\n', encoding="utf-8")
-    record = as_json(run("check", "units/u03/submission.yaml", "--format", "json", cwd=repo))
+    record = as_json(invoke("check", "units/u03/submission.yaml", "--format", "json", cwd=repo))
     assert {c["family"] for c in record["conflicts"]} == {"IND", "LAY"}
     assert record["summary"]["fail_on"] == "never" and record["lang"] == "en"
     assert record["config"] == {"path": "pyproject.toml", "applied": ["fail-on", "lang", "select"]}
-    assert run("check", "units/u03/submission.yaml", cwd=repo).returncode == 0  # fail-on never from the file
+    assert invoke("check", "units/u03/submission.yaml", cwd=repo).returncode == 0  # fail-on never from the file
 
     # the command line wins, key by key
-    record = as_json(run("check", "units/u03/submission.yaml", "--format", "json", "--select", "IND", "--lang", "zh",
+    record = as_json(invoke("check", "units/u03/submission.yaml", "--format", "json", "--select", "IND", "--lang", "zh",
                          cwd=repo))
     assert {c["family"] for c in record["conflicts"]} == {"IND"} and record["lang"] == "zh"
     assert record["summary"]["fail_on"] == "never" and record["config"]["applied"] == ["fail-on"]
-    assert run("check", "units/u03/submission.yaml", "--fail-on", "error", cwd=repo).returncode == 1
-    assert run("check", "units/u03/submission.yaml", "--no-config", cwd=repo).returncode == 1
+    assert invoke("check", "units/u03/submission.yaml", "--fail-on", "error", cwd=repo).returncode == 1
+    assert invoke("check", "units/u03/submission.yaml", "--no-config", cwd=repo).returncode == 1
 
 
 def test_the_nearest_settings_file_wins_and_paths_are_its_own(unit, tmp_path):
     repo = unit.parents[1]
     (repo / "pyproject.toml").write_text('[tool.rulecheck]\nfail-on = "never"\n', encoding="utf-8")
     (unit / "rulecheck.toml").write_text('select = "SUP"\nformats = ["json"]\n', encoding="utf-8")
-    record = as_json(run("check", "units/u03/submission.yaml", cwd=repo))
+    record = as_json(invoke("check", "units/u03/submission.yaml", cwd=repo))
     assert {c["family"] for c in record["conflicts"]} == {"SUP"}
     assert record["summary"]["fail_on"] == "error", "only the nearest file applies"
     assert record["config"]["path"] == "units/u03/rulecheck.toml"
@@ -299,20 +316,20 @@ def test_the_nearest_settings_file_wins_and_paths_are_its_own(unit, tmp_path):
     # a pyproject.toml without [tool.rulecheck] is another project's: the search goes on upwards
     (unit / "rulecheck.toml").unlink()
     (unit / "pyproject.toml").write_text('[project]\nname = "u03"\n', encoding="utf-8")
-    assert run("check", "units/u03/submission.yaml", cwd=repo).returncode == 0
+    assert invoke("check", "units/u03/submission.yaml", cwd=repo).returncode == 0
 
     # relative paths in the file are relative to the file
     (repo / "policy").mkdir()
     waivers = yaml.safe_dump({"waivers": []})
     (repo / "policy" / "waivers.yaml").write_text(waivers, encoding="utf-8")
     (repo / "pyproject.toml").write_text('[tool.rulecheck]\nwaivers = "policy/missing.yaml"\n', encoding="utf-8")
-    failed = run("check", "submission.yaml", cwd=unit)
+    failed = invoke("check", "submission.yaml", cwd=unit)
     assert failed.returncode == 2 and "../../policy/missing.yaml" in failed.stderr, failed.stderr
 
     # --config names the file
     other = tmp_path / "strict.toml"
     other.write_text('fail-on = "info"\nselect = ["FIN"]\n', encoding="utf-8")
-    record = as_json(run("check", "units/u03/submission.yaml", "--config", other, "--format", "json", cwd=repo))
+    record = as_json(invoke("check", "units/u03/submission.yaml", "--config", other, "--format", "json", cwd=repo))
     assert record["summary"]["fail_on"] == "info" and {c["family"] for c in record["conflicts"]} <= {"FIN"}
 
 
@@ -320,20 +337,20 @@ def test_an_unknown_key_or_a_bad_value_is_a_located_error_never_a_silent_pass(un
     repo = unit.parents[1]
     (repo / "pyproject.toml").write_text('[tool.poetry]\nname = "x"\n\n[tool.rulecheck]\nselect = ["IND"]\n'
                                          'fail_on = "never"\n', encoding="utf-8")
-    result = run("check", "units/u03/submission.yaml", cwd=repo)
+    result = invoke("check", "units/u03/submission.yaml", cwd=repo)
     assert result.returncode == 2 and result.stdout == ""
     assert "pyproject.toml:6: error: tool.rulecheck.fail_on: unknown key 'fail_on'" in result.stderr
     assert "did you mean 'fail-on'?" in result.stderr
 
     (repo / "pyproject.toml").write_text('[tool.rulecheck]\nfail-on = "warn"\nformat = ["text", "pdf"]\n',
                                          encoding="utf-8")
-    result = run("check", "units/u03/submission.yaml", cwd=repo)
+    result = invoke("check", "units/u03/submission.yaml", cwd=repo)
     assert result.returncode == 2
     assert "pyproject.toml:2: error: tool.rulecheck.fail-on: 'fail-on' must be one of" in result.stderr
     assert "pyproject.toml:3: error: tool.rulecheck.format:" in result.stderr
 
     (unit / "rulecheck.toml").write_text('fail-on = "never\n', encoding="utf-8")
-    result = run("check", "units/u03/submission.yaml", cwd=repo)
+    result = invoke("check", "units/u03/submission.yaml", cwd=repo)
     assert result.returncode == 2 and "units/u03/rulecheck.toml:1:" in result.stderr and "not valid TOML" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -354,11 +371,11 @@ def test_pre_commit_hooks_name_commands_that_exist():
     entry = submission["entry"].split()
     assert entry[0] == "rulecheck" and submission["pass_filenames"] is False
     assert run(*entry[1:], "fixtures/eco-recreation/submission.yaml").returncode == 0
-    assert run(*entry[1:], DEFECTS).returncode == 1
-    assert run(*rules["entry"].split()[1:], "rules/ind.rule", "rules/lay.rule").returncode == 0
+    assert invoke(*entry[1:], DEFECTS).returncode == 1
+    assert invoke(*rules["entry"].split()[1:], "rules/ind.rule", "rules/lay.rule").returncode == 0
 
 
 def test_every_format_is_on_the_command_line():
-    help_text = run("check", "--help").stdout
+    help_text = invoke("check", "--help").stdout
     for fmt in FORMATS:
         assert fmt in help_text
