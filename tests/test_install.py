@@ -72,13 +72,14 @@ def test_reports_from_a_wheel_install_name_packs_not_machine_paths(installed):
     shutil.copytree(ROOT / "fixtures" / "eco-recreation-defects", work)
     out = work / "out"
     result = _run([installed["exe"], "check", "submission.yaml", "--lang", "en", "--format", "json", "--format", "sarif",
-                   "--format", "text", "--output-dir", out], cwd=work)
+                   "--format", "text", "--format", "html", "--output-dir", out], cwd=work)
     assert result.returncode == 1, result.stdout + result.stderr
     record = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert record["rules"]["packs"] and all(p.startswith("rulecheck:") for p in record["rules"]["packs"])
     assert "rulecheck:sup.rule" in record["rules"]["packs"]
     assert len(record["rules"]["sha256"]) == 64
-    for name in ("report.json", "report.sarif", "report.txt"):
+    assert "<svg" in (out / "report.html").read_text(encoding="utf-8"), "the HTML template ships in the wheel"
+    for name in ("report.json", "report.sarif", "report.txt", "report.html"):
         text = (out / name).read_text(encoding="utf-8")
         for machine_path in (str(installed["site"]), str(installed["venv"]), str(ROOT), str(work)):
             assert machine_path not in text, f"{name} shows {machine_path}"

@@ -53,7 +53,7 @@ def test_self_contained_no_network_loads():
 
 def test_all_text_is_escaped():
     page = html_of(lang="en")
-    assert "&lt;cap&gt; &amp; &quot;quoted&quot; | piped" in page
+    assert "&lt;cap&gt; &amp; &#34;quoted&#34; | piped" in page
     assert "<cap>" not in page
     record = sample_record()
     record["submission"]["title"] = "<script>alert(1)</script>"
@@ -61,6 +61,16 @@ def test_all_text_is_escaped():
     page = html_of(record)
     assert "<script>" not in page and '"><b>' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # every field the template shows is escaped, not only those the old f-strings remembered
+    record = sample_record()
+    record["submission"]["notes"] = ["<i>reprojected</i>"]
+    record["indeterminate"] = [{"rule": "IND-003", "subjects": [{"collection": "parcels", "id": "<P7>"}],
+                                "missing": "far_max <b>"}]
+    record["waivers"]["expired"] = [{"file": "<w>.yaml", "line": 3, "rule": "IND-002", "subjects": ["<C01>"]}]
+    record["conflicts"][1]["explanation"] = [{"expr": "a < b", "value": "<1>"}]
+    page = html_of(record, lang="en")
+    for raw in ("<i>", "<P7>", "far_max <b>", "<w>", "<C01>", "a < b", "<1>"):
+        assert raw not in page, raw
 
 
 def test_printable_a4_with_page_breaks_and_signature_block():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from html import escape
 
+import jinja2
 import shapely
+from markupsafe import Markup
 from shapely.geometry import shape
 
 from .common import (
@@ -75,6 +78,24 @@ FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han 
 CSS = CSS.replace("FONTS", FONTS)
 
 
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("rulecheck.report", "templates"),
+        autoescape=True,  # every value from the record is escaped; the SVG and CSS come in as Markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template("report.html.j2")
+
+
+_LABELS = ("summary", "note", "map", "waived", "subjects", "expected", "actual", "basis", "explanation",
+           "indeterminate", "missing", "waivers", "reviewer", "date")
+_CAPITALISED = {"subjects", "expected", "actual", "basis", "explanation"}
+
+
 def render(record: dict, *, lang: str) -> str:
     lang = norm_lang(lang)
     submission = record.get("submission") or {}
@@ -82,124 +103,73 @@ def render(record: dict, *, lang: str) -> str:
     rules_info = record.get("rules") or {}
     tool = record.get("tool") or {}
     conflicts = record.get("conflicts") or []
-    e = escape
-    title = t("report_title", lang)
-    subtitle = submission.get("title") or submission.get("id") or ""
-
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)} - {e(str(subtitle))}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{e(title)}</h1>",
-        f'<p class="muted">{e(str(subtitle))}</p>',
-        "<table class=\"meta\">",
-    ]
-    for label, value in (
-        (t("submission", lang), submission.get("id", "")),
-        (t("as_of", lang), submission.get("as_of", "")),
-        (t("crs", lang), submission.get("crs", "")),
-        (t("rule_packs", lang), ", ".join(rules_info.get("packs") or [])),
-        ("sha256", rules_info.get("sha256", "")),
-        (t("tool", lang), f"{tool.get('name', 'rulecheck')} {tool.get('version', '')}".strip()),
-    ):
-        out.append(f"<tr><th>{e(label)}</th><td>{e(str(value))}</td></tr>")
-    out.append("</table>")
-
-    passed = bool(summary.get("passed"))
-    out.append(f"<h2>{e(t('summary', lang))}</h2>")
-    out.append(f'<p><span class="verdict {"passed" if passed else "failed"}">{e(summary_line(record, lang))}</span></p>')
-    out.append("<table class=\"summary\"><tr>")
-    keys = ("error", "warning", "info", "waived", "indeterminate", "rules_run")
-    out.append("".join(f"<th>{e(cap(t(k, lang)))}</th>" for k in keys))
-    out.append("</tr><tr>")
-    out.append("".join(f"<td>{e(str(summary.get(k, 0)))}</td>" for k in keys))
-    out.append("</tr></table>")
-    for note in submission.get("notes") or []:
-        out.append(f'<p class="muted">{e(t("note", lang))}: {e(str(note))}</p>')
 
     layers = MapLayers(record)
     svg = map_svg(record, lang, layers)
-    if svg:
-        note_html = f'<p class="muted detail-note">{e(layers.note)}</p>' if layers.note else ""
-        out.append(f'<section class="map"><h2>{e(t("map", lang))}</h2>{svg}{_legend(record, lang)}{note_html}</section>')
-
     catalog = {entry.get("id"): entry for entry in rules_info.get("catalog") or []}
-    for family, numbered in group_by_family(conflicts):
-        out.append(f'<section class="family" id="family-{e(family)}">')
-        out.append(f"<h2>{e(family)} {e(family_name(family, lang))}</h2>")
-        for number, conflict in numbered:
-            out.append(_conflict_html(number, conflict, catalog.get(conflict.get("rule")), lang,
-                                      inset_svg(layers, number, conflict, lang) if svg else ""))
-        out.append("</section>")
-
-    indeterminate = record.get("indeterminate") or []
-    if indeterminate:
-        out.append(f"<section><h2>{e(t('indeterminate', lang))}</h2><ul>")
-        for entry in indeterminate:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            out.append(f"<li><span class=\"rule\">{e(str(entry.get('rule', '')))}</span> {e(subjects)}: "
-                       f"{e(t('missing', lang))} {e(str(entry.get('missing', '')))}</li>")
-        out.append("</ul></section>")
-
+    families = [{"id": family, "name": family_name(family, lang),
+                 "conflicts": [_conflict_view(number, conflict, catalog.get(conflict.get("rule")), lang,
+                                              inset_svg(layers, number, conflict, lang) if svg else "")
+                               for number, conflict in numbered]}
+                for family, numbered in group_by_family(conflicts)]
     waivers = record.get("waivers") or {}
-    notes = [(key, w) for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []]
-    if notes:
-        out.append(f"<section><h2>{e(t('waivers', lang))}</h2><ul>")
-        label = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
-        for key, waiver in notes:
-            subjects = ", ".join(str(s) for s in waiver.get("subjects") or [])
-            out.append(f"<li>{e(str(waiver.get('file', '')))}:{e(str(waiver.get('line', '')))}: {e(t(label[key], lang))}: "
-                       f"<span class=\"rule\">{e(str(waiver.get('rule', '')))}</span> {e(subjects)}</li>")
-        out.append("</ul></section>")
+    label = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
+    counts = ("error", "warning", "info", "waived", "indeterminate", "rules_run")
+    context = {
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "title": t("report_title", lang),
+        "subtitle": str(submission.get("title") or submission.get("id") or ""),
+        "css": Markup(CSS),
+        "s": {key: cap(t(key, lang)) if key in _CAPITALISED else t(key, lang) for key in _LABELS},
+        "meta": [
+            (t("submission", lang), submission.get("id", "")),
+            (t("as_of", lang), submission.get("as_of", "")),
+            (t("crs", lang), submission.get("crs", "")),
+            (t("rule_packs", lang), ", ".join(rules_info.get("packs") or [])),
+            ("sha256", rules_info.get("sha256", "")),
+            (t("tool", lang), f"{tool.get('name', 'rulecheck')} {tool.get('version', '')}".strip()),
+        ],
+        "verdict": "passed" if summary.get("passed") else "failed",
+        "summary_line": summary_line(record, lang),
+        "counts": [(cap(t(key, lang)), summary.get(key, 0)) for key in counts],
+        "notes": [str(note) for note in submission.get("notes") or []],
+        "map": Markup(svg),  # built from escaped parts in map_svg
+        "legend": Markup(_legend(record, lang)),
+        "map_note": layers.note,
+        "families": families,
+        "indeterminate": [{"rule": str(entry.get("rule", "")),
+                           "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
+                           "missing": str(entry.get("missing", ""))} for entry in record.get("indeterminate") or []],
+        "waiver_notes": [{"file": str(w.get("file", "")), "line": str(w.get("line", "")), "text": t(label[key], lang),
+                          "rule": str(w.get("rule", "")), "subjects": ", ".join(str(s) for s in w.get("subjects") or [])}
+                         for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []],
+    }
+    return _template().render(**context)
 
-    out.append('<div class="signature">'
-               f'<div>{e(t("reviewer", lang))} ____________________</div>'
-               f'<div>{e(t("date", lang))} ____________________</div></div>')
-    out.append("</body>\n</html>")
-    return "\n".join(out) + "\n"
 
-
-def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str, inset: str = "") -> str:
-    e = escape
+def _conflict_view(number: int, conflict: dict, entry: dict | None, lang: str, inset: str = "") -> dict:
+    """What the template shows of one conflict (plain values; the inset map as Markup)."""
     severity = str(conflict.get("severity", "error"))
     waived = is_waived(conflict)
-    classes = "conflict " + severity + (" waived" if waived else "")
-    sev_text = t(severity, lang) if severity in ("error", "warning", "info") else severity
-    parts = [f'<div class="{e(classes)}" id="conflict-{number}">',
-             f'<h3><span class="num">{number}</span><span class="sev {e(severity)}">{e(sev_text)}</span> '
-             f'<span class="rule">{e(str(conflict.get("rule", "")))}</span> {e(localized(conflict, "title", lang))}'
-             + (f' <em>[{e(t("waived", lang))}]</em>' if waived else "") + "</h3>",
-             f"<p>{e(localized(conflict, 'message', lang))}</p>"]
-    subjects = conflict.get("subjects") or []
-    if subjects:
-        items = []
-        for subject in subjects:
-            where = subject_location(subject)
-            items.append(e(subject_label(subject)) + (f' <span class="loc">({e(where)})</span>' if where else ""))
-        parts.append(f"<p>{e(cap(t('subjects', lang)))}: {', '.join(items)}</p>")
-    if conflict.get("expected") not in (None, "") or conflict.get("actual") not in (None, ""):
-        parts.append(f"<table><tr><th>{e(cap(t('expected', lang)))}</th><td>{e(str(conflict.get('expected') or ''))}</td>"
-                     f"<th>{e(cap(t('actual', lang)))}</th><td>{e(str(conflict.get('actual') or ''))}</td></tr></table>")
-    basis = conflict.get("basis") or (catalog_basis(entry) if entry else "")
-    if basis:
-        parts.append(f'<p class="basis">{e(cap(t("basis", lang)))}: {e(str(basis))}</p>')
-    explanation = conflict.get("explanation") or []
-    if explanation:
-        parts.append(f'<p class="muted">{e(cap(t("explanation", lang)))}:</p><ul class="explanation">')
-        parts += [f"<li>{e(str(step.get('expr', '')))} = {e(str(step.get('value', '')))}</li>" for step in explanation]
-        parts.append("</ul>")
-    if waived:
-        parts.append(f'<p class="waiver">{e(waiver_line(conflict["waiver"], lang))}</p>')
-    if inset:
-        parts.append(f'<div class="inset-map">{inset}</div>')
-    parts.append("</div>")
-    return "\n".join(parts)
+    expected, actual = conflict.get("expected"), conflict.get("actual")
+    return {
+        "number": number,
+        "classes": "conflict " + severity + (" waived" if waived else ""),
+        "severity": severity,
+        "severity_text": t(severity, lang) if severity in ("error", "warning", "info") else severity,
+        "rule": str(conflict.get("rule", "")),
+        "title": localized(conflict, "title", lang),
+        "waived": waived,
+        "message": localized(conflict, "message", lang),
+        "subjects": [{"label": subject_label(s), "where": subject_location(s)} for s in conflict.get("subjects") or []],
+        "show_values": expected not in (None, "") or actual not in (None, ""),
+        "expected": str(expected or ""),
+        "actual": str(actual or ""),
+        "basis": str(conflict.get("basis") or (catalog_basis(entry) if entry else "")),
+        "explanation": [(str(step.get("expr", "")), str(step.get("value", ""))) for step in conflict.get("explanation") or []],
+        "waiver": waiver_line(conflict["waiver"], lang) if waived else "",
+        "inset": Markup(inset),  # built from escaped parts in inset_svg
+    }
 
 
 # ---- the map ------------------------------------------------------------------------------------
