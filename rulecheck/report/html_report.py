@@ -11,6 +11,7 @@ from markupsafe import Markup
 from shapely.geometry import shape
 
 from .common import (
+    baseline_line,
     LAND_USE_CLASSES,
     cap,
     catalog_basis,
@@ -19,10 +20,13 @@ from .common import (
     is_waived,
     localized,
     norm_lang,
+    status_marker,
+    rule_counts,
     subject_label,
     subject_location,
     summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -47,6 +51,7 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
   text-align: left; vertical-align: top; } th { background: #f2f2f2; }
 .verdict { font-size: 1.15em; font-weight: bold; padding: .4em .8em; display: inline-block; border-radius: 4px; }
 .verdict.passed { background: #e3f4e3; color: #1e7b1e; } .verdict.failed { background: #fbe3e1; color: var(--error); }
+.verdict.undecided, .verdict.incomplete { background: #fdf3d8; color: #7a5a00; }
 .conflict { border: 1px solid #ccc; border-left: 6px solid var(--error); padding: .5em .8em; margin: .7em 0;
   break-inside: avoid; page-break-inside: avoid; }
 .conflict.warning { border-left-color: var(--warning); } .conflict.info { border-left-color: var(--info); }
@@ -92,7 +97,7 @@ def _template() -> jinja2.Template:
 
 
 _LABELS = ("summary", "note", "map", "waived", "subjects", "expected", "actual", "basis", "explanation",
-           "indeterminate", "missing", "waivers", "reviewer", "date")
+           "indeterminate", "missing", "resolved", "waivers", "reviewer", "date")
 _CAPITALISED = {"subjects", "expected", "actual", "basis", "explanation"}
 
 
@@ -114,7 +119,8 @@ def render(record: dict, *, lang: str) -> str:
                 for family, numbered in group_by_family(conflicts)]
     waivers = record.get("waivers") or {}
     label = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
-    counts = ("error", "warning", "info", "waived", "indeterminate", "rules_run")
+    counts = {key: summary.get(key, 0) for key in ("error", "warning", "info", "waived", "indeterminate", "rules_run")}
+    counts.update(rule_counts(record) or {})
     context = {
         "html_lang": "zh-CN" if lang == "zh" else "en",
         "title": t("report_title", lang),
@@ -129,9 +135,10 @@ def render(record: dict, *, lang: str) -> str:
             ("sha256", rules_info.get("sha256", "")),
             (t("tool", lang), f"{tool.get('name', 'rulecheck')} {tool.get('version', '')}".strip()),
         ],
-        "verdict": "passed" if summary.get("passed") else "failed",
+        "verdict": verdict_of(record),
         "summary_line": summary_line(record, lang),
-        "counts": [(cap(t(key, lang)), summary.get(key, 0)) for key in counts],
+        "counts": [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)
+                   for key, value in counts.items()],
         "notes": [str(note) for note in submission.get("notes") or []],
         "map": Markup(svg),  # built from escaped parts in map_svg
         "legend": Markup(_legend(record, lang)),
@@ -140,6 +147,10 @@ def render(record: dict, *, lang: str) -> str:
         "indeterminate": [{"rule": str(entry.get("rule", "")),
                            "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
                            "missing": str(entry.get("missing", ""))} for entry in record.get("indeterminate") or []],
+        "baseline": baseline_line(record, lang),
+        "resolved": [{"rule": str(entry.get("rule", "")),
+                      "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
+                      "message": localized(entry, "message", lang)} for entry in record.get("resolved") or []],
         "waiver_notes": [{"file": str(w.get("file", "")), "line": str(w.get("line", "")), "text": t(label[key], lang),
                           "rule": str(w.get("rule", "")), "subjects": ", ".join(str(s) for s in w.get("subjects") or [])}
                          for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []],
@@ -160,6 +171,7 @@ def _conflict_view(number: int, conflict: dict, entry: dict | None, lang: str, i
         "rule": str(conflict.get("rule", "")),
         "title": localized(conflict, "title", lang),
         "waived": waived,
+        "status": status_marker(conflict, lang).strip() if conflict.get("status") else "",
         "message": localized(conflict, "message", lang),
         "subjects": [{"label": subject_label(s), "where": subject_location(s)} for s in conflict.get("subjects") or []],
         "show_values": expected not in (None, "") or actual not in (None, ""),
