@@ -380,3 +380,17 @@ def test_every_format_is_on_the_command_line():
     help_text = invoke("check", "--help").stdout
     for fmt in FORMATS:
         assert fmt in help_text
+
+
+def test_review_rounds_show_in_the_ci_formats():
+    record = sample_record()
+    record["conflicts"][0]["status"] = "new"
+    record["conflicts"][1]["status"] = "persisting"
+    record["baseline"] = {"report": "round1.json", "new": 1, "persisting": 1, "resolved": 2}
+    notes = parse_annotations(render(record, "github", lang="en"))
+    assert notes[0]["title"].startswith("[new] LAY-004") and notes[1]["title"].startswith("[persisting] IND-002")
+    assert notes[-1]["command"] == "notice" and "round1.json" in notes[-1]["message"]
+    issues = json.loads(render(record, "gitlab", lang="en"))
+    assert issues[0]["description"].startswith("[new] LAY-004")
+    plain = json.loads(render(sample_record(), "gitlab", lang="en"))
+    assert [i["fingerprint"] for i in issues] == [i["fingerprint"] for i in plain], "the status is not the identity"

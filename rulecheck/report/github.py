@@ -6,7 +6,7 @@ are printed in the log as they are."""
 
 from __future__ import annotations
 
-from .common import is_waived, localized, norm_lang, subject_label, summary_line, t
+from .common import baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t
 from .workspace import first_location
 
 _COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -33,7 +33,7 @@ def render(record: dict, *, lang: str) -> str:
         waived = is_waived(conflict)
         command = "notice" if waived else _COMMANDS.get(conflict.get("severity", "error"), "error")
         rule = conflict.get("rule", "")
-        title = f"{rule} {localized(conflict, 'title', lang)}".strip()
+        title = f"{status_marker(conflict, lang)}{rule} {localized(conflict, 'title', lang)}".strip()
         if waived:
             title = f"[{t('waived', lang)}] {title}"
         lines.append(annotation(command, _message(conflict, lang), file=path, line=line, title=title))
@@ -43,6 +43,9 @@ def render(record: dict, *, lang: str) -> str:
         if entry.get("missing"):
             text += f": {t('missing', lang)} {entry['missing']}"
         lines.append(annotation("warning", text, title=f"{entry.get('rule', '')} {t('indeterminate', lang)}"))
+    against = baseline_line(record, lang)
+    if against:  # a review round: what changed since the earlier report
+        lines.append(annotation("notice", against, title=t("resolved", lang)))
     lines.append(summary_line(record, lang))
     return "\n".join(lines) + "\n"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .common import is_waived, localized, norm_lang, subject_label, t
+from .common import is_waived, localized, norm_lang, status_marker, subject_label, t
 from .workspace import first_location, fingerprint, workspace_path
 
 # rulecheck severity -> GitLab's (info, minor, major, critical, blocker); an error fails the approval gate
@@ -31,7 +31,8 @@ def render(record: dict, *, lang: str) -> str:
         subjects = ", ".join(subject_label(s) for s in conflict.get("subjects") or [])
         issue = {
             "type": "issue",
-            "description": (f"[{t('waived', lang)}] " if waived else "") + f"{conflict.get('rule', '')} {description}",
+            "description": (f"[{t('waived', lang)}] " if waived else "") + status_marker(conflict, lang)
+                           + f"{conflict.get('rule', '')} {description}",
             "check_name": conflict.get("rule", ""),
             "fingerprint": key,
             "severity": "info" if waived else SEVERITIES.get(conflict.get("severity", "error"), "major"),
