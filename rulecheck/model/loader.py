@@ -435,18 +435,21 @@ class _Loader:
         path = Path(file_part)
         full = path if path.is_absolute() else self.base / path
         try:
-            if not full.is_file():
+            filegdb = full.suffix.lower() == ".gdb" and full.is_dir()  # a FileGDB is a folder of tables
+            if not full.is_file() and not filegdb:
                 why = "is a folder, not a file" if full.is_dir() else "not found"
                 self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
                 return None
             sidecars = []
             if full.suffix.lower() == ".shp":
                 sidecars = [full.with_suffix(ext) for ext in (".shx", ".dbf", ".prj", ".cpg") if full.with_suffix(ext).is_file()]
+            # the FileGDB's own files are checked like sidecars (none may be a symlink out), but are one input
+            contents = sorted(full.iterdir()) if filegdb else []
         except OSError as exc:  # a name too long, a loop of symlinks
             self.manifest_error(data, loc, f"cannot open {_shown(file_part)}: {exc.strerror or exc}")
             return None
         if not self.allow_outside:
-            for sidecar in sidecars:
+            for sidecar in sidecars + contents:
                 if not self.inside(sidecar):
                     self.manifest_error(data, loc, f"{sidecar.name!r} is a symlink to a file outside the submission's folder",
                                         OUTSIDE_HINT)
