@@ -201,6 +201,10 @@ def test_the_schema_refuses_what_the_loader_refuses(validator):
     assert refused(lambda m: m.pop("submission"))
     assert refused(lambda m: m["detailed_plan"].update(status="final"))
     assert not refused(lambda m: m["detailed_plan"].update(parcels="layers/xx.gpkg#parcels"))  # a layer path
+    mapped = {"path": "layers/xxgh.gdb#DKDY", "fields": {"preset": "planning-db", "far_max": "RJL"}, "units": {"area_m2": "ha"}}
+    assert not refused(lambda m: m["detailed_plan"].update(parcels=mapped))  # a planning database's layer
+    assert refused(lambda m: m["detailed_plan"].update(parcels={**mapped, "fields": {"far_maxx": "RJL"}}))
+    assert refused(lambda m: m["detailed_plan"].update(parcels={**mapped, "units": {"area_m2": "acre"}}))
     broken = _manifest(ROOT / "fixtures" / "broken" / "unknown-enum.yaml")
     assert list(validator.iter_errors(broken))
 

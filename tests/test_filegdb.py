@@ -67,3 +67,74 @@ def test_a_folder_that_is_not_a_filegdb_is_still_refused(twins):
                         encoding="utf-8")
     result = CliRunner().invoke(cli, ["check", str(manifest)])
     assert result.exit_code == 2 and "layers/plain" in result.output
+
+
+# ---- a planning database's layer: its own field names, areas in hectares -------------------------------------
+
+PLANNING_DB = {"id": "DKBH", "land_use": "YDYHFLDM", "far_max": "RJL", "density_max": "JZMD", "green_min": "LDL",
+               "height_max": "JZXG", "area_m2": "TBMJ"}
+
+
+@pytest.fixture
+def planning_db(twins) -> tuple[Path, Path]:
+    """The FileGDB twin rewritten as a planning database delivers it: DKBH, YDYHFLDM, RJL, ..., TBMJ in hectares,
+    and fields of its own (BSM, XZQDM) that are not part of the contract."""
+    from_geojson, from_filegdb = twins
+    source = from_geojson.parent / "layers" / "parcels.geojson"
+    collection = json.loads(source.read_text(encoding="utf-8"))
+    for number, feature in enumerate(collection["features"], start=1):
+        props = feature["properties"]
+        renamed = {PLANNING_DB.get(key, key): value for key, value in props.items()}
+        if renamed.get("TBMJ") is not None:
+            renamed["TBMJ"] = renamed["TBMJ"] / 10_000  # hectares
+        feature["properties"] = {"BSM": number, "XZQDM": "441803", **renamed}
+    converted = from_filegdb.parent / "layers" / "db.geojson"
+    converted.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    meta, _, geometry, fields = pyogrio.raw.read(converted)
+    shutil.rmtree(from_filegdb.parent / "layers" / "plan.gdb")
+    pyogrio.raw.write(from_filegdb.parent / "layers" / "xxgh.gdb", geometry, fields, meta["fields"], layer="DKDY",
+                      driver="OpenFileGDB", crs=meta["crs"], geometry_type="MultiPolygon", encoding="UTF-8")
+    converted.unlink()
+    text = from_filegdb.read_text(encoding="utf-8").replace(
+        "parcels: layers/plan.gdb#DKDY",
+        "parcels:\n    path: layers/xxgh.gdb#DKDY\n    fields: planning-db\n    units: {area_m2: ha}")
+    from_filegdb.write_text(text, encoding="utf-8")
+    return from_geojson, from_filegdb
+
+
+def test_a_planning_database_layer_checks_as_its_geojson_twin(planning_db):
+    from_geojson, from_db = planning_db
+    record_a, a = _conflicts(from_geojson)
+    record_b, b = _conflicts(from_db)
+    assert a and a == b, "same conflicts: names mapped by the preset, hectares converted to m²"
+    assert not any("BSM" in str(n) for n in record_b["submission"]["notes"])
+
+
+def test_a_field_mapping_written_in_the_manifest_wins_and_errors_name_the_source_field(planning_db):
+    _, manifest = planning_db
+    text = manifest.read_text(encoding="utf-8")
+    # a typo in an explicit mapping is an error, not an absent indicator
+    manifest.write_text(text.replace("fields: planning-db", "fields: {preset: planning-db, far_max: RJLL}"),
+                        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(manifest)])
+    assert result.exit_code == 2
+    assert "no attribute 'RJLL' (mapped to 'far_max') in any record of this layer" in result.output
+    assert "layers/xxgh.gdb#DKDY" in result.output
+
+    # a value the contract refuses is located by the layer's own field name and the contract's, and the record's id
+    manifest.write_text(text.replace("fields: planning-db", "fields: {preset: planning-db, far_max: XZQDM}"),
+                        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(manifest)])
+    assert result.exit_code == 2
+    assert re.search(r"layers/xxgh\.gdb#DKDY:\d+: error: XZQDM \(far_max\): expected a number <= 100 .*\(parcel P\d+, fid \d+\)",
+                     result.output), result.output
+
+    for bad, message in (("fields: no-such-preset", "no field preset 'no-such-preset'"),
+                         ("fields: {far_maxx: RJL}", "'far_maxx' is not a field of these records"),
+                         ("units: {far_max: ha}", "units can be given for area fields"),
+                         ("units: {area_m2: acre}", "unknown area unit 'acre'")):
+        old = "fields: planning-db" if bad.startswith("fields") else "units: {area_m2: ha}"
+        manifest.write_text(text.replace(old, bad), encoding="utf-8")
+        result = CliRunner().invoke(cli, ["check", str(manifest)])
+        assert result.exit_code == 2 and message in result.output, (bad, result.output)
+        assert "submission.yaml:" in result.output

@@ -94,11 +94,14 @@ class _Where:
     field: str
     key_line: Callable[[str], int | None] = lambda key: None
     label: str = ""  # e.g. "parcel P-0412" for messages about a layer's feature
+    aliases: dict[str, str] = field(default_factory=dict)  # contract field -> the layer's own name (a field mapping)
 
     def at(self, *parts: Any) -> tuple[str, int | None]:
-        """(field path, line) of a key under this record."""
+        """(field path, line) of a key under this record; a mapped field is named as the layer names it too."""
         text = self.field
-        for part in parts:
+        for position, part in enumerate(parts):
+            if position == 0 and isinstance(part, str) and part in self.aliases:
+                part = f"{self.aliases[part]} ({part})"
             text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
         line = self.key_line(str(parts[0])) if parts and isinstance(parts[0], str) else None
         return text, line or self.line
@@ -274,6 +277,7 @@ class _Loader:
         self.notes: list[str] = []
         self.layers: list[_Layer] = []
         self.text = ""
+        self.field_map = None  # the FieldMap of the feature source being read, if it is written as a mapping
 
     # -- reporting
 
@@ -415,6 +419,8 @@ class _Loader:
             loc = (section, name)
             if isinstance(value, str):
                 batch = self.feature_file(value, loc, data, model, noun)
+            elif isinstance(value, dict):
+                batch = self.mapped_features(value, loc, data, model, noun)
             elif isinstance(value, list):
                 batch = self.inline_features(value, loc, model, noun)
             else:
@@ -423,6 +429,21 @@ class _Loader:
             if batch is not None:
                 batches[loc] = batch
         return batches
+
+    def mapped_features(self, value: dict, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+        """A layer with its own field names and units ({path, fields, units}), read as the contract's records."""
+        from rulecheck.model import fieldmap
+
+        path, mapping, problems = fieldmap.parse(value, set(model.model_fields))
+        for where, message, hint in problems:
+            self.manifest_error(data, (*loc, *where), message, hint)
+        if problems or path is None:
+            return None
+        self.field_map = mapping
+        try:
+            return self.feature_file(path, loc, data, model, noun)
+        finally:
+            self.field_map = None
 
     def resolve(self, written: str, data: LocDict, loc: tuple[Any, ...]) -> tuple[Path, str | None] | None:
         """The file a manifest path names (and its `#layer`), or None after reporting it missing."""
@@ -698,6 +719,22 @@ class _Loader:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
         section, name = loc
         source_path = where(0).path if records else label
+        if self.field_map is not None:
+            records, missing = self.field_map.apply(records)
+            for source in missing:
+                contract = next(c for c, s in self.field_map.fields.items() if s == source)
+                self.error(source_path, f"no attribute '{source}' (mapped to '{contract}') in any record of this layer",
+                           field=f"{_field_path('', loc)}.fields.{contract}", hint="check the name in the manifest's fields")
+            aliases, unaliased = dict(self.field_map.fields), where
+
+            def where(position: int) -> _Where:
+                found = unaliased(position)
+                found.aliases = aliases
+                unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
+                record = records[position] if position < len(records) else None
+                if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
+                    found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
+                return found
         if self.limits.max_records and len(records) > self.limits.max_records:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
@@ -733,7 +770,9 @@ class _Loader:
         for record in records:
             keys.update(record)
         unknown = sorted(keys - known - {"geometry"})
-        for key in unknown:
+        # a planning database's layer has many fields of its own: with a field mapping, those not mapped are not
+        # a sign of a typo, and are dropped without a warning
+        for key in ([] if self.field_map is not None else unknown):
             first = next(i for i, r in enumerate(records) if key in r)
             w = where(first)
             suggestion = _suggest(key, sorted(known))

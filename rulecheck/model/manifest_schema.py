@@ -90,7 +90,8 @@ def manifest_schema() -> dict[str, Any]:
         owner["properties"][field] = {
             "title": owner["properties"][field].get("title", field),
             "description": f"A feature source: a layer path, or a list of {model.__name__} records each with a geometry.",
-            "anyOf": [{"$ref": "#/$defs/LayerPath"}, {"type": "array", "items": {"$ref": f"#/$defs/{inline_name}"}}],
+            "anyOf": [{"$ref": "#/$defs/LayerPath"}, {"type": "array", "items": {"$ref": f"#/$defs/{inline_name}"}},
+                      _mapped_source(model)],
         }
 
     # the layer records themselves are described by their inline twins (a layer's attributes are checked on load)
@@ -110,6 +111,31 @@ def manifest_schema() -> dict[str, Any]:
         "$defs": dict(sorted(defs.items())),
     }
     return out
+
+
+def _mapped_source(model) -> dict[str, Any]:
+    """A layer with its own field names and units: {path, fields, units} (rulecheck/model/fieldmap.py)."""
+    from rulecheck.model.fieldmap import AREA_UNITS, presets
+
+    names = sorted(set(model.model_fields) - {"geometry"})
+    areas = [name for name in names if name.endswith("_m2")]
+    return {
+        "type": "object",
+        "description": "A layer with its own field names (a planning database's) and units.",
+        "required": ["path"],
+        "additionalProperties": False,
+        "properties": {
+            "path": {"$ref": "#/$defs/LayerPath"},
+            "fields": {"anyOf": [
+                {"enum": sorted(presets())},
+                {"type": "object", "additionalProperties": False,
+                 "properties": {"preset": {"enum": sorted(presets())},
+                                **{name: {"type": "string", "minLength": 1} for name in names}}},
+            ]},
+            "units": {"type": "object", "additionalProperties": False,
+                      "properties": {name: {"enum": list(AREA_UNITS)} for name in areas}},
+        },
+    }
 
 
 def _describe(prop: dict[str, Any]) -> str:
