@@ -171,6 +171,15 @@ def _limit_option(function):
                              f"(repeatable; names: {', '.join(NAMES)}; see docs/security.md).")(function)
 
 
+def _color_options(command):
+    """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
+    command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
+    return click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False,
+                        flag_value="always", default="auto", show_default=True,
+                        help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is "
+                             "set (FORCE_COLOR forces it); --color alone = always.")(command)
+
+
 @cli.command()
 @click.argument("submission", metavar="SUBMISSION")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
@@ -185,7 +194,7 @@ def _limit_option(function):
               help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
                    "not be decided; never: exit 0 whatever is found.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
               help="Where the nth --format goes ('-' for standard output).")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
@@ -197,15 +206,21 @@ def _limit_option(function):
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
               help="The JSON report of an earlier round: mark each conflict new or persisting, list the resolved.")
 @click.option("--fail-on-new", is_flag=True, help="With --baseline: only new conflicts fail the gate.")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the nearest "
+                   "one from the submission's folder upwards. The command line wins over it.")
+@click.option("--no-config", is_flag=True, help="Use no settings file.")
 @click.option("--allow-outside", is_flag=True,
               help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
 @click.option("--timings", is_flag=True,
               help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
 @_limit_option
-def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings, limit_values):
+@click.pass_context
+def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, config_path, no_config,
+          allow_outside, timings, limit_values):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 passed (no conflict at or above --fail-on, and some rule
@@ -216,15 +231,18 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     """
     from .limits import override
 
+    config = None if no_config else _config(submission, config_path)
+    given = _from_config(ctx, config.values if config else {})
     with override(**_limits(limit_values)):
-        _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-               lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings)
+        _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
+               given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
+               given("output_dir", "output-dir"), given("lang", "lang"), explain, given("waiver_path", "waivers"),
+               baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings, config, given)
 
 
 def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-           lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings):
-    from . import report
-
+           lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings,
+           config, given):
     destinations = _destinations(formats, outputs, output_dir)
     if fail_on_new and not baseline_path:
         raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
@@ -233,8 +251,10 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
     # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
     # before the submission is read
-    ruleset.select(_split(select) or None, _split(ignore) or None, origin="<command line>",
-                   labels=("--select", "--ignore"))
+    from_file = {key for key in ("select", "ignore") if key in given.applied}
+    ruleset.select(_split(select) or None, _split(ignore) or None,
+                   origin=_shown_config(config) if from_file else "<command line>",
+                   labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
     loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
     record = rulecheck.check(
         loaded, ruleset,
@@ -252,23 +272,25 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         progress=_Progress() if sys.stderr.isatty() else None,
     )
 
-    _emit(record, destinations, lang, color, quiet, fail_on,
-          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths), timings)
+    if config and config.path:  # an auditor sees which settings file shaped the gate
+        record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
+          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
+                       str(config.path) if config and config.path else None), timings)
 
 
-def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str,
+def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured: bool, quiet: bool, fail_on: str,
           inputs: list[Path] | None = None, timings: bool = False) -> None:
     """Write every report, print the verdict line when none went to standard output, and exit with the status."""
     from . import report
 
-    if color is None:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     to_stdout = False
     for fmt, dest in destinations:
         if dest == "-":
             to_stdout = True
             if not quiet:
-                click.echo(report.render(record, fmt, lang=lang, color=bool(color) and fmt == "text"), nl=False)
+                text = report.render(record, fmt, lang=lang, color=coloured and fmt == "text")
+                click.echo(text, nl=False, color=coloured or None)  # click strips colour off a pipe unless told
         else:
             _write(dest, report.render(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
@@ -291,15 +313,15 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, q
               help="Lowest severity that makes the exit status 1.")
 @click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
               help="Where the nth --format goes ('-' for standard output).")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Write report.<ext> for every --format into DIR.")
 @click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
-def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, quiet):
+def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, no_color, quiet):
     """Compare two JSON reports of the same submission (an earlier round OLD and a later one NEW).
 
     NEW is reported with each conflict marked new or persisting and the
@@ -315,7 +337,7 @@ def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, col
     record = compare(earlier, later, old)
     record["summary"]["fail_on_new"] = fail_on_new
     record = recount(record, fail_on)
-    _emit(record, destinations, lang, color, quiet, fail_on, [Path(old), Path(new)])
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on, [Path(old), Path(new)])
 
 
 class _Progress:
@@ -343,6 +365,46 @@ def _print_timings(timings: dict) -> None:
     for row in timings["rules"]:
         click.echo(f"{row['rule']:<10} {row['seconds']:>9.3f} {row['visited']:>10} {row['checked']:>9}", err=True)
     click.echo(f"{'total':<10} {timings['seconds']:>9.3f} {timings['visited']:>10}", err=True)
+
+
+def _shown_config(config) -> str:
+    from .config import shown
+
+    return shown(config.path)
+
+
+def _use_color(choice: str) -> bool:
+    """--color always|never win; auto: never with NO_COLOR, always with FORCE_COLOR, else when stdout is a terminal."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _config(submission: str, explicit: str | None):
+    from .config import load_config
+    from .report import FORMATS
+
+    return load_config(Path(submission).parent, explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS))
+
+
+def _from_config(ctx: click.Context, settings: dict):
+    """name -> the command line's value when it was given there, else the config's, else the default."""
+    from click.core import ParameterSource
+
+    def given(name: str, key: str):
+        value = ctx.params[name]
+        if key in settings and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+            given.applied.add(key)
+            setting = settings[key]
+            return tuple(setting) if isinstance(value, tuple) else setting
+        return value
+
+    given.applied = set()
+    return given
 
 
 # ---- rules ----------------------------------------------------------------------------------------
@@ -440,6 +502,22 @@ def rules_test(paths, limit_values):
         click.echo(printable(text), err=not ok)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+# ---- schema ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--output", "dest", default="-", metavar="FILE", help="Where the schema goes ('-' for standard output).")
+def schema(dest):
+    """Print the JSON Schema of a submission manifest (docs/submission.schema.json), for editors and validators."""
+    from .model.manifest_schema import render_schema
+
+    text = render_schema()
+    if dest == "-":
+        click.echo(text, nl=False)
+    else:
+        _write(dest, text)
 
 
 # ---- init -----------------------------------------------------------------------------------------

@@ -23,7 +23,13 @@ FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 
 
 def _sha256(path: Path) -> str | None:
+    """Of a file's bytes; of a FileGDB folder, of its files' names and bytes in name order."""
     try:
+        if path.is_dir():
+            digest = hashlib.sha256()
+            for part in sorted(p for p in path.iterdir() if p.is_file()):
+                digest.update(part.name.encode() + b"\0" + part.read_bytes() + b"\0")
+            return digest.hexdigest()
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None

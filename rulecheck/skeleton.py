@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from rulecheck.model.manifest_schema import render_schema
+
 CRS = "EPSG:4526"  # CGCS2000 / 3-degree Gauss-Kruger zone 38 (central meridian 114°E), metres
 X0, Y0 = 38_401_000.0, 2_622_000.0  # near Qingyuan, Guangdong
 
@@ -27,8 +29,10 @@ def _collection(name: str, features: list[tuple[dict, dict]]) -> str:
 
 
 MANIFEST = """\
+# yaml-language-server: $schema=submission.schema.json
 # rulecheck submission manifest / 提交材料清单
-# Format: see docs (bundle-format). 格式说明见文档 bundle-format。
+# Format: docs/bundle-format.md of rulecheck; editors complete this file from submission.schema.json
+# (written by `rulecheck schema`). 格式说明见 rulecheck 的 docs/bundle-format.md；编辑器按 submission.schema.json 补全。
 # Check it with / 检查命令:  rulecheck check submission.yaml
 # A complete submission has the unit plan with its six inventories, one package program (parts ① to ⑦) per
 # package, the detailed plan and the draft contracts. 完整的提交材料：配置单元规划及六项清单、每个资产包的实施方案
@@ -127,6 +131,7 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
     forest, commercial = _box(0, 0, 100, 100), _box(100, 0, 200, 100)
     return {
         "submission.yaml": MANIFEST.format(**dates),
+        "submission.schema.json": render_schema(),
         "layers/unit.geojson": _collection("unit", [({"id": "U01"}, _box(0, 0, 200, 100))]),
         "layers/rights.geojson": _collection("rights", [
             ({"id": "R1", "kind": "forest_management", "land_use": "0301", "ownership": "collective",

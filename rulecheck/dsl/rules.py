@@ -35,20 +35,26 @@ def default_rule_paths() -> list[Path]:
     return [here]
 
 
-def _rule_files(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+def _rule_files(paths: list[str | Path], builtin: bool = False) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
     files, diags = [], []
+    display = _builtin_name if builtin else _display
     for p in paths:
         path = Path(p)
         if path.is_dir():
             found = sorted(path.rglob("*.rule"))
             # province override examples are passed with --params, never loaded by default
             found = [f for f in found if "provinces" not in f.relative_to(path).parts]
-            files.extend((f, _display(f)) for f in found)
+            files.extend((f, display(f)) for f in found)
         elif path.exists():
-            files.append((path, _display(path)))
+            files.append((path, display(path)))
         else:
             diags.append(Diagnostic(str(p), "no such rule file or folder"))
     return files, diags
+
+
+def _builtin_name(path: Path) -> str:
+    """A shipped pack is named by the package, never by where it is installed: `rulecheck:sup.rule`."""
+    return "rulecheck:" + path.resolve().relative_to(default_rule_paths()[0].resolve()).as_posix()
 
 
 def _display(path: Path) -> str:
@@ -675,14 +681,13 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()
-    paths = list(paths) if paths else default_rule_paths()
-    files, diags = _rule_files(paths)
+    files, diags = _rule_files(paths) if paths else _rule_files(default_rule_paths(), builtin=True)
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
     parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
     if not any(pack.params for (pack, _), _, _ in parsed):
         # a pack of one's own rules declares no parameters: it uses the built-in legal figures
-        builtin, _ = _rule_files([default_rule_paths()[0] / "params"])
+        builtin, _ = _rule_files([default_rule_paths()[0] / "params"], builtin=True)
         files += builtin
         parsed += [(parse_file_cached(file, display), file, display) for file, display in builtin]
     parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]

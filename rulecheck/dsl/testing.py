@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from rulecheck.diagnostics import InputError
 from rulecheck.dsl import ast
-from rulecheck.dsl.rules import RuleSet, load_rules
+from rulecheck.dsl.rules import RuleSet, default_rule_paths, load_rules
 from rulecheck.dsl.schema import FIELD_UNITS
 from rulecheck.dsl.units import UNITS, Quantity
 from rulecheck.dsl.values import record_id
@@ -48,7 +48,8 @@ def _load_cached(manifest: str, mtime: float):
 
 
 # the fixtures shipped with rulecheck (beside the rule packs in a checkout): a test may load them from any pack
-PACKAGED_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+# beside the shipped packs: <checkout>/fixtures next to rules/, or rulecheck/fixtures next to rulecheck/packs in a wheel
+PACKAGED_FIXTURES = default_rule_paths()[0].resolve().parent / "fixtures"
 
 
 def given_roots(rule_file: Path) -> list[Path]:

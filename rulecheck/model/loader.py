@@ -110,11 +110,14 @@ class _Where:
     field: str
     key_line: Callable[[str], int | None] = lambda key: None
     label: str = ""  # e.g. "parcel P-0412" for messages about a layer's feature
+    aliases: dict[str, str] = field(default_factory=dict)  # contract field -> the layer's own name (a field mapping)
 
     def at(self, *parts: Any) -> tuple[str, int | None]:
-        """(field path, line) of a key under this record."""
+        """(field path, line) of a key under this record; a mapped field is named as the layer names it too."""
         text = self.field
-        for part in parts:
+        for position, part in enumerate(parts):
+            if position == 0 and isinstance(part, str) and part in self.aliases:
+                part = f"{self.aliases[part]} ({part})"
             text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
         line = self.key_line(str(parts[0])) if parts and isinstance(parts[0], str) else None
         return text, line or self.line
@@ -290,6 +293,7 @@ class _Loader:
         self.notes: list[str] = []
         self.layers: list[_Layer] = []
         self.text = ""
+        self.field_map = None  # the FieldMap of the feature source being read, if it is written as a mapping
 
     # -- reporting
 
@@ -437,6 +441,8 @@ class _Loader:
             loc = (section, name)
             if isinstance(value, str):
                 batch = self.feature_file(value, loc, data, model, noun)
+            elif isinstance(value, dict):
+                batch = self.mapped_features(value, loc, data, model, noun)
             elif isinstance(value, list):
                 batch = self.inline_features(value, loc, model, noun)
             else:
@@ -445,6 +451,21 @@ class _Loader:
             if batch is not None:
                 batches[loc] = batch
         return batches
+
+    def mapped_features(self, value: dict, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+        """A layer with its own field names and units ({path, fields, units}), read as the contract's records."""
+        from rulecheck.model import fieldmap
+
+        path, mapping, problems = fieldmap.parse(value, set(model.model_fields))
+        for where, message, hint in problems:
+            self.manifest_error(data, (*loc, *where), message, hint)
+        if problems or path is None:
+            return None
+        self.field_map = mapping
+        try:
+            return self.feature_file(path, loc, data, model, noun)
+        finally:
+            self.field_map = None
 
     def resolve(self, written: str, data: LocDict, loc: tuple[Any, ...]) -> tuple[Path, str | None] | None:
         """The file a manifest path names (and its `#layer`), or None after reporting it missing."""
@@ -457,18 +478,21 @@ class _Loader:
         path = Path(file_part)
         full = path if path.is_absolute() else self.base / path
         try:
-            if not full.is_file():
+            filegdb = full.suffix.lower() == ".gdb" and full.is_dir()  # a FileGDB is a folder of tables
+            if not full.is_file() and not filegdb:
                 why = "is a folder, not a file" if full.is_dir() else "not found"
                 self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
                 return None
             sidecars = []
             if full.suffix.lower() == ".shp":
                 sidecars = [full.with_suffix(ext) for ext in (".shx", ".dbf", ".prj", ".cpg") if full.with_suffix(ext).is_file()]
+            # the FileGDB's own files are checked like sidecars (none may be a symlink out), but are one input
+            contents = sorted(full.iterdir()) if filegdb else []
         except OSError as exc:  # a name too long, a loop of symlinks
             self.manifest_error(data, loc, f"cannot open {_shown(file_part)}: {exc.strerror or exc}")
             return None
         if not self.allow_outside:
-            for sidecar in sidecars:
+            for sidecar in sidecars + contents:
                 if not self.inside(sidecar):
                     self.manifest_error(data, loc, f"{sidecar.name!r} is a symlink to a file outside the submission's folder",
                                         OUTSIDE_HINT)
@@ -719,6 +743,22 @@ class _Loader:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
         section, name = loc[0], loc[-1]
         source_path = where(0).path if records else label
+        if self.field_map is not None:
+            records, missing = self.field_map.apply(records)
+            for source in missing:
+                contract = next(c for c, s in self.field_map.fields.items() if s == source)
+                self.error(source_path, f"no attribute '{source}' (mapped to '{contract}') in any record of this layer",
+                           field=f"{_field_path('', loc)}.fields.{contract}", hint="check the name in the manifest's fields")
+            aliases, unaliased = dict(self.field_map.fields), where
+
+            def where(position: int) -> _Where:
+                found = unaliased(position)
+                found.aliases = aliases
+                unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
+                record = records[position] if position < len(records) else None
+                if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
+                    found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
+                return found
         if self.limits.max_records and len(records) > self.limits.max_records:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
@@ -754,7 +794,9 @@ class _Loader:
         for record in records:
             keys.update(record)
         unknown = sorted(keys - known - {"geometry"})
-        for key in unknown:
+        # a planning database's layer has many fields of its own: with a field mapping, those not mapped are not
+        # a sign of a typo, and are dropped without a warning
+        for key in ([] if self.field_map is not None else unknown):
             first = next(i for i, r in enumerate(records) if key in r)
             w = where(first)
             suggestion = _suggest(key, sorted(known))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .common import summary_line
-from . import geojson, html_report, json_report, junit, markdown, sarif, text
+from . import geojson, github, gitlab, html_report, json_report, junit, markdown, sarif, text
 
 Renderer = Callable[..., str]
 
@@ -18,6 +18,8 @@ FORMATS: dict[str, Renderer] = {
     "geojson": geojson.render,
     "markdown": markdown.render,
     "html": html_report.render,
+    "github": github.render,
+    "gitlab": gitlab.render,
 }
 
 # file extension of each format, for `--output-dir` (report.<ext>)
@@ -29,6 +31,8 @@ EXTENSIONS: dict[str, str] = {
     "geojson": "geojson",
     "markdown": "md",
     "html": "html",
+    "github": "github.txt",
+    "gitlab": "gitlab.json",
 }
 
 
