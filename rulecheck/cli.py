@@ -14,10 +14,11 @@ import click
 from . import __version__
 from .diagnostics import Diagnostic, InputError, printable
 
-FAIL_ON = ("error", "warning", "info", "never")
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 LANGS = ("zh", "en")
 
-# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on, 2 unreadable input, 3 a bug
+# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on or nothing decided, 2 unreadable input
+# or an unknown rule in --select/--ignore/a waiver, 3 a bug
 EXIT_PASSED, EXIT_CONFLICTS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -181,7 +182,8 @@ def _limit_option(function):
 @click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
 @click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Lowest severity that makes the exit status 1.")
+              help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
+                   "not be decided; never: exit 0 whatever is found.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
               "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
@@ -192,34 +194,46 @@ def _limit_option(function):
 @click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
 @click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="YAML file of approved waivers.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
+              help="The JSON report of an earlier round: mark each conflict new or persisting, list the resolved.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline: only new conflicts fail the gate.")
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 @click.option("--allow-outside", is_flag=True,
               help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
 @_limit_option
 def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, color, quiet, allow_outside, limit_values):
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, limit_values):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
-    Exit status: 0 no conflict at or above --fail-on, 1 there is one,
-    2 the submission, rules, parameters or waivers could not be read.
+    Exit status: 0 passed (no conflict at or above --fail-on, and some rule
+    decided something), 1 failed (a conflict at or above --fail-on) or
+    undecided (every rule not applicable or indeterminate); with --baseline
+    and --fail-on-new, only new conflicts count. 2 the command
+    line, submission, rules, parameters or waivers could not be used.
     """
     from .limits import override
 
     with override(**_limits(limit_values)):
         _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-               lang, explain, waiver_path, color, quiet, allow_outside)
+               lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside)
 
 
 def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-           lang, explain, waiver_path, color, quiet, allow_outside):
+           lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside):
     from . import report
 
     destinations = _destinations(formats, outputs, output_dir)
+    if fail_on_new and not baseline_path:
+        raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
     import rulecheck
 
-    loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
+    # before the submission is read
+    ruleset.select(_split(select) or None, _split(ignore) or None, origin="<command line>",
+                   labels=("--select", "--ignore"))
+    loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
     record = rulecheck.check(
         loaded, ruleset,
         as_of=as_of.date() if as_of else None,
@@ -230,7 +244,18 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         explain=explain,
         waivers=waiver_path,
         with_layers=any(fmt == "html" for fmt, _ in destinations),
+        baseline=baseline_path,
+        fail_on_new=fail_on_new,
     )
+
+    _emit(record, destinations, lang, color, quiet, fail_on,
+          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths))
+
+
+def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str,
+          inputs: list[Path] | None = None) -> None:
+    """Write every report, print the verdict line when none went to standard output, and exit with the status."""
+    from . import report
 
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -241,8 +266,7 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
             if not quiet:
                 click.echo(report.render(record, fmt, lang=lang, color=bool(color) and fmt == "text"), nl=False)
         else:
-            _write(dest, report.render(record, fmt, lang=lang),
-                   _input_paths(record, submission, waiver_path, *rule_paths, *param_paths))
+            _write(dest, report.render(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
 
@@ -250,7 +274,42 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
 
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
-    sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+    # `passed` is false for an undecided run too; --fail-on never asks for a report, not a gate
+    sys.exit(EXIT_CONFLICTS if failed and fail_on != "never" else EXIT_PASSED)
+
+
+@cli.command()
+@click.argument("old", metavar="OLD.json")
+@click.argument("new", metavar="NEW.json")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Lowest severity that makes the exit status 1.")
+@click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
+              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Where the nth --format goes ('-' for standard output).")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write report.<ext> for every --format into DIR.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, quiet):
+    """Compare two JSON reports of the same submission (an earlier round OLD and a later one NEW).
+
+    NEW is reported with each conflict marked new or persisting and the
+    conflicts of OLD that are gone listed as resolved, matched by rule and
+    subjects (not by message or line). Exit status as for `check`, on NEW
+    (with --fail-on-new, on its new conflicts only); 2 a report could not be read.
+    """
+    from .baseline import compare, load_report
+    from .waivers import recount
+
+    destinations = _destinations(formats, outputs, output_dir)
+    earlier, later = load_report(old, "old"), load_report(new, "new")
+    record = compare(earlier, later, old)
+    record["summary"]["fail_on_new"] = fail_on_new
+    record = recount(record, fail_on)
+    _emit(record, destinations, lang, color, quiet, fail_on, [Path(old), Path(new)])  # never written over
 
 
 # ---- rules ----------------------------------------------------------------------------------------

@@ -1275,8 +1275,7 @@ class FilterPlan:
             yield prepared
             return
         kept, undecided, tree, geoms = prepared
-        for item, verdict in undecided:
-            yield verdict
+        yield from self._undecided(env, undecided, tree)
         if tree is not None:
             other = self.spatial_other(env)
             if isinstance(other, Missing):
@@ -1303,6 +1302,26 @@ class FilterPlan:
             yield from survivors
             return
         yield from self._filtered(env, pool)
+
+    def _undecided(self, env, undecided, tree):
+        """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
+        it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
+        it is not in, nor for a place it does not touch."""
+        if not undecided:
+            return
+        probe = dict(env)
+        other = None
+        if tree is not None and self.spatial_predicate == "intersects":
+            other = as_geometry(self.spatial_other(env))
+            other = None if isinstance(other, Missing) else other
+        for item, verdict in undecided:
+            probe[self.var] = item
+            if _all_of(self.rest_fns, probe) is False:
+                continue
+            geometry = _geom_or_none(item)
+            if other is not None and geometry is not None and not shapely.intersects(other, geometry):
+                continue
+            yield verdict
 
     def _filtered(self, env, pool):
         probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import datetime as dt
 import hashlib
 import json
@@ -314,12 +315,46 @@ class RuleSet:
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
 
-    def select(self, select: list[str] | None = None, ignore: list[str] | None = None) -> list[CompiledRule]:
-        def hit(rule_id: str, patterns: list[str]) -> bool:
-            return any(rule_id == p or rule_id.startswith(p.rstrip("-") + "-") or rule_id.startswith(p) for p in patterns)
+    def select(self, select: list[str] | None = None, ignore: list[str] | None = None, *,
+               origin: str = "<arguments>", labels: tuple[str, str] = ("select", "ignore")) -> list[CompiledRule]:
+        """The rules named by `select` (every rule when empty), less those named by `ignore`, in pack order.
 
-        chosen = [r for r in self.rules if not select or hit(r.id, select)]
-        return [r for r in chosen if not ignore or not hit(r.id, ignore)]
+        A pattern is a rule id (``IND-002``) or a family prefix (``IND``, ``IND-``), in any letter case
+        (``ind`` is ``IND``). A pattern naming no loaded rule is an InputError (located at `origin`, the
+        field being the option in `labels`) with the nearest ids or families as a hint: a typo must not
+        check fewer rules than asked, or none, and pass."""
+        diagnostics: list[Diagnostic] = []
+
+        def named(patterns: list[str] | None, label: str) -> set[str]:
+            ids: set[str] = set()
+            for pattern in patterns or []:
+                hit = self.matching(pattern)
+                if not hit:
+                    message, hint = self.unknown_pattern(pattern)
+                    diagnostics.append(Diagnostic(origin, message, field=label, hint=hint))
+                ids |= hit
+            return ids
+
+        chosen, dropped = named(select, labels[0]), named(ignore, labels[1])
+        if diagnostics:
+            raise InputError(diagnostics)
+        return [r for r in self.rules if (not select or r.id in chosen) and r.id not in dropped]
+
+    def matching(self, pattern: str) -> set[str]:
+        """The ids of the loaded rules a select/ignore pattern names (empty when it names none)."""
+        key = str(pattern).strip().upper()
+        family = key[:-1] if key.endswith("-") else key
+        return {r.id for r in self.rules if r.id.upper() == key or r.family.upper() == family}
+
+    def unknown_pattern(self, pattern: str) -> tuple[str, str]:
+        """The message and hint for a pattern naming no loaded rule (a rule id such as in a waiver, or a family)."""
+        key = str(pattern).strip().upper()
+        families = sorted({r.family for r in self.rules}, key=lambda f: _sort_key(f + "-"))
+        family = key.rstrip("-")
+        if family in CONTRACT_FAMILIES:
+            return (f"no rule of family {family} in the loaded rule packs",
+                    f"the loaded packs have the families {', '.join(families)}")
+        return f"no rule or family {pattern!r}", suggest_rules(pattern, [r.id for r in self.rules])
 
     def catalog(self) -> list[dict]:
         return [r.catalog() for r in self.rules]
@@ -341,6 +376,28 @@ class RuleSet:
             out.append({"name": name, "title": {"zh": param.title_zh, "en": param.title_en}, "editions": editions,
                         "source": {"path": param.path, "line": param.line}})
         return out
+
+
+# the family prefixes bundle-format.md names; a pack may add more
+CONTRACT_FAMILIES = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
+
+
+def suggest_rules(word: str, rule_ids: list[str]) -> str:
+    """A hint for an unknown rule id or family: the nearest ids and families, else where to look them up."""
+    key = str(word).strip().upper()
+    families = sorted({i.split("-", 1)[0] for i in rule_ids}, key=lambda f: _sort_key(f + "-"))
+    listing = "`rulecheck rules list` lists every rule"
+    if "-" in key.strip("-"):
+        family = key.split("-", 1)[0]
+        same = sorted((i for i in rule_ids if i.startswith(family + "-")), key=_sort_key)
+        close = difflib.get_close_matches(key, same or sorted(rule_ids, key=_sort_key), n=3, cutoff=0.6)
+        if same:
+            listing = f"family {family} has {len(same)} rules, {same[0]} to {same[-1]}; " + listing
+    else:
+        close = difflib.get_close_matches(key.rstrip("-"), families, n=3, cutoff=0.5)
+    if close:
+        return f"did you mean {' or '.join(close)}? ({listing})"
+    return f"give a rule id such as IND-002 or a family: {', '.join(families)} ({listing})"
 
 
 def _sort_key(rule_id: str) -> tuple:

@@ -6,7 +6,8 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import InitErrorDetails
 
 
 class SourceLoc(NamedTuple):
@@ -178,7 +179,7 @@ class Feature(Record):
 
 class Right(Feature):
     kind: RightKind
-    land_use: str
+    land_use: str | None = None  # required, except on an overlay (which takes the use of what it lies on)
     ownership: Ownership | None = None
     term_years: Term | None = None
     supply_method: SupplyMethod | None = None
@@ -187,6 +188,14 @@ class Right(Feature):
     scale: Scale | None = None
     sea_use: SeaUse | None = None
     area_m2: Area | None = None
+
+    @model_validator(mode="after")
+    def _land_use_unless_overlay(self) -> "Right":
+        """bundle-format.md: land_use is optional for overlay rights only; elsewhere it is a missing field."""
+        if self.land_use is None and not self.overlay:
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [InitErrorDetails(type="missing", loc=("land_use",), input={"id": self.id})])
+        return self
 
 
 class Indicators(Record):
