@@ -361,7 +361,10 @@ def parse_geojson(text: str) -> GeoJSONText:
             features = document["features"]
             offsets = [m.start() for m in _FEATURE_START.finditer(text)]
             if len(offsets) != len(features):
-                offsets = _scan_feature_offsets(text)
+                try:
+                    offsets = _scan_feature_offsets(text)
+                except (ValueError, IndexError, RecursionError):  # the offsets only place messages: line 1 will do
+                    offsets = []
             parsed.feature_offsets = offsets if len(offsets) == len(features) else [0] * len(features)
     return parsed
 
@@ -433,7 +436,7 @@ def _lone_surrogate(text: str, document: Any) -> int | None:
 
 def _scan_feature_offsets(text: str) -> list[int]:
     """The exact offsets of the elements of the top-level "features" array (slower; any key order)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_parse_long_int)  # as the document was read (5,000-digit integers)
     scan, scanstring = decoder.scan_once, json.decoder.scanstring
     i = _WS.match(text, 0).end()
     if text[i : i + 1] != "{":
