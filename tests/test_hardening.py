@@ -150,6 +150,15 @@ def test_integers_of_5000_digits_are_refused_where_they_are(tmp_path):
     refused(run("check", str(path)), "rights.geojson", "area_m2")
 
 
+def test_a_5000_digit_coordinate_in_a_layer_of_any_key_order(tmp_path):
+    # features that do not start with "type" are placed by the exact scan, which must read such numbers too
+    feature = {"properties": {"id": "R1", "kind": "forest_management", "land_use": "0301"}, "type": "Feature",
+               "geometry": polygon()}
+    layer = json.dumps({"type": "FeatureCollection", "features": [feature]}).replace(str(X0), "1" * 5000)
+    path = bundle(tmp_path, with_rights("rights.geojson"), {"rights.geojson": layer})
+    refused(run("check", str(path)), "rights.geojson", "out of range")
+
+
 def test_a_400_digit_coordinate_is_refused(tmp_path):
     layer = json.dumps(rights_layer(polygon())).replace(str(X0), "9" * 400)
     path = bundle(tmp_path, with_rights("rights.geojson"), {"rights.geojson": layer})
