@@ -146,7 +146,7 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
         ok = True
         if not isinstance(rule, str) or "-" not in rule:
             problem(f"expected a rule id such as IND-002, got {_clip(repr(rule))}", "rule", value_nodes.get("rule", node),
-                    hint=_rule_hint(str(rule), known_rules) if known_rules is not None else None)
+                    hint=_rule_hint(_clip(str(rule)), known_rules) if known_rules is not None else None)
             ok = False
         elif known_rules is not None and rule not in known_rules:
             problem(f"no rule {_clip(repr(rule))} in the loaded rule packs", "rule", value_nodes.get("rule", node),

@@ -188,6 +188,7 @@ class Right(Feature):
     scale: Scale | None = None
     sea_use: SeaUse | None = None
     area_m2: Area | None = None
+    oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
 
     @model_validator(mode="after")
     def _land_use_unless_overlay(self) -> "Right":
@@ -219,6 +220,7 @@ class Parcel(Feature):
     green_max: Percent | None = None
     height_max: Height | None = None
     facilities: list[str] = Field(default_factory=list)
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
 
 
 class ControlLine(Feature):
@@ -281,6 +283,7 @@ class ContractItem(Indicators):
     land_use: str | None = None
     area_m2: Area | None = None
     term_years: Term | None = None
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
 
     _contract_id: str = PrivateAttr(default="")
 
