@@ -552,3 +552,44 @@ def test_unacceptable_characters_have_a_line_and_column(tmp_path):
     (tmp_path / "w.yaml").write_text(WAIVER.replace("reason: r", "reason: r\x07"), encoding="utf-8")
     refused(run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--waivers", str(tmp_path / "w.yaml")),
             "w.yaml", "U+0007", line=3)
+
+
+# ---- code execution: nothing is unpickled from a folder others can write ----------------------------
+
+_OLD_PARSER = """
+import sys
+from lark import Lark
+from rulecheck.dsl.parser import GRAMMAR
+Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", start=["start", "expr"], propagate_positions=True,
+     maybe_placeholders=True, cache=True)
+"""
+
+
+def test_a_file_planted_in_the_temp_folder_is_never_loaded(tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    env = {**os.environ, "TMPDIR": str(shared), "RULECHECK_NO_CACHE": "1", "HOME": str(tmp_path / "home")}
+    # learn the name lark's temp-folder cache takes (what rulecheck once loaded), then plant code under it
+    subprocess.run([sys.executable, "-c", _OLD_PARSER], env=env, check=True, cwd=ROOT)
+    (cached,) = list(shared.glob(".lark_*"))
+    first_line = cached.read_bytes().split(b"\n", 1)[0]
+
+    class Planted:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    cached.write_bytes(first_line + b"\n" + pickle.dumps(Planted()))
+    # the planted file does run code for a parser built with the temp-folder cache: the probe is real
+    subprocess.run([sys.executable, "-c", _OLD_PARSER], env=env, cwd=ROOT, capture_output=True)
+    assert marker.exists()
+    marker.unlink()
+    cached.write_bytes(first_line + b"\n" + pickle.dumps(Planted()))
+    result = subprocess.run([sys.executable, "-c", "from rulecheck.cli import main; main()", "rules", "validate",
+                             str(ROOT / "rules")], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "rule pack(s) OK" in result.stdout, result.stderr
+    assert not marker.exists()
