@@ -593,3 +593,20 @@ def test_a_file_planted_in_the_temp_folder_is_never_loaded(tmp_path):
                              str(ROOT / "rules")], env=env, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "rule pack(s) OK" in result.stdout, result.stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, ["max_depth"]),
+    ('{"conflicts": [], "a": ' + "1" * 5000 + "}", []),
+    ("\ufeff{\"conflicts\": [}", ["not valid JSON"]),
+])
+def test_reports_given_to_diff_and_baseline_are_read_safely(tmp_path, text, words):
+    report = tmp_path / "old.json"
+    report.write_text(text, encoding="utf-8")
+    result = run("diff", str(report), str(report))
+    output = result.stdout + result.stderr
+    assert result.exit_code in (0, 1, 2) and "internal error" not in output, output
+    for word in words:
+        assert word in output
+    result = run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--baseline", str(report))
+    assert "internal error" not in result.stdout + result.stderr

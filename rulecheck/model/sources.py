@@ -387,6 +387,12 @@ def _json_document(text: str, index: LineIndex) -> Any:
                                  f"{current_limits().describe('max_depth')}", index.line(offset), index.column(offset)) from None
 
 
+def parse_json(text: str) -> Any:
+    """Any JSON text (a report, say) with every failure a located GeoJSONSyntaxError: syntax, nesting past the
+    limit max_depth (where Python's reader gives up), integers of more than 4,300 digits (read as floats)."""
+    return _json_document(text, LineIndex(text))
+
+
 def _parse_long_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= 4000 else float(digits)
 
