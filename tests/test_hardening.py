@@ -610,3 +610,21 @@ def test_reports_given_to_diff_and_baseline_are_read_safely(tmp_path, text, word
         assert word in output
     result = run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--baseline", str(report))
     assert "internal error" not in result.stdout + result.stderr
+
+
+def test_a_pipe_or_device_at_the_output_path_is_written_to_never_replaced(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout-like"
+    link.symlink_to(fifo)  # as /dev/stdout is a symlink to the process's output
+    for target in (fifo, link):
+        received = []
+        reader = threading.Thread(target=lambda: received.append(open(fifo, encoding="utf-8").read()))
+        reader.start()
+        ok(run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--format", "json", "--output", str(target)))
+        reader.join(timeout=30)
+        assert json.loads(received[0])["format"] == "rulecheck/report/v1"
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
