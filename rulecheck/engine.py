@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import shapely
@@ -65,6 +66,29 @@ def _layers(submission: Submission, classification) -> dict:
     }
 
 
+def _run_within_budget(rule, ctx: Context, explain: bool, started: float):
+    """Run one rule within the time limits (rule_seconds, and what is left of run_seconds); past them, a
+    located input error naming the rule and the limit, never a hang (docs/security.md)."""
+    from rulecheck.diagnostics import Diagnostic, InputError
+    from rulecheck.limits import BudgetExceeded, current, time_budget
+
+    limits = current()
+    budgets = []
+    if limits.rule_seconds > 0:
+        budgets.append((limits.rule_seconds, "rule_seconds"))
+    if limits.run_seconds > 0:
+        budgets.append((max(limits.run_seconds - (time.monotonic() - started), 0.001), "run_seconds"))
+    seconds, name = min(budgets) if budgets else (0, "")
+    try:
+        with time_budget(seconds):
+            return rule.run(ctx, explain=explain)
+    except BudgetExceeded:
+        what = "the rule" if name == "rule_seconds" else "the whole check"
+        raise InputError([Diagnostic(rule.path, f"rule {rule.rule.id} did not finish: {what} ran past its time budget "
+                                     f"of {getattr(limits, name):g} s; {limits.describe(name)}",
+                                     line=rule.rule.span.line or None)]) from None
+
+
 def check(
     submission: Submission,
     rules: RuleSet | None = None,
@@ -112,9 +136,10 @@ def check(
         baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
     # evaluation makes millions of short-lived objects and no cycles worth collecting
+    started = time.monotonic()
     with no_gc(), pair_cache():
         for rule in chosen:
-            result = rule.run(ctx, explain=explain)
+            result = _run_within_budget(rule, ctx, explain, started)
             conflicts.extend(result.conflicts)
             indeterminate.extend(result.indeterminate)
             outcomes.append(result.outcome())
@@ -136,7 +161,7 @@ def check(
         "rules": {
             "packs": rules.packs,
             "sha256": rules.sha256,
-            "catalog": [r.catalog() for r in chosen],
+            "catalog": [r.catalog(as_of) for r in chosen],
             "params": sorted(params.used.values(), key=lambda p: (p["name"], str(p["key"]))),
         },
         "lang": lang,

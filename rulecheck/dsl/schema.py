@@ -74,6 +74,7 @@ FIELD_UNITS = {
     "green_min": "%",
     "green_max": "%",
     "height_max": "m",
+    "admin_share": "%",
     "share": "%",
     "value_wan_yuan": "wan_yuan",
     "appraised_value_wan_yuan": "wan_yuan",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
 
@@ -18,6 +18,45 @@ class SourceLoc(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
+
+
+# ---- bounds -------------------------------------------------------------------------------------
+# What the contract's meaning admits. A value outside is an input error naming the bound, never an overflow
+# deep inside a rule (docs/security.md). Generous on purpose: a rule, not the loader, says a term is too long.
+
+MAX_TERM_YEARS = 999  # no right or lease is granted for a millennium; keeps date arithmetic within the calendar
+MAX_AREA_M2 = 1e12  # 1,000,000 km2: more than any province
+MAX_MONEY_WAN_YUAN = 1e10  # 100 trillion yuan: more than the country's yearly output
+MAX_QUANTITY = 1e12  # a duty's quantity in any of its units
+MAX_FAR = 100.0  # floor area ratio (the densest towers stay below 30)
+MAX_HEIGHT_M = 1000.0  # the tallest building is 828 m
+EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+def _in_calendar(value: dt.date) -> dt.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()} is expected")
+    return value
+
+
+Term = Annotated[float, Field(gt=0, le=MAX_TERM_YEARS)]
+Area = Annotated[float, Field(ge=0, le=MAX_AREA_M2)]
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY_WAN_YUAN)]
+Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Far = Annotated[float, Field(ge=0, le=MAX_FAR)]
+Height = Annotated[float, Field(ge=0, le=MAX_HEIGHT_M)]
+# a fraction of 1; up to 100 so that a share written as a percent (60 for 0.6) loads and FIN-002 can say so
+Fraction = Annotated[float, Field(ge=0, le=100)]
+Date = Annotated[dt.date, AfterValidator(_in_calendar)]
+
+# the unit of each bounded field, for messages ("expected a number <= 999 (years)")
+BOUND_UNITS = {
+    "term_years": "years", "area_m2": "m2", "quantity": "in the duty's unit", "far_max": "floor area ratio",
+    "far_min": "floor area ratio", "density_max": "percent", "density_min": "percent", "green_min": "percent",
+    "green_max": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
+    "price_wan_yuan": "wan_yuan", "reserve_price_wan_yuan": "wan_yuan", "costs": "wan_yuan", "revenues": "wan_yuan",
+}
 
 
 # ---- enumerations -------------------------------------------------------------------------------
@@ -201,8 +240,10 @@ class Record(BaseModel):
     """A record of the bundle. It knows where it came from (`source`) so every conflict can point at it."""
 
     # coerce_numbers_to_str: ids and codes written as numbers (land_use: 1001, id: 12) are text
+    # allow_inf_nan=False: .inf, .nan and 1e999 are no numbers a plan can mean
     model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True
+        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True,
+        allow_inf_nan=False,
     )
 
     _source: SourceLoc | None = PrivateAttr(default=None)
@@ -223,13 +264,14 @@ class Right(Feature):
     kind: RightKind
     land_use: str | None = None  # required, except on an overlay (which takes the use of what it lies on)
     ownership: Ownership | None = None
-    term_years: float | None = None
+    term_years: Term | None = None
     supply_method: SupplyMethod | None = None
     package: str | None = None
     overlay: bool = False
     scale: Scale | None = None
     sea_use: SeaUse | None = None
-    area_m2: float | None = None
+    area_m2: Area | None = None
+    oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
 
     @model_validator(mode="after")
     def _land_use_unless_overlay(self) -> "Right":
@@ -241,26 +283,27 @@ class Right(Feature):
 
 
 class Indicators(Record):
-    far_max: float | None = None
-    far_min: float | None = None
-    density_max: float | None = None  # percent
-    density_min: float | None = None  # percent
-    green_min: float | None = None  # percent
-    green_max: float | None = None  # percent
-    height_max: float | None = None  # metres
+    far_max: Far | None = None
+    far_min: Far | None = None
+    density_max: Percent | None = None  # percent
+    density_min: Percent | None = None  # percent
+    green_min: Percent | None = None  # percent
+    green_max: Percent | None = None  # percent
+    height_max: Height | None = None  # metres
 
 
 class Parcel(Feature):
     land_use: str
-    area_m2: float | None = None
-    far_max: float | None = None
-    far_min: float | None = None
-    density_max: float | None = None
-    density_min: float | None = None
-    green_min: float | None = None
-    green_max: float | None = None
-    height_max: float | None = None
+    area_m2: Area | None = None
+    far_max: Far | None = None
+    far_min: Far | None = None
+    density_max: Percent | None = None
+    density_min: Percent | None = None
+    green_min: Percent | None = None
+    green_max: Percent | None = None
+    height_max: Height | None = None
     facilities: list[str] = Field(default_factory=list)
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
 
 
 class ControlLine(Feature):
@@ -279,33 +322,33 @@ class Duty(Record):
     id: str
     kind: DutyKind
     resource: str  # a land-use code ("03") or a class name ("ecological")
-    quantity: float
+    quantity: Quantity
     unit: QuantityUnit
-    due: dt.date
+    due: Date
     geometry: Any = Field(default=None, exclude=True)  # optional place of the duty
     facility: str | None = None  # a facility duty: the detailed plan facility it builds (parcel `facilities`)
 
 
 class Finance(Record):
-    costs: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    revenues: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    government_share: float | None = None  # 0..1
+    costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    government_share: Fraction | None = None  # 0..1
     channels: list[str] = Field(default_factory=list)
 
 
 class RevenueShare(Record):
     party: str
-    share: float  # percent
+    share: Percent  # percent
     role: RevenueRole | None = None
 
 
 class Supply(Record):
     method: SupplyMethod | None = None
     award: Award | None = None
-    reserve_price_wan_yuan: float | None = None
-    reserve_floor_price_yuan_m2: float | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
-    term_years: float | None = None
-    start: dt.date | None = None
+    reserve_price_wan_yuan: Money | None = None
+    reserve_floor_price_yuan_m2: Money | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
+    term_years: Term | None = None
+    start: Date | None = None
 
 
 # ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
@@ -314,15 +357,15 @@ class Supply(Record):
 class Survey(Record):
     """① 详查定界评估: survey, boundary and valuation of the present rights."""
 
-    date: dt.date | None = None
-    appraised_value_wan_yuan: float | None = None
+    date: Date | None = None
+    appraised_value_wan_yuan: Money | None = None
     registered: bool | None = None
 
 
 class Design(Record):
     """② 赋能赋权: the design that applies the detailed plan's controls."""
 
-    date: dt.date | None = None
+    date: Date | None = None
     functions: list[str] = Field(default_factory=list)
 
 
@@ -333,7 +376,7 @@ class Assembly(Record):
     paths: list[AssemblyPath] = Field(default_factory=list)
     compensation_standard: str | None = None
     funds: list[str] = Field(default_factory=list)  # ids in the funds inventory
-    deadline: dt.date | None = None
+    deadline: Date | None = None
 
 
 class Approval(Record):
@@ -343,7 +386,7 @@ class Approval(Record):
     authority: str | None = None
     preconditions: list[str] = Field(default_factory=list)
     status: ApprovalStatus
-    date: dt.date | None = None
+    date: Date | None = None
 
     _package_id: str = PrivateAttr(default="")
 
@@ -377,8 +420,9 @@ class ContractItem(Indicators):
     parcel: str | None = None
     parcels: list[str] = Field(default_factory=list)
     land_use: str | None = None
-    area_m2: float | None = None
-    term_years: float | None = None
+    area_m2: Area | None = None
+    term_years: Term | None = None
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
     method: SupplyMethod | None = None  # how this item is supplied, where it differs from its contract's
 
     _contract_id: str = PrivateAttr(default="")
@@ -395,9 +439,9 @@ class ContractItem(Indicators):
 
 class ContractDuty(Record):
     duty: str
-    quantity: float | None = None
+    quantity: Quantity | None = None
     unit: QuantityUnit | None = None
-    due: dt.date | None = None
+    due: Date | None = None
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -412,8 +456,8 @@ class Contract(Record):
     package: str
     method: SupplyMethod | None = None
     award: Award | None = None
-    price_wan_yuan: float | None = None
-    start: dt.date | None = None
+    price_wan_yuan: Money | None = None
+    start: Date | None = None
     items: list[ContractItem] = Field(default_factory=list)
     duties: list[ContractDuty] = Field(default_factory=list)
     attached_rights: list[str] = Field(default_factory=list)
@@ -423,7 +467,7 @@ class SubmissionInfo(Record):
     id: str
     title: str | None = None
     jurisdiction: str | None = None
-    as_of: dt.date | None = None
+    as_of: Date | None = None
     crs: str
 
 
@@ -441,7 +485,7 @@ class Resource(InventoryRecord):
     """资源清单: a resource's class, physical quantity and state of use."""
 
     land_use: str
-    quantity: float | None = None
+    quantity: Quantity | None = None
     unit: ResourceUnit | None = None
     ownership: Ownership | None = None
     state: ResourceState | None = None
@@ -455,7 +499,7 @@ class Asset(InventoryRecord):
     land_use: str | None = None
     ownership: Ownership | None = None
     holder: str | None = None
-    value_wan_yuan: float | None = None
+    value_wan_yuan: Money | None = None
     registered: bool | None = None
     geometry: Any = Field(default=None, exclude=True)
 
@@ -465,7 +509,7 @@ class Fund(InventoryRecord):
 
     channel: FundChannel
     name: str | None = None
-    amount_wan_yuan: float | None = None
+    amount_wan_yuan: Money | None = None
 
 
 class Condition(InventoryRecord):
@@ -506,8 +550,8 @@ class Inventories(Record):
 class UnitFinance(Record):
     """The unit's own balance (算小账): costs and revenues outside the packages, e.g. public-interest costs."""
 
-    costs: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    revenues: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
+    costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
 
 
 class UnitPlan(Record):
