@@ -201,9 +201,11 @@ def _limit_option(function):
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 @click.option("--allow-outside", is_flag=True,
               help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
+@click.option("--timings", is_flag=True,
+              help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
 @_limit_option
 def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, limit_values):
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings, limit_values):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 passed (no conflict at or above --fail-on, and some rule
@@ -216,11 +218,11 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
 
     with override(**_limits(limit_values)):
         _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-               lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside)
+               lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings)
 
 
 def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-           lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside):
+           lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings):
     from . import report
 
     destinations = _destinations(formats, outputs, output_dir)
@@ -246,14 +248,16 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         with_layers=any(fmt == "html" for fmt, _ in destinations),
         baseline=baseline_path,
         fail_on_new=fail_on_new,
+        timings=timings,
+        progress=_Progress() if sys.stderr.isatty() else None,
     )
 
     _emit(record, destinations, lang, color, quiet, fail_on,
-          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths))
+          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths), timings)
 
 
 def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str,
-          inputs: list[Path] | None = None) -> None:
+          inputs: list[Path] | None = None, timings: bool = False) -> None:
     """Write every report, print the verdict line when none went to standard output, and exit with the status."""
     from . import report
 
@@ -269,6 +273,8 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, q
             _write(dest, report.render(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
+    if timings:
+        _print_timings(record["timings"])
 
     from .waivers import gate_fails
 
@@ -310,6 +316,33 @@ def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, col
     record["summary"]["fail_on_new"] = fail_on_new
     record = recount(record, fail_on)
     _emit(record, destinations, lang, color, quiet, fail_on, [Path(old), Path(new)])
+
+
+class _Progress:
+    """One line on standard error, rewritten in place, once a run has taken more than a second (terminals only)."""
+
+    def __init__(self, after: float = 1.0):
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock() + after
+        self.shown = False
+
+    def __call__(self, done: int, total: int, rule_id: str | None) -> None:
+        if rule_id is None:
+            if self.shown:
+                click.echo("\r\033[K", nl=False, err=True)
+            return
+        if self.clock() >= self.start:
+            self.shown = True
+            click.echo(f"\r\033[K[{done + 1}/{total}] {rule_id}", nl=False, err=True)
+
+
+def _print_timings(timings: dict) -> None:
+    click.echo(f"{'rule':<10} {'seconds':>9} {'visited':>10} {'checked':>9}", err=True)
+    for row in timings["rules"]:
+        click.echo(f"{row['rule']:<10} {row['seconds']:>9.3f} {row['visited']:>10} {row['checked']:>9}", err=True)
+    click.echo(f"{'total':<10} {timings['seconds']:>9.3f} {timings['visited']:>10}", err=True)
 
 
 # ---- rules ----------------------------------------------------------------------------------------
@@ -359,19 +392,33 @@ def rules_show(rule_id, rule_paths, lang):
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE",
               help="Parameter override files to check against the packs (a province's figures).")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Also print, per rule, which join conditions an index answers and which run per pair.")
 @_limit_option
-def rules_validate(paths, param_paths, limit_values):
+def rules_validate(paths, param_paths, show_plan, limit_values):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
+    from .dsl.rules import validated
     from .limits import override
 
     with override(**_limits(limit_values)):
-        diagnostics = validate(list(paths), list(param_paths) or None)
+        if show_plan:
+            rule_set, diagnostics = validated(list(paths), list(param_paths) or None)
+        else:
+            diagnostics = validate(list(paths), list(param_paths) or None)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         sys.exit(EXIT_INPUT)
+    if show_plan:
+        from .dsl.planner import plan_lines
+
+        for rule in rule_set.rules:
+            if rule.path.endswith(".rule") and rule.plans is not None:
+                click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
+                for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
+                    click.echo(line)
     click.echo(f"{len(paths)} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
 
 
