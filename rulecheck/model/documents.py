@@ -517,7 +517,7 @@ class Condition(InventoryRecord):
 
     kind: ConditionKind
     text: str | None = None
-    limit: float | None = None
+    limit: Annotated[float, Field(allow_inf_nan=False)] | None = None
     unit: str | None = None
 
 
