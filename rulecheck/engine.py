@@ -134,7 +134,7 @@ def check(
         "rules": {
             "packs": rules.packs,
             "sha256": rules.sha256,
-            "catalog": [r.catalog() for r in chosen],
+            "catalog": [r.catalog(as_of) for r in chosen],
             "params": sorted(params.used.values(), key=lambda p: (p["name"], str(p["key"]))),
         },
         "lang": lang,

@@ -93,14 +93,36 @@ class CompiledRule:
         r = self.rule
         return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
 
-    def catalog(self) -> dict:
+    def basis_at(self, as_of: dt.date | None = None, params=None) -> dict:
+        """The rule's basis: its own, or for `basis source of PARAM` the source and words of PARAM's edition
+        in force on `as_of` (`params`: the run's ParamValues, which records the edition as applied). Without
+        a date, every edition of PARAM, each with the date from which it applies."""
+        r = self.rule
+        if r.basis_param is None:
+            return {"citation": r.basis, "text": r.basis_text, "paraphrase": r.basis_paraphrase}
+        param = self.names.params.get(r.basis_param)
+        if as_of is None or param is None:
+            editions = param.editions if param is not None else []
+            return {"citation": "；".join(f"{e.valid_from.isoformat()} 起：{e.source}" for e in editions),
+                    "text": "", "paraphrase": False, "param": r.basis_param,
+                    "editions": [{"from": e.valid_from.isoformat(), "citation": e.source, "text": e.text,
+                                  "paraphrase": e.paraphrase, "provenance": e.provenance or "unstated"}
+                                 for e in editions]}
+        edition = params.edition(r.basis_param) if params is not None else param.edition_at(as_of)
+        if edition is None:
+            return {"citation": "", "text": "", "paraphrase": False, "param": r.basis_param, "from": None}
+        return {"citation": edition.source, "text": edition.text, "paraphrase": edition.paraphrase,
+                "param": r.basis_param, "from": edition.valid_from.isoformat(),
+                "provenance": edition.provenance or "unstated"}
+
+    def catalog(self, as_of: dt.date | None = None) -> dict:
         r = self.rule
         return {
             "id": r.id,
             "family": r.family,
             "severity": r.severity,
             "title": {"zh": r.title_zh, "en": r.title_en},
-            "basis": {"citation": r.basis, "text": r.basis_text},
+            "basis": self.basis_at(as_of),
             "tags": list(r.tags),
             "waivable": r.waivable,
             "applies": {"from": r.applies_from.isoformat() if r.applies_from else None,
@@ -233,7 +255,7 @@ class CompiledRule:
             "severity": r.severity,
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
-            "basis": r.basis + ("：" + r.basis_text if r.basis_text else ""),
+            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params)),
             "titles": {"zh": r.title_zh, "en": r.title_en},
             "messages": messages,
             "subjects": self._subjects(env),
@@ -271,6 +293,17 @@ class CompiledRule:
         except EvalError as err:
             sub["$trace"]["error"] = Missing(str(err))
         return [{"expr": text, "value": format_value(value, lang)} for text, value in sub["$trace"].items()]
+
+
+PARAPHRASE_MARK = "〔大意〕"
+
+
+def basis_line(basis: dict) -> str:
+    """A basis as the one line reports print: ``citation：words``, a paraphrase marked 〔大意〕."""
+    line = basis.get("citation", "")
+    if basis.get("text"):
+        line += "：" + (PARAPHRASE_MARK if basis.get("paraphrase") else "") + basis["text"]
+    return line
 
 
 def _value_or_missing(fn, env):
@@ -372,7 +405,9 @@ class RuleSet:
                         values["otherwise"] = format_value(e.otherwise, "en", full=True)
                 else:
                     values = format_value(e.value, "en", full=True)
-                editions.append({"from": e.valid_from.isoformat(), "source": e.source, "values": values})
+                editions.append({"from": e.valid_from.isoformat(), "source": e.source, "text": e.text,
+                                 "paraphrase": e.paraphrase, "provenance": e.provenance or "unstated",
+                                 "provenance_note": e.provenance_note, "values": values})
             out.append({"name": name, "title": {"zh": param.title_zh, "en": param.title_en}, "editions": editions,
                         "source": {"path": param.path, "line": param.line}})
         return out
@@ -440,10 +475,13 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
             diags.append(_diag(path, text, edition.span, f"parameter {param.name} is a table in one edition and a single value in another"))
             continue
         try:
+            cited = dict(text=edition.text, paraphrase=edition.paraphrase, provenance=edition.provenance,
+                         provenance_note=edition.provenance_note)
             if not table:
-                editions.append(CompiledEdition(edition.valid_from, edition.source, value=value_of(edition.value)))
+                editions.append(CompiledEdition(edition.valid_from, edition.source, value=value_of(edition.value), **cited))
                 continue
-            compiled = CompiledEdition(edition.valid_from, edition.source, codes=any(e.key_is_code for e in edition.entries))
+            compiled = CompiledEdition(edition.valid_from, edition.source, codes=any(e.key_is_code for e in edition.entries),
+                                       **cited)
             for entry in edition.entries:
                 value = value_of(entry.value)
                 if entry.key is None:
@@ -488,6 +526,10 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     if rule.family not in FAMILY_ORDER:
         diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
                            f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
+    if rule.basis_param is not None and rule.basis_param not in names.params:
+        span = dict(rule.clauses).get("basis", rule.span)
+        diags.append(_diag(path, text, span, f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter",
+                           _suggest(rule.basis_param, list(names.params))))
     comp = ExprCompiler(names, text)
     scope: dict[str, T] = {}
     steps = []
@@ -586,7 +628,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params)))
+                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param else set()))))
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,

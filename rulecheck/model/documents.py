@@ -147,6 +147,7 @@ class Right(Feature):
     scale: Scale | None = None
     sea_use: SeaUse | None = None
     area_m2: float | None = None
+    oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
 
     @model_validator(mode="after")
     def _land_use_unless_overlay(self) -> "Right":
@@ -178,6 +179,7 @@ class Parcel(Feature):
     green_max: float | None = None
     height_max: float | None = None
     facilities: list[str] = Field(default_factory=list)
+    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
 
 
 class ControlLine(Feature):
@@ -240,6 +242,7 @@ class ContractItem(Indicators):
     land_use: str | None = None
     area_m2: float | None = None
     term_years: float | None = None
+    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
 
     _contract_id: str = PrivateAttr(default="")
 

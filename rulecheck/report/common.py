@@ -197,11 +197,12 @@ def catalog_title(entry: dict, lang: str) -> str:
 
 
 def catalog_basis(entry: dict) -> str:
-    """A catalog entry's basis as one line: ``citation：text``."""
+    """A catalog entry's basis as one line: ``citation：text`` (a paraphrase marked ``〔大意〕``)."""
     basis = entry.get("basis")
     if isinstance(basis, dict):
-        parts = [str(basis[k]) for k in ("citation", "text") if basis.get(k)]
-        return "：".join(parts)
+        text = ("〔大意〕" if basis.get("paraphrase") else "") + str(basis.get("text") or "")
+        parts = [str(basis["citation"])] if basis.get("citation") else []
+        return "：".join(parts + ([text] if basis.get("text") else []))
     return str(basis or "")
 
 
