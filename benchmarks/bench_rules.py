@@ -152,7 +152,7 @@ def generate(n_parcels: int, n_rights: int, seed: int) -> dict:
             props.update(far_max=round(float(rng.uniform(0.8, 3.5)), 2), density_max=round(float(rng.uniform(25, 45)), 1),
                          green_min=round(float(rng.uniform(15, 35)), 1), height_max=float(round(rng.uniform(12, 80))))
         parcel_props.append(props)
-    return {"square": square, "parcels": (parcels, parcel_props), "rights": (rights, right_props),
+    return {"square": square, "parcels": (parcels, parcel_props), "rights": (rights, right_props), "groups": groups,
             "control_lines": (np.array(lines, dtype=object), line_props)}
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .diagnostics import Diagnostic, InputError
+from .diagnostics import Diagnostic, InputError, printable
 
 FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 LANGS = ("zh", "en")
@@ -84,14 +86,89 @@ def _destinations(formats: tuple[str, ...], outputs: tuple[str, ...], output_dir
     return pairs
 
 
-def _write(dest: str, text: str) -> None:
+def _same_file(path: Path, others: list[Path]) -> Path | None:
+    """The input among `others` that `path` names (through any symlink), or None."""
     try:
-        path = Path(dest)
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return None
+    for other in others:
+        try:
+            if target == other.resolve() or (path.exists() and other.exists() and os.path.samefile(path, other)):
+                return other
+        except (OSError, RuntimeError):
+            continue
+    return None
+
+
+def _write(dest: str, text: str, inputs: list[Path] | None = None) -> None:
+    """Write a report atomically: a temporary file in the same folder, then renamed over `dest`.
+
+    Never overwrites an input (the manifest, a layer, a rule, parameter or waiver file); a symlink at `dest` is
+    replaced, never written through; an error leaves no half-written file.
+    """
+    path = Path(dest)
+    clash = _same_file(path, inputs or [])
+    if clash is not None:
+        raise InputError([Diagnostic(dest, f"refusing to write the report over an input file ({clash})",
+                                     hint="choose another --output path or --output-dir")])
+    temporary = None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="\n") as stream:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
             stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+        temporary = None
     except OSError as error:
         raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _input_paths(record: dict, submission: str, *others: str | None) -> list[Path]:
+    """Every file the check read: the manifest, its layers (with sidecars), rule, parameter and waiver files."""
+    manifest = Path(submission)
+    paths = [manifest]
+    for item in (record.get("submission") or {}).get("inputs") or []:
+        name = str(item.get("path", "")).split("#", 1)[0]
+        if name:
+            paths.append(Path(name) if Path(name).is_absolute() else manifest.parent / name)
+    for other in others:
+        if other:
+            paths.append(Path(other))
+    return paths
+
+
+def _limits(values: tuple[str, ...]) -> dict[str, float]:
+    """``--limit max_records=5000000`` -> ``{"max_records": 5000000}``; a usage error (exit 2) when malformed."""
+    from .limits import parse_value
+
+    chosen: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep:
+            raise click.UsageError(f"--limit takes NAME=VALUE, got {value!r}")
+        try:
+            chosen[name.strip()] = parse_value(name.strip(), number.strip())
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    return chosen
+
+
+def _limit_option(function):
+    from .limits import NAMES
+
+    return click.option("--limit", "limit_values", multiple=True, metavar="NAME=VALUE",
+                        help="Raise (or lower) a limit for this run, e.g. --limit max_records=5000000 "
+                             f"(repeatable; names: {', '.join(NAMES)}; see docs/security.md).")(function)
 
 
 @cli.command()
@@ -124,8 +201,13 @@ def _write(dest: str, text: str) -> None:
 @click.option("--fail-on-new", is_flag=True, help="With --baseline: only new conflicts fail the gate.")
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+@click.option("--allow-outside", is_flag=True,
+              help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
+@click.option("--timings", is_flag=True,
+              help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
+@_limit_option
 def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet):
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings, limit_values):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 passed (no conflict at or above --fail-on, and some rule
@@ -134,6 +216,15 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     and --fail-on-new, only new conflicts count. 2 the command
     line, submission, rules, parameters or waivers could not be used.
     """
+    from .limits import override
+
+    with override(**_limits(limit_values)):
+        _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+               lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings)
+
+
+def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+           lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings):
     from . import report
 
     destinations = _destinations(formats, outputs, output_dir)
@@ -146,7 +237,7 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     # before the submission is read
     ruleset.select(_split(select) or None, _split(ignore) or None, origin="<command line>",
                    labels=("--select", "--ignore"))
-    loaded = rulecheck.load_submission(submission)
+    loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
     record = rulecheck.check(
         loaded, ruleset,
         as_of=as_of.date() if as_of else None,
@@ -159,12 +250,16 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
         with_layers=any(fmt == "html" for fmt, _ in destinations),
         baseline=baseline_path,
         fail_on_new=fail_on_new,
+        timings=timings,
+        progress=_Progress() if sys.stderr.isatty() else None,
     )
 
-    _emit(record, destinations, lang, color, quiet, fail_on)
+    _emit(record, destinations, lang, color, quiet, fail_on,
+          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths), timings)
 
 
-def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str) -> None:
+def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str,
+          inputs: list[Path] | None = None, timings: bool = False) -> None:
     """Write every report, print the verdict line when none went to standard output, and exit with the status."""
     from . import report
 
@@ -177,9 +272,11 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, q
             if not quiet:
                 click.echo(report.render(record, fmt, lang=lang, color=bool(color) and fmt == "text"), nl=False)
         else:
-            _write(dest, report.render(record, fmt, lang=lang))
+            _write(dest, report.render(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
+    if timings:
+        _print_timings(record["timings"])
 
     from .waivers import gate_fails
 
@@ -220,7 +317,34 @@ def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, col
     record = compare(earlier, later, old)
     record["summary"]["fail_on_new"] = fail_on_new
     record = recount(record, fail_on)
-    _emit(record, destinations, lang, color, quiet, fail_on)
+    _emit(record, destinations, lang, color, quiet, fail_on, [Path(old), Path(new)])
+
+
+class _Progress:
+    """One line on standard error, rewritten in place, once a run has taken more than a second (terminals only)."""
+
+    def __init__(self, after: float = 1.0):
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock() + after
+        self.shown = False
+
+    def __call__(self, done: int, total: int, rule_id: str | None) -> None:
+        if rule_id is None:
+            if self.shown:
+                click.echo("\r\033[K", nl=False, err=True)
+            return
+        if self.clock() >= self.start:
+            self.shown = True
+            click.echo(f"\r\033[K[{done + 1}/{total}] {rule_id}", nl=False, err=True)
+
+
+def _print_timings(timings: dict) -> None:
+    click.echo(f"{'rule':<10} {'seconds':>9} {'visited':>10} {'checked':>9}", err=True)
+    for row in timings["rules"]:
+        click.echo(f"{row['rule']:<10} {row['seconds']:>9.3f} {row['visited']:>10} {row['checked']:>9}", err=True)
+    click.echo(f"{'total':<10} {timings['seconds']:>9.3f} {timings['visited']:>10}", err=True)
 
 
 # ---- rules ----------------------------------------------------------------------------------------
@@ -270,32 +394,52 @@ def rules_show(rule_id, rule_paths, lang):
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE",
               help="Parameter override files to check against the packs (a province's figures).")
-def rules_validate(paths, param_paths):
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Also print, per rule, which join conditions an index answers and which run per pair.")
+@_limit_option
+def rules_validate(paths, param_paths, show_plan, limit_values):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
+    from .dsl.rules import validated
+    from .limits import override
 
-    diagnostics = validate(list(paths), list(param_paths) or None)
+    with override(**_limits(limit_values)):
+        if show_plan:
+            rule_set, diagnostics = validated(list(paths), list(param_paths) or None)
+        else:
+            diagnostics = validate(list(paths), list(param_paths) or None)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         sys.exit(EXIT_INPUT)
+    if show_plan:
+        from .dsl.planner import plan_lines
+
+        for rule in rule_set.rules:
+            if rule.path.endswith(".rule") and rule.plans is not None:
+                click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
+                for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
+                    click.echo(line)
     click.echo(f"{len(paths)} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
 
 
 @rules.command("test")
 @click.argument("paths", nargs=-1, metavar="[PATH...]")
-def rules_test(paths):
+@_limit_option
+def rules_test(paths, limit_values):
     """Run the tests written beside the rules (default: the shipped packs). Exit 1 when one fails."""
     from .dsl import run_rule_tests
+    from .limits import override
 
-    results = run_rule_tests(list(paths) or None)
+    with override(**_limits(limit_values)):
+        results = run_rule_tests(list(paths) or None)
     failed = 0
     for result in results:
         ok = bool(getattr(result, "passed", getattr(result, "ok", False)))
         failed += not ok
         text = result.render() if hasattr(result, "render") else str(result)
-        click.echo(text, err=not ok)
+        click.echo(printable(text), err=not ok)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
 

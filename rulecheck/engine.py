@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import shapely
 
 from rulecheck import __version__
-from rulecheck.dsl.builtins import pair_cache
+from rulecheck.dsl.builtins import pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
 from rulecheck.model.documents import Submission
@@ -65,6 +66,29 @@ def _layers(submission: Submission, classification) -> dict:
     }
 
 
+def _run_within_budget(rule, ctx: Context, explain: bool, started: float):
+    """Run one rule within the time limits (rule_seconds, and what is left of run_seconds); past them, a
+    located input error naming the rule and the limit, never a hang (docs/security.md)."""
+    from rulecheck.diagnostics import Diagnostic, InputError
+    from rulecheck.limits import BudgetExceeded, current, time_budget
+
+    limits = current()
+    budgets = []
+    if limits.rule_seconds > 0:
+        budgets.append((limits.rule_seconds, "rule_seconds"))
+    if limits.run_seconds > 0:
+        budgets.append((max(limits.run_seconds - (time.monotonic() - started), 0.001), "run_seconds"))
+    seconds, name = min(budgets) if budgets else (0, "")
+    try:
+        with time_budget(seconds):
+            return rule.run(ctx, explain=explain)
+    except BudgetExceeded:
+        what = "the rule" if name == "rule_seconds" else "the whole check"
+        raise InputError([Diagnostic(rule.path, f"rule {rule.rule.id} did not finish: {what} ran past its time budget "
+                                     f"of {getattr(limits, name):g} s; {limits.describe(name)}",
+                                     line=rule.rule.span.line or None)]) from None
+
+
 def check(
     submission: Submission,
     rules: RuleSet | None = None,
@@ -80,12 +104,16 @@ def check(
     classification=None,
     baseline: str | Path | dict | None = None,
     fail_on_new: bool = False,
+    timings: bool = False,
+    progress=None,
 ) -> dict:
     """Check a loaded submission and return the report record (the JSON report of bundle-format.md, extended).
 
     `as_of` (the date whose law applies) defaults to the submission's own `as_of`, else today. `baseline`, the
     JSON report of an earlier round (a path or the record), marks each conflict new or persisting and lists
-    the resolved ones; with `fail_on_new` the gate counts new conflicts only."""
+    the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
+    carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
+    called before each rule."""
     from rulecheck.baseline import compare, load_report
     from rulecheck.model.landuse import load_classification
     from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
@@ -110,12 +138,22 @@ def check(
         baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
     # evaluation makes millions of short-lived objects and no cycles worth collecting
+    spent = []
+    run_started = time.monotonic()
     with no_gc(), pair_cache():
-        for rule in chosen:
-            result = rule.run(ctx, explain=explain)
+        for n, rule in enumerate(chosen):
+            if progress is not None:
+                progress(n, len(chosen), rule.id)
+            started, visits = time.perf_counter(), ctx.visits
+            with prepared_scope():  # prepared geometries do not outlive the rule that needed them
+                result = _run_within_budget(rule, ctx, explain, run_started)
+            spent.append({"rule": rule.id, "seconds": round(time.perf_counter() - started, 4),
+                          "visited": ctx.visits - visits, "checked": result.checked})
             conflicts.extend(result.conflicts)
             indeterminate.extend(result.indeterminate)
             outcomes.append(result.outcome())
+        if progress is not None:
+            progress(len(chosen), len(chosen), None)
     conflicts.sort(key=_conflict_key)
     info = submission.submission
     record = {
@@ -156,4 +194,7 @@ def check(
         record = recount(record, fail_on)
     if with_layers:
         record["layers"] = _layers(submission, classification)
+    if timings:
+        record["timings"] = {"rules": spent, "visited": ctx.visits,
+                             "seconds": round(sum(t["seconds"] for t in spent), 4)}
     return record

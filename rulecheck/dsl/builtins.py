@@ -58,6 +58,35 @@ def pair_cache():
         _PAIRS.reset(token)
 
 
+# Geometries prepared for a join (a prepared polygon answers covers/intersects much faster, and holds an
+# index of its edges in memory): released when the rule that needed them is done (engine: prepared_scope).
+_PREPARED: ContextVar[list | None] = ContextVar("rulecheck_prepared", default=None)
+
+
+def _prepare(geoms) -> None:
+    """shapely.prepare, remembering what was not prepared before so prepared_scope can release it."""
+    arr = np.asarray(geoms, dtype=object)
+    fresh = arr[~shapely.is_prepared(arr)] if arr.ndim else (arr if not shapely.is_prepared(arr) else None)
+    if fresh is None or (arr.ndim and not len(fresh)):
+        return
+    shapely.prepare(fresh)
+    held = _PREPARED.get()
+    if held is not None:
+        held.append(fresh)
+
+
+@contextlib.contextmanager
+def prepared_scope():
+    """Geometries prepared inside the block are unprepared when it ends."""
+    token = _PREPARED.set([])
+    try:
+        yield
+    finally:
+        for fresh in _PREPARED.get():
+            shapely.destroy_prepared(fresh)
+        _PREPARED.reset(token)
+
+
 def shared_intersection(a, b):
     cache = _PAIRS.get()
     if cache is None:
@@ -84,8 +113,8 @@ def shared_overlap_area(a, b) -> float:
         hit = cache.get(("area",) + _key(a, b))
         if hit is not None and ((hit[0] is a and hit[1] is b) or (hit[0] is b and hit[1] is a)):
             return hit[2]
-    shapely.prepare(a)
-    shapely.prepare(b)
+    _prepare(a)
+    _prepare(b)
     if shapely.covers(b, a):  # a parcel inside the unit: the whole of it, without an intersection
         value = float(shapely.area(a))
     elif shapely.covers(a, b):
@@ -97,6 +126,12 @@ def shared_overlap_area(a, b) -> float:
     if cache is not None:
         cache[("area",) + _key(a, b)] = (a, b, value)
     return value
+
+
+def pair_known(a, b) -> bool:
+    """Whether the shared area of a and b is in the run's cache already."""
+    cache = _PAIRS.get()
+    return cache is not None and ("area",) + _key(a, b) in cache
 
 
 def prefill_pairs(a, others) -> None:
@@ -117,8 +152,8 @@ def prefill_pair_arrays(left, right) -> None:
     if cache is None or len(left) == 0:
         return
     try:
-        shapely.prepare(left)
-        shapely.prepare(right)
+        _prepare(left)
+        _prepare(right)
         left_in_right = shapely.covers(right, left)
         right_in_left = shapely.covers(left, right) & ~left_in_right
         rest = ~(left_in_right | right_in_left)

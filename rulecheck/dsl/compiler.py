@@ -13,7 +13,11 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pair_arrays, prefill_pairs, union_all
+from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, union_all
+from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
+    CTX, PAIR_FUNCS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
+    plan_filter,
+)
 from rulecheck.dsl.schema import (
     ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
@@ -22,9 +26,6 @@ from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, re
 from rulecheck.model import documents as d
 
 Fn = Callable[[dict], Any]
-CTX = "$ctx"
-SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
-PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
 
 
 class CheckError(Exception):
@@ -50,6 +51,7 @@ class Context:
     parents: dict[int, Any] = field(default_factory=dict)
     memo: dict[int, Any] = field(default_factory=dict)
     lang: str = "zh"
+    visits: int = 0  # records visited (tested, indexed, scanned): what the complexity guard and --timings count
 
     def __post_init__(self):
         for contract in self.submission.contracts:
@@ -282,6 +284,7 @@ class ExprCompiler:
         # for a rule's loop variable over a collection fixed for the run: that collection, so that a join
         # against the variable can query the index once for all its records
         self.universes: dict[str, Fn] = {}
+        self.plans: list[dict] = []  # how each loop of the rule is enumerated (planner.FilterPlan.describe)
 
     def source(self, node: ast.Expr) -> str:
         s = node.span
@@ -292,6 +295,11 @@ class ExprCompiler:
     def compile(self, node: ast.Expr, scope: dict[str, T]) -> tuple[T, Fn]:
         method = getattr(self, "c_" + type(node).__name__)
         t, fn = method(node, scope)
+        if isinstance(node, (ast.Comprehension, ast.Quantifier)) and scope and not self.trace \
+                and not (free_names(node) & set(scope)):
+            # reads nothing of the rule's variables (`union(l for l in control_lines where ...)` in a loop): the
+            # same value for every binding, computed once per run
+            fn = _once_per_run(fn, id(node))
         if self.trace and not isinstance(node, (ast.Number, ast.String, ast.DateLit, ast.Bool, ast.ListLit)):
             text = self.source(node)
             inner = fn
@@ -366,12 +374,19 @@ class ExprCompiler:
             flat = ft.kind == "list"
             out_t = list_of(ft.arg) if flat else list_of(ft)
 
+            memo_key = ("flat", id(node))
+
             def fn(env):
                 items = obj_fn(env)
                 if isinstance(items, Missing):
                     return items
+                ctx = env[CTX]
+                cached = ctx.memo.get(memo_key)
+                if cached is not None and cached[0] is items:  # the same list as last time: the same answer
+                    return cached[1]
+                ctx.visits += len(items)
                 out = []
-                sub = {CTX: env[CTX]}
+                sub = {CTX: ctx}
                 for r in items:
                     sub["$r"] = r
                     v = getter(sub)
@@ -381,6 +396,7 @@ class ExprCompiler:
                         out.extend(v)
                     else:
                         out.append(v)
+                ctx.memo[memo_key] = (items, out)
                 return out
 
             return out_t, fn
@@ -573,6 +589,7 @@ class ExprCompiler:
                 if value is None:
                     return Missing(self.source(node.left))
                 value = _plain(value)
+                env[CTX].visits += len(items)
                 if isinstance(value, Quantity):
                     found = any(isinstance(i, Quantity) and compare_values("==", value, i, None) for i in items)
                 else:
@@ -788,7 +805,7 @@ class ExprCompiler:
     def c_Comprehension(self, node: ast.Comprehension, scope):
         if node.func not in AGGREGATES:
             raise CheckError(node.span, f"'{node.func}(... for ...)' is not an aggregate; use one of {', '.join(sorted(AGGREGATES))}")
-        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, also=node.element)
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, also=node.element, whole=node)
         inner = dict(scope)
         inner[node.var] = elem_t
         et, ef = self.compile(node.element, inner)
@@ -800,6 +817,20 @@ class ExprCompiler:
                     return sub
                 out.append(ef(sub))
             return out
+
+        plan = iterate.plan
+        if plan is not None and plan.join is not None and not self.trace and not (free_names(node.element) & set(scope)):
+            # `count(x for x in C where x.k == y.k)`: the same values for every outer record of a group
+            ungrouped, memo_key = values, ("group", id(node))
+
+            def values(env):
+                group = plan.group_key(env)
+                if group is None:
+                    return ungrouped(env)
+                memo = env[CTX].memo.setdefault(memo_key, {})
+                if group not in memo:
+                    memo[group] = ungrouped(env)
+                return memo[group]
 
         if node.func in ("all", "any"):
             if et.kind not in ("bool", "any"):
@@ -898,7 +929,7 @@ class ExprCompiler:
         return elem_t, fn
 
     def c_Quantifier(self, node: ast.Quantifier, scope):
-        iterate, elem_t = self._source(node.source, node.var, node.cond, scope)
+        iterate, elem_t = self._source(node.source, node.var, node.cond, scope, whole=node)
         body_f = None
         if node.body is not None:
             inner = dict(scope)
@@ -928,9 +959,11 @@ class ExprCompiler:
 
         return BOOL, fn
 
-    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None):
+    def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None,
+                whole: ast.Expr | None = None):
         """Iterate `var in source where cond` -> a generator of sub-environments (or a Missing).
-        A spatial predicate between `var` and the outer scope runs through an STRtree."""
+        Joins with the outer scope go through an index (planner.plan_filter). `whole`: the comprehension or
+        quantifier this is the source of (computed once per run when it reads none of the rule's variables)."""
         st, sf = self.compile(source, scope)
         if st.kind != "list":
             paths = list(ROOTS) + [f"{root}.{f}" for root in ("unit_plan", "detailed_plan") for f in fields_of(ROOTS[root].arg)
@@ -941,6 +974,14 @@ class ExprCompiler:
         inner = dict(scope)
         inner[var] = elem_t
         plan = plan_filter(self, cond, var, inner, scope, source, elem_t, sf, also) if cond is not None else None
+        fixed = not (free_names(source) & set(scope))
+        texts = plan.describe() if plan is not None else {
+            "var": var, "source": self.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": [],
+            "source_fixed": fixed}
+        # enumerated again for every binding of the rule's variables (not when computed once per run)
+        texts["nested"] = bool(scope) and (whole is None or self.trace or bool(free_names(whole) & set(scope)))
+        if texts not in self.plans:
+            self.plans.append(texts)
 
         def iterate(env):
             if plan is not None:
@@ -950,11 +991,13 @@ class ExprCompiler:
             if isinstance(items, Missing):
                 yield items
                 return
+            env[CTX].visits += len(items)
             for item in items:
                 sub = dict(env)
                 sub[var] = item
                 yield sub
 
+        iterate.plan = plan
         return iterate, elem_t
 
 
@@ -1057,6 +1100,18 @@ def _suggest(word: str, candidates: list[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def _once_per_run(fn: Fn, key: int) -> Fn:
+    memo_key = ("once", key)
+
+    def once(env):
+        memo = env[CTX].memo
+        if memo_key not in memo:
+            memo[memo_key] = fn(env)
+        return memo[memo_key]
+
+    return once
+
+
 def _root(name: str) -> Fn:
     def fn(env):
         ctx = env[CTX]
@@ -1074,6 +1129,7 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
     if cached is not None and cached[0] is items:
         return cached[1]
     index = {}
+    ctx.visits += len(items)
     for item in items:
         index.setdefault(record_id(item), item)
     for item in items:  # within one contract, an item is also found by its right, a duty by its duty id
@@ -1161,299 +1217,3 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, 
     return ft, fn
 
 
-# ---- spatial join planning ----------------------------------------------------------------------------
-
-
-def free_names(node) -> set[str]:
-    """Names an expression reads (before scoping: quantifier variables are removed)."""
-    out: set[str] = set()
-
-    def walk(n, bound: frozenset):
-        if isinstance(n, ast.Name):
-            if n.name not in bound:
-                out.add(n.name)
-            return
-        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
-            walk(n.source, bound)
-            inner = bound | {n.var}
-            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
-                if part is not None:
-                    walk(part, inner)
-            return
-        if isinstance(n, ast.Expr):
-            for value in vars(n).values():
-                if isinstance(value, ast.Expr):
-                    walk(value, bound)
-                elif isinstance(value, tuple):
-                    for v in value:
-                        if isinstance(v, ast.Expr):
-                            walk(v, bound)
-
-    walk(node, frozenset())
-    return out
-
-
-def _walk(node):
-    """Every expression node under `node`, itself included."""
-    yield node
-    for value in vars(node).values():
-        if isinstance(value, ast.Expr):
-            yield from _walk(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                if isinstance(v, ast.Expr):
-                    yield from _walk(v)
-
-
-def conjuncts(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.Logic) and node.op == "and":
-        return conjuncts(node.left) + conjuncts(node.right)
-    return [node]
-
-
-def _is_var(node: ast.Expr, var: str) -> bool:
-    return (isinstance(node, ast.Name) and node.name == var) or (
-        isinstance(node, ast.Field) and node.name in ("geometry", "boundary") and isinstance(node.obj, ast.Name) and node.obj.name == var
-    )
-
-
-@dataclass
-class FilterPlan:
-    """How `var in source where cond` is enumerated: conjuncts on `var` alone filter the source once
-    per run; a spatial predicate against the outer scope queries an STRtree of what is left; the rest
-    is tested per candidate."""
-
-    var: str
-    source_fn: Fn
-    source_const: bool
-    local_fns: list[Fn]  # conjuncts reading only `var` (and constants)
-    spatial_other: Fn | None  # the outer geometry of the spatial predicate
-    spatial_predicate: str | None
-    rest_fns: list[Fn]
-    key: int
-    # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
-    # survivor's; computed in one vectorised call per outer record, or for all pairs in the bulk pass ("filter")
-    prefill: str | None = None
-    # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
-    # every outer record, and a "filter" prefill is computed over all pairs at once
-    universe_fn: Fn | None = None
-
-    def _bulk(self, env, tree, geoms) -> dict | None:
-        """{id(outer geometry): sorted indices of its candidates}, for every record of the universe; memoised."""
-        ctx = env[CTX]
-        universe = self.universe_fn(env)
-        if isinstance(universe, Missing):
-            return None
-        memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill)
-        cached = ctx.memo.get(memo_key)
-        if cached is not None and cached[0] is universe and cached[1] is tree:
-            return cached[2]
-        outer = [g for g in (_geom_or_none(r) for r in universe) if g is not None]
-        outer_arr = np.array(outer, dtype=object)
-        result: dict[int, np.ndarray] = {}
-        if len(outer_arr):
-            which, found = tree.query(outer_arr, predicate=self.spatial_predicate)
-            order = np.lexsort((found, which))
-            which, found = which[order], found[order]
-            bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
-            for i, g in enumerate(outer):
-                result[id(g)] = found[bounds[i] : bounds[i + 1]]
-            if self.prefill == "filter":
-                prefill_pair_arrays(outer_arr[which], geoms[found])
-        ctx.memo[memo_key] = (universe, tree, result)
-        return result
-
-    def _prepared(self, env):
-        """(records, geometries, tree) after the local filter; memoised per run when the source is constant."""
-        ctx = env[CTX]
-        memo_key = ("plan", self.key)
-        if self.source_const and memo_key in ctx.memo:
-            return ctx.memo[memo_key]
-        items = self.source_fn(env)
-        if isinstance(items, Missing):
-            return items
-        shared_key = ("index", id(items)) if self.source_const and not self.local_fns and self.spatial_other else None
-        if shared_key is not None:  # another plan over the same collection, unfiltered, built its index already
-            shared = ctx.memo.get(shared_key)
-            if shared is not None and shared[0] is items:
-                ctx.memo[memo_key] = shared[1]
-                return shared[1]
-        kept, undecided = [], []
-        if self.local_fns:
-            sub = dict(env)
-            for item in items:
-                sub[self.var] = item
-                verdict = _all_of(self.local_fns, sub)
-                if verdict is True:
-                    kept.append(item)
-                elif isinstance(verdict, Missing):
-                    undecided.append((item, verdict))
-        else:
-            kept = list(items)
-        tree, geoms = None, None
-        if self.spatial_other is not None:
-            with_geometry = []
-            for item in kept:
-                if _geom_or_none(item) is None:
-                    undecided.append((item, Missing(f"geometry of {record_id(item)}")))
-                else:
-                    with_geometry.append(item)
-            kept = with_geometry
-            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
-            tree = shapely.STRtree(geoms)
-        result = (kept, undecided, tree, geoms)
-        if self.source_const:
-            ctx.memo[memo_key] = result
-        if shared_key is not None:
-            ctx.memo[shared_key] = (items, result)
-        return result
-
-    def candidates(self, env):
-        prepared = self._prepared(env)
-        if isinstance(prepared, Missing):
-            yield prepared
-            return
-        kept, undecided, tree, geoms = prepared
-        yield from self._undecided(env, undecided, tree)
-        if tree is not None:
-            other = self.spatial_other(env)
-            if isinstance(other, Missing):
-                yield other
-                return
-            other = as_geometry(other)
-            if isinstance(other, Missing):
-                yield other
-                return
-            bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
-            indices = bulk.get(id(other)) if bulk is not None else None
-            if indices is None:
-                indices = tree.query(other, predicate=self.spatial_predicate)
-                indices.sort()
-                if self.prefill == "filter":
-                    prefill_pairs(other, geoms[indices])
-            pool = (kept[i] for i in indices)
-        else:
-            pool = iter(kept)
-        if self.prefill == "after" and tree is not None:
-            # what follows the filter needs each survivor's shared area: compute them together
-            survivors = list(self._filtered(env, pool))
-            prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
-            yield from survivors
-            return
-        yield from self._filtered(env, pool)
-
-    def _undecided(self, env, undecided, tree):
-        """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
-        it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
-        it is not in, nor for a place it does not touch. The place is asked of an STRtree of those items."""
-        if not undecided:
-            return
-        near = None  # positions in `undecided` the spatial predicate may hold for; None: every one
-        if tree is not None and self.spatial_predicate == "intersects":
-            other = as_geometry(self.spatial_other(env))
-            if not isinstance(other, Missing):
-                index, placed, unplaced = self._undecided_index(env, undecided)
-                near = {placed[i] for i in index.query(other, predicate="intersects")} | unplaced
-        probe = dict(env)
-        for position, (item, verdict) in enumerate(undecided):
-            if near is not None and position not in near:
-                continue
-            probe[self.var] = item
-            if _all_of(self.rest_fns, probe) is False:
-                continue
-            yield verdict
-
-    def _undecided_index(self, env, undecided):
-        """(STRtree of the undecided items' geometries, tree position -> list position, positions without one)."""
-        memo, key = env[CTX].memo, ("undecided-index", id(undecided))
-        cached = memo.get(key)
-        if cached is not None and cached[0] is undecided:
-            return cached[1]
-        geoms = [_geom_or_none(item) for item, _ in undecided]
-        placed = [i for i, g in enumerate(geoms) if g is not None]
-        built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
-                 {i for i, g in enumerate(geoms) if g is None})
-        if self.source_const:  # the same items for every outer record: build once per run
-            memo[key] = (undecided, built)
-        return built
-
-    def _filtered(self, env, pool):
-        probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass
-        for item in pool:
-            probe[self.var] = item
-            verdict = _all_of(self.rest_fns, probe)
-            if verdict is True:
-                yield dict(probe)
-            elif isinstance(verdict, Missing):
-                yield verdict
-
-
-def _all_of(conditions: list[Fn], env: dict):
-    """True if every condition holds, False if one fails, else the Missing that left it undecided."""
-    verdict = True
-    for f in conditions:
-        try:
-            v = f(env)
-        except EvalError as err:
-            v = Missing(str(err))
-        if v is False:
-            return False
-        if isinstance(v, Missing):
-            verdict = v
-    return verdict
-
-
-def _geom_or_none(record):
-    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
-    if isinstance(record, shapely.Geometry):
-        return record
-    g = getattr(record, "geometry", None)
-    if g is None and hasattr(record, "boundary"):
-        g = record.boundary
-    return g if isinstance(g, shapely.Geometry) else None
-
-
-def plan_filter(comp: ExprCompiler, cond, var, inner_scope, outer_scope, source, elem_t, source_fn, also=None) -> FilterPlan:
-    locals_ = set(outer_scope)
-    local_fns, rest_fns = [], []
-    spatial_other, spatial_pred, universe_fn = None, None, None
-    for part in conjuncts(cond):
-        t, f = comp.compile(part, inner_scope)
-        if t.kind not in ("bool", "any"):
-            raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
-        names = free_names(part) & (locals_ | {var})
-        # within/covers with a tolerance can hold without any contact, so only the exact forms use the index
-        indexable = part.func in SPATIAL_INDEXABLE and (part.func in ("intersects", "overlaps") or len(part.args) == 2) \
-            if isinstance(part, ast.Call) else False
-        if spatial_other is None and indexable and len(part.args) >= 2:
-            a, b = part.args[0], part.args[1]
-            for mine, other in ((a, b), (b, a)):
-                if _is_var(mine, var) and var not in free_names(other):
-                    spatial_other = comp.compile(other, outer_scope)[1]
-                    universe_fn = next((fn for name, fn in comp.universes.items() if _is_var(other, name)), None)
-                    # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
-                    spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
-                    break
-            if spatial_other is not None:
-                if part.func != "intersects":  # intersects itself is exactly what the index query answers
-                    rest_fns.append(f)
-                continue
-        if names <= {var}:
-            local_fns.append(f)
-        else:
-            rest_fns.append(f)
-    source_const = not (free_names(source) & locals_)
-    if spatial_other is None and not local_fns:
-        return FilterPlan(var, source_fn, source_const, [], None, None, rest_fns, id(cond))
-    def pair_call(node) -> bool:
-        return isinstance(node, ast.Call) and node.func in PAIR_FUNCS and len(node.args) >= 2 and any(
-            _is_var(arg, var) for arg in node.args[:2])
-
-    prefill = None
-    if spatial_other is not None:
-        if any(pair_call(part) for part in conjuncts(cond)):
-            prefill = "filter"
-        elif also is not None and any(pair_call(n) for n in _walk(also)):
-            prefill = "after"
-    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
-                      universe_fn)

@@ -19,7 +19,7 @@ from rulecheck.dsl.compiler import (
     CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _geom_or_none, _suggest,
     free_names,
 )
-from rulecheck.dsl.parser import parse_file
+from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
@@ -77,6 +77,7 @@ class CompiledRule:
     params_used: tuple[str, ...] = ()
     traced_require: Any = None  # compiled on the first conflict asked to explain itself
     operand_fns: Any = None  # the require comparison's sides, compiled on the first conflict
+    plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
 
     def _scope(self) -> dict[str, T]:
         return {var: t for _, var, _, t in self.steps if var}
@@ -441,8 +442,9 @@ def _sort_key(rule_id: str) -> tuple:
 
 
 def _diag(path: str, text: str, span: ast.Span, message: str, hint=None, severity="error") -> Diagnostic:
-    lines = text.splitlines()
-    excerpt = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    from rulecheck.dsl.parser import _line_text  # one cached split per text: many diagnostics stay linear
+
+    excerpt = _line_text(text, span.line) or None
     return Diagnostic(path, message, line=span.line or None, column=span.column or None, excerpt=excerpt, hint=hint,
                       severity=severity)
 
@@ -552,7 +554,9 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                     raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
                 iterate, elem_t = comp._source(step.source, step.var, step.cond, scope, also=rule.require)
                 if not (free_names(step.source) & set(scope)):  # the loop's collection is fixed for the run
-                    comp.universes[step.var] = comp.compile(step.source, scope)[1]
+                    # what the loop can bind: the records passing its own filter (a join against it queries only those)
+                    plan = getattr(iterate, "plan", None)
+                    comp.universes[step.var] = plan.kept if plan is not None else comp.compile(step.source, scope)[1]
                 scope = dict(scope)
                 scope[step.var] = elem_t
                 steps.append(("for", step.var, iterate, elem_t))
@@ -588,12 +592,16 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
             if template is None:
                 return None
             parts = []
-            for part in template.parts:
-                if isinstance(part, str):
-                    parts.append(part)
-                else:
-                    t, fn = comp.compile(part, scope)
-                    parts.append((comp.source(part), fn, t.kind))
+            plans, comp.plans = comp.plans, []  # the plan shown is the rule's loops and require, not its messages
+            try:
+                for part in template.parts:
+                    if isinstance(part, str):
+                        parts.append(part)
+                    else:
+                        t, fn = comp.compile(part, scope)
+                        parts.append((comp.source(part), fn, t.kind))
+            finally:
+                comp.plans = plans
             return parts
 
         for what in ("require", "at", "message_zh", "message_en", "expected", "actual"):
@@ -628,7 +636,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param else set()))))
+                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param else set()))),
+                        plans=comp.plans)
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
@@ -648,6 +657,11 @@ def validate(paths: list[str | Path] | None = None, params: list[str | Path] | N
     return _load(paths, params, None)[1]
 
 
+def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+    """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan`."""
+    return _load(paths, params, None)
+
+
 def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     from rulecheck.model.landuse import load_classification
 
@@ -656,13 +670,13 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     files, diags = _rule_files(paths)
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
-    parsed = [(parse_file(file, display), file, display) for file, display in files]
+    parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
     if not any(pack.params for (pack, _), _, _ in parsed):
         # a pack of one's own rules declares no parameters: it uses the built-in legal figures
         builtin, _ = _rule_files([default_rule_paths()[0] / "params"])
         files += builtin
-        parsed += [(parse_file(file, display), file, display) for file, display in builtin]
-    parsed += [(parse_file(file, display), file, display) for file, display in param_files]
+        parsed += [(parse_file_cached(file, display), file, display) for file, display in builtin]
+    parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]
     packs = []
     digest = hashlib.sha256()
     for (pack, pd), file, display in parsed:
@@ -708,6 +722,12 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
             if rule_id not in all_rule_ids:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
+        from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
+
+        for patch in test.patches:
+            problem = check_patch_path(patch)
+            if problem:
+                diags.append(_diag(path, pack_text, patch.span, problem))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
                        [d for d in diags if d.severity == "warning"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
 
@@ -18,6 +18,45 @@ class SourceLoc(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
+
+
+# ---- bounds -------------------------------------------------------------------------------------
+# What the contract's meaning admits. A value outside is an input error naming the bound, never an overflow
+# deep inside a rule (docs/security.md). Generous on purpose: a rule, not the loader, says a term is too long.
+
+MAX_TERM_YEARS = 999  # no right or lease is granted for a millennium; keeps date arithmetic within the calendar
+MAX_AREA_M2 = 1e12  # 1,000,000 km2: more than any province
+MAX_MONEY_WAN_YUAN = 1e10  # 100 trillion yuan: more than the country's yearly output
+MAX_QUANTITY = 1e12  # a duty's quantity in any of its units
+MAX_FAR = 100.0  # floor area ratio (the densest towers stay below 30)
+MAX_HEIGHT_M = 1000.0  # the tallest building is 828 m
+EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+def _in_calendar(value: dt.date) -> dt.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()} is expected")
+    return value
+
+
+Term = Annotated[float, Field(gt=0, le=MAX_TERM_YEARS)]
+Area = Annotated[float, Field(ge=0, le=MAX_AREA_M2)]
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY_WAN_YUAN)]
+Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Far = Annotated[float, Field(ge=0, le=MAX_FAR)]
+Height = Annotated[float, Field(ge=0, le=MAX_HEIGHT_M)]
+# a fraction of 1; up to 100 so that a share written as a percent (60 for 0.6) loads and FIN-002 can say so
+Fraction = Annotated[float, Field(ge=0, le=100)]
+Date = Annotated[dt.date, AfterValidator(_in_calendar)]
+
+# the unit of each bounded field, for messages ("expected a number <= 999 (years)")
+BOUND_UNITS = {
+    "term_years": "years", "area_m2": "m2", "quantity": "in the duty's unit", "far_max": "floor area ratio",
+    "far_min": "floor area ratio", "density_max": "percent", "density_min": "percent", "green_min": "percent",
+    "green_max": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
+    "price_wan_yuan": "wan_yuan", "reserve_price_wan_yuan": "wan_yuan", "costs": "wan_yuan", "revenues": "wan_yuan",
+}
 
 
 # ---- enumerations -------------------------------------------------------------------------------
@@ -118,8 +157,10 @@ class Record(BaseModel):
     """A record of the bundle. It knows where it came from (`source`) so every conflict can point at it."""
 
     # coerce_numbers_to_str: ids and codes written as numbers (land_use: 1001, id: 12) are text
+    # allow_inf_nan=False: .inf, .nan and 1e999 are no numbers a plan can mean
     model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True
+        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True,
+        allow_inf_nan=False,
     )
 
     _source: SourceLoc | None = PrivateAttr(default=None)
@@ -140,13 +181,13 @@ class Right(Feature):
     kind: RightKind
     land_use: str | None = None  # required, except on an overlay (which takes the use of what it lies on)
     ownership: Ownership | None = None
-    term_years: float | None = None
+    term_years: Term | None = None
     supply_method: SupplyMethod | None = None
     package: str | None = None
     overlay: bool = False
     scale: Scale | None = None
     sea_use: SeaUse | None = None
-    area_m2: float | None = None
+    area_m2: Area | None = None
     oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
 
     @model_validator(mode="after")
@@ -159,27 +200,27 @@ class Right(Feature):
 
 
 class Indicators(Record):
-    far_max: float | None = None
-    far_min: float | None = None
-    density_max: float | None = None  # percent
-    density_min: float | None = None  # percent
-    green_min: float | None = None  # percent
-    green_max: float | None = None  # percent
-    height_max: float | None = None  # metres
+    far_max: Far | None = None
+    far_min: Far | None = None
+    density_max: Percent | None = None  # percent
+    density_min: Percent | None = None  # percent
+    green_min: Percent | None = None  # percent
+    green_max: Percent | None = None  # percent
+    height_max: Height | None = None  # metres
 
 
 class Parcel(Feature):
     land_use: str
-    area_m2: float | None = None
-    far_max: float | None = None
-    far_min: float | None = None
-    density_max: float | None = None
-    density_min: float | None = None
-    green_min: float | None = None
-    green_max: float | None = None
-    height_max: float | None = None
+    area_m2: Area | None = None
+    far_max: Far | None = None
+    far_min: Far | None = None
+    density_max: Percent | None = None
+    density_min: Percent | None = None
+    green_min: Percent | None = None
+    green_max: Percent | None = None
+    height_max: Height | None = None
     facilities: list[str] = Field(default_factory=list)
-    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
 
 
 class ControlLine(Feature):
@@ -198,30 +239,30 @@ class Duty(Record):
     id: str
     kind: DutyKind
     resource: str  # a land-use code ("03") or a class name ("ecological")
-    quantity: float
+    quantity: Quantity
     unit: QuantityUnit
-    due: dt.date
+    due: Date
     geometry: Any = Field(default=None, exclude=True)  # optional place of the duty
 
 
 class Finance(Record):
-    costs: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    revenues: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    government_share: float | None = None  # 0..1
+    costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    government_share: Fraction | None = None  # 0..1
     channels: list[str] = Field(default_factory=list)
 
 
 class RevenueShare(Record):
     party: str
-    share: float  # percent
+    share: Percent  # percent
 
 
 class Supply(Record):
     method: SupplyMethod | None = None
     award: Award | None = None
-    reserve_price_wan_yuan: float | None = None
-    term_years: float | None = None
-    start: dt.date | None = None
+    reserve_price_wan_yuan: Money | None = None
+    term_years: Term | None = None
+    start: Date | None = None
 
 
 class Package(Record):
@@ -240,9 +281,9 @@ class ContractItem(Indicators):
     parcel: str | None = None
     parcels: list[str] = Field(default_factory=list)
     land_use: str | None = None
-    area_m2: float | None = None
-    term_years: float | None = None
-    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
+    area_m2: Area | None = None
+    term_years: Term | None = None
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -258,9 +299,9 @@ class ContractItem(Indicators):
 
 class ContractDuty(Record):
     duty: str
-    quantity: float | None = None
+    quantity: Quantity | None = None
     unit: QuantityUnit | None = None
-    due: dt.date | None = None
+    due: Date | None = None
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -275,8 +316,8 @@ class Contract(Record):
     package: str
     method: SupplyMethod | None = None
     award: Award | None = None
-    price_wan_yuan: float | None = None
-    start: dt.date | None = None
+    price_wan_yuan: Money | None = None
+    start: Date | None = None
     items: list[ContractItem] = Field(default_factory=list)
     duties: list[ContractDuty] = Field(default_factory=list)
     attached_rights: list[str] = Field(default_factory=list)
@@ -286,7 +327,7 @@ class SubmissionInfo(Record):
     id: str
     title: str | None = None
     jurisdiction: str | None = None
-    as_of: dt.date | None = None
+    as_of: Date | None = None
     crs: str
 
 

@@ -19,6 +19,7 @@ from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.model import crs as crs_mod
 from rulecheck.model import geometry as geo
 from rulecheck.model.documents import (
+    BOUND_UNITS,
     Contract,
     ControlLine,
     DetailedPlan,
@@ -30,12 +31,28 @@ from rulecheck.model.documents import (
     SubmissionInfo,
     UnitPlan,
 )
-from rulecheck.model.sources import GeoJSONSyntaxError, GeoJSONText, LocDict, LocList, load_yaml, no_gc, parse_geojson, source_line
+from rulecheck.limits import current as current_limits
+from rulecheck.model.sources import (
+    GeoJSONSyntaxError,
+    GeoJSONText,
+    LocDict,
+    LocList,
+    SourceError,
+    load_yaml,
+    no_gc,
+    parse_geojson,
+    read_text_limited,
+    source_line,
+)
 
 FORMAT = "rulecheck/v1"
 TOP_LEVEL = {"format": None, "submission": SubmissionInfo, "unit_plan": UnitPlan, "detailed_plan": DetailedPlan, "contracts": list[Contract]}
 REQUIRED_TOP_LEVEL = ("submission", "unit_plan", "detailed_plan")
 GEOJSON_SUFFIXES = (".geojson", ".json")
+# the layer formats the contract names (GeoJSON, GeoPackage, Shapefile, FileGDB); GDAL opens no other
+LAYER_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".gdb")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:")  # http:, CSV:, GPKG:, ... (one letter would be a drive)
+OUTSIDE_HINT = "copy the file into the submission's folder, or pass --allow-outside (allow_outside=True) if you trust it"
 MAX_LANDUSE_REPORTS = 20  # per unknown code and collection; the rest are counted
 
 # feature sources: (section, field) -> (model, singular noun for messages)
@@ -46,7 +63,7 @@ FEATURE_SOURCES: dict[tuple[str, str], tuple[type[Record], str]] = {
 }
 
 
-def load_submission(path: str | Path, *, classification: Any = None) -> Submission:
+def load_submission(path: str | Path, *, classification: Any = None, allow_outside: bool = False) -> Submission:
     """Read a manifest and everything it references into a Submission (geometries in one projected CRS, metres).
 
     Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
@@ -56,10 +73,13 @@ def load_submission(path: str | Path, *, classification: Any = None) -> Submissi
     YAML mapping, or of the `{` where its GeoJSON Feature starts. A GDAL layer (GeoPackage, Shapefile) has no
     lines: its records get `file.gpkg#layer` and the feature's fid in place of the line. Warnings (extra GIS
     attributes) are in `Submission._warnings`; reprojections in `Submission._load_notes`.
+
+    Only files inside the manifest's folder are read (after resolving symlinks), unless `allow_outside`;
+    every file is held to the limits of rulecheck.limits (docs/security.md).
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
     with no_gc():
-        return _Loader(Path(path), classification).load()
+        return _Loader(Path(path), classification, allow_outside=allow_outside).load()
 
 
 # ---- where a record is ------------------------------------------------------------------------------
@@ -192,10 +212,22 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
             suggestion = _suggest(got, values, cutoff=0.75)
             hint = f"did you mean '{suggestion}'?" if suggestion else None
         return f"expected one of: {', '.join(values)}; got {_shown(got)}", hint
+    if kind in _BOUND_WORDS:
+        ctx = error.get("ctx") or {}
+        bound = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), None)
+        field_name = next((str(part) for part in reversed(loc) if isinstance(part, str) and part in BOUND_UNITS), str(name))
+        unit = BOUND_UNITS.get(field_name)
+        return (f"expected a number {_BOUND_WORDS[kind]} {bound:g}{f' ({unit})' if unit else ''}; got {_shown(error.get('input'))}",
+                f"the bound of {field_name} (docs/security.md lists every bound)")
+    if kind == "value_error" and "date between" in str(error.get("msg")):
+        return f"{str(error['msg']).removeprefix('Value error, ')}; got {_shown(error.get('input'))}", None
     expected = _EXPECTED.get(kind)
     if expected:
         return f"expected {expected}; got {_shown(error.get('input'))}", None
     return f"{error['msg']}; got {_shown(error.get('input'))}", None
+
+
+_BOUND_WORDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
 @lru_cache(maxsize=None)
@@ -230,8 +262,10 @@ class _Batch:
 
 
 class _Loader:
-    def __init__(self, manifest: Path, classification: Any):
+    def __init__(self, manifest: Path, classification: Any, allow_outside: bool = False):
         self.manifest = manifest
+        self.allow_outside = allow_outside
+        self.limits = current_limits()
         self.base = manifest.parent
         self.name = manifest.name
         self.classification = classification
@@ -273,6 +307,7 @@ class _Loader:
         sections = self.validate_sections(data)
         batches = self.load_feature_sources(data)
         geometry_sources = self.load_geometry_sources(data)
+        self.check_geometry_limits()
         crs_used = self.settle_crs(data)
         # the cross-record checks run on whatever validated, so one broken section hides nothing else
         self.check_land_use(sections, batches, data)
@@ -288,18 +323,19 @@ class _Loader:
 
     def read_manifest(self) -> LocDict | None:
         try:
-            self.text = self.manifest.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            self.error(str(self.manifest), "manifest not found")
+            if not self.manifest.exists():
+                self.error(str(self.manifest), "manifest not found")
+                return None
+            if self.manifest.is_dir():
+                self.error(str(self.manifest), "expected a YAML manifest file, got a folder", hint="name the submission's .yaml file")
+                return None
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            self.error(str(self.manifest)[:200], f"cannot read the manifest: {exc.strerror or exc}")
             return None
-        except IsADirectoryError:
-            self.error(str(self.manifest), "expected a YAML manifest file, got a folder", hint="name the submission's .yaml file")
-            return None
-        except UnicodeDecodeError as exc:
-            self.error(self.name, f"not UTF-8 text (byte {exc.start})")
-            return None
-        except OSError as exc:
-            self.error(str(self.manifest), f"cannot read the manifest: {exc.strerror}")
+        try:
+            self.text = read_text_limited(self.manifest, "max_file_mb")
+        except SourceError as exc:
+            self.error(self.name, exc.message, line=exc.line, column=exc.column, hint=exc.hint)
             return None
         data, problems = load_yaml(self.text, self.name)
         self.diagnostics.extend(problems)
@@ -391,18 +427,67 @@ class _Loader:
     def resolve(self, written: str, data: LocDict, loc: tuple[Any, ...]) -> tuple[Path, str | None] | None:
         """The file a manifest path names (and its `#layer`), or None after reporting it missing."""
         file_part, _, layer = written.partition("#")
+        refusal = self.confinement(file_part)
+        if refusal is not None:
+            message, hint = refusal
+            self.manifest_error(data, loc, message, hint)
+            return None
         path = Path(file_part)
         full = path if path.is_absolute() else self.base / path
-        if not full.is_file():
-            why = "is a folder, not a file" if full.is_dir() else "not found"
-            self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
+        try:
+            if not full.is_file():
+                why = "is a folder, not a file" if full.is_dir() else "not found"
+                self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
+                return None
+            sidecars = []
+            if full.suffix.lower() == ".shp":
+                sidecars = [full.with_suffix(ext) for ext in (".shx", ".dbf", ".prj", ".cpg") if full.with_suffix(ext).is_file()]
+        except OSError as exc:  # a name too long, a loop of symlinks
+            self.manifest_error(data, loc, f"cannot open {_shown(file_part)}: {exc.strerror or exc}")
             return None
+        if not self.allow_outside:
+            for sidecar in sidecars:
+                if not self.inside(sidecar):
+                    self.manifest_error(data, loc, f"{sidecar.name!r} is a symlink to a file outside the submission's folder",
+                                        OUTSIDE_HINT)
+                    return None
         self.add_input(file_part)
-        if full.suffix.lower() == ".shp":
-            for sidecar in (".shx", ".dbf", ".prj", ".cpg"):
-                if full.with_suffix(sidecar).is_file():
-                    self.add_input(str(Path(file_part).with_suffix(sidecar)))
+        for sidecar in sidecars:
+            self.add_input(str(Path(file_part).with_suffix(sidecar.suffix)))
         return full, (layer or None)
+
+    def inside(self, full: Path) -> bool:
+        """Whether a path lies in the manifest's folder once every symlink is resolved."""
+        try:
+            return full.resolve().is_relative_to(self.base.resolve())
+        except (OSError, RuntimeError):
+            return False
+
+    def confinement(self, file_part: str) -> tuple[str, str | None] | None:
+        """Why a layer path may not be read (message, hint), or None: a GDAL virtual file system, a URL or a
+        driver prefix never; outside the manifest's folder (absolute, `..`, a symlink out) only with allow_outside."""
+        lowered = file_part.strip().lower()
+        if lowered.startswith("/vsi") or "/vsi" in lowered or _SCHEME.match(file_part):
+            return (f"{_shown(file_part)} is not a file path: GDAL virtual file systems (/vsi...), URLs and driver prefixes are never read",
+                    "name a file inside the submission's folder")
+        suffix = Path(file_part).suffix.lower()
+        if suffix not in LAYER_SUFFIXES:
+            return (f"{_shown(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
+                    "layers are GeoJSON (.geojson, .json), GeoPackage (.gpkg#layer), Shapefile (.shp)")
+        if self.allow_outside:
+            return None
+        path = Path(file_part)
+        if path.is_absolute():
+            return (f"{_shown(file_part)} is an absolute path; a submission reads only files inside its own folder", OUTSIDE_HINT)
+        if ".." in path.parts:
+            return (f"{_shown(file_part)} leaves the submission's folder ('..'); a submission reads only files inside its own folder", OUTSIDE_HINT)
+        try:
+            full = self.base / path
+            if full.exists() and not self.inside(full):
+                return (f"{_shown(file_part)} is a symlink to a file outside the submission's folder", OUTSIDE_HINT)
+        except OSError:
+            return None  # reported where the file is opened
+        return None
 
     def feature_file(self, written: str, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
         resolved = self.resolve(written, data, loc)
@@ -415,17 +500,18 @@ class _Loader:
 
     def read_geojson(self, full: Path, written: str) -> GeoJSONText | None:
         try:
-            text = full.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            self.error(written, f"not UTF-8 text (byte {exc.start}); GeoJSON is UTF-8")
+            text = read_text_limited(full, "max_file_mb", "GeoJSON is UTF-8")
+        except SourceError as exc:
+            self.error(written, exc.message, line=exc.line, column=exc.column, hint=exc.hint)
             return None
         try:
             return parse_geojson(text)
         except GeoJSONSyntaxError as exc:
-            excerpt_lines = text.splitlines()
-            excerpt = excerpt_lines[exc.line - 1] if 0 < exc.line <= len(excerpt_lines) else None
+            excerpt = source_line(text, exc.line)
             if excerpt is not None and len(excerpt) > 200:
                 excerpt = None  # a one-line file: the column says where
+            if not text.lstrip()[:1] in ("{", "["):
+                excerpt = None  # not JSON at all: never echo a line of a file that is not a layer
             self.diagnostics.append(Diagnostic(written, str(exc), line=exc.line, column=exc.column, excerpt=excerpt))
             return None
 
@@ -609,6 +695,10 @@ class _Loader:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
         section, name = loc
         source_path = where(0).path if records else label
+        if self.limits.max_records and len(records) > self.limits.max_records:
+            self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
+                       field=_field_path("", loc))
+            return None
         if gis:
             records = self.prepare_gis_records(records, model, where, label)
         with no_gc():
@@ -774,6 +864,27 @@ class _Loader:
         array = np.array([shape], dtype=object)
         self.layers.append(_Layer(label, array, declared, where, key))
         return array
+
+    def check_geometry_limits(self) -> None:
+        """Z dropped (with a note: every check is 2D); vertices per geometry and in all held to their limits."""
+        total = 0
+        for layer in self.layers:
+            geometries = layer.geometries
+            if not len(geometries):
+                continue
+            if shapely.has_z(geometries).any():
+                layer.geometries[:] = shapely.force_2d(geometries)
+                self.notes.append(f"{layer.label}: z coordinates were dropped; rulecheck checks in two dimensions")
+            counts = shapely.get_num_coordinates(layer.geometries)
+            total += int(counts.sum())
+            for position in np.flatnonzero(counts > (self.limits.max_vertices or np.inf)).tolist()[:MAX_LANDUSE_REPORTS]:
+                w = layer.where(position)
+                field_path, line = w.at(layer.geometry_key)
+                self.error(w.path, f"the geometry has {int(counts[position])} vertices{_tag(w.label)}, over the "
+                           f"{self.limits.describe('max_vertices')}", line=line, field=field_path)
+        if self.limits.max_total_vertices and total > self.limits.max_total_vertices:
+            self.error(self.name, f"the submission's geometries have {total} vertices, over the "
+                       f"{self.limits.describe('max_total_vertices')}")
 
     # -- CRS
 

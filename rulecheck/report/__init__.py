@@ -47,7 +47,9 @@ def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str
 
 def render_summary_line(record: dict, lang: str = "zh") -> str:
     """The one-line verdict (what the CLI prints when every report went to a file)."""
-    return summary_line(record, lang)
+    from .escape import for_terminal
+
+    return summary_line(for_terminal(record), lang)
 
 
 __all__ = ["EXTENSIONS", "FORMATS", "render", "render_summary_line"]

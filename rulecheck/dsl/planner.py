@@ -1,0 +1,631 @@
+"""The join planner: how `var in source where cond` is enumerated without testing every pair.
+
+A `where` condition is split into its conjuncts (`a and b and c`), and each is put where it costs least:
+
+- a conjunct on the loop variable alone (`not r.overlay`) filters the source once per run (per source list);
+- a spatial predicate against the outer scope (`intersects(p, right)`) queries an STRtree of what is left;
+- an equality or membership against the outer scope (`p.id == parcel.id`, `r.id in package.rights`,
+  `parcel.id in item.parcel_ids`, `package.id in r.packages`), or an `or` of such, is answered by a hash
+  index of the source built once per run and shared by every rule that joins the same collection on the
+  same key: a lookup per outer record instead of a test per candidate;
+- the rest is tested per candidate the indexes let through ("per pair").
+
+Semantics are those of testing every candidate in order: a candidate whose key is absent or not a text (so
+the index cannot decide it) is always let through and tested, so it stays undecided, never dropped; the
+candidates come out in the order of the source. A `Plan` is a value: `describe()` says which conjuncts are
+indexed and which run per pair, for `rulecheck rules validate --plan` and for the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import shapely
+
+from rulecheck.dsl import ast
+from rulecheck.dsl.builtins import as_geometry, pair_known, prefill_pair_arrays, prefill_pairs
+from rulecheck.dsl.units import Quantity
+from rulecheck.dsl.values import EvalError, Missing, record_id
+
+Fn = Callable[[dict], Any]
+CTX = "$ctx"
+SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
+PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
+HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
+TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
+
+
+def visit(env: dict, n: int = 1) -> None:
+    """Count records visited (candidates tested, records indexed or scanned): the complexity guard's measure."""
+    env[CTX].visits += n
+
+
+# ---- reading expressions ----------------------------------------------------------------------------
+
+
+def free_names(node) -> set[str]:
+    """Names an expression reads (before scoping: quantifier variables are removed)."""
+    out: set[str] = set()
+
+    def walk(n, bound: frozenset):
+        if isinstance(n, ast.Name):
+            if n.name not in bound:
+                out.add(n.name)
+            return
+        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
+            walk(n.source, bound)
+            inner = bound | {n.var}
+            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
+                if part is not None:
+                    walk(part, inner)
+            return
+        if isinstance(n, ast.Expr):
+            for value in vars(n).values():
+                if isinstance(value, ast.Expr):
+                    walk(value, bound)
+                elif isinstance(value, tuple):
+                    for v in value:
+                        if isinstance(v, ast.Expr):
+                            walk(v, bound)
+
+    walk(node, frozenset())
+    return out
+
+
+def _walk(node):
+    """Every expression node under `node`, itself included."""
+    yield node
+    for value in vars(node).values():
+        if isinstance(value, ast.Expr):
+            yield from _walk(value)
+        elif isinstance(value, tuple):
+            for v in value:
+                if isinstance(v, ast.Expr):
+                    yield from _walk(v)
+
+
+def conjuncts(node: ast.Expr) -> list[ast.Expr]:
+    if isinstance(node, ast.Logic) and node.op == "and":
+        return conjuncts(node.left) + conjuncts(node.right)
+    return [node]
+
+
+def disjuncts(node: ast.Expr) -> list[ast.Expr]:
+    if isinstance(node, ast.Logic) and node.op == "or":
+        return disjuncts(node.left) + disjuncts(node.right)
+    return [node]
+
+
+def _is_var(node: ast.Expr, var: str) -> bool:
+    return (isinstance(node, ast.Name) and node.name == var) or (
+        isinstance(node, ast.Field) and node.name in ("geometry", "boundary") and isinstance(node.obj, ast.Name) and node.obj.name == var
+    )
+
+
+def _all_of(conditions: list[Fn], env: dict):
+    """True if every condition holds, False if one fails, else the Missing that left it undecided."""
+    verdict = True
+    for f in conditions:
+        try:
+            v = f(env)
+        except EvalError as err:
+            v = Missing(str(err))
+        if v is False:
+            return False
+        if isinstance(v, Missing):
+            verdict = v
+    return verdict
+
+
+def _geom_or_none(record):
+    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
+    if isinstance(record, shapely.Geometry):
+        return record
+    g = getattr(record, "geometry", None)
+    if g is None and hasattr(record, "boundary"):
+        g = record.boundary
+    return g if isinstance(g, shapely.Geometry) else None
+
+
+def key_text(value) -> str | None:
+    """The text a value matches by in `==` and `in` (an enum member by its text), or None when a hash
+    index cannot decide it (absent, a number, a record): such values are tested as written."""
+    if type(value) is str:
+        return value
+    inner = getattr(value, "value", None)
+    if isinstance(inner, str) and not isinstance(value, Quantity):
+        return inner
+    return None
+
+
+# ---- hash joins -------------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyBranch:
+    """One indexable comparison between the loop variable and the outer scope:
+    "eq"  `key(var) == outer`, "in" `key(var) in outer_list`, "has" `outer in list_of(var)`."""
+
+    kind: str
+    var_fn: Fn
+    outer_fn: Fn
+    var_text: str
+    text: str
+
+    def build(self, env: dict, var: str, items: list) -> tuple[dict[str, list[int]], list[int]]:
+        """{key: positions in items}, and the positions whose key is not a text (always tested)."""
+        index: dict[str, list[int]] = {}
+        undecided: list[int] = []
+        probe = dict(env)
+        visit(env, len(items))
+        for pos, item in enumerate(items):
+            probe[var] = item
+            try:
+                value = self.var_fn(probe)
+            except EvalError:
+                undecided.append(pos)
+                continue
+            if self.kind == "has":
+                if not isinstance(value, list):
+                    undecided.append(pos)
+                    continue
+                unsure = False
+                for v in value:
+                    k = key_text(v)
+                    if k is not None:
+                        positions = index.setdefault(k, [])
+                        if not positions or positions[-1] != pos:
+                            positions.append(pos)
+                    elif v is not None:
+                        unsure = True
+                if unsure:
+                    undecided.append(pos)
+                continue
+            k = key_text(value)
+            if k is None:
+                undecided.append(pos)
+            else:
+                index.setdefault(k, []).append(pos)
+        return index, undecided
+
+    def outer_keys(self, env: dict) -> tuple[str, ...] | None:
+        """The texts the outer value looks up, or None when the index cannot answer (then every candidate is tested)."""
+        try:
+            value = self.outer_fn(env)
+        except EvalError:
+            return None
+        if self.kind == "in":
+            if not isinstance(value, list):
+                return None
+            keys = []
+            for v in value:
+                k = key_text(v)
+                if k is None:
+                    if v is not None:
+                        return None
+                    continue
+                keys.append(k)
+            return tuple(keys)
+        k = key_text(value)
+        return None if k is None else (k,)
+
+
+@dataclass
+class KeyJoin:
+    """An equality/membership conjunct, or an `or` of them: the union of the branches' lookups."""
+
+    branches: list[KeyBranch]
+    fn: Fn  # the whole conjunct, tested on candidates the index could not decide (and, for an `or`, on all)
+    text: str
+
+    @property
+    def exact(self) -> bool:
+        # one branch: a candidate found under a text key satisfies the conjunct, no need to test it again
+        return len(self.branches) == 1
+
+    def indexes(self, env: dict, var: str, items: list, shared: bool, plan_key: int):
+        """One index per branch over `items`: shared by every plan that joins the same collection on the same
+        key when the collection is fixed for the run, else the last one kept per plan."""
+        ctx = env[CTX]
+        out = []
+        for n, branch in enumerate(self.branches):
+            memo_key = ("keys", id(items), branch.kind, branch.var_text) if shared else ("keys", plan_key, n)
+            cached = ctx.memo.get(memo_key)
+            if cached is None or cached[0] is not items:
+                cached = (items, *branch.build(env, var, items))
+                ctx.memo[memo_key] = cached
+            out.append(cached[1:])
+        return out
+
+    def lookup(self, env: dict, indexes) -> tuple[list[int], set[int]] | None:
+        """Sorted positions that may pass, and those of them that must be tested again; None: test them all."""
+        found: set[int] = set()
+        retest: set[int] = set()
+        for branch, (index, undecided) in zip(self.branches, indexes):
+            keys = branch.outer_keys(env)
+            if keys is None:
+                return None
+            for k in keys:
+                found.update(index.get(k, ()))
+            found.update(undecided)
+            retest.update(undecided)
+        if not self.exact:
+            retest = found
+        return sorted(found), retest
+
+    def group(self, env: dict):
+        keys = []
+        for branch in self.branches:
+            k = branch.outer_keys(env)
+            if k is None:
+                return None
+            keys.append(k)
+        return tuple(keys)
+
+
+# ---- the plan -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FilterPlan:
+    """How `var in source where cond` is enumerated: conjuncts on `var` alone filter the source once
+    per run; a spatial predicate against the outer scope queries an STRtree of what is left; an equality or
+    membership against the outer scope looks up a hash index; the rest is tested per candidate."""
+
+    var: str
+    source_fn: Fn
+    source_const: bool
+    local_fns: list[Fn]  # conjuncts reading only `var` (and constants)
+    spatial_other: Fn | None  # the outer geometry of the spatial predicate
+    spatial_predicate: str | None
+    rest_fns: list[Fn]
+    key: int
+    # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
+    # survivor's; computed in one vectorised call per outer record, or for all pairs in the bulk pass ("filter")
+    prefill: str | None = None
+    # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
+    # every outer record, and a "filter" prefill is computed over all pairs at once
+    universe_fn: Fn | None = None
+    join: KeyJoin | None = None  # a hash join (only without a spatial predicate)
+    rest_without_join: list[Fn] = field(default_factory=list)  # rest_fns minus the join's own conjunct
+    texts: dict = field(default_factory=dict)  # what describe() reports
+
+    def describe(self) -> dict:
+        return dict(self.texts)
+
+    def group_key(self, env: dict):
+        """When nothing but the hash join relates the candidates to the outer scope, the outer keys: a
+        comprehension's values are then the same for every outer record of the same group."""
+        if self.join is None or self.rest_without_join or self.spatial_other is not None or not self.source_const:
+            return None
+        return self.join.group(env)
+
+    def _bulk(self, env, tree, geoms) -> dict | None:
+        """{id(outer geometry): sorted indices of its candidates}, for every record of the universe; memoised."""
+        ctx = env[CTX]
+        universe = self.universe_fn(env)
+        if isinstance(universe, Missing):
+            return None
+        memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill)
+        cached = ctx.memo.get(memo_key)
+        if cached is not None and cached[0] is universe and cached[1] is tree:
+            return cached[2]
+        outer = [g for g in (_geom_or_none(r) for r in universe) if g is not None]
+        outer_arr = np.array(outer, dtype=object)
+        result: dict[int, np.ndarray] = {}
+        if len(outer_arr):
+            which, found = self._query(tree, outer_arr)
+            bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
+            for i, g in enumerate(outer):
+                result[id(g)] = found[bounds[i] : bounds[i + 1]]
+            if self.prefill is not None:
+                # every pair's shared area in one vectorised pass ("after": what follows needs the survivors';
+                # all candidate pairs together cost less than a small call per outer record). A pair is
+                # computed once whichever way round it comes, and not again if a rule before computed it.
+                left, right = outer_arr[which], geoms[found]
+                ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
+                    np.fromiter(map(id, right), dtype=np.int64, count=len(right))
+                lo, hi = np.minimum(*ids), np.maximum(*ids)
+                _, first = np.unique(np.stack([lo, hi], axis=1), axis=0, return_index=True)
+                first.sort()
+                todo = [i for i in first.tolist() if not pair_known(left[i], right[i])]
+                prefill_pair_arrays(left[todo], right[todo])
+        ctx.memo[memo_key] = (universe, tree, result)
+        return result
+
+    def _query(self, tree, outer_arr):
+        """(outer index, candidate index) pairs, sorted, each pair once. The tree holds the candidates' parts
+        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit."""
+        which, found = tree.query(outer_arr, predicate=self.spatial_predicate)
+        owner = getattr(tree, "owner", None)
+        if owner is not None:
+            found = owner[found]
+        n = max(int(found.max()) + 1, 1) if len(found) else 1
+        pairs = np.unique(which.astype(np.int64) * n + found)
+        return pairs // n, pairs % n
+
+    def _tree(self, geoms):
+        if self.spatial_predicate != "intersects":  # a bounding-box query (within/covers): whole geometries
+            return shapely.STRtree(geoms)
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        if len(parts) == len(geoms):
+            return shapely.STRtree(geoms)
+        tree = shapely.STRtree(parts)
+        tree.owner = owner
+        return tree
+
+    def _prepared(self, env):
+        """(items, kept, undecided, tree, geometries, kept mask) after the local filter; memoised per source
+        list (for the run when the source is fixed, else for the last list seen)."""
+        ctx = env[CTX]
+        items = self.source_fn(env)
+        if isinstance(items, Missing):
+            return items
+        memo_key = ("plan", self.key)
+        cached = ctx.memo.get(memo_key)
+        if cached is not None and cached[0] is items:
+            return cached[1]
+        shared_key = ("index", id(items), self.spatial_predicate) if self.source_const and not self.local_fns and self.spatial_other else None
+        if shared_key is not None:  # another plan over the same collection, unfiltered, built its index already
+            shared = ctx.memo.get(shared_key)
+            if shared is not None and shared[0] is items:
+                ctx.memo[memo_key] = (items, shared[1])
+                return shared[1]
+        kept, undecided, mask = [], [], None
+        if self.local_fns:
+            sub = dict(env)
+            mask = np.zeros(len(items), dtype=bool)
+            visit(env, len(items))
+            for pos, item in enumerate(items):
+                sub[self.var] = item
+                verdict = _all_of(self.local_fns, sub)
+                if verdict is True:
+                    kept.append(item)
+                    mask[pos] = True
+                elif isinstance(verdict, Missing):
+                    undecided.append((item, verdict))
+        else:
+            kept = list(items)
+        tree, geoms = None, None
+        if self.spatial_other is not None:
+            with_geometry = []
+            for item in kept:
+                if _geom_or_none(item) is None:
+                    undecided.append((item, Missing(f"geometry of {record_id(item)}")))
+                else:
+                    with_geometry.append(item)
+            kept = with_geometry
+            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
+            tree = self._tree(geoms)
+        result = (items, kept, undecided, tree, geoms, mask)
+        ctx.memo[memo_key] = (items, result)
+        if shared_key is not None:
+            ctx.memo[shared_key] = (items, result)
+        return result
+
+    def kept(self, env):
+        """The records that pass the conjuncts on the loop variable alone (those a rule binds at most)."""
+        prepared = self._prepared(env)
+        return prepared if isinstance(prepared, Missing) else prepared[1]
+
+    def candidates(self, env):
+        prepared = self._prepared(env)
+        if isinstance(prepared, Missing):
+            yield prepared
+            return
+        items, kept, undecided, tree, geoms, mask = prepared
+        if undecided:
+            visit(env, len(undecided))
+        yield from self._undecided(env, undecided, tree)
+        if tree is not None:
+            other = self.spatial_other(env)
+            if isinstance(other, Missing):
+                yield other
+                return
+            other = as_geometry(other)
+            if isinstance(other, Missing):
+                yield other
+                return
+            bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
+            indices = bulk.get(id(other)) if bulk is not None else None
+            prefilled = indices is not None and self.prefill is not None
+            if indices is None:
+                indices = self._query(tree, np.array([other], dtype=object))[1]
+                if self.prefill == "filter":
+                    prefill_pairs(other, geoms[indices])
+            pool = ((kept[i], self.rest_fns) for i in indices)
+        elif self.join is not None:
+            indexes = self.join.indexes(env, self.var, items, self.source_const, self.key)
+            found = self.join.lookup(env, indexes)
+            if found is None:
+                pool = ((item, self.rest_fns) for item in kept)
+            else:
+                positions, retest = found
+                pool = ((items[p], self.rest_fns if p in retest else self.rest_without_join)
+                        for p in positions if mask is None or mask[p])
+        else:
+            pool = ((item, self.rest_fns) for item in kept)
+        if self.prefill == "after" and tree is not None and not prefilled:
+            # what follows the filter needs each survivor's shared area: compute them together
+            survivors = list(self._filtered(env, pool))
+            prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
+            yield from survivors
+            return
+        yield from self._filtered(env, pool)
+
+    def _undecided(self, env, undecided, tree):
+        """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
+        it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
+        it is not in, nor for a place it does not touch. The place is asked of an STRtree of those items."""
+        if not undecided:
+            return
+        near = None  # positions in `undecided` the spatial predicate may hold for; None: every one
+        if tree is not None and self.spatial_predicate == "intersects":
+            other = as_geometry(self.spatial_other(env))
+            if not isinstance(other, Missing):
+                index, placed, unplaced = self._undecided_index(env, undecided)
+                near = {placed[i] for i in index.query(other, predicate="intersects")} | unplaced
+        probe = dict(env)
+        for position, (item, verdict) in enumerate(undecided):
+            if near is not None and position not in near:
+                continue
+            probe[self.var] = item
+            if _all_of(self.rest_fns, probe) is False:
+                continue
+            yield verdict
+
+    def _undecided_index(self, env, undecided):
+        """(STRtree of the undecided items' geometries, tree position -> list position, positions without one)."""
+        memo, key = env[CTX].memo, ("undecided-index", id(undecided))
+        cached = memo.get(key)
+        if cached is not None and cached[0] is undecided:
+            return cached[1]
+        geoms = [_geom_or_none(item) for item, _ in undecided]
+        placed = [i for i, g in enumerate(geoms) if g is not None]
+        built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
+                 {i for i, g in enumerate(geoms) if g is None})
+        if self.source_const:  # the same items for every outer record: build once per run
+            memo[key] = (undecided, built)
+        return built
+
+    def _filtered(self, env, pool):
+        probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass
+        ctx = env[CTX]
+        for item, fns in pool:
+            ctx.visits += 1
+            probe[self.var] = item
+            verdict = _all_of(fns, probe) if fns else True
+            if verdict is True:
+                yield dict(probe)
+            elif isinstance(verdict, Missing):
+                yield verdict
+
+
+def _key_branch(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> KeyBranch | None:
+    """`node` as an indexable comparison of the loop variable with the outer scope, else None."""
+    locals_ = set(outer_scope) | {var}
+
+    def var_only(side):
+        names = free_names(side) & locals_
+        return var in names and names <= {var}
+
+    def outer_only(side):
+        return var not in free_names(side)
+
+    def texty(side, scope, listed=False):
+        t = comp.compile(side, scope)[0]
+        if listed:  # a list of texts (membership in an untyped value is never decided, so it is not indexed)
+            return t.kind == "list" and t.arg.kind in TEXTY
+        return t.kind in TEXTY
+
+    if isinstance(node, ast.Compare) and node.op == "==" and node.tolerance is None:
+        for mine, other in ((node.left, node.right), (node.left, node.right)[::-1]):
+            if var_only(mine) and outer_only(other) and texty(mine, inner_scope) and texty(other, outer_scope):
+                return KeyBranch("eq", comp.compile(mine, inner_scope)[1], comp.compile(other, outer_scope)[1],
+                                 comp.source(mine), comp.source(node))
+        return None
+    if isinstance(node, ast.Member) and node.op == "in":
+        left, right = node.left, node.right
+        if var_only(left) and outer_only(right) and texty(left, inner_scope) and texty(right, outer_scope, listed=True):
+            return KeyBranch("in", comp.compile(left, inner_scope)[1], comp.compile(right, outer_scope)[1],
+                             comp.source(left), comp.source(node))
+        if outer_only(left) and var_only(right) and texty(left, outer_scope) and texty(right, inner_scope, listed=True):
+            return KeyBranch("has", comp.compile(right, inner_scope)[1], comp.compile(left, outer_scope)[1],
+                             comp.source(right), comp.source(node))
+    return None
+
+
+def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, source_fn, also=None) -> FilterPlan:
+    from rulecheck.dsl.compiler import CheckError
+
+    locals_ = set(outer_scope)
+    local_fns, rest_fns, rest_parts = [], [], []
+    spatial_other, spatial_pred, universe_fn = None, None, None
+    texts = {"var": var, "source": comp.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": []}
+    joins: list[tuple[ast.Expr, Fn, KeyJoin]] = []
+    for part in conjuncts(cond):
+        t, f = comp.compile(part, inner_scope)
+        if t.kind not in ("bool", "any"):
+            raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
+        names = free_names(part) & (locals_ | {var})
+        # within/covers with a tolerance can hold without any contact, so only the exact forms use the index
+        indexable = part.func in SPATIAL_INDEXABLE and (part.func in ("intersects", "overlaps") or len(part.args) == 2) \
+            if isinstance(part, ast.Call) else False
+        if spatial_other is None and indexable and len(part.args) >= 2:
+            a, b = part.args[0], part.args[1]
+            for mine, other in ((a, b), (b, a)):
+                if _is_var(mine, var) and var not in free_names(other):
+                    spatial_other = comp.compile(other, outer_scope)[1]
+                    universe_fn = next((fn for name, fn in comp.universes.items() if _is_var(other, name)), None)
+                    # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
+                    spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
+                    break
+            if spatial_other is not None:
+                texts["spatial"] = comp.source(part)
+                if part.func != "intersects":  # intersects itself is exactly what the index query answers
+                    rest_fns.append(f)
+                    rest_parts.append(part)
+                continue
+        if names <= {var}:
+            local_fns.append(f)
+            texts["filter"].append(comp.source(part))
+            continue
+        rest_fns.append(f)
+        rest_parts.append(part)
+        branches = [_key_branch(comp, d, var, inner_scope, outer_scope) for d in disjuncts(part)]
+        if all(branches):
+            joins.append((part, f, KeyJoin(branches, f, comp.source(part))))
+    source_const = not (free_names(source) & locals_)
+    join, join_part, rest_without = None, None, []
+    if spatial_other is None and joins and HASH_JOINS:
+        join_part, join_fn, join = joins[0]
+        rest_without = [f for f in rest_fns if f is not join_fn]
+        texts["hash"] = join.text
+    texts["per_pair"] = [comp.source(part) for part in rest_parts if part is not join_part]
+    texts["source_fixed"] = source_const
+    if spatial_other is None and not local_fns and join is None:
+        return FilterPlan(var, source_fn, source_const, [], None, None, rest_fns, id(cond), texts=texts)
+
+    def pair_call(node) -> bool:
+        return isinstance(node, ast.Call) and node.func in PAIR_FUNCS and len(node.args) >= 2 and any(
+            _is_var(arg, var) for arg in node.args[:2])
+
+    prefill = None
+    if spatial_other is not None:
+        if any(pair_call(part) for part in conjuncts(cond)):
+            prefill = "filter"
+        elif also is not None and any(pair_call(n) for n in _walk(also)):
+            prefill = "after"
+    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
+                      universe_fn, join, rest_without, texts)
+
+
+def plan_lines(plans: list[dict]) -> list[str]:
+    """How each loop of a rule is enumerated, one line per loop and one per kind of work, for
+    `rulecheck rules validate --plan`. A loop over a whole collection for every binding, with no index, is
+    marked "!": its cost is the product of the two sizes."""
+    lines = []
+    for plan in plans:
+        head = f"{plan['var']} in {plan['source']}"
+        indexed = plan.get("spatial") or plan.get("hash")
+        if not plan.get("nested"):
+            how = "once per run"
+        elif not plan.get("source_fixed"):
+            how = "per binding, over its own list"
+        elif indexed:
+            how = "per binding, through an index"
+        else:
+            how = "! per binding, every record (all pairs)"
+        lines.append(f"  {head}: {how}")
+        for text in plan.get("filter", []):
+            lines.append(f"    filter once per list: {text}")
+        if plan.get("spatial"):
+            lines.append(f"    spatial index (STRtree): {plan['spatial']}")
+        if plan.get("hash"):
+            lines.append(f"    hash index: {plan['hash']}")
+        for text in plan.get("per_pair", []):
+            mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
+            lines.append(f"  {mark} per pair: {text}")
+    return lines

@@ -1,0 +1,141 @@
+"""The join planner (rulecheck/dsl/planner.py): which conjuncts an index answers, and that answering them
+through an index changes nothing in the report: the same conflicts, the same indeterminate bindings (a
+candidate whose key is absent stays undecided, never dropped), in the same order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import rulecheck
+from rulecheck.cli import cli
+from rulecheck.dsl import planner
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+
+JOINS = '''
+rule TST-010
+  title zh "测试" en "Every right names a package that lists it (a join on an optional key)"
+  severity warning
+  basis "测试" "test"
+  for each package in unit_plan.packages
+  for each right in unit_plan.rights where right.package == package.id
+  require right.id in package.rights
+  message zh "{right}" en "{right}"
+
+rule TST-011
+  title zh "测试" en "The other way round: the outer key is the optional one"
+  severity warning
+  basis "测试" "test"
+  for each right in unit_plan.rights
+  for each package in unit_plan.packages where package.id == right.package
+  require right.id in package.rights
+  message zh "{right}" en "{right}"
+
+rule TST-012
+  title zh "测试" en "Membership both ways, and an or of lookups, with a local filter"
+  severity warning
+  basis "测试" "test"
+  for each item in contracts.items
+  for each parcel in detailed_plan.parcels where parcel.id in item.parcel_ids and present(parcel.far_max)
+  for each right in unit_plan.rights where right.id == item.right or right.land_use == parcel.land_use
+  require count(p for p in detailed_plan.parcels where p.land_use == parcel.land_use) >= 1
+  message zh "{item}" en "{item}"
+
+rule TST-013
+  title zh "测试" en "A join the planner cannot index (a number), tested per pair"
+  severity info
+  basis "测试" "test"
+  for each parcel in detailed_plan.parcels
+  require count(p for p in detailed_plan.parcels where p.area_m2 == parcel.area_m2) == 1
+  message zh "{parcel}" en "{parcel}"
+'''
+
+
+def _plans(rules, rule_id):
+    return next(r for r in rules.rules if r.id == rule_id).plans
+
+
+def test_builtin_joins_are_planned_as_indexes():
+    rules = rulecheck.load_rules()
+    ref012 = _plans(rules, "REF-012")
+    inner = next(p for p in ref012 if p["var"] == "p")
+    assert inner["hash"] == "p.id == parcel.id" and inner["per_pair"] == [] and inner["nested"]
+    ref003 = next(p for p in _plans(rules, "REF-003") if p["var"] == "right")
+    assert ref003["hash"] == 'right.id in package.rights or default(right.package, "") == package.id'
+    ind010 = next(p for p in _plans(rules, "IND-010") if p["var"] == "parcel")
+    assert ind010["hash"] == "parcel.id in item.parcel_ids" and ind010["filter"] == ["present(parcel.far_max)"]
+    lay004 = next(p for p in _plans(rules, "LAY-004") if p["var"] == "parcel")
+    assert lay004["spatial"] == "intersects(right, parcel)" and lay004["hash"] is None
+    # no built-in rule visits a whole fixed collection, unindexed, for every binding, except LAY-009's
+    # per-land-use sum over the parcels (one binding per distinct land use, a bounded number)
+    unindexed = {r.id for r in rules.rules for p in r.plans
+                 if p["nested"] and p["source_fixed"] and not (p["spatial"] or p["hash"])}
+    assert unindexed == {"LAY-009"}
+
+
+def test_validate_plan_prints_indexes_and_marks_pair_scans(tmp_path):
+    pack = tmp_path / "joins.rule"
+    pack.write_text(JOINS, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "validate", str(pack), "--plan"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "TST-010" in out and "hash index: right.package == package.id" in out
+    assert "hash index: right.id == item.right or right.land_use == parcel.land_use" in out
+    assert "filter once per list: present(parcel.far_max)" in out
+    tst013 = out[out.index("TST-013"):]
+    assert "p in detailed_plan.parcels: ! per binding, every record (all pairs)" in tst013
+    assert "! per pair: p.area_m2 == parcel.area_m2" in tst013
+    builtin = CliRunner().invoke(cli, ["rules", "validate", str(ROOT / "rules"), "--plan"])
+    assert builtin.exit_code == 0 and "hash index: p.id == parcel.id" in builtin.output
+
+
+def _report(manifest, rule_paths=None, *, hash_joins: bool, monkeypatch) -> dict:
+    monkeypatch.setattr(planner, "HASH_JOINS", hash_joins)
+    rules = rulecheck.load_rules(rule_paths)
+    return rulecheck.check(rulecheck.load_submission(manifest), rules)
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation", "eco-recreation-defects", "mine-land", "land-sea"])
+def test_hash_joins_change_nothing_in_the_report(fixture, monkeypatch):
+    manifest = FIXTURES / fixture / "submission.yaml"
+    planned = _report(manifest, hash_joins=True, monkeypatch=monkeypatch)
+    scanned = _report(manifest, hash_joins=False, monkeypatch=monkeypatch)
+    assert json.dumps(planned, sort_keys=True) == json.dumps(scanned, sort_keys=True)
+
+
+def test_absent_keys_stay_undecided_in_the_same_order(tmp_path, monkeypatch):
+    pack = tmp_path / "joins.rule"
+    pack.write_text(JOINS, encoding="utf-8")
+    manifest = FIXTURES / "eco-recreation" / "submission.yaml"
+    planned = _report(manifest, [pack], hash_joins=True, monkeypatch=monkeypatch)
+    scanned = _report(manifest, [pack], hash_joins=False, monkeypatch=monkeypatch)
+    assert planned["conflicts"] == scanned["conflicts"]
+    assert planned["indeterminate"] == scanned["indeterminate"]
+    assert planned["outcomes"] == scanned["outcomes"]
+    # rights without a package are undecided for every package (TST-010) and undecided on their own (TST-011)
+    missing = {(i["rule"], i["missing"]) for i in planned["indeterminate"]}
+    assert {rule for rule, _ in missing} >= {"TST-010", "TST-011"}
+    checked = {o["rule"]: o["checked"] for o in planned["outcomes"]}
+    assert checked["TST-012"] > 0 and checked["TST-013"] > 0
+
+
+def test_timings_on_stderr_and_in_the_json_report(tmp_path):
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["check", str(FIXTURES / "eco-recreation" / "submission.yaml"), "--timings",
+                                      "--format", "json", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    timings = json.loads(out.read_text(encoding="utf-8"))["timings"]
+    assert [row["rule"] for row in timings["rules"]] == [r.id for r in rulecheck.load_rules().rules]
+    assert timings["visited"] == sum(row["visited"] for row in timings["rules"]) > 0
+    assert all(row["seconds"] >= 0 and row["visited"] >= 0 for row in timings["rules"])
+    lines = result.stderr.splitlines() if hasattr(result, "stderr") else result.output.splitlines()
+    assert any(line.startswith("REF-012") for line in lines) and any(line.startswith("total") for line in lines)
+    plain = tmp_path / "plain.json"
+    CliRunner().invoke(cli, ["check", str(FIXTURES / "eco-recreation" / "submission.yaml"), "--format", "json",
+                             "--output", str(plain)])
+    assert "timings" not in json.loads(plain.read_text(encoding="utf-8"))
