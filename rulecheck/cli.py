@@ -225,8 +225,6 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
 
 def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
            lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, allow_outside, timings):
-    from . import report
-
     destinations = _destinations(formats, outputs, output_dir)
     if fail_on_new and not baseline_path:
         raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
