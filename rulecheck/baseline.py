@@ -1,6 +1,6 @@
 """Review rounds: compare a report with the report of an earlier round and mark each conflict new, persisting
 or resolved. Conflicts are matched by rule and subjects (collection and id), never by message text or line,
-so a revision that moves lines or rewords nothing else keeps its conflicts matched."""
+so moved lines and reworded messages do not make a conflict new."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from .diagnostics import Diagnostic, InputError
-
-STATUSES = ("new", "persisting")
 
 
 def conflict_key(conflict: dict) -> tuple:

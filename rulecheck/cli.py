@@ -207,8 +207,10 @@ def _color_options(command):
               help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The date whose law applies (default: the submission's as_of, else today).")
-@click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
-@click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
+@click.option("--select", multiple=True, metavar="ID|PREFIX",
+              help="Run only these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
+@click.option("--ignore", multiple=True, metavar="ID|PREFIX",
+              help="Skip these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
                    "not be decided; never: exit 0 whatever is found.")
