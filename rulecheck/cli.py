@@ -12,10 +12,11 @@ import click
 from . import __version__
 from .diagnostics import Diagnostic, InputError
 
-FAIL_ON = ("error", "warning", "info", "never")
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 LANGS = ("zh", "en")
 
-# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on, 2 unreadable input, 3 a bug
+# exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on or nothing decided, 2 unreadable input
+# or an unknown rule in --select/--ignore/a waiver, 3 a bug
 EXIT_PASSED, EXIT_CONFLICTS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -104,7 +105,8 @@ def _write(dest: str, text: str) -> None:
 @click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
 @click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Lowest severity that makes the exit status 1.")
+              help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
+                   "not be decided; never: exit 0 whatever is found.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
               "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
@@ -115,24 +117,36 @@ def _write(dest: str, text: str) -> None:
 @click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
 @click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="YAML file of approved waivers.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
+              help="The JSON report of an earlier round: mark each conflict new or persisting, list the resolved.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline: only new conflicts fail the gate.")
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 @click.option("--timings", is_flag=True,
               help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
 def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, color, quiet, timings):
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, timings):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
-    Exit status: 0 no conflict at or above --fail-on, 1 there is one,
-    2 the submission, rules, parameters or waivers could not be read.
+    Exit status: 0 passed (no conflict at or above --fail-on, and some rule
+    decided something), 1 failed (a conflict at or above --fail-on) or
+    undecided (every rule not applicable or indeterminate); with --baseline
+    and --fail-on-new, only new conflicts count. 2 the command
+    line, submission, rules, parameters or waivers could not be used.
     """
     from . import report
 
     destinations = _destinations(formats, outputs, output_dir)
+    if fail_on_new and not baseline_path:
+        raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
     import rulecheck
 
-    loaded = rulecheck.load_submission(submission)
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
+    # before the submission is read
+    ruleset.select(_split(select) or None, _split(ignore) or None, origin="<command line>",
+                   labels=("--select", "--ignore"))
+    loaded = rulecheck.load_submission(submission)
     record = rulecheck.check(
         loaded, ruleset,
         as_of=as_of.date() if as_of else None,
@@ -143,9 +157,20 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
         explain=explain,
         waivers=waiver_path,
         with_layers=any(fmt == "html" for fmt, _ in destinations),
+        baseline=baseline_path,
+        fail_on_new=fail_on_new,
         timings=timings,
         progress=_Progress() if sys.stderr.isatty() else None,
     )
+    if timings:
+        _print_timings(record["timings"])
+
+    _emit(record, destinations, lang, color, quiet, fail_on)
+
+
+def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str) -> None:
+    """Write every report, print the verdict line when none went to standard output, and exit with the status."""
+    from . import report
 
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -159,14 +184,47 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
             _write(dest, report.render(record, fmt, lang=lang))
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
-    if timings:
-        _print_timings(record["timings"])
 
     from .waivers import gate_fails
 
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
-    sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+    # `passed` is false for an undecided run too; --fail-on never asks for a report, not a gate
+    sys.exit(EXIT_CONFLICTS if failed and fail_on != "never" else EXIT_PASSED)
+
+
+@cli.command()
+@click.argument("old", metavar="OLD.json")
+@click.argument("new", metavar="NEW.json")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Lowest severity that makes the exit status 1.")
+@click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
+              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Where the nth --format goes ('-' for standard output).")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write report.<ext> for every --format into DIR.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, quiet):
+    """Compare two JSON reports of the same submission (an earlier round OLD and a later one NEW).
+
+    NEW is reported with each conflict marked new or persisting and the
+    conflicts of OLD that are gone listed as resolved, matched by rule and
+    subjects (not by message or line). Exit status as for `check`, on NEW
+    (with --fail-on-new, on its new conflicts only); 2 a report could not be read.
+    """
+    from .baseline import compare, load_report
+    from .waivers import recount
+
+    destinations = _destinations(formats, outputs, output_dir)
+    earlier, later = load_report(old, "old"), load_report(new, "new")
+    record = compare(earlier, later, old)
+    record["summary"]["fail_on_new"] = fail_on_new
+    record = recount(record, fail_on)
+    _emit(record, destinations, lang, color, quiet, fail_on)
 
 
 class _Progress:

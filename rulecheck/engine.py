@@ -11,13 +11,13 @@ from pathlib import Path
 import shapely
 
 from rulecheck import __version__
-from rulecheck.dsl.builtins import pair_cache, prepared_scope
+from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
 
-FAIL_ON = ("error", "warning", "info", "never")
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 
 
 
@@ -79,18 +79,24 @@ def check(
     waivers: str | Path | None = None,
     with_layers: bool = False,
     classification=None,
+    baseline: str | Path | dict | None = None,
+    fail_on_new: bool = False,
     timings: bool = False,
     progress=None,
 ) -> dict:
     """Check a loaded submission and return the report record (the JSON report of bundle-format.md, extended).
 
-    `as_of` (the date whose law applies) defaults to the submission's own `as_of`, else today. With `timings`,
-    the record carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)`
-    is called before each rule."""
+    `as_of` (the date whose law applies) defaults to the submission's own `as_of`, else today. `baseline`, the
+    JSON report of an earlier round (a path or the record), marks each conflict new or persisting and lists
+    the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
+    carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
+    called before each rule."""
     from rulecheck.model.landuse import load_classification
 
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+    if fail_on_new and baseline is None:
+        raise ValueError("fail_on_new needs a baseline: new conflicts are new against an earlier report")
     rules = rules or load_rules()
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of)
@@ -98,12 +104,28 @@ def check(
     classification = classification or load_classification(submission.submission.jurisdiction)
     params = ParamValues(rules.params, as_of)
     ctx = Context(submission, as_of, classification, params, lang=lang)
+    # an unknown rule id or family in select/ignore or in a waiver is an InputError before anything runs
+    select, ignore = ([pattern] if isinstance(pattern, str) else pattern for pattern in (select, ignore))
     chosen = rules.select(select, ignore)
+    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
+
+    waiver_list = load_waivers(waivers, [rule.id for rule in rules.rules]) if waivers else None
+    from rulecheck.baseline import compare, load_report
+
+    baseline_path = None if baseline is None or isinstance(baseline, dict) else str(baseline)
+    if baseline_path is not None:
+        baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
     # evaluation makes millions of short-lived objects and no cycles worth collecting
     spent = []
     with no_gc(), pair_cache():
         for n, rule in enumerate(chosen):
+            if n and rule.family != chosen[n - 1].family:
+                # the pairs a family joined (their intersections, the bulk queries) are not kept for the next one:
+                # rules sharing a join are of one family (LAY-004/006), and memory stays that of the largest join
+                forget_pairs()
+                for key in [k for k in ctx.memo if isinstance(k, tuple) and k and k[0] == "bulk"]:
+                    del ctx.memo[key]
             if progress is not None:
                 progress(n, len(chosen), rule.id)
             started, visits = time.perf_counter(), ctx.visits
@@ -134,21 +156,24 @@ def check(
         "rules": {
             "packs": rules.packs,
             "sha256": rules.sha256,
-            "catalog": [r.catalog() for r in chosen],
+            "catalog": [r.catalog(as_of) for r in chosen],
             "params": sorted(params.used.values(), key=lambda p: (p["name"], str(p["key"]))),
         },
         "lang": lang,
-        "summary": {"error": 0, "warning": 0, "info": 0, "passed": True, "fail_on": fail_on,
-                    "waived": 0, "indeterminate": len(indeterminate), "rules_run": len(chosen)},
+        # the counts, `passed` and `verdict` are set by recount below, from the conflicts and outcomes
+        "summary": {"error": 0, "warning": 0, "info": 0, "passed": False, "verdict": "undecided", "fail_on": fail_on,
+                    "waived": 0, "indeterminate": len(indeterminate), "rules_run": len(chosen),
+                    "rules_passed": 0, "rules_failed": 0, "rules_not_applicable": 0, "rules_indeterminate": 0},
         "conflicts": conflicts,
         "outcomes": outcomes,
         "indeterminate": indeterminate,
         "waivers": {"applied": [], "unmatched": [], "expired": [], "refused": []},
     }
-    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
-
-    if waivers:
-        record = apply_waivers(record, load_waivers(waivers), as_of, waivable_from_catalog(rules.catalog()))
+    if baseline is not None:
+        record = compare(baseline, record, baseline_path)
+        record["summary"]["fail_on_new"] = fail_on_new
+    if waiver_list is not None:
+        record = apply_waivers(record, waiver_list, as_of, waivable_from_catalog(rules.catalog()))
     else:
         record = recount(record, fail_on)
     if with_layers:

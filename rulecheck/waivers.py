@@ -12,7 +12,16 @@ from .diagnostics import Diagnostic, InputError
 
 REQUIRED = ("rule", "subjects", "reason", "approver", "basis", "expires")
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
-FAIL_ON = ("error", "warning", "info", "never")
+# `--fail-on` thresholds, each stricter than the one before: `indeterminate` fails on any unwaived conflict
+# and on any result that could not be decided; `never` fails on nothing
+FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
+_THRESHOLD = {"error": 3, "warning": 2, "info": 1, "indeterminate": 0}
+# a rule's outcome (`outcomes[].status`), counted in the summary as rules_<status>
+OUTCOME_STATUSES = {"pass": "rules_passed", "fail": "rules_failed", "not_applicable": "rules_not_applicable",
+                    "indeterminate": "rules_indeterminate"}
+# the run's verdict (`summary.verdict`): passed; incomplete (the gate passes, but some results could not be
+# decided); undecided (no rule decided anything); failed. `summary.passed` (exit 0) is true for the first two
+VERDICTS = ("passed", "incomplete", "undecided", "failed")
 
 
 class _Loader(yaml.SafeLoader):
@@ -56,10 +65,13 @@ class Waiver:
                 "expires": self.expires.isoformat(), "reason": self.reason}
 
 
-def load_waivers(path: str | Path) -> list[Waiver]:
+def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list[Waiver]:
     """Read a waiver file: a YAML list (or a mapping with a ``waivers:`` list) of waivers.
 
-    Every problem is collected and raised together as one InputError of located Diagnostics.
+    With `known_rules` (the ids of the loaded rules), a waiver naming any other rule is an error with the
+    nearest ids as a hint: a mistyped id would otherwise waive nothing and only be noted. Ids are matched
+    exactly (``IND-002``, as the report writes them). Every problem is collected and raised together as
+    one InputError of located Diagnostics.
     """
     name = str(path)
     try:
@@ -116,7 +128,12 @@ def load_waivers(path: str | Path) -> list[Waiver]:
         rule, subjects, expires = entry["rule"], entry["subjects"], entry["expires"]
         ok = True
         if not isinstance(rule, str) or "-" not in rule:
-            problem(f"expected a rule id such as IND-002, got {rule!r}", "rule", value_nodes["rule"])
+            problem(f"expected a rule id such as IND-002, got {rule!r}", "rule", value_nodes["rule"],
+                    hint=_rule_hint(str(rule), known_rules) if known_rules is not None else None)
+            ok = False
+        elif known_rules is not None and rule not in known_rules:
+            problem(f"no rule {rule!r} in the loaded rule packs", "rule", value_nodes["rule"],
+                    hint=_rule_hint(rule, known_rules))
             ok = False
         if isinstance(subjects, (str, int)):
             subjects = [subjects]
@@ -142,6 +159,13 @@ def load_waivers(path: str | Path) -> list[Waiver]:
     if diagnostics:
         raise InputError(diagnostics)
     return waivers
+
+
+def _rule_hint(rule: str, known_rules: list[str]) -> str:
+    from rulecheck.dsl.rules import suggest_rules
+
+    exact = [i for i in known_rules if i.upper() == rule.strip().upper()]
+    return f"did you mean {exact[0]}? (rule ids are written as the report writes them)" if exact else suggest_rules(rule, known_rules)
 
 
 def waivable_from_catalog(catalog: list[dict]) -> dict[str, bool]:
@@ -184,17 +208,25 @@ def apply_waivers(record: dict, waivers: list[Waiver], as_of: dt.date | str,
     return recount(result, fail_on)
 
 
-def gate_fails(conflicts: list[dict], fail_on: str) -> bool:
-    """True when an unwaived conflict is at or above `fail_on` (error, warning, info; never: nothing fails)."""
+def gate_fails(conflicts: list[dict], fail_on: str, indeterminate: int = 0) -> bool:
+    """True when an unwaived conflict is at or above `fail_on` (error, warning, info; never: nothing fails),
+    or, with `fail_on` indeterminate, when there is any conflict or any of `indeterminate` results."""
     if fail_on == "never":
         return False
-    threshold = SEVERITY_RANK[fail_on]
+    if fail_on == "indeterminate" and indeterminate:
+        return True
+    threshold = _THRESHOLD[fail_on]
     return any(not c.get("waiver") and SEVERITY_RANK.get(c.get("severity", "error"), 3) >= threshold
                for c in conflicts)
 
 
 def recount(record: dict, fail_on: str | None = None) -> dict:
-    """Set ``summary`` counts from the conflicts (waived ones counted apart) and ``passed`` from `fail_on`."""
+    """Set ``summary`` from the record: conflict counts (waived ones apart), indeterminate results, the rules
+    by outcome (``rules_passed``, ``rules_failed``, ``rules_not_applicable``, ``rules_indeterminate``), and
+    the verdict: ``failed`` when the gate at `fail_on` fails; else ``undecided`` when no rule passed or
+    failed (every rule run was not applicable or indeterminate: nothing was decided); else ``incomplete``
+    when some result could not be decided; else ``passed``. ``passed`` (the gate passes: exit status 0)
+    is true for ``passed`` and ``incomplete``, never for a run that decided nothing."""
     conflicts = record.get("conflicts") or []
     summary = dict(record.get("summary") or {})
     fail_on = fail_on or summary.get("fail_on") or "error"
@@ -206,6 +238,22 @@ def recount(record: dict, fail_on: str | None = None) -> dict:
     if "indeterminate" in record:
         summary["indeterminate"] = len(record.get("indeterminate") or [])
     summary["fail_on"] = fail_on
-    summary["passed"] = not gate_fails(conflicts, fail_on)
+    decided = True
+    if "outcomes" in record:  # a record made without outcomes (by hand, or an old one) is judged by its conflicts
+        statuses = [o.get("status") for o in record.get("outcomes") or []]
+        for status, key in OUTCOME_STATUSES.items():
+            summary[key] = statuses.count(status)
+        decided = bool(conflicts) or summary["rules_passed"] + summary["rules_failed"] > 0
+    indeterminate = int(summary.get("indeterminate") or 0)
+    # in a review round with --fail-on-new, only the conflicts new since the baseline report count
+    gated = [c for c in conflicts if c.get("status") == "new"] if summary.get("fail_on_new") else conflicts
+    if gate_fails(gated, fail_on, indeterminate):
+        verdict = "failed"
+    elif not decided:
+        verdict = "undecided"
+    else:
+        verdict = "incomplete" if indeterminate else "passed"
+    summary["passed"] = verdict in ("passed", "incomplete")
+    summary["verdict"] = verdict
     record["summary"] = summary
     return record

@@ -35,7 +35,8 @@ def engine(monkeypatch):
 
     def load_rules(paths=None, params=None):
         calls["rules"] = (paths, params)
-        return SimpleNamespace(rules=[], catalog=lambda: copy.deepcopy(calls["record"]["rules"]["catalog"]))
+        return SimpleNamespace(rules=[], catalog=lambda: copy.deepcopy(calls["record"]["rules"]["catalog"]),
+                               select=lambda select, ignore, **where: [])
 
     def check(submission, rules=None, **options):
         calls["options"] = options
@@ -53,7 +54,7 @@ def engine(monkeypatch):
 def test_default_is_the_text_report_on_stdout_and_exit_1_on_errors(runner, engine):
     result = runner.invoke(cli, ["check", "sub.yaml"])
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == "2 个错误，1 个警告，1 个已豁免 - 未通过"
+    assert result.output.splitlines()[-1] == "2 个错误，1 个警告，1 个已豁免（已运行 5 条规则：通过 1，有冲突 4，不适用 0，无法判定 0） - 未通过"
     assert engine["options"]["fail_on"] == "error" and engine["options"]["with_layers"] is False
     assert "\x1b[" not in result.output  # no colour when not a terminal
 
@@ -70,7 +71,7 @@ def test_options_reach_the_engine(runner, engine, tmp_path):
     assert options["select"] == ["IND", "LAY-004", "SUP"] and options["ignore"] == ["IND-005"]
     assert (options["fail_on"], options["lang"], options["explain"], options["waivers"]) == ("warning", "en", True, "w.yaml")
     assert options["with_layers"] is True
-    assert result.output == "2 errors, 1 warning, 1 waived - FAILED\n"  # the verdict, since no report went to stdout
+    assert result.output == "2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable, 0 indeterminate) - FAILED\n"  # the verdict, since no report went to stdout
 
 
 def test_nth_format_goes_to_nth_output(runner, engine, tmp_path):
@@ -122,7 +123,7 @@ def test_unreadable_input_prints_located_diagnostics_and_exits_2(runner, engine)
 def test_fail_on_and_clean_runs_exit_0(runner, engine):
     engine["record"] = clean_record()
     result = runner.invoke(cli, ["check", "sub.yaml", "--lang", "en"])
-    assert result.exit_code == 0 and result.output == "No conflicts (5 rules checked) - PASSED\n"
+    assert result.exit_code == 0 and result.output == "No conflicts (5 rules run: 5 passed, 0 failed, 0 not applicable, 0 indeterminate) - PASSED\n"
     engine["record"] = sample_record()
     engine["record"]["summary"]["passed"] = True  # as the engine reports with --fail-on never
     assert runner.invoke(cli, ["check", "sub.yaml", "--fail-on", "never"]).exit_code == 0
@@ -234,7 +235,7 @@ def test_init_skeleton_loads_through_the_loader(runner, tmp_path):
 def test_version_and_help(runner):
     assert runner.invoke(cli, ["--version"]).output.strip() == f"rulecheck, version {rulecheck.__version__}"
     help_text = runner.invoke(cli, ["check", "--help"]).output
-    assert "--fail-on [error|warning|info|never]" in help_text
+    assert "--fail-on [error|warning|info|indeterminate|never]" in help_text
 
 
 def test_console_script_runs(tmp_path):

@@ -88,7 +88,7 @@ def test_under_and_level1(national):
         ("0901", "operating", True),
         ("0701", "operating", True),
         ("0703", "operating", False),  # a rural homestead is not operating land
-        ("1002", "operating", True),
+        ("1002", "operating", False),  # 招拍挂规定 第四条第二款: industrial land excludes mining land
         ("1003", "operating", False),
         ("0804", "public_interest", True),
         ("1207", "public_interest", True),
@@ -109,6 +109,42 @@ def test_groups(national, code, group, expected):
     assert national.in_group(code, group) is expected
 
 
+@pytest.mark.parametrize(
+    ("code", "group", "day", "expected"),
+    [
+        ("0901", "operating", "2002-06-30", False),  # before 国土资源部令第11号
+        ("0901", "operating", "2002-07-01", True),
+        ("1001", "operating", "2005-06-01", False),  # industrial land joins on 2007-11-01 (令第39号)
+        ("1101", "operating", "2007-10-31", False),
+        ("1101", "operating", "2007-11-01", True),
+        ("1002", "operating", "2026-01-01", False),
+        ("0901", "collective_market_entry", "2019-12-31", False),  # 土地管理法 (2019) 第六十三条 from 2020-01-01
+        ("0901", "collective_market_entry", "2020-01-01", True),
+        ("0701", "collective_market_entry", "2026-01-01", False),
+    ],
+)
+def test_dated_groups(national, code, group, day, expected):
+    import datetime as dt
+
+    assert national.in_group(code, group, dt.date.fromisoformat(day)) is expected
+    edition = national.groups[group].edition_at(dt.date.fromisoformat(day))
+    assert edition is None or (edition.source and edition.valid_from <= dt.date.fromisoformat(day))
+
+
+def test_dated_group_errors(tmp_path):
+    path = tmp_path / "local.yaml"
+    path.write_text(
+        "groups:\n  g:\n    zh: 组\n    source: s\n    editions:\n"
+        "      - {from: 2010-01-01, codes: [\"09\"], source: a}\n"
+        "      - {from: 2005-01-01, codes: [\"09\"], source: b, provenance: maybe}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as err:
+        load_classification(override=path)
+    text = str(err.value)
+    assert "date order" in text and "unknown provenance 'maybe'" in text and ":7" in text
+
+
 def test_every_group_has_names_codes_and_source(national):
     for name in ("construction", "agricultural", "ecological", "ecological_resource", "sea", "operating",
                  "public_interest", "building"):  # fmt: skip
@@ -120,7 +156,7 @@ def test_every_group_has_names_codes_and_source(national):
 
 def test_groups_of(national):
     assert national.groups_of("090104") == [
-        "building", "commercial_tourism_entertainment", "construction", "operating",
+        "building", "collective_market_entry", "commercial_tourism_entertainment", "construction", "operating",
     ]  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def test_text_groups_by_family_then_document():
     lines = render(sample_record(), "text", lang="en").splitlines()
     headings = [line for line in lines if line and not line.startswith(" ")]
     assert headings == ["LAY Land-use layout", "IND Control indicators", "FIN Fiscal balance",
-                        "2 errors, 1 warning, 1 waived - FAILED"]
+                        "2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable, 0 indeterminate) - FAILED"]
     ind = lines.index("IND Control indicators")
     assert lines[ind + 1] == "  submission.yaml"
     assert lines[ind + 2] == "    2. error IND-002 Contract item C01/R07 allows FAR 1.6, above 1.2 of parcel P-0412"
@@ -64,14 +64,14 @@ def test_text_in_chinese_has_no_english_fixed_strings():
     assert "LAY 用地布局" in text and "IND 控制指标" in text and "FIN 资金平衡" in text
     assert "对象: contracts:C01/R07" in text and "应为: far_max <= 1.2; 实际: far_max = 1.6" in text
     assert "计算过程:" in text and "[已豁免] 警告 FIN-002" in text
-    assert text.splitlines()[-1] == "2 个错误，1 个警告，1 个已豁免 - 未通过"
+    assert text.splitlines()[-1] == "2 个错误，1 个警告，1 个已豁免（已运行 5 条规则：通过 1，有冲突 4，不适用 0，无法判定 0） - 未通过"
     for word in ("subjects", "expected", "basis", "waived", "error", "FAILED"):
         assert word not in text
 
 
 def test_text_clean_run_is_one_line():
-    assert render(clean_record(), "text", lang="en") == "No conflicts (5 rules checked) - PASSED\n"
-    assert render(clean_record(), "text", lang="zh") == "未发现冲突（5 条规则）- 通过\n"
+    assert render(clean_record(), "text", lang="en") == "No conflicts (5 rules run: 5 passed, 0 failed, 0 not applicable, 0 indeterminate) - PASSED\n"
+    assert render(clean_record(), "text", lang="zh") == "未发现冲突（已运行 5 条规则：通过 5，有冲突 0，不适用 0，无法判定 0） - 通过\n"
 
 
 def test_text_colour_only_when_asked():
@@ -89,7 +89,7 @@ def test_text_lists_indeterminate_and_waiver_notes():
     text = render(record, "text", lang="en")
     assert "Indeterminate (1)\n  IND-003 parcels:P-0007: missing parcel.far_max of P-0007" in text
     assert "waivers.yaml:9: note: waiver expired, not applied: IND-002 C01/R07" in text
-    assert text.splitlines()[-1] == "2 errors, 1 warning, 1 waived, 1 indeterminate - FAILED"
+    assert text.splitlines()[-1] == "2 errors, 1 warning, 1 waived, 1 indeterminate result (5 rules run: 1 passed, 4 failed, 0 not applicable, 0 indeterminate) - FAILED"
 
 
 # ---- json ---------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_printable_a4_with_page_breaks_and_signature_block():
 
 def test_summary_conflicts_basis_values_and_explanation():
     page = html_of(lang="en")
-    assert "2 errors, 1 warning, 1 waived - FAILED" in page
+    assert "2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable, 0 indeterminate) - FAILED" in page
     assert '<h2>IND Control indicators</h2>' in page
     assert "<th>Expected</th><td>far_max &lt;= 1.2</td><th>Actual</th><td>far_max = 1.6</td>" in page
     assert "《城乡规划法》第三十八条：规划条件应作为国有土地使用权出让合同的组成部分" in page

@@ -59,7 +59,9 @@ def test_every_rule_is_complete_and_in_its_family(packs, family):
         where = f"{rule.id} ({pack.path}:{rule.span.line})"
         assert rule.family == family.upper(), where
         assert rule.title_zh and rule.title_en, where
-        assert rule.basis.startswith("《") and rule.basis_text, f"{where}: basis needs the law and its words"
+        # the law (a title in 《》, checked against the register by tests/test_citations.py) and its words, or
+        # the source of a parameter's edition in force
+        assert rule.basis_param or ("《" in rule.basis and rule.basis_text), f"{where}: basis needs the law and its words"
         assert rule.tags, where
         assert rule.message_zh is not None and rule.message_en is not None, where
         assert rule.require is not None, where
@@ -160,8 +162,8 @@ def test_term_caps_follow_the_regulation(params):
         return {entry.key: (entry.value.value, entry.value.unit) for entry in edition.entries}
 
     assert table("max_term_transfer") == {
-        "07": (70.0, "years"), "1001": (50.0, "years"), "1002": (50.0, "years"), "08": (50.0, "years"),
-        "09": (40.0, "years"), None: (50.0, "years"),
+        "07": (70.0, "years"), "1001": (50.0, "years"), "08": (50.0, "years"),
+        "09": (40.0, "years"), None: (50.0, "years"),  # mining land and other uses: 综合或者其他用地五十年
     }
     assert table("mining_max_term") == {"large": (30.0, "years"), "medium": (20.0, "years"), "small": (10.0, "years")}
     sea = table("max_term_sea")
@@ -170,6 +172,8 @@ def test_term_caps_follow_the_regulation(params):
     ]
     contract = table("max_term_land_contract")
     assert (contract["01"][0], contract["04"][0], contract["03"][0]) == (30, 50, 70)
+    assert None not in contract and "02" not in contract  # no text caps an orchard contract
+    assert [e.valid_from.isoformat() for e in params["min_term_land_contract"].editions] == ["2003-03-01", "2019-01-01"]
 
 
 # ---- the packs run on the fixtures ----------------------------------------------------------------------
@@ -247,6 +251,6 @@ def test_province_override_replaces_the_national_figure():
     rules = load_rules(params=[RULES / "params" / "provinces" / "44-example.rule"])
     record = _check(rules, "eco-recreation", select=["IND-030"])
     assert [c["subjects"][0]["id"] for c in record["conflicts"]] == ["P14"]
-    assert "40%" in record["conflicts"][0]["message"]
+    assert "45%" in record["conflicts"][0]["message"]
     used = {p["name"]: p for p in record["rules"]["params"]}
     assert used["industrial_min_coverage"]["from"] == "2024-01-01"

@@ -196,6 +196,8 @@ class Rule:
     severity: str = "error"
     basis: str = ""
     basis_text: str = ""
+    basis_paraphrase: bool = False  # basis_text is a paraphrase (大意), not the text's own words
+    basis_param: str | None = None  # `basis source of PARAM`: the in-force edition of PARAM gives the basis
     tags: tuple[str, ...] = ()
     applies_from: dt.date | None = None
     applies_until: dt.date | None = None
@@ -236,6 +238,10 @@ class Edition:
     table_key: str | None
     entries: tuple[TableEntry, ...]
     span: Span = field(compare=False, repr=False)
+    text: str = ""  # the source's own words (or a paraphrase, see `paraphrase`)
+    paraphrase: bool = False
+    provenance: str = ""  # official | secondary | practice; "" when the edition does not say
+    provenance_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -98,18 +98,51 @@ class ParamValues:
         self._use(param, edition, matched)
         return value
 
-    def _use(self, param, edition, key):
+    def edition(self, name: str) -> "CompiledEdition | None":
+        """The edition of `name` in force on `as_of` (None before the first), recorded as applied: a rule
+        whose basis is `source of NAME` cites it."""
+        param = self.params.get(name)
+        edition = param.edition_at(self.as_of) if param is not None else None
+        if edition is not None and not any(slot[0] == name for slot in self.used):
+            self._use(param, edition, None, cited_only=True)
+        return edition
+
+    def group(self, group) -> None:
+        """Record the edition of a dated land-use group in force on `as_of` as applied."""
+        slot = ("group:" + group.name, None)
+        if slot in self.used:
+            return
+        edition = group.edition_at(self.as_of)
+        self.used[slot] = {
+            "name": group.name,
+            "key": None,
+            "kind": "group",
+            "value": ", ".join(edition.codes) if edition is not None and edition.codes else "(none)",
+            "source": edition.source if edition is not None else group.source,
+            "from": edition.valid_from.isoformat() if edition is not None else None,
+            "provenance": (edition.provenance if edition is not None else "") or "unstated",
+            "provenance_note": "" if edition is not None else f"no edition in force on {self.as_of}: no member",
+            "file": group.defined_in,
+        }
+
+    def _use(self, param, edition, key, cited_only: bool = False):
         slot = (param.name, key)
-        if slot not in self.used:
+        if not cited_only and self.used.get((param.name, None), {}).get("cited_only"):
+            del self.used[(param.name, None)]  # the value is read after all: list the value instead
+        if slot not in self.used or self.used[slot].get("cited_only"):
             value = edition.value if key is None else edition.table.get(key, edition.otherwise)
             self.used[slot] = {
                 "name": param.name,
                 "key": key,
-                "value": format_value(value, "en"),
+                "value": None if cited_only else format_value(value, "en"),
                 "source": edition.source,
                 "from": edition.valid_from.isoformat(),
+                "provenance": edition.provenance or "unstated",
+                "provenance_note": edition.provenance_note,
                 "file": param.path,
             }
+            if cited_only:  # cited as a rule's basis, its value not read
+                self.used[slot]["cited_only"] = True
 
 
 @dataclass
@@ -117,6 +150,10 @@ class CompiledEdition:
     valid_from: dt.date
     source: str
     value: Any = None
+    text: str = ""  # the source's words, or a paraphrase when `paraphrase`
+    paraphrase: bool = False
+    provenance: str = ""  # official | secondary | practice ("" = not stated)
+    provenance_note: str = ""
     table: dict[str, Any] = field(default_factory=dict)
     codes: bool = False
     otherwise: Any = None
@@ -497,7 +534,7 @@ class ExprCompiler:
                     return Missing("land-use code")
                 prefixes = prefix if isinstance(prefix, list) else [prefix]
                 # a class named by a group (a duty's resource "ecological_resource") covers the group's codes
-                return any(env[CTX].classification.in_group(str(code), str(p)) if str(p) in groups
+                return any(env[CTX].classification.in_group(str(code), str(p), env[CTX].as_of) if str(p) in groups
                            else str(code).startswith(str(p)) for p in prefixes)
 
             return BOOL, fn
@@ -517,7 +554,9 @@ class ExprCompiler:
                 classification = env[CTX].classification
                 if group not in classification.groups:
                     return Missing(f"land-use group {group}")
-                return classification.in_group(str(code), group) != negate
+                if classification.groups[group].editions:  # a dated group: its members on as_of, listed as applied
+                    env[CTX].params.group(classification.groups[group])
+                return classification.in_group(str(code), group, env[CTX].as_of) != negate
 
             return BOOL, fn
         if rt.kind == "list" and rt.arg.kind == "record" and has_id(rt.arg.arg):

@@ -188,8 +188,22 @@ class _ToAst(Transformer):
         return ("severity", self._s(meta), str(children[0]))
 
     def basis_clause(self, meta, children):
-        law, text = children
-        return ("basis", self._s(meta), (_unquote(law), _unquote(text) if text is not None else ""))
+        law, words = children
+        text, paraphrase = words if words is not None else ("", False)
+        return ("basis", self._s(meta), (_unquote(law), text, paraphrase, None))
+
+    def basis_param(self, meta, children):
+        return ("basis", self._s(meta), ("", "", False, str(children[0])))
+
+    def words_quote(self, meta, children):
+        return (_unquote(children[0]), False)
+
+    def words_paraphrase(self, meta, children):
+        return (_unquote(children[0]), True)
+
+    def provenance(self, meta, children):
+        kind, note = children
+        return (str(kind), _unquote(note) if note is not None else "")
 
     def tags_clause(self, meta, children):
         return ("tags", self._s(meta), tuple(str(c) for c in children))
@@ -247,7 +261,7 @@ class _ToAst(Transformer):
             if kind == "title":
                 fields["title_zh"], fields["title_en"] = value
             elif kind == "basis":
-                fields["basis"], fields["basis_text"] = value
+                fields["basis"], fields["basis_text"], fields["basis_paraphrase"], fields["basis_param"] = value
             elif kind == "applies":
                 fields["applies_from"], fields["applies_until"] = value
             elif kind == "message":
@@ -263,12 +277,15 @@ class _ToAst(Transformer):
         return ast.Param(str(name), _unquote(zh), _unquote(en), tuple(editions), self._s(name))
 
     def edition(self, meta, children):
-        date, source, body = children
+        date, source, words, provenance, body = children
+        text, paraphrase = words if words is not None else ("", False)
+        prov, note = provenance if provenance is not None else ("", "")
+        extra = dict(text=text, paraphrase=paraphrase, provenance=prov, provenance_note=note)
         kind, value = body
         if kind == "value":
-            return ast.Edition(_parse_date(date, self.path), _unquote(source), value, None, (), self._s(meta))
+            return ast.Edition(_parse_date(date, self.path), _unquote(source), value, None, (), self._s(meta), **extra)
         table_key, entries = value
-        return ast.Edition(_parse_date(date, self.path), _unquote(source), None, table_key, entries, self._s(meta))
+        return ast.Edition(_parse_date(date, self.path), _unquote(source), None, table_key, entries, self._s(meta), **extra)
 
     def param_value(self, meta, children):
         return ("value", children[0])

@@ -385,7 +385,7 @@ class FilterPlan:
                     kept.append(item)
                     mask[pos] = True
                 elif isinstance(verdict, Missing):
-                    undecided.append((item, verdict))
+                    undecided.append((pos, item, verdict))
         else:
             kept = list(items)
         tree, geoms = None, None
@@ -393,7 +393,7 @@ class FilterPlan:
             with_geometry = []
             for item in kept:
                 if _geom_or_none(item) is None:
-                    undecided.append((item, Missing(f"geometry of {record_id(item)}")))
+                    undecided.append((None, item, Missing(f"geometry of {record_id(item)}")))
                 else:
                     with_geometry.append(item)
             kept = with_geometry
@@ -416,10 +416,10 @@ class FilterPlan:
             yield prepared
             return
         items, kept, undecided, tree, geoms, mask = prepared
-        if undecided:
-            visit(env, len(undecided))
-        for item, verdict in undecided:
-            yield verdict
+        found = None
+        if tree is None and self.join is not None:
+            found = self.join.lookup(env, self.join.indexes(env, self.var, items, self.source_const, self.key))
+        yield from self._undecided(env, undecided, tree, found)
         if tree is not None:
             other = self.spatial_other(env)
             if isinstance(other, Missing):
@@ -438,8 +438,6 @@ class FilterPlan:
                     prefill_pairs(other, geoms[indices])
             pool = ((kept[i], self.rest_fns) for i in indices)
         elif self.join is not None:
-            indexes = self.join.indexes(env, self.var, items, self.source_const, self.key)
-            found = self.join.lookup(env, indexes)
             if found is None:
                 pool = ((item, self.rest_fns) for item in kept)
             else:
@@ -455,6 +453,36 @@ class FilterPlan:
             yield from survivors
             return
         yield from self._filtered(env, pool)
+
+    def _undecided(self, env, undecided, tree, found):
+        """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
+        it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
+        it is not in, nor for a place it does not touch. With a hash join, only the items its lookup lets through
+        can be undecided (for the others its conjunct is false), so only those are tested."""
+        if not undecided:
+            return
+        if found is not None:
+            memo = env[CTX].memo
+            cached = memo.get(("undecided", id(undecided)))
+            if cached is None or cached[0] is not undecided:
+                cached = (undecided, {pos: (pos, item, verdict) for pos, item, verdict in undecided})
+                memo[("undecided", id(undecided))] = cached
+            by_pos = cached[1]
+            undecided = [by_pos[p] for p in found[0] if p in by_pos]
+        env[CTX].visits += len(undecided)
+        probe = dict(env)
+        other = None
+        if tree is not None and self.spatial_predicate == "intersects":
+            other = as_geometry(self.spatial_other(env))
+            other = None if isinstance(other, Missing) else other
+        for _, item, verdict in undecided:
+            probe[self.var] = item
+            if _all_of(self.rest_fns, probe) is False:
+                continue
+            geometry = _geom_or_none(item)
+            if other is not None and geometry is not None and not shapely.intersects(other, geometry):
+                continue
+            yield verdict
 
     def _filtered(self, env, pool):
         probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import datetime as dt
 import hashlib
 import json
@@ -93,14 +94,36 @@ class CompiledRule:
         r = self.rule
         return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
 
-    def catalog(self) -> dict:
+    def basis_at(self, as_of: dt.date | None = None, params=None) -> dict:
+        """The rule's basis: its own, or for `basis source of PARAM` the source and words of PARAM's edition
+        in force on `as_of` (`params`: the run's ParamValues, which records the edition as applied). Without
+        a date, every edition of PARAM, each with the date from which it applies."""
+        r = self.rule
+        if r.basis_param is None:
+            return {"citation": r.basis, "text": r.basis_text, "paraphrase": r.basis_paraphrase}
+        param = self.names.params.get(r.basis_param)
+        if as_of is None or param is None:
+            editions = param.editions if param is not None else []
+            return {"citation": "；".join(f"{e.valid_from.isoformat()} 起：{e.source}" for e in editions),
+                    "text": "", "paraphrase": False, "param": r.basis_param,
+                    "editions": [{"from": e.valid_from.isoformat(), "citation": e.source, "text": e.text,
+                                  "paraphrase": e.paraphrase, "provenance": e.provenance or "unstated"}
+                                 for e in editions]}
+        edition = params.edition(r.basis_param) if params is not None else param.edition_at(as_of)
+        if edition is None:
+            return {"citation": "", "text": "", "paraphrase": False, "param": r.basis_param, "from": None}
+        return {"citation": edition.source, "text": edition.text, "paraphrase": edition.paraphrase,
+                "param": r.basis_param, "from": edition.valid_from.isoformat(),
+                "provenance": edition.provenance or "unstated"}
+
+    def catalog(self, as_of: dt.date | None = None) -> dict:
         r = self.rule
         return {
             "id": r.id,
             "family": r.family,
             "severity": r.severity,
             "title": {"zh": r.title_zh, "en": r.title_en},
-            "basis": {"citation": r.basis, "text": r.basis_text},
+            "basis": self.basis_at(as_of),
             "tags": list(r.tags),
             "waivable": r.waivable,
             "applies": {"from": r.applies_from.isoformat() if r.applies_from else None,
@@ -233,7 +256,7 @@ class CompiledRule:
             "severity": r.severity,
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
-            "basis": r.basis + ("：" + r.basis_text if r.basis_text else ""),
+            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params)),
             "titles": {"zh": r.title_zh, "en": r.title_en},
             "messages": messages,
             "subjects": self._subjects(env),
@@ -271,6 +294,17 @@ class CompiledRule:
         except EvalError as err:
             sub["$trace"]["error"] = Missing(str(err))
         return [{"expr": text, "value": format_value(value, lang)} for text, value in sub["$trace"].items()]
+
+
+PARAPHRASE_MARK = "〔大意〕"
+
+
+def basis_line(basis: dict) -> str:
+    """A basis as the one line reports print: ``citation：words``, a paraphrase marked 〔大意〕."""
+    line = basis.get("citation", "")
+    if basis.get("text"):
+        line += "：" + (PARAPHRASE_MARK if basis.get("paraphrase") else "") + basis["text"]
+    return line
 
 
 def _value_or_missing(fn, env):
@@ -315,12 +349,46 @@ class RuleSet:
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
 
-    def select(self, select: list[str] | None = None, ignore: list[str] | None = None) -> list[CompiledRule]:
-        def hit(rule_id: str, patterns: list[str]) -> bool:
-            return any(rule_id == p or rule_id.startswith(p.rstrip("-") + "-") or rule_id.startswith(p) for p in patterns)
+    def select(self, select: list[str] | None = None, ignore: list[str] | None = None, *,
+               origin: str = "<arguments>", labels: tuple[str, str] = ("select", "ignore")) -> list[CompiledRule]:
+        """The rules named by `select` (every rule when empty), less those named by `ignore`, in pack order.
 
-        chosen = [r for r in self.rules if not select or hit(r.id, select)]
-        return [r for r in chosen if not ignore or not hit(r.id, ignore)]
+        A pattern is a rule id (``IND-002``) or a family prefix (``IND``, ``IND-``), in any letter case
+        (``ind`` is ``IND``). A pattern naming no loaded rule is an InputError (located at `origin`, the
+        field being the option in `labels`) with the nearest ids or families as a hint: a typo must not
+        check fewer rules than asked, or none, and pass."""
+        diagnostics: list[Diagnostic] = []
+
+        def named(patterns: list[str] | None, label: str) -> set[str]:
+            ids: set[str] = set()
+            for pattern in patterns or []:
+                hit = self.matching(pattern)
+                if not hit:
+                    message, hint = self.unknown_pattern(pattern)
+                    diagnostics.append(Diagnostic(origin, message, field=label, hint=hint))
+                ids |= hit
+            return ids
+
+        chosen, dropped = named(select, labels[0]), named(ignore, labels[1])
+        if diagnostics:
+            raise InputError(diagnostics)
+        return [r for r in self.rules if (not select or r.id in chosen) and r.id not in dropped]
+
+    def matching(self, pattern: str) -> set[str]:
+        """The ids of the loaded rules a select/ignore pattern names (empty when it names none)."""
+        key = str(pattern).strip().upper()
+        family = key[:-1] if key.endswith("-") else key
+        return {r.id for r in self.rules if r.id.upper() == key or r.family.upper() == family}
+
+    def unknown_pattern(self, pattern: str) -> tuple[str, str]:
+        """The message and hint for a pattern naming no loaded rule (a rule id such as in a waiver, or a family)."""
+        key = str(pattern).strip().upper()
+        families = sorted({r.family for r in self.rules}, key=lambda f: _sort_key(f + "-"))
+        family = key.rstrip("-")
+        if family in CONTRACT_FAMILIES:
+            return (f"no rule of family {family} in the loaded rule packs",
+                    f"the loaded packs have the families {', '.join(families)}")
+        return f"no rule or family {pattern!r}", suggest_rules(pattern, [r.id for r in self.rules])
 
     def catalog(self) -> list[dict]:
         return [r.catalog() for r in self.rules]
@@ -338,10 +406,34 @@ class RuleSet:
                         values["otherwise"] = format_value(e.otherwise, "en", full=True)
                 else:
                     values = format_value(e.value, "en", full=True)
-                editions.append({"from": e.valid_from.isoformat(), "source": e.source, "values": values})
+                editions.append({"from": e.valid_from.isoformat(), "source": e.source, "text": e.text,
+                                 "paraphrase": e.paraphrase, "provenance": e.provenance or "unstated",
+                                 "provenance_note": e.provenance_note, "values": values})
             out.append({"name": name, "title": {"zh": param.title_zh, "en": param.title_en}, "editions": editions,
                         "source": {"path": param.path, "line": param.line}})
         return out
+
+
+# the family prefixes bundle-format.md names; a pack may add more
+CONTRACT_FAMILIES = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
+
+
+def suggest_rules(word: str, rule_ids: list[str]) -> str:
+    """A hint for an unknown rule id or family: the nearest ids and families, else where to look them up."""
+    key = str(word).strip().upper()
+    families = sorted({i.split("-", 1)[0] for i in rule_ids}, key=lambda f: _sort_key(f + "-"))
+    listing = "`rulecheck rules list` lists every rule"
+    if "-" in key.strip("-"):
+        family = key.split("-", 1)[0]
+        same = sorted((i for i in rule_ids if i.startswith(family + "-")), key=_sort_key)
+        close = difflib.get_close_matches(key, same or sorted(rule_ids, key=_sort_key), n=3, cutoff=0.6)
+        if same:
+            listing = f"family {family} has {len(same)} rules, {same[0]} to {same[-1]}; " + listing
+    else:
+        close = difflib.get_close_matches(key.rstrip("-"), families, n=3, cutoff=0.5)
+    if close:
+        return f"did you mean {' or '.join(close)}? ({listing})"
+    return f"give a rule id such as IND-002 or a family: {', '.join(families)} ({listing})"
 
 
 def _sort_key(rule_id: str) -> tuple:
@@ -384,10 +476,13 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
             diags.append(_diag(path, text, edition.span, f"parameter {param.name} is a table in one edition and a single value in another"))
             continue
         try:
+            cited = dict(text=edition.text, paraphrase=edition.paraphrase, provenance=edition.provenance,
+                         provenance_note=edition.provenance_note)
             if not table:
-                editions.append(CompiledEdition(edition.valid_from, edition.source, value=value_of(edition.value)))
+                editions.append(CompiledEdition(edition.valid_from, edition.source, value=value_of(edition.value), **cited))
                 continue
-            compiled = CompiledEdition(edition.valid_from, edition.source, codes=any(e.key_is_code for e in edition.entries))
+            compiled = CompiledEdition(edition.valid_from, edition.source, codes=any(e.key_is_code for e in edition.entries),
+                                       **cited)
             for entry in edition.entries:
                 value = value_of(entry.value)
                 if entry.key is None:
@@ -432,6 +527,10 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     if rule.family not in FAMILY_ORDER:
         diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
                            f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
+    if rule.basis_param is not None and rule.basis_param not in names.params:
+        span = dict(rule.clauses).get("basis", rule.span)
+        diags.append(_diag(path, text, span, f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter",
+                           _suggest(rule.basis_param, list(names.params))))
     comp = ExprCompiler(names, text)
     scope: dict[str, T] = {}
     steps = []
@@ -536,7 +635,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params)), plans=comp.plans)
+                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param else set()))),
+                        plans=comp.plans)
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,

@@ -74,6 +74,7 @@ FIELD_UNITS = {
     "green_min": "%",
     "green_max": "%",
     "height_max": "m",
+    "admin_share": "%",
     "share": "%",
 }
 DYNAMIC_UNIT_FIELDS = {(d.Duty, "quantity"), (d.ContractDuty, "quantity")}

@@ -6,7 +6,8 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import InitErrorDetails
 
 
 class SourceLoc(NamedTuple):
@@ -137,7 +138,7 @@ class Feature(Record):
 
 class Right(Feature):
     kind: RightKind
-    land_use: str
+    land_use: str | None = None  # required, except on an overlay (which takes the use of what it lies on)
     ownership: Ownership | None = None
     term_years: float | None = None
     supply_method: SupplyMethod | None = None
@@ -146,6 +147,15 @@ class Right(Feature):
     scale: Scale | None = None
     sea_use: SeaUse | None = None
     area_m2: float | None = None
+    oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
+
+    @model_validator(mode="after")
+    def _land_use_unless_overlay(self) -> "Right":
+        """bundle-format.md: land_use is optional for overlay rights only; elsewhere it is a missing field."""
+        if self.land_use is None and not self.overlay:
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [InitErrorDetails(type="missing", loc=("land_use",), input={"id": self.id})])
+        return self
 
 
 class Indicators(Record):
@@ -169,6 +179,7 @@ class Parcel(Feature):
     green_max: float | None = None
     height_max: float | None = None
     facilities: list[str] = Field(default_factory=list)
+    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
 
 
 class ControlLine(Feature):
@@ -231,6 +242,7 @@ class ContractItem(Indicators):
     land_use: str | None = None
     area_m2: float | None = None
     term_years: float | None = None
+    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
 
     _contract_id: str = PrivateAttr(default="")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import re
@@ -20,7 +21,9 @@ PROVINCE_DIR = DATA_DIR / "provinces"
 
 _CODE_RE = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
 _TOP_KEYS = {"source", "codes", "aliases", "groups"}
-_GROUP_KEYS = {"zh", "en", "codes", "source"}
+_GROUP_KEYS = {"zh", "en", "codes", "source", "editions"}
+_EDITION_KEYS = {"from", "codes", "source", "provenance"}
+PROVENANCES = ("official", "secondary", "practice")
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,21 @@ class Code:
 
 
 @dataclass(frozen=True)
+class GroupEdition:
+    """The members of a dated group from a date on, with the text that made them members."""
+
+    valid_from: dt.date
+    codes: tuple[str, ...]
+    source: str
+    provenance: str = ""  # official | secondary | practice, as for a parameter edition
+
+
+@dataclass(frozen=True)
 class Group:
-    """A named group of codes (e.g. operating land); a code in `codes` covers every code under it."""
+    """A named group of codes (e.g. operating land); a code in `codes` covers every code under it.
+
+    A dated group (`editions`) has the members of the edition in force on a date, and none before its first
+    edition; `codes` are then the members of the latest edition."""
 
     name: str
     zh: str
@@ -47,6 +63,21 @@ class Group:
     codes: tuple[str, ...]
     source: str
     defined_in: str = ""
+    editions: tuple[GroupEdition, ...] = ()
+
+    def edition_at(self, as_of: dt.date) -> GroupEdition | None:
+        current = None
+        for edition in self.editions:
+            if edition.valid_from <= as_of:
+                current = edition
+        return current
+
+    def codes_at(self, as_of: dt.date | None) -> tuple[str, ...]:
+        """The members on `as_of` (all of `codes` for an undated group, or when no date is given)."""
+        if not self.editions or as_of is None:
+            return self.codes
+        edition = self.edition_at(as_of)
+        return edition.codes if edition is not None else ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,12 @@ class Classification:
     ('商业用地', 'commerce', '09')
     >>> c.under("0901", "09"), c.in_group("1001", "operating"), c.in_group("0301", "construction")
     (True, True, False)
+
+    A dated group answers for a date: industrial land is operating land (to be put to tender, auction or
+    listing) from 2007-11-01 only.
+
+    >>> c.in_group("1001", "operating", dt.date(2005, 6, 1)), c.in_group("1001", "operating", dt.date(2008, 1, 1))
+    (False, True)
     """
 
     codes: Mapping[str, Code]
@@ -87,9 +124,10 @@ class Classification:
         code, prefix = self.canonical(code), self.canonical(prefix)
         return len(prefix) % 2 == 0 and len(prefix) > 0 and code.startswith(prefix)
 
-    def in_group(self, code: str, group: str) -> bool:
-        """True when `code` falls under one of the group's codes; KeyError for an unknown group."""
-        return any(self.under(code, g) for g in self.groups[group].codes)
+    def in_group(self, code: str, group: str, as_of: dt.date | None = None) -> bool:
+        """True when `code` falls under one of the group's codes (on `as_of`, for a dated group); KeyError for
+        an unknown group."""
+        return any(self.under(code, g) for g in self.groups[group].codes_at(as_of))
 
     def groups_of(self, code: str) -> list[str]:
         """The names of every group `code` falls in, sorted."""
@@ -276,9 +314,13 @@ class _Reader:
             where = f"groups.{name}"
             fields: dict[str, Any] = {}
             code_nodes: list[tuple[str, yaml.Node]] = []
+            editions: list[GroupEdition] = []
             for k, v in self.mapping(value_node, where) or []:
                 if k.value not in _GROUP_KEYS:
-                    self.error(k, f"{where}.{k.value}", f"unknown key {k.value!r}", hint="expected zh, en, codes, source")
+                    self.error(k, f"{where}.{k.value}", f"unknown key {k.value!r}",
+                               hint="expected zh, en, codes, source, editions")
+                elif k.value == "editions":
+                    editions = self._editions(v, f"{where}.editions", code_nodes)
                 elif k.value == "codes":
                     if not isinstance(v, yaml.SequenceNode) or not v.value:
                         self.error(v, f"{where}.codes", "expected a non-empty list of codes")
@@ -293,19 +335,70 @@ class _Reader:
                         fields[k.value] = text
             if not isinstance(value_node, yaml.MappingNode):
                 continue
-            missing = [f for f in ("zh", "codes", "source") if f not in fields and not (f == "codes" and code_nodes)]
+            missing = [f for f in ("zh", "codes", "source")
+                       if f not in fields and not (f == "codes" and (code_nodes or editions))]
             if missing:
                 self.error(value_node, where, f"a group needs {', '.join(missing)}")
                 continue
+            codes = tuple(dict.fromkeys(c for c, _ in code_nodes)) if not editions else editions[-1].codes
             group = Group(
                 name,
                 fields["zh"],
                 fields.get("en", name),
-                tuple(c for c, _ in code_nodes),
+                codes,
                 fields["source"],
                 f"{self.label}:{_line(key_node)}",
+                tuple(editions),
             )
             out[name] = (group, code_nodes)
+
+    def _editions(self, node: yaml.Node, where: str, code_nodes: list) -> list[GroupEdition]:
+        """`editions:` of a dated group: a list of {from: DATE, codes: [...], source: TEXT}, in date order."""
+        out: list[GroupEdition] = []
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.error(node, where, "expected a non-empty list of editions (from, codes, source)")
+            return out
+        for i, item in enumerate(node.value):
+            at = f"{where}[{i}]"
+            fields: dict[str, Any] = {}
+            codes: list[str] = []
+            for k, v in self.mapping(item, at) or []:
+                if k.value not in _EDITION_KEYS:
+                    self.error(k, f"{at}.{k.value}", f"unknown key {k.value!r}",
+                               hint="expected from, codes, source, provenance")
+                elif k.value == "from":
+                    value = _construct(v)
+                    if not isinstance(value, dt.date):
+                        self.error(v, f"{at}.from", "expected a date (YYYY-MM-DD)")
+                    else:
+                        fields["from"] = value
+                elif k.value == "codes":
+                    if not isinstance(v, yaml.SequenceNode):
+                        self.error(v, f"{at}.codes", "expected a list of codes (it may be empty)")
+                        continue
+                    for j, c in enumerate(v.value):
+                        code = self.code_key(c, f"{at}.codes[{j}]")
+                        if code is not None:
+                            codes.append(code)
+                            code_nodes.append((code, c))
+                else:
+                    text = self.text(v, f"{at}.{k.value}")
+                    if text is not None and k.value == "provenance" and text not in PROVENANCES:
+                        self.error(v, f"{at}.provenance", f"unknown provenance {text!r}",
+                                   hint=f"expected one of {', '.join(PROVENANCES)}")
+                    elif text is not None:
+                        fields[k.value] = text
+            if not isinstance(item, yaml.MappingNode):
+                continue
+            missing = [f for f in ("from", "source") if f not in fields]
+            if missing:
+                self.error(item, at, f"an edition needs {', '.join(missing)}")
+                continue
+            if out and fields["from"] <= out[-1].valid_from:
+                self.error(item, f"{at}.from", "editions must be in date order")
+                continue
+            out.append(GroupEdition(fields["from"], tuple(codes), fields["source"], fields.get("provenance", "")))
+        return out
 
 
 def _read_file(path: Path, label: str) -> dict[str, Any]:

@@ -29,11 +29,34 @@ STRINGS: dict[str, dict[str, Any]] = {
     "n_warning": {"zh": "{n} 个警告", "en": ("{n} warning", "{n} warnings")},
     "n_info": {"zh": "{n} 个提示", "en": ("{n} info", "{n} infos")},
     "n_waived": {"zh": "{n} 个已豁免", "en": ("{n} waived", "{n} waived")},
-    "n_indeterminate": {"zh": "{n} 项无法判定", "en": ("{n} indeterminate", "{n} indeterminate")},
+    "n_indeterminate": {"zh": "{n} 项无法判定", "en": ("{n} indeterminate result", "{n} indeterminate results")},
     "n_conflict": {"zh": "{n} 个冲突", "en": ("{n} conflict", "{n} conflicts")},
     "passed": {"zh": "通过", "en": "PASSED"},
     "failed": {"zh": "未通过", "en": "FAILED"},
+    "undecided": {"zh": "未判定", "en": "UNDECIDED"},
+    "incomplete": {"zh": "判定不完整", "en": "INCOMPLETE"},
     "clean": {"zh": "未发现冲突（{n} 条规则）- 通过", "en": "No conflicts ({n} rules checked) - PASSED"},
+    "no_conflicts": {"zh": "未发现冲突", "en": "No conflicts"},
+    "nothing_decided": {"zh": "没有作出任何判定", "en": "Nothing decided"},
+    "rule_counts": {"zh": "已运行 {n} 条规则：通过 {passed}，有冲突 {failed}，不适用 {not_applicable}，无法判定 {indeterminate}",
+                    "en": ("{n} rule run: {passed} passed, {failed} failed, {not_applicable} not applicable, "
+                           "{indeterminate} indeterminate",
+                           "{n} rules run: {passed} passed, {failed} failed, {not_applicable} not applicable, "
+                           "{indeterminate} indeterminate")},
+    "indeterminate_results": {"zh": "无法判定的结果", "en": "Indeterminate results"},
+    "status_new": {"zh": "新增", "en": "new"},
+    "status_persisting": {"zh": "持续", "en": "persisting"},
+    "resolved": {"zh": "相对基线已解决", "en": "Resolved since the baseline"},
+    "baseline_line": {"zh": "与基线 {report} 相比：新增 {new}，持续 {persisting}，已解决 {resolved}",
+                      "en": "Against the baseline {report}: {new} new, {persisting} persisting, {resolved} resolved"},
+    "not_rechecked": {"zh": "，另有 {n} 个基线冲突的规则本轮未运行、未重新检查",
+                      "en": ("; {n} conflict of the baseline not checked again (its rule was not run)",
+                             "; {n} conflicts of the baseline not checked again (their rules were not run)")},
+    "gate_new_only": {"zh": "（仅新增冲突计入结论）", "en": " (only new conflicts count toward the verdict)"},
+    "rules_passed": {"zh": "通过的规则", "en": "Rules passed"},
+    "rules_failed": {"zh": "有冲突的规则", "en": "Rules failed"},
+    "rules_not_applicable": {"zh": "不适用的规则", "en": "Rules not applicable"},
+    "rules_indeterminate": {"zh": "无法判定的规则", "en": "Rules indeterminate"},
     "list_sep": {"zh": "，", "en": ", "},
     "subjects": {"zh": "对象", "en": "subjects"},
     "expected": {"zh": "应为", "en": "expected"},
@@ -172,11 +195,12 @@ def catalog_title(entry: dict, lang: str) -> str:
 
 
 def catalog_basis(entry: dict) -> str:
-    """A catalog entry's basis as one line: ``citation：text``."""
+    """A catalog entry's basis as one line: ``citation：text`` (a paraphrase marked ``〔大意〕``)."""
     basis = entry.get("basis")
     if isinstance(basis, dict):
-        parts = [str(basis[k]) for k in ("citation", "text") if basis.get(k)]
-        return "：".join(parts)
+        text = ("〔大意〕" if basis.get("paraphrase") else "") + str(basis.get("text") or "")
+        parts = [str(basis["citation"])] if basis.get("citation") else []
+        return "：".join(parts + ([text] if basis.get("text") else []))
     return str(basis or "")
 
 
@@ -216,23 +240,87 @@ def counted(key: str, n: int, lang: str) -> str:
     return t(key, lang, n=n)
 
 
+def verdict_of(record: dict) -> str:
+    """``passed``, ``incomplete`` (passes the gate, but some results could not be decided), ``undecided``
+    (nothing was decided) or ``failed``; a record without `summary.verdict` has the verdict `passed` says."""
+    summary = record.get("summary") or {}
+    verdict = summary.get("verdict")
+    if verdict in ("passed", "incomplete", "undecided", "failed"):
+        return verdict
+    return "passed" if summary.get("passed", True) else "failed"
+
+
+RULE_COUNT_KEYS = {"pass": "rules_passed", "fail": "rules_failed", "not_applicable": "rules_not_applicable",
+                   "indeterminate": "rules_indeterminate"}
+
+
+def rule_counts(record: dict) -> dict[str, int] | None:
+    """How many rules passed, failed, were not applicable and indeterminate (from the summary, else from the
+    outcomes), as ``{rules_passed: n, ...}``; None when the record has neither."""
+    summary = record.get("summary") or {}
+    if all(key in summary for key in RULE_COUNT_KEYS.values()):
+        return {key: int(summary[key] or 0) for key in RULE_COUNT_KEYS.values()}
+    if "outcomes" not in record:
+        return None
+    statuses = [o.get("status") for o in record.get("outcomes") or []]
+    return {key: statuses.count(status) for status, key in RULE_COUNT_KEYS.items()}
+
+
 def summary_line(record: dict, lang: str) -> str:
-    """``3 errors, 1 warning, 1 waived - FAILED`` / ``3 个错误，1 个警告，1 个已豁免 - 未通过``; one short line when clean."""
+    """The verdict line: what was found, how many rules passed, failed, were not applicable or indeterminate,
+    and the verdict: ``2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable,
+    0 indeterminate) - FAILED``; ``No conflicts (…) - PASSED``; ``Nothing decided (…) - UNDECIDED``."""
     summary = record.get("summary") or {}
     conflicts = record.get("conflicts") or []
     indeterminate = int(summary.get("indeterminate") or 0)
-    if not conflicts and not indeterminate and summary.get("passed", True):
-        return t("clean", lang, n=summary.get("rules_run", len(record.get("outcomes") or [])))
-    parts = [counted("n_error", int(summary.get("error") or 0), lang),
-             counted("n_warning", int(summary.get("warning") or 0), lang)]
-    if summary.get("info"):
-        parts.append(counted("n_info", int(summary["info"]), lang))
-    if summary.get("waived"):
-        parts.append(counted("n_waived", int(summary["waived"]), lang))
-    if indeterminate:
-        parts.append(counted("n_indeterminate", indeterminate, lang))
-    verdict = t("passed" if summary.get("passed") else "failed", lang)
-    return t("list_sep", lang).join(parts) + " - " + verdict
+    verdict = verdict_of(record)
+    counts = rule_counts(record)
+    if counts is None and not conflicts and not indeterminate and verdict == "passed":
+        return t("clean", lang, n=summary.get("rules_run", 0))
+    if verdict == "undecided" and not conflicts:
+        parts = [t("nothing_decided", lang)]
+        if indeterminate:
+            parts.append(counted("n_indeterminate", indeterminate, lang))
+    elif not conflicts:
+        parts = [t("no_conflicts", lang)]
+        if indeterminate:
+            parts.append(counted("n_indeterminate", indeterminate, lang))
+    else:
+        parts = [counted("n_error", int(summary.get("error") or 0), lang),
+                 counted("n_warning", int(summary.get("warning") or 0), lang)]
+        if summary.get("info"):
+            parts.append(counted("n_info", int(summary["info"]), lang))
+        if summary.get("waived"):
+            parts.append(counted("n_waived", int(summary["waived"]), lang))
+        if indeterminate:
+            parts.append(counted("n_indeterminate", indeterminate, lang))
+    line = t("list_sep", lang).join(parts)
+    if counts is not None:
+        n = summary.get("rules_run", sum(counts.values()))
+        detail = t("rule_counts", lang, n=n, passed=counts["rules_passed"], failed=counts["rules_failed"],
+                   not_applicable=counts["rules_not_applicable"], indeterminate=counts["rules_indeterminate"])
+        line += f"（{detail}）" if norm_lang(lang) == "zh" else f" ({detail})"
+    return line + " - " + t(verdict, lang)
+
+
+def status_marker(conflict: dict, lang: str) -> str:
+    """``[new] `` / ``[persisting] `` for a conflict compared with a baseline report; empty otherwise."""
+    status = conflict.get("status")
+    return f"[{t('status_' + status, lang)}] " if status in ("new", "persisting") else ""
+
+
+def baseline_line(record: dict, lang: str) -> str | None:
+    """``Against the baseline old.json: 1 new, 22 persisting, 1 resolved``, or None without a baseline."""
+    baseline = record.get("baseline")
+    if not isinstance(baseline, dict):
+        return None
+    line = t("baseline_line", lang, report=baseline.get("report") or baseline.get("submission") or "",
+             **{k: int(baseline.get(k) or 0) for k in ("new", "persisting", "resolved")})
+    if baseline.get("not_rechecked"):
+        line += t("not_rechecked", lang, n=len(baseline["not_rechecked"]))
+    if (record.get("summary") or {}).get("fail_on_new"):
+        line += t("gate_new_only", lang)
+    return line
 
 
 def waiver_line(waiver: dict, lang: str) -> str:

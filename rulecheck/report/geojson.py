@@ -26,6 +26,7 @@ def render(record: dict, *, lang: str) -> str:
                 "expected": conflict.get("expected"),
                 "actual": conflict.get("actual"),
                 "waived": is_waived(conflict),
+                **({"status": conflict["status"]} if conflict.get("status") else {}),
             },
             "geometry": conflict["geometry"],
         })

@@ -8,6 +8,7 @@ import shapely
 from shapely.geometry import shape
 
 from .common import (
+    baseline_line,
     LAND_USE_CLASSES,
     cap,
     catalog_basis,
@@ -16,10 +17,13 @@ from .common import (
     is_waived,
     localized,
     norm_lang,
+    status_marker,
+    rule_counts,
     subject_label,
     subject_location,
     summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -44,6 +48,7 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
   text-align: left; vertical-align: top; } th { background: #f2f2f2; }
 .verdict { font-size: 1.15em; font-weight: bold; padding: .4em .8em; display: inline-block; border-radius: 4px; }
 .verdict.passed { background: #e3f4e3; color: #1e7b1e; } .verdict.failed { background: #fbe3e1; color: var(--error); }
+.verdict.undecided, .verdict.incomplete { background: #fdf3d8; color: #7a5a00; }
 .conflict { border: 1px solid #ccc; border-left: 6px solid var(--error); padding: .5em .8em; margin: .7em 0;
   break-inside: avoid; page-break-inside: avoid; }
 .conflict.warning { border-left-color: var(--warning); } .conflict.info { border-left-color: var(--info); }
@@ -105,14 +110,15 @@ def render(record: dict, *, lang: str) -> str:
         out.append(f"<tr><th>{e(label)}</th><td>{e(str(value))}</td></tr>")
     out.append("</table>")
 
-    passed = bool(summary.get("passed"))
     out.append(f"<h2>{e(t('summary', lang))}</h2>")
-    out.append(f'<p><span class="verdict {"passed" if passed else "failed"}">{e(summary_line(record, lang))}</span></p>')
+    out.append(f'<p><span class="verdict {verdict_of(record)}">{e(summary_line(record, lang))}</span></p>')
     out.append("<table class=\"summary\"><tr>")
-    keys = ("error", "warning", "info", "waived", "indeterminate", "rules_run")
-    out.append("".join(f"<th>{e(cap(t(k, lang)))}</th>" for k in keys))
+    values = {k: summary.get(k, 0) for k in ("error", "warning", "info", "waived", "indeterminate", "rules_run")}
+    values.update(rule_counts(record) or {})
+    out.append("".join(f"<th>{e(cap(t('indeterminate_results' if k == 'indeterminate' else k, lang)))}</th>"
+                       for k in values))
     out.append("</tr><tr>")
-    out.append("".join(f"<td>{e(str(summary.get(k, 0)))}</td>" for k in keys))
+    out.append("".join(f"<td>{e(str(v))}</td>" for v in values.values()))
     out.append("</tr></table>")
     for note in submission.get("notes") or []:
         out.append(f'<p class="muted">{e(t("note", lang))}: {e(str(note))}</p>')
@@ -136,6 +142,15 @@ def render(record: dict, *, lang: str) -> str:
             subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
             out.append(f"<li><span class=\"rule\">{e(str(entry.get('rule', '')))}</span> {e(subjects)}: "
                        f"{e(t('missing', lang))} {e(str(entry.get('missing', '')))}</li>")
+        out.append("</ul></section>")
+
+    against = baseline_line(record, lang)
+    if against:
+        out.append(f"<section><h2>{e(t('resolved', lang))}</h2><p>{e(against)}</p><ul>")
+        for entry in record.get("resolved") or []:
+            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
+            out.append(f"<li><span class=\"rule\">{e(str(entry.get('rule', '')))}</span> {e(subjects)}: "
+                       f"{e(localized(entry, 'message', lang))}</li>")
         out.append("</ul></section>")
 
     waivers = record.get("waivers") or {}
@@ -165,7 +180,9 @@ def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str) -
     parts = [f'<div class="{e(classes)}" id="conflict-{number}">',
              f'<h3><span class="num">{number}</span><span class="sev {e(severity)}">{e(sev_text)}</span> '
              f'<span class="rule">{e(str(conflict.get("rule", "")))}</span> {e(localized(conflict, "title", lang))}'
-             + (f' <em>[{e(t("waived", lang))}]</em>' if waived else "") + "</h3>",
+             + (f' <em>[{e(t("waived", lang))}]</em>' if waived else "")
+             + (f' <em class="status">{e(status_marker(conflict, lang).strip())}</em>' if conflict.get("status") else "")
+             + "</h3>",
              f"<p>{e(localized(conflict, 'message', lang))}</p>"]
     subjects = conflict.get("subjects") or []
     if subjects:

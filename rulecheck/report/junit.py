@@ -11,9 +11,12 @@ from .common import (
     family_of,
     is_waived,
     localized,
+    status_marker,
     subject_label,
     subject_location,
+    summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -39,6 +42,7 @@ def render(record: dict, *, lang: str) -> str:
     for rule_id in sorted(outcomes):
         families.setdefault(outcomes[rule_id].get("family") or family_of(rule_id), []).append(outcomes[rule_id])
 
+    fails_on_indeterminate = (record.get("summary") or {}).get("fail_on") == "indeterminate"
     root = ET.Element("testsuites")
     for suite_id, family in enumerate(sorted(families, key=family_key)):
         suite = ET.SubElement(root, "testsuite")
@@ -67,12 +71,15 @@ def render(record: dict, *, lang: str) -> str:
                                         message=t("n_conflict", lang, n=len(failing)) + ": "
                                         + localized(failing[0][1], "message", lang))
                 failure.text = "\n".join(_conflict_text(n, c, lang) for n, c in failing + waived) + "\n"
+            elif status == "indeterminate" and fails_on_indeterminate:
+                failures += 1  # --fail-on indeterminate: a result not decided fails the gate
+                ET.SubElement(case, "failure", type="indeterminate",
+                              message=f"indeterminate: {_missing(record, rule_id)}".rstrip(": "))
             elif status in ("not_applicable", "indeterminate"):
                 skipped += 1
                 message = status
                 if status == "indeterminate":
-                    missing = [e.get("missing", "") for e in record.get("indeterminate") or [] if e.get("rule") == rule_id]
-                    message = f"indeterminate: {'; '.join(m for m in missing if m)}".rstrip(": ")
+                    message = f"indeterminate: {_missing(record, rule_id)}".rstrip(": ")
                 ET.SubElement(case, "skipped", message=message)
         suite.set("name", f"{family} {family_name(family, lang)}")
         suite.set("package", f"rulecheck.{family}")
@@ -86,12 +93,30 @@ def render(record: dict, *, lang: str) -> str:
         suite.set("time", "0")
         ET.SubElement(suite, "system-out").text = ""
         ET.SubElement(suite, "system-err").text = ""
+    if verdict_of(record) == "undecided":  # every case skipped would read as green: the run itself fails
+        suite = ET.SubElement(root, "testsuite", name="rulecheck", package="rulecheck", id=str(len(families)),
+                              timestamp=timestamp, hostname="localhost", tests="1", failures="1", errors="0",
+                              skipped="0", time="0")
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("submission", submission.get("id", "")), ("as_of", as_of),
+                            ("rules_sha256", rules_info.get("sha256", "")), ("lang", lang)):
+            ET.SubElement(properties, "property", name=name, value=str(value))
+        case = ET.SubElement(suite, "testcase", name=f"rulecheck {t('undecided', lang)}", classname="rulecheck",
+                             time="0")
+        ET.SubElement(case, "failure", type="undecided", message=summary_line(record, lang))
+        ET.SubElement(suite, "system-out").text = ""
+        ET.SubElement(suite, "system-err").text = ""
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _missing(record: dict, rule_id: str) -> str:
+    missing = [e.get("missing", "") for e in record.get("indeterminate") or [] if e.get("rule") == rule_id]
+    return "; ".join(m for m in missing if m)
+
+
 def _conflict_text(number: int, conflict: dict, lang: str) -> str:
-    lines = [f"{number}. {conflict.get('rule', '')} [{conflict.get('severity', '')}] "
+    lines = [f"{number}. {status_marker(conflict, lang)}{conflict.get('rule', '')} [{conflict.get('severity', '')}] "
              f"{localized(conflict, 'message', lang)}"]
     for subject in conflict.get("subjects") or []:
         where = subject_location(subject)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from .common import (
+    baseline_line,
     cap,
     family_name,
     group_by_family,
     is_waived,
     localized,
+    status_marker,
+    rule_counts,
     subject_label,
     subject_location,
     summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -41,9 +45,12 @@ def render(record: dict, *, lang: str) -> str:
         (t("warning", lang), summary.get("warning", 0)),
         (t("info", lang), summary.get("info", 0)),
         (t("waived", lang), summary.get("waived", 0)),
-        (t("indeterminate", lang), summary.get("indeterminate", 0)),
-        (t("result", lang), t("passed" if summary.get("passed") else "failed", lang)),
+        (t("indeterminate_results", lang), summary.get("indeterminate", 0)),
     ]
+    counts = rule_counts(record)
+    if counts is not None:
+        rows += [(t(key, lang), counts[key]) for key in counts]
+    rows.append((t("result", lang), t(verdict_of(record), lang)))
     out += [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
     out += ["", f"**{cell(summary_line(record, lang))}**", ""]
 
@@ -55,6 +62,7 @@ def render(record: dict, *, lang: str) -> str:
         for number, conflict in numbered:
             severity = conflict.get("severity", "")
             severity_text = t(severity, lang) if severity in ("error", "warning", "info") else severity
+            severity_text = status_marker(conflict, lang) + severity_text
             message = localized(conflict, "message", lang)
             if is_waived(conflict):
                 severity_text = f"~~{severity_text}~~ {t('waived', lang)}"
@@ -75,6 +83,17 @@ def render(record: dict, *, lang: str) -> str:
         for entry in indeterminate:
             subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
             out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(entry.get('missing'))} |")
+        out.append("")
+
+    against = baseline_line(record, lang)
+    if against:
+        out += [f"## {t('resolved', lang)}", "", cell(against), ""]
+        resolved = record.get("resolved") or []
+        if resolved:
+            out += [f"| {cap(t('rule', lang))} | {cap(t('subjects', lang))} | {cap(t('message', lang))} |", "|---|---|---|"]
+        for entry in resolved:
+            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
+            out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(localized(entry, 'message', lang))} |")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -14,7 +14,9 @@ from .common import (
     localized,
     norm_lang,
     subject_label,
+    summary_line,
     t,
+    verdict_of,
 )
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -62,6 +64,15 @@ def render(record: dict, *, lang: str) -> str:
             "summary": record.get("summary") or {},
         },
     }
+    verdict = verdict_of(record)
+    invocation: dict = {"executionSuccessful": True, "properties": {"verdict": verdict}}
+    if verdict in ("undecided", "incomplete"):  # no result is not a clean result: say what was not decided
+        invocation["toolExecutionNotifications"] = [{
+            "level": "error" if verdict == "undecided" else "warning",
+            "message": {"text": summary_line(record, lang)},
+            "descriptor": {"id": verdict},
+        }]
+    run["invocations"] = [invocation]
     sarif = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
 
@@ -132,6 +143,8 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
     }
     if rule_id in index:
         result = {"ruleId": rule_id, "ruleIndex": index[rule_id], **{k: v for k, v in result.items() if k != "ruleId"}}
+    if conflict.get("status") in ("new", "persisting"):  # compared with a baseline report (--baseline)
+        result["baselineState"] = "new" if conflict["status"] == "new" else "unchanged"
     if conflict.get("explanation"):
         result["properties"]["explanation"] = conflict["explanation"]
     waiver = conflict.get("waiver")

@@ -5,15 +5,18 @@ from __future__ import annotations
 import click
 
 from .common import (
+    baseline_line,
     document_of,
     family_name,
     group_by_family,
     is_waived,
     localized,
+    status_marker,
     subject_label,
     subject_location,
     summary_line,
     t,
+    verdict_of,
     waiver_line,
 )
 
@@ -27,10 +30,9 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
         return click.style(text, **kwargs) if color else text
 
     conflicts = record.get("conflicts") or []
-    summary = record.get("summary") or {}
     line = summary_line(record, lang)
-    verdict_colour = "green" if summary.get("passed", True) else "red"
-    if not conflicts and not record.get("indeterminate"):
+    verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
+    if not conflicts and not record.get("indeterminate") and not record.get("baseline"):
         return style(line, fg=verdict_colour) + "\n"
 
     out: list[str] = []
@@ -58,6 +60,14 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
             out.append(text)
         out.append("")
 
+    resolved = record.get("resolved") or []
+    if resolved:
+        out.append(style(f"{t('resolved', lang)} ({len(resolved)})", bold=True))
+        for entry in resolved:
+            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
+            out.append(f"  {entry.get('rule', '')} {subjects}: {localized(entry, 'message', lang)}".rstrip(": "))
+        out.append("")
+
     waivers = record.get("waivers") or {}
     for key, label in (("expired", "waiver_expired"), ("refused", "waiver_refused"), ("unmatched", "waiver_unmatched")):
         for waiver in waivers.get(key) or []:
@@ -70,6 +80,9 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     if out and out[-1] != "":
         out.append("")
 
+    against = baseline_line(record, lang)
+    if against:
+        out.append(against)
     out.append(style(line, fg=verdict_colour, bold=True))
     return "\n".join(out) + "\n"
 
@@ -79,7 +92,7 @@ def _conflict_lines(number: int, conflict: dict, lang: str, style) -> list[str]:
     waived = is_waived(conflict)
     head = style(t(severity, lang) if severity in ("error", "warning", "info") else severity,
                  fg=None if waived else _SEVERITY_COLOURS.get(severity), bold=not waived)
-    marker = f"[{t('waived', lang)}] " if waived else ""
+    marker = status_marker(conflict, lang) + (f"[{t('waived', lang)}] " if waived else "")
     lines = [f"    {number}. {marker}{head} {style(conflict.get('rule', ''), bold=True)} "
              f"{localized(conflict, 'message', lang) or localized(conflict, 'title', lang)}"]
     indent = "       "
