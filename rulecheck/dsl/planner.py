@@ -283,10 +283,10 @@ class FilterPlan:
     rest_fns: list[Fn]
     key: int
     # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
-    # survivor's; computed in one vectorised call per outer record, or for all pairs in the bulk pass ("filter")
+    # survivor's; computed for all pairs in the bulk pass, else in one vectorised call per outer record
     prefill: str | None = None
-    # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
-    # every outer record, and a "filter" prefill is computed over all pairs at once
+    # the records the outer geometry comes from, when fixed for the run (the outer loop's records that pass its
+    # own filter): then one bulk query answers every outer record, and the prefill covers all pairs at once
     universe_fn: Fn | None = None
     join: KeyJoin | None = None  # a hash join (only without a spatial predicate)
     rest_without_join: list[Fn] = field(default_factory=list)  # rest_fns minus the join's own conjunct
