@@ -42,7 +42,7 @@ def timed(cmd: list[str]) -> dict:
             "status": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-3000:]}
 
 
-def bench(n: int, seed: int) -> dict:
+def bench(n: int, seed: int, geopandas_python: str | None = None) -> dict:
     t = time.perf_counter()
     manifest = write_county(n, seed)
     generated = time.perf_counter() - t
@@ -50,6 +50,7 @@ def bench(n: int, seed: int) -> dict:
     report = DATA / f"report_{n}.json"
     rc = timed([str(RULECHECK), "check", str(manifest), "--format", "json", "--output", str(report), "--timings", "-q"])
     hand = timed([str(PY), str(HERE / "handwritten.py"), str(manifest)])
+    gpd = timed([geopandas_python, str(HERE / "handwritten_geopandas.py"), str(manifest)]) if geopandas_python else None
     out = {"parcels": n, "generated_s": round(generated, 1),
            "packages": len(doc["unit_plan"]["packages"]), "contracts": len(doc["contracts"]),
            "items": sum(len(c["items"]) for c in doc["contracts"]),
@@ -66,6 +67,12 @@ def bench(n: int, seed: int) -> dict:
         out["slowest"] = [(r["rule"], r["seconds"], r["visited"]) for r in rows[:6]]
     else:
         out["rulecheck"]["stderr"] = rc["stderr"]
+    if gpd is not None:
+        out["geopandas"] = {k: gpd[k] for k in ("seconds", "cpu_s", "peak_mb", "status")}
+        if gpd["status"] == 0:
+            out["geopandas"].update(json.loads(gpd["stdout"]))
+        else:
+            out["geopandas"]["stderr"] = gpd["stderr"]
     if hand["status"] == 0:
         out["handwritten"].update(json.loads(hand["stdout"]))
         for rule in ("LAY-003", "LAY-004", "LAY-006", "LAY-007"):  # the same joins find the same conflicts
@@ -79,11 +86,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 50_000, 100_000])
     parser.add_argument("--seed", type=int, default=20260301)
+    parser.add_argument("--geopandas", metavar="PYTHON", default=None,
+                        help="the python of a venv with benchmarks/requirements.txt: also time handwritten_geopandas.py")
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     results = []
     for n in args.sizes:
-        result = bench(n, args.seed)
+        result = bench(n, args.seed, args.geopandas)
         results.append(result)
         print(json.dumps(result, ensure_ascii=False), flush=True)
         (DATA / "bench_county.json").write_text(json.dumps({"commit": commit, "results": results}, indent=1), encoding="utf-8")
@@ -95,6 +104,14 @@ def main() -> None:
         print(f"| {r['parcels']:,} | {r['packages']} / {r['contracts']} / {r['items']:,} | {rc['seconds']:.1f} s ({rc['cpu_s']:.1f} s) | "
               f"{rc['peak_mb']} MB | {hw['seconds']:.1f} s ({hw['cpu_s']:.1f} s) | {hw['peak_mb']} MB | "
               f"{rc['seconds'] / hw['seconds']:.2f}× ({rc['cpu_s'] / hw['cpu_s']:.2f}×) |")
+    if any("geopandas" in r for r in results):
+        print("\n| parcels | geopandas script: wall (CPU) | peak | rulecheck / geopandas, wall (CPU) |")
+        print("|---|---|---|---|")
+        for r in results:
+            if "geopandas" in r and r["geopandas"]["status"] == 0:
+                g, rc = r["geopandas"], r["rulecheck"]
+                print(f"| {r['parcels']:,} | {g['seconds']:.1f} s ({g['cpu_s']:.1f} s) | {g['peak_mb']} MB | "
+                      f"{rc['seconds'] / g['seconds']:.2f}× ({rc['cpu_s'] / g['cpu_s']:.2f}×) |")
     if len(results) > 1:
         first, last = results[0]["rulecheck"], results[-1]["rulecheck"]
         print(f"\ngrowth {results[0]['parcels']:,} -> {results[-1]['parcels']:,}: "

@@ -11,7 +11,7 @@ from pathlib import Path
 import shapely
 
 from rulecheck import __version__
-from rulecheck.dsl.builtins import pair_cache, prepared_scope
+from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
 from rulecheck.model.documents import Submission
@@ -148,6 +148,12 @@ def check(
     run_started = time.monotonic()
     with no_gc(), pair_cache():
         for n, rule in enumerate(chosen):
+            if n and rule.family != chosen[n - 1].family:
+                # the pairs a family joined (their intersections, the bulk queries) are not kept for the next one:
+                # rules sharing a join are of one family (LAY-004/006), and memory stays that of the largest join
+                forget_pairs()
+                for key in [k for k in ctx.memo if isinstance(k, tuple) and k and k[0] == "bulk"]:
+                    del ctx.memo[key]
             if progress is not None:
                 progress(n, len(chosen), rule.id)
             started, visits = time.perf_counter(), ctx.visits

@@ -89,3 +89,14 @@ def test_a_file_writable_by_others_is_not_used(home, monkeypatch):
 
 def test_lark_keeps_nothing_in_the_shared_temp_folder():
     assert not parser._lark().options.cache
+
+
+def test_a_changed_parser_makes_the_cache_stale(home, monkeypatch):
+    rulecheck.load_rules()
+    before = set(home.glob("*.pack"))
+    monkeypatch.setattr(cache, "_code_fingerprint", lambda: b"another parser")
+    calls = []
+    real = parser.parse_file
+    monkeypatch.setattr(parser, "parse_file", lambda *a, **k: calls.append(a) or real(*a, **k))
+    rulecheck.load_rules()
+    assert len(calls) == len(before) and len(set(home.glob("*.pack")) - before) == len(before)

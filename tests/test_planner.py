@@ -46,6 +46,15 @@ rule TST-012
   require count(p for p in detailed_plan.parcels where p.land_use == parcel.land_use) >= 1
   message zh "{item}" en "{item}"
 
+rule TST-014
+  title zh "测试" en "A local condition left undecided, joined by id: undecided only where the join holds"
+  severity warning
+  basis "测试" "test"
+  for each package in unit_plan.packages
+  for each right in unit_plan.rights where right.scale != large and right.id in package.rights
+  require right.overlay == false
+  message zh "{right}" en "{right}"
+
 rule TST-013
   title zh "测试" en "A join the planner cannot index (a number), tested per pair"
   severity info
@@ -120,6 +129,13 @@ def test_absent_keys_stay_undecided_in_the_same_order(tmp_path, monkeypatch):
     # rights without a package are undecided for every package (TST-010) and undecided on their own (TST-011)
     missing = {(i["rule"], i["missing"]) for i in planned["indeterminate"]}
     assert {rule for rule, _ in missing} >= {"TST-010", "TST-011"}
+    # a right without a scale is undecided for the package that lists it, not for the others
+    submission = rulecheck.load_submission(manifest)
+    no_scale = [r.id for r in submission.unit_plan.rights if r.scale is None]
+    listed = [(p.id, r) for p in submission.unit_plan.packages for r in p.rights if r in no_scale]
+    tst014 = [i for i in planned["indeterminate"] if i["rule"] == "TST-014"]
+    assert len(listed) > 0 and len(tst014) == len(listed) < len(no_scale) * len(submission.unit_plan.packages)
+    assert [[s["id"] for s in i["subjects"]] for i in tst014] == [[p] for p, _ in listed]  # in the order listed
     checked = {o["rule"]: o["checked"] for o in planned["outcomes"]}
     assert checked["TST-012"] > 0 and checked["TST-013"] > 0
 

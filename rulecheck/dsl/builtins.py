@@ -63,11 +63,15 @@ def pair_cache():
 _PREPARED: ContextVar[list | None] = ContextVar("rulecheck_prepared", default=None)
 
 
+PREPARE_MIN_COORDS = 64  # smaller geometries are tested faster (and with less memory) as they are
+
+
 def _prepare(geoms) -> None:
-    """shapely.prepare, remembering what was not prepared before so prepared_scope can release it."""
-    arr = np.asarray(geoms, dtype=object)
-    fresh = arr[~shapely.is_prepared(arr)] if arr.ndim else (arr if not shapely.is_prepared(arr) else None)
-    if fresh is None or (arr.ndim and not len(fresh)):
+    """shapely.prepare for the large geometries (a control line of thousands of vertices, tested against many
+    rights), remembering what was not prepared before so prepared_scope can release it."""
+    arr = np.atleast_1d(np.asarray(geoms, dtype=object))
+    fresh = arr[~shapely.is_prepared(arr) & (shapely.get_num_coordinates(arr) >= PREPARE_MIN_COORDS)]
+    if not len(fresh):
         return
     shapely.prepare(fresh)
     held = _PREPARED.get()
@@ -85,6 +89,13 @@ def prepared_scope():
         for fresh in _PREPARED.get():
             shapely.destroy_prepared(fresh)
         _PREPARED.reset(token)
+
+
+def forget_pairs() -> None:
+    """Drop the intersections and shared areas kept so far (the next family of rules joins other pairs)."""
+    cache = _PAIRS.get()
+    if cache is not None:
+        cache.clear()
 
 
 def shared_intersection(a, b):

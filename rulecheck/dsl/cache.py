@@ -2,8 +2,8 @@
 
 Parsing the shipped packs costs several times what checking a small submission does. Each pack's parse
 (its AST and diagnostics) is kept in `$XDG_CACHE_HOME/rulecheck` (else `~/.cache/rulecheck`), in a file
-named by the sha256 of the rulecheck version, the pack's displayed path and its text, so a changed pack or
-a new rulecheck never meets an old entry.
+named by the sha256 of the rulecheck version, the parser's own source files, the pack's displayed path and
+its text, so a changed pack, parser or rulecheck never meets an old entry.
 
 A cache file is unpickled, so it is trusted only as far as its directory: the directory is created 0700 and
 used only when it is a real directory (not a symbolic link) owned by the user and writable by no one else;
@@ -15,6 +15,7 @@ a result. `RULECHECK_NO_CACHE=1` turns it off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -48,9 +49,23 @@ def cache_dir() -> Path | None:
     return folder
 
 
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> bytes:
+    """The parser's own source (grammar, AST classes, transformer): a change to any of them, even without a
+    new version number, makes every cached parse stale."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in ("grammar.lark", "ast.py", "parser.py", "cache.py", "../diagnostics.py"):
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:
+            digest.update(b"?" + name.encode())
+    return digest.hexdigest().encode()
+
+
 def key_of(display: str, text: str) -> str:
     digest = hashlib.sha256()
-    for part in (FORMAT, __version__.encode(), display.encode("utf-8"), text.encode("utf-8")):
+    for part in (FORMAT, __version__.encode(), _code_fingerprint(), display.encode("utf-8"), text.encode("utf-8")):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 

@@ -283,10 +283,10 @@ class FilterPlan:
     rest_fns: list[Fn]
     key: int
     # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
-    # survivor's; computed in one vectorised call per outer record, or for all pairs in the bulk pass ("filter")
+    # survivor's; computed for all pairs in the bulk pass, else in one vectorised call per outer record
     prefill: str | None = None
-    # the collection the outer geometry ranges over, when fixed for the run: then one bulk query answers
-    # every outer record, and a "filter" prefill is computed over all pairs at once
+    # the records the outer geometry comes from, when fixed for the run (the outer loop's records that pass its
+    # own filter): then one bulk query answers every outer record, and the prefill covers all pairs at once
     universe_fn: Fn | None = None
     join: KeyJoin | None = None  # a hash join (only without a spatial predicate)
     rest_without_join: list[Fn] = field(default_factory=list)  # rest_fns minus the join's own conjunct
@@ -385,7 +385,7 @@ class FilterPlan:
                     kept.append(item)
                     mask[pos] = True
                 elif isinstance(verdict, Missing):
-                    undecided.append((item, verdict))
+                    undecided.append((pos, item, verdict))
         else:
             kept = list(items)
         tree, geoms = None, None
@@ -393,7 +393,7 @@ class FilterPlan:
             with_geometry = []
             for item in kept:
                 if _geom_or_none(item) is None:
-                    undecided.append((item, Missing(f"geometry of {record_id(item)}")))
+                    undecided.append((None, item, Missing(f"geometry of {record_id(item)}")))
                 else:
                     with_geometry.append(item)
             kept = with_geometry
@@ -416,9 +416,10 @@ class FilterPlan:
             yield prepared
             return
         items, kept, undecided, tree, geoms, mask = prepared
-        if undecided:
-            visit(env, len(undecided))
-        yield from self._undecided(env, undecided, tree)
+        found = None
+        if tree is None and self.join is not None:
+            found = self.join.lookup(env, self.join.indexes(env, self.var, items, self.source_const, self.key))
+        yield from self._undecided(env, undecided, tree, found)
         if tree is not None:
             other = self.spatial_other(env)
             if isinstance(other, Missing):
@@ -437,8 +438,6 @@ class FilterPlan:
                     prefill_pairs(other, geoms[indices])
             pool = ((kept[i], self.rest_fns) for i in indices)
         elif self.join is not None:
-            indexes = self.join.indexes(env, self.var, items, self.source_const, self.key)
-            found = self.join.lookup(env, indexes)
             if found is None:
                 pool = ((item, self.rest_fns) for item in kept)
             else:
@@ -455,22 +454,31 @@ class FilterPlan:
             return
         yield from self._filtered(env, pool)
 
-    def _undecided(self, env, undecided, tree):
+    def _undecided(self, env, undecided, tree, found):
         """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
         it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
-        it is not in, nor for a place it does not touch. The place is asked of an STRtree of those items."""
+        it is not in, nor for a place it does not touch. With a hash join, only the items its lookup lets through
+        can be undecided (for the others its conjunct is false); with a spatial predicate, only those an STRtree
+        of the undecided items finds near the place. Either way only those are tested."""
         if not undecided:
             return
-        near = None  # positions in `undecided` the spatial predicate may hold for; None: every one
-        if tree is not None and self.spatial_predicate == "intersects":
+        memo = env[CTX].memo
+        if found is not None:
+            cached = memo.get(("undecided", id(undecided)))
+            if cached is None or cached[0] is not undecided:
+                cached = (undecided, {pos: (pos, item, verdict) for pos, item, verdict in undecided})
+                memo[("undecided", id(undecided))] = cached
+            by_pos = cached[1]
+            undecided = [by_pos[p] for p in found[0] if p in by_pos]
+        elif tree is not None and self.spatial_predicate == "intersects":
             other = as_geometry(self.spatial_other(env))
             if not isinstance(other, Missing):
                 index, placed, unplaced = self._undecided_index(env, undecided)
-                near = {placed[i] for i in index.query(other, predicate="intersects")} | unplaced
+                near = sorted({placed[i] for i in index.query(other, predicate="intersects")} | unplaced)
+                undecided = [undecided[i] for i in near]
+        env[CTX].visits += len(undecided)
         probe = dict(env)
-        for position, (item, verdict) in enumerate(undecided):
-            if near is not None and position not in near:
-                continue
+        for _, item, verdict in undecided:
             probe[self.var] = item
             if _all_of(self.rest_fns, probe) is False:
                 continue
@@ -482,7 +490,7 @@ class FilterPlan:
         cached = memo.get(key)
         if cached is not None and cached[0] is undecided:
             return cached[1]
-        geoms = [_geom_or_none(item) for item, _ in undecided]
+        geoms = [_geom_or_none(item) for _, item, _ in undecided]
         placed = [i for i, g in enumerate(geoms) if g is not None]
         built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
                  {i for i, g in enumerate(geoms) if g is None})
