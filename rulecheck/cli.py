@@ -560,3 +560,128 @@ def init(directory):
         _write(str(root / name), text)
     click.echo(f"wrote {', '.join(str(root / name) for name in files)}")
     click.echo(f"next: rulecheck check {root / 'submission.yaml'}")
+
+
+# ---- batch, impact, serve (docs/service.md) -------------------------------------------------------
+
+
+def _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path=None):
+    from .batch import CheckOptions
+
+    return CheckOptions(as_of=as_of.date().isoformat() if as_of else None, select=tuple(_split(select)),
+                        ignore=tuple(_split(ignore)), fail_on=fail_on, lang=lang, waivers=waiver_path,
+                        rules=tuple(rule_paths), params=tuple(param_paths))
+
+
+def _check_options(command):
+    """The options `batch` and `impact` share with `check`."""
+    for option in reversed((
+        click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
+                     help="The date whose law applies (default: each submission's as_of, else today)."),
+        click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families."),
+        click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families."),
+        click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+                     help="Lowest severity that fails a submission."),
+        click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language."),
+    )):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("target", metavar="DIR|LIST")
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Where the reports (<submission id>.json) and summary.csv / summary.json go.")
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
+@click.option("--params", "param_paths", multiple=True, metavar="FILE", help="Parameter files.")
+@_check_options
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes (or Dask workers of the local cluster); default: every core.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786|local",
+              help="Run on Dask distributed: a scheduler's address, or 'local' for an embedded LocalCluster.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary on standard output.")
+def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fail_on, lang, jobs, scheduler, quiet):
+    """Check every submission of DIR (DIR/*/submission.yaml) or of LIST (one manifest path a line).
+
+    Writes one JSON report per submission and summary.csv / summary.json into --output-dir. Exit status: 0 every
+    submission passed, 1 one failed or was undecided, 2 one could not be read (its problems are in its report
+    and the summary; the others are still checked).
+    """
+    import rulecheck
+
+    from .batch import manifests_in, run_batch, write_batch
+
+    manifests = manifests_in(target)
+    options = _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths)
+    # a bad pack or an unknown --select fails once, here, not once per submission
+    rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None).select(
+        list(options.select) or None, list(options.ignore) or None)
+
+    def progress(done, total, result):
+        if not quiet:
+            verdict = (result.get("record") or {}).get("summary", {}).get("verdict", "unreadable")
+            click.echo(f"[{done}/{total}] {verdict:<11} {result['manifest']}", err=True)
+
+    results = run_batch(manifests, options, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler, progress=progress)
+    rows = write_batch(results, output_dir)
+    if not quiet:
+        counts = {}
+        for row in rows:
+            counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+        click.echo(f"{len(rows)} submission(s): " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+                   + f"; summary in {Path(output_dir) / 'summary.csv'}")
+    if any(row["verdict"] == "unreadable" for row in rows):
+        sys.exit(EXIT_INPUT)
+    sys.exit(EXIT_PASSED if all(row["passed"] for row in rows) or fail_on == "never" else EXIT_CONFLICTS)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs a token (--token-file or RULECHECK_TOKEN).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None, metavar="FILE",
+              help="File whose first line is the bearer token clients must send (else $RULECHECK_TOKEN).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Where the history (history.sqlite) and the requests' private folders live "
+                   "(default: $XDG_DATA_HOME/rulecheck or ~/.local/share/rulecheck).")
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
+@click.option("--params", "param_paths", multiple=True, metavar="FILE", help="Parameter files.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Check processes (default: every core).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=64, show_default=True)
+@click.option("--max-files", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Entries a zip bundle may hold.")
+@click.option("--max-expanded-mb", type=click.FloatRange(min=0, min_open=True), default=1024, show_default=True,
+              help="What a zip bundle may expand to.")
+@click.option("--job-threshold-mb", type=click.FloatRange(min=0), default=8, show_default=True,
+              help="Bundles larger than this run as jobs (202, then GET /checks/{id}).")
+@click.option("--run-seconds", type=click.FloatRange(min=0), default=600, show_default=True,
+              help="Time one check may take.")
+def serve(host, port, token_file, data_dir, rule_paths, param_paths, workers, max_upload_mb, max_files,
+          max_expanded_mb, job_threshold_mb, run_seconds):
+    """Serve checks over HTTP (POST /checks, GET /checks/{id}, /rules, /submissions/{id}/checks, /health).
+
+    The OpenAPI document is at /openapi.json, its browsable form at /docs. See docs/service.md.
+    """
+    try:
+        from .service import is_loopback, read_token
+        from .service.app import ServiceSettings
+        from .service.bundle import BundleLimits
+    except ImportError as error:
+        raise click.UsageError(f"the service needs its optional dependencies ({error.name} is missing): "
+                               "pip install 'rulecheck-nrap[service]'") from None
+    try:
+        token = read_token(token_file)
+    except (OSError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    if token is None and not is_loopback(host):
+        raise click.UsageError(f"refusing to listen on {host} without a token: give --token-file or set "
+                               "RULECHECK_TOKEN (without one the service listens on 127.0.0.1 only)")
+    from .history import default_data_dir
+    from .service import serve as run
+
+    settings = ServiceSettings(token=token, data_dir=Path(data_dir) if data_dir else default_data_dir(),
+                               rules=tuple(rule_paths), params=tuple(param_paths), workers=workers or os.cpu_count() or 1,
+                               limits=BundleLimits(max_upload_mb=max_upload_mb, max_files=max_files,
+                                                   max_expanded_mb=max_expanded_mb),
+                               job_threshold_mb=job_threshold_mb, run_seconds=run_seconds)
+    run(settings, host=host, port=port)

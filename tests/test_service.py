@@ -1,0 +1,360 @@
+"""`rulecheck serve` as an approval system calls it: the real server (uvicorn on a free port, in a subprocess)
+over HTTP. A posted bundle's report equals the command line's JSON report except `submission.manifest`, which
+is the manifest's path inside the bundle (docs/service.md)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from click.testing import CliRunner  # noqa: E402
+
+from rulecheck.cli import cli  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+TOKEN = "t0ken-for-tests"
+NAMES = ("minimal", "eco-recreation", "eco-recreation-defects", "land-sea", "land-sea-defects", "mine-land")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("service-data")
+    port = _free_port()
+    env = {**os.environ, "RULECHECK_TOKEN": TOKEN}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rulecheck", "serve", "--port", str(port), "--data-dir", str(data), "--workers", "2",
+         "--max-upload-mb", "1", "--max-expanded-mb", "20", "--max-files", "50", "--job-threshold-mb", "0.01"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the service did not start:\n" + process.stdout.read().decode(errors="replace"))
+            time.sleep(0.3)
+    yield {"base": base, "data": data}
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def call(server, method: str, path: str, body: bytes | None = None, *, token: str | None = TOKEN,
+         content_type: str | None = None, accept: str | None = None):
+    """(status, headers, body bytes) of one request; an HTTP error status is returned, not raised."""
+    request = urllib.request.Request(server["base"] + path, data=body, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    if accept:
+        request.add_header("Accept", accept)
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def call_oversized(server, size: int) -> tuple[int, bytes]:
+    """POST `size` bytes the way a client that honours an early answer does: the server refuses from the
+    Content-Length, before the body is read, and may close the connection while it is still being sent."""
+    import http.client
+
+    host, port = server["base"].removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.putrequest("POST", "/checks")
+    connection.putheader("Authorization", f"Bearer {TOKEN}")
+    connection.putheader("Content-Type", "application/zip")
+    connection.putheader("Content-Length", str(size))
+    connection.endheaders()
+    try:
+        connection.send(b"\0" * size)
+    except OSError:
+        pass  # the answer is already on its way
+    response = connection.getresponse()
+    try:
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def bundle(name: str) -> bytes:
+    """The fixture's folder as a zip: its manifest at the top, its layers beside it."""
+    out = io.BytesIO()
+    folder = FIXTURES / name
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return out.getvalue()
+
+
+_CLI_REPORTS: dict[tuple, dict] = {}
+
+
+def cli_report(name: str, *args: str) -> dict:
+    """The command line's JSON report of a fixture (computed once per fixture and options)."""
+    key = (name, args)
+    if key not in _CLI_REPORTS:
+        result = CliRunner().invoke(cli, ["check", str(FIXTURES / name / "submission.yaml"), "--format", "json",
+                                          "--no-config", *args])
+        assert result.exit_code in (0, 1), result.output
+        _CLI_REPORTS[key] = json.loads(result.stdout)
+    return _CLI_REPORTS[key]
+
+
+def without_manifest(record: dict) -> dict:
+    record = json.loads(json.dumps(record))
+    record["submission"].pop("manifest")
+    return record
+
+
+def wait_for(server, check_id: str, deadline: float = 240) -> tuple[int, dict, bytes]:
+    end = time.monotonic() + deadline
+    while True:
+        status, headers, body = call(server, "GET", f"/checks/{check_id}")
+        if status != 202 or time.monotonic() > end:
+            return status, headers, body
+        time.sleep(0.3)
+
+
+def test_health_needs_no_token_and_names_the_rule_pack(server):
+    status, _, body = call(server, "GET", "/health", token=None)
+    assert status == 200
+    health = json.loads(body)
+    assert health["status"] == "ok" and len(health["rules_sha256"]) == 64 and health["rules"] > 100
+
+
+@pytest.mark.parametrize("path,method", [("/rules", "GET"), ("/rules/LAY-004", "GET"), ("/checks", "POST"),
+                                         ("/checks/abc", "GET"), ("/submissions/MIN-01/checks", "GET")])
+def test_without_or_with_a_wrong_token_401(server, path, method):
+    body = b"x" if method == "POST" else None
+    for token in (None, "wrong"):
+        status, headers, answer = call(server, method, path, body, token=token, content_type="application/yaml")
+        assert status == 401, (path, token)
+        assert "token" in json.loads(answer)["error"]
+        assert headers.get("www-authenticate") == "Bearer"
+
+
+def test_openapi_document_validates(server):
+    from openapi_spec_validator import validate
+
+    status, _, body = call(server, "GET", "/openapi.json", token=None)
+    assert status == 200
+    document = json.loads(body)
+    validate(document)
+    assert {"/checks", "/checks/{check_id}", "/rules", "/rules/{rule_id}", "/health",
+            "/submissions/{submission_id}/checks"} <= set(document["paths"])
+    assert "application/zip" in document["paths"]["/checks"]["post"]["requestBody"]["content"]
+
+
+def test_rules_and_one_rule_match_the_command_line(server):
+    status, _, body = call(server, "GET", "/rules")
+    assert status == 200
+    catalog = json.loads(body)
+    result = CliRunner().invoke(cli, ["rules", "list", "--format", "json"])
+    listed = json.loads(result.stdout)
+    listed = listed["rules"] if isinstance(listed, dict) else listed
+    assert [entry["id"] for entry in catalog] == [entry["id"] for entry in listed]
+    status, _, body = call(server, "GET", "/rules/lay-004")
+    assert status == 200 and json.loads(body)["id"] == "LAY-004"
+    status, _, body = call(server, "GET", "/rules/NOPE-999")
+    assert status == 404 and "NOPE-999" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("name", ["eco-recreation-defects", "land-sea-defects", "mine-land"])
+def test_posted_zip_report_equals_the_command_lines(server, name):
+    status, headers, body = call(server, "POST", "/checks?lang=en&mode=sync", bundle(name),
+                                 content_type="application/zip")
+    assert status == 200, body[:500]
+    record = json.loads(body)
+    assert record["submission"]["manifest"] == "submission.yaml"  # never the server's private folder
+    assert without_manifest(record) == without_manifest(cli_report(name, "--lang", "en"))
+    assert headers["x-rulecheck-verdict"] == record["summary"]["verdict"]
+    # the stored check is the same report
+    status, _, stored = call(server, "GET", f"/checks/{headers['x-rulecheck-check']}")
+    assert status == 200 and json.loads(stored) == record
+
+
+def test_manifest_with_inline_data_and_options(server):
+    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    status, _, body = call(server, "POST", "/checks?select=SUP,IND&ignore=SUP-010&as_of=2026-05-01&fail_on=warning",
+                           text, content_type="application/yaml")
+    assert status == 200
+    expected = cli_report("minimal", "--select", "SUP,IND", "--ignore", "SUP-010", "--as-of", "2026-05-01",
+                          "--fail-on", "warning")
+    assert without_manifest(json.loads(body)) == without_manifest(expected)
+    assert all(entry["family"] in ("SUP", "IND") and entry["id"] != "SUP-010"
+               for entry in json.loads(body)["rules"]["catalog"])
+
+
+def test_formats_by_query_and_accept_header(server):
+    text = (FIXTURES / "land-sea-defects" / "submission.yaml").read_bytes()
+    status, headers, body = call(server, "POST", "/checks?format=sarif&lang=en", text, content_type="application/yaml")
+    assert status == 200 and headers["content-type"].startswith("application/sarif+json")
+    assert json.loads(body)["version"] == "2.1.0"
+    status, headers, body = call(server, "POST", "/checks?lang=en", text, content_type="application/yaml",
+                                 accept="text/plain")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    from rulecheck.report import render
+
+    assert body.decode() == render(cli_report("land-sea-defects", "--lang", "en"), "text", lang="en")
+    status, headers, body = call(server, "GET", f"/checks/{headers['x-rulecheck-check']}", accept="application/xml")
+    assert status == 200 and body.startswith(b"<?xml")
+
+
+def test_large_bundle_runs_as_a_job(server):
+    data = bundle("eco-recreation-defects")
+    assert len(data) > 0.01 * 1024 * 1024  # over the test server's --job-threshold-mb
+    status, headers, body = call(server, "POST", "/checks?lang=en", data, content_type="application/zip")
+    assert status == 202
+    job = json.loads(body)
+    assert job["status"] == "running" and headers["location"] == f"/checks/{job['id']}"
+    status, _, body = wait_for(server, job["id"])
+    assert status == 200
+    assert without_manifest(json.loads(body)) == without_manifest(cli_report("eco-recreation-defects", "--lang", "en"))
+
+
+def test_unreadable_submission_is_422_with_located_diagnostics(server):
+    text = (FIXTURES / "broken" / "unknown-enum.yaml").read_bytes()
+    status, _, body = call(server, "POST", "/checks", text, content_type="application/yaml")
+    assert status == 422
+    problem = json.loads(body)
+    assert problem["diagnostics"] and problem["diagnostics"][0]["path"] == "submission.yaml"
+    assert str(server["data"]) not in body.decode()  # the private folder is never shown
+
+
+def _zip(entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in entries:
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
+def test_refusals_each_with_its_status_and_message(server, tmp_path):
+    manifest = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    link = zipfile.ZipInfo("layers/parcels.geojson")
+    link.external_attr = (0o120777 << 16)
+    cases = {
+        "zip bomb": (_zip([("submission.yaml", manifest), ("layers/big.geojson", b"\0" * (30 * 1024 * 1024))]),
+                     "application/zip", 413, "zip bomb"),
+        "escaping path": (_zip([("submission.yaml", manifest), ("../../evil.yaml", b"x: 1")]), "application/zip",
+                          400, "escapes"),
+        "absolute path": (_zip([("submission.yaml", manifest), ("/tmp/evil.yaml", b"x: 1")]), "application/zip",
+                          400, "absolute"),
+        "symlink": (_zip([("submission.yaml", manifest), (link, b"/etc/passwd")]), "application/zip", 400, "link"),
+        "too many files": (_zip([("submission.yaml", manifest)] + [(f"f{n}.txt", b"") for n in range(60)]),
+                           "application/zip", 413, "entries"),
+        "empty": (b"", "application/zip", 400, "empty"),
+        "no manifest": (_zip([("notes.txt", b"hello")]), "application/zip", 400, "submission.yaml"),
+    }
+    for what, (data, content_type, expected, word) in cases.items():
+        status, _, body = call(server, "POST", "/checks", data, content_type=content_type)
+        assert status == expected, (what, body[:300])
+        assert word in json.loads(body)["error"], (what, body[:300])
+    assert not Path("/tmp/evil.yaml").exists()
+    status, body = call_oversized(server, 1024 * 1024 + 10)
+    assert status == 413 and "exceeds the limit of 1 MiB" in json.loads(body)["error"]
+    # every request's private folder is gone once it is answered
+    time.sleep(0.5)
+    assert list((Path(server["data"]) / "requests").iterdir()) == []
+
+
+def test_private_request_folders_are_mode_0700(server):
+    folder = Path(server["data"]) / "requests"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert Path(server["data"]).stat().st_mode & 0o077 == 0
+
+
+def test_32_concurrent_posts_each_get_their_own_report(server):
+    posts = [(NAMES[n % len(NAMES)], ("en", "zh")[n // len(NAMES) % 2]) for n in range(32)]
+
+    def post(item):
+        name, lang = item
+        # sync: every post is answered with its own report, not a job id
+        return call(server, "POST", f"/checks?lang={lang}&mode=sync", bundle(name), content_type="application/zip")
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(post, posts))
+    ids = set()
+    for (name, lang), (status, headers, body) in zip(posts, answers):
+        assert status == 200, (name, body[:300])
+        assert without_manifest(json.loads(body)) == without_manifest(cli_report(name, "--lang", lang))
+        ids.add(headers["x-rulecheck-check"])
+    assert len(ids) == 32
+
+
+def _minimal_with(*changes: tuple[str, str]) -> bytes:
+    text = (FIXTURES / "minimal" / "submission.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: MIN-01", "id: MIN-HISTORY")
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text.encode()
+
+
+def test_history_three_rounds_new_persisting_resolved(server):
+    # round 1: the forest right's term is too long (SUP-013 on R1)
+    # round 2: still so, and the construction right's term too (SUP-010 on R2 is new)
+    # round 3: the forest right fixed (SUP-013 resolved), SUP-010 persists
+    rounds = [_minimal_with(("term_years: 30", "term_years: 90")),
+              _minimal_with(("term_years: 30", "term_years: 90"), ("term_years: 40", "term_years: 90")),
+              _minimal_with(("term_years: 40", "term_years: 90"))]
+    checks = []
+    for text in rounds:
+        status, headers, _ = call(server, "POST", "/checks?lang=en", text, content_type="application/yaml")
+        assert status == 200
+        checks.append(headers["x-rulecheck-check"])
+    status, _, body = call(server, "GET", "/submissions/MIN-HISTORY/checks")
+    assert status == 200
+    history = json.loads(body)["rounds"]
+    assert [r["check"] for r in history] == checks
+    assert [(r["new"], r["persisting"], r["resolved"]) for r in history] == [(1, 0, 0), (1, 1, 0), (0, 1, 1)]
+    marked = [{(c["rule"], c["subjects"][0]["id"]): c["status"] for c in r["conflicts"]} for r in history]
+    assert marked == [{("SUP-013", "R1"): "new"},
+                      {("SUP-013", "R1"): "persisting", ("SUP-010", "R2"): "new"},
+                      {("SUP-010", "R2"): "persisting"}]
+    assert [(c["rule"], c["subjects"][0]["id"]) for c in history[2]["resolved_conflicts"]] == [("SUP-013", "R1")]
+    # each round records what it was made from
+    assert all(len(r["rules_sha256"]) == 64 and r["inputs"][0]["sha256"] and r["params"] for r in history)
+    assert history[0]["inputs"][0]["sha256"] != history[1]["inputs"][0]["sha256"]
+    status, _, _ = call(server, "GET", "/submissions/NO-SUCH/checks")
+    assert status == 404
+
+
+def test_serve_refuses_a_public_address_without_a_token():
+    env = {key: value for key, value in os.environ.items() if key != "RULECHECK_TOKEN"}
+    result = subprocess.run([sys.executable, "-m", "rulecheck", "serve", "--host", "0.0.0.0", "--port", "1"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2
+    assert "without a token" in result.stderr
