@@ -685,3 +685,49 @@ def serve(host, port, token_file, data_dir, rule_paths, param_paths, workers, ma
                                                    max_expanded_mb=max_expanded_mb),
                                job_threshold_mb=job_threshold_mb, run_seconds=run_seconds)
     run(settings, host=host, port=port)
+
+
+@cli.command()
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
+              help="The new rule packs (default: the ones in force, i.e. --base-rules).")
+@click.option("--params", "param_paths", multiple=True, metavar="FILE", help="The new parameter files.")
+@click.option("--against", "target", required=True, metavar="DIR|LIST",
+              help="The submissions to re-check: DIR/*/submission.yaml, or a file listing manifests.")
+@click.option("--base-rules", multiple=True, metavar="PATH", help="The packs in force (default: the shipped ones).")
+@click.option("--base-params", multiple=True, metavar="FILE", help="The parameter files in force.")
+@_check_options
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--output", "dest", default="-", metavar="FILE", help="Where the impact report goes ('-': stdout).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes (default: every core).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786|local", help="Run on Dask distributed.")
+def impact(rule_paths, param_paths, target, base_rules, base_params, as_of, select, ignore, fail_on, lang, fmt,
+           dest, jobs, scheduler):
+    """Which submissions a rule or parameter change affects: the conflicts it adds and removes, per submission.
+
+    Every submission is checked with the rules in force (--base-rules/--base-params, default the shipped
+    packs) and with the new ones (--rules/--params). Exit status: 0 none affected, 1 some affected, 2 a pack,
+    parameter file or submission could not be read.
+    """
+    import rulecheck
+
+    from .batch import manifests_in
+    from .impact import impact as run_impact
+    from .impact import proposed_options, render_impact
+
+    if not rule_paths and not param_paths:
+        raise click.UsageError("give the change: --rules NEW and/or --params NEW")
+    manifests = manifests_in(target)
+    current = _batch_options(as_of, select, ignore, fail_on, lang, base_rules, base_params)
+    proposed = proposed_options(current, rule_paths, param_paths)
+    for option in (current, proposed):  # a bad pack fails once, here
+        rulecheck.load_rules(list(option.rules) or None, list(option.params) or None).select(
+            list(option.select) or None, list(option.ignore) or None)
+    result = run_impact(manifests, current, proposed, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler)
+    text = render_impact(result, fmt, lang)
+    if dest == "-":
+        click.echo(text, nl=False)
+    else:
+        _write(dest, text)
+    if result["unreadable"]:
+        sys.exit(EXIT_INPUT)
+    sys.exit(EXIT_CONFLICTS if result["affected"] else EXIT_PASSED)
