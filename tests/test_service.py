@@ -217,6 +217,24 @@ def test_manifest_with_inline_data_and_options(server):
                for entry in json.loads(body)["rules"]["catalog"])
 
 
+def test_multipart_form_upload(server):
+    boundary = "rulecheck-test-boundary"
+    data = bundle("land-sea-defects")
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"bundle\"; filename=\"b.zip\"\r\n"
+            f"Content-Type: application/zip\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    status, _, answer = call(server, "POST", "/checks?lang=en&mode=sync", body,
+                             content_type=f"multipart/form-data; boundary={boundary}")
+    assert status == 200, answer[:300]
+    assert without_manifest(json.loads(answer)) == without_manifest(cli_report("land-sea-defects", "--lang", "en"))
+
+
+def test_unknown_rule_in_select_is_422_like_exit_2(server):
+    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    status, _, body = call(server, "POST", "/checks?select=SUPP-010", text, content_type="application/yaml")
+    assert status == 422
+    assert "SUPP-010" in json.dumps(json.loads(body)["diagnostics"], ensure_ascii=False)
+
+
 def test_formats_by_query_and_accept_header(server):
     text = (FIXTURES / "land-sea-defects" / "submission.yaml").read_bytes()
     status, headers, body = call(server, "POST", "/checks?format=sarif&lang=en", text, content_type="application/yaml")
