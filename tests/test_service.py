@@ -38,33 +38,41 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("service-data")
+def start_server(data: Path, *options: str):
+    """`rulecheck serve` on a free port in a subprocess, once /health answers: (process, base URL)."""
     port = _free_port()
     env = {**os.environ, "RULECHECK_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rulecheck", "serve", "--port", str(port), "--data-dir", str(data), "--workers", "2",
-         "--max-upload-mb", "1", "--max-expanded-mb", "20", "--max-files", "50", "--job-threshold-mb", "0.01"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "-m", "rulecheck", "serve", "--port", str(port), "--data-dir",
+                                str(data), *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(base + "/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return process, base
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError("the service did not start:\n" + process.stdout.read().decode(errors="replace"))
             time.sleep(0.3)
-    yield {"base": base, "data": data}
+
+
+def stop_server(process) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("service-data")
+    process, base = start_server(data, "--workers", "2", "--max-upload-mb", "1", "--max-expanded-mb", "20",
+                                 "--max-files", "50", "--job-threshold-mb", "0.01")
+    yield {"base": base, "data": data}
+    stop_server(process)
 
 
 def call(server, method: str, path: str, body: bytes | None = None, *, token: str | None = TOKEN,
@@ -376,3 +384,15 @@ def test_serve_refuses_a_public_address_without_a_token():
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2
     assert "without a token" in result.stderr
+
+
+def test_a_check_past_its_run_time_is_refused_with_a_message(tmp_path):
+    process, base = start_server(tmp_path / "data", "--workers", "1", "--run-seconds", "0.001")
+    try:
+        status, _, body = call({"base": base}, "POST", "/checks?lang=en", bundle("eco-recreation-defects"),
+                               content_type="application/zip")
+    finally:
+        stop_server(process)
+    assert status == 422
+    message = json.loads(body)["diagnostics"][0]["message"]
+    assert "did not finish" in message and "run_seconds" in message

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -66,16 +67,20 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     ruleset = ruleset_for(settings.rules, settings.params)  # a bad pack stops the start, not the first request
     history = History(settings.data_dir / "history.sqlite")
     # spawn: workers must not inherit the server's threads and event loop
-    pool = ProcessPoolExecutor(max_workers=max(settings.workers, 1), mp_context=multiprocessing.get_context("spawn"))
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=max(settings.workers, 1), mp_context=multiprocessing.get_context("spawn"))
+
+    pool = new_pool()
     jobs: dict[str, Future] = {}
 
     app = FastAPI(title="rulecheck", version=__version__,
                   description="Check an allocation unit plan bundle against the detailed plan and the supply "
                               "contracts; the gate of `rulecheck check` over HTTP (docs/service.md).")
-    app.state.history, app.state.pool, app.state.jobs = history, pool, jobs
+    app.state.history, app.state.jobs = history, jobs
 
     @app.on_event("shutdown")
     def _close() -> None:
+        nonlocal pool
         pool.shutdown(wait=False, cancel_futures=True)
         history.close()
 
@@ -189,7 +194,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             fail_on=fail_on, lang=lang, waivers=waiver_path, with_layers=fmt == "html", rules=settings.rules,
             params=settings.params, limits={"run_seconds": settings.run_seconds})
         check_id = uuid.uuid4().hex
-        future = pool.submit(check_one, str(path), options, str(folder))
+        nonlocal pool
+        try:
+            future = pool.submit(check_one, str(path), options, str(folder))
+        except BrokenProcessPool:  # a worker died (killed, out of memory): the next request gets a fresh pool
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = new_pool()
+            future = pool.submit(check_one, str(path), options, str(folder))
 
         def finished(done: Future) -> None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -201,7 +212,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             jobs[check_id] = future
             return JSONResponse({"id": check_id, "status": "running", "href": f"/checks/{check_id}"},
                                 status_code=202, headers={"Location": f"/checks/{check_id}"})
-        result = await asyncio.wrap_future(future)
+        try:
+            result = await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            return _problem(500, "the check's worker process died (out of memory?); the request can be retried",
+                            check=check_id)
         return answer(check_id, result, fmt, lang)
 
     @app.get("/checks/{check_id}", dependencies=[Depends(authenticated)],
