@@ -691,8 +691,9 @@ def serve(host, port, token_file, data_dir, rule_paths, param_paths, workers, ma
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
               help="The new rule packs (default: the ones in force, i.e. --base-rules).")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE", help="The new parameter files.")
-@click.option("--against", "target", required=True, metavar="DIR|LIST",
-              help="The submissions to re-check: DIR/*/submission.yaml, or a file listing manifests.")
+@click.option("--against", "target", required=True, metavar="DIR|LIST|HISTORY",
+              help="The submissions to re-check: DIR/*/submission.yaml, a file listing manifests, or a service's "
+                   "history (its data folder or history.sqlite: each submission's latest bundle).")
 @click.option("--base-rules", multiple=True, metavar="PATH", help="The packs in force (default: the shipped ones).")
 @click.option("--base-params", multiple=True, metavar="FILE", help="The parameter files in force.")
 @_check_options
@@ -716,13 +717,18 @@ def impact(rule_paths, param_paths, target, base_rules, base_params, as_of, sele
 
     if not rule_paths and not param_paths:
         raise click.UsageError("give the change: --rules NEW and/or --params NEW")
-    manifests = manifests_in(target)
+    from .impact import from_history, history_path
+
     current = _batch_options(as_of, select, ignore, fail_on, lang, base_rules, base_params)
     proposed = proposed_options(current, rule_paths, param_paths)
     for option in (current, proposed):  # a bad pack fails once, here
         rulecheck.load_rules(list(option.rules) or None, list(option.params) or None).select(
             list(option.select) or None, list(option.ignore) or None)
-    result = run_impact(manifests, current, proposed, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler)
+    database = history_path(target)
+    with tempfile.TemporaryDirectory(prefix="rulecheck-impact-") as scratch:
+        manifests, labels = from_history(database, Path(scratch)) if database else (manifests_in(target), None)
+        result = run_impact(manifests, current, proposed, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler,
+                            labels=labels)
     text = render_impact(result, fmt, lang)
     if dest == "-":
         click.echo(text, nl=False)

@@ -23,7 +23,12 @@ CREATE TABLE IF NOT EXISTS checks (
     rules_sha256 TEXT NOT NULL,
     params TEXT NOT NULL,          -- JSON: the parameter editions the check used (name, key, value, source, from)
     options TEXT NOT NULL,         -- JSON: as_of, select, ignore, fail_on, lang, waivers
-    report TEXT NOT NULL           -- the JSON report record
+    report TEXT NOT NULL,          -- the JSON report record
+    bundle TEXT                    -- SHA-256 of the uploaded bundle (in bundles), so it can be checked again
+);
+CREATE TABLE IF NOT EXISTS bundles (
+    sha256 TEXT PRIMARY KEY,
+    data BLOB NOT NULL             -- the bytes as uploaded (a zip, or a manifest with inline data)
 );
 CREATE INDEX IF NOT EXISTS checks_by_submission ON checks (submission, seq);
 """
@@ -52,22 +57,39 @@ class History:
         with self._lock:
             self._db.close()
 
-    def add(self, check_id: str, record: dict, options: dict) -> None:
-        """Store one check's report (as the client received it) and what it was made from."""
+    def add(self, check_id: str, record: dict, options: dict, bundle: bytes | None = None) -> None:
+        """Store one check's report (as the client received it), what it was made from, and the bundle."""
+        import hashlib
+
+        digest = hashlib.sha256(bundle).hexdigest() if bundle is not None else None
         summary = record.get("summary") or {}
         rules = record.get("rules") or {}
         row = (check_id, str((record.get("submission") or {}).get("id") or ""),
                dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), str(summary.get("verdict") or ""),
                int(bool(summary.get("passed"))), _dumps((record.get("submission") or {}).get("inputs") or []),
-               str(rules.get("sha256") or ""), _dumps(rules.get("params") or []), _dumps(options), _dumps(record))
+               str(rules.get("sha256") or ""), _dumps(rules.get("params") or []), _dumps(options), _dumps(record),
+               digest)
         with self._lock, self._db:
+            if bundle is not None:
+                self._db.execute("INSERT OR IGNORE INTO bundles (sha256, data) VALUES (?, ?)", (digest, bundle))
             self._db.execute("INSERT INTO checks (id, submission, created, verdict, passed, inputs, rules_sha256, "
-                             "params, options, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                             "params, options, report, bundle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def report(self, check_id: str) -> dict | None:
         with self._lock:
             row = self._db.execute("SELECT report FROM checks WHERE id = ?", (check_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def latest_bundles(self) -> list[dict]:
+        """Per submission (by id), its latest stored check with a bundle: ``{submission, check, manifest, data}``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.submission, c.id, c.report, b.data FROM checks c JOIN bundles b ON b.sha256 = c.bundle "
+                "WHERE c.seq = (SELECT MAX(seq) FROM checks d WHERE d.submission = c.submission "
+                "AND d.bundle IS NOT NULL) ORDER BY c.submission").fetchall()
+        return [{"submission": submission, "check": check_id,
+                 "manifest": (json.loads(report).get("submission") or {}).get("manifest"), "data": data}
+                for submission, check_id, report, data in rows]
 
     def submissions(self) -> list[str]:
         with self._lock:

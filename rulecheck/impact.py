@@ -13,16 +13,53 @@ from .batch import CheckOptions, run_batch
 _KEPT = ("rule", "severity", "subjects", "message", "expected", "actual")
 
 
+def history_path(target: str | Path) -> Path | None:
+    """The history database `target` names (a ``*.sqlite`` file, or a service's data folder), else None."""
+    target = Path(target)
+    if target.is_file() and target.suffix in (".sqlite", ".sqlite3", ".db"):
+        return target
+    if target.is_dir() and (target / "history.sqlite").is_file() and not any(target.glob("*/submission.yaml")):
+        return target / "history.sqlite"
+    return None
+
+
+def from_history(database: Path, scratch: Path) -> tuple[list[Path], list[str]]:
+    """Each stored submission's latest bundle unpacked under `scratch`: (manifests, labels ``history:ID@CHECK``)."""
+    from .diagnostics import Diagnostic, InputError
+    from .history import History
+    from .service.bundle import BundleLimits, BundleRefused, unpack
+
+    store = History(database)
+    try:
+        stored = store.latest_bundles()
+    finally:
+        store.close()
+    if not stored:
+        raise InputError([Diagnostic(str(database), "the history holds no stored bundle to check again")])
+    manifests, labels = [], []
+    for n, item in enumerate(stored):
+        folder = scratch / f"{n:05d}"
+        folder.mkdir(mode=0o700)
+        try:  # the service took the bundle under its own limits
+            manifests.append(unpack(item["data"], folder, BundleLimits(max_upload_mb=1e7, max_files=10**9,
+                                                                           max_expanded_mb=1e7, max_ratio=1e9),
+                                    item["manifest"]))
+        except BundleRefused as refused:  # stored by the service, so readable: a damaged database
+            raise InputError([Diagnostic(str(database), f"submission {item['submission']}: {refused.message}")]) from None
+        labels.append(f"history:{item['submission']}@{item['check']}")
+    return manifests, labels
+
+
 def impact(manifests: list[Path], current: CheckOptions, proposed: CheckOptions, *, jobs: int = 1,
-           scheduler: str | None = None) -> dict:
+           scheduler: str | None = None, labels: list[str] | None = None) -> dict:
     """``{"submissions": [...], "affected": N, "unreadable": N}``: per submission (in manifest order) the
     conflicts `proposed` adds and removes against `current`; a submission either cannot read is listed with its
     problems and counted as unreadable, never as unaffected."""
     before = run_batch(manifests, current, jobs=jobs, scheduler=scheduler)
     after = run_batch(manifests, proposed, jobs=jobs, scheduler=scheduler)
     rows = []
-    for old, new in zip(before, after):
-        row = {"manifest": old["manifest"]}
+    for n, (old, new) in enumerate(zip(before, after)):
+        row = {"manifest": labels[n] if labels else old["manifest"]}
         if old.get("record") is None or new.get("record") is None:
             row.update(submission=None, status="unreadable",
                        diagnostics=(old.get("diagnostics") or []) + (new.get("diagnostics") or []))

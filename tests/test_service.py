@@ -396,3 +396,35 @@ def test_a_check_past_its_run_time_is_refused_with_a_message(tmp_path):
     assert status == 422
     message = json.loads(body)["diagnostics"][0]["message"]
     assert "did not finish" in message and "run_seconds" in message
+
+
+def test_impact_against_the_service_history(server, tmp_path):
+    # the history keeps each bundle: a rule change is checked against the latest round of every submission
+    for name in ("eco-recreation", "land-sea", "mine-land"):
+        status, _, _ = call(server, "POST", "/checks?mode=sync", bundle(name), content_type="application/zip")
+        assert status == 200
+    params = tmp_path / "coverage-45.rule"
+    params.write_text('''param industrial_min_coverage
+  title zh "工业项目建筑系数下限（测试）"
+        en "Minimum building coverage of an industrial project (test)"
+  from 2008-01-31 source "测试：建筑系数下限 45%"
+    provenance practice "a figure for the impact test"
+    value 45 %
+''', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["impact", "--params", str(params), "--against", str(server["data"]),
+                                      "--format", "json", "--jobs", "1", "--lang", "en"])
+    assert result.exit_code == 1, result.output
+    rows = json.loads(result.stdout)["submissions"]
+    assert all(row["manifest"].startswith(f"history:{row['submission']}@") for row in rows)
+    import rulecheck
+
+    low = set()
+    for manifest in FIXTURES.glob("*/submission.yaml"):
+        submission = rulecheck.load_submission(manifest)
+        if any(str(p.land_use).startswith("1001") and p.density_min is not None and p.density_min < 45
+               for p in submission.detailed_plan.parcels):
+            low.add(submission.submission.id)
+    stored = {row["submission"] for row in rows}
+    assert {"QY-U03-2026", "YX-U05-2026", "YD-U11-2026"} <= stored
+    assert {row["submission"] for row in rows if row["status"] == "affected"} == stored & low
+    assert all(c["rule"] in ("IND-030", "IND-032") for row in rows for c in row.get("added", []))

@@ -128,12 +128,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 return MEDIA_TYPES[media]
         return "json"
 
-    def outcome(check_id: str, result: dict, options: CheckOptions) -> None:
+    def outcome(check_id: str, result: dict, options: CheckOptions, data: bytes) -> None:
         if result.get("record") is not None:
             history.add(check_id, result["record"], {
                 "as_of": options.as_of, "select": list(options.select), "ignore": list(options.ignore),
                 "fail_on": options.fail_on, "lang": options.lang,
-                "waivers": Path(options.waivers).name if options.waivers else None})
+                "waivers": Path(options.waivers).name if options.waivers else None}, data)
 
     def answer(check_id: str, result: dict, fmt: str, lang: str) -> Response:
         if result.get("record") is None:
@@ -205,7 +205,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         def finished(done: Future) -> None:
             shutil.rmtree(folder, ignore_errors=True)
             if not done.cancelled() and done.exception() is None:
-                outcome(check_id, done.result(), options)
+                outcome(check_id, done.result(), options, data)
 
         future.add_done_callback(finished)
         if mode == "async" or (mode != "sync" and len(data) > settings.job_threshold_mb * 1024 * 1024):
