@@ -4,6 +4,7 @@ and the command line's library calls run, in a process pool; store every check i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
 import multiprocessing
@@ -73,16 +74,16 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     pool = new_pool()
     jobs: dict[str, Future] = {}
 
-    app = FastAPI(title="rulecheck", version=__version__,
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+        history.close()
+
+    app = FastAPI(title="rulecheck", version=__version__, lifespan=lifespan,
                   description="Check an allocation unit plan bundle against the detailed plan and the supply "
                               "contracts; the gate of `rulecheck check` over HTTP (docs/service.md).")
     app.state.history, app.state.jobs = history, jobs
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        nonlocal pool
-        pool.shutdown(wait=False, cancel_futures=True)
-        history.close()
 
     async def authenticated(request: Request) -> None:
         if settings.token is None:
