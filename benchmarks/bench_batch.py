@@ -2,6 +2,7 @@
 Dask distributed on a LocalCluster of every core. The fixtures are listed --repeat times in one LIST file.
 
     .venv/bin/python benchmarks/bench_batch.py            # --repeat 8
+    .venv/bin/python benchmarks/bench_batch.py --county 2000 --repeat 6   # six county-like submissions
 """
 
 from __future__ import annotations
@@ -19,16 +20,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=8, help="times each fixture is listed")
+    parser.add_argument("--repeat", type=int, default=8, help="times each submission is listed")
+    parser.add_argument("--county", type=int, default=0, metavar="PARCELS",
+                        help="instead of the fixtures, county-like submissions of this many parcels (county.py), "
+                             "one per seed")
     args = parser.parse_args()
-    manifests = sorted((ROOT / "fixtures").glob("*/submission.yaml"))
+    if args.county:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from county import write_county
+
+        manifests = [write_county(args.county, seed=20260301 + n) for n in range(args.repeat)]
+        args.repeat = 1
+    else:
+        manifests = sorted((ROOT / "fixtures").glob("*/submission.yaml"))
     cores = os.cpu_count() or 1
     exe = Path(sys.executable).parent / "rulecheck"
     with tempfile.TemporaryDirectory() as scratch:
         listing = Path(scratch) / "list.txt"
         listing.write_text("\n".join(str(m) for m in manifests * args.repeat) + "\n", encoding="utf-8")
         total = len(manifests) * args.repeat
-        print(f"{total} submissions ({len(manifests)} fixtures x {args.repeat}), {cores} core(s)")
+        print(f"{total} submissions ({len(manifests)} x {args.repeat}), {cores} core(s)")
         print(f"| run | seconds | submissions/s |\n|---|---|---|")
         for label, extra in (("1 process", ["--jobs", "1"]), (f"{cores} processes", ["--jobs", str(cores)]),
                              (f"Dask LocalCluster, {cores} workers", ["--jobs", str(cores), "--scheduler", "local"])):
