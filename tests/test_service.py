@@ -243,6 +243,15 @@ def test_unknown_rule_in_select_is_422_like_exit_2(server):
     assert "SUPP-010" in json.dumps(json.loads(body)["diagnostics"], ensure_ascii=False)
 
 
+def test_a_malformed_option_is_422_naming_it(server):
+    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    for query, field in (("as_of=2026-13-01", "query.as_of"), ("fail_on=sometimes", "query.fail_on"),
+                         ("format=pdf", "query.format")):
+        status, _, body = call(server, "POST", f"/checks?{query}", text, content_type="application/yaml")
+        assert status == 422, query
+        assert field in json.loads(body)["error"], body
+
+
 def test_formats_by_query_and_accept_header(server):
     text = (FIXTURES / "land-sea-defects" / "submission.yaml").read_bytes()
     status, headers, body = call(server, "POST", "/checks?format=sarif&lang=en", text, content_type="application/yaml")
@@ -376,6 +385,13 @@ def test_history_three_rounds_new_persisting_resolved(server):
     assert history[0]["inputs"][0]["sha256"] != history[1]["inputs"][0]["sha256"]
     status, _, _ = call(server, "GET", "/submissions/NO-SUCH/checks")
     assert status == 404
+
+
+def test_serve_refuses_an_empty_token_file(tmp_path):
+    empty = tmp_path / "token"
+    empty.write_text("\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["serve", "--token-file", str(empty), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "empty" in result.output
 
 
 def test_serve_refuses_a_public_address_without_a_token():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from rulecheck import __version__
@@ -98,6 +99,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def _http_error(request: Request, error: HTTPException):
         return JSONResponse({"status": error.status_code, "error": error.detail}, status_code=error.status_code,
                             headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError):
+        problems = [{"field": ".".join(str(part) for part in e.get("loc", ())), "message": e.get("msg", "")}
+                    for e in error.errors()]
+        return JSONResponse({"status": 422, "error": "invalid request: "
+                             + "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+                             "diagnostics": problems}, status_code=422)
 
     @app.get("/health", summary="Liveness, version and the rule pack's hash (no token needed)")
     def health() -> dict:
