@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .diagnostics import Diagnostic, InputError
+from .diagnostics import Diagnostic, InputError, printable
 
 FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 LANGS = ("zh", "en")
@@ -84,14 +86,117 @@ def _destinations(formats: tuple[str, ...], outputs: tuple[str, ...], output_dir
     return pairs
 
 
-def _write(dest: str, text: str) -> None:
+def _same_file(path: Path, others: list[Path]) -> Path | None:
+    """The input among `others` that `path` names (through any symlink), or None."""
     try:
-        path = Path(dest)
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return None
+    for other in others:
+        try:
+            if target == other.resolve() or (path.exists() and other.exists() and os.path.samefile(path, other)):
+                return other
+        except (OSError, RuntimeError):
+            continue
+    return None
+
+
+def _is_stream(path: Path) -> bool:
+    """A device, pipe or socket (directly or through symlinks): something to write to, not a file to replace."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _write(dest: str, text: str, inputs: list[Path] | None = None) -> None:
+    """Write a report atomically: a temporary file in the same folder, then renamed over `dest`.
+
+    Never overwrites an input (the manifest, a layer, a rule, parameter or waiver file); a symlink at `dest` is
+    replaced, never written through; an error leaves no half-written file. A device or a pipe (/dev/null,
+    /dev/stdout) is written to as a stream: it is never replaced.
+    """
+    path = Path(dest)
+    clash = _same_file(path, inputs or [])
+    if clash is not None:
+        raise InputError([Diagnostic(dest, f"refusing to write the report over an input file ({clash})",
+                                     hint="choose another --output path or --output-dir")])
+    if _is_stream(path):  # /dev/null, /dev/stdout, a pipe: written as a stream, never replaced by a file
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
+                stream.write(text)
+        except OSError as error:
+            raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
+        return
+    temporary = None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="\n") as stream:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
             stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+        temporary = None
     except OSError as error:
         raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _input_paths(record: dict, submission: str, *others: str | None) -> list[Path]:
+    """Every file the check read: the manifest, its layers (with sidecars), rule, parameter and waiver files."""
+    manifest = Path(submission)
+    paths = [manifest]
+    for item in (record.get("submission") or {}).get("inputs") or []:
+        name = str(item.get("path", "")).split("#", 1)[0]
+        if name:
+            paths.append(Path(name) if Path(name).is_absolute() else manifest.parent / name)
+    for other in others:
+        if other:
+            paths.append(Path(other))
+    return paths
+
+
+def _limits(values: tuple[str, ...]) -> dict[str, float]:
+    """``--limit max_records=5000000`` -> ``{"max_records": 5000000}``; a usage error (exit 2) when malformed."""
+    from .limits import parse_value
+
+    chosen: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep:
+            raise click.UsageError(f"--limit takes NAME=VALUE, got {value!r}")
+        try:
+            chosen[name.strip()] = parse_value(name.strip(), number.strip())
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    return chosen
+
+
+def _limit_option(function):
+    from .limits import NAMES
+
+    return click.option("--limit", "limit_values", multiple=True, metavar="NAME=VALUE",
+                        help="Raise (or lower) a limit for this run, e.g. --limit max_records=5000000 "
+                             f"(repeatable; names: {', '.join(NAMES)}; see docs/security.md).")(function)
+
+
+def _color_options(command):
+    """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
+    command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
+    return click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False,
+                        flag_value="always", default="auto", show_default=True,
+                        help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is "
+                             "set (FORCE_COLOR forces it); --color alone = always.")(command)
 
 
 @cli.command()
@@ -102,13 +207,15 @@ def _write(dest: str, text: str) -> None:
               help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The date whose law applies (default: the submission's as_of, else today).")
-@click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
-@click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
+@click.option("--select", multiple=True, metavar="ID|PREFIX",
+              help="Run only these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
+@click.option("--ignore", multiple=True, metavar="ID|PREFIX",
+              help="Skip these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
                    "not be decided; never: exit 0 whatever is found.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
               help="Where the nth --format goes ('-' for standard output).")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
@@ -120,12 +227,21 @@ def _write(dest: str, text: str) -> None:
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
               help="The JSON report of an earlier round: mark each conflict new or persisting, list the resolved.")
 @click.option("--fail-on-new", is_flag=True, help="With --baseline: only new conflicts fail the gate.")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the nearest "
+                   "one from the submission's folder upwards. The command line wins over it.")
+@click.option("--no-config", is_flag=True, help="Use no settings file.")
+@click.option("--allow-outside", is_flag=True,
+              help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
 @click.option("--timings", is_flag=True,
               help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
-def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
-          lang, explain, waiver_path, baseline_path, fail_on_new, color, quiet, timings):
+@_limit_option
+@click.pass_context
+def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+          lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, config_path, no_config,
+          allow_outside, timings, limit_values):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 passed (no conflict at or above --fail-on, and some rule
@@ -134,8 +250,20 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     and --fail-on-new, only new conflicts count. 2 the command
     line, submission, rules, parameters or waivers could not be used.
     """
-    from . import report
+    from .limits import override
 
+    config = None if no_config else _config(submission, config_path)
+    given = _from_config(ctx, config.values if config else {})
+    with override(**_limits(limit_values)):
+        _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
+               given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
+               given("output_dir", "output-dir"), given("lang", "lang"), explain, given("waiver_path", "waivers"),
+               baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings, config, given)
+
+
+def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+           lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings,
+           config, given):
     destinations = _destinations(formats, outputs, output_dir)
     if fail_on_new and not baseline_path:
         raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
@@ -144,9 +272,11 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
     # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
     # before the submission is read
-    ruleset.select(_split(select) or None, _split(ignore) or None, origin="<command line>",
-                   labels=("--select", "--ignore"))
-    loaded = rulecheck.load_submission(submission)
+    from_file = {key for key in ("select", "ignore") if key in given.applied}
+    ruleset.select(_split(select) or None, _split(ignore) or None,
+                   origin=_shown_config(config) if from_file else "<command line>",
+                   labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
+    loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
     record = rulecheck.check(
         loaded, ruleset,
         as_of=as_of.date() if as_of else None,
@@ -165,23 +295,27 @@ def check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, f
     if timings:
         _print_timings(record["timings"])
 
-    _emit(record, destinations, lang, color, quiet, fail_on)
+    if config and config.path:  # an auditor sees which settings file shaped the gate
+        record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
+          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
+                       str(config.path) if config and config.path else None), timings)
 
 
-def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, quiet: bool, fail_on: str) -> None:
+def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured: bool, quiet: bool, fail_on: str,
+          inputs: list[Path] | None = None, timings: bool = False) -> None:
     """Write every report, print the verdict line when none went to standard output, and exit with the status."""
     from . import report
 
-    if color is None:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     to_stdout = False
     for fmt, dest in destinations:
         if dest == "-":
             to_stdout = True
             if not quiet:
-                click.echo(report.render(record, fmt, lang=lang, color=bool(color) and fmt == "text"), nl=False)
+                text = report.render(record, fmt, lang=lang, color=coloured and fmt == "text")
+                click.echo(text, nl=False, color=coloured or None)  # click strips colour off a pipe unless told
         else:
-            _write(dest, report.render(record, fmt, lang=lang))
+            _write(dest, report.render(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
 
@@ -200,15 +334,15 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, color, q
               help="Lowest severity that makes the exit status 1.")
 @click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html"))), help="Report format (repeatable; default text).")
+              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
 @click.option("--output", "outputs", multiple=True, metavar="FILE",
               help="Where the nth --format goes ('-' for standard output).")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Write report.<ext> for every --format into DIR.")
 @click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: when stdout is a terminal).")
+@_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
-def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, quiet):
+def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, no_color, quiet):
     """Compare two JSON reports of the same submission (an earlier round OLD and a later one NEW).
 
     NEW is reported with each conflict marked new or persisting and the
@@ -224,7 +358,7 @@ def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, col
     record = compare(earlier, later, old)
     record["summary"]["fail_on_new"] = fail_on_new
     record = recount(record, fail_on)
-    _emit(record, destinations, lang, color, quiet, fail_on)
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on, [Path(old), Path(new)])
 
 
 class _Progress:
@@ -257,6 +391,46 @@ def _print_timings(timings: dict) -> None:
     for row in timings["rules"]:
         click.echo(f"{row['rule']:<10} {row['seconds']:>9.3f} {row['visited']:>10} {row['checked']:>9}", err=True)
     click.echo(f"{'total':<10} {timings['seconds']:>9.3f} {timings['visited']:>10}", err=True)
+
+
+def _shown_config(config) -> str:
+    from .config import shown
+
+    return shown(config.path)
+
+
+def _use_color(choice: str) -> bool:
+    """--color always|never win; auto: never with NO_COLOR, always with FORCE_COLOR, else when stdout is a terminal."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _config(submission: str, explicit: str | None):
+    from .config import load_config
+    from .report import FORMATS
+
+    return load_config(Path(submission).parent, explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS))
+
+
+def _from_config(ctx: click.Context, settings: dict):
+    """name -> the command line's value when it was given there, else the config's, else the default."""
+    from click.core import ParameterSource
+
+    def given(name: str, key: str):
+        value = ctx.params[name]
+        if key in settings and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+            given.applied.add(key)
+            setting = settings[key]
+            return tuple(setting) if isinstance(value, tuple) else setting
+        return value
+
+    given.applied = set()
+    return given
 
 
 # ---- rules ----------------------------------------------------------------------------------------
@@ -308,15 +482,18 @@ def rules_show(rule_id, rule_paths, lang):
               help="Parameter override files to check against the packs (a province's figures).")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Also print, per rule, which join conditions an index answers and which run per pair.")
-def rules_validate(paths, param_paths, show_plan):
+@_limit_option
+def rules_validate(paths, param_paths, show_plan, limit_values):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
     from .dsl.rules import validated
+    from .limits import override
 
-    if show_plan:
-        rule_set, diagnostics = validated(list(paths), list(param_paths) or None)
-    else:
-        diagnostics = validate(list(paths), list(param_paths) or None)
+    with override(**_limits(limit_values)):
+        if show_plan:
+            rule_set, diagnostics = validated(list(paths), list(param_paths) or None)
+        else:
+            diagnostics = validate(list(paths), list(param_paths) or None)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -335,19 +512,38 @@ def rules_validate(paths, param_paths, show_plan):
 
 @rules.command("test")
 @click.argument("paths", nargs=-1, metavar="[PATH...]")
-def rules_test(paths):
+@_limit_option
+def rules_test(paths, limit_values):
     """Run the tests written beside the rules (default: the shipped packs). Exit 1 when one fails."""
     from .dsl import run_rule_tests
+    from .limits import override
 
-    results = run_rule_tests(list(paths) or None)
+    with override(**_limits(limit_values)):
+        results = run_rule_tests(list(paths) or None)
     failed = 0
     for result in results:
         ok = bool(getattr(result, "passed", getattr(result, "ok", False)))
         failed += not ok
         text = result.render() if hasattr(result, "render") else str(result)
-        click.echo(text, err=not ok)
+        click.echo(printable(text), err=not ok)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+# ---- schema ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--output", "dest", default="-", metavar="FILE", help="Where the schema goes ('-' for standard output).")
+def schema(dest):
+    """Print the JSON Schema of a submission manifest (docs/submission.schema.json), for editors and validators."""
+    from .model.manifest_schema import render_schema
+
+    text = render_schema()
+    if dest == "-":
+        click.echo(text, nl=False)
+    else:
+        _write(dest, text)
 
 
 # ---- init -----------------------------------------------------------------------------------------

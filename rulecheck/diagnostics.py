@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+# C0 and C1 controls but tab and newline, DEL, and the bidirectional overrides: shown escaped, never sent to a terminal
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+MAX_EXCERPT = 160
+
+
+def printable(text: str, *, keep_newlines: bool = True) -> str:
+    """Text safe for a terminal or a log: control characters (ANSI escapes, carriage returns) and lone
+    surrogates shown as ``\\x1b``-style escapes, so input cannot recolour, hide or overwrite what rulecheck prints."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+    return text if keep_newlines else text.replace("\n", "\\n")
+
+
+def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
+    """A long source line cut to a window around `column` (a one-line file must not print megabytes)."""
+    if len(line) <= MAX_EXCERPT:
+        return line, column
+    start = max(0, min((column or 1) - 1 - MAX_EXCERPT // 2, len(line) - MAX_EXCERPT))
+    window = line[start : start + MAX_EXCERPT]
+    prefix = "..." if start else ""
+    suffix = "..." if start + MAX_EXCERPT < len(line) else ""
+    return prefix + window + suffix, (column - start + len(prefix)) if column is not None else None
 
 Severity = Literal["error", "warning"]
 
@@ -36,16 +59,19 @@ class Diagnostic:
 
     def render(self) -> str:
         """The diagnostic as a compiler would print it: ``path:line:col: error: field: message``."""
-        head = f"{self.location()}: {self.severity}: "
+        head = f"{printable(self.location(), keep_newlines=False)}: {self.severity}: "
         if self.field:
-            head += f"{self.field}: "
-        text = head + self.message
+            head += f"{printable(self.field, keep_newlines=False)}: "
+        text = head + printable(self.message)
         if self.excerpt is not None:
-            text += "\n    " + self.excerpt.rstrip("\n")
-            if self.column is not None:
-                text += "\n    " + " " * (self.column - 1) + "^"
+            excerpt, column = _excerpt(self.excerpt.rstrip("\n").split("\n")[0], self.column)
+            shown = printable(excerpt, keep_newlines=False)
+            text += "\n    " + shown
+            if column is not None and 0 < column <= len(excerpt) + 1:
+                # the caret sits under the same character once escapes have widened what precedes it
+                text += "\n    " + " " * len(printable(excerpt[: column - 1], keep_newlines=False)) + "^"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {printable(self.hint)}"
         return text
 
 

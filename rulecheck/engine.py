@@ -23,7 +23,13 @@ FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 
 
 def _sha256(path: Path) -> str | None:
+    """Of a file's bytes; of a FileGDB folder, of its files' names and bytes in name order."""
     try:
+        if path.is_dir():
+            digest = hashlib.sha256()
+            for part in sorted(p for p in path.iterdir() if p.is_file()):
+                digest.update(part.name.encode() + b"\0" + part.read_bytes() + b"\0")
+            return digest.hexdigest()
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
@@ -66,6 +72,29 @@ def _layers(submission: Submission, classification) -> dict:
     }
 
 
+def _run_within_budget(rule, ctx: Context, explain: bool, started: float):
+    """Run one rule within the time limits (rule_seconds, and what is left of run_seconds); past them, a
+    located input error naming the rule and the limit, never a hang (docs/security.md)."""
+    from rulecheck.diagnostics import Diagnostic, InputError
+    from rulecheck.limits import BudgetExceeded, current, time_budget
+
+    limits = current()
+    budgets = []
+    if limits.rule_seconds > 0:
+        budgets.append((limits.rule_seconds, "rule_seconds"))
+    if limits.run_seconds > 0:
+        budgets.append((max(limits.run_seconds - (time.monotonic() - started), 0.001), "run_seconds"))
+    seconds, name = min(budgets) if budgets else (0, "")
+    try:
+        with time_budget(seconds):
+            return rule.run(ctx, explain=explain)
+    except BudgetExceeded:
+        what = "the rule" if name == "rule_seconds" else "the whole check"
+        raise InputError([Diagnostic(rule.path, f"rule {rule.rule.id} did not finish: {what} ran past its time budget "
+                                     f"of {getattr(limits, name):g} s; {limits.describe(name)}",
+                                     line=rule.rule.span.line or None)]) from None
+
+
 def check(
     submission: Submission,
     rules: RuleSet | None = None,
@@ -91,7 +120,9 @@ def check(
     the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
     carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
     called before each rule."""
+    from rulecheck.baseline import compare, load_report
     from rulecheck.model.landuse import load_classification
+    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
 
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
@@ -105,19 +136,16 @@ def check(
     params = ParamValues(rules.params, as_of)
     ctx = Context(submission, as_of, classification, params, lang=lang)
     # an unknown rule id or family in select/ignore or in a waiver is an InputError before anything runs
-    select, ignore = ([pattern] if isinstance(pattern, str) else pattern for pattern in (select, ignore))
-    chosen = rules.select(select, ignore)
-    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
-
+    chosen = rules.select([select] if isinstance(select, str) else select,
+                          [ignore] if isinstance(ignore, str) else ignore)
     waiver_list = load_waivers(waivers, [rule.id for rule in rules.rules]) if waivers else None
-    from rulecheck.baseline import compare, load_report
-
     baseline_path = None if baseline is None or isinstance(baseline, dict) else str(baseline)
     if baseline_path is not None:
         baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
     # evaluation makes millions of short-lived objects and no cycles worth collecting
     spent = []
+    run_started = time.monotonic()
     with no_gc(), pair_cache():
         for n, rule in enumerate(chosen):
             if n and rule.family != chosen[n - 1].family:
@@ -130,7 +158,7 @@ def check(
                 progress(n, len(chosen), rule.id)
             started, visits = time.perf_counter(), ctx.visits
             with prepared_scope():  # prepared geometries do not outlive the rule that needed them
-                result = rule.run(ctx, explain=explain)
+                result = _run_within_budget(rule, ctx, explain, run_started)
             spent.append({"rule": rule.id, "seconds": round(time.perf_counter() - started, 4),
                           "visited": ctx.visits - visits, "checked": result.checked})
             conflicts.extend(result.conflicts)

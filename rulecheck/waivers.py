@@ -9,6 +9,16 @@ from pathlib import Path
 import yaml
 
 from .diagnostics import Diagnostic, InputError
+from .model.sources import (
+    DepthLimitedComposer,
+    SourceError,
+    construct_bounded_int,
+    construct_checked_str,
+    load_yaml_with,
+    read_text_limited,
+    reader_problem,
+    yaml_error_location,
+)
 
 REQUIRED = ("rule", "subjects", "reason", "approver", "basis", "expires")
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
@@ -24,11 +34,13 @@ OUTCOME_STATUSES = {"pass": "rules_passed", "fail": "rules_failed", "not_applica
 VERDICTS = ("passed", "incomplete", "undecided", "failed")
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(DepthLimitedComposer, yaml.SafeLoader):
     """Safe YAML with dates kept as text, so a bad date becomes a located diagnostic rather than a ValueError."""
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+_Loader.add_constructor("tag:yaml.org,2002:int", construct_bounded_int)
+_Loader.add_constructor("tag:yaml.org,2002:str", construct_checked_str)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,10 @@ class Waiver:
                 "expires": self.expires.isoformat(), "reason": self.reason}
 
 
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
 def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list[Waiver]:
     """Read a waiver file: a YAML list (or a mapping with a ``waivers:`` list) of waivers.
 
@@ -74,26 +90,27 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
     one InputError of located Diagnostics.
     """
     name = str(path)
+    if not Path(path).exists():
+        raise InputError([Diagnostic(name, "waiver file not found")])
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Diagnostic(name, "waiver file not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError([Diagnostic(name, f"waiver file cannot be read: {error}")]) from None
+        text = read_text_limited(path, "max_rule_file_mb")
+    except SourceError as error:
+        raise InputError([Diagnostic(name, f"waiver file cannot be read: {error.message}", line=error.line,
+                                     column=error.column, hint=error.hint)]) from None
     try:
-        root = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        # one pass (compose, check depth and alias expansion, construct): the nodes are the data's, merges included
+        data, root = load_yaml_with(_Loader, text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError([Diagnostic(name, f"not valid YAML: {getattr(error, 'problem', None) or error}",
-                                     line=mark.line + 1 if mark else None,
-                                     column=mark.column + 1 if mark else None)]) from None
+        line, column = yaml_error_location(error, text)
+        problem = getattr(error, "problem", None) or reader_problem(error)
+        raise InputError([Diagnostic(name, f"not valid YAML: {problem}", line=line, column=column)]) from None
     if data is None:
         return []
     lines = text.splitlines()
     field_prefix = ""
     if isinstance(data, dict) and "waivers" in data:
-        root = next(v for k, v in root.value if k.value == "waivers")
+        # the last `waivers:` key, as in the data (YAML mappings keep the last of duplicate keys)
+        root = [v for k, v in root.value if getattr(k, "value", None) == "waivers"][-1]
         data = data["waivers"]
         field_prefix = "waivers"
     if not isinstance(data, list):
@@ -115,7 +132,7 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
         if not isinstance(entry, dict):
             problem("expected a mapping with rule, subjects, reason, approver, basis, expires")
             continue
-        value_nodes = {k.value: v for k, v in node.value}
+        value_nodes = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
         for key in entry:
             if key not in REQUIRED:
                 problem(f"unknown field {key!r}", str(key), value_nodes.get(key, node),
@@ -128,17 +145,17 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
         rule, subjects, expires = entry["rule"], entry["subjects"], entry["expires"]
         ok = True
         if not isinstance(rule, str) or "-" not in rule:
-            problem(f"expected a rule id such as IND-002, got {rule!r}", "rule", value_nodes["rule"],
-                    hint=_rule_hint(str(rule), known_rules) if known_rules is not None else None)
+            problem(f"expected a rule id such as IND-002, got {_clip(repr(rule))}", "rule", value_nodes.get("rule", node),
+                    hint=_rule_hint(_clip(str(rule)), known_rules) if known_rules is not None else None)
             ok = False
         elif known_rules is not None and rule not in known_rules:
-            problem(f"no rule {rule!r} in the loaded rule packs", "rule", value_nodes["rule"],
+            problem(f"no rule {_clip(repr(rule))} in the loaded rule packs", "rule", value_nodes.get("rule", node),
                     hint=_rule_hint(rule, known_rules))
             ok = False
         if isinstance(subjects, (str, int)):
             subjects = [subjects]
         if not isinstance(subjects, list) or not all(isinstance(s, (str, int)) for s in subjects):
-            problem("expected a list of subject ids (e.g. [C01/R07, P-0412])", "subjects", value_nodes["subjects"])
+            problem("expected a list of subject ids (e.g. [C01/R07, P-0412])", "subjects", value_nodes.get("subjects", node))
             ok = False
         if isinstance(expires, dt.datetime):
             expires = expires.date()
@@ -146,11 +163,11 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
             try:
                 expires = dt.date.fromisoformat(str(expires))
             except ValueError:
-                problem(f"expected a date YYYY-MM-DD, got {str(expires)!r}", "expires", value_nodes["expires"])
+                problem(f"expected a date YYYY-MM-DD, got {_clip(repr(str(expires)))}", "expires", value_nodes.get("expires", node))
                 ok = False
         for key in ("reason", "approver", "basis"):
             if not isinstance(entry[key], (str, int, float)):
-                problem("expected text", key, value_nodes[key])
+                problem("expected text", key, value_nodes.get(key, node))
                 ok = False
         if ok:
             waivers.append(Waiver(rule=rule, subjects=tuple(str(s) for s in subjects), reason=str(entry["reason"]),

@@ -199,7 +199,7 @@ def test_init_writes_a_skeleton_that_reads_and_refuses_to_overwrite(runner, tmp_
     assert result.exit_code == 0, result.output
     names = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert names == ["layers/lines.geojson", "layers/parcels.geojson", "layers/rights.geojson",
-                     "layers/unit.geojson", "submission.yaml"]
+                     "layers/unit.geojson", "submission.schema.json", "submission.yaml"]
     manifest_text = (target / "submission.yaml").read_text(encoding="utf-8")
     assert "# rulecheck submission manifest / 提交材料清单" in manifest_text
     manifest = yaml.safe_load(manifest_text)
@@ -230,6 +230,26 @@ def test_init_skeleton_loads_through_the_loader(runner, tmp_path):
     submission = loader.load_submission(tmp_path / "u" / "submission.yaml")
     assert [r.id for r in submission.unit_plan.rights] == ["R1", "R2"]
     assert [p.id for p in submission.detailed_plan.parcels] == ["P1", "P2"]
+
+
+def test_init_skeleton_has_every_part_of_a_complete_submission_and_checks_clean(runner, tmp_path):
+    loader = pytest.importorskip("rulecheck.model.loader")
+    runner.invoke(cli, ["init", str(tmp_path / "u")])
+    manifest = tmp_path / "u" / "submission.yaml"
+    submission = loader.load_submission(manifest)
+    unit = submission.unit_plan
+    assert unit.zone is not None and unit.county_scheme and unit.finance is not None
+    for name in ("resources", "assets", "funds", "conditions", "demands", "policies"):
+        assert getattr(unit.inventories, name), f"the skeleton's {name} inventory is empty"
+    (package,) = unit.packages
+    program = package.program
+    assert program.survey and program.design and program.assembly and program.approvals
+    assert package.supply and package.finance and package.revenue_sharing and submission.contracts
+    result = runner.invoke(cli, ["check", str(manifest), "--format", "json", "--fail-on", "info"])
+    assert result.exit_code == 0, result.output[:3000]
+    record = json.loads(result.output)
+    assert record["conflicts"] == [] and record["indeterminate"] == []
+    assert any(o["rule"].startswith("DOC-") and o["status"] == "pass" for o in record["outcomes"])
 
 
 def test_version_and_help(runner):

@@ -199,7 +199,7 @@ def test_missing_rule_file_and_bad_encoding(tmp_path):
     proc = invoke("rules", "validate", "bad.rule", "nowhere.rule", cwd=tmp_path)
     assert proc.returncode == 2
     assert "nowhere.rule: error: no such rule file or folder" in proc.stderr
-    assert "bad.rule: error: not UTF-8 text" in proc.stderr
+    assert "bad.rule:2:13: error: not UTF-8 text (byte 25" in proc.stderr  # the line and column of the bad byte
     assert "Traceback" not in proc.stderr
 
 

@@ -63,7 +63,6 @@ def clean():
     ("--select", "IND-999", "did you mean IND-"),
     ("--select", "SUP-17", "did you mean SUP-017"),
     ("--ignore", "LAYY", "did you mean LAY"),
-    ("--select", "DOC", "the loaded packs have the families"),
 ])
 def test_unknown_rule_or_family_exits_2_with_a_suggestion(option, value, hint):
     result = run("check", CLEAN, option, value, "--lang", "en")
@@ -73,6 +72,13 @@ def test_unknown_rule_or_family_exits_2_with_a_suggestion(option, value, hint):
     assert first.startswith(f"<command line>: error: {option}: ") and value in first
     assert hint in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_contract_family_with_no_rule_loaded_exits_2():
+    # DOC is a family of the contract; with only the GEO pack loaded, selecting it would check nothing
+    result = run("check", CLEAN, "--rules", ROOT / "rules" / "geo.rule", "--select", "DOC", "--lang", "en")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == "" and "the loaded packs have the families GEO" in result.stderr
 
 
 def test_every_unknown_pattern_is_reported_at_once():
@@ -188,9 +194,9 @@ def test_a_run_deciding_nothing_is_undecided_in_every_format(tmp_path):
 
 
 def test_as_of_1900_does_not_say_passed_and_fails_on_indeterminate():
-    # collective land went to the market lawfully only from 2020 (SUP-028/029 rightly fail on 1900-01-01):
-    # leave them out to see the run that decides too little
-    not_yet = ("--ignore", "SUP-028", "--ignore", "SUP-029")
+    # no rule decides anything in 1900: even the collective market entry rules (SUP-028/029) are undecided,
+    # since their dated group has no edition before 1999-01-01
+    not_yet = ()
     result = run("check", CLEAN, "--as-of", "1900-01-01", "--lang", "en", *not_yet)
     assert "PASSED" not in result.stdout, result.stdout
     last = result.stdout.splitlines()[-1]
@@ -325,3 +331,37 @@ def test_an_item_undecided_on_its_own_is_not_undecided_where_the_filter_excludes
     assert found == expected
     assert len(found) < len(without_far) * 3  # not every parcel without far_max for every right
 
+
+
+# ---- the verdict, from the record alone ------------------------------------------------------------
+
+
+def _record(statuses, conflicts=(), indeterminate=0, fail_on="error"):
+    return {"conflicts": [{"rule": "IND-002", "severity": severity, "waiver": None} for severity in conflicts],
+            "outcomes": [{"rule": f"R-{i}", "status": status} for i, status in enumerate(statuses)],
+            "indeterminate": [{"rule": "R-0", "subjects": [], "missing": "x"}] * indeterminate,
+            "summary": {"fail_on": fail_on}}
+
+
+@pytest.mark.parametrize("statuses, conflicts, indeterminate, fail_on, verdict, passed", [
+    (["pass", "not_applicable"], (), 0, "error", "passed", True),
+    (["pass", "indeterminate"], (), 2, "error", "incomplete", True),
+    (["pass", "indeterminate"], (), 2, "indeterminate", "failed", False),
+    (["not_applicable", "indeterminate"], (), 2, "error", "undecided", False),
+    (["not_applicable"], (), 0, "never", "undecided", False),
+    ([], (), 0, "error", "undecided", False),
+    (["fail"], ("warning",), 0, "error", "passed", True),
+    (["fail"], ("warning",), 0, "warning", "failed", False),
+    (["fail"], ("info",), 0, "indeterminate", "failed", False),
+])
+def test_verdict(statuses, conflicts, indeterminate, fail_on, verdict, passed):
+    from rulecheck.report import render
+    from rulecheck.waivers import recount
+
+    record = recount(_record(statuses, conflicts, indeterminate, fail_on))
+    summary = record["summary"]
+    assert (summary["verdict"], summary["passed"]) == (verdict, passed)
+    assert summary["rules_passed"] == statuses.count("pass") and summary["rules_failed"] == statuses.count("fail")
+    line = render(record, "text", lang="en").splitlines()[-1]
+    assert line.endswith(" - " + verdict.upper())
+    assert ("PASSED" in line) == (verdict == "passed")

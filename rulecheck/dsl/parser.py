@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.dsl import ast
+from rulecheck.limits import current as current_limits
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -89,7 +91,10 @@ class _ToAst(Transformer):
     # ---- expressions ----
     def number(self, meta, children):
         value, unit = children
-        return ast.Number(self._s(meta), float(value), str(unit) if unit is not None else None)
+        number = float(value)
+        if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+            raise _NumberError(value)
+        return ast.Number(self._s(meta), number, str(unit) if unit is not None else None)
 
     def string(self, meta, children):
         return ast.String(self._s(meta), _unquote(children[0]))
@@ -365,6 +370,16 @@ class _ToAst(Transformer):
         return children
 
 
+# the largest number a rule or parameter may write: far beyond any figure of law, far below a float's overflow
+MAX_NUMBER = 1e15
+
+
+class _NumberError(Exception):
+    def __init__(self, token: Token):
+        super().__init__(str(token))
+        self.token = token
+
+
 class _DateError(Exception):
     def __init__(self, token: Token):
         super().__init__(str(token))
@@ -381,9 +396,66 @@ def _parse_date(token: Token, path: str) -> dt.date:
 # ---- error reporting ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
+def _lines(text: str) -> list[str]:
+    # one split per text, however many diagnostics it has (str caches its hash: a lookup is O(1))
+    return text.splitlines()
+
+
 def _line_text(text: str, line: int) -> str:
-    lines = text.splitlines()
+    lines = _lines(text)
     return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _shift_lines(tree, lines: int) -> None:
+    """Move every line number of a parsed declaration (tokens and tree positions) down by `lines`."""
+    if not lines:
+        return
+    seen: set[int] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Tree):
+            meta = node.meta
+            if not getattr(meta, "empty", True):
+                meta.line += lines
+                meta.end_line += lines
+            stack.extend(node.children)
+        elif isinstance(node, Token) and node.line is not None:
+            node.line += lines
+            if node.end_line is not None:
+                node.end_line += lines
+
+
+def _tree_depth(tree) -> tuple[int, object]:
+    """The nesting depth of a lark tree and its deepest subtree (iterative: any depth is measured safely)."""
+    deepest, where = 0, tree
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest, where = depth, node
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()) if isinstance(child, Tree))
+    return deepest, where
+
+
+def _too_deep(tree, path: str, text: str) -> Diagnostic | None:
+    """A located diagnostic when an expression nests past the limit max_expr_depth (`not not ...`, `- - ...`,
+    a long `and` chain), before the recursive stages (transform, check, compile, evaluation) see it."""
+    limits = current_limits()
+    depth, node = _tree_depth(tree)
+    # a declaration's own structure takes about a dozen levels above its expressions
+    if not limits.max_expr_depth or depth <= limits.max_expr_depth + 16:
+        return None
+    meta = getattr(node, "meta", None)
+    line = getattr(meta, "line", None) if meta is not None and not getattr(meta, "empty", True) else None
+    column = getattr(meta, "column", None) if line else None
+    return Diagnostic(path, f"the expression nests more than {limits.max_expr_depth} levels deep; split it, or "
+                      f"{limits.describe('max_expr_depth')}", line=line, column=column,
+                      excerpt=_line_text(text, line) if line else None)
 
 
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str, line_offset: int = 0, col_offset: int = 0) -> Diagnostic:
@@ -411,6 +483,8 @@ def _keyword(terminal: str) -> str:
 
 
 def _or_list(words: list[str]) -> str:
+    if not words:
+        return "something else"
     if len(words) > 8:
         words = words[:8] + ["..."]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
@@ -442,6 +516,9 @@ def parse_template(raw: str, path: str, token: Token, delta: int = 0) -> ast.Tem
             padded = " " * (base_col + i) + source
             try:
                 tree = _lark().parse(padded, start="expr")
+                deep = _too_deep(tree, path, padded)
+                if deep is not None:
+                    raise _TemplateSyntax(path, base_line, base_col + i, f"in the message hole: {deep.message}")
                 expr = _ToAst(path, padded).transform(tree)
             except UnexpectedInput as err:
                 raise _TemplateSyntax(path, base_line, (err.column or 1), f"in the message hole {{{source}}}: " + _syntax_diagnostic(err, path, padded).message) from None
@@ -496,24 +573,38 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
     bounds = list(zip(starts, starts[1:] + [len(text)]))
+    lines_before, counted_to = 0, 0
     for begin, end in bounds:
         chunk = text[begin:end]
         if not chunk.strip() or _only_comments(chunk):
             continue
-        # a declaration starts a line: newlines before it keep lines and columns those of the file, and
-        # `delta` moves lark's offsets to the file's (re-reading the whole file before each one would be quadratic)
-        lines_before = text.count("\n", 0, begin)
-        padded = "\n" * lines_before + chunk
+        # a declaration starts a line and is parsed alone: its lines are moved to the file's after parsing, and
+        # `delta` moves lark's offsets to the file's (padding each with the newlines before it was quadratic:
+        # a 5 MB pack took minutes)
+        lines_before += text.count("\n", counted_to, begin)
+        counted_to = begin
         try:
-            tree = _lark().parse(padded, start="start")
-            decls = _ToAst(path, text, begin - lines_before).transform(tree)
+            tree = _lark().parse(chunk, start="start")
+            _shift_lines(tree, lines_before)
+            deep = _too_deep(tree, path, text)
+            if deep is not None:
+                diagnostics.append(deep)
+                continue
+            decls = _ToAst(path, text, begin).transform(tree)
         except UnexpectedInput as err:
-            diagnostics.append(_syntax_diagnostic(err, path, text))
+            diagnostics.append(_syntax_diagnostic(err, path, text, line_offset=lines_before))
             continue
         except VisitError as err:
             orig = err.orig_exc
             if isinstance(orig, _TemplateSyntax):
                 diagnostics.append(_with_excerpt(orig.diagnostic, text))
+            elif isinstance(orig, _NumberError):
+                diagnostics.append(
+                    Diagnostic(path, f"the number {_clip(str(orig.token))} is out of range (at most {MAX_NUMBER:g} in size)",
+                               line=orig.token.line, column=orig.token.column, excerpt=_line_text(text, orig.token.line))
+                )
+            elif isinstance(orig, RecursionError):
+                diagnostics.append(Diagnostic(path, "the declaration nests too deeply to read", line=text.count("\n", 0, begin) + 1))
             elif isinstance(orig, _DateError):
                 diagnostics.append(
                     Diagnostic(path, f"'{orig.token}' is not a valid date", line=orig.token.line,
@@ -532,6 +623,10 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests)), diagnostics
 
 
+def _clip(text: str, size: int = 40) -> str:
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
 def _only_comments(chunk: str) -> bool:
     return all(not line.strip() or line.strip().startswith("#") for line in chunk.splitlines())
 
@@ -543,19 +638,33 @@ def _with_excerpt(diag: Diagnostic, text: str) -> Diagnostic:
 
 
 def parse_file(path: str | Path, display: str | None = None) -> tuple[ast.Pack, list[Diagnostic]]:
+    from rulecheck.model.sources import SourceError, read_text_limited
+
     display = display or str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not Path(path).exists():
         return ast.Pack(display, "", (), (), ()), [Diagnostic(display, "rule file not found")]
-    except UnicodeDecodeError as err:
-        return ast.Pack(display, "", (), (), ()), [Diagnostic(display, f"not UTF-8 text ({err.reason} at byte {err.start})")]
+    try:
+        text = read_text_limited(path, "max_rule_file_mb")
+    except SourceError as err:
+        return ast.Pack(display, "", (), (), ()), [Diagnostic(display, err.message, line=err.line, column=err.column, hint=err.hint)]
     return parse_text(text, display)
 
 
 def parse_expr(text: str, path: str = "<expr>") -> ast.Expr:
     """Parse a single expression (used by tests and the REPL-like `rules show`)."""
     try:
-        return _ToAst(path, text).transform(_lark().parse(text, start="expr"))
+        tree = _lark().parse(text, start="expr")
     except UnexpectedInput as err:
         raise InputError([_syntax_diagnostic(err, path, text)]) from None
+    deep = _too_deep(tree, path, text)
+    if deep is not None:
+        raise InputError([deep])
+    try:
+        return _ToAst(path, text).transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, _NumberError):
+            raise InputError([Diagnostic(path, f"the number {_clip(str(err.orig_exc.token))} is out of range")]) from None
+        if isinstance(err.orig_exc, _DateError):
+            token = err.orig_exc.token
+            raise InputError([Diagnostic(path, f"'{token}' is not a valid date", line=token.line, column=token.column)]) from None
+        raise

@@ -458,31 +458,45 @@ class FilterPlan:
         """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
         it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
         it is not in, nor for a place it does not touch. With a hash join, only the items its lookup lets through
-        can be undecided (for the others its conjunct is false), so only those are tested."""
+        can be undecided (for the others its conjunct is false); with a spatial predicate, only those an STRtree
+        of the undecided items finds near the place. Either way only those are tested."""
         if not undecided:
             return
+        memo = env[CTX].memo
         if found is not None:
-            memo = env[CTX].memo
             cached = memo.get(("undecided", id(undecided)))
             if cached is None or cached[0] is not undecided:
                 cached = (undecided, {pos: (pos, item, verdict) for pos, item, verdict in undecided})
                 memo[("undecided", id(undecided))] = cached
             by_pos = cached[1]
             undecided = [by_pos[p] for p in found[0] if p in by_pos]
+        elif tree is not None and self.spatial_predicate == "intersects":
+            other = as_geometry(self.spatial_other(env))
+            if not isinstance(other, Missing):
+                index, placed, unplaced = self._undecided_index(env, undecided)
+                near = sorted({placed[i] for i in index.query(other, predicate="intersects")} | unplaced)
+                undecided = [undecided[i] for i in near]
         env[CTX].visits += len(undecided)
         probe = dict(env)
-        other = None
-        if tree is not None and self.spatial_predicate == "intersects":
-            other = as_geometry(self.spatial_other(env))
-            other = None if isinstance(other, Missing) else other
         for _, item, verdict in undecided:
             probe[self.var] = item
             if _all_of(self.rest_fns, probe) is False:
                 continue
-            geometry = _geom_or_none(item)
-            if other is not None and geometry is not None and not shapely.intersects(other, geometry):
-                continue
             yield verdict
+
+    def _undecided_index(self, env, undecided):
+        """(STRtree of the undecided items' geometries, tree position -> list position, positions without one)."""
+        memo, key = env[CTX].memo, ("undecided-index", id(undecided))
+        cached = memo.get(key)
+        if cached is not None and cached[0] is undecided:
+            return cached[1]
+        geoms = [_geom_or_none(item) for _, item, _ in undecided]
+        placed = [i for i, g in enumerate(geoms) if g is not None]
+        built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
+                 {i for i, g in enumerate(geoms) if g is None})
+        if self.source_const:  # the same items for every outer record: build once per run
+            memo[key] = (undecided, built)
+        return built
 
     def _filtered(self, env, pool):
         probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import datetime as dt
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
-FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN"]
+FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC"]
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -35,20 +35,26 @@ def default_rule_paths() -> list[Path]:
     return [here]
 
 
-def _rule_files(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+def _rule_files(paths: list[str | Path], builtin: bool = False) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
     files, diags = [], []
+    display = _builtin_name if builtin else _display
     for p in paths:
         path = Path(p)
         if path.is_dir():
             found = sorted(path.rglob("*.rule"))
             # province override examples are passed with --params, never loaded by default
             found = [f for f in found if "provinces" not in f.relative_to(path).parts]
-            files.extend((f, _display(f)) for f in found)
+            files.extend((f, display(f)) for f in found)
         elif path.exists():
-            files.append((path, _display(path)))
+            files.append((path, display(path)))
         else:
             diags.append(Diagnostic(str(p), "no such rule file or folder"))
     return files, diags
+
+
+def _builtin_name(path: Path) -> str:
+    """A shipped pack is named by the package, never by where it is installed: `rulecheck:sup.rule`."""
+    return "rulecheck:" + path.resolve().relative_to(default_rule_paths()[0].resolve()).as_posix()
 
 
 def _display(path: Path) -> str:
@@ -94,26 +100,33 @@ class CompiledRule:
         r = self.rule
         return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
 
-    def basis_at(self, as_of: dt.date | None = None, params=None) -> dict:
-        """The rule's basis: its own, or for `basis source of PARAM` the source and words of PARAM's edition
-        in force on `as_of` (`params`: the run's ParamValues, which records the edition as applied). Without
-        a date, every edition of PARAM, each with the date from which it applies."""
+    def basis_at(self, as_of: dt.date | None = None, params=None, classification=None) -> dict:
+        """The rule's basis: its own, or for `basis source of NAME` the source and words of the edition of the
+        parameter (or dated land-use group) NAME in force on `as_of` (`params`: the run's ParamValues, which
+        records the edition as applied; `classification`: the run's, for a group). Without a date, every
+        edition, each with the date from which it applies."""
         r = self.rule
         if r.basis_param is None:
             return {"citation": r.basis, "text": r.basis_text, "paraphrase": r.basis_paraphrase}
-        param = self.names.params.get(r.basis_param)
-        if as_of is None or param is None:
-            editions = param.editions if param is not None else []
+        name = r.basis_param
+        param = self.names.params.get(name)
+        groups = getattr(classification or getattr(self.names, "classification", None), "groups", {})
+        group = groups.get(name) if param is None else None
+        editions = param.editions if param is not None else (group.editions if group is not None else ())
+        if as_of is None:
             return {"citation": "；".join(f"{e.valid_from.isoformat()} 起：{e.source}" for e in editions),
-                    "text": "", "paraphrase": False, "param": r.basis_param,
+                    "text": "", "paraphrase": False, "param": name,
                     "editions": [{"from": e.valid_from.isoformat(), "citation": e.source, "text": e.text,
                                   "paraphrase": e.paraphrase, "provenance": e.provenance or "unstated"}
                                  for e in editions]}
-        edition = params.edition(r.basis_param) if params is not None else param.edition_at(as_of)
+        if params is not None:
+            edition = params.edition(name) if param is not None else (params.group(group) if group is not None else None)
+        else:
+            edition = next((e for e in reversed(editions) if e.valid_from <= as_of), None)
         if edition is None:
-            return {"citation": "", "text": "", "paraphrase": False, "param": r.basis_param, "from": None}
+            return {"citation": "", "text": "", "paraphrase": False, "param": name, "from": None}
         return {"citation": edition.source, "text": edition.text, "paraphrase": edition.paraphrase,
-                "param": r.basis_param, "from": edition.valid_from.isoformat(),
+                "param": name, "from": edition.valid_from.isoformat(),
                 "provenance": edition.provenance or "unstated"}
 
     def catalog(self, as_of: dt.date | None = None) -> dict:
@@ -256,7 +269,7 @@ class CompiledRule:
             "severity": r.severity,
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
-            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params)),
+            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification)),
             "titles": {"zh": r.title_zh, "en": r.title_en},
             "messages": messages,
             "subjects": self._subjects(env),
@@ -442,8 +455,9 @@ def _sort_key(rule_id: str) -> tuple:
 
 
 def _diag(path: str, text: str, span: ast.Span, message: str, hint=None, severity="error") -> Diagnostic:
-    lines = text.splitlines()
-    excerpt = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    from rulecheck.dsl.parser import _line_text  # one cached split per text: many diagnostics stay linear
+
+    excerpt = _line_text(text, span.line) or None
     return Diagnostic(path, message, line=span.line or None, column=span.column or None, excerpt=excerpt, hint=hint,
                       severity=severity)
 
@@ -527,10 +541,12 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     if rule.family not in FAMILY_ORDER:
         diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
                            f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
-    if rule.basis_param is not None and rule.basis_param not in names.params:
+    dated_groups = [g.name for g in getattr(getattr(names, "classification", None), "groups", {}).values() if g.editions]
+    if rule.basis_param is not None and rule.basis_param not in names.params and rule.basis_param not in dated_groups:
         span = dict(rule.clauses).get("basis", rule.span)
-        diags.append(_diag(path, text, span, f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter",
-                           _suggest(rule.basis_param, list(names.params))))
+        diags.append(_diag(path, text, span,
+                           f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter or a dated group",
+                           _suggest(rule.basis_param, list(names.params) + dated_groups)))
     comp = ExprCompiler(names, text)
     scope: dict[str, T] = {}
     steps = []
@@ -635,7 +651,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param else set()))),
+                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
                         plans=comp.plans)
 
 
@@ -665,14 +681,13 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()
-    paths = list(paths) if paths else default_rule_paths()
-    files, diags = _rule_files(paths)
+    files, diags = _rule_files(paths) if paths else _rule_files(default_rule_paths(), builtin=True)
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
     parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
     if not any(pack.params for (pack, _), _, _ in parsed):
         # a pack of one's own rules declares no parameters: it uses the built-in legal figures
-        builtin, _ = _rule_files([default_rule_paths()[0] / "params"])
+        builtin, _ = _rule_files([default_rule_paths()[0] / "params"], builtin=True)
         files += builtin
         parsed += [(parse_file_cached(file, display), file, display) for file, display in builtin]
     parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]
@@ -721,6 +736,12 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
             if rule_id not in all_rule_ids:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
+        from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
+
+        for patch in test.patches:
+            problem = check_patch_path(patch)
+            if problem:
+                diags.append(_diag(path, pack_text, patch.span, problem))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
                        [d for d in diags if d.severity == "warning"])

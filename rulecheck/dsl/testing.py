@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from rulecheck.diagnostics import InputError
 from rulecheck.dsl import ast
-from rulecheck.dsl.rules import RuleSet, load_rules
+from rulecheck.dsl.rules import RuleSet, default_rule_paths, load_rules
 from rulecheck.dsl.schema import FIELD_UNITS
 from rulecheck.dsl.units import UNITS, Quantity
 from rulecheck.dsl.values import record_id
@@ -47,11 +47,88 @@ def _load_cached(manifest: str, mtime: float):
     return load_submission(manifest)
 
 
+# the fixtures shipped with rulecheck (beside the rule packs in a checkout): a test may load them from any pack
+# beside the shipped packs: <checkout>/fixtures next to rules/, or rulecheck/fixtures next to rulecheck/packs in a wheel
+PACKAGED_FIXTURES = default_rule_paths()[0].resolve().parent / "fixtures"
+
+
+def given_roots(rule_file: Path) -> list[Path]:
+    """The folders a test's `given` may read from: its pack's folder and the packaged fixtures."""
+    return [rule_file.parent.resolve(), PACKAGED_FIXTURES]
+
+
 def _manifest_for(test: ast.RuleTest, rule_file: Path) -> Path:
     target = (rule_file.parent / test.given).resolve()
     if test.given_kind == "fixture":
         return target / "submission.yaml" if target.is_dir() else target
     return target
+
+
+def _outside(manifest: Path, rule_file: Path) -> bool:
+    return not any(manifest.is_relative_to(root) for root in given_roots(rule_file))
+
+
+# ---- patch paths: only the contract's fields ------------------------------------------------------
+
+_ROOTS = {"submission": "SubmissionInfo", "unit_plan": "UnitPlan", "detailed_plan": "DetailedPlan", "contracts": "list[Contract]"}
+
+
+def _root_type(root: str):
+    from rulecheck.model import documents
+
+    if root == "contracts":
+        return list[documents.Contract]
+    return getattr(documents, _ROOTS[root]) if root in _ROOTS else None
+
+
+def _unwrap(annotation):
+    """`X | None` -> X (the first non-None member of a union)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(members[0]) if members else annotation
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return annotation
+
+
+def check_patch_path(patch: ast.Patch) -> str | None:
+    """Why a `with` patch path names no field of the contract (a message), or None when it does.
+
+    Walks the documents' models: a field step must name a model field (or a finance item under costs or
+    revenues), an id step must follow a list of records. Nothing else (no `__class__`, no method) is reachable.
+    """
+    import typing
+
+    from pydantic import BaseModel
+
+    current = _root_type(patch.root)
+    if current is None:
+        return f"a patch starts at submission, unit_plan, detailed_plan or contracts, not {patch.root}"
+    for step in patch.path:
+        current = _unwrap(current)
+        origin = typing.get_origin(current)
+        if step.kind == "field":
+            if origin is dict:
+                current = typing.get_args(current)[1]
+                continue
+            if not (isinstance(current, type) and issubclass(current, BaseModel)):
+                return f"'.{step.name}' follows something that has no fields"
+            if step.name not in current.model_fields:
+                import difflib
+
+                close = difflib.get_close_matches(step.name, list(current.model_fields), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; its fields: {', '.join(current.model_fields)}"
+                return f"{current.__name__} has no field '{step.name}'{hint}"
+            current = current.model_fields[step.name].annotation
+        else:
+            if origin is not list:
+                return f"[{step.name}] needs a list of records before it"
+            current = typing.get_args(current)[0]
+    return None
 
 
 def _match(record, key: str) -> bool:
@@ -127,6 +204,8 @@ def apply_patch(submission, patch: ast.Patch) -> None:
                 return
             node = node.get(step.name)
         elif step.kind == "field":
+            if step.name not in getattr(type(node), "model_fields", {}):  # only the contract's fields, never an attribute
+                raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
             if last and patch.kind == "set":
                 setattr(node, step.name, _convert(node, step.name, _literal(patch.value)))
                 return
@@ -157,6 +236,10 @@ def run_test(test: ast.RuleTest, display: str, rule_file: Path, rule_set: RuleSe
     if test.given_kind == "inline":
         return _run_inline(test, display, rule_file, rule_set, result)
     manifest = _manifest_for(test, rule_file)
+    if _outside(manifest, rule_file):
+        result.failures.append(f"given {test.given_kind} '{test.given}' lies outside the pack's folder and the packaged "
+                               "fixtures; a rule test reads nothing else")
+        return result
     if not manifest.exists():
         result.failures.append(f"given {test.given_kind} '{test.given}': no such file {manifest}")
         return result

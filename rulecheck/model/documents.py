@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
 
@@ -18,6 +18,45 @@ class SourceLoc(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
+
+
+# ---- bounds -------------------------------------------------------------------------------------
+# What the contract's meaning admits. A value outside is an input error naming the bound, never an overflow
+# deep inside a rule (docs/security.md). Generous on purpose: a rule, not the loader, says a term is too long.
+
+MAX_TERM_YEARS = 999  # no right or lease is granted for a millennium; keeps date arithmetic within the calendar
+MAX_AREA_M2 = 1e12  # 1,000,000 km2: more than any province
+MAX_MONEY_WAN_YUAN = 1e10  # 100 trillion yuan: more than the country's yearly output
+MAX_QUANTITY = 1e12  # a duty's quantity in any of its units
+MAX_FAR = 100.0  # floor area ratio (the densest towers stay below 30)
+MAX_HEIGHT_M = 1000.0  # the tallest building is 828 m
+EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+def _in_calendar(value: dt.date) -> dt.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()} is expected")
+    return value
+
+
+Term = Annotated[float, Field(gt=0, le=MAX_TERM_YEARS)]
+Area = Annotated[float, Field(ge=0, le=MAX_AREA_M2)]
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY_WAN_YUAN)]
+Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Far = Annotated[float, Field(ge=0, le=MAX_FAR)]
+Height = Annotated[float, Field(ge=0, le=MAX_HEIGHT_M)]
+# a fraction of 1; up to 100 so that a share written as a percent (60 for 0.6) loads and FIN-002 can say so
+Fraction = Annotated[float, Field(ge=0, le=100)]
+Date = Annotated[dt.date, AfterValidator(_in_calendar)]
+
+# the unit of each bounded field, for messages ("expected a number <= 999 (years)")
+BOUND_UNITS = {
+    "term_years": "years", "area_m2": "m2", "quantity": "in the duty's unit", "far_max": "floor area ratio",
+    "far_min": "floor area ratio", "density_max": "percent", "density_min": "percent", "green_min": "percent",
+    "green_max": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
+    "price_wan_yuan": "wan_yuan", "reserve_price_wan_yuan": "wan_yuan", "costs": "wan_yuan", "revenues": "wan_yuan",
+}
 
 
 # ---- enumerations -------------------------------------------------------------------------------
@@ -111,6 +150,89 @@ class ControlLineKind(StrEnum):
     historic_protection = "historic_protection"
 
 
+class Zone(StrEnum):
+    """Where the unit lies: 非集中建设区 (the method's units) or 城乡集中建设区."""
+
+    non_concentrated = "non_concentrated"
+    concentrated = "concentrated"
+
+
+class ResourceUnit(StrEnum):
+    m2 = "m2"
+    ha = "ha"
+    mu = "mu"
+    m3 = "m3"
+    t = "t"
+    count = "count"
+
+
+class ResourceState(StrEnum):
+    in_use = "in_use"
+    idle = "idle"
+    degraded = "degraded"
+    unexploited = "unexploited"
+
+
+class FundChannel(StrEnum):
+    fiscal = "fiscal"
+    special_bond = "special_bond"
+    social_capital = "social_capital"
+    bank_loan = "bank_loan"
+    indicator_trading = "indicator_trading"
+    other = "other"
+
+
+class ConditionKind(StrEnum):
+    use_control = "use_control"
+    eco_capacity = "eco_capacity"
+    infrastructure = "infrastructure"
+    engineering = "engineering"
+
+
+class DemandParty(StrEnum):
+    owner_representative = "owner_representative"
+    manager = "manager"
+    right_holder = "right_holder"
+    market = "market"
+
+
+class DemandIntent(StrEnum):
+    protection = "protection"
+    development = "development"
+
+
+class PolicyKind(StrEnum):
+    land_consolidation = "land_consolidation"
+    inefficient_land_redevelopment = "inefficient_land_redevelopment"
+    collective_market_entry = "collective_market_entry"
+    other = "other"
+
+
+class AssemblyPath(StrEnum):
+    """How resources come under one holder (收储 置换 租赁 入股 托管 转让)."""
+
+    acquisition = "acquisition"
+    swap = "swap"
+    lease = "lease"
+    equity = "equity"
+    trusteeship = "trusteeship"
+    transfer = "transfer"
+
+
+class ApprovalStatus(StrEnum):
+    pending = "pending"
+    granted = "granted"
+    refused = "refused"
+
+
+class RevenueRole(StrEnum):
+    owner_representative = "owner_representative"
+    local_government = "local_government"
+    assembler = "assembler"
+    operator = "operator"
+    collective = "collective"
+
+
 # ---- records ------------------------------------------------------------------------------------
 
 
@@ -118,8 +240,10 @@ class Record(BaseModel):
     """A record of the bundle. It knows where it came from (`source`) so every conflict can point at it."""
 
     # coerce_numbers_to_str: ids and codes written as numbers (land_use: 1001, id: 12) are text
+    # allow_inf_nan=False: .inf, .nan and 1e999 are no numbers a plan can mean
     model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True
+        extra="forbid", arbitrary_types_allowed=True, use_enum_values=False, coerce_numbers_to_str=True,
+        allow_inf_nan=False,
     )
 
     _source: SourceLoc | None = PrivateAttr(default=None)
@@ -140,13 +264,13 @@ class Right(Feature):
     kind: RightKind
     land_use: str | None = None  # required, except on an overlay (which takes the use of what it lies on)
     ownership: Ownership | None = None
-    term_years: float | None = None
+    term_years: Term | None = None
     supply_method: SupplyMethod | None = None
     package: str | None = None
     overlay: bool = False
     scale: Scale | None = None
     sea_use: SeaUse | None = None
-    area_m2: float | None = None
+    area_m2: Area | None = None
     oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
 
     @model_validator(mode="after")
@@ -159,27 +283,27 @@ class Right(Feature):
 
 
 class Indicators(Record):
-    far_max: float | None = None
-    far_min: float | None = None
-    density_max: float | None = None  # percent
-    density_min: float | None = None  # percent
-    green_min: float | None = None  # percent
-    green_max: float | None = None  # percent
-    height_max: float | None = None  # metres
+    far_max: Far | None = None
+    far_min: Far | None = None
+    density_max: Percent | None = None  # percent
+    density_min: Percent | None = None  # percent
+    green_min: Percent | None = None  # percent
+    green_max: Percent | None = None  # percent
+    height_max: Height | None = None  # metres
 
 
 class Parcel(Feature):
     land_use: str
-    area_m2: float | None = None
-    far_max: float | None = None
-    far_min: float | None = None
-    density_max: float | None = None
-    density_min: float | None = None
-    green_min: float | None = None
-    green_max: float | None = None
-    height_max: float | None = None
+    area_m2: Area | None = None
+    far_max: Far | None = None
+    far_min: Far | None = None
+    density_max: Percent | None = None
+    density_min: Percent | None = None
+    green_min: Percent | None = None
+    green_max: Percent | None = None
+    height_max: Height | None = None
     facilities: list[str] = Field(default_factory=list)
-    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
 
 
 class ControlLine(Feature):
@@ -198,30 +322,85 @@ class Duty(Record):
     id: str
     kind: DutyKind
     resource: str  # a land-use code ("03") or a class name ("ecological")
-    quantity: float
+    quantity: Quantity
     unit: QuantityUnit
-    due: dt.date
+    due: Date
     geometry: Any = Field(default=None, exclude=True)  # optional place of the duty
+    facility: str | None = None  # a facility duty: the detailed plan facility it builds (parcel `facilities`)
 
 
 class Finance(Record):
-    costs: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    revenues: dict[str, float] = Field(default_factory=dict)  # wan_yuan by item
-    government_share: float | None = None  # 0..1
+    costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    government_share: Fraction | None = None  # 0..1
     channels: list[str] = Field(default_factory=list)
 
 
 class RevenueShare(Record):
     party: str
-    share: float  # percent
+    share: Percent  # percent
+    role: RevenueRole | None = None
 
 
 class Supply(Record):
     method: SupplyMethod | None = None
     award: Award | None = None
-    reserve_price_wan_yuan: float | None = None
-    term_years: float | None = None
-    start: dt.date | None = None
+    reserve_price_wan_yuan: Money | None = None
+    reserve_floor_price_yuan_m2: Money | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
+    term_years: Term | None = None
+    start: Date | None = None
+
+
+# ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
+
+
+class Survey(Record):
+    """① 详查定界评估: survey, boundary and valuation of the present rights."""
+
+    date: Date | None = None
+    appraised_value_wan_yuan: Money | None = None
+    registered: bool | None = None
+
+
+class Design(Record):
+    """② 赋能赋权: the design that applies the detailed plan's controls."""
+
+    date: Date | None = None
+    functions: list[str] = Field(default_factory=list)
+
+
+class Assembly(Record):
+    """③ 整备实施方案: how the resources come under one holder, paid by which funds, by when."""
+
+    holder: str | None = None
+    paths: list[AssemblyPath] = Field(default_factory=list)
+    compensation_standard: str | None = None
+    funds: list[str] = Field(default_factory=list)  # ids in the funds inventory
+    deadline: Date | None = None
+
+
+class Approval(Record):
+    """④ 报批方案, one entry: a resource's approval, who grants it, its status and (planned) date."""
+
+    resource: str  # a land-use code or a resource named in words
+    authority: str | None = None
+    preconditions: list[str] = Field(default_factory=list)
+    status: ApprovalStatus
+    date: Date | None = None
+
+    _package_id: str = PrivateAttr(default="")
+
+    @property
+    def id(self) -> str:
+        """An approval is named PACKAGE/RESOURCE in reports."""
+        return f"{self._package_id}/{self.resource}"
+
+
+class Program(Record):
+    survey: Survey | None = None
+    design: Design | None = None
+    assembly: Assembly | None = None
+    approvals: list[Approval] | None = None
 
 
 class Package(Record):
@@ -233,6 +412,7 @@ class Package(Record):
     finance: Finance | None = None
     revenue_sharing: list[RevenueShare] = Field(default_factory=list)
     supply: Supply | None = None
+    program: Program | None = None
 
 
 class ContractItem(Indicators):
@@ -240,9 +420,10 @@ class ContractItem(Indicators):
     parcel: str | None = None
     parcels: list[str] = Field(default_factory=list)
     land_use: str | None = None
-    area_m2: float | None = None
-    term_years: float | None = None
-    admin_share: float | None = None  # percent of the land for administration and living facilities (extension)
+    area_m2: Area | None = None
+    term_years: Term | None = None
+    admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
+    method: SupplyMethod | None = None  # how this item is supplied, where it differs from its contract's
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -258,9 +439,9 @@ class ContractItem(Indicators):
 
 class ContractDuty(Record):
     duty: str
-    quantity: float | None = None
+    quantity: Quantity | None = None
     unit: QuantityUnit | None = None
-    due: dt.date | None = None
+    due: Date | None = None
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -275,8 +456,8 @@ class Contract(Record):
     package: str
     method: SupplyMethod | None = None
     award: Award | None = None
-    price_wan_yuan: float | None = None
-    start: dt.date | None = None
+    price_wan_yuan: Money | None = None
+    start: Date | None = None
     items: list[ContractItem] = Field(default_factory=list)
     duties: list[ContractDuty] = Field(default_factory=list)
     attached_rights: list[str] = Field(default_factory=list)
@@ -286,8 +467,91 @@ class SubmissionInfo(Record):
     id: str
     title: str | None = None
     jurisdiction: str | None = None
-    as_of: dt.date | None = None
+    as_of: Date | None = None
     crs: str
+
+
+# ---- the six inventories of the unit plan (六项清单) ---------------------------------------------------
+
+
+class InventoryRecord(Record):
+    """A record of an inventory. Given inline or as a layer (a feature source); a place is optional."""
+
+    GEOMETRY_OPTIONAL: ClassVar[bool] = True
+    id: str
+
+
+class Resource(InventoryRecord):
+    """资源清单: a resource's class, physical quantity and state of use."""
+
+    land_use: str
+    quantity: Quantity | None = None
+    unit: ResourceUnit | None = None
+    ownership: Ownership | None = None
+    state: ResourceState | None = None
+    geometry: Any = Field(default=None, exclude=True)
+
+
+class Asset(InventoryRecord):
+    """资产清单: value, ownership and holder, registration."""
+
+    package: str | None = None
+    land_use: str | None = None
+    ownership: Ownership | None = None
+    holder: str | None = None
+    value_wan_yuan: Money | None = None
+    registered: bool | None = None
+    geometry: Any = Field(default=None, exclude=True)
+
+
+class Fund(InventoryRecord):
+    """资金清单: a source of money and its channel."""
+
+    channel: FundChannel
+    name: str | None = None
+    amount_wan_yuan: Money | None = None
+
+
+class Condition(InventoryRecord):
+    """条件清单: use control, ecological or infrastructure capacity, engineering conditions."""
+
+    kind: ConditionKind
+    text: str | None = None
+    limit: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    unit: str | None = None
+
+
+class Demand(InventoryRecord):
+    """需求清单: what a party wants to protect or develop."""
+
+    party: DemandParty
+    intent: DemandIntent | None = None
+    text: str | None = None
+
+
+class Policy(InventoryRecord):
+    """政策清单: a policy the unit relies on."""
+
+    kind: PolicyKind
+    name: str | None = None
+
+
+class Inventories(Record):
+    """The six inventories; an inventory left out is None (absent), one given with no record is []."""
+
+    resources: list[Resource] | None = None
+    assets: list[Asset] | None = None
+    funds: list[Fund] | None = None
+    conditions: list[Condition] | None = None
+    demands: list[Demand] | None = None
+    policies: list[Policy] | None = None
+
+
+class UnitFinance(Record):
+    """The unit's own balance (算小账): costs and revenues outside the packages, e.g. public-interest costs."""
+
+    costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
 
 
 class UnitPlan(Record):
@@ -298,6 +562,10 @@ class UnitPlan(Record):
     rights: list[Right] = Field(default_factory=list)
     indicator_proposals: list[IndicatorProposal] = Field(default_factory=list)
     packages: list[Package] = Field(default_factory=list)
+    zone: Zone | None = None
+    county_scheme: str | None = None
+    inventories: Inventories | None = None
+    finance: UnitFinance | None = None
 
 
 class DetailedPlan(Record):

@@ -13,8 +13,13 @@ import shapely
 from shapely import GeometryType
 
 _WKT_START = re.compile(
-    r"\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\b", re.IGNORECASE
+    r"\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION"
+    r"|CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|MULTICURVE|MULTISURFACE|TRIANGLE|TIN|POLYHEDRALSURFACE)\b",
+    re.IGNORECASE,
 )
+
+# GEOS type ids of curved geometries (GEOS >= 3.13 reads them; no operation rulecheck needs accepts them)
+_CURVED = {8: "CIRCULARSTRING", 9: "COMPOUNDCURVE", 10: "CURVEPOLYGON", 11: "MULTICURVE", 12: "MULTISURFACE"}
 
 # GeoJSON type -> (shapely type, nesting depth of "coordinates" above the positions)
 _DEPTHS = {
@@ -41,10 +46,24 @@ def _is_position(value: Any) -> bool:
 
 def _check_position(position: Any) -> None:
     if not _is_position(position):
-        raise _Unreadable(f"expected a position [x, y], got {json.dumps(position)[:60]}")
+        raise _Unreadable(f"expected a position [x, y], got {_shown_json(position)}")
     for number in position[:2]:
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-            raise _Unreadable(f"expected numeric coordinates, got {json.dumps(position)[:60]}")
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _Unreadable(f"expected numeric coordinates, got {_shown_json(position)}")
+        try:
+            finite = math.isfinite(number)
+        except OverflowError:  # an integer too large for a float
+            finite = False
+        if not finite:
+            raise _Unreadable(f"a coordinate is infinite or out of range, got {_shown_json(position)}")
+
+
+def _shown_json(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        text = repr(type(value).__name__)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Builder:
@@ -55,6 +74,8 @@ class _Builder:
         self.items: list[tuple[int, Any]] = []
 
     def add(self, position: int, coordinates: Any) -> None:
+        if isinstance(coordinates, list) and not coordinates:
+            raise _Unreadable("empty coordinates; an empty geometry has no place to check")
         if self.geometry_type == GeometryType.POLYGON:
             self._check_polygon(coordinates)
         else:
@@ -65,10 +86,10 @@ class _Builder:
     def _check_polygon(rings: Any) -> None:
         # the common case, inlined: a list of closed rings of at least 4 positions (numbers are checked in bulk)
         if not isinstance(rings, list):
-            raise _Unreadable(f"expected a list of rings, got {json.dumps(rings)[:60]}")
+            raise _Unreadable(f"expected a list of rings, got {_shown_json(rings)}")
         for ring in rings:
             if not isinstance(ring, list):
-                raise _Unreadable(f"expected a list of coordinates, got {json.dumps(ring)[:60]}")
+                raise _Unreadable(f"expected a list of coordinates, got {_shown_json(ring)}")
             if len(ring) < 4:
                 raise _Unreadable(f"a polygon ring needs at least 4 positions, got {len(ring)}")
             first, last = ring[0], ring[-1]
@@ -81,7 +102,9 @@ class _Builder:
                 _check_position(value)
             return
         if not isinstance(value, list):
-            raise _Unreadable(f"expected a list of coordinates, got {json.dumps(value)[:60]}")
+            raise _Unreadable(f"expected a list of coordinates, got {_shown_json(value)}")
+        if not value:  # an empty part (GEOS cannot build a polygon without rings)
+            raise _Unreadable("an empty list of coordinates; every part needs positions")
         if depth > 1 or strict or self.depth == 1 and self.geometry_type == GeometryType.MULTIPOINT:
             for item in value:
                 self._check(item, depth - 1, strict)
@@ -98,7 +121,7 @@ class _Builder:
         """The geometries of the readable items (their positions first), and the unreadable ones."""
         try:
             return [p for p, _ in self.items], self._build(self.items), {}
-        except (ValueError, TypeError, shapely.errors.GEOSException):
+        except (ValueError, TypeError, OverflowError, IndexError, RecursionError, shapely.errors.GEOSException):
             pass
         # some position is not a pair of numbers: find which, build the rest
         good, errors = [], {}
@@ -108,7 +131,14 @@ class _Builder:
                 good.append((position, coordinates))
             except _Unreadable as exc:
                 errors[position] = str(exc)
-        return [p for p, _ in good], self._build(good), errors
+            except (RecursionError, OverflowError):
+                errors[position] = "coordinates nested too deeply or out of range"
+        try:
+            return [p for p, _ in good], self._build(good), errors
+        except (ValueError, TypeError, OverflowError, IndexError, RecursionError, shapely.errors.GEOSException) as exc:
+            # what the strict check let through and GEOS still refuses (an empty part, say): all unreadable
+            errors.update({p: f"unreadable coordinates ({exc})" for p, _ in good})
+            return [], np.empty(0, dtype=object), errors
 
     def _build(self, items: list[tuple[int, Any]]) -> np.ndarray:
         coords: list = []
@@ -151,9 +181,12 @@ class _Builder:
                 array = np.empty((0, 2))
             else:
                 raise ValueError("positions are not pairs of numbers")
-        array = array[:, :2]
-        if not np.isfinite(array).all():
+        # x, y and a z when given (the loader drops z with a note); a measure (4th value) is dropped here
+        array = np.ascontiguousarray(array[:, :3])
+        if not np.isfinite(array[:, :2]).all():
             raise ValueError("non-finite coordinate")
+        if array.shape[1] == 3 and not np.isfinite(array[:, 2]).all():
+            array = np.ascontiguousarray(array[:, :2])
         if depth == 0:
             return shapely.points(array)
         return shapely.from_ragged_array(self.geometry_type, array, tuple(np.asarray(level, dtype=np.int64) for level in levels))
@@ -176,6 +209,9 @@ def from_geojson_mappings(geometries: list[Any]) -> tuple[np.ndarray, dict[int, 
             errors[position] = f"expected a GeoJSON geometry object or WKT text, got {type(geometry).__name__}"
             continue
         kind = geometry.get("type")
+        if not isinstance(kind, str):
+            errors[position] = f"the geometry \"type\" must be text, got {_shown_json(kind)}"
+            continue
         if kind == "GeometryCollection":
             others.append(position)
             continue
@@ -200,22 +236,76 @@ def from_geojson_mappings(geometries: list[Any]) -> tuple[np.ndarray, dict[int, 
     for position in others:
         try:
             result[position] = shapely.from_geojson(json.dumps(geometries[position]))
-        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        except (shapely.errors.GEOSException, ValueError, TypeError, RecursionError) as exc:
             errors[position] = f"unreadable GeometryCollection: {exc}"
+    refuse_unsupported(result, errors)
     return result, dict(sorted(errors.items()))
+
+
+def refuse_unsupported(result: np.ndarray, errors: dict[int, str]) -> None:
+    """Mark curved and empty geometries unreadable (in `errors`, set to None in `result`), saying why."""
+    if not len(result):
+        return
+    present = ~shapely.is_missing(result)
+    for position in np.flatnonzero(present).tolist():
+        shape = result[position]
+        curved = _curved_type(shape)
+        if curved:
+            errors[position] = (f"curved geometry ({curved}) is not supported; convert it to straight segments "
+                                "first (e.g. ogr2ogr -nlt CONVERT_TO_LINEAR, or QGIS Segmentize)")
+            result[position] = None
+    present = ~shapely.is_missing(result)
+    coordinates, owners = shapely.get_coordinates(np.where(present, result, None), return_index=True)
+    for position in sorted(set(owners[~np.isfinite(coordinates).all(axis=1)].tolist())):
+        errors[position] = "a coordinate is infinite or out of range"
+        result[position] = None
+    present = ~shapely.is_missing(result)
+    for position in np.flatnonzero(present & shapely.is_empty(np.where(present, result, None))).tolist():
+        errors[position] = "empty geometry; an empty geometry has no place to check"
+        result[position] = None
+
+
+def _curved_type(shape: Any) -> str | None:
+    type_id = int(shapely.get_type_id(shape))
+    if type_id in _CURVED:
+        return _CURVED[type_id]
+    if type_id == 7:  # a GeometryCollection: any curved member
+        for part in shapely.get_parts(shape):
+            found = _curved_type(part)
+            if found:
+                return found
+    return None
 
 
 def from_wkt_strings(texts: list[str]) -> tuple[np.ndarray, dict[int, str]]:
     """WKT strings -> shapely array, and the unreadable ones by index with GEOS's reason."""
-    result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
     errors: dict[int, str] = {}
+    try:
+        with np.errstate(over="ignore"):  # 1e400 reads as infinity: refused below, by refuse_unsupported
+            result = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
+    except (NotImplementedError, RecursionError, MemoryError):
+        # a curved type (shapely refuses the whole array): read one by one to say which
+        result = np.full(len(texts), None, dtype=object)
+        for position, text in enumerate(texts):
+            try:
+                result[position] = shapely.from_wkt(text, on_invalid="ignore")
+            except NotImplementedError:
+                kind = _WKT_START.match(text)
+                name = kind.group(1).upper() if kind else "a curved type"
+                errors[position] = (f"curved geometry ({name}) is not supported; convert it to straight segments "
+                                    "first (e.g. ogr2ogr -nlt CONVERT_TO_LINEAR, or QGIS Segmentize)")
+            except (RecursionError, MemoryError):
+                errors[position] = "unreadable WKT: nested too deeply or too large"
     for position in np.flatnonzero(shapely.is_missing(result)).tolist():
+        if position in errors:
+            continue
         try:
             shapely.from_wkt(texts[position])
             reason = "unreadable WKT"
-        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        except (shapely.errors.GEOSException, ValueError, TypeError, NotImplementedError) as exc:
             reason = str(exc).removeprefix("ParseException: ")
         errors[position] = f"unreadable WKT: {reason}"
+    refuse_unsupported(result, errors)
     return result, errors
 
 
@@ -255,11 +345,71 @@ def _column_values(values: np.ndarray) -> list[Any]:
     return values.tolist()
 
 
+# what a file of each format the contract names starts with; GDAL is never asked to guess
+_MAGIC = {
+    ".gpkg": (b"SQLite format 3\x00", "GPKG"),
+    ".shp": (b"\x00\x00\x27\x0a", "ESRI Shapefile"),
+}
+ALLOWED_DRIVERS = ("GPKG", "ESRI Shapefile", "OpenFileGDB")
+# GDAL configuration for reading submitted files: no network, no virtual file systems, no code in VRTs
+GDAL_SAFE_CONFIG = {
+    "GDAL_VRT_ENABLE_PYTHON": "NO",
+    "GDAL_VRT_ENABLE_RAWRASTERBAND": "NO",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".rulecheck-no-network",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_PROXY": "127.0.0.1:9",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
+    "OGR_GPKG_ALLOW_EXTERNAL_ACCESS": "NO",
+    "CPL_DEBUG": "OFF",
+}
+
+
+class UnsafeLayer(ValueError):
+    """A file GDAL must not open: not of a format the contract names, or not what its suffix says."""
+
+
+def guard_gdal_path(path: str) -> str:
+    """Check a path before GDAL sees it: a plain local file (or FileGDB folder) of a named format whose first
+    bytes match its suffix (a VRT or CSV renamed .gpkg is refused); GDAL's safe configuration set. Returns the driver."""
+    import os
+
+    import pyogrio
+
+    if path.startswith("/vsi") or "/vsi" in path or re.match(r"[A-Za-z][A-Za-z0-9+.\-]+:", path):
+        raise UnsafeLayer("not a local file path (GDAL virtual file systems and URLs are never read)")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".gdb":
+        if not os.path.isdir(path):
+            raise UnsafeLayer("a FileGDB (.gdb) is a folder")
+        driver = "OpenFileGDB"
+    elif suffix in _MAGIC:
+        from rulecheck.limits import current
+
+        limits = current()
+        size = os.path.getsize(path)
+        if limits.max_file_mb and size > limits.max_file_mb * 2**20:
+            raise UnsafeLayer(f"the file is {size / 2**20:.1f} MiB, over the {limits.describe('max_file_mb')} (MiB)")
+        magic, driver = _MAGIC[suffix]
+        with open(path, "rb") as stream:
+            head = stream.read(len(magic))
+        if head != magic:
+            raise UnsafeLayer(f"the file is not a {driver} file (its first bytes say otherwise)")
+    else:
+        raise UnsafeLayer(f"{suffix or 'no suffix'}: not a layer format rulecheck reads through GDAL (.gpkg, .shp, .gdb)")
+    pyogrio.set_gdal_config_options(GDAL_SAFE_CONFIG)
+    return driver
+
+
 def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
     """Read a GeoPackage/Shapefile layer: attributes as plain records, geometries from WKB (vectorised)."""
     import pyogrio.raw
 
+    driver = guard_gdal_path(path)
     meta, fids, wkb, field_data = pyogrio.raw.read(path, layer=layer, return_fids=True)
+    if meta.get("driver") not in (None, driver):
+        raise UnsafeLayer(f"GDAL read the file as {meta.get('driver')}, not {driver}")
     columns = {name: _column_values(values) for name, values in zip(meta["fields"], field_data)}
     count = len(fids) if fids is not None else (len(wkb) if wkb is not None else 0)
     names = list(columns)
@@ -268,10 +418,20 @@ def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
     if wkb is None:
         geometries = np.full(count, None, dtype=object)
     else:
-        geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+        try:
+            geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+        except NotImplementedError:  # curved geometries: read one by one to say which
+            geometries = np.full(count, None, dtype=object)
+            for position, blob in enumerate(wkb):
+                try:
+                    geometries[position] = shapely.from_wkb(blob, on_invalid="ignore") if blob is not None else None
+                except NotImplementedError:
+                    unreadable[position] = ("curved geometry is not supported; convert it to straight segments first "
+                                            "(e.g. ogr2ogr -nlt CONVERT_TO_LINEAR)")
         for position in np.flatnonzero(shapely.is_missing(geometries)).tolist():
-            if wkb[position] is not None:
+            if wkb[position] is not None and position not in unreadable:
                 unreadable[position] = "unreadable geometry (WKB)"
+        refuse_unsupported(geometries, unreadable)
     fid_list = fids.tolist() if fids is not None else list(range(count))
     return GdalLayer(meta.get("crs"), fid_list, geometries, records, unreadable)
 
@@ -279,4 +439,5 @@ def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
 def list_layers(path: str) -> list[str]:
     import pyogrio
 
+    guard_gdal_path(path)
     return [str(name) for name in pyogrio.list_layers(path)[:, 0]]

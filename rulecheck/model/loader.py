@@ -19,23 +19,46 @@ from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.model import crs as crs_mod
 from rulecheck.model import geometry as geo
 from rulecheck.model.documents import (
+    BOUND_UNITS,
+    Asset,
+    Condition,
     Contract,
     ControlLine,
     DetailedPlan,
+    Demand,
+    Fund,
     Parcel,
+    Policy,
     Record,
+    Resource,
     Right,
     SourceLoc,
     Submission,
     SubmissionInfo,
     UnitPlan,
 )
-from rulecheck.model.sources import GeoJSONSyntaxError, GeoJSONText, LocDict, LocList, load_yaml, no_gc, parse_geojson, source_line
+from rulecheck.limits import current as current_limits
+from rulecheck.model.sources import (
+    GeoJSONSyntaxError,
+    GeoJSONText,
+    LocDict,
+    LocList,
+    SourceError,
+    load_yaml,
+    no_gc,
+    parse_geojson,
+    read_text_limited,
+    source_line,
+)
 
 FORMAT = "rulecheck/v1"
 TOP_LEVEL = {"format": None, "submission": SubmissionInfo, "unit_plan": UnitPlan, "detailed_plan": DetailedPlan, "contracts": list[Contract]}
 REQUIRED_TOP_LEVEL = ("submission", "unit_plan", "detailed_plan")
 GEOJSON_SUFFIXES = (".geojson", ".json")
+# the layer formats the contract names (GeoJSON, GeoPackage, Shapefile, FileGDB); GDAL opens no other
+LAYER_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".gdb")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:")  # http:, CSV:, GPKG:, ... (one letter would be a drive)
+OUTSIDE_HINT = "copy the file into the submission's folder, or pass --allow-outside (allow_outside=True) if you trust it"
 MAX_LANDUSE_REPORTS = 20  # per unknown code and collection; the rest are counted
 
 # feature sources: (section, field) -> (model, singular noun for messages)
@@ -45,8 +68,18 @@ FEATURE_SOURCES: dict[tuple[str, str], tuple[type[Record], str]] = {
     ("detailed_plan", "control_lines"): (ControlLine, "control line"),
 }
 
+# the six inventories of unit_plan.inventories: each a list of records or a feature source (a layer)
+INVENTORY_SOURCES: dict[str, tuple[type[Record], str]] = {
+    "resources": (Resource, "resource"),
+    "assets": (Asset, "asset"),
+    "funds": (Fund, "fund"),
+    "conditions": (Condition, "condition"),
+    "demands": (Demand, "demand"),
+    "policies": (Policy, "policy"),
+}
 
-def load_submission(path: str | Path, *, classification: Any = None) -> Submission:
+
+def load_submission(path: str | Path, *, classification: Any = None, allow_outside: bool = False) -> Submission:
     """Read a manifest and everything it references into a Submission (geometries in one projected CRS, metres).
 
     Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
@@ -56,10 +89,13 @@ def load_submission(path: str | Path, *, classification: Any = None) -> Submissi
     YAML mapping, or of the `{` where its GeoJSON Feature starts. A GDAL layer (GeoPackage, Shapefile) has no
     lines: its records get `file.gpkg#layer` and the feature's fid in place of the line. Warnings (extra GIS
     attributes) are in `Submission._warnings`; reprojections in `Submission._load_notes`.
+
+    Only files inside the manifest's folder are read (after resolving symlinks), unless `allow_outside`;
+    every file is held to the limits of rulecheck.limits (docs/security.md).
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
     with no_gc():
-        return _Loader(Path(path), classification).load()
+        return _Loader(Path(path), classification, allow_outside=allow_outside).load()
 
 
 # ---- where a record is ------------------------------------------------------------------------------
@@ -74,11 +110,14 @@ class _Where:
     field: str
     key_line: Callable[[str], int | None] = lambda key: None
     label: str = ""  # e.g. "parcel P-0412" for messages about a layer's feature
+    aliases: dict[str, str] = field(default_factory=dict)  # contract field -> the layer's own name (a field mapping)
 
     def at(self, *parts: Any) -> tuple[str, int | None]:
-        """(field path, line) of a key under this record."""
+        """(field path, line) of a key under this record; a mapped field is named as the layer names it too."""
         text = self.field
-        for part in parts:
+        for position, part in enumerate(parts):
+            if position == 0 and isinstance(part, str) and part in self.aliases:
+                part = f"{self.aliases[part]} ({part})"
             text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
         line = self.key_line(str(parts[0])) if parts and isinstance(parts[0], str) else None
         return text, line or self.line
@@ -192,10 +231,22 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
             suggestion = _suggest(got, values, cutoff=0.75)
             hint = f"did you mean '{suggestion}'?" if suggestion else None
         return f"expected one of: {', '.join(values)}; got {_shown(got)}", hint
+    if kind in _BOUND_WORDS:
+        ctx = error.get("ctx") or {}
+        bound = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), None)
+        field_name = next((str(part) for part in reversed(loc) if isinstance(part, str) and part in BOUND_UNITS), str(name))
+        unit = BOUND_UNITS.get(field_name)
+        return (f"expected a number {_BOUND_WORDS[kind]} {bound:g}{f' ({unit})' if unit else ''}; got {_shown(error.get('input'))}",
+                f"the bound of {field_name} (docs/security.md lists every bound)")
+    if kind == "value_error" and "date between" in str(error.get("msg")):
+        return f"{str(error['msg']).removeprefix('Value error, ')}; got {_shown(error.get('input'))}", None
     expected = _EXPECTED.get(kind)
     if expected:
         return f"expected {expected}; got {_shown(error.get('input'))}", None
     return f"{error['msg']}; got {_shown(error.get('input'))}", None
+
+
+_BOUND_WORDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
 @lru_cache(maxsize=None)
@@ -230,8 +281,10 @@ class _Batch:
 
 
 class _Loader:
-    def __init__(self, manifest: Path, classification: Any):
+    def __init__(self, manifest: Path, classification: Any, allow_outside: bool = False):
         self.manifest = manifest
+        self.allow_outside = allow_outside
+        self.limits = current_limits()
         self.base = manifest.parent
         self.name = manifest.name
         self.classification = classification
@@ -240,6 +293,7 @@ class _Loader:
         self.notes: list[str] = []
         self.layers: list[_Layer] = []
         self.text = ""
+        self.field_map = None  # the FieldMap of the feature source being read, if it is written as a mapping
 
     # -- reporting
 
@@ -272,13 +326,17 @@ class _Loader:
         self.add_input(self.name)
         sections = self.validate_sections(data)
         batches = self.load_feature_sources(data)
+        inventories = self.load_inventories(data)
         geometry_sources = self.load_geometry_sources(data)
+        self.check_geometry_limits()
         crs_used = self.settle_crs(data)
         # the cross-record checks run on whatever validated, so one broken section hides nothing else
-        self.check_land_use(sections, batches, data)
+        self.check_land_use(sections, {**batches, **inventories}, data)
         self.check_duplicates(sections, batches, data)
+        self.check_inventory_duplicates(inventories)
         self.fail_if_errors()
         submission = self.assemble(data, sections, batches, geometry_sources)
+        self.assemble_inventories(submission.unit_plan, inventories)
         submission._manifest = str(self.manifest)
         submission._crs_used = crs_used
         submission._load_notes = list(self.notes)
@@ -288,18 +346,19 @@ class _Loader:
 
     def read_manifest(self) -> LocDict | None:
         try:
-            self.text = self.manifest.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            self.error(str(self.manifest), "manifest not found")
+            if not self.manifest.exists():
+                self.error(str(self.manifest), "manifest not found")
+                return None
+            if self.manifest.is_dir():
+                self.error(str(self.manifest), "expected a YAML manifest file, got a folder", hint="name the submission's .yaml file")
+                return None
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            self.error(str(self.manifest)[:200], f"cannot read the manifest: {exc.strerror or exc}")
             return None
-        except IsADirectoryError:
-            self.error(str(self.manifest), "expected a YAML manifest file, got a folder", hint="name the submission's .yaml file")
-            return None
-        except UnicodeDecodeError as exc:
-            self.error(self.name, f"not UTF-8 text (byte {exc.start})")
-            return None
-        except OSError as exc:
-            self.error(str(self.manifest), f"cannot read the manifest: {exc.strerror}")
+        try:
+            self.text = read_text_limited(self.manifest, "max_file_mb")
+        except SourceError as exc:
+            self.error(self.name, exc.message, line=exc.line, column=exc.column, hint=exc.hint)
             return None
         data, problems = load_yaml(self.text, self.name)
         self.diagnostics.extend(problems)
@@ -351,6 +410,9 @@ class _Loader:
                 copy.pop(name, None)
         if section == "unit_plan":
             copy.pop("boundary", None)
+            if isinstance(copy.get("inventories"), dict):  # layers and record lists are loaded on their own
+                copy["inventories"] = {k: v for k, v in copy["inventories"].items()
+                                       if not (k in INVENTORY_SOURCES and isinstance(v, (str, list)))}
             packages = copy.get("packages")
             if isinstance(packages, list):
                 copy["packages"] = [self._package_without_geometry(p) for p in packages]
@@ -379,6 +441,8 @@ class _Loader:
             loc = (section, name)
             if isinstance(value, str):
                 batch = self.feature_file(value, loc, data, model, noun)
+            elif isinstance(value, dict):
+                batch = self.mapped_features(value, loc, data, model, noun)
             elif isinstance(value, list):
                 batch = self.inline_features(value, loc, model, noun)
             else:
@@ -388,21 +452,88 @@ class _Loader:
                 batches[loc] = batch
         return batches
 
+    def mapped_features(self, value: dict, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+        """A layer with its own field names and units ({path, fields, units}), read as the contract's records."""
+        from rulecheck.model import fieldmap
+
+        path, mapping, problems = fieldmap.parse(value, set(model.model_fields))
+        for where, message, hint in problems:
+            self.manifest_error(data, (*loc, *where), message, hint)
+        if problems or path is None:
+            return None
+        self.field_map = mapping
+        try:
+            return self.feature_file(path, loc, data, model, noun)
+        finally:
+            self.field_map = None
+
     def resolve(self, written: str, data: LocDict, loc: tuple[Any, ...]) -> tuple[Path, str | None] | None:
         """The file a manifest path names (and its `#layer`), or None after reporting it missing."""
         file_part, _, layer = written.partition("#")
+        refusal = self.confinement(file_part)
+        if refusal is not None:
+            message, hint = refusal
+            self.manifest_error(data, loc, message, hint)
+            return None
         path = Path(file_part)
         full = path if path.is_absolute() else self.base / path
-        if not full.is_file():
-            why = "is a folder, not a file" if full.is_dir() else "not found"
-            self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
+        try:
+            filegdb = full.suffix.lower() == ".gdb" and full.is_dir()  # a FileGDB is a folder of tables
+            if not full.is_file() and not filegdb:
+                why = "is a folder, not a file" if full.is_dir() else "not found"
+                self.manifest_error(data, loc, f"file {file_part!r} {why} (relative to {self.base.as_posix() or '.'})")
+                return None
+            sidecars = []
+            if full.suffix.lower() == ".shp":
+                sidecars = [full.with_suffix(ext) for ext in (".shx", ".dbf", ".prj", ".cpg") if full.with_suffix(ext).is_file()]
+            # the FileGDB's own files are checked like sidecars (none may be a symlink out), but are one input
+            contents = sorted(full.iterdir()) if filegdb else []
+        except OSError as exc:  # a name too long, a loop of symlinks
+            self.manifest_error(data, loc, f"cannot open {_shown(file_part)}: {exc.strerror or exc}")
             return None
+        if not self.allow_outside:
+            for sidecar in sidecars + contents:
+                if not self.inside(sidecar):
+                    self.manifest_error(data, loc, f"{sidecar.name!r} is a symlink to a file outside the submission's folder",
+                                        OUTSIDE_HINT)
+                    return None
         self.add_input(file_part)
-        if full.suffix.lower() == ".shp":
-            for sidecar in (".shx", ".dbf", ".prj", ".cpg"):
-                if full.with_suffix(sidecar).is_file():
-                    self.add_input(str(Path(file_part).with_suffix(sidecar)))
+        for sidecar in sidecars:
+            self.add_input(str(Path(file_part).with_suffix(sidecar.suffix)))
         return full, (layer or None)
+
+    def inside(self, full: Path) -> bool:
+        """Whether a path lies in the manifest's folder once every symlink is resolved."""
+        try:
+            return full.resolve().is_relative_to(self.base.resolve())
+        except (OSError, RuntimeError):
+            return False
+
+    def confinement(self, file_part: str) -> tuple[str, str | None] | None:
+        """Why a layer path may not be read (message, hint), or None: a GDAL virtual file system, a URL or a
+        driver prefix never; outside the manifest's folder (absolute, `..`, a symlink out) only with allow_outside."""
+        lowered = file_part.strip().lower()
+        if lowered.startswith("/vsi") or "/vsi" in lowered or _SCHEME.match(file_part):
+            return (f"{_shown(file_part)} is not a file path: GDAL virtual file systems (/vsi...), URLs and driver prefixes are never read",
+                    "name a file inside the submission's folder")
+        suffix = Path(file_part).suffix.lower()
+        if suffix not in LAYER_SUFFIXES:
+            return (f"{_shown(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
+                    "layers are GeoJSON (.geojson, .json), GeoPackage (.gpkg#layer), Shapefile (.shp)")
+        if self.allow_outside:
+            return None
+        path = Path(file_part)
+        if path.is_absolute():
+            return (f"{_shown(file_part)} is an absolute path; a submission reads only files inside its own folder", OUTSIDE_HINT)
+        if ".." in path.parts:
+            return (f"{_shown(file_part)} leaves the submission's folder ('..'); a submission reads only files inside its own folder", OUTSIDE_HINT)
+        try:
+            full = self.base / path
+            if full.exists() and not self.inside(full):
+                return (f"{_shown(file_part)} is a symlink to a file outside the submission's folder", OUTSIDE_HINT)
+        except OSError:
+            return None  # reported where the file is opened
+        return None
 
     def feature_file(self, written: str, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
         resolved = self.resolve(written, data, loc)
@@ -415,17 +546,18 @@ class _Loader:
 
     def read_geojson(self, full: Path, written: str) -> GeoJSONText | None:
         try:
-            text = full.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            self.error(written, f"not UTF-8 text (byte {exc.start}); GeoJSON is UTF-8")
+            text = read_text_limited(full, "max_file_mb", "GeoJSON is UTF-8")
+        except SourceError as exc:
+            self.error(written, exc.message, line=exc.line, column=exc.column, hint=exc.hint)
             return None
         try:
             return parse_geojson(text)
         except GeoJSONSyntaxError as exc:
-            excerpt_lines = text.splitlines()
-            excerpt = excerpt_lines[exc.line - 1] if 0 < exc.line <= len(excerpt_lines) else None
+            excerpt = source_line(text, exc.line)
             if excerpt is not None and len(excerpt) > 200:
                 excerpt = None  # a one-line file: the column says where
+            if not text.lstrip()[:1] in ("{", "["):
+                excerpt = None  # not JSON at all: never echo a line of a file that is not a layer
             self.diagnostics.append(Diagnostic(written, str(exc), line=exc.line, column=exc.column, excerpt=excerpt))
             return None
 
@@ -495,7 +627,7 @@ class _Loader:
 
         for position, message in bad_structure.items():
             self.error(written, message, line=lines[position], field=f"features[{position}]")
-        self.report_geometries(shapes, unreadable, geometry_where, skip=bad_structure)
+        self.report_geometries(shapes, unreadable, geometry_where, skip=bad_structure, model=model)
         return self.build_batch(loc, model, noun, properties, shapes, where, lines, written, gis=True, declared=declared if crs_ok else None,
                                 geometry_where=geometry_where, skip=set(bad_structure))
 
@@ -538,7 +670,7 @@ class _Loader:
             name = f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}"
             return _Where(label, fid, "", lambda key: None, f"{name}, fid {fid}")
 
-        self.report_geometries(read.geometries, read.unreadable, where, skip={})
+        self.report_geometries(read.geometries, read.unreadable, where, skip={}, model=model)
         return self.build_batch(loc, model, noun, records, read.geometries, where, read.fids, label, gis=True, declared=declared, geometry_where=where)
 
     def untruncate(self, records: list[dict[str, Any]], model: type[Record], label: str) -> list[dict[str, Any]]:
@@ -590,12 +722,14 @@ class _Loader:
         self.report_geometries(shapes, unreadable, where, skip=skip)
         return self.build_batch(loc, model, noun, records, shapes, where, lines, prefix, gis=False, declared=None, geometry_where=where)
 
-    def report_geometries(self, shapes: np.ndarray, unreadable: dict[int, str], where: Callable[[int], _Where], skip: dict[int, str]) -> None:
+    def report_geometries(self, shapes: np.ndarray, unreadable: dict[int, str], where: Callable[[int], _Where], skip: dict[int, str],
+                          model: type[Record] | None = None) -> None:
         for position, message in unreadable.items():
             w = where(position)
             field_path, line = w.at("geometry")
             self.error(w.path, f"unreadable geometry: {message} ({w.label})", line=line, field=field_path)
-        missing = np.flatnonzero(shapely.is_missing(shapes)).tolist() if len(shapes) else []
+        optional = getattr(model, "GEOMETRY_OPTIONAL", False)  # inventory records may have no place
+        missing = np.flatnonzero(shapely.is_missing(shapes)).tolist() if len(shapes) and not optional else []
         for position in missing:
             if position in unreadable or position in skip:
                 continue
@@ -607,8 +741,28 @@ class _Loader:
                     where: Callable[[int], _Where], lines: list[int], label: str, *, gis: bool,
                     declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where], skip: set[int] = frozenset()) -> _Batch | None:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
-        section, name = loc
+        section, name = loc[0], loc[-1]
         source_path = where(0).path if records else label
+        if self.field_map is not None:
+            records, missing = self.field_map.apply(records)
+            for source in missing:
+                contract = next(c for c, s in self.field_map.fields.items() if s == source)
+                self.error(source_path, f"no attribute '{source}' (mapped to '{contract}') in any record of this layer",
+                           field=f"{_field_path('', loc)}.fields.{contract}", hint="check the name in the manifest's fields")
+            aliases, unaliased = dict(self.field_map.fields), where
+
+            def where(position: int) -> _Where:
+                found = unaliased(position)
+                found.aliases = aliases
+                unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
+                record = records[position] if position < len(records) else None
+                if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
+                    found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
+                return found
+        if self.limits.max_records and len(records) > self.limits.max_records:
+            self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
+                       field=_field_path("", loc))
+            return None
         if gis:
             records = self.prepare_gis_records(records, model, where, label)
         with no_gc():
@@ -640,7 +794,9 @@ class _Loader:
         for record in records:
             keys.update(record)
         unknown = sorted(keys - known - {"geometry"})
-        for key in unknown:
+        # a planning database's layer has many fields of its own: with a field mapping, those not mapped are not
+        # a sign of a typo, and are dropped without a warning
+        for key in ([] if self.field_map is not None else unknown):
             first = next(i for i, r in enumerate(records) if key in r)
             w = where(first)
             suggestion = _suggest(key, sorted(known))
@@ -775,6 +931,27 @@ class _Loader:
         self.layers.append(_Layer(label, array, declared, where, key))
         return array
 
+    def check_geometry_limits(self) -> None:
+        """Z dropped (with a note: every check is 2D); vertices per geometry and in all held to their limits."""
+        total = 0
+        for layer in self.layers:
+            geometries = layer.geometries
+            if not len(geometries):
+                continue
+            if shapely.has_z(geometries).any():
+                layer.geometries[:] = shapely.force_2d(geometries)
+                self.notes.append(f"{layer.label}: z coordinates were dropped; rulecheck checks in two dimensions")
+            counts = shapely.get_num_coordinates(layer.geometries)
+            total += int(counts.sum())
+            for position in np.flatnonzero(counts > (self.limits.max_vertices or np.inf)).tolist()[:MAX_LANDUSE_REPORTS]:
+                w = layer.where(position)
+                field_path, line = w.at(layer.geometry_key)
+                self.error(w.path, f"the geometry has {int(counts[position])} vertices{_tag(w.label)}, over the "
+                           f"{self.limits.describe('max_vertices')}", line=line, field=field_path)
+        if self.limits.max_total_vertices and total > self.limits.max_total_vertices:
+            self.error(self.name, f"the submission's geometries have {total} vertices, over the "
+                       f"{self.limits.describe('max_total_vertices')}")
+
     # -- CRS
 
     def settle_crs(self, data: LocDict) -> str:
@@ -829,6 +1006,71 @@ class _Loader:
             f"({target.name}, central meridian {3 * zone}E), the zone of the data's centre ({centre:.3f}E), for areas and distances in metres"
         )
         return target_name
+
+    # -- the six inventories (unit_plan.inventories): inline records or feature sources, a place optional
+
+    def load_inventories(self, data: LocDict) -> dict[tuple[str, ...], _Batch]:
+        batches: dict[tuple[str, ...], _Batch] = {}
+        unit = data.get("unit_plan")
+        inventories = unit.get("inventories") if isinstance(unit, LocDict) else None
+        if not isinstance(inventories, LocDict):
+            return batches  # absent, or not a mapping (validation says so)
+        for name, (model, noun) in INVENTORY_SOURCES.items():
+            value = inventories.get(name)
+            loc = ("unit_plan", "inventories", name)
+            if isinstance(value, str):
+                batch = self.feature_file(value, loc, data, model, noun)  # type: ignore[arg-type]
+            elif isinstance(value, LocList):
+                batch = self.inline_inventory(value, loc, model, noun)
+            else:
+                continue  # absent, or of the wrong shape (validation says so)
+            if batch is not None:
+                batches[loc] = batch
+        return batches
+
+    def inline_inventory(self, value: LocList, loc: tuple[str, ...], model: type[Record], noun: str) -> _Batch | None:
+        """Inline records; those of a spatial inventory may carry a `geometry` (GeoJSON or WKT)."""
+        spatial = "geometry" in model.model_fields
+        records = [dict(item) if isinstance(item, dict) else item for item in value]
+        geometry_values = [r.pop("geometry", None) if spatial and isinstance(r, dict) else None for r in records]
+        shapes, unreadable = geo.from_any(geometry_values)
+        lines = [value.item_line(i) for i in range(len(value))]
+        prefix = _field_path("", loc)
+
+        def where(position: int) -> _Where:
+            item = value[position]
+            record_id = item.get("id") if isinstance(item, dict) else None
+            key_line = item.key_line if isinstance(item, LocDict) else (lambda key: None)
+            return _Where(self.name, lines[position], f"{prefix}[{position}]", key_line,
+                          f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}")
+
+        self.report_geometries(shapes, unreadable, where, skip={}, model=model)
+        return self.build_batch(loc, model, noun, records, shapes, where, lines, prefix, gis=False, declared=None, geometry_where=where)  # type: ignore[arg-type]
+
+    def check_inventory_duplicates(self, batches: dict[tuple[str, ...], _Batch]) -> None:
+        for loc, batch in batches.items():
+            first: dict[str, int] = {}
+            for position, record in enumerate(batch.models):
+                if record.id not in first:
+                    first[record.id] = position
+                    continue
+                w, original = batch.where(position), batch.where(first[record.id])  # type: ignore[misc]
+                field_path, line = w.at("id")
+                self.error(w.path, f"duplicate {INVENTORY_SOURCES[loc[-1]][1]} id {record.id!r}; first defined at {original.path}:{original.at('id')[1]}",
+                           line=line, field=field_path)
+
+    @staticmethod
+    def assemble_inventories(unit: UnitPlan, batches: dict[tuple[str, ...], _Batch]) -> None:
+        """Put the inventories' records in place, and name each approval of a package program PACKAGE/RESOURCE."""
+        for loc, batch in batches.items():
+            spatial = "geometry" in type(batch.models[0]).model_fields if batch.models else False
+            if spatial and batch.layer is not None:
+                for record, shape in zip(batch.models, batch.layer.geometries):
+                    record.__dict__["geometry"] = shape
+            unit.inventories.__dict__[loc[-1]] = batch.models  # type: ignore[union-attr]
+        for package in unit.packages:
+            for approval in (package.program.approvals or []) if package.program is not None else []:
+                approval._package_id = package.id
 
     # -- assembly and cross-record checks
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import json
 import re
@@ -13,6 +14,7 @@ from typing import Any, Iterator
 import yaml
 
 from rulecheck.diagnostics import Diagnostic
+from rulecheck.limits import current as current_limits
 
 
 class LocDict(dict):
@@ -81,7 +83,31 @@ def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
     # YAML 1.1 reads 0701 as octal 449; land-use and administrative codes are written that way, so keep the text
     if _LEADING_ZERO_INT.match(node.value):
         return node.value
-    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    return construct_bounded_int(loader, node)
+
+
+def construct_bounded_int(loader: Any, node: yaml.ScalarNode) -> int:
+    """An integer, or a located error for one too long for Python to read (over 4,300 digits)."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {len(node.value)} characters is too long to be a number", node.start_mark
+        ) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def construct_checked_str(loader: Any, node: yaml.ScalarNode) -> str:
+    """Text, or a located error when it holds a lone surrogate (an escape such as \\ud800: not Unicode text)."""
+    value = loader.construct_scalar(node)
+    found = _SURROGATE.search(value)
+    if found:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the text holds a lone surrogate \\u{ord(found.group()):04x}, which is not a character", node.start_mark
+        )
+    return value
 
 
 def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
@@ -96,20 +122,132 @@ _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 _LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_LineLoader.add_constructor("tag:yaml.org,2002:str", construct_checked_str)
+
+
+@functools.lru_cache(maxsize=8)
+def _split_lines(text: str) -> list[str]:
+    # cached by the text itself (str caches its hash): many diagnostics on one text split it once, not once each
+    return text.splitlines()
 
 
 def source_line(text: str, line: int | None) -> str | None:
     """The text of a 1-based line of `text`, for an excerpt."""
     if not line:
         return None
-    lines = text.splitlines()
+    lines = _split_lines(text)
     return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+class _GraphLimit(yaml.MarkedYAMLError):
+    pass
+
+
+def check_node_graph(root: yaml.Node | None) -> None:
+    """Refuse a composed YAML document that nests too deeply, refers to itself, or expands past the node limit.
+
+    Anchors and aliases let a few lines stand for billions of values (an "alias bomb"): each node's weight is
+    the number of values it expands to, computed once per node (linear in the document as written).
+    """
+    if root is None:
+        return
+    limits = current_limits()
+    weight: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            on_stack.discard(key)
+            children = _children(node)
+            total = 1 + sum(weight[id(child)] for child in children)
+            weight[key] = total
+            if limits.max_yaml_nodes and total > limits.max_yaml_nodes:
+                raise _GraphLimit(None, None, f"the YAML expands to more than {limits.max_yaml_nodes} values "
+                                  f"(anchors and aliases count each time they are used); {limits.describe('max_yaml_nodes')}",
+                                  node.start_mark)
+            continue
+        if key in weight:
+            continue
+        if key in on_stack:
+            raise _GraphLimit(None, None, "an alias refers to a node that contains it (a structure without end)", node.start_mark)
+        if limits.max_depth and depth > limits.max_depth:
+            raise _GraphLimit(None, None, f"nested more than {limits.max_depth} levels deep; {limits.describe('max_depth')}",
+                              node.start_mark)
+        on_stack.add(key)
+        stack.append((node, depth, True))
+        for child in _children(node):
+            if id(child) not in weight:
+                stack.append((child, depth + 1, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+class DepthLimitedComposer:
+    """For PyYAML's pure-Python loaders (whose composer recurses): refuse nesting past the limit max_depth as
+    it is met, before Python's own recursion limit is."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        try:
+            limits = current_limits()
+            if limits.max_depth and self._depth > limits.max_depth:
+                mark = self.peek_event().start_mark  # type: ignore[attr-defined]
+                raise _GraphLimit(None, None, f"nested more than {limits.max_depth} levels deep; {limits.describe('max_depth')}", mark)
+            return super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
+
+
+def load_yaml_with(loader_class: type, text: str) -> tuple[Any, yaml.Node | None]:
+    """Compose, check the node graph (depth, self-reference, expansion), then construct; YAML errors propagate."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        check_node_graph(node)
+        data = loader.construct_document(node) if node is not None else None
+        return data, node
+    except RecursionError:  # pragma: no cover - the depth checks above come first
+        raise _GraphLimit(None, None, "nested too deeply to read", None) from None
+    finally:
+        loader.dispose()
+
+
+def yaml_error_location(exc: yaml.YAMLError, text: str) -> tuple[int | None, int | None]:
+    """1-based line and column of a YAML error: from its mark, or from a reader error's character position."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return mark.line + 1, mark.column + 1
+    position = getattr(exc, "position", None)
+    if isinstance(position, int):
+        index = LineIndex(text)
+        return index.line(position), index.column(position)
+    return None, None
+
+
+def reader_problem(exc: yaml.YAMLError) -> str:
+    """A reader error (a character YAML does not allow) in words, without PyYAML's "position N"."""
+    character = getattr(exc, "character", None)
+    if isinstance(character, str) and len(character) == 1:
+        character = ord(character)
+    if isinstance(character, int):
+        return f"the character U+{character:04X} is not allowed in YAML text"
+    return str(getattr(exc, "reason", None) or exc).split("\n")[0]
 
 
 def load_yaml(text: str, path: str) -> tuple[Any, list[Diagnostic]]:
     """Parse YAML text into LocDict/LocList/scalars; a syntax error becomes a located diagnostic."""
     try:
-        return yaml.load(text, Loader=_LineLoader), []
+        return load_yaml_with(_LineLoader, text)[0], []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -120,10 +258,15 @@ def load_yaml(text: str, path: str) -> tuple[Any, list[Diagnostic]]:
             if exc.context_mark is not None and exc.problem_mark is not None and exc.context_mark.line != exc.problem_mark.line:
                 problem += f" at line {exc.context_mark.line + 1}"
             problem += ")"
-        message = f"YAML syntax error: {problem}"
+        kind = "YAML" if isinstance(exc, (_GraphLimit, yaml.constructor.ConstructorError)) else "YAML syntax error"
+        message = f"{kind}: {problem}"
         return None, [Diagnostic(path, message, line=line, column=column, excerpt=source_line(text, line))]
     except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        return None, [Diagnostic(path, f"YAML error: {exc}")]
+        line, column = yaml_error_location(exc, text)
+        return None, [Diagnostic(path, f"YAML error: {reader_problem(exc)}", line=line, column=column,
+                                 excerpt=source_line(text, line))]
+    except RecursionError:  # pragma: no cover - check_node_graph bounds the depth first
+        return None, [Diagnostic(path, "YAML nested too deeply")]
 
 
 # ---- GeoJSON ----------------------------------------------------------------------------------------
@@ -207,23 +350,99 @@ def parse_geojson(text: str) -> GeoJSONText:
     """
     index = LineIndex(text)
     with no_gc():
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GeoJSONSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+        document = _json_document(text, index)
+        if _SURROGATE_ESCAPE.search(text):
+            offset = _lone_surrogate(text, document)
+            if offset is not None:
+                raise GeoJSONSyntaxError("the text holds a lone surrogate escape (\\ud800 to \\udfff alone), which is not a character",
+                                         index.line(offset), index.column(offset))
         parsed = GeoJSONText(text, document, index=index)
         if isinstance(document, dict) and isinstance(document.get("features"), list):
             features = document["features"]
             offsets = [m.start() for m in _FEATURE_START.finditer(text)]
             if len(offsets) != len(features):
-                offsets = _scan_feature_offsets(text)
+                try:
+                    offsets = _scan_feature_offsets(text)
+                except (ValueError, IndexError, RecursionError):  # the offsets only place messages: line 1 will do
+                    offsets = []
             parsed.feature_offsets = offsets if len(offsets) == len(features) else [0] * len(features)
     return parsed
 
 
+def _json_document(text: str, index: LineIndex) -> Any:
+    """json.loads, with every failure a located GeoJSONSyntaxError."""
+    try:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer of more than 4,300 digits: read such numbers as floats (infinite, refused later)
+            return json.loads(text, parse_int=_parse_long_int)
+    except json.JSONDecodeError as exc:
+        raise GeoJSONSyntaxError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+    except RecursionError:
+        limit = current_limits().max_depth or 64
+        offset = _too_deep(text, limit)
+        raise GeoJSONSyntaxError(f"JSON nested too deeply to read (more than {limit} levels here); "
+                                 f"{current_limits().describe('max_depth')}", index.line(offset), index.column(offset)) from None
+
+
+def parse_json(text: str) -> Any:
+    """Any JSON text (a report, say) with every failure a located GeoJSONSyntaxError: syntax, nesting past the
+    limit max_depth (where Python's reader gives up), integers of more than 4,300 digits (read as floats)."""
+    return _json_document(text, LineIndex(text))
+
+
+def _parse_long_int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= 4000 else float(digits)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(text: str, depth_limit: int) -> int:
+    """The offset of the first bracket nested deeper than `depth_limit` (strings skipped)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > depth_limit:
+                return match.start()
+        elif char in "]}":
+            depth -= 1
+    return 0
+
+
+def _lone_surrogate(text: str, document: Any) -> int | None:
+    """The offset of a lone surrogate escape when the parsed document holds one in a string (else None)."""
+    stack, found = [document], False
+    while stack and not found:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = bool(_SURROGATE.search(value))
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    if not found:
+        return None
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        code = int(match.group()[2:], 16)
+        following = text[match.end() : match.end() + 6]
+        preceding = text[max(0, match.start() - 6) : match.start()]
+        if code < 0xDC00 and not re.fullmatch(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}", following):
+            return match.start()
+        if code >= 0xDC00 and not re.fullmatch(r"\\u[dD][89abAB][0-9a-fA-F]{2}", preceding):
+            return match.start()
+    return 0
+
+
 def _scan_feature_offsets(text: str) -> list[int]:
     """The exact offsets of the elements of the top-level "features" array (slower; any key order)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_parse_long_int)  # as the document was read (5,000-digit integers)
     scan, scanstring = decoder.scan_once, json.decoder.scanstring
     i = _WS.match(text, 0).end()
     if text[i : i + 1] != "{":
@@ -248,3 +467,58 @@ def _scan_feature_offsets(text: str) -> list[int]:
         if text[i] == ",":
             i = _WS.match(text, i + 1).end()
     return []
+
+
+# ---- reading files within limits -------------------------------------------------------------------
+
+
+class SourceError(Exception):
+    """A file that cannot be read as text: the message, and where (1-based line/column) when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.line, self.column, self.hint = message, line, column, hint
+
+
+def read_limited(path: Any, limit: str = "max_file_mb") -> bytes:
+    """The bytes of a regular file no larger than the size limit `limit` (MiB); SourceError otherwise."""
+    import os
+    import stat
+
+    limits = current_limits()
+    cap = int(getattr(limits, limit) * 1024 * 1024)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError("not a regular file (a folder, a device or a pipe)")
+    if cap and info.st_size > cap:
+        raise SourceError(f"the file is {info.st_size / 2**20:.1f} MiB, over the {limits.describe(limit)} (MiB)")
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(cap + 1) if cap else stream.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
+    if cap and len(data) > cap:
+        raise SourceError(f"the file is over the {limits.describe(limit)} (MiB)")
+    return data
+
+
+def decode_utf8(data: bytes, what: str = "") -> str:
+    """UTF-8 text (a BOM dropped); SourceError with the line and column of the first bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        suffix = f"; {what}" if what else ""
+        raise SourceError(f"not UTF-8 text (byte {exc.start}: 0x{data[exc.start]:02x}){suffix}", line, column,
+                          hint="save the file as UTF-8 (GB2312/GBK text must be converted)") from None
+
+
+def read_text_limited(path: Any, limit: str = "max_file_mb", what: str = "") -> str:
+    return decode_utf8(read_limited(path, limit), what)

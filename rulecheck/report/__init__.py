@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .common import summary_line
-from . import geojson, html_report, json_report, junit, markdown, sarif, text
+from . import geojson, github, gitlab, html_report, json_report, junit, markdown, sarif, text
 
 Renderer = Callable[..., str]
 
@@ -18,6 +18,8 @@ FORMATS: dict[str, Renderer] = {
     "geojson": geojson.render,
     "markdown": markdown.render,
     "html": html_report.render,
+    "github": github.render,
+    "gitlab": gitlab.render,
 }
 
 # file extension of each format, for `--output-dir` (report.<ext>)
@@ -29,6 +31,8 @@ EXTENSIONS: dict[str, str] = {
     "geojson": "geojson",
     "markdown": "md",
     "html": "html",
+    "github": "github.txt",
+    "gitlab": "gitlab.json",
 }
 
 
@@ -47,7 +51,9 @@ def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str
 
 def render_summary_line(record: dict, lang: str = "zh") -> str:
     """The one-line verdict (what the CLI prints when every report went to a file)."""
-    return summary_line(record, lang)
+    from .escape import for_terminal
+
+    return summary_line(for_terminal(record), lang)
 
 
 __all__ = ["EXTENSIONS", "FORMATS", "render", "render_summary_line"]

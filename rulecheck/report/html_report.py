@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from html import escape
 
+import jinja2
 import shapely
+from markupsafe import Markup
 from shapely.geometry import shape
 
 from .common import (
@@ -41,7 +44,7 @@ MAP_WIDTH_PX = 760
 CSS = """
 :root { --error: #c0392b; --warning: #b9770e; --info: #2471a3; --muted: #666; }
 * { box-sizing: border-box; }
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+body { font-family: FONTS;
        margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.25em; border-bottom: 2px solid #444; }
 table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid #bbb; padding: .25em .6em;
@@ -60,6 +63,8 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
 .sev.info { color: var(--info); } .rule { font-family: monospace; font-weight: bold; }
 .basis, .loc, .muted { color: var(--muted); font-size: .92em; } .waiver { color: #1f4e79; }
 .explanation { font-family: monospace; font-size: .9em; margin: .2em 0 .2em 1em; padding: 0; list-style: none; }
+.map svg text, svg.inset text { font-family: FONTS; }
+.inset-map svg { border: 1px solid #999; background: #fff; max-width: 100%; height: auto; }
 .map svg { width: 100%; max-width: MAPWIDTHpx; height: auto; border: 1px solid #999; background: #fff; }
 .legend { font-size: .85em; } .legend span.swatch { display: inline-block; width: 1.1em; height: .8em;
   border: 1px solid #777; margin: 0 .3em 0 .8em; vertical-align: middle; }
@@ -72,6 +77,28 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
   a { color: inherit; text-decoration: none; }
 }
 """.replace("MAPWIDTH", str(MAP_WIDTH_PX))
+# CJK fonts as Linux (Noto/Source Han, WenQuanYi), Windows (YaHei, SimHei) and macOS (PingFang, Hiragino) name them
+FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei", '
+         '"WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", sans-serif')
+CSS = CSS.replace("FONTS", FONTS)
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("rulecheck.report", "templates"),
+        autoescape=True,  # every value from the record is escaped; the SVG and CSS come in as Markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template("report.html.j2")
+
+
+_LABELS = ("summary", "note", "map", "waived", "subjects", "expected", "actual", "basis", "explanation",
+           "indeterminate", "missing", "resolved", "waivers", "reviewer", "date")
+_CAPITALISED = {"subjects", "expected", "actual", "basis", "explanation"}
 
 
 def render(record: dict, *, lang: str) -> str:
@@ -81,131 +108,80 @@ def render(record: dict, *, lang: str) -> str:
     rules_info = record.get("rules") or {}
     tool = record.get("tool") or {}
     conflicts = record.get("conflicts") or []
-    e = escape
-    title = t("report_title", lang)
-    subtitle = submission.get("title") or submission.get("id") or ""
 
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)} - {e(str(subtitle))}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{e(title)}</h1>",
-        f'<p class="muted">{e(str(subtitle))}</p>',
-        "<table class=\"meta\">",
-    ]
-    for label, value in (
-        (t("submission", lang), submission.get("id", "")),
-        (t("as_of", lang), submission.get("as_of", "")),
-        (t("crs", lang), submission.get("crs", "")),
-        (t("rule_packs", lang), ", ".join(rules_info.get("packs") or [])),
-        ("sha256", rules_info.get("sha256", "")),
-        (t("tool", lang), f"{tool.get('name', 'rulecheck')} {tool.get('version', '')}".strip()),
-    ):
-        out.append(f"<tr><th>{e(label)}</th><td>{e(str(value))}</td></tr>")
-    out.append("</table>")
-
-    out.append(f"<h2>{e(t('summary', lang))}</h2>")
-    out.append(f'<p><span class="verdict {verdict_of(record)}">{e(summary_line(record, lang))}</span></p>')
-    out.append("<table class=\"summary\"><tr>")
-    values = {k: summary.get(k, 0) for k in ("error", "warning", "info", "waived", "indeterminate", "rules_run")}
-    values.update(rule_counts(record) or {})
-    out.append("".join(f"<th>{e(cap(t('indeterminate_results' if k == 'indeterminate' else k, lang)))}</th>"
-                       for k in values))
-    out.append("</tr><tr>")
-    out.append("".join(f"<td>{e(str(v))}</td>" for v in values.values()))
-    out.append("</tr></table>")
-    for note in submission.get("notes") or []:
-        out.append(f'<p class="muted">{e(t("note", lang))}: {e(str(note))}</p>')
-
-    svg = map_svg(record, lang)
-    if svg:
-        out.append(f'<section class="map"><h2>{e(t("map", lang))}</h2>{svg}{_legend(record, lang)}</section>')
-
+    layers = MapLayers(record)
+    svg = map_svg(record, lang, layers)
     catalog = {entry.get("id"): entry for entry in rules_info.get("catalog") or []}
-    for family, numbered in group_by_family(conflicts):
-        out.append(f'<section class="family" id="family-{e(family)}">')
-        out.append(f"<h2>{e(family)} {e(family_name(family, lang))}</h2>")
-        for number, conflict in numbered:
-            out.append(_conflict_html(number, conflict, catalog.get(conflict.get("rule")), lang))
-        out.append("</section>")
-
-    indeterminate = record.get("indeterminate") or []
-    if indeterminate:
-        out.append(f"<section><h2>{e(t('indeterminate', lang))}</h2><ul>")
-        for entry in indeterminate:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            out.append(f"<li><span class=\"rule\">{e(str(entry.get('rule', '')))}</span> {e(subjects)}: "
-                       f"{e(t('missing', lang))} {e(str(entry.get('missing', '')))}</li>")
-        out.append("</ul></section>")
-
-    against = baseline_line(record, lang)
-    if against:
-        out.append(f"<section><h2>{e(t('resolved', lang))}</h2><p>{e(against)}</p><ul>")
-        for entry in record.get("resolved") or []:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            out.append(f"<li><span class=\"rule\">{e(str(entry.get('rule', '')))}</span> {e(subjects)}: "
-                       f"{e(localized(entry, 'message', lang))}</li>")
-        out.append("</ul></section>")
-
+    families = [{"id": family, "name": family_name(family, lang),
+                 "conflicts": [_conflict_view(number, conflict, catalog.get(conflict.get("rule")), lang,
+                                              inset_svg(layers, number, conflict, lang) if svg else "")
+                               for number, conflict in numbered]}
+                for family, numbered in group_by_family(conflicts)]
     waivers = record.get("waivers") or {}
-    notes = [(key, w) for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []]
-    if notes:
-        out.append(f"<section><h2>{e(t('waivers', lang))}</h2><ul>")
-        label = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
-        for key, waiver in notes:
-            subjects = ", ".join(str(s) for s in waiver.get("subjects") or [])
-            out.append(f"<li>{e(str(waiver.get('file', '')))}:{e(str(waiver.get('line', '')))}: {e(t(label[key], lang))}: "
-                       f"<span class=\"rule\">{e(str(waiver.get('rule', '')))}</span> {e(subjects)}</li>")
-        out.append("</ul></section>")
+    label = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
+    counts = {key: summary.get(key, 0) for key in ("error", "warning", "info", "waived", "indeterminate", "rules_run")}
+    counts.update(rule_counts(record) or {})
+    context = {
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "title": t("report_title", lang),
+        "subtitle": str(submission.get("title") or submission.get("id") or ""),
+        "css": Markup(CSS),
+        "s": {key: cap(t(key, lang)) if key in _CAPITALISED else t(key, lang) for key in _LABELS},
+        "meta": [
+            (t("submission", lang), submission.get("id", "")),
+            (t("as_of", lang), submission.get("as_of", "")),
+            (t("crs", lang), submission.get("crs", "")),
+            (t("rule_packs", lang), ", ".join(rules_info.get("packs") or [])),
+            ("sha256", rules_info.get("sha256", "")),
+            (t("tool", lang), f"{tool.get('name', 'rulecheck')} {tool.get('version', '')}".strip()),
+        ],
+        "verdict": verdict_of(record),
+        "summary_line": summary_line(record, lang),
+        "counts": [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)
+                   for key, value in counts.items()],
+        "notes": [str(note) for note in submission.get("notes") or []],
+        "map": Markup(svg),  # built from escaped parts in map_svg
+        "legend": Markup(_legend(record, lang)),
+        "map_note": layers.note,
+        "families": families,
+        "indeterminate": [{"rule": str(entry.get("rule", "")),
+                           "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
+                           "missing": str(entry.get("missing", ""))} for entry in record.get("indeterminate") or []],
+        "baseline": baseline_line(record, lang),
+        "resolved": [{"rule": str(entry.get("rule", "")),
+                      "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
+                      "message": localized(entry, "message", lang)} for entry in record.get("resolved") or []],
+        "waiver_notes": [{"file": str(w.get("file", "")), "line": str(w.get("line", "")), "text": t(label[key], lang),
+                          "rule": str(w.get("rule", "")), "subjects": ", ".join(str(s) for s in w.get("subjects") or [])}
+                         for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []],
+    }
+    return _template().render(**context)
 
-    out.append('<div class="signature">'
-               f'<div>{e(t("reviewer", lang))} ____________________</div>'
-               f'<div>{e(t("date", lang))} ____________________</div></div>')
-    out.append("</body>\n</html>")
-    return "\n".join(out) + "\n"
 
-
-def _conflict_html(number: int, conflict: dict, entry: dict | None, lang: str) -> str:
-    e = escape
+def _conflict_view(number: int, conflict: dict, entry: dict | None, lang: str, inset: str = "") -> dict:
+    """What the template shows of one conflict (plain values; the inset map as Markup)."""
     severity = str(conflict.get("severity", "error"))
     waived = is_waived(conflict)
-    classes = "conflict " + severity + (" waived" if waived else "")
-    sev_text = t(severity, lang) if severity in ("error", "warning", "info") else severity
-    parts = [f'<div class="{e(classes)}" id="conflict-{number}">',
-             f'<h3><span class="num">{number}</span><span class="sev {e(severity)}">{e(sev_text)}</span> '
-             f'<span class="rule">{e(str(conflict.get("rule", "")))}</span> {e(localized(conflict, "title", lang))}'
-             + (f' <em>[{e(t("waived", lang))}]</em>' if waived else "")
-             + (f' <em class="status">{e(status_marker(conflict, lang).strip())}</em>' if conflict.get("status") else "")
-             + "</h3>",
-             f"<p>{e(localized(conflict, 'message', lang))}</p>"]
-    subjects = conflict.get("subjects") or []
-    if subjects:
-        items = []
-        for subject in subjects:
-            where = subject_location(subject)
-            items.append(e(subject_label(subject)) + (f' <span class="loc">({e(where)})</span>' if where else ""))
-        parts.append(f"<p>{e(cap(t('subjects', lang)))}: {', '.join(items)}</p>")
-    if conflict.get("expected") not in (None, "") or conflict.get("actual") not in (None, ""):
-        parts.append(f"<table><tr><th>{e(cap(t('expected', lang)))}</th><td>{e(str(conflict.get('expected') or ''))}</td>"
-                     f"<th>{e(cap(t('actual', lang)))}</th><td>{e(str(conflict.get('actual') or ''))}</td></tr></table>")
-    basis = conflict.get("basis") or (catalog_basis(entry) if entry else "")
-    if basis:
-        parts.append(f'<p class="basis">{e(cap(t("basis", lang)))}: {e(str(basis))}</p>')
-    explanation = conflict.get("explanation") or []
-    if explanation:
-        parts.append(f'<p class="muted">{e(cap(t("explanation", lang)))}:</p><ul class="explanation">')
-        parts += [f"<li>{e(str(step.get('expr', '')))} = {e(str(step.get('value', '')))}</li>" for step in explanation]
-        parts.append("</ul>")
-    if waived:
-        parts.append(f'<p class="waiver">{e(waiver_line(conflict["waiver"], lang))}</p>')
-    parts.append("</div>")
-    return "\n".join(parts)
+    expected, actual = conflict.get("expected"), conflict.get("actual")
+    return {
+        "number": number,
+        "classes": "conflict " + severity + (" waived" if waived else ""),
+        "severity": severity,
+        "severity_text": t(severity, lang) if severity in ("error", "warning", "info") else severity,
+        "rule": str(conflict.get("rule", "")),
+        "title": localized(conflict, "title", lang),
+        "waived": waived,
+        "status": status_marker(conflict, lang).strip() if conflict.get("status") else "",
+        "message": localized(conflict, "message", lang),
+        "subjects": [{"label": subject_label(s), "where": subject_location(s)} for s in conflict.get("subjects") or []],
+        "show_values": expected not in (None, "") or actual not in (None, ""),
+        "expected": str(expected or ""),
+        "actual": str(actual or ""),
+        "basis": str(conflict.get("basis") or (catalog_basis(entry) if entry else "")),
+        "explanation": [(str(step.get("expr", "")), str(step.get("value", ""))) for step in conflict.get("explanation") or []],
+        "waiver": waiver_line(conflict["waiver"], lang) if waived else "",
+        "inset": Markup(inset),  # built from escaped parts in inset_svg
+    }
 
 
 # ---- the map ------------------------------------------------------------------------------------
@@ -222,12 +198,64 @@ def _geom(value):
     return None if geometry.is_empty else geometry
 
 
-def map_svg(record: dict, lang: str) -> str:
+class MapLayers:
+    """The record's layers as shapely geometries, read once per report, with an index for what lies near a place."""
+
+    def __init__(self, record: dict):
+        layers = record.get("layers") or {}
+        self.unit = _geom(layers.get("unit"))
+        self.parcels = [(p, g) for p in layers.get("parcels") or [] if (g := _geom(p.get("geometry"))) is not None]
+        self.rights = [(r, g) for r in layers.get("rights") or [] if (g := _geom(r.get("geometry"))) is not None]
+        self._trees: dict[str, shapely.STRtree] = {}
+        self.note = ""  # set by the overview when it draws only the conflicts' neighbourhoods
+
+    def near(self, kind: str, areas) -> list[tuple[dict, object]]:
+        """The parcels or rights (`kind`) that touch any of `areas`, in layer order (an STRtree, never all pairs)."""
+        items = getattr(self, kind)
+        if not items or not areas:
+            return []
+        tree = self._trees.get(kind)
+        if tree is None:
+            tree = self._trees[kind] = shapely.STRtree([g for _, g in items])
+        hits = tree.query(list(areas), predicate="intersects")[1]
+        return [items[i] for i in sorted(set(hits.tolist()))]
+
+
+def _base_layers(out: list[str], parcels, rights, unit, xy) -> None:
+    """Parcels filled by land-use class, rights dashed, the unit boundary: what every map of the report shows."""
+    e = escape
+    out.append('<g class="parcels">')
+    for parcel, geometry in parcels:
+        land_use = str(parcel.get("land_use") or "")
+        colour = LAND_USE_COLOURS.get(land_use[:2], UNKNOWN_COLOUR)
+        out.append(f'<path d="{_path(geometry, xy)}" fill="{colour}" fill-opacity="0.6" fill-rule="evenodd" stroke="#888" '
+                   f'stroke-width="0.6" vector-effect="non-scaling-stroke">'
+                   f"<title>{e(str(parcel.get('id', '')))} {e(land_use)}</title></path>")
+    out.append("</g>")
+    out.append('<g class="rights">')
+    for right, geometry in rights:
+        out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#1f4e79" stroke-width="1.4" '
+                   f'stroke-dasharray="6 3" vector-effect="non-scaling-stroke">'
+                   f"<title>{e(str(right.get('id', '')))} {e(str(right.get('kind', '')))}</title></path>")
+    out.append("</g>")
+    if unit is not None:
+        out.append(f'<path class="unit" d="{_path(unit, xy)}" fill="none" stroke="#000" stroke-width="2.5" '
+                   f'vector-effect="non-scaling-stroke"/>')
+
+
+# above this many parcels the overview draws in detail only the conflicts' neighbourhoods (a county is a solid
+# mass otherwise, and a heavy page); each conflict's inset map shows its own surroundings
+DETAIL_LIMIT = 2000
+DETAIL_NOTE = {"zh": "地块较多：总图仅绘出冲突周边的 {shown} / {total} 个地块，各冲突另附局部图",
+               "en": "Many parcels: the overview draws {shown} of {total} parcels, those near a conflict; "
+                     "each conflict has its own inset map"}
+
+
+def map_svg(record: dict, lang: str, layers: MapLayers | None = None) -> str:
     """An inline SVG of unit, parcels, rights and conflict geometries; "" when there is nothing to draw."""
-    layers = record.get("layers") or {}
-    unit = _geom(layers.get("unit"))
-    parcels = [(p, _geom(p.get("geometry"))) for p in layers.get("parcels") or []]
-    rights = [(r, _geom(r.get("geometry"))) for r in layers.get("rights") or []]
+    layers = layers or MapLayers(record)
+    unit = layers.unit
+    parcels, rights = layers.parcels, layers.rights
     conflicts = [(n, c, _geom(c.get("geometry"))) for n, c in enumerate(record.get("conflicts") or [], start=1)]
     everything = [g for g in [unit, *(g for _, g in parcels), *(g for _, g in rights), *(g for _, _, g in conflicts)] if g]
     if not everything:
@@ -237,6 +265,11 @@ def map_svg(record: dict, lang: str) -> str:
     pad = extent * 0.03
     width, height = (maxx - minx) + 2 * pad, (maxy - miny) + 2 * pad
     font = extent / 45
+    if len(parcels) > DETAIL_LIMIT:
+        around = [g.buffer(extent / 60) for _, _, g in conflicts if g is not None]
+        total = len(parcels)
+        parcels, rights = layers.near("parcels", around), layers.near("rights", around)
+        layers.note = DETAIL_NOTE[lang].format(shown=len(parcels), total=total)
 
     def xy(x: float, y: float) -> str:
         # SVG's y axis points down: flip, and translate so the numbers stay small (GK eastings are ~10^7 m)
@@ -247,60 +280,187 @@ def map_svg(record: dict, lang: str) -> str:
            f'width="{MAP_WIDTH_PX}" height="{MAP_WIDTH_PX * height / width:.0f}" role="img" '
            f'aria-label="{e(t("map", lang))}">',
            f'<rect x="0" y="0" width="{width:.2f}" height="{height:.2f}" fill="#ffffff"/>']
-    out.append('<g class="parcels">')
-    for parcel, geometry in parcels:
-        if geometry is None:
-            continue
-        land_use = str(parcel.get("land_use") or "")
-        colour = LAND_USE_COLOURS.get(land_use[:2], UNKNOWN_COLOUR)
-        out.append(f'<path d="{_path(geometry, xy)}" fill="{colour}" fill-opacity="0.6" fill-rule="evenodd" stroke="#888" '
-                   f'stroke-width="0.6" vector-effect="non-scaling-stroke">'
-                   f"<title>{e(str(parcel.get('id', '')))} {e(land_use)}</title></path>")
-    out.append("</g>")
-    out.append('<g class="rights">')
-    for right, geometry in rights:
-        if geometry is None:
-            continue
-        out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#1f4e79" stroke-width="1.4" '
-                   f'stroke-dasharray="6 3" vector-effect="non-scaling-stroke">'
-                   f"<title>{e(str(right.get('id', '')))} {e(str(right.get('kind', '')))}</title></path>")
-    out.append("</g>")
-    if unit is not None:
-        out.append(f'<path class="unit" d="{_path(unit, xy)}" fill="none" stroke="#000" stroke-width="2.5" '
-                   f'vector-effect="non-scaling-stroke"/>')
+    _base_layers(out, parcels, rights, unit, xy)
     out.append('<g class="conflicts">')
-    labels = []
+    radius = font * 0.75
+    scale_box, scale_svg = _scale_bar(width, height, pad, font, lang)
+    north_box, north_svg = _north_arrow(width, pad, font, lang)
+    markers = _MarkerLayout(radius, (0.0, 0.0, width, height), reserved=[scale_box, north_box])
+    labels, leaders = [], []
     for number, conflict, geometry in conflicts:
         if geometry is None:
             continue
-        opacity = "0.25" if is_waived(conflict) else "0.45"
-        dash = ' stroke-dasharray="4 3"' if is_waived(conflict) else ""
         rule = str(conflict.get("rule", ""))
-        if geometry.geom_type in ("Point", "MultiPoint"):
-            for point in getattr(geometry, "geoms", [geometry]):
-                x, y = xy(point.x, point.y).split()
-                out.append(f'<circle cx="{x}" cy="{y}" r="{font * 0.6:.2f}" fill="{CONFLICT_COLOUR}" '
-                           f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2.5" '
-                           f'vector-effect="non-scaling-stroke"{dash}><title>{number}. {e(rule)}</title></circle>')
-        else:
-            fill = CONFLICT_COLOUR if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection") else "none"
-            # a white halo under the red outline keeps a conflict visible on any land-use colour
-            out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#fff" stroke-width="5" '
-                       f'vector-effect="non-scaling-stroke"/>')
-            out.append(f'<path d="{_path(geometry, xy)}" fill="{fill}" fill-opacity="{opacity}" fill-rule="evenodd" '
-                       f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
-                       f"<title>{number}. {e(rule)}</title></path>")
+        _conflict_shape(out, geometry, xy, font, is_waived(conflict), f"{number}. {rule}")
         anchor = _label_point(geometry)
-        x, y = xy(anchor.x, anchor.y).split()
-        # offset up and right of the anchor so the label does not hide a small conflict
-        x, y = f"{float(x) + font * 0.7:.2f}", f"{float(y) - font * 0.7:.2f}"
-        labels.append(f'<text x="{x}" y="{y}" font-size="{font:.2f}" text-anchor="start" '
-                      f'fill="{CONFLICT_COLOUR}" stroke="#fff" stroke-width="{font / 5:.2f}" paint-order="stroke" '
-                      f'font-weight="bold" font-family="sans-serif">{number} {e(rule)}</text>')
+        ax, ay = (float(v) for v in xy(anchor.x, anchor.y).split())
+        # a numbered marker (the list below the map says which rule), moved off its neighbours, never over one
+        mx, my = markers.place(ax, ay)
+        if (mx - ax) ** 2 + (my - ay) ** 2 > (radius * 1.2) ** 2:  # drawn under every marker, never across one
+            leaders.append(f'<line data-number="{number}" x1="{ax:.2f}" y1="{ay:.2f}" x2="{mx:.2f}" y2="{my:.2f}" '
+                           f'stroke="{CONFLICT_COLOUR}" stroke-width="1" vector-effect="non-scaling-stroke"/>')
+        labels.append(f'<g class="marker" data-number="{number}">'
+                      f'<circle cx="{mx:.2f}" cy="{my:.2f}" r="{radius:.2f}" fill="#fff" stroke="{CONFLICT_COLOUR}" '
+                      f'stroke-width="2" vector-effect="non-scaling-stroke"/>'
+                      f'<text x="{mx:.2f}" y="{my:.2f}" font-size="{font * (0.9 if number < 100 else 0.7):.2f}" '
+                      f'text-anchor="middle" dominant-baseline="central" fill="{CONFLICT_COLOUR}" font-weight="bold" '
+                      f'font-family="sans-serif">{number}</text><title>{number}. {e(rule)}</title></g>')
     out.append("</g>")
+    out.append('<g class="leaders">' + "".join(leaders) + "</g>")
     out.append('<g class="labels">' + "".join(labels) + "</g>")
+    out.append(scale_svg)
+    out.append(north_svg)
     out.append("</svg>")
+    grown = markers.bounds[3]
+    if grown > height:  # markers of a crowded map spilled below it: the picture grows to hold them
+        out[0] = out[0].replace(f'viewBox="0 0 {width:.2f} {height:.2f}"', f'viewBox="0 0 {width:.2f} {grown:.2f}"') \
+                       .replace(f'height="{MAP_WIDTH_PX * height / width:.0f}"', f'height="{MAP_WIDTH_PX * grown / width:.0f}"')
     return "\n".join(out)
+
+
+def _conflict_shape(out: list[str], geometry, xy, font: float, waived: bool, title: str) -> None:
+    """A conflict's geometry in red (dashed when waived), over a white halo so it shows on any land-use colour."""
+    e = escape
+    opacity = "0.25" if waived else "0.45"
+    dash = ' stroke-dasharray="4 3"' if waived else ""
+    if geometry.geom_type in ("Point", "MultiPoint"):
+        for point in getattr(geometry, "geoms", [geometry]):
+            x, y = xy(point.x, point.y).split()
+            out.append(f'<circle cx="{x}" cy="{y}" r="{font * 0.6:.2f}" fill="{CONFLICT_COLOUR}" '
+                       f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2.5" '
+                       f'vector-effect="non-scaling-stroke"{dash}><title>{e(title)}</title></circle>')
+        return
+    fill = CONFLICT_COLOUR if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection") else "none"
+    out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#fff" stroke-width="5" '
+               f'vector-effect="non-scaling-stroke"/>')
+    out.append(f'<path d="{_path(geometry, xy)}" fill="{fill}" fill-opacity="{opacity}" fill-rule="evenodd" '
+               f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
+               f"<title>{e(title)}</title></path>")
+
+
+INSET_PX = 300
+
+
+def inset_svg(layers: MapLayers, number: int, conflict: dict, lang: str) -> str:
+    """A small map of one conflict and what lies around it (parcels, rights, the unit), with a scale bar."""
+    geometry = _geom(conflict.get("geometry"))
+    if geometry is None:
+        return ""
+    minx, miny, maxx, maxy = geometry.bounds
+    side = max(maxx - minx, maxy - miny)
+    margin = max(side * 0.4, 40.0)
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    half = side / 2 + margin
+    box = shapely.box(cx - half, cy - half, cx + half, cy + half)
+    x0, y1 = cx - half, cy + half
+    size = 2 * half
+    font = size / 16
+
+    def xy(x: float, y: float) -> str:
+        return f"{x - x0:.2f} {y1 - y:.2f}"
+
+    e = escape
+    out = [f'<svg class="inset" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size:.2f} {size:.2f}" '
+           f'width="{INSET_PX}" height="{INSET_PX}" role="img" aria-label="{number}. {e(str(conflict.get("rule", "")))}">',
+           f'<rect x="0" y="0" width="{size:.2f}" height="{size:.2f}" fill="#ffffff"/>']
+    _base_layers(out, layers.near("parcels", [box]), layers.near("rights", [box]), layers.unit, xy)
+    out.append('<g class="conflicts">')
+    _conflict_shape(out, geometry, xy, font, is_waived(conflict), f"{number}. {conflict.get('rule', '')}")
+    out.append("</g>")
+    out.append(_scale_bar(size, size, size * 0.04, font, lang)[1])
+    out.append("</svg>")
+    return "".join(out)
+
+
+class _MarkerLayout:
+    """Places round markers of one radius so that none overlaps another or a reserved box (scale bar, north arrow).
+
+    Each marker goes to the free spot nearest its anchor among rings of candidates around it; placed markers are
+    kept in a grid of cells one marker wide, so a placement looks at its neighbours only (county maps have many)."""
+
+    def __init__(self, radius: float, bounds: tuple[float, float, float, float], reserved=()):
+        self.r = radius
+        self.gap = radius * 0.15
+        self.cell = 2 * radius + self.gap
+        self.bounds = bounds
+        self.reserved = [box for box in reserved if box]
+        self.grid: dict[tuple[int, int], list[tuple[float, float]]] = {}
+
+    def _free(self, x: float, y: float) -> bool:
+        minx, miny, maxx, maxy = self.bounds
+        if not (minx + self.r <= x <= maxx - self.r and miny + self.r <= y <= maxy - self.r):
+            return False
+        for bx0, by0, bx1, by1 in self.reserved:
+            if bx0 - self.r < x < bx1 + self.r and by0 - self.r < y < by1 + self.r:
+                return False
+        i, j = int(x // self.cell), int(y // self.cell)
+        limit = (2 * self.r + self.gap) ** 2
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                for px, py in self.grid.get((i + di, j + dj), ()):
+                    if (px - x) ** 2 + (py - y) ** 2 < limit:
+                        return False
+        return True
+
+    def place(self, x: float, y: float) -> tuple[float, float]:
+        import math
+
+        minx, miny, maxx, maxy = self.bounds
+        step = self.cell
+        ring = 0
+        while True:
+            count = 1 if ring == 0 else 8 * ring
+            for k in range(count):
+                angle = -math.pi / 4 + 2 * math.pi * k / count  # up and right first: the anchor stays visible
+                cx = x + ring * step * math.cos(angle)
+                cy = y + ring * step * math.sin(angle)
+                cx = min(max(cx, minx + self.r), maxx - self.r)
+                cy = min(max(cy, miny + self.r), maxy - self.r)
+                if self._free(cx, cy):
+                    self.grid.setdefault((int(cx // self.cell), int(cy // self.cell)), []).append((cx, cy))
+                    return cx, cy
+            ring += 1
+            if ring * step > 2 * max(maxx - minx, maxy - miny):  # the map is full: grow it downwards
+                self.bounds = (minx, miny, maxx, maxy + self.cell)
+                minx, miny, maxx, maxy = self.bounds
+
+
+def _nice_length(target: float) -> float:
+    """The largest 1, 2 or 5 × 10^n not above `target` (metres)."""
+    import math
+
+    power = 10 ** math.floor(math.log10(max(target, 1e-9)))
+    return max(f * power for f in (1, 2, 5) if f * power <= target)
+
+
+def _scale_bar(width: float, height: float, pad: float, font: float, lang: str) -> tuple[tuple, str]:
+    """A scale bar bottom left, a round length about a fifth of the map: (its box, its SVG)."""
+    length = _nice_length(width / 5)
+    x0, y0 = pad, height - pad * 0.4 - font * 1.6
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    half = length / 2
+    svg = (f'<g class="scale-bar" data-length-m="{length:g}">'
+           f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{half:.2f}" height="{font * 0.35:.2f}" fill="#000"/>'
+           f'<rect x="{x0 + half:.2f}" y="{y0:.2f}" width="{half:.2f}" height="{font * 0.35:.2f}" fill="#fff" '
+           f'stroke="#000" stroke-width="1" vector-effect="non-scaling-stroke"/>'
+           f'<text x="{x0:.2f}" y="{y0 + font * 1.4:.2f}" font-size="{font * 0.8:.2f}" font-family="sans-serif">0</text>'
+           f'<text x="{x0 + length:.2f}" y="{y0 + font * 1.4:.2f}" font-size="{font * 0.8:.2f}" text-anchor="middle" '
+           f'font-family="sans-serif">{label}</text></g>')
+    return (x0 - font * 0.5, y0 - font * 0.3, x0 + length + font * 1.5, y0 + font * 1.6), svg
+
+
+NORTH = {"zh": "北", "en": "N"}
+
+
+def _north_arrow(width: float, pad: float, font: float, lang: str) -> tuple[tuple, str]:
+    """A north arrow top right (grid north: the map is drawn in the submission's projected CRS)."""
+    cx, top = width - pad - font * 1.5, pad + font * 1.6
+    h = font * 2.2
+    svg = (f'<g class="north-arrow"><path d="M {cx:.2f} {top:.2f} L {cx + font * 0.6:.2f} {top + h:.2f} '
+           f'L {cx:.2f} {top + h * 0.75:.2f} L {cx - font * 0.6:.2f} {top + h:.2f} Z" fill="#000"/>'
+           f'<text x="{cx:.2f}" y="{top - font * 0.2:.2f}" font-size="{font:.2f}" text-anchor="middle" '
+           f'font-weight="bold" font-family="sans-serif">{NORTH[lang]}</text></g>')
+    return (cx - font, top - font * 1.2, cx + font, top + h), svg
 
 
 def _label_point(geometry):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from .escape import for_xml
 from .common import (
     catalog_title,
     family_key,
@@ -23,6 +24,7 @@ from .common import (
 
 def render(record: dict, *, lang: str) -> str:
     """Deterministic: `timestamp` is the submission's as_of date at T00:00:00, `hostname` is "localhost", times 0."""
+    record = for_xml(record)  # a control character in an id must not make the document ill-formed
     submission = record.get("submission") or {}
     rules_info = record.get("rules") or {}
     conflicts = record.get("conflicts") or []

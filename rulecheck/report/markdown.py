@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from rulecheck.diagnostics import printable
+
 from .common import (
     baseline_line,
     cap,
@@ -20,11 +24,19 @@ from .common import (
 )
 
 
+# what makes a link or an image: `](url)`, `][ref]`, `]: url` (a definition) and `![`; escaped, they are text
+_MARKUP = re.compile(r"\](?=[(\[:])|!(?=\[)")
+
+
 def cell(value) -> str:
     """Text safe inside a Markdown table cell (pipes and angle brackets escaped, line breaks as <br>)."""
     text = "" if value is None else str(value)
+    text = text.replace("\r\n", "\n")
+    text = printable(text)  # control characters (ANSI, CR) shown escaped
     text = text.replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+    # no image or link made from user text: a report never loads a remote resource
+    return _MARKUP.sub(lambda m: "\\" + m.group(), text)
 
 
 def render(record: dict, *, lang: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
+from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from .common import (
@@ -18,9 +18,11 @@ from .common import (
     t,
     verdict_of,
 )
+from .workspace import fingerprint, manifest_folder
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT = "SUBMISSION_ROOT"  # the folder of the manifest; subject paths are relative to it
+SRCROOT = "%SRCROOT%"  # the folder rulecheck ran in (the repository root in CI): resolved by the consumer
 _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
@@ -51,7 +53,7 @@ def render(record: dict, *, lang: str) -> str:
 
     run: dict = {
         "tool": {"driver": driver},
-        "originalUriBaseIds": {ROOT: {"description": {"text": _root_description(submission)}}},
+        "originalUriBaseIds": _base_ids(record),
         "results": [_result(number, conflict, index, lang) for number, conflict in enumerate(conflicts, start=1)],
         "columnKind": "unicodeCodePoints",
         "properties": {
@@ -77,10 +79,20 @@ def render(record: dict, *, lang: str) -> str:
     return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
 
 
-def _root_description(submission: dict) -> str:
-    manifest = submission.get("manifest") or ""
-    folder = posixpath.dirname(manifest.replace("\\", "/")) or "."
-    return f"folder of the submission manifest ({folder})"
+def _base_ids(record: dict) -> dict:
+    """SUBMISSION_ROOT has a uri: the manifest's folder, relative to %SRCROOT% (or absolute, when it was named so).
+
+    SARIF 2.1.0 §3.14.14: a base id's uri is absolute, or relative with a uriBaseId of its own; %SRCROOT% has
+    no uri (the working folder is machine-specific and stays out of the report): the consumer supplies it,
+    as code-scanning services do with the repository root."""
+    folder = manifest_folder(record)
+    description = {"text": f"folder of the submission manifest ({folder or '.'})"}
+    srcroot = {"description": {"text": "the folder rulecheck was run in (the repository root in CI)"}}
+    if folder and posixpath.isabs(folder):
+        return {SRCROOT: srcroot,
+                ROOT: {"uri": PurePosixPath(folder).as_uri().rstrip("/") + "/", "description": description}}
+    return {SRCROOT: srcroot,
+            ROOT: {"uri": _uri(folder) + "/" if folder else "./", "uriBaseId": SRCROOT, "description": description}}
 
 
 def _descriptor(entry: dict, lang: str) -> dict:
@@ -153,11 +165,19 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
             "kind": "external",
             "status": "accepted",
             "justification": str(waiver.get("reason", "")),
-            "location": {"physicalLocation": {"artifactLocation": {"uri": _uri(str(waiver.get("file", "")))},
+            "location": {"physicalLocation": {"artifactLocation": _waiver_file(str(waiver.get("file", ""))),
                                               "region": {"startLine": int(waiver.get("line") or 1)}}},
             "properties": {k: str(waiver.get(k, "")) for k in ("approver", "basis", "expires")},
         }]
     return result
+
+
+def _waiver_file(path: str) -> dict:
+    """The waiver file as the command line named it: from the working folder, or absolute."""
+    path = path.replace("\\", "/")
+    if posixpath.isabs(path):
+        return {"uri": PurePosixPath(path).as_uri()}
+    return {"uri": _uri(path), "uriBaseId": SRCROOT}
 
 
 def _uri(path: str) -> str:
@@ -166,5 +186,4 @@ def _uri(path: str) -> str:
 
 def _fingerprint(conflict: dict) -> str:
     """Stable across runs and line moves: the rule and its subjects, not their lines."""
-    key = conflict.get("rule", "") + "|" + ",".join(subject_label(s) for s in conflict.get("subjects") or [])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return fingerprint(conflict)[:32]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .escape import for_terminal
 from .common import (
     baseline_line,
     document_of,
@@ -28,6 +29,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
 
     def style(text: str, **kwargs) -> str:
         return click.style(text, **kwargs) if color else text
+
+    record = for_terminal(record)  # ids, titles and messages from the inputs cannot recolour or hide a line
 
     conflicts = record.get("conflicts") or []
     line = summary_line(record, lang)

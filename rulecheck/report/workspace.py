@@ -1,0 +1,47 @@
+"""Paths as CI and review tools want them: from the folder rulecheck ran in (the repository root in CI)."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+
+from .common import subject_label
+
+
+def manifest_folder(record: dict) -> str:
+    """The manifest's folder as the command line named it (``fixtures/unit``), ``""`` for the working folder."""
+    manifest = str((record.get("submission") or {}).get("manifest") or "").replace("\\", "/")
+    folder = posixpath.dirname(manifest)
+    return "" if folder in ("", ".") else folder
+
+
+def workspace_path(record: dict, path: str) -> str:
+    """A subject's path (relative to the manifest) from the working folder: ``fixtures/unit/layers/parcels.geojson``.
+
+    A GDAL layer's ``file.gpkg#layer`` is the file; an absolute path stays absolute."""
+    path = str(path).replace("\\", "/").split("#", 1)[0]
+    if posixpath.isabs(path):
+        return posixpath.normpath(path)
+    return posixpath.normpath(posixpath.join(manifest_folder(record), path))
+
+
+TEXT_SUFFIXES = (".yaml", ".yml", ".geojson", ".json")  # files whose records have lines (a GDAL layer has fids)
+
+
+def first_location(record: dict, conflict: dict) -> tuple[str | None, int | None]:
+    """(workspace path, line) of the conflict's first subject that has a file; (None, None) when none has.
+
+    The line is None for a record of a GDAL layer (``file.gpkg#layer``), whose number is a feature id."""
+    for subject in conflict.get("subjects") or []:
+        source = subject.get("source") or {}
+        if source.get("path"):
+            written, line = str(source["path"]), source.get("line")
+            has_lines = "#" not in written and written.lower().endswith(TEXT_SUFFIXES)
+            return workspace_path(record, written), (int(line) if has_lines and isinstance(line, int) and line > 0 else None)
+    return None, None
+
+
+def fingerprint(conflict: dict) -> str:
+    """Stable across runs, line moves and message rewording: a hash of the rule and its subjects."""
+    key = conflict.get("rule", "") + "|" + ",".join(subject_label(s) for s in conflict.get("subjects") or [])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

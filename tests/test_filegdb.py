@@ -1,0 +1,140 @@
+"""A layer delivered as a FileGDB (`file.gdb#layer`, a folder of tables) checks exactly as its GeoJSON twin."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from rulecheck.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _conflicts(manifest: Path) -> tuple[dict, list[tuple]]:
+    result = CliRunner().invoke(cli, ["check", str(manifest), "--format", "json", "--lang", "en"])
+    assert result.exit_code in (0, 1), result.output
+    record = json.loads(result.stdout)
+    # a FileGDB keeps coordinates on a grid of about a micrometre: a self-intersection's place may move by that
+    return record, [(c["rule"], tuple(s["id"] for s in c["subjects"]),
+                     re.sub(r"\d+\.\d{4,}", lambda m: f"{float(m.group(0)):.3f}", c["message"]))
+                    for c in record["conflicts"]]
+
+
+@pytest.fixture
+def twins(tmp_path) -> tuple[Path, Path]:
+    """The defects fixture twice: parcels as GeoJSON, and the same parcels in a FileGDB (without the list field
+    `facilities`, which neither a FileGDB nor a GeoPackage can hold as a list)."""
+    geojson, filegdb = tmp_path / "geojson", tmp_path / "filegdb"
+    for target in (geojson, filegdb):
+        shutil.copytree(ROOT / "fixtures" / "eco-recreation-defects", target)
+    source = geojson / "layers" / "parcels.geojson"
+    collection = json.loads(source.read_text(encoding="utf-8"))
+    for feature in collection["features"]:
+        feature["properties"].pop("facilities", None)
+    source.write_text(json.dumps(collection, ensure_ascii=False, indent=0), encoding="utf-8")
+    meta, _, geometry, fields = pyogrio.raw.read(source)
+    pyogrio.raw.write(filegdb / "layers" / "plan.gdb", geometry, fields, meta["fields"], layer="DKDY",
+                      driver="OpenFileGDB", crs=meta["crs"], geometry_type="MultiPolygon", encoding="UTF-8")
+    (filegdb / "layers" / "parcels.geojson").unlink()
+    manifest = filegdb / "submission.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "parcels: layers/parcels.geojson" in text
+    manifest.write_text(text.replace("parcels: layers/parcels.geojson", "parcels: layers/plan.gdb#DKDY"), encoding="utf-8")
+    return geojson / "submission.yaml", manifest
+
+
+def test_a_filegdb_layer_checks_as_its_geojson_twin(twins):
+    from_geojson, from_filegdb = twins
+    record_a, a = _conflicts(from_geojson)
+    record_b, b = _conflicts(from_filegdb)
+    assert a and a == b
+    gdb = [i for i in record_b["submission"]["inputs"] if i["path"].startswith("layers/plan.gdb")]
+    assert len(gdb) == 1 and len(gdb[0]["sha256"]) == 64, "the FileGDB folder is one input, hashed"
+    located = {s["source"]["path"] for c in record_b["conflicts"] for s in c["subjects"] if s.get("source")}
+    assert "layers/plan.gdb#DKDY" in located
+
+
+def test_a_folder_that_is_not_a_filegdb_is_still_refused(twins):
+    _, manifest = twins
+    (manifest.parent / "layers" / "plain").mkdir()
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("layers/plan.gdb#DKDY", "layers/plain"),
+                        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(manifest)])
+    assert result.exit_code == 2 and "layers/plain" in result.output
+
+
+# ---- a planning database's layer: its own field names, areas in hectares -------------------------------------
+
+PLANNING_DB = {"id": "DKBH", "land_use": "YDYHFLDM", "far_max": "RJL", "density_max": "JZMD", "green_min": "LDL",
+               "height_max": "JZXG", "area_m2": "TBMJ"}
+
+
+@pytest.fixture
+def planning_db(twins) -> tuple[Path, Path]:
+    """The FileGDB twin rewritten as a planning database delivers it: DKBH, YDYHFLDM, RJL, ..., TBMJ in hectares,
+    and fields of its own (BSM, XZQDM) that are not part of the contract."""
+    from_geojson, from_filegdb = twins
+    source = from_geojson.parent / "layers" / "parcels.geojson"
+    collection = json.loads(source.read_text(encoding="utf-8"))
+    for number, feature in enumerate(collection["features"], start=1):
+        props = feature["properties"]
+        renamed = {PLANNING_DB.get(key, key): value for key, value in props.items()}
+        if renamed.get("TBMJ") is not None:
+            renamed["TBMJ"] = renamed["TBMJ"] / 10_000  # hectares
+        feature["properties"] = {"BSM": number, "XZQDM": "441803", **renamed}
+    converted = from_filegdb.parent / "layers" / "db.geojson"
+    converted.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    meta, _, geometry, fields = pyogrio.raw.read(converted)
+    shutil.rmtree(from_filegdb.parent / "layers" / "plan.gdb")
+    pyogrio.raw.write(from_filegdb.parent / "layers" / "xxgh.gdb", geometry, fields, meta["fields"], layer="DKDY",
+                      driver="OpenFileGDB", crs=meta["crs"], geometry_type="MultiPolygon", encoding="UTF-8")
+    converted.unlink()
+    text = from_filegdb.read_text(encoding="utf-8").replace(
+        "parcels: layers/plan.gdb#DKDY",
+        "parcels:\n    path: layers/xxgh.gdb#DKDY\n    fields: planning-db\n    units: {area_m2: ha}")
+    from_filegdb.write_text(text, encoding="utf-8")
+    return from_geojson, from_filegdb
+
+
+def test_a_planning_database_layer_checks_as_its_geojson_twin(planning_db):
+    from_geojson, from_db = planning_db
+    record_a, a = _conflicts(from_geojson)
+    record_b, b = _conflicts(from_db)
+    assert a and a == b, "same conflicts: names mapped by the preset, hectares converted to m²"
+    assert not any("BSM" in str(n) for n in record_b["submission"]["notes"])
+
+
+def test_a_field_mapping_written_in_the_manifest_wins_and_errors_name_the_source_field(planning_db):
+    _, manifest = planning_db
+    text = manifest.read_text(encoding="utf-8")
+    # a typo in an explicit mapping is an error, not an absent indicator
+    manifest.write_text(text.replace("fields: planning-db", "fields: {preset: planning-db, far_max: RJLL}"),
+                        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(manifest)])
+    assert result.exit_code == 2
+    assert "no attribute 'RJLL' (mapped to 'far_max') in any record of this layer" in result.output
+    assert "layers/xxgh.gdb#DKDY" in result.output
+
+    # a value the contract refuses is located by the layer's own field name and the contract's, and the record's id
+    manifest.write_text(text.replace("fields: planning-db", "fields: {preset: planning-db, far_max: XZQDM}"),
+                        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(manifest)])
+    assert result.exit_code == 2
+    assert re.search(r"layers/xxgh\.gdb#DKDY:\d+: error: XZQDM \(far_max\): expected a number <= 100 .*\(parcel P\d+, fid \d+\)",
+                     result.output), result.output
+
+    for bad, message in (("fields: no-such-preset", "no field preset 'no-such-preset'"),
+                         ("fields: {far_maxx: RJL}", "'far_maxx' is not a field of these records"),
+                         ("units: {far_max: ha}", "units can be given for area fields"),
+                         ("units: {area_m2: acre}", "unknown area unit 'acre'")):
+        old = "fields: planning-db" if bad.startswith("fields") else "units: {area_m2: ha}"
+        manifest.write_text(text.replace(old, bad), encoding="utf-8")
+        result = CliRunner().invoke(cli, ["check", str(manifest)])
+        assert result.exit_code == 2 and message in result.output, (bad, result.output)
+        assert "submission.yaml:" in result.output
