@@ -34,6 +34,9 @@ MANIFEST = """\
 # Format: docs/bundle-format.md of rulecheck; editors complete this file from submission.schema.json
 # (written by `rulecheck schema`). 格式说明见 rulecheck 的 docs/bundle-format.md；编辑器按 submission.schema.json 补全。
 # Check it with / 检查命令:  rulecheck check submission.yaml
+# A complete submission has the unit plan with its six inventories, one package program (parts ① to ⑦) per
+# package, the detailed plan and the draft contracts. 完整的提交材料：配置单元规划及六项清单、每个资产包的实施方案
+# （①至⑦）、详细规划、供应合同草案。Replace the sample values with your own. 请以实际数据替换示例数值。
 
 format: rulecheck/v1
 submission:
@@ -47,21 +50,53 @@ unit_plan:                    # 配置单元规划
   id: U01
   name: 新建配置单元
   direction: eco_recreation   # 主导方向: urban_rural_integration, eco_recreation, land_sea, agri_culture_tourism, industry_integration, mine_land
+  zone: non_concentrated      # 非集中建设区 (or concentrated 城乡集中建设区)
+  county_scheme: XX-ZTFA-01   # the county scheme (县级总体配置方案) that drew the unit / 所依据的总体配置方案
   boundary: layers/unit.geojson     # unit boundary / 单元边界
   rights: layers/rights.geojson     # rights layout, one feature per right / 权益布局，每个要素一项权益
   # indicator_proposals:            # 建设控制指标建议 (must equal the detailed plan / 应与详细规划一致)
   #   - parcel: P2
   #     far_max: 1.2
-  packages: []                      # asset packages / 资产包, e.g. / 例如:
-  #   - id: PKG-1
-  #     name: 示例资产包
-  #     boundary: layers/unit.geojson
-  #     rights: [R1, R2]
-  #     duties:                     # bundled duties / 附带责任
-  #       - {{id: D1, kind: stewardship, resource: "03", quantity: 1, unit: ha, due: 2030-12-31}}
-  #     finance: {{costs: {{operation: 100}}, revenues: {{transfer: 300}}, government_share: 0.6}}
-  #     revenue_sharing: [{{party: 政府, share: 60}}, {{party: 村集体, share: 40}}]
-  #     supply: {{method: transfer, award: listing, reserve_price_wan_yuan: 300, term_years: 40}}
+  inventories:                      # the six inventories / 六项清单 (each a list, or a layer path such as layers/resources.gpkg#ZYQD)
+    resources:                      # 资源清单: class, quantity, state / 类别、实物量、利用现状
+      - {{id: RS1, land_use: "0301", quantity: 1, unit: ha, ownership: collective, state: in_use}}
+      - {{id: RS2, land_use: "0901", quantity: 1, unit: ha, ownership: state, state: idle}}
+    assets:                         # 资产清单: value, holder, registration / 价值、持有人、确权登记
+      - {{id: A1, package: PKG-1, land_use: "0301", ownership: collective, holder: 村集体经济组织, value_wan_yuan: 20, registered: true}}
+      - {{id: A2, package: PKG-1, land_use: "0901", ownership: state, holder: 县人民政府, value_wan_yuan: 280, registered: true}}
+    funds:                          # 资金清单: channel fiscal, special_bond, social_capital, bank_loan, indicator_trading, other
+      - {{id: F1, channel: fiscal, name: 土地出让收入, amount_wan_yuan: 300}}
+      - {{id: F2, channel: special_bond, name: 土地储备专项债券, amount_wan_yuan: 100}}
+    conditions:                     # 条件清单: use_control, eco_capacity, infrastructure, engineering
+      - {{id: C1, kind: use_control, text: 林地不得改变用途}}
+    demands:                        # 需求清单: party owner_representative, manager, right_holder, market
+      - {{id: D1, party: market, intent: development, text: 商业用地招商}}
+    policies:                       # 政策清单: land_consolidation, inefficient_land_redevelopment, collective_market_entry, other
+      - {{id: PO1, kind: land_consolidation, name: 全域土地综合整治实施方案}}
+  finance: {{costs: {{public_interest: 50}}, revenues: {{}}}}   # the unit's own balance, costs outside the packages / 单元资金平衡
+  packages:                         # asset packages / 资产包
+    - id: PKG-1
+      name: 示例资产包
+      boundary: layers/unit.geojson
+      rights: [R1, R2]
+      program:                      # the package program, parts ① to ④ / 实施方案①至④
+        survey: {{date: {survey}, appraised_value_wan_yuan: 300, registered: true}}      # ① 详查定界评估
+        design: {{date: {survey}, functions: [生态游憩, 商业服务]}}                      # ② 赋能赋权
+        assembly:                                                                       # ③ 整备
+          holder: 县土地储备中心
+          paths: [acquisition, lease]     # acquisition, swap, lease, equity, trusteeship, transfer
+          compensation_standard: 按区片综合地价补偿
+          funds: [F2]                     # ids in the funds inventory / 资金清单编号
+          deadline: {deadline}
+        approvals:                                                                      # ④ 报批
+          - {{resource: "0901", authority: 县人民政府, preconditions: [出让方案批准], status: pending, date: {approval}}}
+      duties:                       # ⑤ bundled duties / 附带责任 (kind facility: name the plan's facility in `facility`)
+        - {{id: D1, kind: stewardship, resource: "03", quantity: 1, unit: ha, due: {due}}}
+      supply: {{method: transfer, award: listing, reserve_price_wan_yuan: 300, start: {start}}}   # ⑤ 供应方案
+      finance: {{costs: {{assembly: 100}}, revenues: {{transfer: 300}}, government_share: 0.6, channels: [土地出让收入]}}   # ⑥ 融资
+      revenue_sharing:              # ⑦ 收益分配 (role: owner_representative, local_government, assembler, operator, collective)
+        - {{party: 县人民政府, share: 60, role: owner_representative}}
+        - {{party: 村集体经济组织, share: 40, role: collective}}
 
 detailed_plan:                # 详细规划
   id: DP-01
@@ -69,33 +104,40 @@ detailed_plan:                # 详细规划
   parcels: layers/parcels.geojson   # parcels with land use and control indicators / 地块、用途与控制指标
   control_lines: layers/lines.geojson   # control lines / 控制线 (三区三线)
 
-contracts: []                 # draft supply contracts / 供应合同草案, e.g. / 例如:
-#  - id: C01
-#    package: PKG-1
-#    method: transfer
-#    award: listing
-#    price_wan_yuan: 320
-#    start: 2026-07-01
-#    items:
-#      - {{right: R2, parcel: P2, land_use: "0901", area_m2: 10000, term_years: 40, far_max: 1.2}}
-#    duties:
-#      - {{duty: D1, quantity: 1, unit: ha, due: 2030-12-31}}
+contracts:                    # draft supply contracts / 供应合同草案
+  - id: C01
+    package: PKG-1
+    method: transfer
+    award: listing
+    price_wan_yuan: 320
+    start: {start}
+    items:                    # one per right; `method` where the item is supplied otherwise than the contract
+      - {{right: R1, parcel: P1, land_use: "0301", area_m2: 10000, term_years: 30, method: lease}}
+      - {{right: R2, parcel: P2, land_use: "0901", area_m2: 10000, term_years: 40, far_max: 1.2, density_max: 35, green_min: 30, height_max: 15}}
+    duties:
+      - {{duty: D1, quantity: 1, unit: ha, due: {due}}}
+    attached_rights: []
 """
 
 
 def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
     """File name (relative to the new folder) -> text, in the order they are written."""
     as_of = as_of or dt.date.today()
+    # the program's dates follow the as_of date: surveyed before it, approved and assembled before supply starts
+    start = dt.date(as_of.year + 1, 1, 1)
+    dates = {"as_of": as_of.isoformat(), "survey": (as_of - dt.timedelta(days=30)).isoformat(),
+             "approval": (start - dt.timedelta(days=60)).isoformat(), "deadline": (start - dt.timedelta(days=30)).isoformat(),
+             "start": start.isoformat(), "due": dt.date(start.year + 4, 12, 31).isoformat()}
     forest, commercial = _box(0, 0, 100, 100), _box(100, 0, 200, 100)
     return {
-        "submission.yaml": MANIFEST.format(as_of=as_of.isoformat()),
+        "submission.yaml": MANIFEST.format(**dates),
         "submission.schema.json": render_schema(),
         "layers/unit.geojson": _collection("unit", [({"id": "U01"}, _box(0, 0, 200, 100))]),
         "layers/rights.geojson": _collection("rights", [
             ({"id": "R1", "kind": "forest_management", "land_use": "0301", "ownership": "collective",
-              "term_years": 30, "supply_method": "lease"}, forest),
+              "term_years": 30, "supply_method": "lease", "package": "PKG-1"}, forest),
             ({"id": "R2", "kind": "construction_land_use", "land_use": "0901", "ownership": "state",
-              "term_years": 40, "supply_method": "transfer"}, commercial),
+              "term_years": 40, "supply_method": "transfer", "package": "PKG-1"}, commercial),
         ]),
         "layers/parcels.geojson": _collection("parcels", [
             ({"id": "P1", "land_use": "0301", "area_m2": 10000}, forest),

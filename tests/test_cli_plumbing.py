@@ -232,6 +232,26 @@ def test_init_skeleton_loads_through_the_loader(runner, tmp_path):
     assert [p.id for p in submission.detailed_plan.parcels] == ["P1", "P2"]
 
 
+def test_init_skeleton_has_every_part_of_a_complete_submission_and_checks_clean(runner, tmp_path):
+    loader = pytest.importorskip("rulecheck.model.loader")
+    runner.invoke(cli, ["init", str(tmp_path / "u")])
+    manifest = tmp_path / "u" / "submission.yaml"
+    submission = loader.load_submission(manifest)
+    unit = submission.unit_plan
+    assert unit.zone is not None and unit.county_scheme and unit.finance is not None
+    for name in ("resources", "assets", "funds", "conditions", "demands", "policies"):
+        assert getattr(unit.inventories, name), f"the skeleton's {name} inventory is empty"
+    (package,) = unit.packages
+    program = package.program
+    assert program.survey and program.design and program.assembly and program.approvals
+    assert package.supply and package.finance and package.revenue_sharing and submission.contracts
+    result = runner.invoke(cli, ["check", str(manifest), "--format", "json", "--fail-on", "info"])
+    assert result.exit_code == 0, result.output[:3000]
+    record = json.loads(result.output)
+    assert record["conflicts"] == [] and record["indeterminate"] == []
+    assert any(o["rule"].startswith("DOC-") and o["status"] == "pass" for o in record["outcomes"])
+
+
 def test_version_and_help(runner):
     assert runner.invoke(cli, ["--version"]).output.strip() == f"rulecheck, version {rulecheck.__version__}"
     help_text = runner.invoke(cli, ["check", "--help"]).output

@@ -255,7 +255,8 @@ def test_every_collection_field_and_enum_value_is_listed():
         assert f"| `{root}` |" in text, root
     for cls in (d.SubmissionInfo, d.UnitPlan, d.Right, d.IndicatorProposal, d.Package, d.Duty, d.Finance,
                 d.RevenueShare, d.Supply, d.DetailedPlan, d.Parcel, d.ControlLine, d.Contract, d.ContractItem,
-                d.ContractDuty):
+                d.ContractDuty, d.UnitFinance, d.Inventories, d.Resource, d.Asset, d.Fund, d.Condition, d.Demand,
+                d.Policy, d.Program, d.Survey, d.Design, d.Assembly, d.Approval):
         for name in fields_of(cls):
             if name == "id" and cls is d.IndicatorProposal:
                 continue  # documented as "parcel (also its id)"

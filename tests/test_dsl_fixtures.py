@@ -10,7 +10,7 @@ import pytest
 from test_dsl_support import FIXTURES, cli
 
 CLEAN = ["eco-recreation", "mine-land", "land-sea", "minimal"]
-DEFECTS_MD = FIXTURES / "eco-recreation-defects" / "DEFECTS.md"
+DEFECT_FIXTURES = ["eco-recreation-defects", "land-sea-defects"]
 SINGULAR = {"duty": "duties", "parcel": "parcels", "right": "rights", "package": "packages", "contract": "contracts"}
 
 
@@ -40,9 +40,9 @@ def _records(cell: str) -> set[tuple[str, str]]:
     return out
 
 
-def _defect_rows() -> list[tuple[int, str, set, str]]:
+def _defect_rows(fixture: str = "eco-recreation-defects") -> list[tuple[int, str, set, str]]:
     rows = []
-    for line in DEFECTS_MD.read_text(encoding="utf-8").splitlines():
+    for line in (FIXTURES / fixture / "DEFECTS.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4 and cells[0].isdigit():
             family = re.match(r"([A-Z]{3}):", cells[3]).group(1)
@@ -51,18 +51,29 @@ def _defect_rows() -> list[tuple[int, str, set, str]]:
 
 
 ROWS = _defect_rows()
+ALL_ROWS = [(fixture, row) for fixture in DEFECT_FIXTURES for row in _defect_rows(fixture)]
 
 
 def test_defects_table_is_read():
-    assert [n for n, *_ in ROWS] == list(range(1, 14))
+    assert [n for n, *_ in ROWS] == list(range(1, 36))
     assert ROWS[2][2] == {("packages", "PKG-B"), ("duties", "D-B1"), ("contracts", "C-B")}
     assert ROWS[8][2] == {("rights", "R11"), ("rights", "R01")}
+    assert ROWS[26][2] == {("packages", "PKG-A/0901"), ("packages", "PKG-A"), ("contracts", "C-A")}
+    assert [n for fixture, (n, *_) in ALL_ROWS if fixture == "land-sea-defects"] == list(range(1, 7))
 
 
 @pytest.fixture(scope="module")
-def defects_report() -> tuple[int, dict]:
-    proc = cli("check", FIXTURES / "eco-recreation-defects" / "submission.yaml", "--format", "json", "--lang", "en")
-    return proc.returncode, json.loads(proc.stdout)
+def defects_reports() -> dict[str, tuple[int, dict]]:
+    out = {}
+    for fixture in DEFECT_FIXTURES:
+        proc = cli("check", FIXTURES / fixture / "submission.yaml", "--format", "json", "--lang", "en")
+        out[fixture] = (proc.returncode, json.loads(proc.stdout))
+    return out
+
+
+@pytest.fixture(scope="module")
+def defects_report(defects_reports) -> tuple[int, dict]:
+    return defects_reports["eco-recreation-defects"]
 
 
 def test_defects_fixture_fails(defects_report):
@@ -76,13 +87,15 @@ def test_defects_fixture_fails(defects_report):
 KNOWN_GAPS: dict[int, str] = {}  # defect number -> why no rule catches it yet (defect 4 needed SUP-018)
 
 
-@pytest.mark.parametrize("number, defect, records, family", [
-    pytest.param(*row, id=f"defect-{row[0]}",
-                 marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[row[0]])] if row[0] in KNOWN_GAPS else [])
-    for row in ROWS
+@pytest.mark.parametrize("fixture, number, defect, records, family", [
+    pytest.param(fixture, *row, id=f"{fixture}-{row[0]}",
+                 marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[row[0]])]
+                 if row[0] in KNOWN_GAPS and fixture == "eco-recreation-defects" else [])
+    for fixture, row in ALL_ROWS
 ])
-def test_each_planted_defect_is_reported_on_its_records(defects_report, number, defect, records, family):
-    _, record = defects_report
+def test_each_planted_defect_is_reported_on_its_records(defects_reports, fixture, number, defect, records, family):
+    status, record = defects_reports[fixture]
+    assert status == 1 and record["indeterminate"] == []
     touching = [c for c in record["conflicts"] if c["family"] == family
                 and records & {(s["collection"], s["id"]) for s in c["subjects"]}]
     assert touching, f"defect {number} ({defect}): no {family} conflict on {sorted(records)}"

@@ -239,3 +239,48 @@ def test_committed_fixtures_are_the_generator_output(tmp_path, monkeypatch):
     assert written
     for relative in written:
         assert (tmp_path / relative).read_bytes() == (FIXTURES / relative).read_bytes(), relative
+
+
+def test_the_allocation_method_parts_are_complete_and_consistent(bundle):
+    """The method's requirements (domain.md "DOC"), read from the raw files: what the DOC rules check, verified apart."""
+    manifest = bundle["manifest"]
+    unit = manifest["unit_plan"]
+    inventories = unit["inventories"]
+    assert unit["zone"] == "non_concentrated" and unit["county_scheme"]
+    for name in ("resources", "assets", "funds", "conditions", "demands", "policies"):
+        assert inventories[name], name
+    assets = inventories["assets"]
+    funds = inventories["funds"]
+    contracts = {c["package"]: c for c in manifest["contracts"]}
+    surplus = 0.0
+    for package in bundle["packages"].values():
+        program = package["program"]
+        mine = [a for a in assets if a.get("package") == package["id"]]
+        assert mine and all(a["registered"] is True for a in mine), package["id"]
+        assert sum(a["value_wan_yuan"] for a in mine) == pytest.approx(program["survey"]["appraised_value_wan_yuan"], abs=1)
+        assert package["supply"]["reserve_price_wan_yuan"] >= program["survey"]["appraised_value_wan_yuan"]
+        assert program["design"] and program["approvals"] and package["revenue_sharing"]
+        assert program["assembly"]["deadline"] <= package["supply"]["start"]
+        assert set(program["assembly"]["funds"]) <= {f["id"] for f in funds}
+        assert set(package["finance"]["channels"]) <= {f["name"] for f in funds}
+        start = contracts[package["id"]]["start"]
+        assert all(a["status"] != "refused" and a["date"] <= start for a in program["approvals"]), package["id"]
+        assert any(s.get("role") == "owner_representative" for s in package["revenue_sharing"])
+        revenue = package["finance"]["revenues"]
+        assert package["supply"]["reserve_price_wan_yuan"] <= revenue["transfer"] <= 1.5 * package["supply"]["reserve_price_wan_yuan"]
+        surplus += sum(revenue.values()) - sum(package["finance"]["costs"].values())
+    assert surplus - sum(unit["finance"]["costs"].values()) + sum(unit["finance"]["revenues"].values()) >= 0
+
+
+def test_the_plan_s_facilities_are_facility_duties_of_the_package_holding_the_parcel(bundle):
+    duties = {p["id"]: p["duties"] for p in bundle["packages"].values()}
+    contract_duties = {c["package"]: {d["duty"] for d in c["duties"]} for c in bundle["manifest"]["contracts"]}
+    for props, geom in bundle["parcels"]:
+        for right, right_geom in bundle["rights"]:
+            if not props.get("facilities") or right.get("overlay") or not right.get("package"):
+                continue
+            if right_geom.intersection(geom).area <= 1:
+                continue
+            for needed in props["facilities"]:
+                found = [d for d in duties[right["package"]] if d["kind"] == "facility" and d.get("facility") == needed]
+                assert found and found[0]["id"] in contract_duties[right["package"]], (props["id"], needed)

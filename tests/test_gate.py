@@ -63,7 +63,6 @@ def clean():
     ("--select", "IND-999", "did you mean IND-"),
     ("--select", "SUP-17", "did you mean SUP-017"),
     ("--ignore", "LAYY", "did you mean LAY"),
-    ("--select", "DOC", "the loaded packs have the families"),
 ])
 def test_unknown_rule_or_family_exits_2_with_a_suggestion(option, value, hint):
     result = run("check", CLEAN, option, value, "--lang", "en")
@@ -73,6 +72,13 @@ def test_unknown_rule_or_family_exits_2_with_a_suggestion(option, value, hint):
     assert first.startswith(f"<command line>: error: {option}: ") and value in first
     assert hint in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_contract_family_with_no_rule_loaded_exits_2():
+    # DOC is a family of the contract; with only the GEO pack loaded, selecting it would check nothing
+    result = run("check", CLEAN, "--rules", ROOT / "rules" / "geo.rule", "--select", "DOC", "--lang", "en")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == "" and "the loaded packs have the families GEO" in result.stderr
 
 
 def test_every_unknown_pattern_is_reported_at_once():

@@ -13,7 +13,7 @@ from rulecheck.dsl.schema import ENUM_VALUES, ROOTS
 from rulecheck.model.landuse import load_classification
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
-FAMILY_FILES = ["geo", "ref", "lay", "ind", "dut", "sup", "fin"]
+FAMILY_FILES = ["geo", "ref", "lay", "ind", "dut", "sup", "fin", "doc"]
 PARAM_FILES = sorted((RULES / "params").glob("*.rule"))
 FUNCTIONS = {
     "present", "default", "abs", "total", "level1", "area", "intersection", "overlap_area", "difference",
@@ -230,9 +230,48 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         11: {("GEO-003", ("P15",)), ("GEO-011", ("P15",))},
         12: {("GEO-011", ("P20",))},
         13: {("REF-007", ("C-A/R07",))},
+        # the allocation method's checks (issue 10)
+        14: {("DOC-005", ("U03",))},
+        15: {("DOC-008", ("PKG-C",))},
+        16: {("DOC-014", ("PKG-C",))},
+        17: {("DOC-015", ("A-03",))},
+        18: {("DOC-016", ("PKG-B", "A-04", "A-05"))},
+        19: {("REF-020", ("A-99",))},
+        20: {("REF-021", ("PKG-A",))},
+        21: {("DOC-017", ("PKG-B",))},
+        22: {("DOC-018", ("R09",))},
+        23: {("DOC-019", ("U03",))},
+        24: {("DOC-020", ("U03",))},
+        25: {("DOC-021", ("U03",))},
+        26: {("DOC-022", ("PKG-B",))},
+        27: {("DOC-023", ("PKG-A", "PKG-A/0901", "C-A"))},
+        28: {("DOC-024", ("PKG-C",))},
+        29: {("DOC-025", ("PKG-C",))},
+        30: {("SUP-040", ("R07",))},
+        31: {("SUP-041", ("C-B/R03", "R03"))},
+        32: {("DUT-020", ("P07", "R06", "PKG-A"))},
+        33: {("FIN-020", ("PKG-A",))},
+        34: {("FIN-021", ("PKG-C", "P14"))},
+        35: {("DOC-027", ("U03",))},
     }
     expected = set().union(*planted.values())
     assert found == expected
+    assert record["indeterminate"] == []
+
+
+def test_every_planted_land_sea_defect_is_caught_and_nothing_else(rule_set):
+    record = _check(rule_set, "land-sea-defects")
+    found = {(c["rule"], tuple(s["id"] for s in c["subjects"])) for c in record["conflicts"]}
+    # one row per defect of fixtures/land-sea-defects/DEFECTS.md, by its number
+    planted = {
+        1: {("LAY-020", ("SR01",))},
+        2: {("DOC-026", ("U05",))},
+        3: {("DOC-001", ("U05",))},
+        4: {("DOC-009", ("PKG-S1",))},
+        5: {("DOC-010", ("PKG-S2",))},
+        6: {("DOC-013", ("PKG-S1",)), ("FIN-005", ("PKG-S1",))},
+    }
+    assert found == set().union(*planted.values())
     assert record["indeterminate"] == []
 
 

@@ -23,7 +23,7 @@ from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
-FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN"]
+FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC"]
 SEVERITIES = ("error", "warning", "info")
 
 

@@ -76,6 +76,9 @@ FIELD_UNITS = {
     "height_max": "m",
     "admin_share": "%",
     "share": "%",
+    "value_wan_yuan": "wan_yuan",
+    "appraised_value_wan_yuan": "wan_yuan",
+    "amount_wan_yuan": "wan_yuan",
 }
 DYNAMIC_UNIT_FIELDS = {(d.Duty, "quantity"), (d.ContractDuty, "quantity")}
 CODE_FIELDS = {"land_use"}
@@ -94,6 +97,13 @@ COLLECTION_OF: dict[type, str] = {
     d.UnitPlan: "unit_plan",
     d.DetailedPlan: "detailed_plan",
     d.SubmissionInfo: "submission",
+    d.Resource: "resources",
+    d.Asset: "assets",
+    d.Fund: "funds",
+    d.Condition: "conditions",
+    d.Demand: "demands",
+    d.Policy: "policies",
+    d.Approval: "packages",  # named PACKAGE/RESOURCE, as a contract item is named CONTRACT/RIGHT
 }
 
 # fields computed from the loaded bundle rather than read from it
@@ -103,6 +113,7 @@ VIRTUAL_FIELDS: dict[type, dict[str, T]] = {
     d.Duty: {"package": record(d.Package)},
     d.IndicatorProposal: {"id": STR},
     d.RevenueShare: {"package": record(d.Package)},
+    d.Approval: {"id": STR},
 }
 
 ROOTS: dict[str, T] = {
@@ -116,6 +127,8 @@ ROOTS: dict[str, T] = {
 ENUMS: list[type[StrEnum]] = [
     d.Direction, d.RightKind, d.Ownership, d.SupplyMethod, d.Award, d.Scale, d.SeaUse, d.DutyKind,
     d.QuantityUnit, d.PlanStatus, d.ControlLineKind,
+    d.Zone, d.ResourceUnit, d.ResourceState, d.FundChannel, d.ConditionKind, d.DemandParty, d.DemandIntent,
+    d.PolicyKind, d.AssemblyPath, d.ApprovalStatus, d.RevenueRole,
 ]
 ENUM_VALUES: dict[str, list[type[StrEnum]]] = {}
 for _enum in ENUMS:

@@ -57,6 +57,15 @@ ENUM_ZH = {
     "approved": "已批准", "permanent_basic_farmland": "永久基本农田", "ecological_protection_red_line": "生态保护红线",
     "urban_development_boundary": "城镇开发边界", "village_construction_boundary": "村庄建设边界",
     "historic_protection": "历史文化保护线",
+    "non_concentrated": "非集中建设区", "concentrated": "城乡集中建设区", "m3": "立方米", "t": "吨",
+    "in_use": "在用", "idle": "闲置", "degraded": "退化", "unexploited": "未开发", "fiscal": "财政资金",
+    "special_bond": "专项债券", "social_capital": "社会资本", "bank_loan": "银行贷款", "indicator_trading": "指标交易",
+    "other": "其他", "use_control": "用途管制", "eco_capacity": "生态承载", "infrastructure": "基础设施承载",
+    "engineering": "工程条件", "owner_representative": "所有者代表", "manager": "管理者", "right_holder": "权利人",
+    "market": "市场主体", "protection": "保护", "development": "开发", "land_consolidation": "全域土地综合整治",
+    "inefficient_land_redevelopment": "低效用地再开发", "collective_market_entry": "集体经营性建设用地入市",
+    "acquisition": "收储", "swap": "置换", "trusteeship": "托管", "pending": "待批", "granted": "已批",
+    "refused": "未获批准", "local_government": "地方政府", "assembler": "整备主体", "operator": "运营主体",
 }
 
 

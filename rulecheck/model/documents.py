@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
@@ -150,6 +150,89 @@ class ControlLineKind(StrEnum):
     historic_protection = "historic_protection"
 
 
+class Zone(StrEnum):
+    """Where the unit lies: 非集中建设区 (the method's units) or 城乡集中建设区."""
+
+    non_concentrated = "non_concentrated"
+    concentrated = "concentrated"
+
+
+class ResourceUnit(StrEnum):
+    m2 = "m2"
+    ha = "ha"
+    mu = "mu"
+    m3 = "m3"
+    t = "t"
+    count = "count"
+
+
+class ResourceState(StrEnum):
+    in_use = "in_use"
+    idle = "idle"
+    degraded = "degraded"
+    unexploited = "unexploited"
+
+
+class FundChannel(StrEnum):
+    fiscal = "fiscal"
+    special_bond = "special_bond"
+    social_capital = "social_capital"
+    bank_loan = "bank_loan"
+    indicator_trading = "indicator_trading"
+    other = "other"
+
+
+class ConditionKind(StrEnum):
+    use_control = "use_control"
+    eco_capacity = "eco_capacity"
+    infrastructure = "infrastructure"
+    engineering = "engineering"
+
+
+class DemandParty(StrEnum):
+    owner_representative = "owner_representative"
+    manager = "manager"
+    right_holder = "right_holder"
+    market = "market"
+
+
+class DemandIntent(StrEnum):
+    protection = "protection"
+    development = "development"
+
+
+class PolicyKind(StrEnum):
+    land_consolidation = "land_consolidation"
+    inefficient_land_redevelopment = "inefficient_land_redevelopment"
+    collective_market_entry = "collective_market_entry"
+    other = "other"
+
+
+class AssemblyPath(StrEnum):
+    """How resources come under one holder (收储 置换 租赁 入股 托管 转让)."""
+
+    acquisition = "acquisition"
+    swap = "swap"
+    lease = "lease"
+    equity = "equity"
+    trusteeship = "trusteeship"
+    transfer = "transfer"
+
+
+class ApprovalStatus(StrEnum):
+    pending = "pending"
+    granted = "granted"
+    refused = "refused"
+
+
+class RevenueRole(StrEnum):
+    owner_representative = "owner_representative"
+    local_government = "local_government"
+    assembler = "assembler"
+    operator = "operator"
+    collective = "collective"
+
+
 # ---- records ------------------------------------------------------------------------------------
 
 
@@ -243,6 +326,7 @@ class Duty(Record):
     unit: QuantityUnit
     due: Date
     geometry: Any = Field(default=None, exclude=True)  # optional place of the duty
+    facility: str | None = None  # a facility duty: the detailed plan facility it builds (parcel `facilities`)
 
 
 class Finance(Record):
@@ -255,14 +339,68 @@ class Finance(Record):
 class RevenueShare(Record):
     party: str
     share: Percent  # percent
+    role: RevenueRole | None = None
 
 
 class Supply(Record):
     method: SupplyMethod | None = None
     award: Award | None = None
     reserve_price_wan_yuan: Money | None = None
+    reserve_floor_price_yuan_m2: Money | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
     term_years: Term | None = None
     start: Date | None = None
+
+
+# ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
+
+
+class Survey(Record):
+    """① 详查定界评估: survey, boundary and valuation of the present rights."""
+
+    date: Date | None = None
+    appraised_value_wan_yuan: Money | None = None
+    registered: bool | None = None
+
+
+class Design(Record):
+    """② 赋能赋权: the design that applies the detailed plan's controls."""
+
+    date: Date | None = None
+    functions: list[str] = Field(default_factory=list)
+
+
+class Assembly(Record):
+    """③ 整备实施方案: how the resources come under one holder, paid by which funds, by when."""
+
+    holder: str | None = None
+    paths: list[AssemblyPath] = Field(default_factory=list)
+    compensation_standard: str | None = None
+    funds: list[str] = Field(default_factory=list)  # ids in the funds inventory
+    deadline: Date | None = None
+
+
+class Approval(Record):
+    """④ 报批方案, one entry: a resource's approval, who grants it, its status and (planned) date."""
+
+    resource: str  # a land-use code or a resource named in words
+    authority: str | None = None
+    preconditions: list[str] = Field(default_factory=list)
+    status: ApprovalStatus
+    date: Date | None = None
+
+    _package_id: str = PrivateAttr(default="")
+
+    @property
+    def id(self) -> str:
+        """An approval is named PACKAGE/RESOURCE in reports."""
+        return f"{self._package_id}/{self.resource}"
+
+
+class Program(Record):
+    survey: Survey | None = None
+    design: Design | None = None
+    assembly: Assembly | None = None
+    approvals: list[Approval] | None = None
 
 
 class Package(Record):
@@ -274,6 +412,7 @@ class Package(Record):
     finance: Finance | None = None
     revenue_sharing: list[RevenueShare] = Field(default_factory=list)
     supply: Supply | None = None
+    program: Program | None = None
 
 
 class ContractItem(Indicators):
@@ -284,6 +423,7 @@ class ContractItem(Indicators):
     area_m2: Area | None = None
     term_years: Term | None = None
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
+    method: SupplyMethod | None = None  # how this item is supplied, where it differs from its contract's
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -331,6 +471,89 @@ class SubmissionInfo(Record):
     crs: str
 
 
+# ---- the six inventories of the unit plan (六项清单) ---------------------------------------------------
+
+
+class InventoryRecord(Record):
+    """A record of an inventory. Given inline or as a layer (a feature source); a place is optional."""
+
+    GEOMETRY_OPTIONAL: ClassVar[bool] = True
+    id: str
+
+
+class Resource(InventoryRecord):
+    """资源清单: a resource's class, physical quantity and state of use."""
+
+    land_use: str
+    quantity: Quantity | None = None
+    unit: ResourceUnit | None = None
+    ownership: Ownership | None = None
+    state: ResourceState | None = None
+    geometry: Any = Field(default=None, exclude=True)
+
+
+class Asset(InventoryRecord):
+    """资产清单: value, ownership and holder, registration."""
+
+    package: str | None = None
+    land_use: str | None = None
+    ownership: Ownership | None = None
+    holder: str | None = None
+    value_wan_yuan: Money | None = None
+    registered: bool | None = None
+    geometry: Any = Field(default=None, exclude=True)
+
+
+class Fund(InventoryRecord):
+    """资金清单: a source of money and its channel."""
+
+    channel: FundChannel
+    name: str | None = None
+    amount_wan_yuan: Money | None = None
+
+
+class Condition(InventoryRecord):
+    """条件清单: use control, ecological or infrastructure capacity, engineering conditions."""
+
+    kind: ConditionKind
+    text: str | None = None
+    limit: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    unit: str | None = None
+
+
+class Demand(InventoryRecord):
+    """需求清单: what a party wants to protect or develop."""
+
+    party: DemandParty
+    intent: DemandIntent | None = None
+    text: str | None = None
+
+
+class Policy(InventoryRecord):
+    """政策清单: a policy the unit relies on."""
+
+    kind: PolicyKind
+    name: str | None = None
+
+
+class Inventories(Record):
+    """The six inventories; an inventory left out is None (absent), one given with no record is []."""
+
+    resources: list[Resource] | None = None
+    assets: list[Asset] | None = None
+    funds: list[Fund] | None = None
+    conditions: list[Condition] | None = None
+    demands: list[Demand] | None = None
+    policies: list[Policy] | None = None
+
+
+class UnitFinance(Record):
+    """The unit's own balance (算小账): costs and revenues outside the packages, e.g. public-interest costs."""
+
+    costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+    revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
+
+
 class UnitPlan(Record):
     id: str
     name: str | None = None
@@ -339,6 +562,10 @@ class UnitPlan(Record):
     rights: list[Right] = Field(default_factory=list)
     indicator_proposals: list[IndicatorProposal] = Field(default_factory=list)
     packages: list[Package] = Field(default_factory=list)
+    zone: Zone | None = None
+    county_scheme: str | None = None
+    inventories: Inventories | None = None
+    finance: UnitFinance | None = None
 
 
 class DetailedPlan(Record):

@@ -20,11 +20,17 @@ from rulecheck.model import crs as crs_mod
 from rulecheck.model import geometry as geo
 from rulecheck.model.documents import (
     BOUND_UNITS,
+    Asset,
+    Condition,
     Contract,
     ControlLine,
     DetailedPlan,
+    Demand,
+    Fund,
     Parcel,
+    Policy,
     Record,
+    Resource,
     Right,
     SourceLoc,
     Submission,
@@ -60,6 +66,16 @@ FEATURE_SOURCES: dict[tuple[str, str], tuple[type[Record], str]] = {
     ("unit_plan", "rights"): (Right, "right"),
     ("detailed_plan", "parcels"): (Parcel, "parcel"),
     ("detailed_plan", "control_lines"): (ControlLine, "control line"),
+}
+
+# the six inventories of unit_plan.inventories: each a list of records or a feature source (a layer)
+INVENTORY_SOURCES: dict[str, tuple[type[Record], str]] = {
+    "resources": (Resource, "resource"),
+    "assets": (Asset, "asset"),
+    "funds": (Fund, "fund"),
+    "conditions": (Condition, "condition"),
+    "demands": (Demand, "demand"),
+    "policies": (Policy, "policy"),
 }
 
 
@@ -310,14 +326,17 @@ class _Loader:
         self.add_input(self.name)
         sections = self.validate_sections(data)
         batches = self.load_feature_sources(data)
+        inventories = self.load_inventories(data)
         geometry_sources = self.load_geometry_sources(data)
         self.check_geometry_limits()
         crs_used = self.settle_crs(data)
         # the cross-record checks run on whatever validated, so one broken section hides nothing else
-        self.check_land_use(sections, batches, data)
+        self.check_land_use(sections, {**batches, **inventories}, data)
         self.check_duplicates(sections, batches, data)
+        self.check_inventory_duplicates(inventories)
         self.fail_if_errors()
         submission = self.assemble(data, sections, batches, geometry_sources)
+        self.assemble_inventories(submission.unit_plan, inventories)
         submission._manifest = str(self.manifest)
         submission._crs_used = crs_used
         submission._load_notes = list(self.notes)
@@ -391,6 +410,9 @@ class _Loader:
                 copy.pop(name, None)
         if section == "unit_plan":
             copy.pop("boundary", None)
+            if isinstance(copy.get("inventories"), dict):  # layers and record lists are loaded on their own
+                copy["inventories"] = {k: v for k, v in copy["inventories"].items()
+                                       if not (k in INVENTORY_SOURCES and isinstance(v, (str, list)))}
             packages = copy.get("packages")
             if isinstance(packages, list):
                 copy["packages"] = [self._package_without_geometry(p) for p in packages]
@@ -605,7 +627,7 @@ class _Loader:
 
         for position, message in bad_structure.items():
             self.error(written, message, line=lines[position], field=f"features[{position}]")
-        self.report_geometries(shapes, unreadable, geometry_where, skip=bad_structure)
+        self.report_geometries(shapes, unreadable, geometry_where, skip=bad_structure, model=model)
         return self.build_batch(loc, model, noun, properties, shapes, where, lines, written, gis=True, declared=declared if crs_ok else None,
                                 geometry_where=geometry_where, skip=set(bad_structure))
 
@@ -648,7 +670,7 @@ class _Loader:
             name = f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}"
             return _Where(label, fid, "", lambda key: None, f"{name}, fid {fid}")
 
-        self.report_geometries(read.geometries, read.unreadable, where, skip={})
+        self.report_geometries(read.geometries, read.unreadable, where, skip={}, model=model)
         return self.build_batch(loc, model, noun, records, read.geometries, where, read.fids, label, gis=True, declared=declared, geometry_where=where)
 
     def untruncate(self, records: list[dict[str, Any]], model: type[Record], label: str) -> list[dict[str, Any]]:
@@ -700,12 +722,14 @@ class _Loader:
         self.report_geometries(shapes, unreadable, where, skip=skip)
         return self.build_batch(loc, model, noun, records, shapes, where, lines, prefix, gis=False, declared=None, geometry_where=where)
 
-    def report_geometries(self, shapes: np.ndarray, unreadable: dict[int, str], where: Callable[[int], _Where], skip: dict[int, str]) -> None:
+    def report_geometries(self, shapes: np.ndarray, unreadable: dict[int, str], where: Callable[[int], _Where], skip: dict[int, str],
+                          model: type[Record] | None = None) -> None:
         for position, message in unreadable.items():
             w = where(position)
             field_path, line = w.at("geometry")
             self.error(w.path, f"unreadable geometry: {message} ({w.label})", line=line, field=field_path)
-        missing = np.flatnonzero(shapely.is_missing(shapes)).tolist() if len(shapes) else []
+        optional = getattr(model, "GEOMETRY_OPTIONAL", False)  # inventory records may have no place
+        missing = np.flatnonzero(shapely.is_missing(shapes)).tolist() if len(shapes) and not optional else []
         for position in missing:
             if position in unreadable or position in skip:
                 continue
@@ -717,7 +741,7 @@ class _Loader:
                     where: Callable[[int], _Where], lines: list[int], label: str, *, gis: bool,
                     declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where], skip: set[int] = frozenset()) -> _Batch | None:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
-        section, name = loc
+        section, name = loc[0], loc[-1]
         source_path = where(0).path if records else label
         if self.field_map is not None:
             records, missing = self.field_map.apply(records)
@@ -982,6 +1006,71 @@ class _Loader:
             f"({target.name}, central meridian {3 * zone}E), the zone of the data's centre ({centre:.3f}E), for areas and distances in metres"
         )
         return target_name
+
+    # -- the six inventories (unit_plan.inventories): inline records or feature sources, a place optional
+
+    def load_inventories(self, data: LocDict) -> dict[tuple[str, ...], _Batch]:
+        batches: dict[tuple[str, ...], _Batch] = {}
+        unit = data.get("unit_plan")
+        inventories = unit.get("inventories") if isinstance(unit, LocDict) else None
+        if not isinstance(inventories, LocDict):
+            return batches  # absent, or not a mapping (validation says so)
+        for name, (model, noun) in INVENTORY_SOURCES.items():
+            value = inventories.get(name)
+            loc = ("unit_plan", "inventories", name)
+            if isinstance(value, str):
+                batch = self.feature_file(value, loc, data, model, noun)  # type: ignore[arg-type]
+            elif isinstance(value, LocList):
+                batch = self.inline_inventory(value, loc, model, noun)
+            else:
+                continue  # absent, or of the wrong shape (validation says so)
+            if batch is not None:
+                batches[loc] = batch
+        return batches
+
+    def inline_inventory(self, value: LocList, loc: tuple[str, ...], model: type[Record], noun: str) -> _Batch | None:
+        """Inline records; those of a spatial inventory may carry a `geometry` (GeoJSON or WKT)."""
+        spatial = "geometry" in model.model_fields
+        records = [dict(item) if isinstance(item, dict) else item for item in value]
+        geometry_values = [r.pop("geometry", None) if spatial and isinstance(r, dict) else None for r in records]
+        shapes, unreadable = geo.from_any(geometry_values)
+        lines = [value.item_line(i) for i in range(len(value))]
+        prefix = _field_path("", loc)
+
+        def where(position: int) -> _Where:
+            item = value[position]
+            record_id = item.get("id") if isinstance(item, dict) else None
+            key_line = item.key_line if isinstance(item, LocDict) else (lambda key: None)
+            return _Where(self.name, lines[position], f"{prefix}[{position}]", key_line,
+                          f"{noun} {record_id}" if record_id is not None else f"{noun} #{position + 1}")
+
+        self.report_geometries(shapes, unreadable, where, skip={}, model=model)
+        return self.build_batch(loc, model, noun, records, shapes, where, lines, prefix, gis=False, declared=None, geometry_where=where)  # type: ignore[arg-type]
+
+    def check_inventory_duplicates(self, batches: dict[tuple[str, ...], _Batch]) -> None:
+        for loc, batch in batches.items():
+            first: dict[str, int] = {}
+            for position, record in enumerate(batch.models):
+                if record.id not in first:
+                    first[record.id] = position
+                    continue
+                w, original = batch.where(position), batch.where(first[record.id])  # type: ignore[misc]
+                field_path, line = w.at("id")
+                self.error(w.path, f"duplicate {INVENTORY_SOURCES[loc[-1]][1]} id {record.id!r}; first defined at {original.path}:{original.at('id')[1]}",
+                           line=line, field=field_path)
+
+    @staticmethod
+    def assemble_inventories(unit: UnitPlan, batches: dict[tuple[str, ...], _Batch]) -> None:
+        """Put the inventories' records in place, and name each approval of a package program PACKAGE/RESOURCE."""
+        for loc, batch in batches.items():
+            spatial = "geometry" in type(batch.models[0]).model_fields if batch.models else False
+            if spatial and batch.layer is not None:
+                for record, shape in zip(batch.models, batch.layer.geometries):
+                    record.__dict__["geometry"] = shape
+            unit.inventories.__dict__[loc[-1]] = batch.models  # type: ignore[union-attr]
+        for package in unit.packages:
+            for approval in (package.program.approvals or []) if package.program is not None else []:
+                approval._package_id = package.id
 
     # -- assembly and cross-record checks
 

@@ -94,6 +94,19 @@ def manifest_schema() -> dict[str, Any]:
                       _mapped_source(model)],
         }
 
+    # each of the six inventories: a layer path, or inline records (a place optional), or absent
+    from rulecheck.model import loader
+
+    inventories = defs.get("Inventories", {}).get("properties", {})
+    for name, (model, _noun) in getattr(loader, "INVENTORY_SOURCES", {}).items():
+        if name in inventories:
+            inventories[name] = {
+                "title": inventories[name].get("title", name),
+                "description": f"A layer path, or a list of {model.__name__} records.",
+                "anyOf": [{"$ref": "#/$defs/LayerPath"}, {"type": "array", "items": {"$ref": f"#/$defs/{model.__name__}"}},
+                          {"type": "null"}],
+            }
+
     # the layer records themselves are described by their inline twins (a layer's attributes are checked on load)
     text = json.dumps(root) + json.dumps(defs)
     for name in [name for name in defs if f'"#/$defs/{name}"' not in text]:

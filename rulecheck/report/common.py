@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 # The order families are reported in (the engine sorts conflicts the same way).
-FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN")
+FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
 
 FAMILY_NAMES = {
     "GEO": {"zh": "几何数据", "en": "Geometry data"},
@@ -16,6 +16,7 @@ FAMILY_NAMES = {
     "DUT": {"zh": "附带责任", "en": "Bundled duties"},
     "SUP": {"zh": "供应合同", "en": "Supply contracts"},
     "FIN": {"zh": "资金平衡", "en": "Fiscal balance"},
+    "DOC": {"zh": "配置方法要件", "en": "Allocation method requirements"},
 }
 
 SEVERITIES = ("error", "warning", "info")
