@@ -9,6 +9,7 @@ import pytest
 
 import rulecheck
 from rulecheck.citations import check_basis, load_sources
+from rulecheck.model.landuse import load_classification
 
 RULES = rulecheck.load_rules()
 METHOD = "国土空间规划协同视角下自然资源资产规划体系与实施型资产规划编制实施模式"
@@ -19,8 +20,8 @@ def _bases(rule):
     r = rule.rule
     if r.basis_param is None:
         return [(rule.id, r.basis, r.basis_text, r.basis_paraphrase)]
-    param = RULES.params[r.basis_param]
-    return [(f"{rule.id} via {param.name} from {e.valid_from}", e.source, e.text, e.paraphrase) for e in param.editions]
+    param = RULES.params.get(r.basis_param) or load_classification().groups[r.basis_param]  # a parameter or a dated group
+    return [(f"{rule.id} via {r.basis_param} from {e.valid_from}", e.source, e.text, e.paraphrase) for e in param.editions]
 
 
 def test_the_list_of_bases():
@@ -93,3 +94,17 @@ def test_a_basis_following_a_parameter_prints_the_edition_in_force():
     assert then["citation"].startswith("《矿产资源勘查区块登记管理办法》") and "第十条" in then["citation"]
     assert "3年" in then["text"] and not then["paraphrase"]
     assert "自然资规〔2019〕7号" in now["citation"] and now["paraphrase"]
+
+
+def test_a_basis_following_a_dated_group_prints_the_text_in_force():
+    sup028 = RULES.by_id()["SUP-028"]
+    assert sup028.basis_at(dt.date(2018, 6, 1))["citation"] == "《土地管理法》（1998年修订）第六十三条"
+    assert "不得出让、转让或者出租用于非农业建设" in sup028.basis_at(dt.date(2018, 6, 1))["text"]
+    assert sup028.basis_at(dt.date(2021, 1, 1))["citation"] == "《土地管理法》（2019年修正）第六十三条"
+    assert sup028.basis_at(dt.date(1995, 1, 1))["from"] is None
+
+
+def test_dated_group_editions_carry_provenance():
+    for group in load_classification().groups.values():
+        for e in group.editions:
+            assert e.source and e.provenance in ("official", "secondary", "practice"), (group.name, e.valid_from)

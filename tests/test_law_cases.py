@@ -80,7 +80,8 @@ def test_a_2005_industrial_transfer_by_agreement_passes():
     code, record = report(defects, "--as-of", "2005-06-01", "--select", "SUP-021,SUP-022")
     assert code == 0 and record["conflicts"] == [] and record["indeterminate"] == []
     groups = [p for p in record["rules"]["params"] if p.get("kind") == "group"]
-    assert [(g["name"], g["from"], g["value"]) for g in groups] == [("operating", "2002-07-01", "0701, 09")]
+    assert [(g["name"], g["from"], g["value"], g["provenance"]) for g in groups] == [
+        ("operating", "2002-07-01", "0701, 09", "secondary")]
     # from 2007-11-01 industrial land is operating land: the planted agreement transfer C-C is caught
     code, record = report(defects, "--as-of", "2008-01-01", "--select", "SUP-021")
     assert code == 1 and [c["subjects"][0]["id"] for c in record["conflicts"]] == ["C-C"]
@@ -100,7 +101,9 @@ def test_a_2018_collective_market_transfer_fails():
     assert code == 1
     assert {rule: [c["subjects"][0]["id"] for c in cs] for rule, cs in fired(record).items()} == {
         "SUP-028": ["R09"], "SUP-029": ["C-B/R09"]}
-    assert all(c["basis"].startswith("《土地管理法》（2019年修正）第六十三条") for c in record["conflicts"])
+    # in 2018 the law in force was the 1998 text, which forbade it
+    assert all(c["basis"] == "《土地管理法》（1998年修订）第六十三条：农民集体所有的土地的使用权不得出让、转让或者出租用于非农业建设"
+               for c in record["conflicts"])
     # the same transfer in 2026 is lawful: commercial collective land may enter the market since 2020-01-01
     code, record = report(clean, "--select", "SUP-028,SUP-029")
     assert code == 0 and record["conflicts"] == []

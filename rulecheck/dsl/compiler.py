@@ -107,12 +107,12 @@ class ParamValues:
             self._use(param, edition, None, cited_only=True)
         return edition
 
-    def group(self, group) -> None:
-        """Record the edition of a dated land-use group in force on `as_of` as applied."""
+    def group(self, group):
+        """The edition of a dated land-use group in force on `as_of` (None before the first), recorded as applied."""
         slot = ("group:" + group.name, None)
-        if slot in self.used:
-            return
         edition = group.edition_at(self.as_of)
+        if slot in self.used:
+            return edition
         self.used[slot] = {
             "name": group.name,
             "key": None,
@@ -121,9 +121,10 @@ class ParamValues:
             "source": edition.source if edition is not None else group.source,
             "from": edition.valid_from.isoformat() if edition is not None else None,
             "provenance": (edition.provenance if edition is not None else "") or "unstated",
-            "provenance_note": "" if edition is not None else f"no edition in force on {self.as_of}: no member",
+            "provenance_note": "" if edition is not None else f"no edition in force on {self.as_of}: undecided",
             "file": group.defined_in,
         }
+        return edition
 
     def _use(self, param, edition, key, cited_only: bool = False):
         slot = (param.name, key)
@@ -554,8 +555,10 @@ class ExprCompiler:
                 classification = env[CTX].classification
                 if group not in classification.groups:
                     return Missing(f"land-use group {group}")
-                if classification.groups[group].editions:  # a dated group: its members on as_of, listed as applied
-                    env[CTX].params.group(classification.groups[group])
+                dated = classification.groups[group]
+                if dated.editions:  # a dated group: its members on as_of, listed as applied; unknown before
+                    if env[CTX].params.group(dated) is None:
+                        return Missing(f"land-use group {group} (no edition in force on {env[CTX].as_of})")
                 return classification.in_group(str(code), group, env[CTX].as_of) != negate
 
             return BOOL, fn

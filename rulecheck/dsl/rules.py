@@ -100,26 +100,33 @@ class CompiledRule:
         r = self.rule
         return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
 
-    def basis_at(self, as_of: dt.date | None = None, params=None) -> dict:
-        """The rule's basis: its own, or for `basis source of PARAM` the source and words of PARAM's edition
-        in force on `as_of` (`params`: the run's ParamValues, which records the edition as applied). Without
-        a date, every edition of PARAM, each with the date from which it applies."""
+    def basis_at(self, as_of: dt.date | None = None, params=None, classification=None) -> dict:
+        """The rule's basis: its own, or for `basis source of NAME` the source and words of the edition of the
+        parameter (or dated land-use group) NAME in force on `as_of` (`params`: the run's ParamValues, which
+        records the edition as applied; `classification`: the run's, for a group). Without a date, every
+        edition, each with the date from which it applies."""
         r = self.rule
         if r.basis_param is None:
             return {"citation": r.basis, "text": r.basis_text, "paraphrase": r.basis_paraphrase}
-        param = self.names.params.get(r.basis_param)
-        if as_of is None or param is None:
-            editions = param.editions if param is not None else []
+        name = r.basis_param
+        param = self.names.params.get(name)
+        groups = getattr(classification or getattr(self.names, "classification", None), "groups", {})
+        group = groups.get(name) if param is None else None
+        editions = param.editions if param is not None else (group.editions if group is not None else ())
+        if as_of is None:
             return {"citation": "；".join(f"{e.valid_from.isoformat()} 起：{e.source}" for e in editions),
-                    "text": "", "paraphrase": False, "param": r.basis_param,
+                    "text": "", "paraphrase": False, "param": name,
                     "editions": [{"from": e.valid_from.isoformat(), "citation": e.source, "text": e.text,
                                   "paraphrase": e.paraphrase, "provenance": e.provenance or "unstated"}
                                  for e in editions]}
-        edition = params.edition(r.basis_param) if params is not None else param.edition_at(as_of)
+        if params is not None:
+            edition = params.edition(name) if param is not None else (params.group(group) if group is not None else None)
+        else:
+            edition = next((e for e in reversed(editions) if e.valid_from <= as_of), None)
         if edition is None:
-            return {"citation": "", "text": "", "paraphrase": False, "param": r.basis_param, "from": None}
+            return {"citation": "", "text": "", "paraphrase": False, "param": name, "from": None}
         return {"citation": edition.source, "text": edition.text, "paraphrase": edition.paraphrase,
-                "param": r.basis_param, "from": edition.valid_from.isoformat(),
+                "param": name, "from": edition.valid_from.isoformat(),
                 "provenance": edition.provenance or "unstated"}
 
     def catalog(self, as_of: dt.date | None = None) -> dict:
@@ -262,7 +269,7 @@ class CompiledRule:
             "severity": r.severity,
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
-            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params)),
+            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification)),
             "titles": {"zh": r.title_zh, "en": r.title_en},
             "messages": messages,
             "subjects": self._subjects(env),
@@ -534,10 +541,12 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     if rule.family not in FAMILY_ORDER:
         diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
                            f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
-    if rule.basis_param is not None and rule.basis_param not in names.params:
+    dated_groups = [g.name for g in getattr(getattr(names, "classification", None), "groups", {}).values() if g.editions]
+    if rule.basis_param is not None and rule.basis_param not in names.params and rule.basis_param not in dated_groups:
         span = dict(rule.clauses).get("basis", rule.span)
-        diags.append(_diag(path, text, span, f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter",
-                           _suggest(rule.basis_param, list(names.params))))
+        diags.append(_diag(path, text, span,
+                           f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter or a dated group",
+                           _suggest(rule.basis_param, list(names.params) + dated_groups)))
     comp = ExprCompiler(names, text)
     scope: dict[str, T] = {}
     steps = []
@@ -642,7 +651,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param else set()))),
+                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
                         plans=comp.plans)
 
 

@@ -22,7 +22,7 @@ PROVINCE_DIR = DATA_DIR / "provinces"
 _CODE_RE = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
 _TOP_KEYS = {"source", "codes", "aliases", "groups"}
 _GROUP_KEYS = {"zh", "en", "codes", "source", "editions"}
-_EDITION_KEYS = {"from", "codes", "source", "provenance"}
+_EDITION_KEYS = {"from", "codes", "source", "provenance", "text", "paraphrase"}
 PROVENANCES = ("official", "secondary", "practice")
 
 
@@ -46,8 +46,10 @@ class GroupEdition:
 
     valid_from: dt.date
     codes: tuple[str, ...]
-    source: str
+    source: str  # the citation (text and article)
     provenance: str = ""  # official | secondary | practice, as for a parameter edition
+    text: str = ""  # the source's words, or a paraphrase when `paraphrase`
+    paraphrase: bool = False
 
 
 @dataclass(frozen=True)
@@ -365,7 +367,7 @@ class _Reader:
             for k, v in self.mapping(item, at) or []:
                 if k.value not in _EDITION_KEYS:
                     self.error(k, f"{at}.{k.value}", f"unknown key {k.value!r}",
-                               hint="expected from, codes, source, provenance")
+                               hint="expected from, codes, source, text, paraphrase, provenance")
                 elif k.value == "from":
                     value = _construct(v)
                     if not isinstance(value, dt.date):
@@ -381,6 +383,12 @@ class _Reader:
                         if code is not None:
                             codes.append(code)
                             code_nodes.append((code, c))
+                elif k.value == "paraphrase":
+                    value = _construct(v)
+                    if not isinstance(value, bool):
+                        self.error(v, f"{at}.paraphrase", "expected true or false")
+                    else:
+                        fields["paraphrase"] = value
                 else:
                     text = self.text(v, f"{at}.{k.value}")
                     if text is not None and k.value == "provenance" and text not in PROVENANCES:
@@ -397,7 +405,8 @@ class _Reader:
             if out and fields["from"] <= out[-1].valid_from:
                 self.error(item, f"{at}.from", "editions must be in date order")
                 continue
-            out.append(GroupEdition(fields["from"], tuple(codes), fields["source"], fields.get("provenance", "")))
+            out.append(GroupEdition(fields["from"], tuple(codes), fields["source"], fields.get("provenance", ""),
+                                    fields.get("text", ""), fields.get("paraphrase", False)))
         return out
 
 

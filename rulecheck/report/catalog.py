@@ -36,15 +36,19 @@ def render_catalog(catalog: list[dict], fmt: str = "text", *, lang: str = "zh", 
             out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         if params:
             out += ["", "## " + ("参数（法定数值，按施行日期分版本）" if zh else "Parameters (legal figures, by date in force)"), ""]
-            out.append("| " + " | ".join(["参数", "名称", "施行日期", "数值", "来源"] if zh
-                                          else ["parameter", "title", "from", "values", "source"]) + " |")
-            out.append("|---|---|---|---|---|")
+            out.append("| " + " | ".join(["参数", "名称", "施行日期", "数值", "来源", "来源可靠性"] if zh
+                                          else ["parameter", "title", "from", "values", "source", "provenance"]) + " |")
+            out.append("|---|---|---|---|---|---|")
             for param in params:
                 title = param["title"]["zh" if zh else "en"]
                 for edition in param["editions"]:
                     values = edition["values"]
                     shown = "; ".join(f"{k}: {v}" for k, v in values.items()) if isinstance(values, dict) else values
-                    out.append("| " + " | ".join(_cell(c) for c in (param["name"], title, edition["from"], shown, edition["source"])) + " |")
+                    provenance = edition.get("provenance", "")
+                    if edition.get("provenance_note"):
+                        provenance += f"（{edition['provenance_note']}）" if zh else f" ({edition['provenance_note']})"
+                    out.append("| " + " | ".join(_cell(c) for c in (param["name"], title, edition["from"], shown,
+                                                                   edition["source"], provenance)) + " |")
         return "\n".join(out) + "\n"
     if fmt != "text":
         raise ValueError(f"unknown catalog format {fmt!r}; known: {', '.join(CATALOG_FORMATS)}")
