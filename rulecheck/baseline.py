@@ -1,16 +1,13 @@
 """Review rounds: compare a report with the report of an earlier round and mark each conflict new, persisting
 or resolved. Conflicts are matched by rule and subjects (collection and id), never by message text or line,
-so a revision that moves lines or rewords nothing else keeps its conflicts matched."""
+so moved lines and reworded messages do not make a conflict new."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 from .diagnostics import Diagnostic, InputError
-
-STATUSES = ("new", "persisting")
 
 
 def conflict_key(conflict: dict) -> tuple:
@@ -21,17 +18,21 @@ def conflict_key(conflict: dict) -> tuple:
 
 def load_report(path: str | Path, role: str = "baseline") -> dict:
     """A JSON report written by `rulecheck check --format json`; InputError (exit 2) when it is not one."""
+    from rulecheck.model.sources import GeoJSONSyntaxError, SourceError, parse_json, read_text_limited
+
     name = str(path)
+    if not Path(path).exists():
+        raise InputError([Diagnostic(name, f"{role} report not found")])
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Diagnostic(name, f"{role} report not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError([Diagnostic(name, f"{role} report cannot be read: {error}")]) from None
+        text = read_text_limited(path, "max_file_mb")  # within the size limit, UTF-8 errors located
+    except SourceError as error:
+        raise InputError([Diagnostic(name, f"{role} report cannot be read: {error.message}", line=error.line,
+                                     column=error.column, hint=error.hint)]) from None
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError([Diagnostic(name, f"not valid JSON: {error.msg}", line=error.lineno, column=error.colno,
+        record = parse_json(text)  # syntax, nesting and 5,000-digit integers: located, never an internal error
+    except GeoJSONSyntaxError as error:
+        message = str(error).removeprefix("JSON syntax error: ")
+        raise InputError([Diagnostic(name, f"not valid JSON: {message}", line=error.line, column=error.column,
                                      hint="give the report written by `rulecheck check --format json`")]) from None
     problems = []
     if not isinstance(record, dict) or not isinstance(record.get("conflicts"), list):

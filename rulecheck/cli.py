@@ -101,17 +101,36 @@ def _same_file(path: Path, others: list[Path]) -> Path | None:
     return None
 
 
+def _is_stream(path: Path) -> bool:
+    """A device, pipe or socket (directly or through symlinks): something to write to, not a file to replace."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def _write(dest: str, text: str, inputs: list[Path] | None = None) -> None:
     """Write a report atomically: a temporary file in the same folder, then renamed over `dest`.
 
     Never overwrites an input (the manifest, a layer, a rule, parameter or waiver file); a symlink at `dest` is
-    replaced, never written through; an error leaves no half-written file.
+    replaced, never written through; an error leaves no half-written file. A device or a pipe (/dev/null,
+    /dev/stdout) is written to as a stream: it is never replaced.
     """
     path = Path(dest)
     clash = _same_file(path, inputs or [])
     if clash is not None:
         raise InputError([Diagnostic(dest, f"refusing to write the report over an input file ({clash})",
                                      hint="choose another --output path or --output-dir")])
+    if _is_stream(path):  # /dev/null, /dev/stdout, a pipe: written as a stream, never replaced by a file
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
+                stream.write(text)
+        except OSError as error:
+            raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
+        return
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,8 +207,10 @@ def _color_options(command):
               help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The date whose law applies (default: the submission's as_of, else today).")
-@click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families (repeatable).")
-@click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families (repeatable).")
+@click.option("--select", multiple=True, metavar="ID|PREFIX",
+              help="Run only these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
+@click.option("--ignore", multiple=True, metavar="ID|PREFIX",
+              help="Skip these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
                    "not be decided; never: exit 0 whatever is found.")

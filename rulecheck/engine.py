@@ -120,7 +120,9 @@ def check(
     the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
     carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
     called before each rule."""
+    from rulecheck.baseline import compare, load_report
     from rulecheck.model.landuse import load_classification
+    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
 
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
@@ -134,13 +136,9 @@ def check(
     params = ParamValues(rules.params, as_of)
     ctx = Context(submission, as_of, classification, params, lang=lang)
     # an unknown rule id or family in select/ignore or in a waiver is an InputError before anything runs
-    select, ignore = ([pattern] if isinstance(pattern, str) else pattern for pattern in (select, ignore))
-    chosen = rules.select(select, ignore)
-    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
-
+    chosen = rules.select([select] if isinstance(select, str) else select,
+                          [ignore] if isinstance(ignore, str) else ignore)
     waiver_list = load_waivers(waivers, [rule.id for rule in rules.rules]) if waivers else None
-    from rulecheck.baseline import compare, load_report
-
     baseline_path = None if baseline is None or isinstance(baseline, dict) else str(baseline)
     if baseline_path is not None:
         baseline = load_report(baseline_path)

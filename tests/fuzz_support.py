@@ -12,10 +12,12 @@ from rulecheck.diagnostics import InputError
 # a fixed budget: derandomized (the same examples every run, so CI is reproducible), about a minute in all
 # suites together; RULECHECK_FUZZ_SCALE=10 multiplies it for a longer hunt on a developer's machine
 SCALE = float(os.environ.get("RULECHECK_FUZZ_SCALE", "1"))
+# RULECHECK_FUZZ_RANDOM=1: fresh random examples each run (a hunt), not the fixed CI sequence
+RANDOM = os.environ.get("RULECHECK_FUZZ_RANDOM") == "1"
 
 
 def budget(examples: int):
-    return settings(max_examples=max(1, int(examples * SCALE)), derandomize=True, deadline=None, database=None,
+    return settings(max_examples=max(1, int(examples * SCALE)), derandomize=not RANDOM, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
 

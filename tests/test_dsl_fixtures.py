@@ -59,7 +59,7 @@ def test_defects_table_is_read():
     assert ROWS[2][2] == {("packages", "PKG-B"), ("duties", "D-B1"), ("contracts", "C-B")}
     assert ROWS[8][2] == {("rights", "R11"), ("rights", "R01")}
     assert ROWS[26][2] == {("packages", "PKG-A/0901"), ("packages", "PKG-A"), ("contracts", "C-A")}
-    assert [n for fixture, (n, *_) in ALL_ROWS if fixture == "land-sea-defects"] == list(range(1, 7))
+    assert [n for fixture, (n, *_) in ALL_ROWS if fixture == "land-sea-defects"] == list(range(1, 12))
 
 
 @pytest.fixture(scope="module")

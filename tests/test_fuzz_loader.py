@@ -71,7 +71,7 @@ def _load(folder: Path, manifest: str, files: dict[str, str] | None = None):
         return None
 
 
-@budget(250)
+@budget(600)
 @given(mutated_manifest())
 def test_mutated_manifests_load_or_are_located(manifest):
     with tempfile.TemporaryDirectory() as folder:
@@ -137,14 +137,14 @@ MANIFEST_WITH_LAYER = BASE.replace(
     BASE[BASE.index("  rights:\n"): BASE.index("  packages:\n")], "  rights: rights.geojson\n")
 
 
-@budget(300)
+@budget(400)
 @given(layer())
 def test_mutated_geojson_layers_load_or_are_located(text):
     with tempfile.TemporaryDirectory() as folder:
         _load(Path(folder), MANIFEST_WITH_LAYER, {"rights.geojson": text})
 
 
-@budget(50)
+@budget(150)
 @given(st.one_of(mutated_manifest(), layer()))
 def test_what_loads_is_checked_with_exit_0_1_or_2(value):
     from rulecheck import check, load_rules

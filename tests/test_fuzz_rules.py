@@ -61,13 +61,13 @@ def _validate(text: str, name: str = "pack.rule", params: str | None = None):
         return diagnostics
 
 
-@budget(120)
+@budget(200)
 @given(mutated_pack())
 def test_mutated_rule_packs_validate_into_diagnostics(text):
     _validate(text)
 
 
-@budget(100)
+@budget(200)
 @given(st.lists(st.sampled_from(EXTRA + ["p", "x", "1", "2 %", "true", "unit_plan", "rights", "area(x)"]),
                 min_size=1, max_size=40).map(" ".join))
 def test_random_expressions_parse_or_are_located(text):
@@ -87,13 +87,13 @@ def mutated_params(draw) -> str:
     return "".join(lines)
 
 
-@budget(60)
+@budget(100)
 @given(mutated_params())
 def test_mutated_parameter_files_validate_into_diagnostics(text):
     _validate((ROOT / "rules" / "fin.rule").read_text(encoding="utf-8"), "fin.rule", params=text)
 
 
-@budget(25)
+@budget(50)
 @given(mutated_pack())
 def test_what_validates_runs_over_a_fixture(text):
     from rulecheck import check, load_rules, load_submission

@@ -69,13 +69,13 @@ def _load(text: str) -> None:
             assert waiver.rule and waiver.subjects and waiver.expires
 
 
-@budget(300)
+@budget(400)
 @given(mutated())
 def test_mutated_waiver_files_load_or_are_located(text):
     _load(text)
 
 
-@budget(200)
+@budget(300)
 @given(JSON)
 def test_any_yaml_document_loads_or_is_located(document):
     _load(yaml.safe_dump(document, allow_unicode=True))

@@ -331,3 +331,37 @@ def test_an_item_undecided_on_its_own_is_not_undecided_where_the_filter_excludes
     assert found == expected
     assert len(found) < len(without_far) * 3  # not every parcel without far_max for every right
 
+
+
+# ---- the verdict, from the record alone ------------------------------------------------------------
+
+
+def _record(statuses, conflicts=(), indeterminate=0, fail_on="error"):
+    return {"conflicts": [{"rule": "IND-002", "severity": severity, "waiver": None} for severity in conflicts],
+            "outcomes": [{"rule": f"R-{i}", "status": status} for i, status in enumerate(statuses)],
+            "indeterminate": [{"rule": "R-0", "subjects": [], "missing": "x"}] * indeterminate,
+            "summary": {"fail_on": fail_on}}
+
+
+@pytest.mark.parametrize("statuses, conflicts, indeterminate, fail_on, verdict, passed", [
+    (["pass", "not_applicable"], (), 0, "error", "passed", True),
+    (["pass", "indeterminate"], (), 2, "error", "incomplete", True),
+    (["pass", "indeterminate"], (), 2, "indeterminate", "failed", False),
+    (["not_applicable", "indeterminate"], (), 2, "error", "undecided", False),
+    (["not_applicable"], (), 0, "never", "undecided", False),
+    ([], (), 0, "error", "undecided", False),
+    (["fail"], ("warning",), 0, "error", "passed", True),
+    (["fail"], ("warning",), 0, "warning", "failed", False),
+    (["fail"], ("info",), 0, "indeterminate", "failed", False),
+])
+def test_verdict(statuses, conflicts, indeterminate, fail_on, verdict, passed):
+    from rulecheck.report import render
+    from rulecheck.waivers import recount
+
+    record = recount(_record(statuses, conflicts, indeterminate, fail_on))
+    summary = record["summary"]
+    assert (summary["verdict"], summary["passed"]) == (verdict, passed)
+    assert summary["rules_passed"] == statuses.count("pass") and summary["rules_failed"] == statuses.count("fail")
+    line = render(record, "text", lang="en").splitlines()[-1]
+    assert line.endswith(" - " + verdict.upper())
+    assert ("PASSED" in line) == (verdict == "passed")

@@ -150,6 +150,15 @@ def test_integers_of_5000_digits_are_refused_where_they_are(tmp_path):
     refused(run("check", str(path)), "rights.geojson", "area_m2")
 
 
+def test_a_5000_digit_coordinate_in_a_layer_of_any_key_order(tmp_path):
+    # features that do not start with "type" are placed by the exact scan, which must read such numbers too
+    feature = {"properties": {"id": "R1", "kind": "forest_management", "land_use": "0301"}, "type": "Feature",
+               "geometry": polygon()}
+    layer = json.dumps({"type": "FeatureCollection", "features": [feature]}).replace(str(X0), "1" * 5000)
+    path = bundle(tmp_path, with_rights("rights.geojson"), {"rights.geojson": layer})
+    refused(run("check", str(path)), "rights.geojson", "out of range")
+
+
 def test_a_400_digit_coordinate_is_refused(tmp_path):
     layer = json.dumps(rights_layer(polygon())).replace(str(X0), "9" * 400)
     path = bundle(tmp_path, with_rights("rights.geojson"), {"rights.geojson": layer})
@@ -543,3 +552,79 @@ def test_unacceptable_characters_have_a_line_and_column(tmp_path):
     (tmp_path / "w.yaml").write_text(WAIVER.replace("reason: r", "reason: r\x07"), encoding="utf-8")
     refused(run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--waivers", str(tmp_path / "w.yaml")),
             "w.yaml", "U+0007", line=3)
+
+
+# ---- code execution: nothing is unpickled from a folder others can write ----------------------------
+
+_OLD_PARSER = """
+import sys
+from lark import Lark
+from rulecheck.dsl.parser import GRAMMAR
+Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", start=["start", "expr"], propagate_positions=True,
+     maybe_placeholders=True, cache=True)
+"""
+
+
+def test_a_file_planted_in_the_temp_folder_is_never_loaded(tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    env = {**os.environ, "TMPDIR": str(shared), "RULECHECK_NO_CACHE": "1", "HOME": str(tmp_path / "home")}
+    # learn the name lark's temp-folder cache takes (what rulecheck once loaded), then plant code under it
+    subprocess.run([sys.executable, "-c", _OLD_PARSER], env=env, check=True, cwd=ROOT)
+    (cached,) = list(shared.glob(".lark_*"))
+    first_line = cached.read_bytes().split(b"\n", 1)[0]
+
+    class Planted:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    cached.write_bytes(first_line + b"\n" + pickle.dumps(Planted()))
+    # the planted file does run code for a parser built with the temp-folder cache: the probe is real
+    subprocess.run([sys.executable, "-c", _OLD_PARSER], env=env, cwd=ROOT, capture_output=True)
+    assert marker.exists()
+    marker.unlink()
+    cached.write_bytes(first_line + b"\n" + pickle.dumps(Planted()))
+    result = subprocess.run([sys.executable, "-c", "from rulecheck.cli import main; main()", "rules", "validate",
+                             str(ROOT / "rules")], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "rule pack(s) OK" in result.stdout, result.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, ["max_depth"]),
+    ('{"conflicts": [], "a": ' + "1" * 5000 + "}", []),
+    ("\ufeff{\"conflicts\": [}", ["not valid JSON"]),
+])
+def test_reports_given_to_diff_and_baseline_are_read_safely(tmp_path, text, words):
+    report = tmp_path / "old.json"
+    report.write_text(text, encoding="utf-8")
+    result = run("diff", str(report), str(report))
+    output = result.stdout + result.stderr
+    assert result.exit_code in (0, 1, 2) and "internal error" not in output, output
+    for word in words:
+        assert word in output
+    result = run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--baseline", str(report))
+    assert "internal error" not in result.stdout + result.stderr
+
+
+def test_a_pipe_or_device_at_the_output_path_is_written_to_never_replaced(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout-like"
+    link.symlink_to(fifo)  # as /dev/stdout is a symlink to the process's output
+    for target in (fifo, link):
+        received = []
+        reader = threading.Thread(target=lambda: received.append(open(fifo, encoding="utf-8").read()))
+        reader.start()
+        ok(run("check", str(FIXTURES / "minimal" / "submission.yaml"), "--format", "json", "--output", str(target)))
+        reader.join(timeout=30)
+        assert json.loads(received[0])["format"] == "rulecheck/report/v1"
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()

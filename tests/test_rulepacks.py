@@ -267,9 +267,14 @@ def test_every_planted_land_sea_defect_is_caught_and_nothing_else(rule_set):
         1: {("LAY-020", ("SR01",))},
         2: {("DOC-026", ("U05",))},
         3: {("DOC-001", ("U05",))},
-        4: {("DOC-009", ("PKG-S1",))},
-        5: {("DOC-010", ("PKG-S2",))},
-        6: {("DOC-013", ("PKG-S1",)), ("FIN-005", ("PKG-S1",))},
+        4: {("DOC-002", ("U05",))},
+        5: {("DOC-003", ("U05",))},
+        6: {("DOC-004", ("U05",))},
+        7: {("DOC-006", ("U05",))},
+        8: {("DOC-007", ("PKG-S2",))},
+        9: {("DOC-009", ("PKG-S1",))},
+        10: {("DOC-010", ("PKG-S2",))},
+        11: {("DOC-013", ("PKG-S1",)), ("FIN-005", ("PKG-S1",))},
     }
     assert found == set().union(*planted.values())
     assert record["indeterminate"] == []

@@ -373,8 +373,10 @@ def test_pre_commit_hooks_name_commands_that_exist():
     assert entry[0] == "rulecheck" and submission["pass_filenames"] is False
     assert run(*entry[1:], "fixtures/eco-recreation/submission.yaml").returncode == 0
     assert invoke(*entry[1:], DEFECTS).returncode == 1
-    assert rules["pass_filenames"] is False and rules["args"] == ["rules/"]  # a test may name another pack's rule
+    assert rules["pass_filenames"] is False and rules["args"] == ["rules/"]
     assert invoke(*rules["entry"].split()[1:], *rules["args"]).returncode == 0
+    # the changed files alone would not do: a pack's tests name rules of other packs (IND-001's names REF-004)
+    assert invoke(*rules["entry"].split()[1:], "rules/ind.rule").returncode == 2
 
 
 def test_every_format_is_on_the_command_line():

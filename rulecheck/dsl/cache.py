@@ -110,12 +110,16 @@ def parse_file_cached(path: str | Path, display: str | None = None):
     """parser.parse_file, answered from the cache when this exact text was parsed before."""
     from rulecheck.dsl.parser import parse_file
 
+    from rulecheck.limits import current
+    from rulecheck.model.sources import SourceError, read_text_limited
+
     display = display or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return parse_file(path, display)  # its own messages for a missing or undecodable file
-    key = key_of(display, text)
+        text = read_text_limited(path, "max_rule_file_mb")  # never more than the limit (nor a device without end)
+    except SourceError:
+        return parse_file(path, display)  # its own messages for a missing, oversized or undecodable file
+    # the expression depth limit decides which diagnostics a parse has: an entry is for one limit
+    key = key_of(f"{display}\0max_expr_depth={current().max_expr_depth}", text)
     cached = load(key)
     if cached is not None:
         return cached

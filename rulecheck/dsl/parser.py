@@ -407,6 +407,29 @@ def _line_text(text: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
+def _shift_lines(tree, lines: int) -> None:
+    """Move every line number of a parsed declaration (tokens and tree positions) down by `lines`."""
+    if not lines:
+        return
+    seen: set[int] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Tree):
+            meta = node.meta
+            if not getattr(meta, "empty", True):
+                meta.line += lines
+                meta.end_line += lines
+            stack.extend(node.children)
+        elif isinstance(node, Token) and node.line is not None:
+            node.line += lines
+            if node.end_line is not None:
+                node.end_line += lines
+
+
 def _tree_depth(tree) -> tuple[int, object]:
     """The nesting depth of a lark tree and its deepest subtree (iterative: any depth is measured safely)."""
     deepest, where = 0, tree
@@ -555,20 +578,21 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
         chunk = text[begin:end]
         if not chunk.strip() or _only_comments(chunk):
             continue
-        # a declaration starts a line: newlines before it keep lines and columns those of the file, and
-        # `delta` moves lark's offsets to the file's (re-reading the whole file before each one would be quadratic)
+        # a declaration starts a line and is parsed alone: its lines are moved to the file's after parsing, and
+        # `delta` moves lark's offsets to the file's (padding each with the newlines before it was quadratic:
+        # a 5 MB pack took minutes)
         lines_before += text.count("\n", counted_to, begin)
         counted_to = begin
-        padded = "\n" * lines_before + chunk
         try:
-            tree = _lark().parse(padded, start="start")
+            tree = _lark().parse(chunk, start="start")
+            _shift_lines(tree, lines_before)
             deep = _too_deep(tree, path, text)
             if deep is not None:
                 diagnostics.append(deep)
                 continue
-            decls = _ToAst(path, text, begin - lines_before).transform(tree)
+            decls = _ToAst(path, text, begin).transform(tree)
         except UnexpectedInput as err:
-            diagnostics.append(_syntax_diagnostic(err, path, text))
+            diagnostics.append(_syntax_diagnostic(err, path, text, line_offset=lines_before))
             continue
         except VisitError as err:
             orig = err.orig_exc

@@ -458,22 +458,37 @@ class FilterPlan:
     def _undecided(self, env, undecided, tree):
         """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
         it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
-        it is not in, nor for a place it does not touch."""
+        it is not in, nor for a place it does not touch. The place is asked of an STRtree of those items."""
         if not undecided:
             return
-        probe = dict(env)
-        other = None
+        near = None  # positions in `undecided` the spatial predicate may hold for; None: every one
         if tree is not None and self.spatial_predicate == "intersects":
             other = as_geometry(self.spatial_other(env))
-            other = None if isinstance(other, Missing) else other
-        for item, verdict in undecided:
+            if not isinstance(other, Missing):
+                index, placed, unplaced = self._undecided_index(env, undecided)
+                near = {placed[i] for i in index.query(other, predicate="intersects")} | unplaced
+        probe = dict(env)
+        for position, (item, verdict) in enumerate(undecided):
+            if near is not None and position not in near:
+                continue
             probe[self.var] = item
             if _all_of(self.rest_fns, probe) is False:
                 continue
-            geometry = _geom_or_none(item)
-            if other is not None and geometry is not None and not shapely.intersects(other, geometry):
-                continue
             yield verdict
+
+    def _undecided_index(self, env, undecided):
+        """(STRtree of the undecided items' geometries, tree position -> list position, positions without one)."""
+        memo, key = env[CTX].memo, ("undecided-index", id(undecided))
+        cached = memo.get(key)
+        if cached is not None and cached[0] is undecided:
+            return cached[1]
+        geoms = [_geom_or_none(item) for item, _ in undecided]
+        placed = [i for i, g in enumerate(geoms) if g is not None]
+        built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
+                 {i for i, g in enumerate(geoms) if g is None})
+        if self.source_const:  # the same items for every outer record: build once per run
+            memo[key] = (undecided, built)
+        return built
 
     def _filtered(self, env, pool):
         probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass

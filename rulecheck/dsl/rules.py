@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import datetime as dt
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field

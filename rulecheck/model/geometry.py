@@ -385,6 +385,12 @@ def guard_gdal_path(path: str) -> str:
             raise UnsafeLayer("a FileGDB (.gdb) is a folder")
         driver = "OpenFileGDB"
     elif suffix in _MAGIC:
+        from rulecheck.limits import current
+
+        limits = current()
+        size = os.path.getsize(path)
+        if limits.max_file_mb and size > limits.max_file_mb * 2**20:
+            raise UnsafeLayer(f"the file is {size / 2**20:.1f} MiB, over the {limits.describe('max_file_mb')} (MiB)")
         magic, driver = _MAGIC[suffix]
         with open(path, "rb") as stream:
             head = stream.read(len(magic))

@@ -94,18 +94,20 @@ def manifest_schema() -> dict[str, Any]:
                       _mapped_source(model)],
         }
 
-    # each of the six inventories: a layer path, or inline records (a place optional), or absent
-    from rulecheck.model import loader
+    # an inventory (六项清单): a layer path, or a list of its records (resources and assets may carry a place)
+    from rulecheck.model.loader import INVENTORY_SOURCES
 
-    inventories = defs.get("Inventories", {}).get("properties", {})
-    for name, (model, _noun) in getattr(loader, "INVENTORY_SOURCES", {}).items():
-        if name in inventories:
-            inventories[name] = {
-                "title": inventories[name].get("title", name),
-                "description": f"A layer path, or a list of {model.__name__} records.",
-                "anyOf": [{"$ref": "#/$defs/LayerPath"}, {"type": "array", "items": {"$ref": f"#/$defs/{model.__name__}"}},
-                          {"type": "null"}],
-            }
+    inventories = defs.get("Inventories")
+    for field, (model, _noun) in (INVENTORY_SOURCES.items() if inventories is not None else ()):
+        records = defs[model.__name__]
+        if "geometry" in records.get("properties", {}):
+            records["properties"]["geometry"] = {"$ref": "#/$defs/InlineGeometry"}
+        inventories["properties"][field] = {
+            "title": inventories["properties"][field].get("title", field),
+            "description": f"An inventory: a layer path, or a list of {model.__name__} records.",
+            "anyOf": [{"$ref": "#/$defs/LayerPath"}, {"type": "array", "items": {"$ref": f"#/$defs/{model.__name__}"}},
+                      {"type": "null"}],
+        }
 
     # the layer records themselves are described by their inline twins (a layer's attributes are checked on load)
     text = json.dumps(root) + json.dumps(defs)

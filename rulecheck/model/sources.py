@@ -361,7 +361,10 @@ def parse_geojson(text: str) -> GeoJSONText:
             features = document["features"]
             offsets = [m.start() for m in _FEATURE_START.finditer(text)]
             if len(offsets) != len(features):
-                offsets = _scan_feature_offsets(text)
+                try:
+                    offsets = _scan_feature_offsets(text)
+                except (ValueError, IndexError, RecursionError):  # the offsets only place messages: line 1 will do
+                    offsets = []
             parsed.feature_offsets = offsets if len(offsets) == len(features) else [0] * len(features)
     return parsed
 
@@ -382,6 +385,12 @@ def _json_document(text: str, index: LineIndex) -> Any:
         offset = _too_deep(text, limit)
         raise GeoJSONSyntaxError(f"JSON nested too deeply to read (more than {limit} levels here); "
                                  f"{current_limits().describe('max_depth')}", index.line(offset), index.column(offset)) from None
+
+
+def parse_json(text: str) -> Any:
+    """Any JSON text (a report, say) with every failure a located GeoJSONSyntaxError: syntax, nesting past the
+    limit max_depth (where Python's reader gives up), integers of more than 4,300 digits (read as floats)."""
+    return _json_document(text, LineIndex(text))
 
 
 def _parse_long_int(digits: str) -> int | float:
@@ -433,7 +442,7 @@ def _lone_surrogate(text: str, document: Any) -> int | None:
 
 def _scan_feature_offsets(text: str) -> list[int]:
     """The exact offsets of the elements of the top-level "features" array (slower; any key order)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_parse_long_int)  # as the document was read (5,000-digit integers)
     scan, scanstring = decoder.scan_once, json.decoder.scanstring
     i = _WS.match(text, 0).end()
     if text[i : i + 1] != "{":

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..waivers import OUTCOME_STATUSES, VERDICTS
+
 # The order families are reported in (the engine sorts conflicts the same way).
 FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
 
@@ -246,25 +248,21 @@ def verdict_of(record: dict) -> str:
     (nothing was decided) or ``failed``; a record without `summary.verdict` has the verdict `passed` says."""
     summary = record.get("summary") or {}
     verdict = summary.get("verdict")
-    if verdict in ("passed", "incomplete", "undecided", "failed"):
+    if verdict in VERDICTS:
         return verdict
     return "passed" if summary.get("passed", True) else "failed"
-
-
-RULE_COUNT_KEYS = {"pass": "rules_passed", "fail": "rules_failed", "not_applicable": "rules_not_applicable",
-                   "indeterminate": "rules_indeterminate"}
 
 
 def rule_counts(record: dict) -> dict[str, int] | None:
     """How many rules passed, failed, were not applicable and indeterminate (from the summary, else from the
     outcomes), as ``{rules_passed: n, ...}``; None when the record has neither."""
     summary = record.get("summary") or {}
-    if all(key in summary for key in RULE_COUNT_KEYS.values()):
-        return {key: int(summary[key] or 0) for key in RULE_COUNT_KEYS.values()}
+    if all(key in summary for key in OUTCOME_STATUSES.values()):
+        return {key: int(summary[key] or 0) for key in OUTCOME_STATUSES.values()}
     if "outcomes" not in record:
         return None
     statuses = [o.get("status") for o in record.get("outcomes") or []]
-    return {key: statuses.count(status) for status, key in RULE_COUNT_KEYS.items()}
+    return {key: statuses.count(status) for status, key in OUTCOME_STATUSES.items()}
 
 
 def summary_line(record: dict, lang: str) -> str:

@@ -24,7 +24,8 @@ from .common import (
 )
 
 
-_MARKUP = re.compile(r"[\[\]]")  # brackets: no link or image without them
+# what makes a link or an image: `](url)`, `][ref]`, `]: url` (a definition) and `![`; escaped, they are text
+_MARKUP = re.compile(r"\](?=[(\[:])|!(?=\[)")
 
 
 def cell(value) -> str:
