@@ -299,11 +299,11 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
     _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
           _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
-                       str(config.path) if config and config.path else None), timings)
+                       str(config.path) if config and config.path else None))
 
 
 def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured: bool, quiet: bool, fail_on: str,
-          inputs: list[Path] | None = None, timings: bool = False) -> None:
+          inputs: list[Path] | None = None) -> None:
     """Write every report, print the verdict line when none went to standard output, and exit with the status."""
     from . import report
 
