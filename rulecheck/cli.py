@@ -374,11 +374,16 @@ class _Progress:
     def __call__(self, done: int, total: int, rule_id: str | None) -> None:
         if rule_id is None:
             if self.shown:
-                click.echo("\r\033[K", nl=False, err=True)
+                self._write("\r\033[K")
             return
         if self.clock() >= self.start:
             self.shown = True
-            click.echo(f"\r\033[K[{done + 1}/{total}] {rule_id}", nl=False, err=True)
+            self._write(f"\r\033[K[{done + 1}/{total}] {rule_id}")
+
+    @staticmethod
+    def _write(text: str) -> None:  # a cursor control, not a colour: written as it is (click would strip it)
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _print_timings(timings: dict) -> None:
