@@ -49,6 +49,8 @@ def test_batch_writes_each_report_as_check_would_and_a_summary(by_processes):
         assert row["submission"] == record["submission"]["id"]
         assert (row["verdict"] == "failed") == row["manifest"].endswith("-defects/submission.yaml")
     assert f"{len(CHECKED)} submission(s)" in result.output
+    progress = result.stderr if result.stderr_bytes is not None else result.output
+    assert f"[{len(CHECKED)}/{len(CHECKED)}]" in progress
 
 
 def test_batch_on_a_dask_local_cluster_gives_identical_results(by_processes, tmp_path):
@@ -61,6 +63,17 @@ def test_batch_on_a_dask_local_cluster_gives_identical_results(by_processes, tmp
     single = tmp_path / "one-process"
     assert run("batch", FIXTURES, "--output-dir", single, "--jobs", 1, "--lang", "en", "-q").exit_code == 1
     assert tree(single) == tree(processes)
+
+
+def test_batch_on_a_dask_scheduler_address(by_processes, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _, processes = by_processes
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        out = tmp_path / "cluster"
+        result = run("batch", FIXTURES, "--output-dir", out, "--lang", "en", "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 1, result.output
+    assert tree(out) == tree(processes)
 
 
 def test_batch_list_goes_on_past_an_unreadable_submission(tmp_path):
