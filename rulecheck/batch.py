@@ -76,9 +76,19 @@ def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> 
                 "diagnostics": [{"path": _relative(d.path, base), "line": d.line, "column": d.column,
                                  "field": d.field, "message": _relative(d.message, base), "hint": d.hint,
                                  "severity": d.severity} for d in error.diagnostics]}
-    if base is not None:
-        record["submission"]["manifest"] = _relative(str(record["submission"].get("manifest") or ""), base)
+    if base is not None:  # the manifest, a waiver file: wherever the record names a file of the bundle
+        record = _without_base(record, base)
     return {"manifest": _relative(manifest, base), "record": record}
+
+
+def _without_base(value, base: str):
+    if isinstance(value, str):
+        return _relative(value, base) if base in value else value
+    if isinstance(value, dict):
+        return {key: _without_base(item, base) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_base(item, base) for item in value]
+    return value
 
 
 def manifests_in(target: str | Path) -> list[Path]:

@@ -243,6 +243,38 @@ def test_unknown_rule_in_select_is_422_like_exit_2(server):
     assert "SUPP-010" in json.dumps(json.loads(body)["diagnostics"], ensure_ascii=False)
 
 
+WAIVERS = """- rule: FIN-005
+  subjects: [PKG-S1]
+  reason: 财政专项补助已批复
+  approver: 张三
+  basis: 阳财〔2026〕12号
+  expires: 2026-12-31
+"""
+
+
+def test_waivers_inside_the_bundle_apply_as_on_the_command_line(server, tmp_path):
+    folder = FIXTURES / "land-sea-defects"
+    data = _zip([("submission.yaml", (folder / "submission.yaml").read_bytes()),
+                 ("approvals/waivers.yaml", WAIVERS.encode())])
+    status, _, body = call(server, "POST", "/checks?lang=en&waivers=approvals/waivers.yaml", data,
+                           content_type="application/zip")
+    assert status == 200, body[:300]
+    record = json.loads(body)
+    assert [w["rule"] for w in record["waivers"]["applied"]] == ["FIN-005"]
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(WAIVERS, encoding="utf-8")
+    expected = CliRunner().invoke(cli, ["check", str(folder / "submission.yaml"), "--format", "json", "--no-config",
+                                        "--lang", "en", "--waivers", str(waivers)])
+    # the waiver file is named as in the bundle, as the manifest is
+    assert record["waivers"]["applied"][0]["file"] == "approvals/waivers.yaml"
+    assert without_manifest(record) == without_manifest(json.loads(expected.stdout.replace(
+        json.dumps(str(waivers))[1:-1], "approvals/waivers.yaml")))
+    assert str(server["data"]) not in body.decode()
+    for name in ("../waivers.yaml", "/etc/passwd", "approvals/none.yaml"):
+        status, _, body = call(server, "POST", f"/checks?waivers={name}", data, content_type="application/zip")
+        assert status == 400 and "bundle" in json.loads(body)["error"], name
+
+
 def test_a_malformed_option_is_422_naming_it(server):
     text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
     for query, field in (("as_of=2026-13-01", "query.as_of"), ("fail_on=sometimes", "query.fail_on"),
