@@ -649,6 +649,9 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Where the history (history.sqlite) and the requests' private folders live "
                    "(default: $XDG_DATA_HOME/rulecheck or ~/.local/share/rulecheck).")
+@click.option("--database", default=None, metavar="URL",
+              help="The history's database, e.g. postgresql+psycopg://USER@HOST/rulecheck "
+                   "(default: DATA_DIR/history.sqlite; PostgreSQL needs the postgresql extra).")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE", help="Parameter files.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Check processes (default: every core).")
@@ -661,7 +664,7 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
               help="Bundles larger than this run as jobs (202, then GET /checks/{id}).")
 @click.option("--run-seconds", type=click.FloatRange(min=0), default=600, show_default=True,
               help="Time one check may take.")
-def serve(host, port, token_file, data_dir, rule_paths, param_paths, workers, max_upload_mb, max_files,
+def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, workers, max_upload_mb, max_files,
           max_expanded_mb, job_threshold_mb, run_seconds):
     """Serve checks over HTTP (POST /checks, GET /checks/{id}, /rules, /submissions/{id}/checks, /health).
 
@@ -684,7 +687,7 @@ def serve(host, port, token_file, data_dir, rule_paths, param_paths, workers, ma
     from .history import default_data_dir
     from .service import serve as run
 
-    settings = ServiceSettings(token=token, data_dir=Path(data_dir) if data_dir else default_data_dir(),
+    settings = ServiceSettings(token=token, data_dir=Path(data_dir) if data_dir else default_data_dir(), database=database,
                                rules=tuple(rule_paths), params=tuple(param_paths), workers=workers or os.cpu_count() or 1,
                                limits=BundleLimits(max_upload_mb=max_upload_mb, max_files=max_files,
                                                    max_expanded_mb=max_expanded_mb),

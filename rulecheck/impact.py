@@ -13,8 +13,11 @@ from .batch import CheckOptions, run_batch
 _KEPT = ("rule", "severity", "subjects", "message", "expected", "actual")
 
 
-def history_path(target: str | Path) -> Path | None:
-    """The history database `target` names (a ``*.sqlite`` file, or a service's data folder), else None."""
+def history_path(target: str | Path) -> Path | str | None:
+    """The history database `target` names (a database URL, a ``*.sqlite`` file, or a service's data folder),
+    else None."""
+    if "://" in str(target):
+        return str(target)
     target = Path(target)
     if target.is_file() and target.suffix in (".sqlite", ".sqlite3", ".db"):
         return target
@@ -23,7 +26,7 @@ def history_path(target: str | Path) -> Path | None:
     return None
 
 
-def from_history(database: Path, scratch: Path) -> tuple[list[Path], list[str]]:
+def from_history(database: Path | str, scratch: Path) -> tuple[list[Path], list[str]]:
     """Each stored submission's latest bundle unpacked under `scratch`: (manifests, labels ``history:ID@CHECK``)."""
     from .diagnostics import Diagnostic, InputError
     from .history import History

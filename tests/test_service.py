@@ -476,3 +476,67 @@ def test_impact_against_the_service_history(server, tmp_path):
     assert {"QY-U03-2026", "YX-U05-2026", "YD-U11-2026"} <= stored
     assert {row["submission"] for row in rows if row["status"] == "affected"} == stored & low
     assert all(c["rule"] in ("IND-030", "IND-032") for row in rows for c in row.get("added", []))
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throwaway PostgreSQL (initdb + pg_ctl on a free port), when the server binaries are on PATH."""
+    import pwd
+    import shutil
+    import tempfile
+
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
+    pytest.importorskip("psycopg")
+    folder = Path(tempfile.mkdtemp(prefix="rulecheck-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        prefix = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    data = folder / "data"
+    subprocess.run([*prefix, initdb, "-D", str(data), "-U", "rulecheck", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://rulecheck@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_history_in_postgresql(postgres_url, tmp_path):
+    # the same service, its history in PostgreSQL: rounds, a stored report, and impact against that database
+    process, base = start_server(tmp_path / "data", "--workers", "1", "--database", postgres_url)
+    try:
+        checks = []
+        for text in (_minimal_with(("term_years: 30", "term_years: 90")),
+                     _minimal_with(("term_years: 40", "term_years: 90"))):
+            status, headers, _ = call({"base": base}, "POST", "/checks?lang=en", text, content_type="application/yaml")
+            assert status == 200
+            checks.append(headers["x-rulecheck-check"])
+        status, _, body = call({"base": base}, "GET", "/submissions/MIN-HISTORY/checks")
+        status_report, _, report = call({"base": base}, "GET", f"/checks/{checks[1]}")
+    finally:
+        stop_server(process)
+    assert status == 200
+    rounds = json.loads(body)["rounds"]
+    assert [r["check"] for r in rounds] == checks
+    assert [(r["new"], r["persisting"], r["resolved"]) for r in rounds] == [(1, 0, 0), (1, 0, 1)]
+    assert status_report == 200 and json.loads(report)["summary"]["error"] == 1
+    assert not (tmp_path / "data" / "history.sqlite").exists()
+    from rulecheck.history import History
+
+    store = History(postgres_url)
+    try:
+        latest = store.latest_bundles()
+    finally:
+        store.close()
+    assert [(item["submission"], item["check"]) for item in latest] == [("MIN-HISTORY", checks[1])]
+    assert b"term_years: 90" in latest[0]["data"]

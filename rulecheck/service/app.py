@@ -45,6 +45,8 @@ CONTENT_TYPES = {"json": "application/json", "sarif": "application/sarif+json", 
 class ServiceSettings:
     token: str | None = None
     data_dir: Path = field(default_factory=lambda: __import__("rulecheck.history").history.default_data_dir())
+    # the history's database URL (postgresql+psycopg://...); default: DATA_DIR/history.sqlite
+    database: str | None = None
     rules: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
     workers: int = 2
@@ -67,7 +69,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     scratch = settings.data_dir / "requests"
     scratch.mkdir(exist_ok=True, mode=0o700)
     ruleset = ruleset_for(settings.rules, settings.params)  # a bad pack stops the start, not the first request
-    history = History(settings.data_dir / "history.sqlite")
+    history = History(settings.database or settings.data_dir / "history.sqlite")
     # spawn: workers must not inherit the server's threads and event loop
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=max(settings.workers, 1), mp_context=multiprocessing.get_context("spawn"))
