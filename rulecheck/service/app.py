@@ -218,6 +218,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             shutil.rmtree(folder, ignore_errors=True)
             if not done.cancelled() and done.exception() is None:
                 outcome(check_id, done.result(), options, data)
+                if done.result().get("record") is not None:
+                    jobs.pop(check_id, None)  # stored: GET /checks/{id} reads the history from now on
 
         future.add_done_callback(finished)
         if mode == "async" or (mode != "sync" and len(data) > settings.job_threshold_mb * 1024 * 1024):
@@ -245,6 +247,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             result = future.result()
             if result.get("record") is None:
                 return answer(check_id, result, fmt, "zh")
+            # done but perhaps not yet stored (the callback that stores it runs just after): answer from the result
+            record = result["record"]
+            return render(record, fmt, record.get("lang", "zh"), headers={"X-Rulecheck-Check": check_id})
         record = await asyncio.to_thread(history.report, check_id)
         if record is None:
             raise HTTPException(404, f"no check {check_id!r}")
