@@ -136,7 +136,7 @@ def run_batch(manifests: Iterable[Path], options: CheckOptions, *, jobs: int = 1
 
     if scheduler:
         _run_dask(paths, options, jobs, scheduler, finished)
-    elif jobs <= 1:
+    elif min(jobs, len(paths)) <= 1:  # one submission (or one process): no pool to start
         for index, path in enumerate(paths):
             finished(index, check_one(path, options))
     else:
@@ -144,7 +144,7 @@ def run_batch(manifests: Iterable[Path], options: CheckOptions, *, jobs: int = 1
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn: a worker must not inherit a parent's threads (a service, a Dask client) mid-flight
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(check_one, path, options): index for index, path in enumerate(paths)}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
