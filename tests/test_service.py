@@ -275,6 +275,18 @@ def test_waivers_inside_the_bundle_apply_as_on_the_command_line(server, tmp_path
         assert status == 400 and "bundle" in json.loads(body)["error"], name
 
 
+def test_manifest_in_a_top_level_folder_or_named(server):
+    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    status, _, body = call(server, "POST", "/checks", _zip([("u03/submission.yaml", text)]),
+                           content_type="application/zip")
+    assert status == 200 and json.loads(body)["submission"]["manifest"] == "u03/submission.yaml"
+    two = _zip([("a.yaml", text), ("plans/b.yaml", text)])
+    status, _, body = call(server, "POST", "/checks?manifest=plans/b.yaml", two, content_type="application/zip")
+    assert status == 200 and json.loads(body)["submission"]["manifest"] == "plans/b.yaml"
+    status, _, body = call(server, "POST", "/checks?manifest=../b.yaml", two, content_type="application/zip")
+    assert status == 400 and "inside the archive" in json.loads(body)["error"]
+
+
 def test_a_malformed_option_is_422_naming_it(server):
     text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
     for query, field in (("as_of=2026-13-01", "query.as_of"), ("fail_on=sometimes", "query.fail_on"),
