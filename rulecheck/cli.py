@@ -190,6 +190,25 @@ def _limit_option(function):
                              f"(repeatable; names: {', '.join(NAMES)}; see docs/security.md).")(function)
 
 
+# the report formats (rulecheck.report.FORMATS, named here so that parsing the command line imports no emitter)
+REPORT_FORMATS = ("geojson", "github", "gitlab", "html", "json", "junit", "markdown", "sarif", "text")
+
+
+def _report_options(command):
+    """--format, --output, --output-dir and --lang, for every command that writes a report."""
+    for option in reversed((
+        click.option("--format", "formats", multiple=True, type=click.Choice(REPORT_FORMATS),
+                     help="Report format (repeatable; default text)."),
+        click.option("--output", "outputs", multiple=True, metavar="FILE",
+                     help="Where the nth --format goes ('-' for standard output)."),
+        click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Write report.<ext> for every --format into DIR."),
+        click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language."),
+    )):
+        command = option(command)
+    return command
+
+
 def _color_options(command):
     """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
     command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
@@ -214,13 +233,7 @@ def _color_options(command):
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
                    "not be decided; never: exit 0 whatever is found.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
-@click.option("--output", "outputs", multiple=True, metavar="FILE",
-              help="Where the nth --format goes ('-' for standard output).")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Write report.<ext> for every --format into DIR.")
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@_report_options
 @click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
 @click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="YAML file of approved waivers.")
@@ -333,13 +346,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1.")
 @click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
-@click.option("--output", "outputs", multiple=True, metavar="FILE",
-              help="Where the nth --format goes ('-' for standard output).")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Write report.<ext> for every --format into DIR.")
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@_report_options
 @_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, no_color, quiet):

@@ -380,6 +380,9 @@ def test_pre_commit_hooks_name_commands_that_exist():
 
 
 def test_every_format_is_on_the_command_line():
+    from rulecheck import cli, report
+
+    assert set(cli.REPORT_FORMATS) == set(report.FORMATS)  # the command line's list is the emitters' list
     help_text = invoke("check", "--help").stdout
     for fmt in FORMATS:
         assert fmt in help_text
