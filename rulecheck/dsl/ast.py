@@ -211,6 +211,7 @@ class Rule:
     actual: tuple[Template, ...] | None = None
     # which clauses were written, to report missing or repeated ones
     clauses: tuple[tuple[str, Span], ...] = ()
+    override: bool = False  # `override rule`: replaces the built-in rule of the same id, on purpose
 
     @property
     def family(self) -> str:
@@ -251,6 +252,7 @@ class Param:
     title_en: str
     editions: tuple[Edition, ...]
     span: Span = field(compare=False, repr=False)
+    override: bool = False  # `override param`: replaces the built-in parameter of the same name, on purpose
 
 
 # ---- tests ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -43,7 +44,7 @@ TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
-DECL_START = re.compile(r"^(rule|param|test)\b", re.MULTILINE)
+DECL_START = re.compile(r"^(override|rule|param|test)\b", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -275,6 +276,9 @@ class _ToAst(Transformer):
                 fields[kind] = value
         fields["steps"] = tuple(fields["steps"])
         return ast.Rule(id=str(rule_id), span=self._s(rule_id), clauses=tuple(clauses), **fields)
+
+    def override_decl(self, meta, children):
+        return dataclasses.replace(children[0], override=True)
 
     # ---- params ----
     def param_decl(self, meta, children):

@@ -92,6 +92,21 @@ class CompiledRule:
     def id(self) -> str:
         return self.rule.id
 
+    def source_text(self) -> str:
+        """The rule as written in its pack: from its `rule` line to the next declaration (its tests excluded),
+        without the blank and comment lines that trail it."""
+        from rulecheck.dsl.parser import DECL_START
+
+        lines = self.text.splitlines()
+        start = max(self.rule.span.line - 1, 0)
+        end = start + 1
+        while end < len(lines) and not DECL_START.match(lines[end]):
+            end += 1
+        body = lines[start:end]
+        while body and (not body[-1].strip() or body[-1].lstrip().startswith("#")):
+            body.pop()
+        return "\n".join(body) + "\n"
+
     @property
     def family(self) -> str:
         return self.rule.family
@@ -358,6 +373,8 @@ class RuleSet:
     sha256: str
     tests: list[tuple[ast.RuleTest, str, Path]]  # test, display path, file path
     warnings: list[Diagnostic]
+    # what one's own packs replaced on purpose: {kind: param|rule, name, by, replaces, how: override|params file}
+    overrides: list[dict] = field(default_factory=list)
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
@@ -656,62 +673,99 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
-               classification=None) -> RuleSet:
-    """Parse, check and compile rule packs (default: the built-in ones) and parameter override files.
+               classification=None, add: list[str | Path] | None = None) -> RuleSet:
+    """Parse, check and compile rule packs and parameter override files.
 
-    Raises InputError with every error found in every file."""
-    rule_set, diags = _load(paths, params, classification)
+    `paths` replace the built-in rules (default: the built-in packs); `add` are one's own packs added to them.
+    The built-in parameters are always there underneath: a pack's own `param` adds to them, and replacing one
+    is written `override param NAME` (or given in a `params` file). Raises InputError with every error found."""
+    rule_set, diags = _load(paths, params, classification, add)
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise InputError(diags)
     return rule_set
 
 
-def validate(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> list[Diagnostic]:
+def validate(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
+             add: list[str | Path] | None = None) -> list[Diagnostic]:
     """Every diagnostic (errors and warnings) of the given packs, for `rulecheck rules validate`."""
-    return _load(paths, params, None)[1]
+    return _load(paths, params, None, add)[1]
 
 
-def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
+              add: list[str | Path] | None = None) -> tuple[RuleSet, list[Diagnostic]]:
     """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan`."""
-    return _load(paths, params, None)
+    return _load(paths, params, None, add)
 
 
-def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
+def _load(paths, params, classification, add=None) -> tuple[RuleSet, list[Diagnostic]]:
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()
-    files, diags = _rule_files(paths) if paths else _rule_files(default_rule_paths(), builtin=True)
+    own, diags = _rule_files(list(paths or []) + list(add or []))
+    # underneath one's own packs: the built-in parameters (always), and the built-in rules unless `paths`
+    # replaces them; a built-in file also named among one's own is loaded once, under the name given
+    builtin_dir = default_rule_paths()[0]
+    base_files, _ = _rule_files([builtin_dir] if not paths else [builtin_dir / "params"], builtin=True)
+    named = {f.resolve() for f, _ in own}
+    base = [(f, d) for f, d in base_files if f.resolve() not in named]
+    files = own + base
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
     parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
-    if not any(pack.params for (pack, _), _, _ in parsed):
-        # a pack of one's own rules declares no parameters: it uses the built-in legal figures
-        builtin, _ = _rule_files([default_rule_paths()[0] / "params"], builtin=True)
-        files += builtin
-        parsed += [(parse_file_cached(file, display), file, display) for file, display in builtin]
     parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]
+    base_set = set(base)
+    layer = {}
+    for _, file, display in parsed:
+        layer[(file, display)] = "base" if (file, display) in base_set else "own"
+    for file, display in param_files:
+        layer[(file, display)] = "params"
     packs = []
     digest = hashlib.sha256()
     for (pack, pd), file, display in parsed:
         diags += pd
-        packs.append((pack, file, (file, display) in param_files))
+        packs.append((pack, file, layer[(file, display)]))
         digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
     names = Names({}, set(classification.groups))
     names.classification = classification  # type: ignore[attr-defined]
-    # parameters first (rules refer to them); an override file replaces a built-in parameter by name
+    # parameters first (rules refer to them): the built-in ones, then one's own (adding; `override param`
+    # replaces a built-in one), then the --params files (replacing by name)
     declared: dict[str, tuple[ast.Param, str, str]] = {}
-    for pack, file, is_override in packs:
+    where: dict[str, str] = {}
+    overrides: list[dict] = []
+    order = {"base": 0, "own": 1, "params": 2}
+    for pack, file, kind in sorted(packs, key=lambda p: order[p[2]]):
         for param in pack.params:
-            if param.name in declared and not is_override:
-                _, other_path, _ = declared[param.name]
-                diags.append(_diag(pack.path, pack.text, param.span, f"parameter {param.name} is declared twice (also in {other_path})"))
+            here = f"{pack.path}:{param.span.line}"
+            known = param.name in declared
+            from_base = known and where[param.name].startswith("rulecheck:") and kind == "own"
+            if kind == "params":
+                if not known:
+                    diags.append(_diag(pack.path, pack.text, param.span, f"{param.name} overrides no known parameter",
+                                       _suggest(param.name, list(declared))))
+                    continue
+                overrides.append({"kind": "param", "name": param.name, "by": here, "replaces": where[param.name],
+                                  "how": "params file"})
+            elif param.override and not from_base:
+                diags.append(_diag(pack.path, pack.text, param.span,
+                                   f"'override param {param.name}' replaces no built-in parameter"
+                                   + (f" (it is declared in {where[param.name]}, not built in)" if known else ""),
+                                   None if known else _suggest(param.name, list(declared))))
                 continue
-            if is_override and param.name not in declared:
-                diags.append(_diag(pack.path, pack.text, param.span, f"{param.name} overrides no known parameter",
-                                   _suggest(param.name, list(declared))))
+            elif from_base and not param.override:
+                diags.append(_diag(pack.path, pack.text, param.span,
+                                   f"parameter {param.name} is already a built-in parameter ({where[param.name]})",
+                                   f"write 'override param {param.name}' to replace it on purpose, or choose another name"))
                 continue
+            elif known and not param.override:
+                diags.append(_diag(pack.path, pack.text, param.span,
+                                   f"parameter {param.name} is declared twice (also in {where[param.name]})"))
+                continue
+            elif param.override:
+                overrides.append({"kind": "param", "name": param.name, "by": here, "replaces": where[param.name],
+                                  "how": "override"})
             declared[param.name] = (param, pack.path, pack.text)
+            where[param.name] = here
     for name, (param, path, text) in declared.items():
         compiled = _compile_param(param, path, text, names, diags)
         if compiled is not None:
@@ -719,16 +773,31 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     rules: dict[str, CompiledRule] = {}
     first: dict[str, str] = {}
     tests = []
-    for pack, file, is_override in packs:
+    for pack, file, kind in sorted(packs, key=lambda p: order[p[2]]):
         for rule in pack.rules:
-            if rule.id in first:
+            here = f"{pack.path}:{rule.span.line}"
+            from_base = rule.id in first and first[rule.id].startswith("rulecheck:") and kind == "own"
+            if rule.override and not from_base:
+                diags.append(_diag(pack.path, pack.text, rule.span, f"'override rule {rule.id}' replaces no built-in rule"
+                                   + (f" (it is declared in {first[rule.id]}, not built in)" if rule.id in first
+                                      else " (the built-in rules are loaded with `check --add-rules` or `--with-builtin`)")))
+                continue
+            if from_base and not rule.override:
+                diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is already a built-in rule ({first[rule.id]})",
+                                   f"write 'override rule {rule.id}' to replace it on purpose, or choose another id"))
+                continue
+            if rule.id in first and not from_base:
                 diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is declared twice (also in {first[rule.id]})"))
                 continue
-            first[rule.id] = f"{pack.path}:{rule.span.line}"
+            if from_base:
+                overrides.append({"kind": "rule", "name": rule.id, "by": here, "replaces": first[rule.id], "how": "override"})
+                rules.pop(rule.id, None)
+            first[rule.id] = here
             compiled = _compile_rule(rule, pack.path, pack.text, names, diags)
             if compiled is not None:
                 rules[rule.id] = compiled
-        tests.extend((t, pack.path, file) for t in pack.tests)
+        if kind != "base" or not own:  # `rules test` runs one's own tests, not the built-in packs' underneath
+            tests.extend((t, pack.path, file) for t in pack.tests)
     all_rule_ids = {r.id for pack, _, _ in packs for r in pack.rules}
     for test, path, file in tests:
         pack_text = next(p.text for p, f, _ in packs if f == file)
@@ -744,5 +813,5 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
                 diags.append(_diag(path, pack_text, patch.span, problem))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
-                       [d for d in diags if d.severity == "warning"])
+                       [d for d in diags if d.severity == "warning"], overrides)
     return rule_set, diags

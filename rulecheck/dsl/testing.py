@@ -59,6 +59,9 @@ def given_roots(rule_file: Path) -> list[Path]:
 
 def _manifest_for(test: ast.RuleTest, rule_file: Path) -> Path:
     target = (rule_file.parent / test.given).resolve()
+    if test.given_kind == "fixture" and not target.exists() and (PACKAGED_FIXTURES / test.given).is_dir():
+        # a fixture shipped with rulecheck, by its name (`given fixture "minimal"`), from a pack anywhere
+        target = (PACKAGED_FIXTURES / test.given).resolve()
     if test.given_kind == "fixture":
         return target / "submission.yaml" if target.is_dir() else target
     return target
@@ -306,7 +309,8 @@ def _patch_and_check(test, submission, rule_set, result) -> TestResult:
     return result
 
 
-def run_rule_tests(paths=None, params=None) -> list[TestResult]:
-    """Run every test of the given packs (default: the built-in ones)."""
-    rule_set = load_rules(paths, params)
+def run_rule_tests(paths=None, params=None, add=None) -> list[TestResult]:
+    """Run every test of the given packs (default: the built-in ones); `add`: packs added to the built-in
+    rules, whose tests alone are run."""
+    rule_set = load_rules(paths, params, add=add)
     return [run_test(test, display, file, rule_set) for test, display, file in rule_set.tests]
