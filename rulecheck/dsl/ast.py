@@ -281,10 +281,13 @@ class Patch:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str  # conflict | none | indeterminate
+    kind: str  # conflict | none | indeterminate | pass | not_applicable | count
     rule: str
     subjects: tuple[str, ...]
     span: Span = field(compare=False, repr=False)
+    count: int | None = None  # `expect N RULE`
+    # `with actual "…"`, `with expected "…"`, `message contains "…"`: ((what, text), …), each a piece of the text
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

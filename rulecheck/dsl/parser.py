@@ -361,8 +361,35 @@ class _ToAst(Transformer):
         return _unquote(token) if token.type == "STRING" else str(token)
 
     def expect_conflict(self, meta, children):
-        rule_id, *subjects = children
-        return ast.Expectation("conflict", str(rule_id), tuple(subjects), self._s(meta))
+        rule_id, *rest = children
+        subjects = tuple(r for r in rest if isinstance(r, str))
+        details = tuple(r for r in rest if isinstance(r, tuple))
+        return ast.Expectation("conflict", str(rule_id), subjects, self._s(meta), details=details)
+
+    def expect_conflict_any(self, meta, children):
+        rule_id, *details = children
+        return ast.Expectation("conflict", str(rule_id), (), self._s(meta), details=tuple(details))
+
+    def expect_pass(self, meta, children):
+        return ast.Expectation("pass", str(children[0]), (), self._s(meta))
+
+    def expect_not_applicable(self, meta, children):
+        return ast.Expectation("not_applicable", str(children[0]), (), self._s(meta))
+
+    def expect_count(self, meta, children):
+        number, rule_id = children
+        if "." in str(number) or "e" in str(number).lower():
+            raise _TokenError(number, f"'{number}' is not a count: a count of conflicts is a whole number")
+        return ast.Expectation("count", str(rule_id), (), self._s(meta), count=int(str(number)))
+
+    def detail_actual(self, meta, children):
+        return ("actual", _unquote(children[0]))
+
+    def detail_expected(self, meta, children):
+        return ("expected", _unquote(children[0]))
+
+    def detail_message(self, meta, children):
+        return ("message", _unquote(children[0]))
 
     def expect_none(self, meta, children):
         return ast.Expectation("none", str(children[0]), (), self._s(meta))
@@ -382,6 +409,14 @@ class _NumberError(Exception):
     def __init__(self, token: Token):
         super().__init__(str(token))
         self.token = token
+
+
+class _TokenError(Exception):
+    """A token that parses but cannot be what it stands for (a count that is not whole)."""
+
+    def __init__(self, token: Token, message: str):
+        super().__init__(message)
+        self.token, self.message = token, message
 
 
 class _DateError(Exception):
@@ -609,6 +644,9 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 )
             elif isinstance(orig, RecursionError):
                 diagnostics.append(Diagnostic(path, "the declaration nests too deeply to read", line=text.count("\n", 0, begin) + 1))
+            elif isinstance(orig, _TokenError):
+                diagnostics.append(Diagnostic(path, orig.message, line=orig.token.line, column=orig.token.column,
+                                              excerpt=_line_text(text, orig.token.line)))
             elif isinstance(orig, _DateError):
                 diagnostics.append(
                     Diagnostic(path, f"'{orig.token}' is not a valid date", line=orig.token.line,
