@@ -310,3 +310,4 @@ class Pack:
     rules: tuple[Rule, ...]
     params: tuple[Param, ...]
     tests: tuple[RuleTest, ...]
+    broken: tuple[str, ...] = ()  # ids of rules that could not be read (their tests are not reported again)

@@ -358,8 +358,10 @@ class ExprCompiler:
             return GROUP, lambda env: name
         if name in ENUM_VALUES:  # also a group (`construction`): `in construction` reads it as the group
             return T("enumlit", tuple(ENUM_VALUES[name]), name), lambda env: name
-        candidates = list(scope) + list(ROOTS) + list(self.names.params) + sorted(self.names.groups) + list(ENUM_VALUES)
-        raise CheckError(node.span, f"unknown name '{name}'", _suggest(name, candidates))
+        kinds = [("variable", list(scope)), ("collection", list(ROOTS)), ("parameter", list(self.names.params)),
+                 ("land-use group", sorted(self.names.groups)), ("enumeration value", list(ENUM_VALUES))]
+        raise CheckError(node.span, f"unknown name '{name}': no variable, collection, parameter, land-use group or "
+                         "enumeration value has this name", _suggest_kind(name, kinds))
 
     # ---- navigation ----
     def c_Field(self, node: ast.Field, scope):
@@ -750,7 +752,10 @@ class ExprCompiler:
             return self._aggregate(name, node, t.arg, lambda env: f(env))
         builtin = BUILTINS.get(name)
         if builtin is None:
-            raise CheckError(node.span, f"unknown function '{name}'", _suggest(name, list(BUILTINS) + sorted(SPECIAL)))
+            known = sorted(set(BUILTINS) | set(SPECIAL))
+            close = _suggest(name, known)
+            raise CheckError(node.span, f"unknown function '{name}'",
+                             (close + " " if close else "") + f"the functions are {', '.join(known)} (docs/language.md, section 9)")
         self._arity(node, len(builtin.params) - builtin.optional, len(builtin.params))
         arg_types, arg_fns = [], []
         for param_kind, arg in zip(builtin.params, node.args):
@@ -1096,6 +1101,16 @@ def _arith(op: str, a, b):
 
 def _num_text(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _suggest_kind(word: str, kinds: list[tuple[str, list[str]]]) -> str | None:
+    """The nearest name of any kind, saying which kind it is: "did you mean 'max_far'? (a parameter)"."""
+    kind_of = {}
+    for kind, names in kinds:
+        for name in names:
+            kind_of.setdefault(name, kind)
+    close = difflib.get_close_matches(word, list(kind_of), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? (a {kind_of[close[0]]})" if close else None
 
 
 def _suggest(word: str, candidates: list[str]) -> str | None:

@@ -517,8 +517,57 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str, line_offset: 
 
 
 def _keyword(terminal: str) -> str:
-    """Lark names anonymous keyword terminals like RULE, FOR; show them as the word itself."""
+    """Lark names anonymous keyword terminals like RULE, FOR; show them as the word itself (and the ones it
+    numbers, __ANON_0, by what they match: never a parser-internal name)."""
+    if terminal.startswith("__"):
+        pattern = _anonymous_terminals().get(terminal)
+        return f"'{pattern}'" if pattern else "something else"
     return f"'{terminal.lower()}'"
+
+
+@functools.lru_cache(maxsize=1)
+def _anonymous_terminals() -> dict[str, str]:
+    out = {}
+    for terminal in _lark().terminals:
+        if terminal.name.startswith("__"):
+            value = terminal.pattern.value
+            out[terminal.name] = value if terminal.pattern.type == "str" else re.sub(r"\\(.)", r"\1", value)
+    return out
+
+
+_CLOSERS = {"(": ")", "[": "]"}
+_CLOSER_TERMINALS = {")": "RPAR", "]": "RSQB"}
+
+
+def _unclosed_bracket(chunk: str, upto: int, expected) -> tuple[int, str] | None:
+    """The offset and character of the innermost bracket opened before `upto` and not closed, when the parser
+    expected its closer there: the mistake is where the bracket opened, not where the parser gave up."""
+    stack: list[tuple[int, str]] = []
+    i = 0
+    while i < min(upto, len(chunk)):
+        ch = chunk[i]
+        if ch == '"':  # a text: skip it (a triple-quoted one too)
+            if chunk.startswith('"""', i):
+                end = chunk.find('"""', i + 3)
+                i = len(chunk) if end < 0 else end + 3
+                continue
+            j = i + 1
+            while j < len(chunk) and chunk[j] not in '"\n':
+                j += 2 if chunk[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == "#":
+            end = chunk.find("\n", i)
+            i = len(chunk) if end < 0 else end
+            continue
+        if ch in _CLOSERS:
+            stack.append((i, ch))
+        elif ch in (")", "]") and stack and _CLOSERS[stack[-1][1]] == ch:
+            stack.pop()
+        i += 1
+    if stack and _CLOSER_TERMINALS[_CLOSERS[stack[-1][1]]] in set(expected or ()):
+        return stack[-1]
+    return None
 
 
 def _or_list(words: list[str]) -> str:
@@ -608,6 +657,7 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     rules: list[ast.Rule] = []
     params: list[ast.Param] = []
     tests: list[ast.RuleTest] = []
+    broken: list[str] = []  # ids of rules that did not parse
     starts = [m.start() for m in DECL_START.finditer(text)]
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
@@ -631,7 +681,24 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 continue
             decls = _ToAst(path, text, begin).transform(tree)
         except UnexpectedInput as err:
-            diagnostics.append(_syntax_diagnostic(err, path, text, line_offset=lines_before))
+            diagnostic = _syntax_diagnostic(err, path, text, line_offset=lines_before)
+            where = getattr(getattr(err, "token", None), "start_pos", None)
+            if where is None:
+                where = getattr(err, "pos_in_stream", None)
+            opened = _unclosed_bracket(chunk, len(chunk) if where is None else where,
+                                       getattr(err, "expected", None) or getattr(err, "allowed", None))
+            if opened is not None:
+                offset, bracket = opened
+                line = lines_before + chunk.count("\n", 0, offset) + 1
+                column = offset - (chunk.rfind("\n", 0, offset) + 1) + 1
+                diagnostic = Diagnostic(path, f"'{bracket}' is not closed: '{_CLOSERS[bracket]}' expected",
+                                        line=line, column=column, excerpt=_line_text(text, line),
+                                        hint=f"the parser stopped at line {diagnostic.line}: {diagnostic.message}")
+            diagnostics.append(diagnostic)
+            # the tests of a rule that could not be read would each say it does not exist: one mistake, one error
+            head = re.match(r"\s*(?:override\s+)?rule\s+([A-Z]{2,5}-\d{3})\b", chunk)
+            if head:
+                broken.append(head.group(1))
             continue
         except VisitError as err:
             orig = err.orig_exc
@@ -662,7 +729,7 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 params.append(decl)
             elif isinstance(decl, ast.RuleTest):
                 tests.append(decl)
-    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests)), diagnostics
+    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken)), diagnostics
 
 
 def _clip(text: str, size: int = 40) -> str:

@@ -799,10 +799,11 @@ def _load(paths, params, classification, add=None) -> tuple[RuleSet, list[Diagno
         if kind != "base" or not own:  # `rules test` runs one's own tests, not the built-in packs' underneath
             tests.extend((t, pack.path, file) for t in pack.tests)
     all_rule_ids = {r.id for pack, _, _ in packs for r in pack.rules}
+    unreadable = {rule_id for pack, _, _ in packs for rule_id in getattr(pack, "broken", ())}
     for test, path, file in tests:
         pack_text = next(p.text for p, f, _ in packs if f == file)
         for rule_id in {test.rule} | {e.rule for e in test.expectations}:
-            if rule_id not in all_rule_ids:
+            if rule_id not in all_rule_ids and rule_id not in unreadable:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
         from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
