@@ -302,6 +302,23 @@ class RuleTest:
 
 
 @dataclass(frozen=True)
+class FieldDecl:
+    """`field ROOT.COLLECTION….NAME: TYPE [UNIT] "zh" ["en"]`: a column the contract lacks, read from a GIS record."""
+
+    path: tuple[str, ...]  # the collection: ("detailed_plan", "parcels")
+    name: str
+    type: str  # number | text | code | date | bool
+    unit: str | None
+    title_zh: str
+    title_en: str
+    span: Span = field(compare=False, repr=False)
+    type_span: Span = field(compare=False, repr=False, default=None)
+
+    def text(self) -> str:
+        return ".".join(self.path + (self.name,))
+
+
+@dataclass(frozen=True)
 class Pack:
     """One parsed rule file."""
 
@@ -311,3 +328,4 @@ class Pack:
     params: tuple[Param, ...]
     tests: tuple[RuleTest, ...]
     broken: tuple[str, ...] = ()  # ids of rules that could not be read (their tests are not reported again)
+    fields: tuple[FieldDecl, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -370,10 +371,11 @@ class ExprCompiler:
         span = node.name_span or node.span
         if name.startswith("_"):  # the language reads the bundle's fields, never Python's internals
             raise CheckError(span, f"'{name}' is not a field (names starting with '_' are not readable)")
+        declared = getattr(self.names, "extra_fields", {})
         if obj_t.kind == "record":
-            return _record_field(obj_t.arg, name, obj_fn, span)
+            return _record_field(obj_t.arg, name, obj_fn, span, declared.get(obj_t.arg))
         if obj_t.kind == "list" and obj_t.arg.kind == "record":
-            ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span)
+            ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span, declared.get(obj_t.arg.arg))
             flat = ft.kind == "list"
             out_t = list_of(ft.arg) if flat else list_of(ft)
 
@@ -1159,10 +1161,49 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
     return index
 
 
-def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, Fn]:
+def _declared_field(name: str, t: T, unit: str | None, obj_fn: Fn) -> tuple[T, Fn]:
+    """A field a pack declares: read from the record's attributes beyond the contract (a GIS layer's column).
+    Absent or empty: the field is absent (indeterminate where it is needed); a value of the wrong kind makes
+    the binding undecided, saying so."""
+
+    def fn(env):
+        rec = obj_fn(env)
+        if isinstance(rec, Missing):
+            return rec
+        extra = (getattr(rec, "__pydantic_private__", None) or {}).get("_extra") or {}
+        v = extra.get(name)
+        if v is None or v == "":
+            return Missing(f"{name} of {record_id(rec)}")
+        try:
+            if t.kind == "num":
+                if isinstance(v, bool):
+                    raise ValueError
+                number = float(v)
+                if not math.isfinite(number):
+                    raise ValueError
+                return Quantity(to_base(number, unit), t.arg, unit) if unit else number
+            if t.kind == "date":
+                return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
+            if t.kind == "bool":
+                if not isinstance(v, bool):
+                    raise ValueError
+                return v
+            return str(v)
+        except (TypeError, ValueError):
+            # there, but not what the pack declared: undecided, never taken as absent (present() is not false)
+            raise EvalError(f"{name} of {record_id(rec)} is {v!r}, not {t}") from None
+
+    return t, fn
+
+
+def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: dict | None = None) -> tuple[T, Fn]:
     fields = fields_of(cls)
+    if name not in fields and declared and name in declared:
+        t, unit, _, _ = declared[name]
+        return _declared_field(name, t, unit, obj_fn)
     if name not in fields:
-        raise CheckError(span, f"{cls.__name__} records have no field '{name}'", _suggest(name, list(fields)))
+        raise CheckError(span, f"{cls.__name__} records have no field '{name}'",
+                         _suggest(name, list(fields) + list(declared or {})))
     ft = fields[name]
     what = name
 

@@ -44,7 +44,7 @@ TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
-DECL_START = re.compile(r"^(override|rule|param|test)\b", re.MULTILINE)
+DECL_START = re.compile(r"^(override|rule|param|test|field)\b", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -276,6 +276,15 @@ class _ToAst(Transformer):
                 fields[kind] = value
         fields["steps"] = tuple(fields["steps"])
         return ast.Rule(id=str(rule_id), span=self._s(rule_id), clauses=tuple(clauses), **fields)
+
+    def field_decl(self, meta, children):
+        names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
+        *path, name, type_name = names
+        unit = next((str(c) for c in children if isinstance(c, Token) and c.type == "UNIT"), None)
+        titles = [_unquote(c) for c in children if isinstance(c, Token) and c.type == "STRING"]
+        zh, en = titles[0], titles[1] if len(titles) > 1 else titles[0]
+        return ast.FieldDecl(tuple(str(p) for p in path), str(name), str(type_name), unit, zh, en, self._s(names[0]),
+                             self._s(type_name))
 
     def override_decl(self, meta, children):
         return dataclasses.replace(children[0], override=True)
@@ -658,6 +667,7 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     params: list[ast.Param] = []
     tests: list[ast.RuleTest] = []
     broken: list[str] = []  # ids of rules that did not parse
+    fields: list[ast.FieldDecl] = []
     starts = [m.start() for m in DECL_START.finditer(text)]
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
@@ -729,7 +739,9 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 params.append(decl)
             elif isinstance(decl, ast.RuleTest):
                 tests.append(decl)
-    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken)), diagnostics
+            elif isinstance(decl, ast.FieldDecl):
+                fields.append(decl)
+    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields)), diagnostics
 
 
 def _clip(text: str, size: int = 40) -> str:

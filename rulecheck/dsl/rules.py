@@ -538,6 +538,67 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
     return CompiledParam(param.name, param.title_zh, param.title_en, ptype, editions, path, param.span.line, bool(is_table))
 
 
+FIELD_TYPES = ("number", "text", "code", "date", "bool")
+
+
+def _declared_fields(packs, diags: list[Diagnostic]) -> dict[type, dict[str, tuple]]:
+    """The fields packs add to the contract's records: {record class: {name: (T, unit, declaration, path)}}.
+
+    Each is checked where it is declared: the collection must exist (with the nearest name), the name must not
+    be a field the contract already has, the type must be one the language knows, a unit only on a number."""
+    from rulecheck.dsl.schema import ROOTS, fields_of
+    from rulecheck.dsl.units import UNITS, dimension
+
+    out: dict[type, dict[str, tuple]] = {}
+    for pack, _, _ in packs:
+        for decl in getattr(pack, "fields", ()):
+            def refuse(message, hint=None, span=decl.span):
+                diags.append(_diag(pack.path, pack.text, span, message, hint))
+
+            current = ROOTS.get(decl.path[0])
+            if current is None:
+                refuse(f"field {decl.text()}: '{decl.path[0]}' is not a collection", _suggest(decl.path[0], list(ROOTS)))
+                continue
+            ok = True
+            for step in decl.path[1:]:
+                while current.kind == "list":
+                    current = current.arg
+                if current.kind != "record" or step not in fields_of(current.arg):
+                    known = list(fields_of(current.arg)) if current.kind == "record" else []
+                    refuse(f"field {decl.text()}: {current} has no field '{step}'", _suggest(step, known))
+                    ok = False
+                    break
+                current = fields_of(current.arg)[step]
+            while ok and current.kind == "list":
+                current = current.arg
+            if not ok:
+                continue
+            if current.kind != "record":
+                refuse(f"field {decl.text()}: {'.'.join(decl.path)} is {current}, not a collection of records")
+                continue
+            cls = current.arg
+            if decl.name in fields_of(cls):
+                refuse(f"field {decl.text()}: {cls.__name__} records already have the field '{decl.name}'",
+                       "a declared field adds a column the contract lacks; this one is read as the contract says")
+                continue
+            if decl.type not in FIELD_TYPES:
+                refuse(f"field {decl.text()}: '{decl.type}' is not a type of field", f"the types are {', '.join(FIELD_TYPES)}",
+                       span=decl.type_span or decl.span)
+                continue
+            if decl.unit is not None and decl.type != "number":
+                refuse(f"field {decl.text()}: only a number has a unit, not a {decl.type}")
+                continue
+            unit = None if decl.unit is None else next((u for u in UNITS if u == decl.unit), decl.unit)
+            t = {"number": T("num", dimension(unit), "%" if unit == "%" else None), "text": T("str"), "code": T("code"),
+                 "date": T("date"), "bool": T("bool")}[decl.type]
+            seen = out.setdefault(cls, {}).get(decl.name)
+            if seen is not None and (seen[0], seen[1]) != (t, unit):
+                refuse(f"field {decl.text()} is declared again with another type or unit (also in {seen[3]})")
+                continue
+            out[cls][decl.name] = (t, unit, decl, f"{pack.path}:{decl.span.line}")
+    return out
+
+
 def _suggest_code(classification, code):
     s = classification.suggest(code)
     return f"did you mean '{s}'?" if s else None
@@ -728,6 +789,7 @@ def _load(paths, params, classification, add=None) -> tuple[RuleSet, list[Diagno
         digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
     names = Names({}, set(classification.groups))
     names.classification = classification  # type: ignore[attr-defined]
+    names.extra_fields = _declared_fields(packs, diags)  # type: ignore[attr-defined]
     # parameters first (rules refer to them): the built-in ones, then one's own (adding; `override param`
     # replaces a built-in one), then the --params files (replacing by name)
     declared: dict[str, tuple[ast.Param, str, str]] = {}
