@@ -212,6 +212,10 @@ class Rule:
     # which clauses were written, to report missing or repeated ones
     clauses: tuple[tuple[str, Span], ...] = ()
     override: bool = False  # `override rule`: replaces the built-in rule of the same id, on purpose
+    severity_when: Expr | None = None  # `severity A when COND else B`: A where COND holds, else B
+    severity_else: str | None = None
+    subjects: tuple[str, ...] | None = None  # `subjects a, b`: only these variables name a conflict's subjects
+    subjects_span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
     def family(self) -> str:

@@ -1027,7 +1027,7 @@ def _apply(name: str, impl, values, repairable: bool):
 
 _KIND_WORDS = {"geom": "a geometry or a record with one", "tol": "a tolerance (an area or tolerance(...))",
                "num": "a number", "list": "a list or a collection", "code": "a land-use code",
-               "dict": "a table of amounts", "date": "a date"}
+               "dict": "a table of amounts", "date": "a date", "length": "a length (m, km)"}
 
 
 def _accepts(kind: str, t: T) -> bool:
@@ -1039,6 +1039,8 @@ def _accepts(kind: str, t: T) -> bool:
         return t.kind in ("tol", "num")
     if kind == "num":
         return t.kind == "num"
+    if kind == "length":
+        return t.kind == "num" and t.arg in ("length", None)
     if kind == "list":
         return t.kind == "list"
     if kind == "code":
@@ -1112,7 +1114,10 @@ def _suggest_kind(word: str, kinds: list[tuple[str, list[str]]]) -> str | None:
         for name in names:
             kind_of.setdefault(name, kind)
     close = difflib.get_close_matches(word, list(kind_of), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'? (a {kind_of[close[0]]})" if close else None
+    if not close:
+        return None
+    kind = kind_of[close[0]]
+    return f"did you mean '{close[0]}'? ({'an' if kind[0] in 'aeiou' else 'a'} {kind})"
 
 
 def _suggest(word: str, candidates: list[str]) -> str | None:

@@ -191,7 +191,11 @@ class _ToAst(Transformer):
         return ("title", self._s(meta), (_unquote(children[0]), _unquote(children[1])))
 
     def severity_clause(self, meta, children):
-        return ("severity", self._s(meta), str(children[0]))
+        severity, cond, other = children
+        return ("severity", self._s(meta), (str(severity), cond, str(other) if other is not None else None))
+
+    def subjects_clause(self, meta, children):
+        return ("subjects", self._s(meta), tuple(str(c) for c in children))
 
     def basis_clause(self, meta, children):
         law, words = children
@@ -272,6 +276,10 @@ class _ToAst(Transformer):
                 fields["applies_from"], fields["applies_until"] = value
             elif kind == "message":
                 fields["message_zh"], fields["message_en"] = value
+            elif kind == "severity":
+                fields["severity"], fields["severity_when"], fields["severity_else"] = value
+            elif kind == "subjects":
+                fields["subjects"], fields["subjects_span"] = value, span
             else:
                 fields[kind] = value
         fields["steps"] = tuple(fields["steps"])
@@ -553,7 +561,7 @@ def _unclosed_bracket(chunk: str, upto: int, expected) -> tuple[int, str] | None
     expected its closer there: the mistake is where the bracket opened, not where the parser gave up."""
     stack: list[tuple[int, str]] = []
     i = 0
-    while i < min(upto, len(chunk)):
+    while i < len(chunk):  # the whole declaration: a bracket closed after where the parser stopped is closed
         ch = chunk[i]
         if ch == '"':  # a text: skip it (a triple-quoted one too)
             if chunk.startswith('"""', i):
@@ -574,6 +582,7 @@ def _unclosed_bracket(chunk: str, upto: int, expected) -> tuple[int, str] | None
         elif ch in (")", "]") and stack and _CLOSERS[stack[-1][1]] == ch:
             stack.pop()
         i += 1
+    stack = [(offset, ch) for offset, ch in stack if offset < upto]
     if stack and _CLOSER_TERMINALS[_CLOSERS[stack[-1][1]]] in set(expected or ()):
         return stack[-1]
     return None

@@ -84,6 +84,21 @@ class CompiledRule:
     traced_require: Any = None  # compiled on the first conflict asked to explain itself
     operand_fns: Any = None  # the require comparison's sides, compiled on the first conflict
     plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
+    severity_fn: Any = None  # `severity A when COND else B`: COND compiled in the rule's scope
+
+    def severity_of(self, env: dict) -> str:
+        """The severity of a conflict: the rule's, or chosen by its condition on this binding. A condition that
+        cannot be decided gives the graver of the two: an undecided condition never lowers a conflict."""
+        r = self.rule
+        if self.severity_fn is None or r.severity_else is None:
+            return r.severity
+        try:
+            verdict = self.severity_fn(env)
+        except EvalError:
+            verdict = None
+        if isinstance(verdict, bool):
+            return r.severity if verdict else r.severity_else
+        return min((r.severity, r.severity_else), key=SEVERITIES.index)
 
     def _scope(self) -> dict[str, T]:
         return {var: t for _, var, _, t in self.steps if var}
@@ -150,6 +165,7 @@ class CompiledRule:
             "id": r.id,
             "family": r.family,
             "severity": r.severity,
+            **({"severity_otherwise": r.severity_else} if r.severity_else else {}),
             "title": {"zh": r.title_zh, "en": r.title_en},
             "basis": self.basis_at(as_of),
             "tags": list(r.tags),
@@ -281,7 +297,7 @@ class CompiledRule:
         conflict = {
             "rule": r.id,
             "family": r.family,
-            "severity": r.severity,
+            "severity": self.severity_of(env),
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
             "basis": basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification)),
@@ -677,9 +693,23 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
             diags.append(_diag(path, text, err.span, err.args[0], err.hint))
             ok = False
             break
-    require = at = None
+    require = at = severity_fn = None
     messages: dict[str, list] = {}
     expected = actual = None
+    if ok and rule.subjects is not None:  # `subjects a, b`: only these name a conflict's subjects
+        span = rule.subjects_span or rule.span
+        chosen = []
+        for var in rule.subjects:
+            t = scope.get(var)
+            if t is None:
+                diags.append(_diag(path, text, span, f"'subjects' names '{var}', which the rule does not bind",
+                                   _suggest(var, list(scope))))
+            elif not ((t.kind == "record" and has_id(t.arg)) or (t.kind == "list" and t.arg.kind == "record" and has_id(t.arg.arg))):
+                diags.append(_diag(path, text, span, f"'subjects' names '{var}', which is {t}, not records with ids"))
+            else:
+                chosen.append(var)
+                comp.used_vars.add(var)
+        subject_vars = chosen
     if ok:
         def compile_template(template: ast.Template | None):
             if template is None:
@@ -697,12 +727,22 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 comp.plans = plans
             return parts
 
-        for what in ("require", "at", "message_zh", "message_en", "expected", "actual"):
+        for what in ("require", "at", "message_zh", "message_en", "expected", "actual", "severity_when"):
             node = getattr(rule, what)
             if node is None:
                 continue
             try:
-                if what == "require":
+                if what == "severity_when":
+                    plans, comp.plans = comp.plans, []
+                    try:
+                        t, severity_fn = comp.compile(node, scope)
+                    finally:
+                        comp.plans = plans
+                    if t.kind not in ("bool", "any"):
+                        raise CheckError(node.span, f"'severity … when' needs a condition (true or false), not {t}")
+                    if rule.severity_else == rule.severity:
+                        raise CheckError(node.span, f"'severity {rule.severity} when … else {rule.severity_else}' chooses between the same severity")
+                elif what == "require":
                     t, require = comp.compile(node, scope)
                     if t.kind not in ("bool", "any"):
                         raise CheckError(node.span, f"'require' must be true or false, not {t}")
@@ -730,7 +770,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
                         tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
-                        plans=comp.plans)
+                        plans=comp.plans, severity_fn=severity_fn)
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
