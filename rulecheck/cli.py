@@ -549,6 +549,20 @@ def rules_test(paths, with_builtin, limit_values):
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
 
 
+@rules.command("lsp")
+def rules_lsp():
+    """Start the language server for .rule files on standard input/output (for an editor; needs pygls:
+    pip install 'rulecheck-nrap[lsp]')."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        raise InputError([Diagnostic("<command line>", "the language server needs pygls, which is not installed",
+                                     hint="pip install 'rulecheck-nrap[lsp]' (or: pip install pygls)")]) from None
+    from .dsl.lsp import serve
+
+    serve()
+
+
 # ---- schema ---------------------------------------------------------------------------------------
 
 

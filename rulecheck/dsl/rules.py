@@ -794,12 +794,15 @@ def validate(paths: list[str | Path] | None = None, params: list[str | Path] | N
 
 
 def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
-              add: list[str | Path] | None = None) -> tuple[RuleSet, list[Diagnostic]]:
-    """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan`."""
-    return _load(paths, params, None, add)
+              add: list[str | Path] | None = None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+    """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan` (and
+    the language server, whose unsaved copy of a file is a `stand_in` for it)."""
+    return _load(paths, params, None, add, stand_in)
 
 
-def _load(paths, params, classification, add=None) -> tuple[RuleSet, list[Diagnostic]]:
+def _load(paths, params, classification, add=None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+    """`stand_in`: a file that one of `paths` stands in for (the editor's unsaved copy of it): not loaded again
+    from the built-in packs underneath."""
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()
@@ -808,7 +811,7 @@ def _load(paths, params, classification, add=None) -> tuple[RuleSet, list[Diagno
     # replaces them; a built-in file also named among one's own is loaded once, under the name given
     builtin_dir = default_rule_paths()[0]
     base_files, _ = _rule_files([builtin_dir] if not paths else [builtin_dir / "params"], builtin=True)
-    named = {f.resolve() for f, _ in own}
+    named = {f.resolve() for f, _ in own} | ({Path(stand_in).resolve()} if stand_in else set())
     base = [(f, d) for f, d in base_files if f.resolve() not in named]
     files = own + base
     param_files, pdiags = _rule_files(list(params or []))
