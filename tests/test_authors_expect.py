@@ -120,3 +120,20 @@ def test_no_test_input_is_an_internal_error(tmp_path, patch, says):
     assert result.returncode in (1, 2), result.stdout + result.stderr
     assert says in result.stdout + result.stderr, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("patch, message", [
+    ("with unit_plan.inventories.funds[F1].amount_wan_yuan = 3 years",
+     "unit_plan.inventories.funds[F1].amount_wan_yuan: amount_wan_yuan is in wan_yuan, not 3 years"),
+    ("with unit_plan.inventories.funds[F1].channel = fiscl",
+     "unit_plan.inventories.funds[F1].channel: channel cannot be 'fiscl': Input should be 'fiscal',"),
+    ('with unit_plan.rights[R1].term_years = "ten"', "term_years cannot be 'ten': Input should be a valid number"),
+    ('with unit_plan.boundary = "POLYGON ((0 0, 1"', "unit_plan.boundary: bad WKT"),
+])
+def test_a_with_value_that_cannot_go_into_its_field_is_a_validate_error(tmp_path, patch, message):
+    (tmp_path / "p.rule").write_text(PACK + f'\ntest FIN-950 "t"\n  given fixture "minimal"\n  {patch}\n  expect no FIN-950\n',
+                                     encoding="utf-8")
+    result = invoke("rules", "validate", "p.rule", cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"p.rule:{PACK.count(chr(10)) + 4}:3: error: {message}" in result.stderr, result.stderr
+    assert "errors.pydantic.dev" not in result.stderr

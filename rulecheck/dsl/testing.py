@@ -132,6 +132,35 @@ def check_patch_path(patch: ast.Patch) -> str | None:
             if origin is not list:
                 return f"[{step.name}] needs a list of records before it"
             current = typing.get_args(current)[0]
+    return _check_patch_value(patch)
+
+
+def _check_patch_value(patch: ast.Patch) -> str | None:
+    """Why a `with` value cannot go into its field (a unit of another dimension, a text for a number, a name
+    that is no value of the field's enumeration, bad WKT), found at validate as `rules test` would find it."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if patch.kind != "set" or not patch.path or patch.path[-1].kind != "field":
+        return None
+    owner = _root_type(patch.root)
+    for step in patch.path[:-1]:
+        owner = _unwrap(owner)
+        if typing.get_origin(owner) is list:
+            owner = typing.get_args(owner)[0]
+        elif step.kind == "field" and isinstance(owner, type) and issubclass(owner, BaseModel):
+            owner = owner.model_fields[step.name].annotation
+        else:
+            return None  # a table of amounts (costs, revenues): any amount
+    owner = _unwrap(owner)
+    name = patch.path[-1].name
+    if not (isinstance(owner, type) and issubclass(owner, BaseModel)) or name == "quantity":
+        return None  # a duty's quantity is in the unit the record gives: known only when it runs
+    try:
+        _convert(owner.model_construct(), name, _literal(patch.value))
+    except PatchError as err:
+        return f"{patch.text()}: {err}"
     return None
 
 
@@ -187,7 +216,9 @@ def _convert(owner, name: str, value):
         try:
             return TypeAdapter(fields[name].annotation).validate_python(value)
         except Exception as err:  # pydantic's ValidationError: say what the field wanted
-            raise PatchError(f"{name} cannot be {value!r}: {str(err).splitlines()[-1].strip()}") from None
+            errors = err.errors() if hasattr(err, "errors") else []
+            said = errors[0]["msg"] if errors else str(err).splitlines()[-1].strip()
+            raise PatchError(f"{name} cannot be {value!r}: {said}") from None
     return value
 
 
