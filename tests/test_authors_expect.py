@@ -127,7 +127,8 @@ def test_no_test_input_is_an_internal_error(tmp_path, patch, says):
      "unit_plan.inventories.funds[F1].amount_wan_yuan: amount_wan_yuan is in wan_yuan, not 3 years"),
     ("with unit_plan.inventories.funds[F1].channel = fiscl",
      "unit_plan.inventories.funds[F1].channel: channel cannot be 'fiscl': Input should be 'fiscal',"),
-    ('with unit_plan.rights[R1].term_years = "ten"', "term_years cannot be 'ten': Input should be a valid number"),
+    ('with unit_plan.rights[R1].term_years = "ten"',
+     "unit_plan.rights[R1].term_years: term_years cannot be 'ten': Input should be a valid number"),
     ('with unit_plan.boundary = "POLYGON ((0 0, 1"', "unit_plan.boundary: bad WKT"),
 ])
 def test_a_with_value_that_cannot_go_into_its_field_is_a_validate_error(tmp_path, patch, message):
