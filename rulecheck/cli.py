@@ -190,6 +190,25 @@ def _limit_option(function):
                              f"(repeatable; names: {', '.join(NAMES)}; see docs/security.md).")(function)
 
 
+# the report formats (rulecheck.report.FORMATS, named here so that parsing the command line imports no emitter)
+REPORT_FORMATS = ("geojson", "github", "gitlab", "html", "json", "junit", "markdown", "sarif", "text")
+
+
+def _report_options(command):
+    """--format, --output, --output-dir and --lang, for every command that writes a report."""
+    for option in reversed((
+        click.option("--format", "formats", multiple=True, type=click.Choice(REPORT_FORMATS),
+                     help="Report format (repeatable; default text)."),
+        click.option("--output", "outputs", multiple=True, metavar="FILE",
+                     help="Where the nth --format goes ('-' for standard output)."),
+        click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Write report.<ext> for every --format into DIR."),
+        click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language."),
+    )):
+        command = option(command)
+    return command
+
+
 def _color_options(command):
     """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
     command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
@@ -217,13 +236,7 @@ def _color_options(command):
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1; indeterminate: also any result that could "
                    "not be decided; never: exit 0 whatever is found.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
-@click.option("--output", "outputs", multiple=True, metavar="FILE",
-              help="Where the nth --format goes ('-' for standard output).")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Write report.<ext> for every --format into DIR.")
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@_report_options
 @click.option("--explain", is_flag=True, help="Show the values each failing condition was computed from.")
 @click.option("--waivers", "waiver_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="YAML file of approved waivers.")
@@ -337,13 +350,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1.")
 @click.option("--fail-on-new", is_flag=True, help="Only new conflicts fail the gate.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(("text", "json", "sarif", "junit",
-              "geojson", "markdown", "html", "github", "gitlab"))), help="Report format (repeatable; default text).")
-@click.option("--output", "outputs", multiple=True, metavar="FILE",
-              help="Where the nth --format goes ('-' for standard output).")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Write report.<ext> for every --format into DIR.")
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Report language.")
+@_report_options
 @_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, color, no_color, quiet):
@@ -378,11 +385,16 @@ class _Progress:
     def __call__(self, done: int, total: int, rule_id: str | None) -> None:
         if rule_id is None:
             if self.shown:
-                click.echo("\r\033[K", nl=False, err=True)
+                self._write("\r\033[K")
             return
         if self.clock() >= self.start:
             self.shown = True
-            click.echo(f"\r\033[K[{done + 1}/{total}] {rule_id}", nl=False, err=True)
+            self._write(f"\r\033[K[{done + 1}/{total}] {rule_id}")
+
+    @staticmethod
+    def _write(text: str) -> None:  # a cursor control, not a colour: written as it is (click would strip it)
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _print_timings(timings: dict) -> None:

@@ -193,6 +193,18 @@ def test_a_run_deciding_nothing_is_undecided_in_every_format(tmp_path):
     assert 'class="verdict undecided"' in html and "PASSED" not in html
 
 
+def test_an_undecided_run_is_an_error_in_ci_formats(tmp_path):
+    result = run("check", CLEAN, "--as-of", "1900-01-01", "--select", "LAY", "--lang", "en", "--output-dir", tmp_path,
+                 "--format", "github", "--format", "gitlab")
+    assert result.returncode == 1
+    github = (tmp_path / "report.github.txt").read_text(encoding="utf-8").splitlines()
+    errors = [line for line in github if line.startswith("::error ")]
+    assert len(errors) == 1 and "title=rulecheck UNDECIDED::Nothing decided" in errors[0]
+    gitlab = json.loads((tmp_path / "report.gitlab.json").read_text(encoding="utf-8"))
+    assert [issue["check_name"] for issue in gitlab] == ["UNDECIDED"]
+    assert gitlab[0]["severity"] == "critical" and gitlab[0]["description"].endswith("- UNDECIDED")
+
+
 def test_as_of_1900_does_not_say_passed_and_fails_on_indeterminate():
     # no rule decides anything in 1900: even the collective market entry rules (SUP-028/029) are undecided,
     # since their dated group has no edition before 1999-01-01

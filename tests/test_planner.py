@@ -155,3 +155,22 @@ def test_timings_on_stderr_and_in_the_json_report(tmp_path):
     CliRunner().invoke(cli, ["check", str(FIXTURES / "eco-recreation" / "submission.yaml"), "--format", "json",
                              "--output", str(plain)])
     assert "timings" not in json.loads(plain.read_text(encoding="utf-8"))
+
+
+def test_progress_line_only_after_a_second_and_cleared_at_the_end(capsys):
+    from rulecheck.cli import _Progress
+
+    now = [100.0]
+    progress = _Progress()
+    progress.clock = lambda: now[0]
+    progress.start = now[0] + 1.0
+    progress(0, 3, "GEO-001")  # the first second: nothing
+    assert capsys.readouterr().err == ""
+    now[0] += 1.5
+    progress(1, 3, "REF-012")
+    assert capsys.readouterr().err == "\r\033[K[2/3] REF-012"
+    progress(3, 3, None)
+    assert capsys.readouterr().err == "\r\033[K"
+    quiet = _Progress()
+    quiet(3, 3, None)  # a short run leaves no trace
+    assert capsys.readouterr().err == ""

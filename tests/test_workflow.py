@@ -380,6 +380,9 @@ def test_pre_commit_hooks_name_commands_that_exist():
 
 
 def test_every_format_is_on_the_command_line():
+    from rulecheck import cli, report
+
+    assert set(cli.REPORT_FORMATS) == set(report.FORMATS)  # the command line's list is the emitters' list
     help_text = invoke("check", "--help").stdout
     for fmt in FORMATS:
         assert fmt in help_text
@@ -397,3 +400,14 @@ def test_review_rounds_show_in_the_ci_formats():
     assert issues[0]["description"].startswith("[new] LAY-004")
     plain = json.loads(render(sample_record(), "gitlab", lang="en"))
     assert [i["fingerprint"] for i in issues] == [i["fingerprint"] for i in plain], "the status is not the identity"
+
+
+def test_an_absolute_manifest_inside_the_ci_checkout_is_annotated_from_the_checkout(monkeypatch):
+    record = sample_record()
+    record["submission"]["manifest"] = "/home/runner/work/plans/plans/units/u03/submission.yaml"
+    monkeypatch.setenv("GITHUB_WORKSPACE", "/home/runner/work/plans/plans")
+    assert parse_annotations(render(record, "github", lang="en"))[1]["file"] == "units/u03/submission.yaml"
+    monkeypatch.delenv("GITHUB_WORKSPACE")
+    monkeypatch.setenv("CI_PROJECT_DIR", "/builds/plans")
+    assert json.loads(render(record, "gitlab", lang="en"))[1]["location"]["path"] == \
+        "/home/runner/work/plans/plans/units/u03/submission.yaml", "outside the checkout: left as it is"

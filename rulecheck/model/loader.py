@@ -519,7 +519,7 @@ class _Loader:
         suffix = Path(file_part).suffix.lower()
         if suffix not in LAYER_SUFFIXES:
             return (f"{_shown(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
-                    "layers are GeoJSON (.geojson, .json), GeoPackage (.gpkg#layer), Shapefile (.shp)")
+                    "layers are GeoJSON (.geojson, .json), GeoPackage (.gpkg#layer), Shapefile (.shp), FileGDB (.gdb#layer)")
         if self.allow_outside:
             return None
         path = Path(file_part)

@@ -6,7 +6,9 @@ are printed in the log as they are."""
 
 from __future__ import annotations
 
-from .common import baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t
+from .common import (
+    baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of,
+)
 from .workspace import first_location
 
 _COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -46,6 +48,8 @@ def render(record: dict, *, lang: str) -> str:
     against = baseline_line(record, lang)
     if against:  # a review round: what changed since the earlier report
         lines.append(annotation("notice", against, title=t("resolved", lang)))
+    if verdict_of(record) == "undecided":  # no annotation at all would read as a clean run
+        lines.append(annotation("error", summary_line(record, lang), title=f"rulecheck {t('undecided', lang)}"))
     lines.append(summary_line(record, lang))
     return "\n".join(lines) + "\n"
 

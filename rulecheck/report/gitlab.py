@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .common import is_waived, localized, norm_lang, status_marker, subject_label, t
+from .common import is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of
 from .workspace import first_location, fingerprint, workspace_path
 
 # rulecheck severity -> GitLab's (info, minor, major, critical, blocker); an error fails the approval gate
@@ -42,6 +42,18 @@ def render(record: dict, *, lang: str) -> str:
             "content": {"body": _body(conflict, subjects, lang)},
         }
         issues.append(issue)
+    if verdict_of(record) == "undecided":  # an empty report would read as clean in the merge request
+        submission_id = str((record.get("submission") or {}).get("id") or "")
+        issues.append({
+            "type": "issue",
+            "description": summary_line(record, lang),
+            "check_name": "UNDECIDED",
+            "fingerprint": fingerprint({"rule": "UNDECIDED", "subjects": [{"collection": "submission",
+                                                                           "id": submission_id}]}),
+            "severity": "critical",
+            "categories": ["Bug Risk"],
+            "location": {"path": workspace_path(record, manifest.rsplit("/", 1)[-1]), "lines": {"begin": 1}},
+        })
     return json.dumps(issues, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 
 from .common import subject_label
@@ -20,9 +21,18 @@ def workspace_path(record: dict, path: str) -> str:
 
     A GDAL layer's ``file.gpkg#layer`` is the file; an absolute path stays absolute."""
     path = str(path).replace("\\", "/").split("#", 1)[0]
-    if posixpath.isabs(path):
-        return posixpath.normpath(path)
-    return posixpath.normpath(posixpath.join(manifest_folder(record), path))
+    full = posixpath.normpath(path if posixpath.isabs(path) else posixpath.join(manifest_folder(record), path))
+    return _from_checkout(full) if posixpath.isabs(full) else full
+
+
+def _from_checkout(path: str) -> str:
+    """An absolute path inside the CI checkout (GITHUB_WORKSPACE, CI_PROJECT_DIR) made relative to it, as the
+    annotation and code-quality consumers want; any other absolute path stays as it is."""
+    for variable in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
+        root = os.environ.get(variable, "").replace("\\", "/").rstrip("/")
+        if root and path.startswith(root + "/"):
+            return path[len(root) + 1:]
+    return path
 
 
 TEXT_SUFFIXES = (".yaml", ".yml", ".geojson", ".json")  # files whose records have lines (a GDAL layer has fids)
