@@ -144,3 +144,19 @@ def test_rules_show_prints_the_text_and_validate_counts_files(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(f"{expected} rule pack(s) OK")
     assert expected > 1
+
+
+def test_override_also_when_the_shipped_folder_is_named_by_its_path(tmp_path):
+    """`--rules mine.rule --rules <shipped folder>`: the shipped packs are still the ones overridden, whatever the order."""
+    write_pack(tmp_path, """
+override param overlap_max
+  title zh "交叠（省）" en "Overlap (province)"
+  from 1990-01-01 source "某省文件（测试）"
+    value 5 m2
+""", "province.rule")
+    result = invoke("check", str(MINIMAL), "--rules", "province.rule", "--rules", str(ROOT / "rules"), "--format", "json",
+                    "--lang", "en", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (override,) = _json(result)["rules"]["overrides"]
+    assert (override["name"], override["by"]) == ("overlap_max", "province.rule:2")
+    assert override["replaces"].endswith("rules/params/tolerances.rule:18")

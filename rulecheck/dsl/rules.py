@@ -839,11 +839,17 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
     where: dict[str, str] = {}
     overrides: list[dict] = []
     order = {"base": 0, "own": 1, "params": 2}
-    for pack, file, kind in sorted(packs, key=lambda p: order[p[2]]):
+    shipped_dir = builtin_dir.resolve()
+
+    def shipped(file: Path) -> bool:  # a built-in pack, also when named by its path (`--rules rules/`)
+        return Path(file).resolve().is_relative_to(shipped_dir)
+
+    builtin_names: set[str] = set()  # parameters and rule ids the built-in packs declare
+    for pack, file, kind in sorted(packs, key=lambda p: (order[p[2]], not shipped(p[1]))):
         for param in pack.params:
             here = f"{pack.path}:{param.span.line}"
             known = param.name in declared
-            from_base = known and where[param.name].startswith("rulecheck:") and kind == "own"
+            from_base = known and param.name in builtin_names and kind == "own" and not shipped(file)
             if kind == "params":
                 if not known:
                     diags.append(_diag(pack.path, pack.text, param.span, f"{param.name} overrides no known parameter",
@@ -871,6 +877,8 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
                                   "how": "override"})
             declared[param.name] = (param, pack.path, pack.text)
             where[param.name] = here
+            if shipped(file) and kind != "params":
+                builtin_names.add(param.name)
     for name, (param, path, text) in declared.items():
         compiled = _compile_param(param, path, text, names, diags)
         if compiled is not None:
@@ -878,10 +886,10 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
     rules: dict[str, CompiledRule] = {}
     first: dict[str, str] = {}
     tests = []
-    for pack, file, kind in sorted(packs, key=lambda p: order[p[2]]):
+    for pack, file, kind in sorted(packs, key=lambda p: (order[p[2]], not shipped(p[1]))):
         for rule in pack.rules:
             here = f"{pack.path}:{rule.span.line}"
-            from_base = rule.id in first and first[rule.id].startswith("rulecheck:") and kind == "own"
+            from_base = rule.id in first and rule.id in builtin_names and kind == "own" and not shipped(file)
             if rule.override and not from_base:
                 diags.append(_diag(pack.path, pack.text, rule.span, f"'override rule {rule.id}' replaces no built-in rule"
                                    + (f" (it is declared in {first[rule.id]}, not built in)" if rule.id in first
@@ -898,6 +906,8 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
                 overrides.append({"kind": "rule", "name": rule.id, "by": here, "replaces": first[rule.id], "how": "override"})
                 rules.pop(rule.id, None)
             first[rule.id] = here
+            if shipped(file) and not from_base:
+                builtin_names.add(rule.id)
             compiled = _compile_rule(rule, pack.path, pack.text, names, diags)
             if compiled is not None:
                 rules[rule.id] = compiled
