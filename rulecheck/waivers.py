@@ -264,7 +264,9 @@ def recount(record: dict, fail_on: str | None = None) -> dict:
     indeterminate = int(summary.get("indeterminate") or 0)
     # in a review round with --fail-on-new, only the conflicts new since the baseline report count
     gated = [c for c in conflicts if c.get("status") == "new"] if summary.get("fail_on_new") else conflicts
-    if gate_fails(gated, fail_on, indeterminate):
+    # `--fail-on never` asks for a report, not a gate (exit 0): its verdict is still judged at the default
+    # threshold, so a report with errors never reads PASSED
+    if gate_fails(gated, "error" if fail_on == "never" else fail_on, indeterminate):
         verdict = "failed"
     elif not decided:
         verdict = "undecided"

@@ -377,3 +377,9 @@ def test_verdict(statuses, conflicts, indeterminate, fail_on, verdict, passed):
     line = render(record, "text", lang="en").splitlines()[-1]
     assert line.endswith(" - " + verdict.upper())
     assert ("PASSED" in line) == (verdict == "passed")
+
+
+def test_fail_on_never_exits_0_but_a_report_with_errors_does_not_say_passed():
+    result = run("check", DEFECTS, "--fail-on", "never", "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("- FAILED") and "PASSED" not in result.stdout.splitlines()[-1]
