@@ -221,7 +221,10 @@ def _color_options(command):
 @cli.command()
 @click.argument("submission", metavar="SUBMISSION")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
-              help="Rule pack file or folder (repeatable; default: the packs shipped with rulecheck).")
+              help="Rule pack file or folder replacing the shipped rules (repeatable; the shipped parameters stay).")
+@click.option("--add-rules", "add_paths", multiple=True, metavar="PATH",
+              help="One's own rule pack added to the shipped rules (repeatable); replacing a shipped rule or "
+                   "parameter is written `override` in the pack.")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE",
               help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
@@ -252,7 +255,7 @@ def _color_options(command):
               help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
 @_limit_option
 @click.pass_context
-def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
           lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, config_path, no_config,
           allow_outside, timings, limit_values):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
@@ -271,18 +274,19 @@ def check(ctx, submission, rule_paths, param_paths, as_of, select, ignore, fail_
         _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
                given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
                given("output_dir", "output-dir"), given("lang", "lang"), explain, given("waiver_path", "waivers"),
-               baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings, config, given)
+               baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings, config, given, add_paths)
 
 
 def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
            lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings,
-           config, given):
+           config, given, add_paths=()):
     destinations = _destinations(formats, outputs, output_dir)
     if fail_on_new and not baseline_path:
         raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
     import rulecheck
 
-    ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None,
+                                   **({"add": list(add_paths)} if add_paths else {}))
     # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
     # before the submission is read
     from_file = {key for key in ("select", "ignore") if key in given.applied}
@@ -450,16 +454,18 @@ def rules() -> None:
 
 @rules.command("list")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
+@click.option("--add-rules", "add_paths", multiple=True, metavar="PATH", help="One's own packs added to the shipped ones.")
 @click.option("--params", "param_paths", multiple=True, metavar="FILE", help="Parameter files.")
 @click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
-def rules_list(rule_paths, param_paths, fmt, lang):
+def rules_list(rule_paths, add_paths, param_paths, fmt, lang):
     """List every rule: id, severity, title (and basis in markdown/json)."""
     import rulecheck
 
     from .report.catalog import render_catalog
 
-    ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None)
+    ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None,
+                                   **({"add": list(add_paths)} if add_paths else {}))
     params = ruleset.param_catalog() if fmt != "text" and hasattr(ruleset, "param_catalog") else None
     click.echo(render_catalog(ruleset.catalog(), fmt, lang=lang, params=params), nl=False)
 
@@ -467,20 +473,25 @@ def rules_list(rule_paths, param_paths, fmt, lang):
 @rules.command("show")
 @click.argument("rule_id", metavar="ID")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH", help="Rule packs (default: the shipped ones).")
+@click.option("--add-rules", "add_paths", multiple=True, metavar="PATH", help="One's own packs added to the shipped ones.")
 @click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
-def rules_show(rule_id, rule_paths, lang):
-    """Show one rule: titles, severity, legal basis, tags, where it is written."""
+def rules_show(rule_id, rule_paths, add_paths, lang):
+    """Show one rule: titles, severity, legal basis, tags, where it is written, and its text."""
     import rulecheck
 
     from .report.catalog import render_rule
 
-    catalog = {entry["id"]: entry for entry in rulecheck.load_rules(list(rule_paths) or None).catalog()}
+    ruleset = rulecheck.load_rules(list(rule_paths) or None, **({"add": list(add_paths)} if add_paths else {}))
+    catalog = {entry["id"]: entry for entry in ruleset.catalog()}
     entry = catalog.get(rule_id) or catalog.get(rule_id.upper())
     if entry is None:
         close = difflib.get_close_matches(rule_id.upper(), list(catalog), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "see `rulecheck rules list`"
         raise InputError([Diagnostic("<command line>", f"no rule {rule_id!r}", field="ID", hint=hint)])
     click.echo(render_rule(entry, lang=lang), nl=False)
+    compiled = ruleset.by_id().get(entry["id"]) if hasattr(ruleset, "by_id") else None
+    if compiled is not None:  # the rule as written, for reading it against the article it cites
+        click.echo("\n" + compiled.source_text(), nl=False)
 
 
 @rules.command("validate")
@@ -489,18 +500,23 @@ def rules_show(rule_id, rule_paths, lang):
               help="Parameter override files to check against the packs (a province's figures).")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Also print, per rule, which join conditions an index answers and which run per pair.")
+@click.option("--with-builtin", is_flag=True,
+              help="Check the packs added to the shipped rules, as `check --add-rules` loads them (a rule id the "
+                   "shipped packs declare is an error unless written `override rule`).")
 @_limit_option
-def rules_validate(paths, param_paths, show_plan, limit_values):
+def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
     from .dsl.rules import validated
     from .limits import override
 
     with override(**_limits(limit_values)):
+        where = {"add": list(paths)} if with_builtin else {}
+        own = None if with_builtin else list(paths)
         if show_plan:
-            rule_set, diagnostics = validated(list(paths), list(param_paths) or None)
+            rule_set, diagnostics = validated(own, list(param_paths) or None, **where)
         else:
-            diagnostics = validate(list(paths), list(param_paths) or None)
+            diagnostics = validate(own, list(param_paths) or None, **where)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -514,19 +530,27 @@ def rules_validate(paths, param_paths, show_plan, limit_values):
                 click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
                 for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
                     click.echo(line)
-    click.echo(f"{len(paths)} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
+    from .dsl.rules import _rule_files
+
+    count = len(_rule_files(list(paths))[0])  # a folder counts its pack files
+    click.echo(f"{count} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
 
 
 @rules.command("test")
 @click.argument("paths", nargs=-1, metavar="[PATH...]")
+@click.option("--with-builtin", is_flag=True,
+              help="Run the packs' tests with the shipped rules loaded too, as `check --add-rules` loads them.")
 @_limit_option
-def rules_test(paths, limit_values):
+def rules_test(paths, with_builtin, limit_values):
     """Run the tests written beside the rules (default: the shipped packs). Exit 1 when one fails."""
     from .dsl import run_rule_tests
     from .limits import override
 
     with override(**_limits(limit_values)):
-        results = run_rule_tests(list(paths) or None)
+        if with_builtin and paths:
+            results = run_rule_tests(None, add=list(paths))
+        else:
+            results = run_rule_tests(list(paths) or None)
     failed = 0
     for result in results:
         ok = bool(getattr(result, "passed", getattr(result, "ok", False)))
@@ -535,6 +559,20 @@ def rules_test(paths, limit_values):
         click.echo(printable(text), err=not ok)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
+
+
+@rules.command("lsp")
+def rules_lsp():
+    """Start the language server for .rule files on standard input/output (for an editor; needs pygls:
+    pip install 'rulecheck-nrap[lsp]')."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        raise InputError([Diagnostic("<command line>", "the language server needs pygls, which is not installed",
+                                     hint="pip install 'rulecheck-nrap[lsp]' (or: pip install pygls)")]) from None
+    from .dsl.lsp import serve
+
+    serve()
 
 
 # ---- schema ---------------------------------------------------------------------------------------

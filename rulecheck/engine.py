@@ -183,6 +183,7 @@ def check(
         },
         "rules": {
             "packs": rules.packs,
+            "overrides": list(getattr(rules, "overrides", [])),
             "sha256": rules.sha256,
             "catalog": [r.catalog(as_of) for r in chosen],
             "params": sorted(params.used.values(), key=lambda p: (p["name"], str(p["key"]))),

@@ -211,6 +211,11 @@ class Rule:
     actual: tuple[Template, ...] | None = None
     # which clauses were written, to report missing or repeated ones
     clauses: tuple[tuple[str, Span], ...] = ()
+    override: bool = False  # `override rule`: replaces the built-in rule of the same id, on purpose
+    severity_when: Expr | None = None  # `severity A when COND else B`: A where COND holds, else B
+    severity_else: str | None = None
+    subjects: tuple[str, ...] | None = None  # `subjects a, b`: only these variables name a conflict's subjects
+    subjects_span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
     def family(self) -> str:
@@ -251,6 +256,7 @@ class Param:
     title_en: str
     editions: tuple[Edition, ...]
     span: Span = field(compare=False, repr=False)
+    override: bool = False  # `override param`: replaces the built-in parameter of the same name, on purpose
 
 
 # ---- tests ------------------------------------------------------------------------------------------
@@ -279,10 +285,13 @@ class Patch:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str  # conflict | none | indeterminate
+    kind: str  # conflict | none | indeterminate | pass | not_applicable | count
     rule: str
     subjects: tuple[str, ...]
     span: Span = field(compare=False, repr=False)
+    count: int | None = None  # `expect N RULE`
+    # `with actual "…"`, `with expected "…"`, `message contains "…"`: ((what, text), …), each a piece of the text
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,6 +306,23 @@ class RuleTest:
 
 
 @dataclass(frozen=True)
+class FieldDecl:
+    """`field ROOT.COLLECTION….NAME: TYPE [UNIT] "zh" ["en"]`: a column the contract lacks, read from a GIS record."""
+
+    path: tuple[str, ...]  # the collection: ("detailed_plan", "parcels")
+    name: str
+    type: str  # number | text | code | date | bool
+    unit: str | None
+    title_zh: str
+    title_en: str
+    span: Span = field(compare=False, repr=False)
+    type_span: Span = field(compare=False, repr=False, default=None)
+
+    def text(self) -> str:
+        return ".".join(self.path + (self.name,))
+
+
+@dataclass(frozen=True)
 class Pack:
     """One parsed rule file."""
 
@@ -305,3 +331,5 @@ class Pack:
     rules: tuple[Rule, ...]
     params: tuple[Param, ...]
     tests: tuple[RuleTest, ...]
+    broken: tuple[str, ...] = ()  # ids of rules that could not be read (their tests are not reported again)
+    fields: tuple[FieldDecl, ...] = ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
@@ -13,7 +14,7 @@ import shapely
 
 from rulecheck.dsl.schema import BOOL, CODE, GEOM, NUM, STR, TOL, T, num
 from rulecheck.dsl.units import Quantity, Tolerance
-from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
+from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
 
 def as_geometry(value, what: str = "geometry"):
@@ -203,6 +204,14 @@ def outside_area(a, b) -> Quantity:
     return Quantity(float(shapely.area(shapely.difference(a, b))), "area", "m2")
 
 
+def buffer(a, d):
+    """The area within distance d of a geometry (a negative distance shrinks a polygon): "within 50 m" as a place."""
+    value = d.value if isinstance(d, Quantity) else float(d)
+    if not math.isfinite(value) or abs(value) > 1e7:
+        raise EvalError(f"buffer distance {format_value(d)} is out of range")
+    return shapely.buffer(a, value, quad_segs=8)
+
+
 def distance(a, b) -> Quantity:
     return Quantity(float(shapely.distance(a, b)), "length", "m")
 
@@ -319,6 +328,7 @@ BUILTINS: dict[str, Builtin] = {
     "difference": Builtin(("geom", "geom"), 0, GEOM, difference, True, "a without b"),
     "outside_area": Builtin(("geom", "geom"), 0, AREA, outside_area, True, "area of a lying outside b"),
     "distance": Builtin(("geom", "geom"), 0, num("length"), distance, True, "shortest distance, in m"),
+    "buffer": Builtin(("geom", "length"), 0, GEOM, buffer, True, "the area within a distance of a geometry"),
     "intersects": Builtin(("geom", "geom"), 0, BOOL, intersects, True, "they touch or overlap"),
     "overlaps": Builtin(("geom", "geom", "tol"), 1, BOOL, overlaps, True, "they share more than tol of area"),
     "within": Builtin(("geom", "geom", "tol"), 1, BOOL, within, True, "a lies in b (up to tol outside)"),

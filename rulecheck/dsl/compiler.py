@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -358,8 +359,10 @@ class ExprCompiler:
             return GROUP, lambda env: name
         if name in ENUM_VALUES:  # also a group (`construction`): `in construction` reads it as the group
             return T("enumlit", tuple(ENUM_VALUES[name]), name), lambda env: name
-        candidates = list(scope) + list(ROOTS) + list(self.names.params) + sorted(self.names.groups) + list(ENUM_VALUES)
-        raise CheckError(node.span, f"unknown name '{name}'", _suggest(name, candidates))
+        kinds = [("variable", list(scope)), ("collection", list(ROOTS)), ("parameter", list(self.names.params)),
+                 ("land-use group", sorted(self.names.groups)), ("enumeration value", list(ENUM_VALUES))]
+        raise CheckError(node.span, f"unknown name '{name}': no variable, collection, parameter, land-use group or "
+                         "enumeration value has this name", _suggest_kind(name, kinds))
 
     # ---- navigation ----
     def c_Field(self, node: ast.Field, scope):
@@ -368,10 +371,11 @@ class ExprCompiler:
         span = node.name_span or node.span
         if name.startswith("_"):  # the language reads the bundle's fields, never Python's internals
             raise CheckError(span, f"'{name}' is not a field (names starting with '_' are not readable)")
+        declared = getattr(self.names, "extra_fields", {})
         if obj_t.kind == "record":
-            return _record_field(obj_t.arg, name, obj_fn, span)
+            return _record_field(obj_t.arg, name, obj_fn, span, declared.get(obj_t.arg))
         if obj_t.kind == "list" and obj_t.arg.kind == "record":
-            ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span)
+            ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span, declared.get(obj_t.arg.arg))
             flat = ft.kind == "list"
             out_t = list_of(ft.arg) if flat else list_of(ft)
 
@@ -750,7 +754,10 @@ class ExprCompiler:
             return self._aggregate(name, node, t.arg, lambda env: f(env))
         builtin = BUILTINS.get(name)
         if builtin is None:
-            raise CheckError(node.span, f"unknown function '{name}'", _suggest(name, list(BUILTINS) + sorted(SPECIAL)))
+            known = sorted(set(BUILTINS) | set(SPECIAL))
+            close = _suggest(name, known)
+            raise CheckError(node.span, f"unknown function '{name}'",
+                             (close + " " if close else "") + f"the functions are {', '.join(known)} (docs/language.md, section 9)")
         self._arity(node, len(builtin.params) - builtin.optional, len(builtin.params))
         arg_types, arg_fns = [], []
         for param_kind, arg in zip(builtin.params, node.args):
@@ -1020,7 +1027,7 @@ def _apply(name: str, impl, values, repairable: bool):
 
 _KIND_WORDS = {"geom": "a geometry or a record with one", "tol": "a tolerance (an area or tolerance(...))",
                "num": "a number", "list": "a list or a collection", "code": "a land-use code",
-               "dict": "a table of amounts", "date": "a date"}
+               "dict": "a table of amounts", "date": "a date", "length": "a length (m, km)"}
 
 
 def _accepts(kind: str, t: T) -> bool:
@@ -1032,6 +1039,8 @@ def _accepts(kind: str, t: T) -> bool:
         return t.kind in ("tol", "num")
     if kind == "num":
         return t.kind == "num"
+    if kind == "length":
+        return t.kind == "num" and t.arg in ("length", None)
     if kind == "list":
         return t.kind == "list"
     if kind == "code":
@@ -1098,6 +1107,19 @@ def _num_text(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
+def _suggest_kind(word: str, kinds: list[tuple[str, list[str]]]) -> str | None:
+    """The nearest name of any kind, saying which kind it is: "did you mean 'max_far'? (a parameter)"."""
+    kind_of = {}
+    for kind, names in kinds:
+        for name in names:
+            kind_of.setdefault(name, kind)
+    close = difflib.get_close_matches(word, list(kind_of), n=1, cutoff=0.6)
+    if not close:
+        return None
+    kind = kind_of[close[0]]
+    return f"did you mean '{close[0]}'? ({'an' if kind[0] in 'aeiou' else 'a'} {kind})"
+
+
 def _suggest(word: str, candidates: list[str]) -> str | None:
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
@@ -1144,10 +1166,49 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
     return index
 
 
-def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span) -> tuple[T, Fn]:
+def _declared_field(name: str, t: T, unit: str | None, obj_fn: Fn) -> tuple[T, Fn]:
+    """A field a pack declares: read from the record's attributes beyond the contract (a GIS layer's column).
+    Absent or empty: the field is absent (indeterminate where it is needed); a value of the wrong kind makes
+    the binding undecided, saying so."""
+
+    def fn(env):
+        rec = obj_fn(env)
+        if isinstance(rec, Missing):
+            return rec
+        extra = (getattr(rec, "__pydantic_private__", None) or {}).get("_extra") or {}
+        v = extra.get(name)
+        if v is None or v == "":
+            return Missing(f"{name} of {record_id(rec)}")
+        try:
+            if t.kind == "num":
+                if isinstance(v, bool):
+                    raise ValueError
+                number = float(v)
+                if not math.isfinite(number):
+                    raise ValueError
+                return Quantity(to_base(number, unit), t.arg, unit) if unit else number
+            if t.kind == "date":
+                return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
+            if t.kind == "bool":
+                if not isinstance(v, bool):
+                    raise ValueError
+                return v
+            return str(v)
+        except (TypeError, ValueError):
+            # there, but not what the pack declared: undecided, never taken as absent (present() is not false)
+            raise EvalError(f"{name} of {record_id(rec)} is {v!r}, not {t}") from None
+
+    return t, fn
+
+
+def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: dict | None = None) -> tuple[T, Fn]:
     fields = fields_of(cls)
+    if name not in fields and declared and name in declared:
+        t, unit, _, _ = declared[name]
+        return _declared_field(name, t, unit, obj_fn)
     if name not in fields:
-        raise CheckError(span, f"{cls.__name__} records have no field '{name}'", _suggest(name, list(fields)))
+        raise CheckError(span, f"{cls.__name__} records have no field '{name}'",
+                         _suggest(name, list(fields) + list(declared or {})))
     ft = fields[name]
     what = name
 

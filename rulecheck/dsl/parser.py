@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -43,7 +44,7 @@ TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
-DECL_START = re.compile(r"^(rule|param|test)\b", re.MULTILINE)
+DECL_START = re.compile(r"^(override|rule|param|test|field)\b", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -190,7 +191,11 @@ class _ToAst(Transformer):
         return ("title", self._s(meta), (_unquote(children[0]), _unquote(children[1])))
 
     def severity_clause(self, meta, children):
-        return ("severity", self._s(meta), str(children[0]))
+        severity, cond, other = children
+        return ("severity", self._s(meta), (str(severity), cond, str(other) if other is not None else None))
+
+    def subjects_clause(self, meta, children):
+        return ("subjects", self._s(meta), tuple(str(c) for c in children))
 
     def basis_clause(self, meta, children):
         law, words = children
@@ -271,10 +276,26 @@ class _ToAst(Transformer):
                 fields["applies_from"], fields["applies_until"] = value
             elif kind == "message":
                 fields["message_zh"], fields["message_en"] = value
+            elif kind == "severity":
+                fields["severity"], fields["severity_when"], fields["severity_else"] = value
+            elif kind == "subjects":
+                fields["subjects"], fields["subjects_span"] = value, span
             else:
                 fields[kind] = value
         fields["steps"] = tuple(fields["steps"])
         return ast.Rule(id=str(rule_id), span=self._s(rule_id), clauses=tuple(clauses), **fields)
+
+    def field_decl(self, meta, children):
+        names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
+        *path, name, type_name = names
+        unit = next((str(c) for c in children if isinstance(c, Token) and c.type == "UNIT"), None)
+        titles = [_unquote(c) for c in children if isinstance(c, Token) and c.type == "STRING"]
+        zh, en = titles[0], titles[1] if len(titles) > 1 else titles[0]
+        return ast.FieldDecl(tuple(str(p) for p in path), str(name), str(type_name), unit, zh, en, self._s(names[0]),
+                             self._s(type_name))
+
+    def override_decl(self, meta, children):
+        return dataclasses.replace(children[0], override=True)
 
     # ---- params ----
     def param_decl(self, meta, children):
@@ -357,8 +378,35 @@ class _ToAst(Transformer):
         return _unquote(token) if token.type == "STRING" else str(token)
 
     def expect_conflict(self, meta, children):
-        rule_id, *subjects = children
-        return ast.Expectation("conflict", str(rule_id), tuple(subjects), self._s(meta))
+        rule_id, *rest = children
+        subjects = tuple(r for r in rest if isinstance(r, str))
+        details = tuple(r for r in rest if isinstance(r, tuple))
+        return ast.Expectation("conflict", str(rule_id), subjects, self._s(meta), details=details)
+
+    def expect_conflict_any(self, meta, children):
+        rule_id, *details = children
+        return ast.Expectation("conflict", str(rule_id), (), self._s(meta), details=tuple(details))
+
+    def expect_pass(self, meta, children):
+        return ast.Expectation("pass", str(children[0]), (), self._s(meta))
+
+    def expect_not_applicable(self, meta, children):
+        return ast.Expectation("not_applicable", str(children[0]), (), self._s(meta))
+
+    def expect_count(self, meta, children):
+        number, rule_id = children
+        if "." in str(number) or "e" in str(number).lower():
+            raise _TokenError(number, f"'{number}' is not a count: a count of conflicts is a whole number")
+        return ast.Expectation("count", str(rule_id), (), self._s(meta), count=int(str(number)))
+
+    def detail_actual(self, meta, children):
+        return ("actual", _unquote(children[0]))
+
+    def detail_expected(self, meta, children):
+        return ("expected", _unquote(children[0]))
+
+    def detail_message(self, meta, children):
+        return ("message", _unquote(children[0]))
 
     def expect_none(self, meta, children):
         return ast.Expectation("none", str(children[0]), (), self._s(meta))
@@ -378,6 +426,14 @@ class _NumberError(Exception):
     def __init__(self, token: Token):
         super().__init__(str(token))
         self.token = token
+
+
+class _TokenError(Exception):
+    """A token that parses but cannot be what it stands for (a count that is not whole)."""
+
+    def __init__(self, token: Token, message: str):
+        super().__init__(message)
+        self.token, self.message = token, message
 
 
 class _DateError(Exception):
@@ -478,8 +534,58 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str, line_offset: 
 
 
 def _keyword(terminal: str) -> str:
-    """Lark names anonymous keyword terminals like RULE, FOR; show them as the word itself."""
+    """Lark names anonymous keyword terminals like RULE, FOR; show them as the word itself (and the ones it
+    numbers, __ANON_0, by what they match: never a parser-internal name)."""
+    if terminal.startswith("__"):
+        pattern = _anonymous_terminals().get(terminal)
+        return f"'{pattern}'" if pattern else "something else"
     return f"'{terminal.lower()}'"
+
+
+@functools.lru_cache(maxsize=1)
+def _anonymous_terminals() -> dict[str, str]:
+    out = {}
+    for terminal in _lark().terminals:
+        if terminal.name.startswith("__"):
+            value = terminal.pattern.value
+            out[terminal.name] = value if terminal.pattern.type == "str" else re.sub(r"\\(.)", r"\1", value)
+    return out
+
+
+_CLOSERS = {"(": ")", "[": "]"}
+_CLOSER_TERMINALS = {")": "RPAR", "]": "RSQB"}
+
+
+def _unclosed_bracket(chunk: str, upto: int, expected) -> tuple[int, str] | None:
+    """The offset and character of the innermost bracket opened before `upto` and not closed, when the parser
+    expected its closer there: the mistake is where the bracket opened, not where the parser gave up."""
+    stack: list[tuple[int, str]] = []
+    i = 0
+    while i < len(chunk):  # the whole declaration: a bracket closed after where the parser stopped is closed
+        ch = chunk[i]
+        if ch == '"':  # a text: skip it (a triple-quoted one too)
+            if chunk.startswith('"""', i):
+                end = chunk.find('"""', i + 3)
+                i = len(chunk) if end < 0 else end + 3
+                continue
+            j = i + 1
+            while j < len(chunk) and chunk[j] not in '"\n':
+                j += 2 if chunk[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == "#":
+            end = chunk.find("\n", i)
+            i = len(chunk) if end < 0 else end
+            continue
+        if ch in _CLOSERS:
+            stack.append((i, ch))
+        elif ch in (")", "]") and stack and _CLOSERS[stack[-1][1]] == ch:
+            stack.pop()
+        i += 1
+    stack = [(offset, ch) for offset, ch in stack if offset < upto]
+    if stack and _CLOSER_TERMINALS[_CLOSERS[stack[-1][1]]] in set(expected or ()):
+        return stack[-1]
+    return None
 
 
 def _or_list(words: list[str]) -> str:
@@ -569,6 +675,8 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     rules: list[ast.Rule] = []
     params: list[ast.Param] = []
     tests: list[ast.RuleTest] = []
+    broken: list[str] = []  # ids of rules that did not parse
+    fields: list[ast.FieldDecl] = []
     starts = [m.start() for m in DECL_START.finditer(text)]
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
@@ -592,7 +700,24 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 continue
             decls = _ToAst(path, text, begin).transform(tree)
         except UnexpectedInput as err:
-            diagnostics.append(_syntax_diagnostic(err, path, text, line_offset=lines_before))
+            diagnostic = _syntax_diagnostic(err, path, text, line_offset=lines_before)
+            where = getattr(getattr(err, "token", None), "start_pos", None)
+            if where is None:
+                where = getattr(err, "pos_in_stream", None)
+            opened = _unclosed_bracket(chunk, len(chunk) if where is None else where,
+                                       getattr(err, "expected", None) or getattr(err, "allowed", None))
+            if opened is not None:
+                offset, bracket = opened
+                line = lines_before + chunk.count("\n", 0, offset) + 1
+                column = offset - (chunk.rfind("\n", 0, offset) + 1) + 1
+                diagnostic = Diagnostic(path, f"'{bracket}' is not closed: '{_CLOSERS[bracket]}' expected",
+                                        line=line, column=column, excerpt=_line_text(text, line),
+                                        hint=f"the parser stopped at line {diagnostic.line}: {diagnostic.message}")
+            diagnostics.append(diagnostic)
+            # the tests of a rule that could not be read would each say it does not exist: one mistake, one error
+            head = re.match(r"\s*(?:override\s+)?rule\s+([A-Z]{2,5}-\d{3})\b", chunk)
+            if head:
+                broken.append(head.group(1))
             continue
         except VisitError as err:
             orig = err.orig_exc
@@ -605,6 +730,9 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 )
             elif isinstance(orig, RecursionError):
                 diagnostics.append(Diagnostic(path, "the declaration nests too deeply to read", line=text.count("\n", 0, begin) + 1))
+            elif isinstance(orig, _TokenError):
+                diagnostics.append(Diagnostic(path, orig.message, line=orig.token.line, column=orig.token.column,
+                                              excerpt=_line_text(text, orig.token.line)))
             elif isinstance(orig, _DateError):
                 diagnostics.append(
                     Diagnostic(path, f"'{orig.token}' is not a valid date", line=orig.token.line,
@@ -620,7 +748,9 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 params.append(decl)
             elif isinstance(decl, ast.RuleTest):
                 tests.append(decl)
-    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests)), diagnostics
+            elif isinstance(decl, ast.FieldDecl):
+                fields.append(decl)
+    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields)), diagnostics
 
 
 def _clip(text: str, size: int = 40) -> str:

@@ -84,6 +84,21 @@ class CompiledRule:
     traced_require: Any = None  # compiled on the first conflict asked to explain itself
     operand_fns: Any = None  # the require comparison's sides, compiled on the first conflict
     plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
+    severity_fn: Any = None  # `severity A when COND else B`: COND compiled in the rule's scope
+
+    def severity_of(self, env: dict) -> str:
+        """The severity of a conflict: the rule's, or chosen by its condition on this binding. A condition that
+        cannot be decided gives the graver of the two: an undecided condition never lowers a conflict."""
+        r = self.rule
+        if self.severity_fn is None or r.severity_else is None:
+            return r.severity
+        try:
+            verdict = self.severity_fn(env)
+        except EvalError:
+            verdict = None
+        if isinstance(verdict, bool):
+            return r.severity if verdict else r.severity_else
+        return min((r.severity, r.severity_else), key=SEVERITIES.index)
 
     def _scope(self) -> dict[str, T]:
         return {var: t for _, var, _, t in self.steps if var}
@@ -91,6 +106,21 @@ class CompiledRule:
     @property
     def id(self) -> str:
         return self.rule.id
+
+    def source_text(self) -> str:
+        """The rule as written in its pack: from its `rule` line to the next declaration (its tests excluded),
+        without the blank and comment lines that trail it."""
+        from rulecheck.dsl.parser import DECL_START
+
+        lines = self.text.splitlines()
+        start = max(self.rule.span.line - 1, 0)
+        end = start + 1
+        while end < len(lines) and not DECL_START.match(lines[end]):
+            end += 1
+        body = lines[start:end]
+        while body and (not body[-1].strip() or body[-1].lstrip().startswith("#")):
+            body.pop()
+        return "\n".join(body) + "\n"
 
     @property
     def family(self) -> str:
@@ -135,6 +165,7 @@ class CompiledRule:
             "id": r.id,
             "family": r.family,
             "severity": r.severity,
+            **({"severity_otherwise": r.severity_else} if r.severity_else else {}),
             "title": {"zh": r.title_zh, "en": r.title_en},
             "basis": self.basis_at(as_of),
             "tags": list(r.tags),
@@ -266,7 +297,7 @@ class CompiledRule:
         conflict = {
             "rule": r.id,
             "family": r.family,
-            "severity": r.severity,
+            "severity": self.severity_of(env),
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
             "basis": basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification)),
@@ -358,6 +389,8 @@ class RuleSet:
     sha256: str
     tests: list[tuple[ast.RuleTest, str, Path]]  # test, display path, file path
     warnings: list[Diagnostic]
+    # what one's own packs replaced on purpose: {kind: param|rule, name, by, replaces, how: override|params file}
+    overrides: list[dict] = field(default_factory=list)
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
@@ -521,6 +554,67 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
     return CompiledParam(param.name, param.title_zh, param.title_en, ptype, editions, path, param.span.line, bool(is_table))
 
 
+FIELD_TYPES = ("number", "text", "code", "date", "bool")
+
+
+def _declared_fields(packs, diags: list[Diagnostic]) -> dict[type, dict[str, tuple]]:
+    """The fields packs add to the contract's records: {record class: {name: (T, unit, declaration, path)}}.
+
+    Each is checked where it is declared: the collection must exist (with the nearest name), the name must not
+    be a field the contract already has, the type must be one the language knows, a unit only on a number."""
+    from rulecheck.dsl.schema import ROOTS, fields_of
+    from rulecheck.dsl.units import UNITS, dimension
+
+    out: dict[type, dict[str, tuple]] = {}
+    for pack, _, _ in packs:
+        for decl in getattr(pack, "fields", ()):
+            def refuse(message, hint=None, span=decl.span):
+                diags.append(_diag(pack.path, pack.text, span, message, hint))
+
+            current = ROOTS.get(decl.path[0])
+            if current is None:
+                refuse(f"field {decl.text()}: '{decl.path[0]}' is not a collection", _suggest(decl.path[0], list(ROOTS)))
+                continue
+            ok = True
+            for step in decl.path[1:]:
+                while current.kind == "list":
+                    current = current.arg
+                if current.kind != "record" or step not in fields_of(current.arg):
+                    known = list(fields_of(current.arg)) if current.kind == "record" else []
+                    refuse(f"field {decl.text()}: {current} has no field '{step}'", _suggest(step, known))
+                    ok = False
+                    break
+                current = fields_of(current.arg)[step]
+            while ok and current.kind == "list":
+                current = current.arg
+            if not ok:
+                continue
+            if current.kind != "record":
+                refuse(f"field {decl.text()}: {'.'.join(decl.path)} is {current}, not a collection of records")
+                continue
+            cls = current.arg
+            if decl.name in fields_of(cls):
+                refuse(f"field {decl.text()}: {cls.__name__} records already have the field '{decl.name}'",
+                       "a declared field adds a column the contract lacks; this one is read as the contract says")
+                continue
+            if decl.type not in FIELD_TYPES:
+                refuse(f"field {decl.text()}: '{decl.type}' is not a type of field", f"the types are {', '.join(FIELD_TYPES)}",
+                       span=decl.type_span or decl.span)
+                continue
+            if decl.unit is not None and decl.type != "number":
+                refuse(f"field {decl.text()}: only a number has a unit, not a {decl.type}")
+                continue
+            unit = None if decl.unit is None else next((u for u in UNITS if u == decl.unit), decl.unit)
+            t = {"number": T("num", dimension(unit), "%" if unit == "%" else None), "text": T("str"), "code": T("code"),
+                 "date": T("date"), "bool": T("bool")}[decl.type]
+            seen = out.setdefault(cls, {}).get(decl.name)
+            if seen is not None and (seen[0], seen[1]) != (t, unit):
+                refuse(f"field {decl.text()} is declared again with another type or unit (also in {seen[3]})")
+                continue
+            out[cls][decl.name] = (t, unit, decl, f"{pack.path}:{decl.span.line}")
+    return out
+
+
 def _suggest_code(classification, code):
     s = classification.suggest(code)
     return f"did you mean '{s}'?" if s else None
@@ -599,9 +693,23 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
             diags.append(_diag(path, text, err.span, err.args[0], err.hint))
             ok = False
             break
-    require = at = None
+    require = at = severity_fn = None
     messages: dict[str, list] = {}
     expected = actual = None
+    if ok and rule.subjects is not None:  # `subjects a, b`: only these name a conflict's subjects
+        span = rule.subjects_span or rule.span
+        chosen = []
+        for var in rule.subjects:
+            t = scope.get(var)
+            if t is None:
+                diags.append(_diag(path, text, span, f"'subjects' names '{var}', which the rule does not bind",
+                                   _suggest(var, list(scope))))
+            elif not ((t.kind == "record" and has_id(t.arg)) or (t.kind == "list" and t.arg.kind == "record" and has_id(t.arg.arg))):
+                diags.append(_diag(path, text, span, f"'subjects' names '{var}', which is {t}, not records with ids"))
+            else:
+                chosen.append(var)
+                comp.used_vars.add(var)
+        subject_vars = chosen
     if ok:
         def compile_template(template: ast.Template | None):
             if template is None:
@@ -619,12 +727,22 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 comp.plans = plans
             return parts
 
-        for what in ("require", "at", "message_zh", "message_en", "expected", "actual"):
+        for what in ("require", "at", "message_zh", "message_en", "expected", "actual", "severity_when"):
             node = getattr(rule, what)
             if node is None:
                 continue
             try:
-                if what == "require":
+                if what == "severity_when":
+                    plans, comp.plans = comp.plans, []
+                    try:
+                        t, severity_fn = comp.compile(node, scope)
+                    finally:
+                        comp.plans = plans
+                    if t.kind not in ("bool", "any"):
+                        raise CheckError(node.span, f"'severity … when' needs a condition (true or false), not {t}")
+                    if rule.severity_else == rule.severity:
+                        raise CheckError(node.span, f"'severity {rule.severity} when … else {rule.severity_else}' chooses between the same severity")
+                elif what == "require":
                     t, require = comp.compile(node, scope)
                     if t.kind not in ("bool", "any"):
                         raise CheckError(node.span, f"'require' must be true or false, not {t}")
@@ -652,66 +770,115 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("en", [rule.title_en])
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
                         tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
-                        plans=comp.plans)
+                        plans=comp.plans, severity_fn=severity_fn)
 
 
 def load_rules(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
-               classification=None) -> RuleSet:
-    """Parse, check and compile rule packs (default: the built-in ones) and parameter override files.
+               classification=None, add: list[str | Path] | None = None) -> RuleSet:
+    """Parse, check and compile rule packs and parameter override files.
 
-    Raises InputError with every error found in every file."""
-    rule_set, diags = _load(paths, params, classification)
+    `paths` replace the built-in rules (default: the built-in packs); `add` are one's own packs added to them.
+    The built-in parameters are always there underneath: a pack's own `param` adds to them, and replacing one
+    is written `override param NAME` (or given in a `params` file). Raises InputError with every error found."""
+    rule_set, diags = _load(paths, params, classification, add)
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise InputError(diags)
     return rule_set
 
 
-def validate(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> list[Diagnostic]:
+def validate(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
+             add: list[str | Path] | None = None) -> list[Diagnostic]:
     """Every diagnostic (errors and warnings) of the given packs, for `rulecheck rules validate`."""
-    return _load(paths, params, None)[1]
+    return _load(paths, params, None, add)[1]
 
 
-def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None) -> tuple[RuleSet, list[Diagnostic]]:
-    """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan`."""
-    return _load(paths, params, None)
+def validated(paths: list[str | Path] | None = None, params: list[str | Path] | None = None,
+              add: list[str | Path] | None = None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+    """The compiled rules (those without errors) and every diagnostic, for `rulecheck rules validate --plan` (and
+    the language server, whose unsaved copy of a file is a `stand_in` for it)."""
+    return _load(paths, params, None, add, stand_in)
 
 
-def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
+def _load(paths, params, classification, add=None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
+    """`stand_in`: a file that one of `paths` stands in for (the editor's unsaved copy of it): not loaded again
+    from the built-in packs underneath."""
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()
-    files, diags = _rule_files(paths) if paths else _rule_files(default_rule_paths(), builtin=True)
+    own, diags = _rule_files(list(paths or []) + list(add or []))
+    # underneath one's own packs: the built-in parameters (always), and the built-in rules unless `paths`
+    # replaces them; a built-in file also named among one's own is loaded once, under the name given
+    builtin_dir = default_rule_paths()[0]
+    base_files, _ = _rule_files([builtin_dir] if not paths else [builtin_dir / "params"], builtin=True)
+    named = {f.resolve() for f, _ in own} | ({Path(stand_in).resolve()} if stand_in else set())
+    base = [(f, d) for f, d in base_files if f.resolve() not in named]
+    files = own + base
     param_files, pdiags = _rule_files(list(params or []))
     diags += pdiags
     parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
-    if not any(pack.params for (pack, _), _, _ in parsed):
-        # a pack of one's own rules declares no parameters: it uses the built-in legal figures
-        builtin, _ = _rule_files([default_rule_paths()[0] / "params"], builtin=True)
-        files += builtin
-        parsed += [(parse_file_cached(file, display), file, display) for file, display in builtin]
     parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]
+    base_set = set(base)
+    layer = {}
+    for _, file, display in parsed:
+        layer[(file, display)] = "base" if (file, display) in base_set else "own"
+    for file, display in param_files:
+        layer[(file, display)] = "params"
     packs = []
     digest = hashlib.sha256()
     for (pack, pd), file, display in parsed:
         diags += pd
-        packs.append((pack, file, (file, display) in param_files))
+        packs.append((pack, file, layer[(file, display)]))
         digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
     names = Names({}, set(classification.groups))
     names.classification = classification  # type: ignore[attr-defined]
-    # parameters first (rules refer to them); an override file replaces a built-in parameter by name
+    names.extra_fields = _declared_fields(packs, diags)  # type: ignore[attr-defined]
+    # parameters first (rules refer to them): the built-in ones, then one's own (adding; `override param`
+    # replaces a built-in one), then the --params files (replacing by name)
     declared: dict[str, tuple[ast.Param, str, str]] = {}
-    for pack, file, is_override in packs:
+    where: dict[str, str] = {}
+    overrides: list[dict] = []
+    order = {"base": 0, "own": 1, "params": 2}
+    shipped_dir = builtin_dir.resolve()
+
+    def shipped(file: Path) -> bool:  # a built-in pack, also when named by its path (`--rules rules/`)
+        return Path(file).resolve().is_relative_to(shipped_dir)
+
+    builtin_names: set[str] = set()  # parameters and rule ids the built-in packs declare
+    for pack, file, kind in sorted(packs, key=lambda p: (order[p[2]], not shipped(p[1]))):
         for param in pack.params:
-            if param.name in declared and not is_override:
-                _, other_path, _ = declared[param.name]
-                diags.append(_diag(pack.path, pack.text, param.span, f"parameter {param.name} is declared twice (also in {other_path})"))
+            here = f"{pack.path}:{param.span.line}"
+            known = param.name in declared
+            from_base = known and param.name in builtin_names and kind == "own" and not shipped(file)
+            if kind == "params":
+                if not known:
+                    diags.append(_diag(pack.path, pack.text, param.span, f"{param.name} overrides no known parameter",
+                                       _suggest(param.name, list(declared))))
+                    continue
+                overrides.append({"kind": "param", "name": param.name, "by": here, "replaces": where[param.name],
+                                  "how": "params file"})
+            elif param.override and not from_base:
+                diags.append(_diag(pack.path, pack.text, param.span,
+                                   f"'override param {param.name}' replaces no built-in parameter"
+                                   + (f" (it is declared in {where[param.name]}, not built in)" if known else ""),
+                                   None if known else _suggest(param.name, list(declared))))
                 continue
-            if is_override and param.name not in declared:
-                diags.append(_diag(pack.path, pack.text, param.span, f"{param.name} overrides no known parameter",
-                                   _suggest(param.name, list(declared))))
+            elif from_base and not param.override:
+                diags.append(_diag(pack.path, pack.text, param.span,
+                                   f"parameter {param.name} is already a built-in parameter ({where[param.name]})",
+                                   f"write 'override param {param.name}' to replace it on purpose, or choose another name"))
                 continue
+            elif known and not param.override:
+                diags.append(_diag(pack.path, pack.text, param.span,
+                                   f"parameter {param.name} is declared twice (also in {where[param.name]})"))
+                continue
+            elif param.override:
+                overrides.append({"kind": "param", "name": param.name, "by": here, "replaces": where[param.name],
+                                  "how": "override"})
             declared[param.name] = (param, pack.path, pack.text)
+            where[param.name] = here
+            if shipped(file) and kind != "params":
+                builtin_names.add(param.name)
     for name, (param, path, text) in declared.items():
         compiled = _compile_param(param, path, text, names, diags)
         if compiled is not None:
@@ -719,21 +886,39 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
     rules: dict[str, CompiledRule] = {}
     first: dict[str, str] = {}
     tests = []
-    for pack, file, is_override in packs:
+    for pack, file, kind in sorted(packs, key=lambda p: (order[p[2]], not shipped(p[1]))):
         for rule in pack.rules:
-            if rule.id in first:
+            here = f"{pack.path}:{rule.span.line}"
+            from_base = rule.id in first and rule.id in builtin_names and kind == "own" and not shipped(file)
+            if rule.override and not from_base:
+                diags.append(_diag(pack.path, pack.text, rule.span, f"'override rule {rule.id}' replaces no built-in rule"
+                                   + (f" (it is declared in {first[rule.id]}, not built in)" if rule.id in first
+                                      else " (the built-in rules are loaded with `check --add-rules` or `--with-builtin`)")))
+                continue
+            if from_base and not rule.override:
+                diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is already a built-in rule ({first[rule.id]})",
+                                   f"write 'override rule {rule.id}' to replace it on purpose, or choose another id"))
+                continue
+            if rule.id in first and not from_base:
                 diags.append(_diag(pack.path, pack.text, rule.span, f"rule {rule.id} is declared twice (also in {first[rule.id]})"))
                 continue
-            first[rule.id] = f"{pack.path}:{rule.span.line}"
+            if from_base:
+                overrides.append({"kind": "rule", "name": rule.id, "by": here, "replaces": first[rule.id], "how": "override"})
+                rules.pop(rule.id, None)
+            first[rule.id] = here
+            if shipped(file) and not from_base:
+                builtin_names.add(rule.id)
             compiled = _compile_rule(rule, pack.path, pack.text, names, diags)
             if compiled is not None:
                 rules[rule.id] = compiled
-        tests.extend((t, pack.path, file) for t in pack.tests)
+        if kind != "base" or not own:  # `rules test` runs one's own tests, not the built-in packs' underneath
+            tests.extend((t, pack.path, file) for t in pack.tests)
     all_rule_ids = {r.id for pack, _, _ in packs for r in pack.rules}
+    unreadable = {rule_id for pack, _, _ in packs for rule_id in getattr(pack, "broken", ())}
     for test, path, file in tests:
         pack_text = next(p.text for p, f, _ in packs if f == file)
         for rule_id in {test.rule} | {e.rule for e in test.expectations}:
-            if rule_id not in all_rule_ids:
+            if rule_id not in all_rule_ids and rule_id not in unreadable:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
         from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
@@ -744,5 +929,5 @@ def _load(paths, params, classification) -> tuple[RuleSet, list[Diagnostic]]:
                 diags.append(_diag(path, pack_text, patch.span, problem))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
-                       [d for d in diags if d.severity == "warning"])
+                       [d for d in diags if d.severity == "warning"], overrides)
     return rule_set, diags

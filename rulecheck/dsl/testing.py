@@ -26,6 +26,7 @@ class TestResult:
     path: str
     line: int
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a pass rests on, when it checked nothing
 
     @property
     def passed(self) -> bool:
@@ -33,7 +34,7 @@ class TestResult:
 
     def render(self) -> str:
         head = f"{'PASS' if self.passed else 'FAIL'} {self.rule} {self.name}  ({self.path}:{self.line})"
-        return "\n".join([head] + [f"    {f}" for f in self.failures])
+        return "\n".join([head] + [f"    {f}" for f in self.failures] + [f"    note: {n}" for n in self.notes])
 
 
 class PatchError(Exception):
@@ -59,6 +60,9 @@ def given_roots(rule_file: Path) -> list[Path]:
 
 def _manifest_for(test: ast.RuleTest, rule_file: Path) -> Path:
     target = (rule_file.parent / test.given).resolve()
+    if test.given_kind == "fixture" and not target.exists() and (PACKAGED_FIXTURES / test.given).is_dir():
+        # a fixture shipped with rulecheck, by its name (`given fixture "minimal"`), from a pack anywhere
+        target = (PACKAGED_FIXTURES / test.given).resolve()
     if test.given_kind == "fixture":
         return target / "submission.yaml" if target.is_dir() else target
     return target
@@ -128,6 +132,35 @@ def check_patch_path(patch: ast.Patch) -> str | None:
             if origin is not list:
                 return f"[{step.name}] needs a list of records before it"
             current = typing.get_args(current)[0]
+    return _check_patch_value(patch)
+
+
+def _check_patch_value(patch: ast.Patch) -> str | None:
+    """Why a `with` value cannot go into its field (a unit of another dimension, a text for a number, a name
+    that is no value of the field's enumeration, bad WKT), found at validate as `rules test` would find it."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if patch.kind != "set" or not patch.path or patch.path[-1].kind != "field":
+        return None
+    owner = _root_type(patch.root)
+    for step in patch.path[:-1]:
+        owner = _unwrap(owner)
+        if typing.get_origin(owner) is list:
+            owner = typing.get_args(owner)[0]
+        elif step.kind == "field" and isinstance(owner, type) and issubclass(owner, BaseModel):
+            owner = owner.model_fields[step.name].annotation
+        else:
+            return None  # a table of amounts (costs, revenues): any amount
+    owner = _unwrap(owner)
+    name = patch.path[-1].name
+    if not (isinstance(owner, type) and issubclass(owner, BaseModel)) or name == "quantity":
+        return None  # a duty's quantity is in the unit the record gives: known only when it runs
+    try:
+        _convert(owner.model_construct(), name, _literal(patch.value))
+    except PatchError as err:
+        return f"{patch.text()}: {err}"
     return None
 
 
@@ -183,7 +216,9 @@ def _convert(owner, name: str, value):
         try:
             return TypeAdapter(fields[name].annotation).validate_python(value)
         except Exception as err:  # pydantic's ValidationError: say what the field wanted
-            raise PatchError(f"{name} cannot be {value!r}: {str(err).splitlines()[-1].strip()}") from None
+            errors = err.errors() if hasattr(err, "errors") else []
+            said = errors[0]["msg"] if errors else str(err).splitlines()[-1].strip()
+            raise PatchError(f"{name} cannot be {value!r}: {said}") from None
     return value
 
 
@@ -282,31 +317,89 @@ def _patch_and_check(test, submission, rule_set, result) -> TestResult:
     record = check(submission, rule_set, select=wanted, lang="en")
     conflicts = record["conflicts"]
     indeterminate = record["indeterminate"]
+    status = {o["rule"]: o["status"] for o in record.get("outcomes", [])}
     for expectation in test.expectations:
-        mine = [c for c in conflicts if c["rule"] == expectation.rule]
-        if expectation.kind == "conflict":
-            wanted_ids = set(expectation.subjects)
-            if not any(wanted_ids <= {s["id"] for s in c["subjects"]} for c in mine):
-                got = "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine) or "no conflict"
-                result.failures.append(
-                    f"line {expectation.span.line}: expected {expectation.rule} on {', '.join(expectation.subjects)}; got {got}"
-                )
-        elif expectation.kind == "none":
-            if mine:
-                shown = "; ".join(f"{', '.join(s['id'] for s in c['subjects'])}: {c['message']}" for c in mine[:3])
-                result.failures.append(f"line {expectation.span.line}: expected no {expectation.rule}; got {len(mine)}: {shown}")
-            stuck = [i for i in indeterminate if i["rule"] == expectation.rule]
-            if stuck:
-                result.failures.append(
-                    f"line {expectation.span.line}: expected no {expectation.rule}, but it is indeterminate: {stuck[0]['missing']}"
-                )
-        else:
-            if not any(i["rule"] == expectation.rule for i in indeterminate):
-                result.failures.append(f"line {expectation.span.line}: expected {expectation.rule} to be indeterminate")
+        problem = _unmet(expectation, conflicts, indeterminate, status)
+        if problem:
+            result.failures.append(f"line {expectation.span.line}: {problem}")
+        elif expectation.kind == "none" and status.get(expectation.rule) == "not_applicable":
+            # a pass that checked nothing is said so: `expect {rule} passes` pins that something was checked
+            result.notes.append(f"line {expectation.span.line}: no {expectation.rule} because it was not applicable "
+                                "(nothing to check)")
     return result
 
 
-def run_rule_tests(paths=None, params=None) -> list[TestResult]:
-    """Run every test of the given packs (default: the built-in ones)."""
-    rule_set = load_rules(paths, params)
+_STATUS_WORDS = {"pass": "passed", "fail": "had conflicts", "not_applicable": "was not applicable",
+                 "indeterminate": "was indeterminate"}
+_EXPECTED_WORDS = {"pass": "to pass", "not_applicable": "to be not applicable"}
+
+
+def _shown(conflicts: list[dict], limit: int = 3) -> str:
+    return "; ".join(f"{', '.join(s['id'] for s in c['subjects'])}: {c['message']}" for c in conflicts[:limit])
+
+
+def _details_met(conflict: dict, details) -> bool:
+    for what, piece in details:
+        if what == "message":
+            texts = list((conflict.get("messages") or {}).values()) + [conflict.get("message", "")]
+        else:
+            texts = [str(conflict.get(what) or "")]
+        if not any(piece in text for text in texts):
+            return False
+    return True
+
+
+def _details_text(details) -> str:
+    words = {"actual": "with actual", "expected": "with expected", "message": "message contains"}
+    return "".join(f' {words[what]} "{piece}"' for what, piece in details)
+
+
+def _unmet(expectation: ast.Expectation, conflicts, indeterminate, status) -> str | None:
+    """Why the run does not meet the expectation (the difference, for the FAIL line), or None when it does."""
+    rule = expectation.rule
+    mine = [c for c in conflicts if c["rule"] == rule]
+    stuck = [i for i in indeterminate if i["rule"] == rule]
+    outcome = _STATUS_WORDS.get(status.get(rule, ""), "did not run")  # e.g. "had conflicts", "was not applicable"
+    if expectation.kind == "conflict":
+        wanted_ids = set(expectation.subjects)
+        on = [c for c in mine if wanted_ids <= {s["id"] for s in c["subjects"]}]
+        if any(_details_met(c, expectation.details) for c in on):
+            return None
+        target = f" on {', '.join(expectation.subjects)}" if expectation.subjects else ""
+        want = f"expected {rule}{target}{_details_text(expectation.details)}"
+        if not mine:
+            return f"{want}; got no conflict ({rule} {outcome})"
+        if not on:
+            return f"{want}; got " + "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine)
+        got = "; ".join(f"{', '.join(s['id'] for s in c['subjects'])}: actual \"{c.get('actual') or ''}\", "
+                        f"expected \"{c.get('expected') or ''}\", message \"{c.get('message', '')}\"" for c in on[:3])
+        return f"{want}; got {got}"
+    if expectation.kind == "none":
+        if mine:
+            return f"expected no {rule}; got {len(mine)}: {_shown(mine)}"
+        if stuck:
+            return f"expected no {rule}, but it is indeterminate: {stuck[0]['missing']}"
+        return None
+    if expectation.kind == "indeterminate":
+        return None if stuck else f"expected {rule} to be indeterminate ({rule} {outcome})"
+    if expectation.kind == "count":
+        if len(mine) == expectation.count:
+            return None
+        got = f"{len(mine)}: {_shown(mine)}" if mine else f"none ({rule} {outcome})"
+        return f"expected {expectation.count} {rule} conflict(s); got {got}"
+    # pass | not_applicable: the rule's outcome
+    if status.get(rule) == expectation.kind:
+        return None
+    detail = ""
+    if mine:
+        detail = f": {len(mine)} conflict(s): {_shown(mine)}"
+    elif stuck:
+        detail = f": {stuck[0]['missing']}"
+    return f"expected {rule} {_EXPECTED_WORDS[expectation.kind]}; it {outcome}{detail}"
+
+
+def run_rule_tests(paths=None, params=None, add=None) -> list[TestResult]:
+    """Run every test of the given packs (default: the built-in ones); `add`: packs added to the built-in
+    rules, whose tests alone are run."""
+    rule_set = load_rules(paths, params, add=add)
     return [run_test(test, display, file, rule_set) for test, display, file in rule_set.tests]

@@ -247,6 +247,8 @@ class Record(BaseModel):
     )
 
     _source: SourceLoc | None = PrivateAttr(default=None)
+    # a GIS layer's attributes beyond the contract, read only through a field a rule pack declares
+    _extra: dict | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> SourceLoc | None:

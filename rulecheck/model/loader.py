@@ -763,7 +763,11 @@ class _Loader:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
             return None
+        extras = None
         if gis:
+            # attributes beyond the contract are kept aside, for a field a rule pack declares (a province's column)
+            known = set(model.model_fields) | {"geometry"}
+            extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
             records = self.prepare_gis_records(records, model, where, label)
         with no_gc():
             try:
@@ -783,6 +787,10 @@ class _Loader:
             sources = [SourceLoc(source_path, line) for line in lines]
             for record, source in zip(models, sources):
                 record.__pydantic_private__["_source"] = source
+            if extras is not None and len(extras) == len(models):
+                for record, extra in zip(models, extras):
+                    if extra:
+                        record.__pydantic_private__["_extra"] = extra
         batch = _Batch(section, name, models, sources, where)
         batch.layer = _Layer(label, shapes, declared, geometry_where)
         self.layers.append(batch.layer)
