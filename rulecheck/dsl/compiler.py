@@ -25,6 +25,7 @@ from rulecheck.dsl.schema import (
 from rulecheck.dsl.units import BASE_UNIT, DIMENSION_NAMES, UNITS, Quantity, Tolerance, dimension, to_base
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 from rulecheck.model import documents as d
+from rulecheck.model.landuse import in_force
 
 Fn = Callable[[dict], Any]
 
@@ -185,11 +186,7 @@ class CompiledParam:
     is_table: bool
 
     def edition_at(self, as_of: dt.date) -> CompiledEdition | None:
-        current = None
-        for edition in self.editions:
-            if edition.valid_from <= as_of:
-                current = edition
-        return current
+        return in_force(self.editions, as_of)
 
 
 # ---- helpers on values ------------------------------------------------------------------------------

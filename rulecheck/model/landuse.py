@@ -26,6 +26,16 @@ _EDITION_KEYS = {"from", "codes", "source", "provenance", "text", "paraphrase"}
 PROVENANCES = ("official", "secondary", "practice")
 
 
+def in_force(editions, as_of: dt.date):
+    """The edition in force on `as_of`: the last of `editions` (in date order) whose `valid_from` is not after
+    it, or None before the first. Land-use groups and rule parameters are dated the same way."""
+    current = None
+    for edition in editions:
+        if edition.valid_from <= as_of:
+            current = edition
+    return current
+
+
 @dataclass(frozen=True)
 class Code:
     """One class of the classification: its code, names, and where it was defined (file:line)."""
@@ -68,11 +78,7 @@ class Group:
     editions: tuple[GroupEdition, ...] = ()
 
     def edition_at(self, as_of: dt.date) -> GroupEdition | None:
-        current = None
-        for edition in self.editions:
-            if edition.valid_from <= as_of:
-                current = edition
-        return current
+        return in_force(self.editions, as_of)
 
     def codes_at(self, as_of: dt.date | None) -> tuple[str, ...]:
         """The members on `as_of` (all of `codes` for an undated group, or when no date is given)."""
