@@ -245,7 +245,15 @@ def reader_problem(exc: yaml.YAMLError) -> str:
 
 
 def load_yaml(text: str, path: str) -> tuple[Any, list[Diagnostic]]:
-    """Parse YAML text into LocDict/LocList/scalars; a syntax error becomes a located diagnostic."""
+    """Parse YAML text into LocDict/LocList/scalars; a syntax error becomes a located diagnostic.
+
+    A manifest written as JSON (a county's, generated: thousands of contracts inline) is read by the C JSON
+    parser with the lines found in one vectorised pass (`json_with_lines`), when it is JSON that YAML reads
+    the same way; anything else, and every error, goes through the YAML loader, which says where.
+    """
+    data = json_with_lines(text)
+    if data is not None:
+        return data, []
     try:
         return load_yaml_with(_LineLoader, text)[0], []
     except yaml.MarkedYAMLError as exc:
@@ -267,6 +275,212 @@ def load_yaml(text: str, path: str) -> tuple[Any, list[Diagnostic]]:
                                  excerpt=source_line(text, line))]
     except RecursionError:  # pragma: no cover - check_node_graph bounds the depth first
         return None, [Diagnostic(path, "YAML nested too deeply")]
+
+
+# ---- JSON manifests, read as YAML reads them ------------------------------------------------------
+
+# YAML 1.1 reads a plain 1.5 or 1.5e+3 as a number, but 1e5 or 1.5e3 as text: JSON's numbers are read the same way
+_YAML_FLOAT = next(regex for tag, regex in yaml.SafeLoader.yaml_implicit_resolvers["1"] if tag == "tag:yaml.org,2002:float")
+# what makes JSON text read differently by YAML, or not at all: a character YAML's reader refuses, a line break
+# YAML counts and JSON does not (a lone CR, NEL, LS, PS), an escaped surrogate (libyaml refuses even a pair)
+_JSON_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\r(?!\n)"
+                            r"|\\u[dD][89a-fA-F]")
+_SIMPLE_KEY_CHARS = 1000  # YAML reads a key only within 1024 characters of its ':' (and on the same line)
+
+
+def _yaml_float(literal: str) -> float | str:
+    return float(literal) if _YAML_FLOAT.match(literal) else literal
+
+
+def json_with_lines(text: str) -> Any:
+    """JSON text (a mapping or a list at the top) as the YAML loader would build it, LocDict/LocList with the
+    same lines; None when the text is not JSON, or is JSON that YAML would read differently or refuse, or
+    breaks a limit (the YAML loader then reads it and says where).
+
+    Equivalence, case by case: JSON keys and strings are YAML double-quoted scalars (the same escapes; none
+    that makes a surrogate); true/false/null and integers resolve alike; a float YAML 1.1 does not resolve
+    (1e5, 1.5e3, NaN, Infinity) stays text as in YAML; a duplicate key, a key not on its colon's line or far
+    from it, a tab outside the top-level brackets, characters YAML refuses, and line breaks other than LF and
+    CRLF all go to the YAML loader.
+    """
+    stripped = text.lstrip(" \t\r\n")
+    if stripped[:1] not in ("{", "[") or "\t" in text[: len(text) - len(stripped)]:
+        return None
+    end = len(text.rstrip(" \t\r\n"))
+    if "\t" in text[end:] or _JSON_NOT_YAML.search(text):
+        return None
+    duplicates: list[bool] = []
+
+    def mapping(pairs: list[tuple[str, Any]]) -> LocDict:
+        built = LocDict(pairs)
+        if len(built) != len(pairs):
+            duplicates.append(True)
+        return built
+
+    try:
+        with no_gc():
+            data = json.loads(text, object_pairs_hook=mapping, parse_float=_yaml_float, parse_constant=str)
+    except (ValueError, RecursionError):  # not JSON, or an integer over 4,300 digits: YAML says where
+        return None
+    if duplicates or not isinstance(data, (LocDict, list)):
+        return None
+    structure = _json_structure(text)
+    if structure is None:
+        return None
+    try:
+        with no_gc():
+            return structure.attach(data)
+    except (_StructureMismatch, RecursionError):
+        return None
+
+
+class _StructureMismatch(Exception):
+    pass
+
+
+@dataclass
+class _JSONStructure:
+    """The lines of a JSON text's containers (in document order), of each mapping's keys and each list's items."""
+
+    open_lines: list[int]
+    key_lines: list[int]
+    key_starts: list[int]  # container i's keys are key_lines[key_starts[i]:key_starts[i + 1]]
+    item_lines: list[int]
+    item_starts: list[int]
+
+    def attach(self, root: Any) -> Any:
+        open_lines, key_lines, key_starts = self.open_lines, self.key_lines, self.key_starts
+        item_lines, item_starts = self.item_lines, self.item_starts
+        count = 0
+
+        def visit(value: Any) -> Any:
+            nonlocal count
+            index = count
+            count += 1
+            if index >= len(open_lines):
+                raise _StructureMismatch
+            if value.__class__ is LocDict:
+                start, stop = key_starts[index], key_starts[index + 1]
+                if stop - start != len(value):
+                    raise _StructureMismatch
+                value.line = open_lines[index]
+                value.key_lines = dict(zip(value, key_lines[start:stop]))
+                for key, child in value.items():
+                    if child.__class__ is LocDict or child.__class__ is list:
+                        value[key] = visit(child)  # the same key: the mapping keeps its size and order
+                return value
+            start, stop = item_starts[index], item_starts[index + 1]
+            if stop - start != len(value):
+                raise _StructureMismatch
+            items = LocList(value)
+            items.line = open_lines[index]
+            items.item_lines = item_lines[start:stop]
+            for position, child in enumerate(value):
+                if child.__class__ is LocDict or child.__class__ is list:
+                    items[position] = visit(child)
+            return items
+
+        built = visit(root)
+        if count != len(open_lines):
+            raise _StructureMismatch
+        return built
+
+
+def _json_structure(text: str) -> _JSONStructure | None:
+    """Find, in one vectorised pass over the bytes of JSON text already parsed, where every container opens,
+    every key and every list item starts; None when a limit (max_depth, max_yaml_nodes) or a YAML rule for
+    keys would be broken, so the YAML loader reads the text and reports it."""
+    import numpy as np
+
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # '\n', '"', brackets are single bytes in UTF-8
+    quotes = np.flatnonzero(raw == 0x22)
+    backslash = raw == 0x5C
+    if len(quotes) and backslash.any():
+        after_backslash = quotes[backslash[np.maximum(quotes - 1, 0)] & (quotes > 0)]
+        if len(after_backslash):
+            plain = np.flatnonzero(~backslash)
+            run = after_backslash - 1 - plain[np.searchsorted(plain, after_backslash) - 1]
+            quotes = np.setdiff1d(quotes, after_backslash[run % 2 == 1], assume_unique=True)  # escaped quotes
+    del backslash
+    table = np.zeros(256, dtype=np.int8)
+    for char, kind in (("{", 1), ("[", 2), ("}", 3), ("]", 3), (":", 4), (",", 5)):
+        table[ord(char)] = kind
+    kinds_all = table[raw]
+    positions = np.flatnonzero(kinds_all)
+    del kinds_all
+    positions = positions[np.searchsorted(quotes, positions) % 2 == 0]  # outside strings
+    kinds = table[raw[positions]]
+    opens = kinds <= 2
+    delta = opens.astype(np.int64) - (kinds == 3)
+    depth = np.cumsum(delta) - delta  # containers around each token
+    open_positions, open_levels = positions[opens], depth[opens]
+    limits = current_limits()
+    if len(open_positions) == 0:
+        return None
+    if limits.max_depth and int(open_levels.max()) + 2 > limits.max_depth:
+        return None  # a value nested past the limit (or close to it): the YAML loader says exactly where
+
+    newlines = np.flatnonzero(raw == 0x0A)
+
+    def lines(offsets: Any) -> list[int]:
+        return (np.searchsorted(newlines, offsets) + 1).tolist()
+
+    # the container holding a colon or a comma: the last one opened before it, one level up
+    span = len(raw) + 1
+    open_keys = open_levels * span + open_positions
+    order = np.argsort(open_keys, kind="stable")
+    sorted_keys = open_keys[order]
+
+    def owner(token_positions: Any, token_depths: Any) -> Any:
+        return order[np.searchsorted(sorted_keys, (token_depths - 1) * span + token_positions) - 1]
+
+    n_open = len(open_positions)
+    colons = kinds == 4
+    colon_positions = positions[colons]
+    colon_owner = owner(colon_positions, depth[colons])
+    key_quotes = np.searchsorted(quotes, colon_positions)
+    if len(colon_positions) and (key_quotes.min() < 2 or (raw[open_positions[colon_owner]] != ord("{")).any()):
+        return None
+    key_starts_at = quotes[key_quotes - 2] if len(colon_positions) else colon_positions
+    if len(colon_positions) and (
+        (colon_positions - key_starts_at).max() > _SIMPLE_KEY_CHARS
+        or (np.searchsorted(newlines, key_starts_at) != np.searchsorted(newlines, colon_positions)).any()
+    ):
+        return None  # YAML reads a key only on its colon's line, within 1024 characters
+
+    # list items start at the first character that is not white space after '[' or after a list's ','
+    commas = kinds == 5
+    comma_positions = positions[commas]
+    comma_owner = owner(comma_positions, depth[commas])
+    in_list = raw[open_positions[comma_owner]] == ord("[")
+    list_opens = np.flatnonzero(raw[open_positions] == ord("["))
+    after = np.concatenate([open_positions[list_opens], comma_positions[in_list]]) + 1
+    item_owner = np.concatenate([list_opens, comma_owner[in_list]])
+    white = np.zeros(256, dtype=bool)
+    white[[0x20, 0x09, 0x0A, 0x0D]] = True
+    significant = np.flatnonzero(~white[raw])
+    found = np.searchsorted(significant, after)
+    starts = significant[np.minimum(found, len(significant) - 1)]
+    is_item = raw[starts] != ord("]")  # '[]' holds nothing
+    starts, item_owner = starts[is_item], item_owner[is_item]
+    by_owner = np.lexsort((starts, item_owner))
+    starts, item_owner = starts[by_owner], item_owner[by_owner]
+    by_key_owner = np.argsort(colon_owner, kind="stable")
+
+    n_values = 1 + len(colon_positions) + len(starts)
+    if limits.max_yaml_nodes and n_values + len(colon_positions) > limits.max_yaml_nodes:
+        return None
+
+    def offsets(owners: Any) -> list[int]:
+        return np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=n_open))]).tolist()
+
+    return _JSONStructure(
+        open_lines=lines(open_positions),
+        key_lines=lines(key_starts_at[by_key_owner]),
+        key_starts=offsets(colon_owner),
+        item_lines=lines(starts),
+        item_starts=offsets(item_owner),
+    )
 
 
 # ---- GeoJSON ----------------------------------------------------------------------------------------
