@@ -1,0 +1,115 @@
+"""The JSON report is written by encoding in C and indenting with numpy (rulecheck.report.json_report): its
+bytes must be exactly those of json.dumps(record, ensure_ascii=False, indent=2), the public contract's format,
+for every fixture's report, a generated report of every awkward value, and any JSON value at all."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import clean_record, sample_record
+from fuzz_support import budget
+import rulecheck
+from rulecheck.report import json_report
+from rulecheck.report.json_report import dumps_indented
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = sorted((ROOT / "fixtures").glob("*/submission.yaml"))
+
+
+def reference(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return rulecheck.load_rules()
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: p.parent.name)
+def test_every_fixture_report_has_the_bytes_of_json_dumps(manifest, rules):
+    record = rulecheck.check(rulecheck.load_submission(manifest), rules)
+    public = {key: value for key, value in record.items() if key != "layers"}
+    expected = reference(public) + "\n"
+    assert json_report.render(record, lang="zh") == expected
+    for chunk in (64, 1000):  # the chunks meet inside strings, escapes, numbers and empty brackets
+        assert dumps_indented(public, chunk) + "\n" == expected
+    if manifest.parent.name.endswith("defects"):
+        assert '"geometry": {\n' in expected  # a report with conflicts and their places
+
+
+def ring(x: float, y: float, n: int) -> list:
+    points = [[x + 10 * math.cos(2 * math.pi * i / n) + i * 1e-9, y + 10 * math.sin(2 * math.pi * i / n)] for i in range(n)]
+    return points + [points[0]]
+
+
+ODD_TEXT = [
+    "", " ", "县域配置单元 “引号” 《法》", '"', '\\', '\\"', '\\\\"', '"\\', "\\\\\\", "[", "]", "{}", "[]", ",", '","', ": ",
+    "\n\r\t\b\f", "\x00\x01\x1f\x7f", "\u2028\u2029\x85", "\ufeff", "😀 \U0010ffff", "\ud800", "\udfff\ud800", "a\\u0041",
+    "\x1b[31mred\x1b[0m", "\u202eevil", " ".join(["[{,}]"] * 50), "\\" * 33 + '"' * 7,
+]
+ODD_NUMBERS = [0, -0, 0.0, -0.0, 1, -1, 2**63, -(2**64) - 1, 10**40, 1.5, 1e16, 1e-7, 1e-05, 123456789.123456789,
+               5e-324, 1.7976931348623157e308, float("inf"), float("-inf"), float("nan"), 0.1 + 0.2, True, False, None]
+
+
+def generated_report() -> dict:
+    record = sample_record()
+    conflicts = []
+    for i in range(120):
+        text = ODD_TEXT[i % len(ODD_TEXT)]
+        conflicts.append({
+            "rule": f"LAY-{i:03d}", "title": text, "titles": {"zh": text, "en": text[::-1]},
+            "message": f"{text} — {i}", "subjects": [{"collection": "parcels", "id": text, "source": {"path": "p.geojson", "line": i}}],
+            "expected": ODD_NUMBERS[i % len(ODD_NUMBERS)], "actual": [ODD_NUMBERS[(i + k) % len(ODD_NUMBERS)] for k in range(i % 5)],
+            "geometry": ({"type": "MultiPolygon", "coordinates": [[ring(38_400_000 + i, 2_620_000 - i, 5 + i % 9)], [ring(1, 2, 4), ring(3, 4, 5)]]}
+                         if i % 3 else {"type": "Polygon", "coordinates": [ring(0.5, -0.25, 4)]}),
+            "explanation": [] if i % 2 else [[], {}, [[]], [{}], {"": {}}, {text: [text, {}]}],
+            "waiver": None, "nested": {"a": {"b": {"c": [[[[i]]]]}}}, text: (text, i), 7: "int key", 2.5: "float key",
+            None: "null key", True: "bool key",
+        })
+    record["conflicts"] = conflicts + record["conflicts"]
+    return record
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 4096, None])
+def test_a_report_of_every_awkward_value_has_the_same_bytes(chunk):
+    record = generated_report()
+    small = {"conflicts": record["conflicts"][:12]} if chunk == 1 else record  # one byte at a time is slow
+    assert dumps_indented(small, chunk) == reference(small)
+
+
+def test_the_sample_and_clean_records_and_bare_values():
+    for value in (sample_record(), clean_record(), [], {}, [[]], {"": []}, "text", 1.5, None, float("nan"), [1, [2, [3, []]]]):
+        assert dumps_indented(value) == reference(value)
+    assert json_report.render(sample_record(), lang="en") == reference(
+        {k: v for k, v in sample_record().items() if k != "layers"}) + "\n"
+
+
+def test_what_json_cannot_encode_fails_as_json_fails():
+    circular: list = []
+    circular.append(circular)
+    for bad in ({"x": object()}, {(1, 2): "tuple key"}, circular):
+        with pytest.raises((TypeError, ValueError)) as ours:
+            dumps_indented(bad)
+        with pytest.raises(type(ours.value)) as theirs:
+            reference(bad)
+        assert str(ours.value) == str(theirs.value)
+
+
+ANY_TEXT = st.text(st.sampled_from(list('"\\[]{},: \n\t\x00\x7f\u2028é县😀') + ["\ud800", "a", "0"]), max_size=10)
+ANY_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), ANY_TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner), st.dictionaries(ANY_TEXT, inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+@budget(400)
+@given(value=ANY_JSON, chunk=st.integers(1, 80))
+def test_any_value_has_the_bytes_of_json_dumps(value, chunk):
+    assert dumps_indented(value, chunk) == reference(value)
