@@ -246,8 +246,9 @@ def refuse_unsupported(result: np.ndarray, errors: dict[int, str]) -> None:
     """Mark curved and empty geometries unreadable (in `errors`, set to None in `result`), saying why."""
     if not len(result):
         return
-    present = ~shapely.is_missing(result)
-    for position in np.flatnonzero(present).tolist():
+    present = np.flatnonzero(~shapely.is_missing(result))
+    # only a collection (7) or a curved type (8-12) needs a closer look: one vectorised call finds them
+    for position in present[shapely.get_type_id(result[present]) >= 7].tolist():
         shape = result[position]
         curved = _curved_type(shape)
         if curved:

@@ -95,7 +95,13 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
     with no_gc():
-        return _Loader(Path(path), classification, allow_outside=allow_outside).load()
+        loader = _Loader(Path(path), classification, allow_outside=allow_outside)
+        try:
+            return loader.load()
+        finally:
+            # each layer's `where` refers back to the loader: without this cycle the loader, and what only it
+            # holds, is freed here, not by the first collection after the load (which would walk all of it)
+            loader.layers.clear()
 
 
 # ---- where a record is ------------------------------------------------------------------------------
@@ -610,9 +616,15 @@ class _Loader:
                 properties.append(record)
                 geometries.append(feature.get("geometry"))
             shapes, unreadable = geo.from_geojson_mappings(geometries)
+            ids = [record.get("id") for record in properties]
+            # the parsed document (a list per vertex) is done with: freed now, while the collector is paused, it
+            # costs nothing more; kept (the messages below only need the text and the ids) it would be walked by
+            # the first collection after the load
+            del document, features, geometries
+            parsed.document = None
 
         def where(position: int) -> _Where:
-            record_id = properties[position].get("id")
+            record_id = ids[position]
             return _Where(
                 written,
                 lines[position],
