@@ -170,6 +170,12 @@ def _record_class(annotation: Any) -> type[BaseModel] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
+@lru_cache(maxsize=None)
+def _record_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model that can hold records (a model, a list of them, optional): those `stamp` visits."""
+    return tuple(name for name, info in model.model_fields.items() if _record_class(info.annotation) is not None)
+
+
 def _model_at(root: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model = _record_class(root)
     for part in loc:
@@ -610,7 +616,7 @@ class _Loader:
                     geometries.append(None)
                     continue
                 props = feature.get("properties")
-                record = dict(props) if isinstance(props, dict) else {}
+                record = props if isinstance(props, dict) else {}  # the document's own: it is dropped below
                 if "id" not in record and feature.get("id") is not None:
                     record["id"] = feature["id"]
                 properties.append(record)
@@ -779,7 +785,8 @@ class _Loader:
         if gis:
             # attributes beyond the contract are kept aside, for a field a rule pack declares (a province's column)
             known = set(model.model_fields) | {"geometry"}
-            extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
+            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
+                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
             records = self.prepare_gis_records(records, model, where, label)
         with no_gc():
             try:
@@ -1134,8 +1141,8 @@ class _Loader:
         if not isinstance(record, Record):
             return
         line = raw.line if isinstance(raw, LocDict) else parent_line
-        record._source = SourceLoc(self.name, line or 1)
-        for name in type(record).model_fields:
+        record.__pydantic_private__["_source"] = SourceLoc(self.name, line or 1)
+        for name in _record_fields(type(record)):
             value = record.__dict__.get(name)
             sub = raw.get(name) if isinstance(raw, LocDict) else None
             if isinstance(value, Record):
