@@ -199,3 +199,57 @@ def test_a_json_manifest_loads_the_same_submission_and_report(tmp_path, monkeypa
     assert sources_of(fast) == sources_of(slow) and len(sources_of(fast)) > 5
     assert fast.model_dump(exclude={"unit_plan", "detailed_plan"}) == slow.model_dump(exclude={"unit_plan", "detailed_plan"})
     assert fast.unit_plan.packages == slow.unit_plan.packages
+
+
+# ---- the node-graph check of YAML manifests: a tree within the limits is passed in one breadth-first pass ----
+
+GRAPHS = {
+    "a tree": "a: [1, {b: c}, [d, e]]\nf: {g: [h]}\n",
+    "an aliased scalar": "a: &x 1\nb: [*x, *x]\n",
+    "an aliased mapping": "a: &m {k: v}\nb: [*m, *m]\n",
+    "a merge key": "base: &b {x: 1}\nitem:\n  <<: *b\n  y: 2\n",
+    "a self-reference": "a: &s [1, *s]\n",
+    "an alias bomb": "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+    "deep": "a: " + "[" * 80 + "]" * 80 + "\n",
+    "deep with an alias": "a: &z " + "[" * 30 + "]" * 30 + "\nb: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*z]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+}
+
+
+def graph_outcome(text: str):
+    loader = sources._LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        sources.check_node_graph(node)
+        return None
+    except yaml.YAMLError as exc:
+        mark = exc.problem_mark
+        return str(exc.problem), (mark.line, mark.column) if mark else None
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize("limit", [0, 50, 1000])
+@pytest.mark.parametrize("text", GRAPHS.values(), ids=GRAPHS.keys())
+def test_the_graph_check_decides_as_its_exact_walk_does(text, limit, monkeypatch):
+    with limits.override(max_yaml_nodes=limit, max_depth=64 if limit else 0):
+        fast = graph_outcome(text)
+        monkeypatch.setattr(sources, "_tree_within_limits", lambda *args: False)
+        assert graph_outcome(text) == fast
+    if limit == 50 and text in (GRAPHS["an alias bomb"], GRAPHS["a self-reference"]):
+        assert fast is not None
+
+
+def test_the_breadth_first_pass_takes_only_trees_within_the_limits():
+    def tree_ok(text: str, depth: int = 64, nodes: int = 5_000_000) -> bool:
+        loader = sources._LineLoader(text)
+        try:
+            return sources._tree_within_limits(loader.get_single_node(), depth, nodes)
+        finally:
+            loader.dispose()
+
+    assert tree_ok(GRAPHS["a tree"]) and tree_ok(GRAPHS["an aliased scalar"])
+    assert tree_ok(GRAPHS["a tree"], nodes=15) and not tree_ok(GRAPHS["a tree"], nodes=14)  # 15 values, keys counted
+    assert tree_ok(GRAPHS["a tree"], depth=4) and not tree_ok(GRAPHS["a tree"], depth=3)
+    for name in ("an aliased mapping", "a merge key", "a self-reference", "an alias bomb", "deep"):
+        assert not tree_ok(GRAPHS[name]), name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import functools
 import gc
+import itertools
 import json
 import re
 from contextlib import contextmanager
@@ -152,6 +153,8 @@ def check_node_graph(root: yaml.Node | None) -> None:
     if root is None:
         return
     limits = current_limits()
+    if _tree_within_limits(root, limits.max_depth, limits.max_yaml_nodes):
+        return
     weight: dict[int, int] = {}
     on_stack: set[int] = set()
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
@@ -180,6 +183,35 @@ def check_node_graph(root: yaml.Node | None) -> None:
         for child in _children(node):
             if id(child) not in weight:
                 stack.append((child, depth + 1, False))
+
+
+def _tree_within_limits(root: yaml.Node, max_depth: int, max_nodes: int) -> bool:
+    """Whether a composed document is a tree (no mapping or sequence reached twice: no alias of one, so no cycle)
+    within both limits: the common case, decided in one breadth-first pass (a level is a depth; the nodes counted
+    are the values the document expands to). False means "not shown": check_node_graph's exact walk decides."""
+    seen: set[int] = set()
+    level, depth, total = [root], 1, 0
+    chain = itertools.chain.from_iterable
+    while level:
+        total += len(level)
+        if (max_depth and depth > max_depth) or (max_nodes and total > max_nodes):
+            return False
+        following: list[yaml.Node] = []
+        for node in level:
+            kind = type(node)
+            if kind is yaml.ScalarNode:
+                continue
+            if id(node) in seen:
+                return False
+            seen.add(id(node))
+            if kind is yaml.MappingNode:
+                following.extend(chain(node.value))
+            elif kind is yaml.SequenceNode:
+                following.extend(node.value)
+            else:
+                return False
+        level, depth = following, depth + 1
+    return True
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
