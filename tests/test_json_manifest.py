@@ -253,3 +253,54 @@ def test_the_breadth_first_pass_takes_only_trees_within_the_limits():
     assert tree_ok(GRAPHS["a tree"], depth=4) and not tree_ok(GRAPHS["a tree"], depth=3)
     for name in ("an aliased mapping", "a merge key", "a self-reference", "an alias bomb", "deep"):
         assert not tree_ok(GRAPHS[name]), name
+
+
+# ---- YAML trees are built in one pass (construct_tree), as PyYAML's constructor builds them ------------------
+
+TREES = {
+    **{p.parent.name: p.read_text(encoding="utf-8") for p in MANIFESTS},
+    "scalars": "a: 0701\nb: 2031-02-30\nc: 2026-03-01\nd: 1e5\ne: 1.5e+3\nf: .inf\ng: ~\nh: yes\ni: '0701'\nj: 0x1F\nk: 1_000\n",
+    "tags": "a: !!str 12\nb: !!float 1\nc: !!set {x, y}\nd: !!omap [{k: v}]\ne: !!binary aGk=\nf: [!!int '7']\n",
+    "a merge key": "item:\n  <<: {x: 1, z: 2}\n  y: 3\n",
+    "nested": "a:\n  - b: [1, [2, [3, {c: [d]}]]]\n    e: {}\n  - []\n  - - x\n    - y\n",
+}
+TREE_ERRORS = {
+    "duplicate key": "a: 1\nb:\n  c: 1\n  c: 2\n",
+    "unhashable key": "? [1, 2]\n: x\n",
+    "integer too long": "a: " + "9" * 5000 + "\n",
+    "lone surrogate": 'a: "\\ud800"\n',
+    "unknown tag": "a: !!python/object:os.system x\n",
+    "merge tag as a value": "a: <<\n",
+}
+
+
+def built(text: str, fast: bool):
+    loader = sources._LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        assert sources.check_node_graph(node) is True
+        return sources.construct_tree(loader, node) if fast else loader.construct_document(node), None
+    except yaml.YAMLError as exc:
+        mark = exc.problem_mark
+        return None, (str(exc.problem), (mark.line, mark.column) if mark else None)
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize("text", [*TREES.values(), *TREE_ERRORS.values()], ids=[*TREES, *TREE_ERRORS])
+def test_a_yaml_tree_is_built_as_pyyaml_builds_it(text):
+    fast, fast_error = built(text, fast=True)
+    slow, slow_error = built(text, fast=False)
+    assert fast_error == slow_error
+    if slow_error is None:
+        assert_same(fast, slow)
+    else:
+        assert text in TREE_ERRORS.values()
+
+
+def test_load_yaml_builds_trees_in_one_pass(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources, "construct_tree", lambda loader, node: calls.append(node) or {})
+    load_yaml(TREES["nested"], "m.yaml")
+    load_yaml("a: &x [1]\nb: *x\n", "m.yaml")  # not a tree: PyYAML's constructor
+    assert len(calls) == 1

@@ -144,17 +144,18 @@ class _GraphLimit(yaml.MarkedYAMLError):
     pass
 
 
-def check_node_graph(root: yaml.Node | None) -> None:
+def check_node_graph(root: yaml.Node | None) -> bool:
     """Refuse a composed YAML document that nests too deeply, refers to itself, or expands past the node limit.
 
     Anchors and aliases let a few lines stand for billions of values (an "alias bomb"): each node's weight is
     the number of values it expands to, computed once per node (linear in the document as written).
+    True when the document is a tree (no mapping or sequence used twice), which `construct_tree` can build.
     """
     if root is None:
-        return
+        return False
     limits = current_limits()
     if _tree_within_limits(root, limits.max_depth, limits.max_yaml_nodes):
-        return
+        return True
     weight: dict[int, int] = {}
     on_stack: set[int] = set()
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
@@ -183,6 +184,7 @@ def check_node_graph(root: yaml.Node | None) -> None:
         for child in _children(node):
             if id(child) not in weight:
                 stack.append((child, depth + 1, False))
+    return False
 
 
 def _tree_within_limits(root: yaml.Node, max_depth: int, max_nodes: int) -> bool:
@@ -212,6 +214,62 @@ def _tree_within_limits(root: yaml.Node, max_depth: int, max_nodes: int) -> bool
                 return False
         level, depth = following, depth + 1
     return True
+
+
+_MAPPING, _SEQUENCE = yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
+_MERGE = "tag:yaml.org,2002:merge"
+_PLAIN_SCALARS = ("str", "int", "float", "bool", "null", "timestamp")
+
+
+def _builds_loc_containers(loader: Any) -> bool:
+    constructors = loader.yaml_constructors
+    return constructors.get(_MAPPING) is _construct_mapping and constructors.get(_SEQUENCE) is _construct_sequence
+
+
+def construct_tree(loader: Any, root: yaml.Node) -> Any:
+    """What `loader.construct_document(root)` builds, for a document check_node_graph found to be a tree: each
+    node is built once, so PyYAML's memo of built nodes (for aliases) and its generic dispatch per node are not
+    needed. Mappings and sequences as _construct_mapping/_construct_sequence build them; plain scalars by their
+    constructors; a merge key (<<) or any other tag goes to the loader itself, for that subtree."""
+    scalars = {tag: loader.yaml_constructors[tag] for tag in (f"tag:yaml.org,2002:{name}" for name in _PLAIN_SCALARS)
+               if tag in loader.yaml_constructors}
+
+    def build(node: yaml.Node) -> Any:
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            constructor = scalars.get(node.tag)
+            return constructor(loader, node) if constructor is not None else loader.construct_object(node, deep=True)
+        if kind is yaml.MappingNode and node.tag == _MAPPING and not any(key.tag == _MERGE for key, _ in node.value):
+            loader.flatten_mapping(node)  # as _construct_mapping does (a "=" value key is read as text)
+            mapping = LocDict()
+            mapping.line = node.start_mark.line + 1
+            mapping.key_lines = key_lines = {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
+                    ) from None
+                if key in key_lines:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r} (first at line {key_lines[key]})",
+                        key_node.start_mark,
+                    )
+                mapping[key] = build(value_node)
+                key_lines[key] = key_node.start_mark.line + 1
+            return mapping
+        if kind is yaml.SequenceNode and node.tag == _SEQUENCE:
+            items = LocList(build(child) for child in node.value)
+            items.line = node.start_mark.line + 1
+            items.item_lines = [child.start_mark.line + 1 for child in node.value]
+            return items
+        return loader.construct_object(node, deep=True)
+
+    return build(root)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -245,7 +303,9 @@ def load_yaml_with(loader_class: type, text: str) -> tuple[Any, yaml.Node | None
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
-        check_node_graph(node)
+        tree = check_node_graph(node)
+        if tree and isinstance(loader, _LineLoader) and _builds_loc_containers(loader):
+            return construct_tree(loader, node), node
         data = loader.construct_document(node) if node is not None else None
         return data, node
     except RecursionError:  # pragma: no cover - the depth checks above come first
