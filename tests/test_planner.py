@@ -174,3 +174,87 @@ def test_progress_line_only_after_a_second_and_cleared_at_the_end(capsys):
     quiet = _Progress()
     quiet(3, 3, None)  # a short run leaves no trace
     assert capsys.readouterr().err == ""
+
+
+PAIRS = '''
+rule TST-020
+  title zh "测试" en "Rights of the same package overlapping, in id order (pair conditions with absent keys)"
+  severity warning
+  basis "测试" "test"
+  for each a in unit_plan.rights
+  for each b in unit_plan.rights where intersects(a, b) and a.id < b.id and b.package == a.package
+  require overlap_area(a, b) <= 1 m2
+  message zh "{a} {b}" en "{a} {b}"
+
+rule TST-021
+  title zh "测试" en "A parcel's land use under a right's, the outer record on the left"
+  severity info
+  basis "测试" "test"
+  for each r in unit_plan.rights
+  for each p in detailed_plan.parcels where intersects(p, r) and r.land_use under p.land_use and p.id != r.id
+  require overlap_area(p, r) >= 0 m2
+  message zh "{r} {p}" en "{r} {p}"
+'''
+
+
+def _pairs_report(manifest, rule_paths, *, pair_conds: bool, monkeypatch) -> dict:
+    monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
+    rules = rulecheck.load_rules(rule_paths)
+    return rulecheck.check(rulecheck.load_submission(manifest), rules)
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea-defects"])
+def test_pair_conditions_decided_at_once_change_nothing(fixture, tmp_path, monkeypatch):
+    pack = tmp_path / "pairs.rule"
+    pack.write_text(PAIRS, encoding="utf-8")
+    manifest = FIXTURES / fixture / "submission.yaml"
+    for packs in (None, [ROOT / "rules", pack]):
+        at_once = _pairs_report(manifest, packs, pair_conds=True, monkeypatch=monkeypatch)
+        one_by_one = _pairs_report(manifest, packs, pair_conds=False, monkeypatch=monkeypatch)
+        assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
+    checked = {o["rule"]: o for o in at_once["outcomes"]}
+    assert checked["TST-021"]["checked"] > 0
+    if fixture == "eco-recreation-defects":  # rights of one package that touch, and rights without a package
+        assert checked["TST-020"]["checked"] > 0 and checked["TST-020"]["indeterminate"] > 0
+    monkeypatch.setattr(planner, "PAIR_CONDS", True)
+    rules = rulecheck.load_rules([pack])
+    assert _plans(rules, "TST-020")[1]["pair_conditions"] == ["a.id < b.id", "b.package == a.package"]
+    assert _plans(rules, "TST-021")[1]["pair_conditions"] == ["r.land_use under p.land_use", "p.id != r.id"]
+
+
+def test_bulk_geometry_work_on_threads_gives_the_same_report(monkeypatch):
+    """The defects fixture with every bulk GEOS call cut into chunks of one geometry on two threads, against
+    one thread: the same bytes."""
+    from rulecheck import limits
+    from rulecheck.dsl import parallel
+
+    manifest = FIXTURES / "eco-recreation-defects" / "submission.yaml"
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 1)
+    reports = []
+    for threads in (1, 2, 3):
+        with limits.override(threads=threads):
+            reports.append(json.dumps(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()),
+                                      sort_keys=True))
+    assert reports[0] == reports[1] == reports[2]
+    assert json.loads(reports[0])["conflicts"]
+
+
+def test_geos_map_and_query_pairs_match_one_call(monkeypatch):
+    import numpy as np
+    import shapely
+
+    from rulecheck import limits
+    from rulecheck.dsl import parallel
+
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 10)
+    cells = shapely.box(*np.array([[x, y, x + 1.5, y + 1.5] for x in range(40) for y in range(30)], dtype=float).T)
+    tree = shapely.STRtree(cells)
+    with limits.override(threads=4):
+        assert parallel.workers() == 4 and len(parallel._slices(len(cells))) == 4
+        split = parallel.query_pairs(tree, cells, "intersects")
+        areas = parallel.geos_map(lambda a, b: shapely.area(shapely.intersection(a, b)), cells[split[0]], cells[split[1]])
+    whole = tree.query(cells, predicate="intersects")
+    assert np.array_equal(split[0], whole[0]) and np.array_equal(split[1], whole[1])
+    assert np.array_equal(areas, shapely.area(shapely.intersection(cells[whole[0]], cells[whole[1]])))
+    with limits.override(threads=1):
+        assert parallel._slices(len(cells)) == []
