@@ -72,6 +72,9 @@ PREPARE_MIN_COORDS = 64  # smaller geometries are tested faster (and with less m
 def _prepare(geoms) -> None:
     """shapely.prepare for the large geometries (a control line of thousands of vertices, tested against many
     rights), remembering what was not prepared before so prepared_scope can release it."""
+    if isinstance(geoms, shapely.Geometry):  # one geometry (a pair computed on its own): the cheap tests first
+        if shapely.get_num_coordinates(geoms) < PREPARE_MIN_COORDS or shapely.is_prepared(geoms):
+            return
     arr = np.atleast_1d(np.asarray(geoms, dtype=object))
     fresh = arr[~shapely.is_prepared(arr) & (shapely.get_num_coordinates(arr) >= PREPARE_MIN_COORDS)]
     if not len(fresh):

@@ -151,7 +151,11 @@ def key_text(value) -> str | None:
 @dataclass
 class KeyBranch:
     """One indexable comparison between the loop variable and the outer scope:
-    "eq"  `key(var) == outer`, "in" `key(var) in outer_list`, "has" `outer in list_of(var)`."""
+    "eq"  `key(var) == outer`, "in" `key(var) in outer_list`, "has" `outer in list_of(var)`,
+    "code_under" `key(var) under outer` (the record's code starts with the outer prefix: indexed under each of
+    its prefixes), "under_code" `outer under key(var)` (the record's code is a prefix of the outer code: the
+    outer code's prefixes are looked up). A code or prefix that names a land-use group is never indexed: it is
+    tested as written."""
 
     kind: str
     var_fn: Fn
@@ -165,6 +169,7 @@ class KeyBranch:
         undecided: list[int] = []
         probe = dict(env)
         visit(env, len(items))
+        groups = env[CTX].classification.groups
         for pos, item in enumerate(items):
             probe[var] = item
             try:
@@ -189,8 +194,11 @@ class KeyBranch:
                     undecided.append(pos)
                 continue
             k = key_text(value)
-            if k is None:
+            if k is None or (self.kind in ("code_under", "under_code") and k in groups):
                 undecided.append(pos)
+            elif self.kind == "code_under":
+                for n in range(len(k) + 1):
+                    index.setdefault(k[:n], []).append(pos)
             else:
                 index.setdefault(k, []).append(pos)
         return index, undecided
@@ -214,6 +222,10 @@ class KeyBranch:
                 keys.append(k)
             return tuple(keys)
         k = key_text(value)
+        if k is not None and self.kind in ("code_under", "under_code") and k in env[CTX].classification.groups:
+            return None
+        if k is not None and self.kind == "under_code":
+            return tuple(k[:n] for n in range(len(k) + 1))
         return None if k is None else (k,)
 
 
@@ -644,6 +656,14 @@ def _key_branch(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: 
                              comp.source(left), comp.source(node))
         if outer_only(left) and var_only(right) and texty(left, outer_scope) and texty(right, inner_scope, listed=True):
             return KeyBranch("has", comp.compile(right, inner_scope)[1], comp.compile(left, outer_scope)[1],
+                             comp.source(right), comp.source(node))
+    if isinstance(node, ast.Member) and node.op == "under":
+        left, right = node.left, node.right
+        if var_only(left) and outer_only(right) and texty(left, inner_scope) and texty(right, outer_scope):
+            return KeyBranch("code_under", comp.compile(left, inner_scope)[1], comp.compile(right, outer_scope)[1],
+                             comp.source(left), comp.source(node))
+        if outer_only(left) and var_only(right) and texty(left, outer_scope) and texty(right, inner_scope):
+            return KeyBranch("under_code", comp.compile(right, inner_scope)[1], comp.compile(left, outer_scope)[1],
                              comp.source(right), comp.source(node))
     return None
 
