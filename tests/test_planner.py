@@ -216,6 +216,7 @@ rule TST-021
   basis "测试" "test"
   for each r in unit_plan.rights
   for each p in detailed_plan.parcels where intersects(p, r) and r.land_use under p.land_use and p.id != r.id
+      and overlaps(p, r, 200 m2)
   require overlap_area(p, r) >= 0 m2
   message zh "{r} {p}" en "{r} {p}"
 '''
@@ -243,7 +244,11 @@ def test_pair_conditions_decided_at_once_change_nothing(fixture, tmp_path, monke
     monkeypatch.setattr(planner, "PAIR_CONDS", True)
     rules = rulecheck.load_rules([pack])
     assert _plans(rules, "TST-020")[1]["pair_conditions"] == ["a.id < b.id", "b.package == a.package"]
-    assert _plans(rules, "TST-021")[1]["pair_conditions"] == ["r.land_use under p.land_use", "p.id != r.id"]
+    assert _plans(rules, "TST-021")[1]["pair_conditions"] == ["r.land_use under p.land_use", "p.id != r.id",
+                                                                "overlaps(p, r, 200 m2)"]
+    builtin = rulecheck.load_rules()
+    assert _plans(builtin, "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
+    assert _plans(builtin, "GEO-012")[1]["pair_conditions"] == ["a.id < b.id"]
 
 
 def test_bulk_geometry_work_on_threads_gives_the_same_report(monkeypatch):

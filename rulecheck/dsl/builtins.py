@@ -145,6 +145,15 @@ def shared_overlap_area(a, b) -> float:
     return value
 
 
+def cached_area_ids(pairs) -> list[float]:
+    """The cached shared area of each (low id, high id) pair, NaN where the run's cache has none."""
+    cache = _PAIRS.get()
+    if cache is None:
+        return [math.nan for _ in pairs]
+    nan_entry = (None, None, math.nan)
+    return [cache.get(("area", low, high), nan_entry)[2] for low, high in pairs]
+
+
 def pair_known_ids(low: int, high: int) -> bool:
     """Whether the shared area of the geometries with ids low <= high is in the run's cache already."""
     cache = _PAIRS.get()

@@ -28,7 +28,8 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import as_geometry, pair_known_ids, prefill_pair_arrays, prefill_pairs
+from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, pair_known_ids, prefill_pair_arrays,
+                                    prefill_pairs)
 from rulecheck.dsl.parallel import query_pairs
 from rulecheck.dsl.units import Quantity
 from rulecheck.dsl.values import EvalError, Missing, record_id
@@ -317,6 +318,39 @@ class PairCond:
         return decided, holds
 
 
+@dataclass
+class AreaCond:
+    """`overlaps(var, other[, tolerance])` with a tolerance fixed for the run, between the loop variable and the
+    outer record of a spatial join: decided for every candidate pair from the shared areas the bulk pass
+    computed; a pair without one (a geometry GEOS could not work on) is tested as written."""
+
+    tol_fn: Fn | None
+    text: str
+
+    def decide(self, env: dict, areas: np.ndarray):
+        try:
+            tol = _tolerance_value(self.tol_fn(env)) if self.tol_fn is not None else 0.0
+        except EvalError:
+            return np.zeros(len(areas), dtype=bool), np.zeros(len(areas), dtype=bool)
+        decided = ~np.isnan(areas)
+        return decided, decided & (np.nan_to_num(areas) > tol)
+
+
+def _id_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
+        np.fromiter(map(id, right), dtype=np.int64, count=len(right))
+    return np.minimum(*ids), np.maximum(*ids)
+
+
+def _cached_areas(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The shared area of each pair from the run's cache, NaN where it is not there (or a geometry with itself)."""
+    lo, hi = _id_pairs(left, right)
+    known = cached_area_ids(zip(lo.tolist(), hi.tolist()))
+    out = np.array(known, dtype=float)
+    out[lo == hi] = np.nan
+    return out
+
+
 _PAIR_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
              ">=": np.greater_equal}
 
@@ -354,6 +388,21 @@ def _pair_cond(comp, node: ast.Expr, var: str, other: str, inner_scope: dict, ou
     return None
 
 
+def _area_cond(comp, node: ast.Expr, var: str, other: str, outer_scope: dict) -> AreaCond | None:
+    """`overlaps(var, other[, tol])` (either way round) with a tolerance free of the rule's variables, else None."""
+    if not (isinstance(node, ast.Call) and node.func == "overlaps" and len(node.args) in (2, 3)):
+        return None
+    a, b = node.args[0], node.args[1]
+    if not ((_is_var(a, var) and _is_var(b, other)) or (_is_var(a, other) and _is_var(b, var))):
+        return None
+    tol_fn = None
+    if len(node.args) == 3:
+        if free_names(node.args[2]) & (set(outer_scope) | {var}):
+            return None
+        tol_fn = comp.compile(node.args[2], outer_scope)[1]
+    return AreaCond(tol_fn, comp.source(node))
+
+
 # ---- the plan -----------------------------------------------------------------------------------------
 
 
@@ -382,7 +431,8 @@ class FilterPlan:
     # conditions between the loop variable and the outer record, decided per pair in the bulk query
     pair_conds: list[PairCond] = field(default_factory=list)
     other_var: str | None = None  # the outer record's name in those conditions
-    rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair conditions
+    area_conds: list[AreaCond] = field(default_factory=list)  # overlaps() of the pair, decided from the bulk pass
+    rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
     texts: dict = field(default_factory=dict)  # what describe() reports
 
     def describe(self) -> dict:
@@ -401,7 +451,9 @@ class FilterPlan:
         universe = self.universe_fn(env)
         if isinstance(universe, Missing):
             return None
-        memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill)
+        # plans with conditions decided per pair have their own candidates; the others share one query
+        memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill,
+                    self.key if self.pair_conds or self.area_conds else None)
         cached = ctx.memo.get(memo_key)
         if cached is not None and cached[0] is universe and cached[1] is tree:
             return cached[2]
@@ -413,38 +465,48 @@ class FilterPlan:
             which, found = self._query(tree, outer_arr)
             exact = None
             # a geometry shared by two outer records would mix their pairs: then each pair is tested as written
-            if self.pair_conds and len({id(g) for g in outer}) == len(outer):
+            if (self.pair_conds or self.area_conds) and len({id(g) for g in outer}) == len(outer):
+                exact = np.ones(len(which), dtype=bool)
+            if self.pair_conds and exact is not None:
                 visit(env, len(which) * len(self.pair_conds))
                 keep = np.ones(len(which), dtype=bool)
-                exact = np.ones(len(which), dtype=bool)
                 kept = self._prepared(env)[1]
                 for cond in self.pair_conds:
                     decided, holds = cond.decide(env, self.var, self.other_var, kept, [r for r, _ in placed], which, found)
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact = which[keep], found[keep], exact[keep]
+            if self.prefill is not None:
+                self._prefill(outer_arr[which], geoms[found])
+            if self.area_conds and exact is not None:
+                visit(env, len(which) * len(self.area_conds))
+                keep = np.ones(len(which), dtype=bool)
+                areas = _cached_areas(outer_arr[which], geoms[found])
+                for cond in self.area_conds:
+                    decided, holds = cond.decide(env, areas)
+                    keep &= ~decided | holds
+                    exact &= decided
+                which, found, exact = which[keep], found[keep], exact[keep]
             bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
             for i, g in enumerate(outer):
                 result[id(g)] = (found[bounds[i] : bounds[i + 1]], None if exact is None else exact[bounds[i] : bounds[i + 1]])
-            if self.prefill is not None:
-                # every pair's shared area in one vectorised pass ("after": what follows needs the survivors';
-                # all candidate pairs together cost less than a small call per outer record). A pair is
-                # computed once whichever way round it comes, and not again if a rule before computed it.
-                # (a geometry with itself is no pair: a join that needs it computes it on its own)
-                left, right = outer_arr[which], geoms[found]
-                ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
-                    np.fromiter(map(id, right), dtype=np.int64, count=len(right))
-                lo, hi = np.minimum(*ids), np.maximum(*ids)
-                order = np.lexsort((hi, lo))  # stable: the first of equal pairs stays first
-                lo_s, hi_s = lo[order], hi[order]
-                first_of_run = np.ones(len(order), dtype=bool)
-                first_of_run[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
-                first = np.sort(order[first_of_run & (lo_s != hi_s)])
-                todo = [i for i, a, b in zip(first.tolist(), lo[first].tolist(), hi[first].tolist())
-                        if not pair_known_ids(a, b)]
-                prefill_pair_arrays(left[todo], right[todo])
         ctx.memo[memo_key] = (universe, tree, result)
         return result
+
+    @staticmethod
+    def _prefill(left, right) -> None:
+        """Every pair's shared area in one vectorised pass ("after": what follows needs the survivors'; all
+        candidate pairs together cost less than a small call per outer record). A pair is computed once
+        whichever way round it comes, and not again if a rule before computed it. A geometry with itself is
+        no pair: a join that needs it computes it on its own."""
+        lo, hi = _id_pairs(left, right)
+        order = np.lexsort((hi, lo))  # stable: the first of equal pairs stays first
+        lo_s, hi_s = lo[order], hi[order]
+        first_of_run = np.ones(len(order), dtype=bool)
+        first_of_run[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
+        first = np.sort(order[first_of_run & (lo_s != hi_s)])
+        todo = [i for i, a, b in zip(first.tolist(), lo[first].tolist(), hi[first].tolist()) if not pair_known_ids(a, b)]
+        prefill_pair_arrays(left[todo], right[todo])
 
     def _query(self, tree, outer_arr):
         """(outer index, candidate index) pairs, sorted, each pair once. The tree holds the candidates' parts
@@ -711,22 +773,26 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
             joins.append((part, f, KeyJoin(branches, f, comp.source(part))))
     source_const = not (free_names(source) & locals_)
     pair_conds: list[PairCond] = []
+    area_conds: list[AreaCond] = []
     rest_without_pairs = list(rest_fns)
     if universe_fn is not None and PAIR_CONDS:
         rest_without_pairs = []
         for part, f in zip(rest_parts, rest_fns):
             pc = _pair_cond(comp, part, var, other_var, inner_scope, outer_scope)
-            if pc is None:
-                rest_without_pairs.append(f)
-            else:
+            ac = _area_cond(comp, part, var, other_var, outer_scope) if pc is None else None
+            if pc is not None:
                 pair_conds.append(pc)
+            elif ac is not None:
+                area_conds.append(ac)
+            else:
+                rest_without_pairs.append(f)
     join, join_part, rest_without = None, None, []
     if spatial_other is None and joins and HASH_JOINS:
         join_part, join_fn, join = joins[0]
         rest_without = [f for f in rest_fns if f is not join_fn]
         texts["hash"] = join.text
     texts["per_pair"] = [comp.source(part) for part in rest_parts
-                         if part is not join_part and comp.source(part) not in {pc.text for pc in pair_conds}]
+                         if part is not join_part and comp.source(part) not in {c.text for c in pair_conds + area_conds}]
     texts["source_fixed"] = source_const
     if spatial_other is None and not local_fns and join is None:
         return FilterPlan(var, source_fn, source_const, [], None, None, rest_fns, id(cond), texts=texts)
@@ -741,10 +807,10 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
             prefill = "filter"
         elif also is not None and any(pair_call(n) for n in _walk(also)):
             prefill = "after"
-    texts["pair_conditions"] = [pc.text for pc in pair_conds]
+    texts["pair_conditions"] = [c.text for c in pair_conds + area_conds]
     return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
                       universe_fn, join, rest_without, texts=texts, pair_conds=pair_conds, other_var=other_var,
-                      rest_without_pairs=rest_without_pairs)
+                      area_conds=area_conds, rest_without_pairs=rest_without_pairs)
 
 
 def plan_lines(plans: list[dict]) -> list[str]:
