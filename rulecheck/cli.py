@@ -298,7 +298,11 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ig
 
     config = None if no_config else _config(submission, config_path)
     given = _from_config(ctx, config.values if config else {})
-    with override(**_limits(limit_values)):
+    from .model.sources import no_gc
+
+    # a one-shot run makes millions of small objects and no garbage cycles worth a collection: a collection
+    # walks every object made so far (a county's parcels, then its conflicts), seconds at county scale
+    with override(**_limits(limit_values)), no_gc():
         _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
                given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
                given("output_dir", "output-dir"), given("lang", "lang"), explain, given("waiver_path", "waivers"),

@@ -120,6 +120,16 @@ def check(
     the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
     carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
     called before each rule."""
+    # evaluation makes millions of short-lived objects and no cycles worth collecting: a collection would walk
+    # every object made so far (at county scale, seconds each time), so none runs until the record is made
+    with no_gc():
+        return _check(submission, rules, as_of=as_of, select=select, ignore=ignore, fail_on=fail_on, lang=lang,
+                      explain=explain, waivers=waivers, with_layers=with_layers, classification=classification,
+                      baseline=baseline, fail_on_new=fail_on_new, timings=timings, progress=progress)
+
+
+def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, ignore, fail_on, lang, explain, waivers,
+           with_layers, classification, baseline, fail_on_new, timings, progress) -> dict:
     from rulecheck.baseline import compare, load_report
     from rulecheck.model.landuse import load_classification
     from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
@@ -143,10 +153,9 @@ def check(
     if baseline_path is not None:
         baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
-    # evaluation makes millions of short-lived objects and no cycles worth collecting
     spent = []
     run_started = time.monotonic()
-    with no_gc(), pair_cache():
+    with pair_cache():
         for n, rule in enumerate(chosen):
             if n and rule.family != chosen[n - 1].family:
                 # the pairs a family joined (their intersections, the bulk queries) are not kept for the next one:
