@@ -13,7 +13,7 @@ child, from os.wait4) of each, and their ratio.
 
 Before timing, rulecheck's own modules are byte-compiled (as `pip install` does for an installed package and
 did for the dependencies; in an editable checkout with PYTHONDONTWRITEBYTECODE set, every run would
-otherwise compile rulecheck's sources again, about 0.12 s) and each command is run once untimed, so the
+otherwise compile rulecheck's sources again, about 0.1 s) and each command is run once untimed, so the
 per-user cache of parsed rule packs is written. `--no-compile` skips the byte-compiling.
 Each lint must exit 0 and print the same bytes every time: the benchmark stops otherwise.
 """
