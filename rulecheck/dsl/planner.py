@@ -336,6 +336,54 @@ class AreaCond:
         return decided, decided & (np.nan_to_num(areas) > tol)
 
 
+# a candidate pair whose rule's requirement the bulk pass decided holds: counted as checked, nothing more
+PASSED = object()
+
+
+@dataclass
+class VerdictCond:
+    """`require overlap_area(var, other) OP limit` of a rule whose last loop is this spatial join, with nothing
+    left to test per pair: decided for every pair from the bulk pass's shared areas, as compare_values decides
+    it (the same allowance for float noise). Pairs that pass are only counted; the others are bound and their
+    requirement evaluated as written, so every conflict is made the usual way."""
+
+    op: str
+    limit_fn: Fn
+    text: str
+
+    def passes(self, env: dict, areas: np.ndarray, decided: np.ndarray) -> np.ndarray:
+        try:
+            limit = self.limit_fn(env)
+        except EvalError:
+            return np.zeros(len(areas), dtype=bool)
+        if not (isinstance(limit, Quantity) and limit.dim == "area"):
+            return np.zeros(len(areas), dtype=bool)
+        x, y = np.nan_to_num(areas), float(limit.value)
+        allow = 1e-9 * np.maximum(np.maximum(np.abs(x), abs(y)), 1.0)
+        holds = {"<=": lambda: x <= y + allow, ">=": lambda: x >= y - allow, "<": lambda: x < y - allow,
+                 ">": lambda: x > y + allow, "==": lambda: np.abs(x - y) <= allow, "!=": lambda: np.abs(x - y) > allow}[self.op]()
+        return decided & holds
+
+
+def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
+    """Give a rule's last loop (`plan`) the rule's requirement to decide in bulk, when it is
+    `overlap_area(var, other) OP limit` with the limit free of the rule's variables and nothing else to test."""
+    if plan is None or plan.universe_fn is None or plan.other_var is None or plan.rest_without_pairs or not PAIR_CONDS:
+        return False
+    if not (isinstance(require, ast.Compare) and require.tolerance is None and require.op in _PAIR_OPS):
+        return False
+    call, limit = require.left, require.right
+    if not (isinstance(call, ast.Call) and call.func == "overlap_area" and len(call.args) == 2):
+        return False
+    a, b = call.args
+    if not ((_is_var(a, plan.var) and _is_var(b, plan.other_var)) or (_is_var(a, plan.other_var) and _is_var(b, plan.var))):
+        return False
+    if free_names(limit) & set(scope):
+        return False
+    plan.verdict = VerdictCond(require.op, comp.compile(limit, scope)[1], comp.source(require))
+    return True
+
+
 def _id_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
         np.fromiter(map(id, right), dtype=np.int64, count=len(right))
@@ -433,6 +481,7 @@ class FilterPlan:
     other_var: str | None = None  # the outer record's name in those conditions
     area_conds: list[AreaCond] = field(default_factory=list)  # overlaps() of the pair, decided from the bulk pass
     rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
+    verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
     texts: dict = field(default_factory=dict)  # what describe() reports
 
     def describe(self) -> dict:
@@ -487,6 +536,11 @@ class FilterPlan:
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact = which[keep], found[keep], exact[keep]
+            if self.verdict is not None and exact is not None:
+                areas = _cached_areas(outer_arr[which], geoms[found])
+                decided = exact & ~np.isnan(areas)
+                # the limit is read (and its edition recorded as applied) only when some pair is decided by it
+                exact = self.verdict.passes(env, areas, decided) * 2 + exact if decided.any() else exact
             bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
             for i, g in enumerate(outer):
                 result[id(g)] = (found[bounds[i] : bounds[i + 1]], None if exact is None else exact[bounds[i] : bounds[i + 1]])
@@ -612,7 +666,8 @@ class FilterPlan:
             if exact is None:
                 pool = ((kept[i], self.rest_fns) for i in indices)
             else:  # the pair conditions decided in the bulk query are not tested again
-                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns)
+                # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too)
+                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns) if sure < 3 else (kept[i], None)
                         for i, sure in zip(indices.tolist(), exact.tolist()))
         elif self.join is not None:
             if found is None:
@@ -680,6 +735,9 @@ class FilterPlan:
         ctx = env[CTX]
         for item, fns in pool:
             ctx.visits += 1
+            if fns is None:  # the requirement holds, decided in bulk
+                yield PASSED
+                continue
             probe[self.var] = item
             verdict = _all_of(fns, probe) if fns else True
             if verdict is True:

@@ -22,6 +22,7 @@ from rulecheck.dsl.compiler import (
 )
 from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.parallel import geos_map
+from rulecheck.dsl.planner import PASSED, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
@@ -188,6 +189,9 @@ class CompiledRule:
         kind, var, fn, _ = self.steps[i]
         if kind == "for":
             for sub in fn(env):
+                if sub is PASSED:  # the last loop decided the requirement for this binding in bulk: it holds
+                    yield "passed", env, None
+                    continue
                 if isinstance(sub, Missing):
                     yield "indeterminate", env, sub
                     continue
@@ -219,6 +223,8 @@ class CompiledRule:
         env = {CTX: ctx}
         for state, binding, missing in self.bindings(env):
             result.checked += 1
+            if state == "passed":
+                continue
             if state == "indeterminate":
                 result.indeterminate.append(self._indeterminate(binding, missing, ctx))
                 continue
@@ -788,6 +794,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
         return None
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
+    if steps and steps[-1][0] == "for" and rule.require is not None:
+        attach_verdict(getattr(steps[-1][2], "plan", None), rule.require, comp, scope)
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
                         tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
                         plans=comp.plans, severity_fn=severity_fn)
