@@ -869,8 +869,12 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
     order = {"base": 0, "own": 1, "params": 2}
     shipped_dir = builtin_dir.resolve()
 
+    is_shipped: dict[Path, bool] = {}  # asked once per parameter and rule; resolving a path is system calls
+
     def shipped(file: Path) -> bool:  # a built-in pack, also when named by its path (`--rules rules/`)
-        return Path(file).resolve().is_relative_to(shipped_dir)
+        if file not in is_shipped:
+            is_shipped[file] = Path(file).resolve().is_relative_to(shipped_dir)
+        return is_shipped[file]
 
     builtin_names: set[str] = set()  # parameters and rule ids the built-in packs declare
     for pack, file, kind in sorted(packs, key=lambda p: (order[p[2]], not shipped(p[1]))):

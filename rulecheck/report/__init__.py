@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
 from .common import summary_line
-from . import geojson, github, gitlab, html_report, json_report, junit, markdown, sarif, text
 
 Renderer = Callable[..., str]
 
-# format name -> render(record, *, lang) -> str
-FORMATS: dict[str, Renderer] = {
-    "text": text.render,
-    "json": json_report.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "geojson": geojson.render,
-    "markdown": markdown.render,
-    "html": html_report.render,
-    "github": github.render,
-    "gitlab": gitlab.render,
+# format name -> the module whose render(record, *, lang) -> str writes it; a module is imported when its format
+# is first asked for, so a run that writes a text report does not import jinja2 (html), xml (junit) and the rest
+_MODULES: dict[str, str] = {
+    "text": "text",
+    "json": "json_report",
+    "sarif": "sarif",
+    "junit": "junit",
+    "geojson": "geojson",
+    "markdown": "markdown",
+    "html": "html_report",
+    "github": "github",
+    "gitlab": "gitlab",
 }
+
+
+class _Renderers(Mapping[str, Renderer]):
+    """format name -> render(record, *, lang) -> str, each emitter imported on first use."""
+
+    def __getitem__(self, fmt: str) -> Renderer:
+        return importlib.import_module(f"{__name__}.{_MODULES[fmt]}").render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+FORMATS: Mapping[str, Renderer] = _Renderers()
 
 # file extension of each format, for `--output-dir` (report.<ext>)
 EXTENSIONS: dict[str, str] = {
