@@ -1193,7 +1193,9 @@ def _root(name: str) -> Fn:
 
 
 def _id_index(ctx: Context, key: int, items: list) -> dict:
-    cached = ctx.memo.get(("ids", key))
+    """{id: record} of a list of records (and, within one contract, its items by right and its duties by duty
+    id): built once per list and shared by every rule that looks records up in it."""
+    cached = ctx.memo.get(("ids", id(items)))
     if cached is not None and cached[0] is items:
         return cached[1]
     index = {}
@@ -1205,7 +1207,7 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
             getattr(item, "duty", None) if isinstance(item, d.ContractDuty) else None)
         if alias:
             index.setdefault(alias, item)
-    ctx.memo[("ids", key)] = (items, index)
+    ctx.memo[("ids", id(items))] = (items, index)
     return index
 
 
@@ -1256,7 +1258,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
     what = name
 
     def missing(rec):
-        return Missing(f"{what} of {record_id(rec)}")
+        return Missing(what, rec)
 
     if cls is d.ContractItem and name == "contract" or cls is d.ContractDuty and name == "contract" or cls in (d.Duty, d.RevenueShare) and name == "package":
 

@@ -32,7 +32,7 @@ from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_i
                                     prefill_pairs)
 from rulecheck.dsl.parallel import query_pairs
 from rulecheck.dsl.units import Quantity
-from rulecheck.dsl.values import EvalError, Missing, record_id
+from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
 
 Fn = Callable[[dict], Any]
 CTX = "$ctx"
@@ -163,6 +163,10 @@ class KeyBranch:
     outer_fn: Fn
     var_text: str
     text: str
+    # the one variable of the rule the outer side reads, if only one: its keys are then kept per record for the
+    # run, and shared by every rule whose outer side reads the same (`item.parcel_ids` in ten IND rules)
+    outer_var: str | None = None
+    outer_text: str = ""
 
     def build(self, env: dict, var: str, items: list) -> tuple[dict[str, list[int]], list[int]]:
         """{key: positions in items}, and the positions whose key is not a text (always tested)."""
@@ -206,6 +210,18 @@ class KeyBranch:
 
     def outer_keys(self, env: dict) -> tuple[str, ...] | None:
         """The texts the outer value looks up, or None when the index cannot answer (then every candidate is tested)."""
+        record = env.get(self.outer_var) if self.outer_var is not None else None
+        if not is_record(record):  # a computed value (a `let` list) is not kept: only records live for the run
+            return self._outer_keys(env)
+        memo = env[CTX].memo
+        memo_key = ("outer-keys", self.kind, self.outer_text, self.outer_var, id(record))
+        cached = memo.get(memo_key)
+        if cached is None or cached[0] is not record:
+            cached = (record, self._outer_keys(env))
+            memo[memo_key] = cached
+        return cached[1]
+
+    def _outer_keys(self, env: dict) -> tuple[str, ...] | None:
         try:
             value = self.outer_fn(env)
         except EvalError:
@@ -259,6 +275,21 @@ class KeyJoin:
 
     def lookup(self, env: dict, indexes) -> tuple[list[int], set[int]] | None:
         """Sorted positions that may pass, and those of them that must be tested again; None: test them all."""
+        if self.exact:  # one branch: the same keys in the same index find the same positions
+            branch, (index, undecided) = self.branches[0], indexes[0]
+            keys = branch.outer_keys(env)
+            if keys is None:
+                return None
+            memo = env[CTX].memo
+            memo_key = ("lookup", id(index), keys)
+            cached = memo.get(memo_key)
+            if cached is None or cached[0] is not index:
+                positions = set(undecided)
+                for k in keys:
+                    positions.update(index.get(k, ()))
+                cached = (index, sorted(positions), set(undecided))
+                memo[memo_key] = cached
+            return cached[1], cached[2]
         found: set[int] = set()
         retest: set[int] = set()
         for branch, (index, undecided) in zip(self.branches, indexes):
@@ -747,6 +778,20 @@ class FilterPlan:
 
 
 def _key_branch(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> KeyBranch | None:
+    branch = _key_branch_of(comp, node, var, inner_scope, outer_scope)
+    if branch is not None:
+        outer = next(side for side in _sides(node) if var not in free_names(side))
+        names = free_names(outer) & set(outer_scope)
+        if len(names) == 1:
+            branch.outer_var, branch.outer_text = next(iter(names)), comp.source(outer)
+    return branch
+
+
+def _sides(node: ast.Expr) -> tuple[ast.Expr, ast.Expr]:
+    return (node.left, node.right)
+
+
+def _key_branch_of(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> KeyBranch | None:
     """`node` as an indexable comparison of the loop variable with the outer scope, else None."""
     locals_ = set(outer_scope) | {var}
 
