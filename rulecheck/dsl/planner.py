@@ -601,7 +601,11 @@ class FilterPlan:
         if owner is not None:
             found = owner[found]
         n = max(int(found.max()) + 1, 1) if len(found) else 1
-        pairs = np.unique(which.astype(np.int64) * n + found)
+        # sorted by a stable sort (the query gives the outer indices in order, so it is nearly linear), and each
+        # pair once where the tree holds parts (np.unique sorts the slow way: 0.5 s for 800,000 pairs)
+        pairs = np.sort(which.astype(np.int64) * n + found, kind="stable")
+        if owner is not None and len(pairs) > 1:
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
         return pairs // n, pairs % n
 
     def _tree(self, geoms):
