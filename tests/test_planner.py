@@ -222,6 +222,20 @@ rule TST-021
 '''
 
 
+PAIRS += '''
+rule TST-022
+  title zh "测试" en "Parcels of a duty's resource in its package, and not named as the duty (conditions on the outer scope)"
+  severity info
+  basis "测试" "test"
+  for each package in unit_plan.packages where present(package.boundary)
+  for each duty in package.duties
+  for each p in detailed_plan.parcels where intersects(p, package.boundary) and p.land_use under duty.resource
+      and p.id != duty.id
+  require overlap_area(p, package.boundary) >= 0 m2
+  message zh "{duty} {p}" en "{duty} {p}"
+'''
+
+
 def _pairs_report(manifest, rule_paths, *, pair_conds: bool, monkeypatch) -> dict:
     monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
     rules = rulecheck.load_rules(rule_paths)
@@ -239,6 +253,7 @@ def test_pair_conditions_decided_at_once_change_nothing(fixture, tmp_path, monke
         assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
     checked = {o["rule"]: o for o in at_once["outcomes"]}
     assert checked["TST-021"]["checked"] > 0
+    assert checked["TST-022"]["checked"] > 0 or fixture != "eco-recreation-defects"
     if fixture == "eco-recreation-defects":  # rights of one package that touch, and rights without a package
         assert checked["TST-020"]["checked"] > 0 and checked["TST-020"]["indeterminate"] > 0
     monkeypatch.setattr(planner, "PAIR_CONDS", True)
@@ -246,6 +261,7 @@ def test_pair_conditions_decided_at_once_change_nothing(fixture, tmp_path, monke
     assert _plans(rules, "TST-020")[1]["pair_conditions"] == ["a.id < b.id", "b.package == a.package"]
     assert _plans(rules, "TST-021")[1]["pair_conditions"] == ["r.land_use under p.land_use", "p.id != r.id",
                                                                 "overlaps(p, r, 200 m2)"]
+    assert _plans(rules, "TST-022")[2]["column_conditions"] == ["p.land_use under duty.resource", "p.id != duty.id"]
     builtin = rulecheck.load_rules()
     assert _plans(builtin, "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
     assert _plans(builtin, "GEO-012")[1]["pair_conditions"] == ["a.id < b.id"]
@@ -305,3 +321,21 @@ def test_under_a_group_name_is_tested_as_written(tmp_path, monkeypatch):
     assert counts[0] == counts[1]
     flagged = {c["subjects"][0]["id"] for c in counts[0][1]}
     assert duties[0].id not in flagged and duties[1].id not in flagged  # forest parcels and 03 parcels exist
+
+
+def test_conditions_on_a_group_name_in_a_spatial_join_are_tested_as_written(tmp_path, monkeypatch):
+    """DUT-006 and TST-022 with duties whose resource names a group or a class: the candidates of each duty
+    dropped at once give the same report as testing each parcel."""
+    pack = tmp_path / "pairs.rule"
+    pack.write_text(PAIRS, encoding="utf-8")
+    records = []
+    for pair_conds in (True, False):
+        monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
+        submission = rulecheck.load_submission(FIXTURES / "eco-recreation" / "submission.yaml")
+        duties = [d for p in submission.unit_plan.packages for d in p.duties]
+        duties[0].resource, duties[1].resource = "forest", "03"
+        record = rulecheck.check(submission, rulecheck.load_rules([ROOT / "rules", pack]), select=["TST-022", "DUT-006"])
+        records.append(json.dumps(record, sort_keys=True))
+    assert records[0] == records[1]
+    outcomes = {o["rule"]: o for o in json.loads(records[0])["outcomes"]}
+    assert outcomes["TST-022"]["checked"] > 0 and outcomes["DUT-006"]["checked"] > 0

@@ -21,6 +21,7 @@ indexed and which run per pair, for `rulecheck rules validate --plan` and for th
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -415,6 +416,62 @@ def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
     return True
 
 
+@dataclass
+class ColumnCond:
+    """`var.k OP outer` or `x under y` between the loop variable and any value of the outer scope (`p.land_use
+    under duty.resource`): the loop variable's side is read once per run for every record left by the local
+    filter, and the candidates of each outer binding for which it is decided false are dropped at once; the
+    others are tested as written."""
+
+    op: str
+    var_fn: Fn
+    outer_fn: Fn
+    var_left: bool
+    text: str
+
+    def drop(self, env: dict, column: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
+        """A mask of the candidates (positions in the column) decided false, or None when the outer value is
+        not a plain text (then nothing is decided)."""
+        try:
+            other = self.outer_fn(env)
+        except EvalError:
+            return None
+        if type(other) is not str or (self.op == "under" and other in env[CTX].classification.groups):
+            return None
+        values = column[indices].tolist()
+        if self.op == "under":
+            if self.var_left:  # var.k under outer
+                holds = [v is None or v.startswith(other) for v in values]
+            else:  # outer under var.k (a group's name on the var side is tested as written)
+                groups = env[CTX].classification.groups
+                holds = [v is None or v in groups or other.startswith(v) for v in values]
+        else:
+            op = _COLUMN_OPS[self.op]
+            holds = [v is None or (op(v, other) if self.var_left else op(other, v)) for v in values]
+        return ~np.array(holds, dtype=bool)
+
+
+_COLUMN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+               ">=": operator.ge}
+
+
+def _column_cond(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> ColumnCond | None:
+    if isinstance(node, ast.Compare) and node.tolerance is None and node.op in _COLUMN_OPS:
+        op = node.op
+    elif isinstance(node, ast.Member) and node.op == "under":
+        op = "under"
+    else:
+        return None
+    locals_ = set(outer_scope) | {var}
+    for mine, theirs, var_left in ((node.left, node.right, True), (node.right, node.left, False)):
+        if (free_names(mine) & locals_) == {var} and var not in free_names(theirs) and (free_names(theirs) & locals_):
+            mine_t, mine_fn = comp.compile(mine, inner_scope)
+            theirs_t, theirs_fn = comp.compile(theirs, outer_scope)
+            if mine_t.kind in ("str", "code") and theirs_t.kind in ("str", "code"):
+                return ColumnCond(op, mine_fn, theirs_fn, var_left, comp.source(node))
+    return None
+
+
 def _id_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
         np.fromiter(map(id, right), dtype=np.int64, count=len(right))
@@ -513,6 +570,7 @@ class FilterPlan:
     area_conds: list[AreaCond] = field(default_factory=list)  # overlaps() of the pair, decided from the bulk pass
     rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
     verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
+    column_conds: list[ColumnCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
     texts: dict = field(default_factory=dict)  # what describe() reports
 
     def describe(self) -> dict:
@@ -698,6 +756,8 @@ class FilterPlan:
                 indices = self._query(tree, np.array([other], dtype=object))[1]
                 if self.prefill == "filter":
                     prefill_pairs(other, geoms[indices])
+            if self.column_conds and len(indices):
+                indices, exact = self._drop_decided_false(env, kept, indices, exact)
             if exact is None:
                 pool = ((kept[i], self.rest_fns) for i in indices)
             else:  # the pair conditions decided in the bulk query are not tested again
@@ -720,6 +780,22 @@ class FilterPlan:
             yield from survivors
             return
         yield from self._filtered(env, pool)
+
+    def _drop_decided_false(self, env, kept, indices, exact):
+        visit(env, len(indices) * len(self.column_conds))
+        dropped = np.zeros(len(indices), dtype=bool)
+        for n, cond in enumerate(self.column_conds):
+            memo_key = ("column", self.key, n)
+            cached = env[CTX].memo.get(memo_key)
+            if cached is None or cached[0] is not kept:
+                cached = (kept, _texts(env, self.var, cond.var_fn, kept))
+                env[CTX].memo[memo_key] = cached
+            decided_false = cond.drop(env, cached[1], indices)
+            if decided_false is not None:
+                dropped |= decided_false
+        if not dropped.any():
+            return indices, exact
+        return indices[~dropped], None if exact is None else exact[~dropped]
 
     def _undecided(self, env, undecided, tree, found):
         """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
@@ -914,10 +990,19 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
             prefill = "filter"
         elif also is not None and any(pair_call(n) for n in _walk(also)):
             prefill = "after"
+    column_conds = []
+    if spatial_other is not None and PAIR_CONDS:
+        decided_in_bulk = {c.text for c in pair_conds + area_conds}
+        for part in rest_parts:
+            if comp.source(part) not in decided_in_bulk:
+                cc = _column_cond(comp, part, var, inner_scope, outer_scope)
+                if cc is not None:
+                    column_conds.append(cc)
     texts["pair_conditions"] = [c.text for c in pair_conds + area_conds]
+    texts["column_conditions"] = [c.text for c in column_conds]
     return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
                       universe_fn, join, rest_without, texts=texts, pair_conds=pair_conds, other_var=other_var,
-                      area_conds=area_conds, rest_without_pairs=rest_without_pairs)
+                      area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds)
 
 
 def plan_lines(plans: list[dict]) -> list[str]:
@@ -945,6 +1030,8 @@ def plan_lines(plans: list[dict]) -> list[str]:
             lines.append(f"    hash index: {plan['hash']}")
         for text in plan.get("pair_conditions", []):
             lines.append(f"    every candidate pair at once: {text}")
+        for text in plan.get("column_conditions", []):
+            lines.append(f"    the candidates of each binding at once: {text}")
         for text in plan.get("per_pair", []):
             mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
             lines.append(f"  {mark} per pair: {text}")
