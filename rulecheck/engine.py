@@ -14,6 +14,7 @@ from rulecheck import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
+from rulecheck.dsl.planner import BULK_KEYS
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
 
@@ -161,8 +162,8 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
                 # the pairs a family joined (their intersections, the bulk queries) are not kept for the next one:
                 # rules sharing a join are of one family (LAY-004/006), and memory stays that of the largest join
                 forget_pairs()
-                for key in [k for k in ctx.memo if isinstance(k, tuple) and k and k[0] == "bulk"]:
-                    del ctx.memo[key]
+                for key in ctx.memo.pop(BULK_KEYS, ()):
+                    ctx.memo.pop(key, None)
             if progress is not None:
                 progress(n, len(chosen), rule.id)
             started, visits = time.perf_counter(), ctx.visits

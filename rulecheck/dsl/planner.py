@@ -39,6 +39,7 @@ Fn = Callable[[dict], Any]
 CTX = "$ctx"
 SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
 PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
+BULK_KEYS = ("bulk-keys",)  # the memo's key for the keys of the bulk queries kept so far
 HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
 PAIR_CONDS = True  # likewise: conditions between the two records of a spatial join decided for all pairs at once
 TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
@@ -634,6 +635,7 @@ class FilterPlan:
             for i, g in enumerate(outer):
                 result[id(g)] = (found[bounds[i] : bounds[i + 1]], None if exact is None else exact[bounds[i] : bounds[i + 1]])
         ctx.memo[memo_key] = (universe, tree, result)
+        ctx.memo.setdefault(BULK_KEYS, []).append(memo_key)  # dropped after each family of rules (engine)
         return result
 
     @staticmethod
