@@ -339,11 +339,16 @@ class PairCond:
         left, right = (mine[found], theirs[which]) if self.var_left else (theirs[which], mine[found])
         decided = (left != None) & (right != None)  # noqa: E711 - elementwise on object arrays
         if self.op == "under":
+            # land-use codes are few: decide each distinct (code, prefix) once and look the pairs up
             groups = env[CTX].classification.groups
-            holds = np.fromiter((a is not None and b is not None and b not in groups and a.startswith(b)
-                                 for a, b in zip(left.tolist(), right.tolist())), dtype=bool, count=len(left))
-            decided &= np.fromiter((b not in groups for b in right.tolist()), dtype=bool, count=len(right)) \
-                if len(right) else decided
+            codes_of, prefixes_of = _factorise(mine if self.var_left else theirs), _factorise(theirs if self.var_left else mine)
+            code_ix = codes_of[1][found] if self.var_left else codes_of[1][which]
+            prefix_ix = prefixes_of[1][which] if self.var_left else prefixes_of[1][found]
+            table = np.array([[a is not None and b is not None and b not in groups and a.startswith(b) for b in prefixes_of[0]]
+                              for a in codes_of[0]], dtype=bool).reshape(len(codes_of[0]), len(prefixes_of[0]))
+            sure = np.array([b is not None and b not in groups for b in prefixes_of[0]], dtype=bool)
+            holds = table[code_ix, prefix_ix]
+            decided &= sure[prefix_ix]
         else:
             holds = np.zeros(len(left), dtype=bool)
             if decided.any():
@@ -490,6 +495,13 @@ def _cached_areas(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 _PAIR_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
              ">=": np.greater_equal}
+
+
+def _factorise(values: np.ndarray) -> tuple[list, np.ndarray]:
+    """(the distinct values in order of first appearance, each value's position among them)."""
+    seen: dict = {}
+    positions = np.fromiter((seen.setdefault(v, len(seen)) for v in values.tolist()), dtype=np.intp, count=len(values))
+    return list(seen), positions
 
 
 def _texts(env: dict, var: str, fn: Fn, records: list) -> np.ndarray:
