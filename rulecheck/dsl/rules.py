@@ -309,7 +309,7 @@ class CompiledRule:
             "severity": self.severity_of(env),
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
-            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification)),
+            "basis": self._basis_line(ctx),
             "titles": {"zh": r.title_zh, "en": r.title_en},
             "messages": messages,
             "subjects": self._subjects(env),
@@ -320,6 +320,14 @@ class CompiledRule:
             "waiver": None,
         }
         return conflict
+
+    def _basis_line(self, ctx: Context) -> str:
+        """The basis as printed, the same for every conflict of the rule in a run: made once."""
+        memo_key = ("basis-line", id(self))
+        line = ctx.memo.get(memo_key)
+        if line is None:
+            line = ctx.memo[memo_key] = basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification))
+        return line
 
     def _expected_actual(self, env, lang: str) -> tuple[str, str]:
         if self.expected is not None or self.actual is not None:
