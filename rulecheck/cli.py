@@ -141,8 +141,9 @@ def _is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def _write(dest: str, text: str, inputs: list[Path] | None = None) -> None:
-    """Write a report atomically: a temporary file in the same folder, then renamed over `dest`.
+def _write(dest: str, text, inputs: list[Path] | None = None) -> None:
+    """Write a report (a text, or its pieces in order) atomically: a temporary file in the same folder, then
+    renamed over `dest`. Pieces are written as they come, so a county's report is never whole in memory.
 
     Never overwrites an input (the manifest, a layer, a rule, parameter or waiver file); a symlink at `dest` is
     replaced, never written through; an error leaves no half-written file. A device or a pipe (/dev/null,
@@ -156,7 +157,7 @@ def _write(dest: str, text: str, inputs: list[Path] | None = None) -> None:
     if _is_stream(path):  # /dev/null, /dev/stdout, a pipe: written as a stream, never replaced by a file
         try:
             with open(path, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
-                stream.write(text)
+                stream.writelines([text] if isinstance(text, str) else text)
         except OSError as error:
             raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
         return
@@ -167,7 +168,7 @@ def _write(dest: str, text: str, inputs: list[Path] | None = None) -> None:
             raise IsADirectoryError(21, "is a folder")
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
-            stream.write(text)
+            stream.writelines([text] if isinstance(text, str) else text)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
@@ -366,7 +367,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
                 text = report.render(record, fmt, lang=lang, color=coloured and fmt == "text")
                 click.echo(text, nl=False, color=coloured or None)  # click strips colour off a pipe unless told
         else:
-            _write(dest, report.render(record, fmt, lang=lang), inputs)
+            _write(dest, report.render_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
 

@@ -64,6 +64,14 @@ def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str
     return renderer(record, lang=lang)
 
 
+def render_pieces(record: dict, fmt: str, lang: str = "zh") -> Iterator[str]:
+    """The same text as render(record, fmt, lang), in pieces, for writing to a file as they are made: a format
+    whose module has `pieces(record, *, lang)` (json) is never whole in memory; the others come in one piece."""
+    if fmt in _MODULES:
+        pieces = getattr(importlib.import_module(f"{__name__}.{_MODULES[fmt]}"), "pieces", None)
+        if pieces is not None:
+            return pieces(record, lang=lang)
+    return iter([render(record, fmt, lang=lang)])
 
 
 def render_summary_line(record: dict, lang: str = "zh") -> str:
@@ -73,4 +81,4 @@ def render_summary_line(record: dict, lang: str = "zh") -> str:
     return summary_line(for_terminal(record), lang)
 
 
-__all__ = ["EXTENSIONS", "FORMATS", "render", "render_summary_line"]
+__all__ = ["EXTENSIONS", "FORMATS", "render", "render_pieces", "render_summary_line"]
