@@ -14,6 +14,7 @@ from rulecheck import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
+from rulecheck.dsl.planner import BULK_KEYS
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
 
@@ -120,6 +121,16 @@ def check(
     the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
     carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
     called before each rule."""
+    # evaluation makes millions of short-lived objects and no cycles worth collecting: a collection would walk
+    # every object made so far (at county scale, seconds each time), so none runs until the record is made
+    with no_gc():
+        return _check(submission, rules, as_of=as_of, select=select, ignore=ignore, fail_on=fail_on, lang=lang,
+                      explain=explain, waivers=waivers, with_layers=with_layers, classification=classification,
+                      baseline=baseline, fail_on_new=fail_on_new, timings=timings, progress=progress)
+
+
+def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, ignore, fail_on, lang, explain, waivers,
+           with_layers, classification, baseline, fail_on_new, timings, progress) -> dict:
     from rulecheck.baseline import compare, load_report
     from rulecheck.model.landuse import load_classification
     from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
@@ -143,17 +154,16 @@ def check(
     if baseline_path is not None:
         baseline = load_report(baseline_path)
     conflicts, outcomes, indeterminate = [], [], []
-    # evaluation makes millions of short-lived objects and no cycles worth collecting
     spent = []
     run_started = time.monotonic()
-    with no_gc(), pair_cache():
+    with pair_cache():
         for n, rule in enumerate(chosen):
             if n and rule.family != chosen[n - 1].family:
                 # the pairs a family joined (their intersections, the bulk queries) are not kept for the next one:
                 # rules sharing a join are of one family (LAY-004/006), and memory stays that of the largest join
                 forget_pairs()
-                for key in [k for k in ctx.memo if isinstance(k, tuple) and k and k[0] == "bulk"]:
-                    del ctx.memo[key]
+                for key in ctx.memo.pop(BULK_KEYS, ()):
+                    ctx.memo.pop(key, None)
             if progress is not None:
                 progress(n, len(chosen), rule.id)
             started, visits = time.perf_counter(), ctx.visits

@@ -36,6 +36,8 @@ class Limits:
     # seconds one rule may evaluate, and the whole check may take (0: no limit)
     rule_seconds: float = 300
     run_seconds: float = 1800
+    # threads for bulk geometry work (GEOS releases the GIL; 0: one per core this process may use)
+    threads: int = 0
 
     def describe(self, name: str) -> str:
         """``limit max_records=2000000; raise it with --limit max_records=N or RULECHECK_LIMIT_MAX_RECORDS=N``."""

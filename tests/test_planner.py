@@ -55,6 +55,24 @@ rule TST-014
   require right.overlay == false
   message zh "{right}" en "{right}"
 
+rule TST-015
+  title zh "测试" en "Codes under codes both ways, and under a group's name (tested as written)"
+  severity warning
+  basis "测试" "test"
+  for each r in unit_plan.rights
+  require count(p for p in detailed_plan.parcels where r.land_use under p.land_use) >= 1
+      and count(p for p in detailed_plan.parcels where p.land_use under r.land_use) >= 2
+  message zh "{r}" en "{r}"
+
+rule TST-016
+  title zh "测试" en "A parcel under a duty's resource, which may name a group"
+  severity warning
+  basis "测试" "test"
+  for each package in unit_plan.packages
+  for each duty in package.duties
+  require count(p for p in detailed_plan.parcels where p.land_use under duty.resource) >= 3
+  message zh "{duty}" en "{duty}"
+
 rule TST-013
   title zh "测试" en "A join the planner cannot index (a number), tested per pair"
   severity info
@@ -80,11 +98,13 @@ def test_builtin_joins_are_planned_as_indexes():
     assert ind010["hash"] == "parcel.id in item.parcel_ids" and ind010["filter"] == ["present(parcel.far_max)"]
     lay004 = next(p for p in _plans(rules, "LAY-004") if p["var"] == "parcel")
     assert lay004["spatial"] == "intersects(right, parcel)" and lay004["hash"] is None
-    # no built-in rule visits a whole fixed collection, unindexed, for every binding, except LAY-009's
-    # per-land-use sum over the parcels (one binding per distinct land use, a bounded number)
+    # LAY-009's per-land-use sum over the parcels looks up the parcels whose code is a prefix of the land use
+    lay009 = next(p for p in _plans(rules, "LAY-009") if p["var"] == "p")
+    assert lay009["hash"] == "use under p.land_use"
+    # no built-in rule visits a whole fixed collection, unindexed, for every binding
     unindexed = {r.id for r in rules.rules for p in r.plans
                  if p["nested"] and p["source_fixed"] and not (p["spatial"] or p["hash"])}
-    assert unindexed == {"LAY-009"}
+    assert unindexed == set()
 
 
 def test_validate_plan_prints_indexes_and_marks_pair_scans(tmp_path):
@@ -137,7 +157,11 @@ def test_absent_keys_stay_undecided_in_the_same_order(tmp_path, monkeypatch):
     assert len(listed) > 0 and len(tst014) == len(listed) < len(no_scale) * len(submission.unit_plan.packages)
     assert [[s["id"] for s in i["subjects"]] for i in tst014] == [[p] for p, _ in listed]  # in the order listed
     checked = {o["rule"]: o["checked"] for o in planned["outcomes"]}
-    assert checked["TST-012"] > 0 and checked["TST-013"] > 0
+    assert checked["TST-012"] > 0 and checked["TST-013"] > 0 and checked["TST-015"] > 0 and checked["TST-016"] > 0
+    assert {c["rule"] for c in planned["conflicts"]} >= {"TST-015", "TST-016"}
+    monkeypatch.setattr(planner, "HASH_JOINS", True)
+    rules = rulecheck.load_rules([pack])
+    assert [p["hash"] for p in _plans(rules, "TST-015")[1:]] == ["r.land_use under p.land_use", "p.land_use under r.land_use"]
 
 
 def test_timings_on_stderr_and_in_the_json_report(tmp_path):
@@ -174,3 +198,144 @@ def test_progress_line_only_after_a_second_and_cleared_at_the_end(capsys):
     quiet = _Progress()
     quiet(3, 3, None)  # a short run leaves no trace
     assert capsys.readouterr().err == ""
+
+
+PAIRS = '''
+rule TST-020
+  title zh "测试" en "Rights of the same package overlapping, in id order (pair conditions with absent keys)"
+  severity warning
+  basis "测试" "test"
+  for each a in unit_plan.rights
+  for each b in unit_plan.rights where intersects(a, b) and a.id < b.id and b.package == a.package
+  require overlap_area(a, b) <= 1 m2
+  message zh "{a} {b}" en "{a} {b}"
+
+rule TST-021
+  title zh "测试" en "A parcel's land use under a right's, the outer record on the left"
+  severity info
+  basis "测试" "test"
+  for each r in unit_plan.rights
+  for each p in detailed_plan.parcels where intersects(p, r) and r.land_use under p.land_use and p.id != r.id
+      and overlaps(p, r, 200 m2)
+  require overlap_area(p, r) >= 0 m2
+  message zh "{r} {p}" en "{r} {p}"
+'''
+
+
+PAIRS += '''
+rule TST-022
+  title zh "测试" en "Parcels of a duty's resource in its package, and not named as the duty (conditions on the outer scope)"
+  severity info
+  basis "测试" "test"
+  for each package in unit_plan.packages where present(package.boundary)
+  for each duty in package.duties
+  for each p in detailed_plan.parcels where intersects(p, package.boundary) and p.land_use under duty.resource
+      and p.id != duty.id
+  require overlap_area(p, package.boundary) >= 0 m2
+  message zh "{duty} {p}" en "{duty} {p}"
+'''
+
+
+def _pairs_report(manifest, rule_paths, *, pair_conds: bool, monkeypatch) -> dict:
+    monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
+    rules = rulecheck.load_rules(rule_paths)
+    return rulecheck.check(rulecheck.load_submission(manifest), rules)
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea-defects"])
+def test_pair_conditions_decided_at_once_change_nothing(fixture, tmp_path, monkeypatch):
+    pack = tmp_path / "pairs.rule"
+    pack.write_text(PAIRS, encoding="utf-8")
+    manifest = FIXTURES / fixture / "submission.yaml"
+    for packs in (None, [ROOT / "rules", pack]):
+        at_once = _pairs_report(manifest, packs, pair_conds=True, monkeypatch=monkeypatch)
+        one_by_one = _pairs_report(manifest, packs, pair_conds=False, monkeypatch=monkeypatch)
+        assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
+    checked = {o["rule"]: o for o in at_once["outcomes"]}
+    assert checked["TST-021"]["checked"] > 0
+    assert checked["TST-022"]["checked"] > 0 or fixture != "eco-recreation-defects"
+    if fixture == "eco-recreation-defects":  # rights of one package that touch, and rights without a package
+        assert checked["TST-020"]["checked"] > 0 and checked["TST-020"]["indeterminate"] > 0
+    monkeypatch.setattr(planner, "PAIR_CONDS", True)
+    rules = rulecheck.load_rules([pack])
+    assert _plans(rules, "TST-020")[1]["pair_conditions"] == ["a.id < b.id", "b.package == a.package"]
+    assert _plans(rules, "TST-021")[1]["pair_conditions"] == ["r.land_use under p.land_use", "p.id != r.id",
+                                                                "overlaps(p, r, 200 m2)"]
+    assert _plans(rules, "TST-022")[2]["column_conditions"] == ["p.land_use under duty.resource", "p.id != duty.id"]
+    builtin = rulecheck.load_rules()
+    assert _plans(builtin, "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
+    assert _plans(builtin, "GEO-012")[1]["pair_conditions"] == ["a.id < b.id"]
+
+
+def test_bulk_geometry_work_on_threads_gives_the_same_report(monkeypatch):
+    """The defects fixture with every bulk GEOS call cut into chunks of one geometry on two threads, against
+    one thread: the same bytes."""
+    from rulecheck import limits
+    from rulecheck.dsl import parallel
+
+    manifest = FIXTURES / "eco-recreation-defects" / "submission.yaml"
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 1)
+    reports = []
+    for threads in (1, 2, 3):
+        with limits.override(threads=threads):
+            reports.append(json.dumps(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()),
+                                      sort_keys=True))
+    assert reports[0] == reports[1] == reports[2]
+    assert json.loads(reports[0])["conflicts"]
+
+
+def test_geos_map_and_query_pairs_match_one_call(monkeypatch):
+    import numpy as np
+    import shapely
+
+    from rulecheck import limits
+    from rulecheck.dsl import parallel
+
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 10)
+    cells = shapely.box(*np.array([[x, y, x + 1.5, y + 1.5] for x in range(40) for y in range(30)], dtype=float).T)
+    tree = shapely.STRtree(cells)
+    with limits.override(threads=4):
+        assert parallel.workers() == 4 and len(parallel._slices(len(cells))) == 4
+        split = parallel.query_pairs(tree, cells, "intersects")
+        areas = parallel.geos_map(lambda a, b: shapely.area(shapely.intersection(a, b)), cells[split[0]], cells[split[1]])
+    whole = tree.query(cells, predicate="intersects")
+    assert np.array_equal(split[0], whole[0]) and np.array_equal(split[1], whole[1])
+    assert np.array_equal(areas, shapely.area(shapely.intersection(cells[whole[0]], cells[whole[1]])))
+    with limits.override(threads=1):
+        assert parallel._slices(len(cells)) == []
+
+
+def test_under_a_group_name_is_tested_as_written(tmp_path, monkeypatch):
+    """A duty's resource may name a land-use group ("forest"): the hash index of `under` cannot answer it, so
+    every parcel is tested, and the counts are those of testing every pair."""
+    pack = tmp_path / "joins.rule"
+    pack.write_text(JOINS, encoding="utf-8")
+    counts = []
+    for hash_joins in (True, False):
+        monkeypatch.setattr(planner, "HASH_JOINS", hash_joins)
+        submission = rulecheck.load_submission(FIXTURES / "eco-recreation" / "submission.yaml")
+        duties = [d for p in submission.unit_plan.packages for d in p.duties]
+        duties[0].resource, duties[1].resource = "forest", "03"
+        record = rulecheck.check(submission, rulecheck.load_rules([pack]), select=["TST-016"])
+        counts.append((record["outcomes"], record["conflicts"]))
+    assert counts[0] == counts[1]
+    flagged = {c["subjects"][0]["id"] for c in counts[0][1]}
+    assert duties[0].id not in flagged and duties[1].id not in flagged  # forest parcels and 03 parcels exist
+
+
+def test_conditions_on_a_group_name_in_a_spatial_join_are_tested_as_written(tmp_path, monkeypatch):
+    """DUT-006 and TST-022 with duties whose resource names a group or a class: the candidates of each duty
+    dropped at once give the same report as testing each parcel."""
+    pack = tmp_path / "pairs.rule"
+    pack.write_text(PAIRS, encoding="utf-8")
+    records = []
+    for pair_conds in (True, False):
+        monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
+        submission = rulecheck.load_submission(FIXTURES / "eco-recreation" / "submission.yaml")
+        duties = [d for p in submission.unit_plan.packages for d in p.duties]
+        duties[0].resource, duties[1].resource = "forest", "03"
+        record = rulecheck.check(submission, rulecheck.load_rules([ROOT / "rules", pack]), select=["TST-022", "DUT-006"])
+        records.append(json.dumps(record, sort_keys=True))
+    assert records[0] == records[1]
+    outcomes = {o["rule"]: o for o in json.loads(records[0])["outcomes"]}
+    assert outcomes["TST-022"]["checked"] > 0 and outcomes["DUT-006"]["checked"] > 0

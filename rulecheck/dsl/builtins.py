@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import math
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Callable
 import numpy as np
 import shapely
 
+from rulecheck.dsl.parallel import geos_map
 from rulecheck.dsl.schema import BOOL, CODE, GEOM, NUM, STR, TOL, T, num
 from rulecheck.dsl.units import Quantity, Tolerance
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -70,6 +72,9 @@ PREPARE_MIN_COORDS = 64  # smaller geometries are tested faster (and with less m
 def _prepare(geoms) -> None:
     """shapely.prepare for the large geometries (a control line of thousands of vertices, tested against many
     rights), remembering what was not prepared before so prepared_scope can release it."""
+    if isinstance(geoms, shapely.Geometry):  # one geometry (a pair computed on its own): the cheap tests first
+        if shapely.get_num_coordinates(geoms) < PREPARE_MIN_COORDS or shapely.is_prepared(geoms):
+            return
     arr = np.atleast_1d(np.asarray(geoms, dtype=object))
     fresh = arr[~shapely.is_prepared(arr) & (shapely.get_num_coordinates(arr) >= PREPARE_MIN_COORDS)]
     if not len(fresh):
@@ -140,10 +145,19 @@ def shared_overlap_area(a, b) -> float:
     return value
 
 
-def pair_known(a, b) -> bool:
-    """Whether the shared area of a and b is in the run's cache already."""
+def cached_area_ids(pairs) -> list[float]:
+    """The cached shared area of each (low id, high id) pair, NaN where the run's cache has none."""
     cache = _PAIRS.get()
-    return cache is not None and ("area",) + _key(a, b) in cache
+    if cache is None:
+        return [math.nan for _ in pairs]
+    nan_entry = (None, None, math.nan)
+    return [cache.get(("area", low, high), nan_entry)[2] for low, high in pairs]
+
+
+def pair_known_ids(low: int, high: int) -> bool:
+    """Whether the shared area of the geometries with ids low <= high is in the run's cache already."""
+    cache = _PAIRS.get()
+    return cache is not None and ("area", low, high) in cache
 
 
 def prefill_pairs(a, others) -> None:
@@ -166,22 +180,28 @@ def prefill_pair_arrays(left, right) -> None:
     try:
         _prepare(left)
         _prepare(right)
-        left_in_right = shapely.covers(right, left)
-        right_in_left = shapely.covers(left, right) & ~left_in_right
+        left_in_right = geos_map(shapely.covers, right, left)
+        right_in_left = geos_map(shapely.covers, left, right) & ~left_in_right
         rest = ~(left_in_right | right_in_left)
         meet = np.zeros(len(left), dtype=bool)
-        meet[rest] = shapely.relate_pattern(left[rest], right[rest], "T********")
-        inters = shapely.intersection(left[meet], right[meet])
+        meet[rest] = geos_map(_interiors_meet, left[rest], right[rest])
+        inters = geos_map(shapely.intersection, left[meet], right[meet])
         areas = np.zeros(len(left))
         areas[left_in_right] = shapely.area(left[left_in_right])
         areas[right_in_left] = shapely.area(right[right_in_left])
         areas[meet] = shapely.area(inters)
     except shapely.errors.GEOSException:
         return  # an invalid geometry among them: each pair is computed (and repaired) on its own
-    for a, b, value in zip(left, right, areas.tolist()):
-        cache[("area",) + _key(a, b)] = (a, b, value)
-    for a, b, inter in zip(left[meet], right[meet], inters):
-        cache[_key(a, b)] = (a, b, inter)
+    ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
+        np.fromiter(map(id, right), dtype=np.int64, count=len(right))
+    lo, hi = np.minimum(*ids).tolist(), np.maximum(*ids).tolist()
+    cache.update(zip(zip(itertools.repeat("area"), lo, hi), zip(left, right, areas.tolist())))
+    where = np.flatnonzero(meet)
+    cache.update(zip(zip([lo[i] for i in where], [hi[i] for i in where]), zip(left[meet], right[meet], inters)))
+
+
+def _interiors_meet(a, b):
+    return shapely.relate_pattern(a, b, "T********")
 
 
 def area(a) -> Quantity:

@@ -122,9 +122,8 @@ def store(key: str, value) -> None:
 
 
 def parse_file_cached(path: str | Path, display: str | None = None):
-    """parser.parse_file, answered from the cache when this exact text was parsed before."""
-    from rulecheck.dsl.parser import parse_file
-
+    """parser.parse_file, answered from the cache when this exact text was parsed before (then lark and the
+    parser are not even imported)."""
     from rulecheck.limits import current
     from rulecheck.model.sources import SourceError, read_text_limited
 
@@ -132,12 +131,16 @@ def parse_file_cached(path: str | Path, display: str | None = None):
     try:
         text = read_text_limited(path, "max_rule_file_mb")  # never more than the limit (nor a device without end)
     except SourceError:
+        from rulecheck.dsl.parser import parse_file
+
         return parse_file(path, display)  # its own messages for a missing, oversized or undecodable file
     # the expression depth limit decides which diagnostics a parse has: an entry is for one limit
     key = key_of(f"{display}\0max_expr_depth={current().max_expr_depth}", text)
     cached = load(key)
     if cached is not None:
         return cached
+    from rulecheck.dsl.parser import parse_file
+
     result = parse_file(path, display)
     if result[0].text == text:  # the file did not change while it was read twice
         store(key, result)

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, union_all
+from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
 from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
     CTX, PAIR_FUNCS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
     plan_filter,
@@ -194,6 +194,17 @@ class CompiledParam:
 
 _PLAIN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
               ">=": operator.ge}
+
+
+PREFILL_MIN = 32  # fewer elements than this: their shared areas one by one cost less than a vectorised pass
+
+
+def _value_or_none(fn, env):
+    try:
+        value = fn(env)
+    except EvalError:
+        return None
+    return None if isinstance(value, Missing) else value
 
 
 def _first_missing(*values):
@@ -825,6 +836,27 @@ class ExprCompiler:
                 out.append(ef(sub))
             return out
 
+        paired = self._paired_element(node, scope)
+        if paired is not None and not self.trace:
+            # `sum(overlap_area(p, unit_plan.boundary) for p in …)`: the shared areas of all the elements with the
+            # one other geometry in a vectorised pass first, then the elements as written
+            other_fn, var = paired
+
+            def values(env):
+                subs = []
+                for sub in iterate(env):
+                    if isinstance(sub, Missing):
+                        return sub
+                    subs.append(sub)
+                if len(subs) >= PREFILL_MIN:
+                    other = _value_or_none(other_fn, env)
+                    geoms = [_geom_or_none(sub[var]) for sub in subs]
+                    if isinstance(other, shapely.Geometry) or is_record(other):
+                        other = _geom_or_none(other)
+                        if other is not None and all(g is not None for g in geoms):
+                            prefill_pairs(other, np.array(geoms, dtype=object))
+                return [ef(sub) for sub in subs]
+
         plan = iterate.plan
         if plan is not None and plan.join is not None and not self.trace and not (free_names(node.element) & set(scope)):
             # `count(x for x in C where x.k == y.k)`: the same values for every outer record of a group
@@ -843,6 +875,20 @@ class ExprCompiler:
             if et.kind not in ("bool", "any"):
                 raise CheckError(node.element.span, f"{node.func}(... for ...) needs true/false elements, not {et}")
         return self._aggregate(node.func, node, et, values)
+
+    def _paired_element(self, node: ast.Comprehension, scope):
+        """(the other geometry's function, the loop variable) when the element is a pair function of the loop
+        variable and a geometry that does not depend on it, else None."""
+        element = node.element
+        if not (isinstance(element, ast.Call) and element.func in PAIR_FUNCS and len(element.args) >= 2):
+            return None
+        a, b = element.args[0], element.args[1]
+        for mine, other in ((a, b), (b, a)):
+            # the other a name or a field of one (`unit_plan.boundary`, `package.boundary`): cheap to read twice
+            if _is_var(mine, node.var) and node.var not in free_names(other) and all(
+                    isinstance(n, (ast.Name, ast.Field)) for n in _walk(other)):
+                return self.compile(other, scope)[1], node.var
+        return None
 
     def _aggregate(self, func: str, node, elem_t: T, values: Fn):
         if func == "count":
@@ -1147,7 +1193,9 @@ def _root(name: str) -> Fn:
 
 
 def _id_index(ctx: Context, key: int, items: list) -> dict:
-    cached = ctx.memo.get(("ids", key))
+    """{id: record} of a list of records (and, within one contract, its items by right and its duties by duty
+    id): built once per list and shared by every rule that looks records up in it."""
+    cached = ctx.memo.get(("ids", id(items)))
     if cached is not None and cached[0] is items:
         return cached[1]
     index = {}
@@ -1159,7 +1207,7 @@ def _id_index(ctx: Context, key: int, items: list) -> dict:
             getattr(item, "duty", None) if isinstance(item, d.ContractDuty) else None)
         if alias:
             index.setdefault(alias, item)
-    ctx.memo[("ids", key)] = (items, index)
+    ctx.memo[("ids", id(items))] = (items, index)
     return index
 
 
@@ -1210,7 +1258,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
     what = name
 
     def missing(rec):
-        return Missing(f"{what} of {record_id(rec)}")
+        return Missing(what, rec)
 
     if cls is d.ContractItem and name == "contract" or cls is d.ContractDuty and name == "contract" or cls in (d.Duty, d.RevenueShare) and name == "package":
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import shapely
 
 from rulecheck.diagnostics import Diagnostic, InputError
@@ -20,6 +21,8 @@ from rulecheck.dsl.compiler import (
     free_names,
 )
 from rulecheck.dsl.cache import parse_file_cached
+from rulecheck.dsl.parallel import geos_map
+from rulecheck.dsl.planner import PASSED, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
@@ -186,6 +189,9 @@ class CompiledRule:
         kind, var, fn, _ = self.steps[i]
         if kind == "for":
             for sub in fn(env):
+                if sub is PASSED:  # the last loop decided the requirement for this binding in bulk: it holds
+                    yield "passed", env, None
+                    continue
                 if isinstance(sub, Missing):
                     yield "indeterminate", env, sub
                     continue
@@ -217,6 +223,8 @@ class CompiledRule:
         env = {CTX: ctx}
         for state, binding, missing in self.bindings(env):
             result.checked += 1
+            if state == "passed":
+                continue
             if state == "indeterminate":
                 result.indeterminate.append(self._indeterminate(binding, missing, ctx))
                 continue
@@ -228,6 +236,7 @@ class CompiledRule:
                 result.indeterminate.append(self._indeterminate(binding, verdict, ctx))
             elif not verdict:
                 result.conflicts.append(self._conflict(binding, ctx, explain))
+        _as_geojson(result.conflicts)
         if result.conflicts:
             result.status = "fail"
         elif result.indeterminate:
@@ -293,14 +302,14 @@ class CompiledRule:
             places = []
         geom_value = next((g for g in map(_geom_or_none, places) if g is not None), None)
         if geom_value is not None and not geom_value.is_empty:
-            geometry = json.loads(shapely.to_geojson(shapely.set_precision(geom_value, 0.001) if geom_value.is_valid else geom_value))
+            geometry = geom_value  # made GeoJSON with the rule's other conflicts (_as_geojson)
         conflict = {
             "rule": r.id,
             "family": r.family,
             "severity": self.severity_of(env),
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
-            "basis": basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification)),
+            "basis": self._basis_line(ctx),
             "titles": {"zh": r.title_zh, "en": r.title_en},
             "messages": messages,
             "subjects": self._subjects(env),
@@ -311,6 +320,14 @@ class CompiledRule:
             "waiver": None,
         }
         return conflict
+
+    def _basis_line(self, ctx: Context) -> str:
+        """The basis as printed, the same for every conflict of the rule in a run: made once."""
+        memo_key = ("basis-line", id(self))
+        line = ctx.memo.get(memo_key)
+        if line is None:
+            line = ctx.memo[memo_key] = basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification))
+        return line
 
     def _expected_actual(self, env, lang: str) -> tuple[str, str]:
         if self.expected is not None or self.actual is not None:
@@ -338,6 +355,23 @@ class CompiledRule:
         except EvalError as err:
             sub["$trace"]["error"] = Missing(str(err))
         return [{"expr": text, "value": format_value(value, lang)} for text, value in sub["$trace"].items()]
+
+
+def _as_geojson(conflicts: list[dict]) -> None:
+    """Each conflict's place as a GeoJSON geometry, its coordinates to the millimetre where the geometry is
+    valid (a reduced invalid one could change shape), in a few vectorised calls for all of a rule's conflicts."""
+    placed = [c for c in conflicts if c["geometry"] is not None]
+    if not placed:
+        return
+    geoms = np.array([c["geometry"] for c in placed], dtype=object)
+    valid = shapely.is_valid(geoms)
+    geoms[valid] = geos_map(_to_millimetres, geoms[valid])
+    for conflict, text in zip(placed, shapely.to_geojson(geoms).tolist()):
+        conflict["geometry"] = json.loads(text)
+
+
+def _to_millimetres(geoms):
+    return shapely.set_precision(geoms, 0.001)
 
 
 PARAPHRASE_MARK = "〔大意〕"
@@ -768,6 +802,8 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
         return None
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
+    if steps and steps[-1][0] == "for" and rule.require is not None:
+        attach_verdict(getattr(steps[-1][2], "plan", None), rule.require, comp, scope)
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
                         tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
                         plans=comp.plans, severity_fn=severity_fn)
@@ -841,8 +877,12 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
     order = {"base": 0, "own": 1, "params": 2}
     shipped_dir = builtin_dir.resolve()
 
+    is_shipped: dict[Path, bool] = {}  # asked once per parameter and rule; resolving a path is system calls
+
     def shipped(file: Path) -> bool:  # a built-in pack, also when named by its path (`--rules rules/`)
-        return Path(file).resolve().is_relative_to(shipped_dir)
+        if file not in is_shipped:
+            is_shipped[file] = Path(file).resolve().is_relative_to(shipped_dir)
+        return is_shipped[file]
 
     builtin_names: set[str] = set()  # parameters and rule ids the built-in packs declare
     for pack, file, kind in sorted(packs, key=lambda p: (order[p[2]], not shipped(p[1]))):

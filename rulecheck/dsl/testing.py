@@ -158,7 +158,7 @@ def _check_patch_value(patch: ast.Patch) -> str | None:
     if not (isinstance(owner, type) and issubclass(owner, BaseModel)) or name == "quantity":
         return None  # a duty's quantity is in the unit the record gives: known only when it runs
     try:
-        _convert(owner.model_construct(), name, _literal(patch.value))
+        _convert(_blank(owner), name, _literal(patch.value))
     except PatchError as err:
         return f"{patch.text()}: {err}"
     return None
@@ -214,12 +214,24 @@ def _convert(owner, name: str, value):
     fields = type(owner).model_fields
     if name in fields:
         try:
-            return TypeAdapter(fields[name].annotation).validate_python(value)
+            return _field_adapter(type(owner), name).validate_python(value)
         except Exception as err:  # pydantic's ValidationError: say what the field wanted
             errors = err.errors() if hasattr(err, "errors") else []
             said = errors[0]["msg"] if errors else str(err).splitlines()[-1].strip()
             raise PatchError(f"{name} cannot be {value!r}: {said}") from None
     return value
+
+
+@functools.lru_cache(maxsize=None)
+def _field_adapter(cls: type, name: str) -> TypeAdapter:
+    """The validator of one model field (building one costs more than using it: every pack's tests ask again)."""
+    return TypeAdapter(cls.model_fields[name].annotation)
+
+
+@functools.lru_cache(maxsize=None)
+def _blank(cls: type):
+    """A record of `cls` with no field set, standing for the patched record when a patch is checked (read only)."""
+    return cls.model_construct()
 
 
 def apply_patch(submission, patch: ast.Patch) -> None:

@@ -15,10 +15,19 @@ class Missing:
     """An absent value. It spreads through every operation and makes the outcome indeterminate,
     unless the rule asks `present(x)` or gives `default(x, y)`."""
 
-    __slots__ = ("what",)
+    __slots__ = ("_what", "_record")
 
-    def __init__(self, what: str):
-        self.what = what
+    def __init__(self, what: str, record=None):
+        # with a record, `what` is a field's name and the text "FIELD of RECORD-ID" is made only when read
+        # (most absent values are asked about by present() and never printed)
+        self._what = what
+        self._record = record
+
+    @property
+    def what(self) -> str:
+        if self._record is not None:
+            self._what, self._record = f"{self._what} of {record_id(self._record)}", None
+        return self._what
 
     def __repr__(self) -> str:
         return f"Missing({self.what!r})"

@@ -252,7 +252,8 @@ class Record(BaseModel):
 
     @property
     def source(self) -> SourceLoc | None:
-        return self._source
+        # read past pydantic's __getattr__ for private attributes: rules ask for it once per conflict subject
+        return self.__pydantic_private__["_source"]
 
 
 class Feature(Record):
@@ -395,7 +396,7 @@ class Approval(Record):
     @property
     def id(self) -> str:
         """An approval is named PACKAGE/RESOURCE in reports."""
-        return f"{self._package_id}/{self.resource}"
+        return f"{self.__pydantic_private__['_package_id']}/{self.resource}"
 
 
 class Program(Record):
@@ -432,7 +433,7 @@ class ContractItem(Indicators):
     @property
     def id(self) -> str:
         """A contract item is named CONTRACT/RIGHT in reports."""
-        return f"{self._contract_id}/{self.right}"
+        return f"{self.__pydantic_private__['_contract_id']}/{self.right}"
 
     @property
     def parcel_ids(self) -> list[str]:
@@ -450,7 +451,7 @@ class ContractDuty(Record):
     @property
     def id(self) -> str:
         """A duty written into a contract is named CONTRACT/DUTY in reports."""
-        return f"{self._contract_id}/{self.duty}"
+        return f"{self.__pydantic_private__['_contract_id']}/{self.duty}"
 
 
 class Contract(Record):

@@ -208,6 +208,10 @@ class _Reader:
         except (OSError, UnicodeDecodeError) as exc:
             self.diagnostics.append(Diagnostic(self.label, f"cannot read classification file: {exc}"))
             return None
+        try:  # libyaml where there is one: the shipped file takes 0.04 s in the pure-Python composer
+            return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            pass  # composed again below, for the pure-Python loader's message
         try:
             return yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:

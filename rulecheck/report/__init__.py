@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
 from .common import summary_line
-from . import geojson, github, gitlab, html_report, json_report, junit, markdown, sarif, text
 
 Renderer = Callable[..., str]
 
-# format name -> render(record, *, lang) -> str
-FORMATS: dict[str, Renderer] = {
-    "text": text.render,
-    "json": json_report.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "geojson": geojson.render,
-    "markdown": markdown.render,
-    "html": html_report.render,
-    "github": github.render,
-    "gitlab": gitlab.render,
+# format name -> the module whose render(record, *, lang) -> str writes it; a module is imported when its format
+# is first asked for, so a run that writes a text report does not import jinja2 (html), xml (junit) and the rest
+_MODULES: dict[str, str] = {
+    "text": "text",
+    "json": "json_report",
+    "sarif": "sarif",
+    "junit": "junit",
+    "geojson": "geojson",
+    "markdown": "markdown",
+    "html": "html_report",
+    "github": "github",
+    "gitlab": "gitlab",
 }
+
+
+class _Renderers(Mapping[str, Renderer]):
+    """format name -> render(record, *, lang) -> str, each emitter imported on first use."""
+
+    def __getitem__(self, fmt: str) -> Renderer:
+        return importlib.import_module(f"{__name__}.{_MODULES[fmt]}").render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+FORMATS: Mapping[str, Renderer] = _Renderers()
 
 # file extension of each format, for `--output-dir` (report.<ext>)
 EXTENSIONS: dict[str, str] = {
@@ -47,6 +64,14 @@ def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str
     return renderer(record, lang=lang)
 
 
+def render_pieces(record: dict, fmt: str, lang: str = "zh") -> Iterator[str]:
+    """The same text as render(record, fmt, lang), in pieces, for writing to a file as they are made: a format
+    whose module has `pieces(record, *, lang)` (json) is never whole in memory; the others come in one piece."""
+    if fmt in _MODULES:
+        pieces = getattr(importlib.import_module(f"{__name__}.{_MODULES[fmt]}"), "pieces", None)
+        if pieces is not None:
+            return pieces(record, lang=lang)
+    return iter([render(record, fmt, lang=lang)])
 
 
 def render_summary_line(record: dict, lang: str = "zh") -> str:
@@ -56,4 +81,4 @@ def render_summary_line(record: dict, lang: str = "zh") -> str:
     return summary_line(for_terminal(record), lang)
 
 
-__all__ = ["EXTENSIONS", "FORMATS", "render", "render_summary_line"]
+__all__ = ["EXTENSIONS", "FORMATS", "render", "render_pieces", "render_summary_line"]
