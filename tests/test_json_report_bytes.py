@@ -113,3 +113,30 @@ ANY_JSON = st.recursive(
 @given(value=ANY_JSON, chunk=st.integers(1, 80))
 def test_any_value_has_the_bytes_of_json_dumps(value, chunk):
     assert dumps_indented(value, chunk) == reference(value)
+
+
+def test_the_report_in_pieces_is_the_report(monkeypatch, tmp_path):
+    """report.render_pieces writes the JSON report a few megabytes at a time: joined, the pieces are the report,
+    and the CLI writes exactly those bytes."""
+    from rulecheck.report import render, render_pieces
+
+    record = generated_report()
+    whole = render(record, "json", lang="zh")
+    assert whole == reference({k: v for k, v in record.items() if k != "layers"}) + "\n"
+    monkeypatch.setattr(json_report, "CHUNK_BYTES", 256)
+    parts = list(render_pieces(record, "json", lang="zh"))
+    assert len(parts) > 20 and "".join(parts) == whole
+    with pytest.raises(TypeError):  # what json cannot encode fails before anything is written
+        json_report.pieces({"x": object()}, lang="zh")
+
+    from click.testing import CliRunner
+    from rulecheck.cli import cli
+
+    manifest = ROOT / "fixtures" / "eco-recreation-defects" / "submission.yaml"
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["check", str(manifest), "--format", "json", "--output", str(out)])
+    assert result.exit_code == 1, result.output
+    record = rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules())
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert out.read_text(encoding="utf-8") == reference(written) + "\n"  # indented as json.dumps indents
+    assert len(written["conflicts"]) == len(record["conflicts"]) > 0

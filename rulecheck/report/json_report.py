@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 
 def render(record: dict, *, lang: str) -> str:
     """The record as indented UTF-8 JSON, keys in the record's own order; `layers` (map data for html) left out."""
+    return "".join(pieces(record, lang=lang))
+
+
+def pieces(record: dict, *, lang: str) -> Iterator[str]:
+    """render's text in pieces of a few megabytes, for writing as they are made (report.render_pieces): the
+    indented report (138 MB for a county) is never whole in memory. The record is encoded now, so what json
+    cannot encode fails here, not halfway through a file."""
     public = {key: value for key, value in record.items() if key != "layers"}
-    return dumps_indented(public) + "\n"
+    return itertools.chain(dumps_indented_pieces(public), ["\n"])
 
 
 # ---- json.dumps(value, ensure_ascii=False, indent=2), byte for byte, faster --------------------------------
@@ -25,23 +34,28 @@ CHUNK_BYTES = 1 << 22  # the compact text is indented this many bytes at a time 
 
 def dumps_indented(value: Any, chunk_bytes: int | None = None) -> str:
     """Exactly `json.dumps(value, ensure_ascii=False, indent=2)`, in C and numpy instead of pure Python."""
+    return "".join(dumps_indented_pieces(value, chunk_bytes))
+
+
+def dumps_indented_pieces(value: Any, chunk_bytes: int | None = None) -> Iterator[str]:
+    """`dumps_indented(value)` in pieces (about `chunk_bytes` of compact text each), the value encoded at once."""
     try:
         compact = json.dumps(value, ensure_ascii=False, separators=(",", ": ")).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError, RecursionError, OverflowError):
         # what cannot be encoded (an object json does not know, a cycle): the standard library's own error
-        return json.dumps(value, ensure_ascii=False, indent=2)
-    return _indent(compact, chunk_bytes or CHUNK_BYTES).decode("utf-8", "surrogatepass")
+        return iter([json.dumps(value, ensure_ascii=False, indent=2)])
+    # a piece never ends inside a UTF-8 sequence, so each decodes on its own
+    return (piece.decode("utf-8", "surrogatepass") for piece in _indent(compact, chunk_bytes or CHUNK_BYTES))
 
 
 _QUOTE, _BACKSLASH, _COMMA = 0x22, 0x5C, 0x2C
 _OPEN, _CLOSE = 0x7B, 0x7D  # '[' and '{', ']' and '}', once folded with | 0x20 (no other byte folds to these)
 
 
-def _indent(compact: bytes, chunk_bytes: int) -> bytes:
+def _indent(compact: bytes, chunk_bytes: int) -> Iterator[bytes]:
     import numpy as np
 
     raw = np.frombuffer(compact, dtype=np.uint8)
-    pieces: list[bytes] = []
     in_string, depth, start, size = 0, 0, 0, len(raw)
     while start < size:
         stop = min(start + chunk_bytes, size)
@@ -50,9 +64,8 @@ def _indent(compact: bytes, chunk_bytes: int) -> bytes:
         while stop < size and (raw[stop - 1] in (_BACKSLASH, 0x5B, 0x7B) or 0x80 <= raw[stop] < 0xC0):
             stop += 1
         piece, quotes, change = _indent_chunk(np, raw[start:stop], in_string, depth)
-        pieces.append(piece)
+        yield piece
         in_string, depth, start = (in_string + quotes) % 2, depth + change, stop
-    return b"".join(pieces)
 
 
 def _indent_chunk(np: Any, chunk: Any, in_string: int, depth: int) -> tuple[bytes, int, int]:
