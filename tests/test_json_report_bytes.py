@@ -38,7 +38,7 @@ def test_every_fixture_report_has_the_bytes_of_json_dumps(manifest, rules):
     expected = reference(public) + "\n"
     assert json_report.render(record, lang="zh") == expected
     for chunk in (64, 1000):  # the chunks meet inside strings, escapes, numbers and empty brackets
-        assert dumps_indented(public, chunk) + "\n" == expected
+        assert dumps_indented(public, chunk_bytes=chunk) + "\n" == expected
     if manifest.parent.name.endswith("defects"):
         assert '"geometry": {\n' in expected  # a report with conflicts and their places
 
@@ -80,7 +80,7 @@ def generated_report() -> dict:
 def test_a_report_of_every_awkward_value_has_the_same_bytes(chunk):
     record = generated_report()
     small = {"conflicts": record["conflicts"][:12]} if chunk == 1 else record  # one byte at a time is slow
-    assert dumps_indented(small, chunk) == reference(small)
+    assert dumps_indented(small, chunk_bytes=chunk) == reference(small)
 
 
 def test_the_sample_and_clean_records_and_bare_values():
@@ -110,9 +110,9 @@ ANY_JSON = st.recursive(
 
 
 @budget(400)
-@given(value=ANY_JSON, chunk=st.integers(1, 80))
-def test_any_value_has_the_bytes_of_json_dumps(value, chunk):
-    assert dumps_indented(value, chunk) == reference(value)
+@given(value=ANY_JSON, chunk=st.integers(1, 80), indent=st.sampled_from([2, 2, 0, 1, 4, -1]))
+def test_any_value_has_the_bytes_of_json_dumps(value, chunk, indent):
+    assert dumps_indented(value, indent=indent, chunk_bytes=chunk) == json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def test_the_report_in_pieces_is_the_report(monkeypatch, tmp_path):

@@ -26,33 +26,35 @@ def pieces(record: dict, *, lang: str) -> Iterator[str]:
 # With `indent`, the standard library encodes in pure Python (a generator per container: 4-6 s for a county's
 # 140 MB report); without it, in C. Indenting adds only white space, and only at known places outside strings:
 # after an opening bracket, after a comma, before a closing bracket (never inside an empty [] or {}), each time
-# a newline and two spaces per level. So the value is encoded compactly in C, with json.dumps's own separators
+# a newline and `indent` spaces per level. So the value is encoded compactly in C, with json.dumps's own separators
 # for indented output ("," and ": "), and the white space is put in with numpy, a few megabytes at a time.
 
 CHUNK_BYTES = 1 << 22  # the compact text is indented this many bytes at a time (tests use tiny chunks)
 
 
-def dumps_indented(value: Any, chunk_bytes: int | None = None) -> str:
-    """Exactly `json.dumps(value, ensure_ascii=False, indent=2)`, in C and numpy instead of pure Python."""
-    return "".join(dumps_indented_pieces(value, chunk_bytes))
+def dumps_indented(value: Any, *, indent: int = 2, chunk_bytes: int | None = None) -> str:
+    """Exactly `json.dumps(value, ensure_ascii=False, indent=indent)` (a number of spaces), in C and numpy
+    instead of pure Python."""
+    return "".join(dumps_indented_pieces(value, indent=indent, chunk_bytes=chunk_bytes))
 
 
-def dumps_indented_pieces(value: Any, chunk_bytes: int | None = None) -> Iterator[str]:
+def dumps_indented_pieces(value: Any, *, indent: int = 2, chunk_bytes: int | None = None) -> Iterator[str]:
     """`dumps_indented(value)` in pieces (about `chunk_bytes` of compact text each), the value encoded at once."""
     try:
         compact = json.dumps(value, ensure_ascii=False, separators=(",", ": ")).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError, RecursionError, OverflowError):
         # what cannot be encoded (an object json does not know, a cycle): the standard library's own error
-        return iter([json.dumps(value, ensure_ascii=False, indent=2)])
+        return iter([json.dumps(value, ensure_ascii=False, indent=indent)])
     # a piece never ends inside a UTF-8 sequence, so each decodes on its own
-    return (piece.decode("utf-8", "surrogatepass") for piece in _indent(compact, chunk_bytes or CHUNK_BYTES))
+    pieces = _indent(compact, max(indent, 0), chunk_bytes or CHUNK_BYTES)
+    return (piece.decode("utf-8", "surrogatepass") for piece in pieces)
 
 
 _QUOTE, _BACKSLASH, _COMMA = 0x22, 0x5C, 0x2C
 _OPEN, _CLOSE = 0x7B, 0x7D  # '[' and '{', ']' and '}', once folded with | 0x20 (no other byte folds to these)
 
 
-def _indent(compact: bytes, chunk_bytes: int) -> Iterator[bytes]:
+def _indent(compact: bytes, indent: int, chunk_bytes: int) -> Iterator[bytes]:
     import numpy as np
 
     raw = np.frombuffer(compact, dtype=np.uint8)
@@ -63,12 +65,12 @@ def _indent(compact: bytes, chunk_bytes: int) -> Iterator[bytes]:
         # stays whole) or inside a UTF-8 sequence
         while stop < size and (raw[stop - 1] in (_BACKSLASH, 0x5B, 0x7B) or 0x80 <= raw[stop] < 0xC0):
             stop += 1
-        piece, quotes, change = _indent_chunk(np, raw[start:stop], in_string, depth)
+        piece, quotes, change = _indent_chunk(np, raw[start:stop], indent, in_string, depth)
         yield piece
         in_string, depth, start = (in_string + quotes) % 2, depth + change, stop
 
 
-def _indent_chunk(np: Any, chunk: Any, in_string: int, depth: int) -> tuple[bytes, int, int]:
+def _indent_chunk(np: Any, chunk: Any, indent: int, in_string: int, depth: int) -> tuple[bytes, int, int]:
     """One chunk of compact JSON indented: (the bytes, the number of string quotes in it, the change of depth)."""
     size = len(chunk)
     quotes = np.flatnonzero(chunk == _QUOTE)
@@ -89,7 +91,7 @@ def _indent_chunk(np: Any, chunk: Any, in_string: int, depth: int) -> tuple[byte
     preceding = folded[np.maximum(tokens - 1, 0)]
     keep = ~((opens & (following == _CLOSE) & (tokens + 1 < size)) | (closes & (preceding == _OPEN) & (tokens > 0)))
     tokens, opens, closes, level = tokens[keep], opens[keep], closes[keep], level[keep]
-    width = 2 * (level + opens - closes) + 1  # a newline, then two spaces per level of what follows
+    width = indent * (level + opens - closes) + 1  # a newline, then `indent` spaces per level of what follows
     at = tokens + ~closes  # after an opening bracket or a comma; before a closing bracket
     runs = np.empty(2 * len(at) + 1, dtype=np.int64)  # the chunk's own bytes, the white space, alternately
     runs[0::2] = np.diff(at, prepend=0, append=size)
