@@ -263,9 +263,11 @@ TREES = {
     "tags": "a: !!str 12\nb: !!float 1\nc: !!set {x, y}\nd: !!omap [{k: v}]\ne: !!binary aGk=\nf: [!!int '7']\n",
     "a merge key": "item:\n  <<: {x: 1, z: 2}\n  y: 3\n",
     "nested": "a:\n  - b: [1, [2, [3, {c: [d]}]]]\n    e: {}\n  - []\n  - - x\n    - y\n",
+    "aliased scalars": "a: &x 2026-03-01\nb: [*x, *x]\nc: &y text\nd: *y\n",
 }
 TREE_ERRORS = {
     "duplicate key": "a: 1\nb:\n  c: 1\n  c: 2\n",
+    "an aliased key twice": "k: &k x\nm:\n  *k : 1\n  x: 2\n",
     "unhashable key": "? [1, 2]\n: x\n",
     "integer too long": "a: " + "9" * 5000 + "\n",
     "lone surrogate": 'a: "\\ud800"\n',
