@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 
 from .common import epsg_urn, is_waived, localized, subjects_line
+from .json_report import dumps_indented
 
 
 def render(record: dict, *, lang: str) -> str:
@@ -35,4 +35,4 @@ def render(record: dict, *, lang: str) -> str:
     if urn:
         collection["crs"] = {"type": "name", "properties": {"name": urn}}
     collection["features"] = features
-    return json.dumps(collection, ensure_ascii=False, indent=1) + "\n"
+    return dumps_indented(collection, indent=1) + "\n"

@@ -6,10 +6,10 @@ its subjects, so the same conflict keeps its fingerprint when lines move or mess
 
 from __future__ import annotations
 
-import json
 
 from .common import is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of
 from .workspace import first_location, fingerprint, workspace_path
+from .json_report import dumps_indented
 
 # rulecheck severity -> GitLab's (info, minor, major, critical, blocker); an error fails the approval gate
 SEVERITIES = {"error": "critical", "warning": "minor", "info": "info"}
@@ -54,7 +54,7 @@ def render(record: dict, *, lang: str) -> str:
             "categories": ["Bug Risk"],
             "location": {"path": workspace_path(record, manifest.rsplit("/", 1)[-1]), "lines": {"begin": 1}},
         })
-    return json.dumps(issues, ensure_ascii=False, indent=2) + "\n"
+    return dumps_indented(issues) + "\n"
 
 
 def _body(conflict: dict, subjects: str, lang: str) -> str:

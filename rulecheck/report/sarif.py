@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 from pathlib import PurePosixPath
 from urllib.parse import quote
@@ -19,6 +18,7 @@ from .common import (
     verdict_of,
 )
 from .workspace import fingerprint, manifest_folder
+from .json_report import dumps_indented
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT = "SUBMISSION_ROOT"  # the folder of the manifest; subject paths are relative to it
@@ -76,7 +76,7 @@ def render(record: dict, *, lang: str) -> str:
         }]
     run["invocations"] = [invocation]
     sarif = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
+    return dumps_indented(sarif) + "\n"
 
 
 def _base_ids(record: dict) -> dict:
