@@ -57,6 +57,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def _slices(n: int) -> list[slice]:
+    if n < 2 * MIN_CHUNK:  # not worth a thread (and the limits are not looked up)
+        return []
     chunks = min(workers(), n // MIN_CHUNK)
     if chunks <= 1:
         return []

@@ -627,7 +627,7 @@ class FilterPlan:
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact = which[keep], found[keep], exact[keep]
-            if self.prefill is not None:
+            if self._prefill_in_bulk():
                 self._prefill(outer_arr[which], geoms[found])
             if self.area_conds and exact is not None:
                 visit(env, len(which) * len(self.area_conds))
@@ -649,6 +649,15 @@ class FilterPlan:
         ctx.memo[memo_key] = (universe, tree, result)
         ctx.memo.setdefault(BULK_KEYS, []).append(memo_key)  # dropped after each family of rules (engine)
         return result
+
+    def _prefill_in_bulk(self) -> bool:
+        """Whether the bulk pass computes the shared areas of every candidate pair: when the filter needs them, or
+        what follows does and nothing but the pair conditions (decided before) filters the candidates; else
+        the survivors of each binding's filter have theirs computed together (DUT-006 keeps a few parcels of
+        a duty's resource out of hundreds in its package)."""
+        if self.prefill == "filter":
+            return True
+        return self.prefill == "after" and not self.column_conds and not self.rest_without_pairs
 
     @staticmethod
     def _prefill(left, right) -> None:
@@ -765,7 +774,7 @@ class FilterPlan:
                 return
             bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
             indices, exact = bulk.get(id(other), (None, None)) if bulk is not None else (None, None)
-            prefilled = indices is not None and self.prefill is not None
+            prefilled = indices is not None and self._prefill_in_bulk()
             if indices is None:
                 indices = self._query(tree, np.array([other], dtype=object))[1]
                 if self.prefill == "filter":
