@@ -15,6 +15,8 @@ import shapely
 
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
+from rulecheck.dsl import planner as _planner
+from rulecheck.dsl.parallel import geos_map
 from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
     CTX, PAIR_FUNCS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
     plan_filter,
@@ -195,6 +197,15 @@ class CompiledParam:
 _PLAIN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
               ">=": operator.ge}
 
+
+# one-geometry functions computed for a whole collection at once: name -> (vectorised shapely call, its value
+# as the language's); the results are those of the one-by-one built-ins (builtins.py)
+UNARY_BULK = {
+    "is_valid": (shapely.is_valid, bool),
+    "is_empty": (shapely.is_empty, bool),
+    "area": (shapely.area, lambda value: Quantity(float(value), "area", "m2")),
+    "is_polygonal": (lambda geoms: np.isin(shapely.get_type_id(geoms), (3, 6)), bool),
+}
 
 PREFILL_MIN = 32  # fewer elements than this: their shared areas one by one cost less than a vectorised pass
 
@@ -779,6 +790,10 @@ class ExprCompiler:
         geometric = builtin.geometric
         kinds = builtin.params
 
+        if name in UNARY_BULK and len(node.args) == 1 and not self.trace and _planner.PAIR_CONDS:
+            var = next((v for v in self.universes if _is_var(node.args[0], v)), None)
+            if var is not None:
+                return result, self._unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
         if geometric and kinds[:2] == ("geom", "geom") and len(arg_fns) == 2:
             first_fn, second_fn = arg_fns
             Geometry = shapely.Geometry
@@ -797,6 +812,10 @@ class ExprCompiler:
 
             return result, fn
 
+        return result, self._general_call(name, impl, kinds, arg_fns, geometric)
+
+    @staticmethod
+    def _general_call(name, impl, kinds, arg_fns, geometric) -> Fn:
         def fn(env):
             values = []
             for kind, f in zip(kinds, arg_fns):
@@ -812,7 +831,43 @@ class ExprCompiler:
                 values.append(v)
             return _apply(name, impl, values, geometric)
 
-        return result, fn
+        return fn
+
+    @staticmethod
+    def _unary_in_bulk(name: str, var: str, universe_fn: Fn, one_by_one: Fn) -> Fn:
+        """`is_valid(parcel)`, `area(parcel)`… with `parcel` a loop over a collection fixed for the run: computed
+        for every record the loop can bind in one vectorised call (on every core) the first time it is asked,
+        then looked up; anything else (a geometry not among them, a call GEOS refuses) is computed as written."""
+        vectorised, wrap = UNARY_BULK[name]
+
+        def table(env):
+            universe = universe_fn(env)
+            if isinstance(universe, Missing):
+                return None
+            memo = env[CTX].memo
+            memo_key = ("unary", name, id(universe))  # shared by every rule looping over the same records
+            cached = memo.get(memo_key)
+            if cached is None or cached[0] is not universe:
+                geoms = [g for g in map(_geom_or_none, universe) if g is not None]
+                try:
+                    values = geos_map(vectorised, np.array(geoms, dtype=object)).tolist() if geoms else []
+                    cached = (universe, dict(zip(map(id, geoms), values)), geoms)
+                except shapely.errors.GEOSException:
+                    cached = (universe, {}, geoms)
+                memo[memo_key] = cached
+            return cached[1]
+
+        def fn(env):
+            geom = _geom_or_none(env.get(var))
+            if geom is not None:
+                found = table(env)
+                if found is not None:
+                    value = found.get(id(geom))
+                    if value is not None:
+                        return wrap(value)
+            return one_by_one(env)
+
+        return fn
 
     def _arity(self, node: ast.Call, low: int, high: int):
         n = len(node.args)

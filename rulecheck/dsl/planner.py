@@ -41,7 +41,7 @@ SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
 PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
 BULK_KEYS = ("bulk-keys",)  # the memo's key for the keys of the bulk queries kept so far
 HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
-PAIR_CONDS = True  # likewise: conditions between the two records of a spatial join decided for all pairs at once
+PAIR_CONDS = True  # likewise: conditions decided for many candidates at once (pairs of a join, one-geometry functions)
 TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
 
 

@@ -188,6 +188,7 @@ class CompiledRule:
             return
         kind, var, fn, _ = self.steps[i]
         if kind == "for":
+            last = i + 1 == len(self.steps)  # each binding is yielded here, without a generator per binding
             for sub in fn(env):
                 if sub is PASSED:  # the last loop decided the requirement for this binding in bulk: it holds
                     yield "passed", env, None
@@ -195,7 +196,10 @@ class CompiledRule:
                 if isinstance(sub, Missing):
                     yield "indeterminate", env, sub
                     continue
-                yield from self.bindings(sub, i + 1)
+                if last:
+                    yield "ok", sub, None
+                else:
+                    yield from self.bindings(sub, i + 1)
         elif kind == "let":
             sub = dict(env)
             try:
