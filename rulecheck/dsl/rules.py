@@ -370,8 +370,9 @@ def _as_geojson(conflicts: list[dict]) -> None:
     geoms = np.array([c["geometry"] for c in placed], dtype=object)
     valid = shapely.is_valid(geoms)
     geoms[valid] = geos_map(_to_millimetres, geoms[valid])
-    for conflict, text in zip(placed, shapely.to_geojson(geoms).tolist()):
-        conflict["geometry"] = json.loads(text)
+    # one parse of them all (a list), not one per conflict
+    for conflict, geometry in zip(placed, json.loads("[" + ",".join(shapely.to_geojson(geoms).tolist()) + "]")):
+        conflict["geometry"] = geometry
 
 
 def _to_millimetres(geoms):
