@@ -1011,7 +1011,15 @@ class ExprCompiler:
                 vs = [v for v in vs if v is not None]
                 if not vs:
                     return Quantity(0.0, dim or "", BASE_UNIT.get(dim or ""))
-                out = vs[0]
+                first = vs[0]
+                if type(first) is Quantity and all(type(v) is Quantity and v.dim == first.dim for v in vs):
+                    # what adding them one by one gives (the same order of additions), without a value each time
+                    total, unit = first.value, first.unit
+                    for v in vs[1:]:
+                        total += v.value
+                        unit = unit or v.unit
+                    return Quantity(total, first.dim, unit)
+                out = first
                 for v in vs[1:]:
                     out = _arith("+", out, v)
                 return out
