@@ -156,8 +156,8 @@ def _write(dest: str, text, inputs: list[Path] | None = None) -> None:
                                      hint="choose another --output path or --output-dir")])
     if _is_stream(path):  # /dev/null, /dev/stdout, a pipe: written as a stream, never replaced by a file
         try:
-            with open(path, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
-                stream.writelines([text] if isinstance(text, str) else text)
+            with open(path, "wb") as stream:
+                stream.writelines(_encoded(text))
         except OSError as error:
             raise InputError([Diagnostic(dest, f"cannot write the report: {error.strerror or error}")]) from None
         return
@@ -167,8 +167,8 @@ def _write(dest: str, text, inputs: list[Path] | None = None) -> None:
         if path.is_dir():
             raise IsADirectoryError(21, "is a folder")
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", errors="backslashreplace") as stream:
-            stream.writelines([text] if isinstance(text, str) else text)
+        with os.fdopen(fd, "wb") as stream:
+            stream.writelines(_encoded(text))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
@@ -180,6 +180,12 @@ def _write(dest: str, text, inputs: list[Path] | None = None) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _encoded(text):
+    """A report's bytes: UTF-8, a lone surrogate (from a malformed input) written as a backslash escape."""
+    for piece in [text] if isinstance(text, (str, bytes)) else text:
+        yield piece if isinstance(piece, bytes) else piece.encode("utf-8", "backslashreplace")
 
 
 def _input_paths(record: dict, submission: str, *others: str | None) -> list[Path]:
@@ -367,7 +373,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
                 text = report.render(record, fmt, lang=lang, color=coloured and fmt == "text")
                 click.echo(text, nl=False, color=coloured or None)  # click strips colour off a pipe unless told
         else:
-            _write(dest, report.render_pieces(record, fmt, lang=lang), inputs)
+            _write(dest, report.encoded_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
         click.echo(report.render_summary_line(record, lang=lang))
 

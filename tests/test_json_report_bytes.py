@@ -140,3 +140,21 @@ def test_the_report_in_pieces_is_the_report(monkeypatch, tmp_path):
     written = json.loads(out.read_text(encoding="utf-8"))
     assert out.read_text(encoding="utf-8") == reference(written) + "\n"  # indented as json.dumps indents
     assert len(written["conflicts"]) == len(record["conflicts"]) > 0
+
+
+def test_the_file_bytes_made_without_text_between(monkeypatch):
+    """report.encoded_pieces (what the CLI writes) is the report encoded as UTF-8, in pieces; a lone surrogate
+    (which only a malformed input can bring) is written as a backslash escape either way."""
+    from rulecheck.report import encoded_pieces, render
+
+    monkeypatch.setattr(json_report, "CHUNK_BYTES", 512)
+    for record in (generated_report(), {**sample_record(), "lang": "zh\udc80"}):
+        expected = render(record, "json", lang="zh").encode("utf-8", "backslashreplace")
+        parts = list(encoded_pieces(record, "json", lang="zh"))
+        assert all(isinstance(p, bytes) for p in parts) and b"".join(parts) == expected
+    assert b"\\udc80" in b"".join(encoded_pieces({"lang": "zh\udc80"}, "json", lang="zh"))
+    # the other formats: their text, encoded
+    text = render(sample_record(), "markdown", lang="en")
+    assert b"".join(encoded_pieces(sample_record(), "markdown", lang="en")) == text.encode("utf-8")
+    with pytest.raises(TypeError):
+        encoded_pieces({"x": object()}, "json", lang="zh")

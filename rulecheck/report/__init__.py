@@ -74,6 +74,16 @@ def render_pieces(record: dict, fmt: str, lang: str = "zh") -> Iterator[str]:
     return iter([render(record, fmt, lang=lang)])
 
 
+def encoded_pieces(record: dict, fmt: str, lang: str = "zh") -> Iterator[bytes]:
+    """The bytes of a report file in format `fmt`: render_pieces encoded as UTF-8 (a lone surrogate written as a
+    backslash escape), or the format's own `encoded_pieces` (json), which makes them without a text between."""
+    if fmt in _MODULES:
+        encoded = getattr(importlib.import_module(f"{__name__}.{_MODULES[fmt]}"), "encoded_pieces", None)
+        if encoded is not None:
+            return encoded(record, lang=lang)
+    return (piece.encode("utf-8", "backslashreplace") for piece in render_pieces(record, fmt, lang=lang))
+
+
 def render_summary_line(record: dict, lang: str = "zh") -> str:
     """The one-line verdict (what the CLI prints when every report went to a file)."""
     from .escape import for_terminal
@@ -81,4 +91,4 @@ def render_summary_line(record: dict, lang: str = "zh") -> str:
     return summary_line(for_terminal(record), lang)
 
 
-__all__ = ["EXTENSIONS", "FORMATS", "render", "render_pieces", "render_summary_line"]
+__all__ = ["EXTENSIONS", "FORMATS", "encoded_pieces", "render", "render_pieces", "render_summary_line"]

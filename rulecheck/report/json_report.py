@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,22 @@ def pieces(record: dict, *, lang: str) -> Iterator[str]:
     cannot encode fails here, not halfway through a file."""
     public = {key: value for key, value in record.items() if key != "layers"}
     return itertools.chain(dumps_indented_pieces(public), ["\n"])
+
+
+def encoded_pieces(record: dict, *, lang: str) -> Iterator[bytes]:
+    """pieces() as the UTF-8 bytes a report file holds, without decoding each piece to text and encoding it
+    again; a text holding a lone surrogate (which a file gets as a backslash escape) goes the way of text."""
+    public = {key: value for key, value in record.items() if key != "layers"}
+    try:
+        compact = json.dumps(public, ensure_ascii=False, separators=(",", ": ")).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError, RecursionError, OverflowError):
+        compact = None
+    if compact is None or _SURROGATE.search(compact):
+        return (piece.encode("utf-8", "backslashreplace") for piece in pieces(record, lang=lang))
+    return itertools.chain(_indent(compact, 2, CHUNK_BYTES), [b"\n"])
+
+
+_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")  # U+D800..U+DFFF encoded with surrogatepass
 
 
 # ---- json.dumps(value, ensure_ascii=False, indent=2), byte for byte, faster --------------------------------
