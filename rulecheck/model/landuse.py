@@ -134,8 +134,16 @@ class Classification:
 
     def in_group(self, code: str, group: str, as_of: dt.date | None = None) -> bool:
         """True when `code` falls under one of the group's codes (on `as_of`, for a dated group); KeyError for
-        an unknown group."""
-        return any(self.under(code, g) for g in self.groups[group].codes_at(as_of))
+        an unknown group. Kept per (code, group, date): a county's parcels ask about a few dozen codes."""
+        cache = self.__dict__.get("_in_group_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_in_group_cache", cache)
+        key = (code, group, as_of)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = any(self.under(code, g) for g in self.groups[group].codes_at(as_of))
+        return found
 
     def groups_of(self, code: str) -> list[str]:
         """The names of every group `code` falls in, sorted."""
