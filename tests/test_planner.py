@@ -274,7 +274,13 @@ def test_bulk_geometry_work_on_threads_gives_the_same_report(monkeypatch):
     from rulecheck.dsl import parallel
 
     manifest = FIXTURES / "eco-recreation-defects" / "submission.yaml"
-    monkeypatch.setattr(parallel, "MIN_CHUNK", 1)
+
+    def every_call_split(n, min_chunk=None):  # however small the array, as many chunks as threads
+        k = min(parallel.workers(), n)
+        bounds = [round(i * n / k) for i in range(k + 1)] if k > 1 else []
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    monkeypatch.setattr(parallel, "_slices", every_call_split)
     reports = []
     for threads in (1, 2, 3):
         with limits.override(threads=threads):

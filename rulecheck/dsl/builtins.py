@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import shapely
 
-from rulecheck.dsl.parallel import geos_map
+from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
 from rulecheck.dsl.schema import BOOL, CODE, GEOM, NUM, STR, TOL, T, num
 from rulecheck.dsl.units import Quantity, Tolerance
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -185,7 +185,7 @@ def prefill_pair_arrays(left, right) -> None:
         rest = ~(left_in_right | right_in_left)
         meet = np.zeros(len(left), dtype=bool)
         meet[rest] = geos_map(_interiors_meet, left[rest], right[rest])
-        inters = geos_map(shapely.intersection, left[meet], right[meet])
+        inters = geos_map(shapely.intersection, left[meet], right[meet], min_chunk=COSTLY_CHUNK)
         areas = np.zeros(len(left))
         areas[left_in_right] = shapely.area(left[left_in_right])
         areas[right_in_left] = shapely.area(right[right_in_left])

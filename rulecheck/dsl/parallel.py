@@ -17,6 +17,7 @@ import numpy as np
 from rulecheck import limits
 
 MIN_CHUNK = 2_000  # below this many geometries per thread, the hand-over costs more than it saves
+COSTLY_CHUNK = 250  # the same for work of tens of microseconds a geometry (intersections, precision)
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -56,20 +57,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _slices(n: int) -> list[slice]:
-    if n < 2 * MIN_CHUNK:  # not worth a thread (and the limits are not looked up)
+def _slices(n: int, min_chunk: int | None = None) -> list[slice]:
+    min_chunk = min_chunk or MIN_CHUNK
+    if n < 2 * min_chunk:  # not worth a thread (and the limits are not looked up)
         return []
-    chunks = min(workers(), n // MIN_CHUNK)
+    chunks = min(workers(), n // min_chunk)
     if chunks <= 1:
         return []
     bounds = np.linspace(0, n, chunks + 1).astype(int)
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def geos_map(fn, *arrays: np.ndarray) -> np.ndarray:
+def geos_map(fn, *arrays: np.ndarray, min_chunk: int | None = None) -> np.ndarray:
     """fn(*arrays) for arrays of the same length, element by element (a shapely ufunc): on several threads
-    when they are long, with the same result as one call."""
-    slices = _slices(len(arrays[0]))
+    when they are long (at least `min_chunk` elements per thread: fewer for costly work), with the same result
+    as one call."""
+    slices = _slices(len(arrays[0]), min_chunk)
     if not slices:
         return fn(*arrays)
     parts = list(_executor(len(slices)).map(lambda s: fn(*(a[s] for a in arrays)), slices))

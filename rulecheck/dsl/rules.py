@@ -21,7 +21,7 @@ from rulecheck.dsl.compiler import (
     free_names,
 )
 from rulecheck.dsl.cache import parse_file_cached
-from rulecheck.dsl.parallel import geos_map
+from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
 from rulecheck.dsl.planner import PASSED, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -369,7 +369,7 @@ def _as_geojson(conflicts: list[dict]) -> None:
         return
     geoms = np.array([c["geometry"] for c in placed], dtype=object)
     valid = shapely.is_valid(geoms)
-    geoms[valid] = geos_map(_to_millimetres, geoms[valid])
+    geoms[valid] = geos_map(_to_millimetres, geoms[valid], min_chunk=COSTLY_CHUNK)
     # one parse of them all (a list), not one per conflict
     for conflict, geometry in zip(placed, json.loads("[" + ",".join(shapely.to_geojson(geoms).tolist()) + "]")):
         conflict["geometry"] = geometry
