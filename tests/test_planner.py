@@ -345,3 +345,27 @@ def test_conditions_on_a_group_name_in_a_spatial_join_are_tested_as_written(tmp_
     assert records[0] == records[1]
     outcomes = {o["rule"]: o for o in json.loads(records[0])["outcomes"]}
     assert outcomes["TST-022"]["checked"] > 0 and outcomes["DUT-006"]["checked"] > 0
+
+
+def test_a_requirement_on_the_shared_area_alone_is_decided_in_bulk(tmp_path, monkeypatch):
+    """`require overlap_area(a, b) <= limit` over a join with nothing else to test: the pairs that pass are
+    counted without being bound; the report is the one of evaluating every pair."""
+    pack = tmp_path / "verdict.rule"
+    pack.write_text('''
+rule TST-030
+  title zh "测试" en "Rights touching each other share little (both ways round)"
+  severity warning
+  basis "测试" "test"
+  for each a in unit_plan.rights
+  for each b in unit_plan.rights where intersects(a, b)
+  require overlap_area(b, a) < 50 m2
+  message zh "{a} {b}" en "{a} {b}"
+''', encoding="utf-8")
+    manifest = FIXTURES / "eco-recreation-defects" / "submission.yaml"
+    at_once = _pairs_report(manifest, [pack], pair_conds=True, monkeypatch=monkeypatch)
+    one_by_one = _pairs_report(manifest, [pack], pair_conds=False, monkeypatch=monkeypatch)
+    assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
+    outcome = at_once["outcomes"][0]
+    assert outcome["checked"] > len(at_once["conflicts"]) > 0  # some pairs pass, some (a right with itself) fail
+    monkeypatch.setattr(planner, "PAIR_CONDS", True)
+    assert rulecheck.load_rules([pack]).rules[0].steps[-1][2].plan.verdict is not None

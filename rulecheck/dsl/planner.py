@@ -604,7 +604,7 @@ class FilterPlan:
             return None
         # plans with conditions decided per pair have their own candidates; the others share one query
         memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill,
-                    self.key if self.pair_conds or self.area_conds else None)
+                    self.key if self.pair_conds or self.area_conds or self.verdict else None)
         cached = ctx.memo.get(memo_key)
         if cached is not None and cached[0] is universe and cached[1] is tree:
             return cached[2]
@@ -616,7 +616,7 @@ class FilterPlan:
             which, found = self._query(tree, outer_arr)
             exact = None
             # a geometry shared by two outer records would mix their pairs: then each pair is tested as written
-            if (self.pair_conds or self.area_conds) and len({id(g) for g in outer}) == len(outer):
+            if (self.pair_conds or self.area_conds or self.verdict) and len({id(g) for g in outer}) == len(outer):
                 exact = np.ones(len(which), dtype=bool)
             if self.pair_conds and exact is not None:
                 visit(env, len(which) * len(self.pair_conds))
