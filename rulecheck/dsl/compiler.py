@@ -913,7 +913,15 @@ class ExprCompiler:
                 return [ef(sub) for sub in subs]
 
         plan = iterate.plan
-        if plan is not None and plan.join is not None and not self.trace and not (free_names(node.element) & set(scope)):
+        if node.func == "count" and plan is not None and plan.join is not None and not self.trace:
+            # `count(p for p in C where p.id == parcel.id)`: the index's own count, without the records
+            enumerated = values
+
+            def values(env):
+                n = plan.count_by_index(env)
+                return enumerated(env) if n is None else [None] * n
+
+        elif plan is not None and plan.join is not None and not self.trace and not (free_names(node.element) & set(scope)):
             # `count(x for x in C where x.k == y.k)`: the same values for every outer record of a group
             ungrouped, memo_key = values, ("group", id(node))
 

@@ -596,6 +596,24 @@ class FilterPlan:
             return None
         return self.join.group(env)
 
+    def count_by_index(self, env) -> int | None:
+        """How many records a hash join lets through, from its index alone: when nothing but the join and the
+        local filter decides, and nothing is undecided (else None: the records are enumerated)."""
+        if self.join is None or self.spatial_other is not None or self.rest_without_join or not self.join.exact:
+            return None
+        prepared = self._prepared(env)
+        if isinstance(prepared, Missing):
+            return None
+        items, _, undecided, _, _, mask = prepared
+        if undecided:
+            return None
+        found = self.join.lookup(env, self.join.indexes(env, self.var, items, self.source_const, self.key))
+        if found is None or found[1]:
+            return None
+        positions = found[0]
+        visit(env, len(positions))
+        return len(positions) if mask is None else sum(1 for p in positions if mask[p])
+
     def _bulk(self, env, tree, geoms) -> dict | None:
         """{id(outer geometry): sorted indices of its candidates}, for every record of the universe; memoised."""
         ctx = env[CTX]
