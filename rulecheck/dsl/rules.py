@@ -766,10 +766,14 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 comp.plans = plans
             return parts
 
+        universes = comp.universes
         for what in ("require", "at", "message_zh", "message_en", "expected", "actual", "severity_when"):
             node = getattr(rule, what)
             if node is None:
                 continue
+            # what is evaluated only for a conflict (its place, its message) joins per record, never in bulk for
+            # every record the loops can bind: a rule with few conflicts would pay for all of them
+            comp.universes = universes if what == "require" else {}
             try:
                 if what == "severity_when":
                     plans, comp.plans = comp.plans, []
@@ -800,6 +804,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                         actual = both
             except CheckError as err:
                 diags.append(_diag(path, text, err.span, err.args[0], err.hint))
+        comp.universes = universes
         for var, span in declared:
             if var not in comp.used_vars:
                 diags.append(_diag(path, text, span, f"'{var}' is bound but never used", severity="warning"))
