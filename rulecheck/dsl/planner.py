@@ -780,7 +780,10 @@ class FilterPlan:
         found = None
         if tree is None and self.join is not None:
             found = self.join.lookup(env, self.join.indexes(env, self.var, items, self.source_const, self.key))
-        yield from self._undecided(env, undecided, tree, found)
+            if found is not None and not found[0]:  # the index finds nothing (nor anything undecided) here
+                return
+        if undecided:
+            yield from self._undecided(env, undecided, tree, found)
         if tree is not None:
             other = self.spatial_other(env)
             if isinstance(other, Missing):
