@@ -306,11 +306,7 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ig
 
     config = None if no_config else _config(submission, config_path)
     given = _from_config(ctx, config.values if config else {})
-    from .model.sources import no_gc
-
-    # a one-shot run makes millions of small objects and no garbage cycles worth a collection: a collection
-    # walks every object made so far (a county's parcels, then its conflicts), seconds at county scale
-    with override(**_limits(limit_values)), no_gc():
+    with override(**_limits(limit_values)):
         _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
                given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
                given("output_dir", "output-dir"), given("lang", "lang"), explain, given("waiver_path", "waivers"),
@@ -328,36 +324,41 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
     ruleset = rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None,
                                    **({"add": list(add_paths)} if add_paths else {}))
     _started()
-    # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
-    # before the submission is read
-    from_file = {key for key in ("select", "ignore") if key in given.applied}
-    ruleset.select(_split(select) or None, _split(ignore) or None,
-                   origin=_shown_config(config) if from_file else "<command line>",
-                   labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
-    loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
-    record = rulecheck.check(
-        loaded, ruleset,
-        as_of=as_of.date() if as_of else None,
-        select=_split(select) or None,
-        ignore=_split(ignore) or None,
-        fail_on=fail_on,
-        lang=lang,
-        explain=explain,
-        waivers=waiver_path,
-        with_layers=any(fmt == "html" for fmt, _ in destinations),
-        baseline=baseline_path,
-        fail_on_new=fail_on_new,
-        timings=timings,
-        progress=_Progress() if sys.stderr.isatty() else None,
-    )
-    if timings:
-        _print_timings(record["timings"])
+    from .model.sources import no_gc
 
-    if config and config.path:  # an auditor sees which settings file shaped the gate
-        record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
-    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
-          _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
-                       str(config.path) if config and config.path else None))
+    # from here a run makes millions of small objects and no garbage cycles worth a collection, which would walk
+    # every object made so far (a county's parcels, then its conflicts): seconds at county scale
+    with no_gc():
+        # a typo in --select/--ignore must not check fewer rules (or none) and pass: exit 2 with a suggestion,
+        # before the submission is read
+        from_file = {key for key in ("select", "ignore") if key in given.applied}
+        ruleset.select(_split(select) or None, _split(ignore) or None,
+                       origin=_shown_config(config) if from_file else "<command line>",
+                       labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
+        loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
+        record = rulecheck.check(
+            loaded, ruleset,
+            as_of=as_of.date() if as_of else None,
+            select=_split(select) or None,
+            ignore=_split(ignore) or None,
+            fail_on=fail_on,
+            lang=lang,
+            explain=explain,
+            waivers=waiver_path,
+            with_layers=any(fmt == "html" for fmt, _ in destinations),
+            baseline=baseline_path,
+            fail_on_new=fail_on_new,
+            timings=timings,
+            progress=_Progress() if sys.stderr.isatty() else None,
+        )
+        if timings:
+            _print_timings(record["timings"])
+
+        if config and config.path:  # an auditor sees which settings file shaped the gate
+            record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
+        _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
+              _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
+                           str(config.path) if config and config.path else None))
 
 
 def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured: bool, quiet: bool, fail_on: str,
