@@ -369,3 +369,21 @@ rule TST-030
     assert outcome["checked"] > len(at_once["conflicts"]) > 0  # some pairs pass, some (a right with itself) fail
     monkeypatch.setattr(planner, "PAIR_CONDS", True)
     assert rulecheck.load_rules([pack]).rules[0].steps[-1][2].plan.verdict is not None
+
+
+def test_the_threads_limit_from_the_command_line_changes_no_byte(tmp_path, monkeypatch):
+    """`--limit threads=1` keeps a run on one core; with every bulk call split (however small), the JSON report
+    is the same bytes as with the default."""
+    from rulecheck.dsl import parallel
+
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 1)
+    manifest = FIXTURES / "eco-recreation-defects" / "submission.yaml"
+    outputs = []
+    for extra in ([], ["--limit", "threads=1"], ["--limit", "threads=2"]):
+        out = tmp_path / f"report{len(outputs)}.json"
+        result = CliRunner().invoke(cli, ["check", str(manifest), "--format", "json", "--output", str(out), *extra])
+        assert result.exit_code == 1, result.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    bad = CliRunner().invoke(cli, ["check", str(manifest), "--limit", "threads=-1"])
+    assert bad.exit_code == 2 and "threads" in bad.output
