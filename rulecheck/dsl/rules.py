@@ -273,17 +273,24 @@ class CompiledRule:
     def _indeterminate(self, env, missing: Missing, ctx) -> dict:
         return {"rule": self.id, "subjects": self._subjects(env), "missing": missing.what}
 
-    def _render(self, parts, env, lang: str) -> str:
+    def _render(self, parts, env, lang: str, seen: dict | None = None) -> str:
+        """A template filled in for a binding; `seen` keeps each expression's value by its text, so the Chinese
+        and English messages (and expected/actual) of one conflict evaluate a placeholder once."""
         out = []
         for part in parts:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            _, fn, kind = part
-            try:
-                value = fn(env)
-            except EvalError as err:
-                value = Missing(str(err))
+            source, fn, kind = part
+            if seen is not None and source in seen:
+                value = seen[source]
+            else:
+                try:
+                    value = fn(env)
+                except EvalError as err:
+                    value = Missing(str(err))
+                if seen is not None:
+                    seen[source] = value
             text = format_value(value, lang)
             if kind == "code" and isinstance(value, str):  # a land-use code is shown with its class name
                 try:
@@ -296,8 +303,9 @@ class CompiledRule:
 
     def _conflict(self, env: dict, ctx: Context, explain: bool) -> dict:
         r = self.rule
-        messages = {lang: self._render(parts, env, lang) for lang, parts in self.messages.items()}
-        expected, actual = self._expected_actual(env, ctx.lang)
+        seen: dict = {}
+        messages = {lang: self._render(parts, env, lang, seen) for lang, parts in self.messages.items()}
+        expected, actual = self._expected_actual(env, ctx.lang, seen)
         geometry = None
         try:  # where the conflict is: the `at` clause, else the geometry of the first subject that has one
             places = ([self.at(env)] if self.at is not None
@@ -333,10 +341,10 @@ class CompiledRule:
             line = ctx.memo[memo_key] = basis_line(self.basis_at(ctx.as_of, ctx.params, ctx.classification))
         return line
 
-    def _expected_actual(self, env, lang: str) -> tuple[str, str]:
+    def _expected_actual(self, env, lang: str, seen: dict | None = None) -> tuple[str, str]:
         if self.expected is not None or self.actual is not None:
-            return (self._render((self.expected or {}).get(lang, []), env, lang),
-                    self._render((self.actual or {}).get(lang, []), env, lang))
+            return (self._render((self.expected or {}).get(lang, []), env, lang, seen),
+                    self._render((self.actual or {}).get(lang, []), env, lang, seen))
         req = self.rule.require
         comp = ExprCompiler(self.names, self.text)
         if not isinstance(req, ast.Compare):
