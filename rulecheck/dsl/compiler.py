@@ -913,8 +913,10 @@ class ExprCompiler:
                 return [ef(sub) for sub in subs]
 
         plan = iterate.plan
-        if node.func == "count" and plan is not None and plan.join is not None and not self.trace:
-            # `count(p for p in C where p.id == parcel.id)`: the index's own count, without the records
+        if node.func == "count" and plan is not None and plan.join is not None and not self.trace \
+                and isinstance(node.element, ast.Name):
+            # `count(p for p in C where p.id == parcel.id)`: the index's own count, without the records (an
+            # element that is a name cannot fail, so not evaluating it changes nothing)
             enumerated = values
 
             def values(env):
