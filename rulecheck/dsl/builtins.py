@@ -192,12 +192,17 @@ def prefill_pair_arrays(left, right) -> None:
         areas[meet] = shapely.area(inters)
     except shapely.errors.GEOSException:
         return  # an invalid geometry among them: each pair is computed (and repaired) on its own
-    ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
-        np.fromiter(map(id, right), dtype=np.int64, count=len(right))
-    lo, hi = np.minimum(*ids).tolist(), np.maximum(*ids).tolist()
+    lo, hi = (side.tolist() for side in id_pairs(left, right))
     cache.update(zip(zip(itertools.repeat("area"), lo, hi), zip(left, right, areas.tolist())))
     where = np.flatnonzero(meet)
     cache.update(zip(zip([lo[i] for i in where], [hi[i] for i in where]), zip(left[meet], right[meet], inters)))
+
+
+def id_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The run cache's key of each pair (left[i], right[i]): the lower and the higher of the two ids."""
+    ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
+        np.fromiter(map(id, right), dtype=np.int64, count=len(right))
+    return np.minimum(*ids), np.maximum(*ids)
 
 
 def _interiors_meet(a, b):

@@ -6,7 +6,6 @@ import calendar
 import datetime as dt
 import difflib
 import math
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,7 +17,7 @@ from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, p
 from rulecheck.dsl import planner as _planner
 from rulecheck.dsl.parallel import geos_map
 from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
-    CTX, PAIR_FUNCS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
+    CTX, PAIR_FUNCS, PLAIN_OPS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
     plan_filter,
 )
 from rulecheck.dsl.schema import (
@@ -194,8 +193,7 @@ class CompiledParam:
 # ---- helpers on values ------------------------------------------------------------------------------
 
 
-_PLAIN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-              ">=": operator.ge}
+_PLAIN_OPS = PLAIN_OPS
 
 
 # one-geometry functions computed for a whole collection at once: name -> (vectorised shapely call, its value
@@ -851,9 +849,9 @@ class ExprCompiler:
                 geoms = [g for g in map(_geom_or_none, universe) if g is not None]
                 try:
                     values = geos_map(vectorised, np.array(geoms, dtype=object)).tolist() if geoms else []
-                    cached = (universe, dict(zip(map(id, geoms), values)), geoms)
+                    cached = (universe, dict(zip(map(id, geoms), values)))  # the records keep the geometries
                 except shapely.errors.GEOSException:
-                    cached = (universe, {}, geoms)
+                    cached = (universe, {})
                 memo[memo_key] = cached
             return cached[1]
 

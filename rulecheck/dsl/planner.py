@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, pair_known_ids, prefill_pair_arrays,
+from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, id_pairs, pair_known_ids, prefill_pair_arrays,
                                     prefill_pairs)
 from rulecheck.dsl.parallel import query_pairs
 from rulecheck.dsl.units import Quantity
@@ -320,40 +320,62 @@ class KeyJoin:
 
 
 @dataclass
-class PairCond:
-    """`var.k OP other.k` (OP a comparison) or `x under y` between the loop variable and the outer record of a
-    spatial join (`a.id < b.id`, `right.land_use under p.land_use`): in a bulk query it is decided for all
-    candidate pairs together, where both values are plain texts; any other pair is tested as written."""
+class TextCond:
+    """`var.k OP outer` (OP a comparison) or `x under y` between the loop variable and a value of the outer scope,
+    decided for many candidates at once where both values are plain texts; any other is tested as written.
+
+    With the outer record of a spatial join (`a.id < b.id`, `right.land_use under p.land_use`) it is decided
+    for every candidate pair of the bulk query (`decide`); with any other outer value (`p.land_use under
+    duty.resource`) the candidates of each binding for which it is false are dropped together (`drop`)."""
 
     op: str  # == != < <= > >= under
     var_fn: Fn  # the loop variable's side, given the variable
-    other_fn: Fn  # the outer record's side, given the outer record
+    other_fn: Fn  # the outer side, given the outer scope
     var_left: bool  # the loop variable's side is on the left
-    fn: Fn  # the whole condition
     text: str
+
+    def holds(self, mine: str | None, theirs: str | None, groups) -> bool | None:
+        """The condition for one loop value and one outer value; None when it is not decided here (an absent
+        or non-text value, a land-use group's name as the prefix of `under`)."""
+        left, right = (mine, theirs) if self.var_left else (theirs, mine)
+        if left is None or right is None:
+            return None
+        if self.op == "under":
+            return None if right in groups else left.startswith(right)
+        return PLAIN_OPS[self.op](left, right)
 
     def decide(self, env: dict, var: str, other: str, candidates: list, outers: list, which, found):
         """(decided, holds) per pair (outers[which[k]], candidates[found[k]])."""
         mine = _texts(env, var, self.var_fn, candidates)
         theirs = _texts(env, other, self.other_fn, outers)
-        left, right = (mine[found], theirs[which]) if self.var_left else (theirs[which], mine[found])
-        decided = (left != None) & (right != None)  # noqa: E711 - elementwise on object arrays
         if self.op == "under":
             # land-use codes are few: decide each distinct (code, prefix) once and look the pairs up
             groups = env[CTX].classification.groups
-            codes_of, prefixes_of = _factorise(mine if self.var_left else theirs), _factorise(theirs if self.var_left else mine)
-            code_ix = codes_of[1][found] if self.var_left else codes_of[1][which]
-            prefix_ix = prefixes_of[1][which] if self.var_left else prefixes_of[1][found]
-            table = np.array([[a is not None and b is not None and b not in groups and a.startswith(b) for b in prefixes_of[0]]
-                              for a in codes_of[0]], dtype=bool).reshape(len(codes_of[0]), len(prefixes_of[0]))
-            sure = np.array([b is not None and b not in groups for b in prefixes_of[0]], dtype=bool)
-            holds = table[code_ix, prefix_ix]
-            decided &= sure[prefix_ix]
-        else:
-            holds = np.zeros(len(left), dtype=bool)
-            if decided.any():
-                holds[decided] = _PAIR_OPS[self.op](left[decided], right[decided]).astype(bool)
+            mine_of, theirs_of = _factorise(mine), _factorise(theirs)
+            table = [[self.holds(a, b, groups) for b in theirs_of[0]] for a in mine_of[0]]
+            shape = (len(mine_of[0]), len(theirs_of[0]))
+            decided = np.array([[v is not None for v in row] for row in table], dtype=bool).reshape(shape)
+            holds = np.array([[v is True for v in row] for row in table], dtype=bool).reshape(shape)
+            at = (mine_of[1][found], theirs_of[1][which])
+            return decided[at], holds[at]
+        left, right = (mine[found], theirs[which]) if self.var_left else (theirs[which], mine[found])
+        decided = (left != None) & (right != None)  # noqa: E711 - elementwise on object arrays
+        holds = np.zeros(len(left), dtype=bool)
+        if decided.any():
+            holds[decided] = _PAIR_OPS[self.op](left[decided], right[decided]).astype(bool)
         return decided, holds
+
+    def drop(self, env: dict, column: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
+        """A mask of the candidates (positions in the column of the loop variable's values) decided false, or
+        None when the outer value is not a plain text (then nothing is decided)."""
+        try:
+            other = self.other_fn(env)
+        except EvalError:
+            return None
+        if type(other) is not str:
+            return None
+        groups = env[CTX].classification.groups
+        return np.array([self.holds(v, other, groups) is False for v in column[indices].tolist()], dtype=bool)
 
 
 @dataclass
@@ -422,77 +444,17 @@ def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
     return True
 
 
-@dataclass
-class ColumnCond:
-    """`var.k OP outer` or `x under y` between the loop variable and any value of the outer scope (`p.land_use
-    under duty.resource`): the loop variable's side is read once per run for every record left by the local
-    filter, and the candidates of each outer binding for which it is decided false are dropped at once; the
-    others are tested as written."""
-
-    op: str
-    var_fn: Fn
-    outer_fn: Fn
-    var_left: bool
-    text: str
-
-    def drop(self, env: dict, column: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
-        """A mask of the candidates (positions in the column) decided false, or None when the outer value is
-        not a plain text (then nothing is decided)."""
-        try:
-            other = self.outer_fn(env)
-        except EvalError:
-            return None
-        if type(other) is not str or (self.op == "under" and other in env[CTX].classification.groups):
-            return None
-        values = column[indices].tolist()
-        if self.op == "under":
-            if self.var_left:  # var.k under outer
-                holds = [v is None or v.startswith(other) for v in values]
-            else:  # outer under var.k (a group's name on the var side is tested as written)
-                groups = env[CTX].classification.groups
-                holds = [v is None or v in groups or other.startswith(v) for v in values]
-        else:
-            op = _COLUMN_OPS[self.op]
-            holds = [v is None or (op(v, other) if self.var_left else op(other, v)) for v in values]
-        return ~np.array(holds, dtype=bool)
-
-
-_COLUMN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-               ">=": operator.ge}
-
-
-def _column_cond(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> ColumnCond | None:
-    if isinstance(node, ast.Compare) and node.tolerance is None and node.op in _COLUMN_OPS:
-        op = node.op
-    elif isinstance(node, ast.Member) and node.op == "under":
-        op = "under"
-    else:
-        return None
-    locals_ = set(outer_scope) | {var}
-    for mine, theirs, var_left in ((node.left, node.right, True), (node.right, node.left, False)):
-        if (free_names(mine) & locals_) == {var} and var not in free_names(theirs) and (free_names(theirs) & locals_):
-            mine_t, mine_fn = comp.compile(mine, inner_scope)
-            theirs_t, theirs_fn = comp.compile(theirs, outer_scope)
-            if mine_t.kind in ("str", "code") and theirs_t.kind in ("str", "code"):
-                return ColumnCond(op, mine_fn, theirs_fn, var_left, comp.source(node))
-    return None
-
-
-def _id_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.fromiter(map(id, left), dtype=np.int64, count=len(left)), \
-        np.fromiter(map(id, right), dtype=np.int64, count=len(right))
-    return np.minimum(*ids), np.maximum(*ids)
-
-
 def _cached_areas(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """The shared area of each pair from the run's cache, NaN where it is not there (or a geometry with itself)."""
-    lo, hi = _id_pairs(left, right)
+    lo, hi = id_pairs(left, right)
     known = cached_area_ids(zip(lo.tolist(), hi.tolist()))
     out = np.array(known, dtype=float)
     out[lo == hi] = np.nan
     return out
 
 
+PLAIN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+             ">=": operator.ge}  # how two texts compare (the compiler's too)
 _PAIR_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
              ">=": np.greater_equal}
 
@@ -519,9 +481,10 @@ def _texts(env: dict, var: str, fn: Fn, records: list) -> np.ndarray:
     return out
 
 
-def _pair_cond(comp, node: ast.Expr, var: str, other: str, inner_scope: dict, outer_scope: dict) -> PairCond | None:
-    """`node` as a PairCond between `var` and the outer record `other`, else None."""
-    if isinstance(node, ast.Compare) and node.tolerance is None and node.op in _PAIR_OPS:
+def _text_cond(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict, other: str | None) -> TextCond | None:
+    """`node` as a TextCond between `var` and the outer record `other` (a pair condition of a spatial join),
+    or, with `other` None, any value of the outer scope; else None."""
+    if isinstance(node, ast.Compare) and node.tolerance is None and node.op in PLAIN_OPS:
         op = node.op
     elif isinstance(node, ast.Member) and node.op == "under":
         op = "under"
@@ -529,11 +492,13 @@ def _pair_cond(comp, node: ast.Expr, var: str, other: str, inner_scope: dict, ou
         return None
     locals_ = set(outer_scope) | {var}
     for mine, theirs, var_left in ((node.left, node.right, True), (node.right, node.left, False)):
-        if (free_names(mine) & locals_) == {var} and (free_names(theirs) & locals_) == {other}:
+        outer_names = free_names(theirs) & locals_
+        fits = outer_names == {other} if other is not None else (bool(outer_names) and var not in free_names(theirs))
+        if (free_names(mine) & locals_) == {var} and fits:
             mine_t, mine_fn = comp.compile(mine, inner_scope)
             theirs_t, theirs_fn = comp.compile(theirs, outer_scope)
             if mine_t.kind in ("str", "code") and theirs_t.kind in ("str", "code"):
-                return PairCond(op, mine_fn, theirs_fn, var_left, comp.compile(node, inner_scope)[1], comp.source(node))
+                return TextCond(op, mine_fn, theirs_fn, var_left, comp.source(node))
     return None
 
 
@@ -578,12 +543,12 @@ class FilterPlan:
     join: KeyJoin | None = None  # a hash join (only without a spatial predicate)
     rest_without_join: list[Fn] = field(default_factory=list)  # rest_fns minus the join's own conjunct
     # conditions between the loop variable and the outer record, decided per pair in the bulk query
-    pair_conds: list[PairCond] = field(default_factory=list)
+    pair_conds: list[TextCond] = field(default_factory=list)
     other_var: str | None = None  # the outer record's name in those conditions
     area_conds: list[AreaCond] = field(default_factory=list)  # overlaps() of the pair, decided from the bulk pass
     rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
     verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
-    column_conds: list[ColumnCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
+    column_conds: list[TextCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
     texts: dict = field(default_factory=dict)  # what describe() reports
 
     def describe(self) -> dict:
@@ -647,17 +612,16 @@ class FilterPlan:
                 which, found, exact = which[keep], found[keep], exact[keep]
             if self._prefill_in_bulk():
                 self._prefill(outer_arr[which], geoms[found])
+            areas = _cached_areas(outer_arr[which], geoms[found]) if exact is not None and (self.area_conds or self.verdict) else None
             if self.area_conds and exact is not None:
                 visit(env, len(which) * len(self.area_conds))
                 keep = np.ones(len(which), dtype=bool)
-                areas = _cached_areas(outer_arr[which], geoms[found])
                 for cond in self.area_conds:
                     decided, holds = cond.decide(env, areas)
                     keep &= ~decided | holds
                     exact &= decided
-                which, found, exact = which[keep], found[keep], exact[keep]
+                which, found, exact, areas = which[keep], found[keep], exact[keep], areas[keep]
             if self.verdict is not None and exact is not None:
-                areas = _cached_areas(outer_arr[which], geoms[found])
                 decided = exact & ~np.isnan(areas)
                 # the limit is read (and its edition recorded as applied) only when some pair is decided by it
                 exact = self.verdict.passes(env, areas, decided) * 2 + exact if decided.any() else exact
@@ -683,7 +647,7 @@ class FilterPlan:
         candidate pairs together cost less than a small call per outer record). A pair is computed once
         whichever way round it comes, and not again if a rule before computed it. A geometry with itself is
         no pair: a join that needs it computes it on its own."""
-        lo, hi = _id_pairs(left, right)
+        lo, hi = id_pairs(left, right)
         order = np.lexsort((hi, lo))  # stable: the first of equal pairs stays first
         lo_s, hi_s = lo[order], hi[order]
         first_of_run = np.ones(len(order), dtype=bool)
@@ -999,13 +963,13 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
         if all(branches):
             joins.append((part, f, KeyJoin(branches, f, comp.source(part))))
     source_const = not (free_names(source) & locals_)
-    pair_conds: list[PairCond] = []
+    pair_conds: list[TextCond] = []
     area_conds: list[AreaCond] = []
     rest_without_pairs = list(rest_fns)
     if universe_fn is not None and PAIR_CONDS:
         rest_without_pairs = []
         for part, f in zip(rest_parts, rest_fns):
-            pc = _pair_cond(comp, part, var, other_var, inner_scope, outer_scope)
+            pc = _text_cond(comp, part, var, inner_scope, outer_scope, other_var)
             ac = _area_cond(comp, part, var, other_var, outer_scope) if pc is None else None
             if pc is not None:
                 pair_conds.append(pc)
@@ -1039,7 +1003,7 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
         decided_in_bulk = {c.text for c in pair_conds + area_conds}
         for part in rest_parts:
             if comp.source(part) not in decided_in_bulk:
-                cc = _column_cond(comp, part, var, inner_scope, outer_scope)
+                cc = _text_cond(comp, part, var, inner_scope, outer_scope, None)
                 if cc is not None:
                     column_conds.append(cc)
     texts["pair_conditions"] = [c.text for c in pair_conds + area_conds]
