@@ -7,7 +7,9 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -85,7 +87,7 @@ class CompiledRule:
     names: Names
     params_used: tuple[str, ...] = ()
     traced_require: Any = None  # compiled on the first conflict asked to explain itself
-    operand_fns: Any = None  # the require comparison's sides, compiled on the first conflict
+    operand_fns: Any = None  # on the first conflict: the require's text, or a comparison's left text and sides
     plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
     severity_fn: Any = None  # `severity A when COND else B`: COND compiled in the rule's scope
 
@@ -240,7 +242,7 @@ class CompiledRule:
                 result.indeterminate.append(self._indeterminate(binding, verdict, ctx))
             elif not verdict:
                 result.conflicts.append(self._conflict(binding, ctx, explain))
-        _as_geojson(result.conflicts)
+        _as_geojson(result.conflicts, ctx.memo.setdefault(_PLACES_MADE, {}))
         if result.conflicts:
             result.status = "fail"
         elif result.indeterminate:
@@ -253,21 +255,26 @@ class CompiledRule:
 
     def _subjects(self, env: dict) -> list[dict]:
         out, seen = [], set()
-        records = []
         for var in self.subject_vars:
             value = env.get(var)
-            records.extend(value if isinstance(value, list) else [value])
-        for rec in records:
-            if rec is None or isinstance(rec, Missing) or not is_record(rec):
-                continue
-            collection = COLLECTION_OF.get(type(rec), type(rec).__name__.lower())
-            key = (collection, record_id(rec))
-            if key in seen:
-                continue
-            seen.add(key)
-            src = getattr(rec, "source", None)
-            out.append({"collection": collection, "id": record_id(rec),
-                        "source": {"path": src.path, "line": src.line} if src else None})
+            for rec in (value if isinstance(value, list) else (value,)):
+                cls = type(rec)
+                record = _RECORD_CLASSES.get(cls)
+                if record is None:  # a record: not absent, not Missing, a model (is_record), asked once per class
+                    record = _RECORD_CLASSES[cls] = is_record(rec)
+                if not record:
+                    continue
+                collection = COLLECTION_OF.get(cls)
+                if collection is None:
+                    collection = cls.__name__.lower()
+                ident = record_id(rec)
+                key = (collection, ident)
+                if key in seen:
+                    continue
+                seen.add(key)
+                src = getattr(rec, "source", None)
+                out.append({"collection": collection, "id": ident,
+                            "source": {"path": src.path, "line": src.line} if src else None})
         return out
 
     def _indeterminate(self, env, missing: Missing, ctx) -> dict:
@@ -276,21 +283,21 @@ class CompiledRule:
     def _render(self, parts, env, lang: str, seen: dict | None = None) -> str:
         """A template filled in for a binding; `seen` keeps each expression's value by its text, so the Chinese
         and English messages (and expected/actual) of one conflict evaluate a placeholder once."""
+        if seen is None:
+            seen = {}
         out = []
         for part in parts:
-            if isinstance(part, str):
+            if part.__class__ is not tuple:  # the template's own text (compile_template makes each expression a tuple)
                 out.append(part)
                 continue
             source, fn, kind = part
-            if seen is not None and source in seen:
-                value = seen[source]
-            else:
+            value = seen.get(source, _UNSEEN)
+            if value is _UNSEEN:
                 try:
                     value = fn(env)
                 except EvalError as err:
                     value = Missing(str(err))
-                if seen is not None:
-                    seen[source] = value
+                seen[source] = value
             text = format_value(value, lang)
             if kind == "code" and isinstance(value, str):  # a land-use code is shown with its class name
                 try:
@@ -312,13 +319,16 @@ class CompiledRule:
                       else [getattr(env.get(var), "geometry", None) for var in self.subject_vars])
         except EvalError:
             places = []
-        geom_value = next((g for g in map(_geom_or_none, places) if g is not None), None)
-        if geom_value is not None and not geom_value.is_empty:
-            geometry = geom_value  # made GeoJSON with the rule's other conflicts (_as_geojson)
+        for place in places:
+            geom_value = _geom_or_none(place)
+            if geom_value is not None:
+                if not geom_value.is_empty:
+                    geometry = geom_value  # made GeoJSON with the rule's other conflicts (_as_geojson)
+                break
         conflict = {
             "rule": r.id,
             "family": r.family,
-            "severity": self.severity_of(env),
+            "severity": r.severity if self.severity_fn is None else self.severity_of(env),
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
             "basis": self._basis_line(ctx),
@@ -346,14 +356,18 @@ class CompiledRule:
             return (self._render((self.expected or {}).get(lang, []), env, lang, seen),
                     self._render((self.actual or {}).get(lang, []), env, lang, seen))
         req = self.rule.require
-        comp = ExprCompiler(self.names, self.text)
+        if self.operand_fns is None:  # on the first conflict: the require's text (or its sides') and their functions
+            comp = ExprCompiler(self.names, self.text)
+            if not isinstance(req, ast.Compare):
+                self.operand_fns = comp.source(req)
+            else:
+                sides = (req.left, req.right, req.tolerance)
+                self.operand_fns = (comp.source(req.left),
+                                    [comp.compile(side, self._scope())[1] if side is not None else None for side in sides])
         if not isinstance(req, ast.Compare):
-            return (comp.source(req), "false")
-        if self.operand_fns is None:
-            self.operand_fns = [comp.compile(side, self._scope())[1] if side is not None else None
-                                for side in (req.left, req.right, req.tolerance)]
-        lv, rv, tv = (_value_or_missing(fn, env) for fn in self.operand_fns)
-        left_text = comp.source(req.left)
+            return (self.operand_fns, "false")
+        left_text, fns = self.operand_fns
+        lv, rv, tv = (_value_or_missing(fn, env) for fn in fns)
         tol = f" ± {format_value(tv, lang)}" if req.tolerance is not None else ""
         return (f"{left_text} {req.op} {format_value(rv, lang)}{tol}", f"{left_text} = {format_value(lv, lang)}")
 
@@ -369,18 +383,93 @@ class CompiledRule:
         return [{"expr": text, "value": format_value(value, lang)} for text, value in sub["$trace"].items()]
 
 
-def _as_geojson(conflicts: list[dict]) -> None:
+_UNSEEN = object()  # no value yet for a template's expression
+_PLACES_MADE = ("places-made",)  # ctx.memo key: the run's conflict places reduced (_as_geojson)
+_RECORD_CLASSES: dict[type, bool] = {}  # class -> whether its values are records (subjects of a conflict)
+
+
+def _as_geojson(conflicts: list[dict], made: dict | None = None) -> None:
     """Each conflict's place as a GeoJSON geometry, its coordinates to the millimetre where the geometry is
-    valid (a reduced invalid one could change shape), in a few vectorised calls for all of a rule's conflicts."""
+    valid (a reduced invalid one could change shape), in a few vectorised calls for all of a rule's conflicts.
+
+    `made`: the places already reduced in the run, by the place's identity (a weak reference tells a living place
+    from a dead one whose id was reused): a parcel that is the place of conflicts of several rules is checked and
+    reduced once. The same geometry object always reduces to the same geometry."""
     placed = [c for c in conflicts if c["geometry"] is not None]
     if not placed:
         return
-    geoms = np.array([c["geometry"] for c in placed], dtype=object)
-    valid = shapely.is_valid(geoms)
-    geoms[valid] = geos_map(_to_millimetres, geoms[valid], min_chunk=COSTLY_CHUNK)
-    # one parse of them all (a list), not one per conflict
-    for conflict, geometry in zip(placed, json.loads("[" + ",".join(shapely.to_geojson(geoms).tolist()) + "]")):
+    if made is None:
+        made = {}
+    reduced: list = [None] * len(placed)
+    todo: dict[int, list[int]] = {}  # id of a place not reduced yet -> the conflicts placed there
+    places = []
+    for i, conflict in enumerate(placed):
+        place = conflict["geometry"]
+        key = id(place)
+        known = made.get(key)
+        if known is not None and known[0]() is place:
+            reduced[i] = known[1]
+        elif key in todo:
+            todo[key].append(i)
+        else:
+            todo[key] = [i]
+            places.append(place)
+    if places:
+        geoms = np.array(places, dtype=object)
+        valid = shapely.is_valid(geoms)
+        geoms[valid] = geos_map(_to_millimetres, geoms[valid], min_chunk=COSTLY_CHUNK)
+        for place, geom, at in zip(places, geoms.tolist(), todo.values()):
+            made[id(place)] = (weakref.ref(place, partial(_forget_place, made, id(place))), geom)
+            for i in at:
+                reduced[i] = geom
+    for conflict, geometry in zip(placed, geojson_objects(reduced)):
         conflict["geometry"] = geometry
+
+
+def geojson_objects(geoms: list) -> list:
+    """`json.loads(shapely.to_geojson(g))` for each geometry, equal value for value: a polygon's is made from its
+    coordinates (GEOS writes each coordinate in the shortest text that reads back as the same number, so the
+    parsed text holds exactly the polygon's own numbers); any other geometry, and a polygon with a Z or M
+    coordinate, an empty one or one with a coordinate that is not a finite number, is written and parsed (the
+    text of them all parsed at once)."""
+    out: list = [None] * len(geoms)
+    arr = np.array(geoms, dtype=object) if geoms else np.empty(0, dtype=object)
+    plain = shapely.get_type_id(arr) == 3
+    plain &= ~shapely.has_z(arr) & ~shapely.is_empty(arr)
+    if hasattr(shapely, "has_m"):
+        plain &= ~shapely.has_m(arr)
+    polygons = np.flatnonzero(plain)
+    if len(polygons):
+        rings, owner = shapely.get_rings(arr[polygons], return_index=True)
+        xy = shapely.get_coordinates(rings)
+        if np.isfinite(xy).all():
+            points = xy.tolist()  # [x, y] lists, made in C
+            ends = np.cumsum(shapely.get_num_coordinates(rings)).tolist()
+            ring_counts = np.bincount(owner, minlength=len(polygons)).tolist()
+            start = ring = 0
+            for at, count in zip(polygons.tolist(), ring_counts):
+                coordinates = []
+                for end in ends[ring:ring + count]:
+                    coordinates.append(points[start:end])
+                    start = end
+                ring += count
+                out[at] = {"type": "Polygon", "coordinates": coordinates}
+        else:
+            polygons = polygons[:0]
+    rest = np.ones(len(arr), dtype=bool)
+    rest[polygons] = False
+    if rest.any():
+        written = shapely.to_geojson(arr[rest]).tolist()
+        for at, geometry in zip(np.flatnonzero(rest).tolist(), json.loads("[" + ",".join(written) + "]")):
+            out[at] = geometry
+    return out
+
+
+def _forget_place(made: dict, key: int, ref: weakref.ref) -> None:
+    """A place is gone: its reduced geometry is not kept (unless its id already names a newer place)."""
+    known = made.get(key)
+    if known is not None and known[0] is ref:
+        del made[key]
 
 
 def _to_millimetres(geoms):

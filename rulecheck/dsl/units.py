@@ -74,10 +74,15 @@ class Quantity:
 
     def format(self, lang: str = "en", unit: str | None = None) -> str:
         unit = unit or self.unit or BASE_UNIT.get(self.dim)
-        number = _format_number(self.shown(unit))
         if not unit:
-            return number
-        label = DISPLAY[unit][0 if lang == "zh" else 1]
+            return _format_number(self.value)
+        shown = _SHOWN.get(unit)
+        if shown is None:
+            factor = UNITS[unit][1]
+            shown = _SHOWN[unit] = (factor.denominator, factor.numerator, DISPLAY[unit])
+        denominator, numerator, labels = shown
+        number = _format_number(self.value * denominator / numerator)  # as shown(unit), without Fraction's properties
+        label = labels[0 if lang == "zh" else 1]
         if not label:
             return number
         return f"{number}{label}" if unit == "%" else f"{number} {label}"
@@ -89,13 +94,18 @@ class Quantity:
 def _format_number(x: float) -> str:
     if x != x:  # NaN
         return "NaN"
-    if abs(x - round(x)) < 1e-9 and abs(x) < 1e15:
-        return f"{int(round(x)):,}" if abs(x) >= 10_000 else str(int(round(x)))
-    if abs(x) >= 100:
-        text = f"{x:,.2f}" if abs(x) >= 10_000 else f"{x:.2f}"
+    whole, size = round(x), abs(x)
+    if abs(x - whole) < 1e-9 and size < 1e15:
+        return f"{int(whole):,}" if size >= 10_000 else str(int(whole))
+    if size >= 100:
+        text = f"{x:,.2f}" if size >= 10_000 else f"{x:.2f}"
     else:
-        text = f"{x:.4g}" if abs(x) < 1 else f"{x:.3f}"
+        text = f"{x:.4g}" if size < 1 else f"{x:.3f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# a display unit's scale and labels: (denominator, numerator of its factor, (zh label, en label)), made on first use
+_SHOWN: dict[str, tuple[int, int, tuple[str, str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,33 +80,87 @@ ENUM_ZH = {
 
 def format_value(value, lang: str = "en", full: bool = False) -> str:
     """A value as a reviewer reads it in a message or an explanation."""
-    if isinstance(value, Missing):
-        return "（缺失）" if lang == "zh" else "(missing)"
-    if isinstance(value, Quantity):
-        return value.format(lang)
-    if isinstance(value, Tolerance):
-        return value.format(lang)
-    if isinstance(value, bool):
-        return ("是" if value else "否") if lang == "zh" else ("true" if value else "false")
-    if isinstance(value, Enum):
-        return ENUM_ZH.get(value.value, value.value) if lang == "zh" else str(value.value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return Quantity(value).format(lang)
-    if isinstance(value, shapely.Geometry):
-        if value.is_empty:
-            return "（空几何）" if lang == "zh" else "(empty geometry)"
-        return f"{value.geom_type}({Quantity(value.area, 'area', 'm2').format(lang)})"
-    if isinstance(value, (list, tuple)):
-        shown = [format_value(v, lang, full) for v in (value if full else value[:8])]
-        if len(value) > 8 and not full:
-            shown.append(f"… (+{len(value) - 8})")
-        return "[" + ", ".join(shown) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {format_value(v, lang)}" for k, v in value.items()) + "}"
-    if is_record(value):
-        return record_id(value)
-    if value is None:
-        return "（缺失）" if lang == "zh" else "(missing)"
+    # how a value prints depends on its class only (which of the checks below it passes first): the printer
+    # is found once per class, not by a chain of isinstance checks per value (a county's conflicts print
+    # over half a million values)
+    cls = type(value)
+    printer = _PRINTERS.get(cls)
+    if printer is None:
+        printer = _PRINTERS[cls] = _printer_for(cls)
+    return printer(value, lang, full)
+
+
+def _printer_for(cls: type):
+    """The printer of a class's values: the first of format_value's cases the class falls under, in order."""
+    if issubclass(cls, Missing) or cls is type(None):
+        return _print_missing
+    for base, printer in ((Quantity, _print_format), (Tolerance, _print_format), (bool, _print_bool),
+                          (Enum, _print_enum), (dt.date, _print_date), (float, _print_float),
+                          (shapely.Geometry, _print_geometry), ((list, tuple), _print_sequence), (dict, _print_dict),
+                          (BaseModel, _print_record)):
+        if issubclass(cls, base):
+            return printer
+    return _print_text if cls is str else _print_other
+
+
+def _print_missing(value, lang: str, full: bool) -> str:
+    return "（缺失）" if lang == "zh" else "(missing)"
+
+
+def _print_format(value, lang: str, full: bool) -> str:
+    return value.format(lang)
+
+
+def _print_bool(value, lang: str, full: bool) -> str:
+    return ("是" if value else "否") if lang == "zh" else ("true" if value else "false")
+
+
+def _print_enum(value, lang: str, full: bool) -> str:
+    try:  # a member's texts depend on its value only: made once per member (`.value` is a slow property)
+        texts = _ENUM_TEXTS[value]
+    except KeyError:
+        texts = _ENUM_TEXTS[value] = (ENUM_ZH.get(value.value, value.value), str(value.value))
+    except TypeError:  # a member that cannot be a key
+        texts = (ENUM_ZH.get(value.value, value.value), str(value.value))
+    return texts[0] if lang == "zh" else texts[1]
+
+
+def _print_date(value, lang: str, full: bool) -> str:
+    return value.isoformat()
+
+
+def _print_float(value, lang: str, full: bool) -> str:
+    return Quantity(value).format(lang)
+
+
+def _print_geometry(value, lang: str, full: bool) -> str:
+    if value.is_empty:
+        return "（空几何）" if lang == "zh" else "(empty geometry)"
+    return f"{value.geom_type}({Quantity(value.area, 'area', 'm2').format(lang)})"
+
+
+def _print_sequence(value, lang: str, full: bool) -> str:
+    shown = [format_value(v, lang, full) for v in (value if full else value[:8])]
+    if len(value) > 8 and not full:
+        shown.append(f"… (+{len(value) - 8})")
+    return "[" + ", ".join(shown) + "]"
+
+
+def _print_dict(value, lang: str, full: bool) -> str:
+    return "{" + ", ".join(f"{k}: {format_value(v, lang)}" for k, v in value.items()) + "}"
+
+
+def _print_record(value, lang: str, full: bool) -> str:
+    return record_id(value)
+
+
+def _print_text(value, lang: str, full: bool) -> str:
+    return value  # a str is its own text (str(value) is value)
+
+
+def _print_other(value, lang: str, full: bool) -> str:
     return str(value)
+
+
+_PRINTERS: dict[type, object] = {}
+_ENUM_TEXTS: dict = {}  # enum member -> (its Chinese text, its English text)
