@@ -90,6 +90,7 @@ class CompiledRule:
     operand_fns: Any = None  # on the first conflict: the require's text, or a comparison's left text and sides
     plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
     severity_fn: Any = None  # `severity A when COND else B`: COND compiled in the rule's scope
+    holes_keyed: bool = False  # the templates' holes keyed by their expressions (_key_holes, on the first conflict)
 
     def severity_of(self, env: dict) -> str:
         """The severity of a conflict: the rule's, or chosen by its condition on this binding. A condition that
@@ -308,8 +309,43 @@ class CompiledRule:
             out.append(text)
         return "".join(out)
 
+    def _key_holes(self) -> None:
+        """Key each hole of the rule's templates by its expression, as repr shows it (its structure, without
+        positions), so the holes of one expression share a value in a conflict and no two expressions do. (The key
+        compile_template gives is the rule text at the hole's span, but a hole's span counts from its template, not
+        from the file: that text is not the hole's, and two different holes could share it, as GEO-012's {a} and
+        {b} did.) New lists replace the old ones, which are never changed."""
+        r = self.rule
+
+        def keyed(parts: list | None, template: ast.Template | None) -> list | None:
+            if parts is None:
+                return None
+            at = [i for i, part in enumerate(parts) if part.__class__ is tuple]
+            holes = [part for part in template.parts if not isinstance(part, str)] if template is not None else []
+            keys = [repr(node) for node in holes] if len(holes) == len(at) else [object() for _ in at]
+            out = list(parts)  # (not the template it was compiled from: no hole shares a value)
+            for i, key in zip(at, keys):
+                _, fn, kind = parts[i]
+                out[i] = (key, fn, kind)
+            return out
+
+        messages = dict(self.messages)
+        for lang, template in (("zh", r.message_zh), ("en", r.message_en)):
+            if lang in messages:
+                messages[lang] = keyed(messages[lang], template)
+        sides = []
+        for compiled, written in ((self.expected, r.expected), (self.actual, r.actual)):
+            if compiled is not None:
+                compiled = {lang: keyed(parts, written[0 if lang == "zh" else -1] if written else None)
+                            for lang, parts in compiled.items()}
+            sides.append(compiled)
+        self.messages, (self.expected, self.actual) = messages, sides
+        self.holes_keyed = True
+
     def _conflict(self, env: dict, ctx: Context, explain: bool) -> dict:
         r = self.rule
+        if not self.holes_keyed:
+            self._key_holes()
         seen: dict = {}
         messages = {lang: self._render(parts, env, lang, seen) for lang, parts in self.messages.items()}
         expected, actual = self._expected_actual(env, ctx.lang, seen)
@@ -362,8 +398,9 @@ class CompiledRule:
                 self.operand_fns = comp.source(req)
             else:
                 sides = (req.left, req.right, req.tolerance)
+                scope = self._scope()
                 self.operand_fns = (comp.source(req.left),
-                                    [comp.compile(side, self._scope())[1] if side is not None else None for side in sides])
+                                    [comp.compile(side, scope)[1] if side is not None else None for side in sides])
         if not isinstance(req, ast.Compare):
             return (self.operand_fns, "false")
         left_text, fns = self.operand_fns
@@ -408,7 +445,7 @@ def _as_geojson(conflicts: list[dict], made: dict | None = None) -> None:
         key = id(place)
         known = made.get(key)
         if known is not None and known[0]() is place:
-            reduced[i] = known[1]
+            reduced[i] = place if known[1] is None else known[1]
         elif key in todo:
             todo[key].append(i)
         else:
@@ -419,7 +456,9 @@ def _as_geojson(conflicts: list[dict], made: dict | None = None) -> None:
         valid = shapely.is_valid(geoms)
         geoms[valid] = geos_map(_to_millimetres, geoms[valid], min_chunk=COSTLY_CHUNK)
         for place, geom, at in zip(places, geoms.tolist(), todo.values()):
-            made[id(place)] = (weakref.ref(place, partial(_forget_place, made, id(place))), geom)
+            # an invalid place is kept as it is: None, never the place itself (which would then never be gone)
+            forget = partial(_forget_place, made, id(place))
+            made[id(place)] = (weakref.ref(place, forget), None if geom is place else geom)
             for i in at:
                 reduced[i] = geom
     for conflict, geometry in zip(placed, geojson_objects(reduced)):

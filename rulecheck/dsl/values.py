@@ -121,7 +121,7 @@ def _print_enum(value, lang: str, full: bool) -> str:
     except KeyError:
         texts = _ENUM_TEXTS[value] = (ENUM_ZH.get(value.value, value.value), str(value.value))
     except TypeError:  # a member that cannot be a key
-        texts = (ENUM_ZH.get(value.value, value.value), str(value.value))
+        return ENUM_ZH.get(value.value, value.value) if lang == "zh" else str(value.value)
     return texts[0] if lang == "zh" else texts[1]
 
 
