@@ -27,7 +27,7 @@ def encoded_pieces(record: dict, *, lang: str) -> Iterator[bytes]:
     again; a text holding a lone surrogate (which a file gets as a backslash escape) goes the way of text."""
     public = {key: value for key, value in record.items() if key != "layers"}
     try:
-        compact = json.dumps(public, ensure_ascii=False, separators=(",", ": ")).encode("utf-8", "surrogatepass")
+        compact = _compact(public)
     except (TypeError, ValueError, RecursionError, OverflowError):
         compact = None
     if compact is None or _SURROGATE.search(compact):
@@ -36,6 +36,14 @@ def encoded_pieces(record: dict, *, lang: str) -> Iterator[bytes]:
 
 
 _SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")  # U+D800..U+DFFF encoded with surrogatepass
+
+
+def _compact(value: Any) -> bytes:
+    """The value as compact JSON in UTF-8, with the separators of indented output. Without the check for cycles
+    (a set of the containers on the way down, kept for every list and dict): a cycle is a RecursionError instead
+    of a ValueError, and each caller then encodes the way json.dumps does, which raises json's own error."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ": "), check_circular=False).encode(
+        "utf-8", "surrogatepass")
 
 
 # ---- json.dumps(value, ensure_ascii=False, indent=2), byte for byte, faster --------------------------------
@@ -58,7 +66,7 @@ def dumps_indented(value: Any, *, indent: int = 2, chunk_bytes: int | None = Non
 def dumps_indented_pieces(value: Any, *, indent: int = 2, chunk_bytes: int | None = None) -> Iterator[str]:
     """`dumps_indented(value)` in pieces (about `chunk_bytes` of compact text each), the value encoded at once."""
     try:
-        compact = json.dumps(value, ensure_ascii=False, separators=(",", ": ")).encode("utf-8", "surrogatepass")
+        compact = _compact(value)
     except (TypeError, ValueError, RecursionError, OverflowError):
         # what cannot be encoded (an object json does not know, a cycle): the standard library's own error
         return iter([json.dumps(value, ensure_ascii=False, indent=indent)])
@@ -90,14 +98,19 @@ def _indent(compact: bytes, indent: int, chunk_bytes: int) -> Iterator[bytes]:
 def _indent_chunk(np: Any, chunk: Any, indent: int, in_string: int, depth: int) -> tuple[bytes, int, int]:
     """One chunk of compact JSON indented: (the bytes, the number of string quotes in it, the change of depth)."""
     size = len(chunk)
-    quotes = np.flatnonzero(chunk == _QUOTE)
-    escaped = _escaped_quotes(np, chunk, quotes)
-    if len(escaped):
-        quotes = np.setdiff1d(quotes, escaped, assume_unique=True)
-    folded = chunk | 0x20
-    tokens = np.flatnonzero((folded == _OPEN) | (folded == _CLOSE) | (chunk == _COMMA))
-    tokens = tokens[np.searchsorted(quotes, tokens) % 2 == in_string]  # outside strings
-    kinds = folded[tokens]
+    folded = chunk | 0x20  # '[' and '{' fold to '{', ']' and '}' to '}' (no other byte folds to these)
+    special = np.flatnonzero((chunk == _QUOTE) | (folded == _OPEN) | (folded == _CLOSE) | (chunk == _COMMA))
+    kinds = folded[special]  # a quote and a comma fold to themselves
+    quote = kinds == _QUOTE
+    quotes = special[quote]
+    if np.any(chunk == _BACKSLASH):  # \" inside a string is not a quote (most chunks of a report have no escape)
+        escaped = _escaped_quotes(np, chunk, quotes)
+        if len(escaped):
+            quote[np.searchsorted(special, escaped)] = False
+    # a bracket or comma is outside strings when the quotes before it (and one open at the chunk's start) are even
+    outside = (np.cumsum(quote, dtype=np.int64) + in_string) % 2 == 0
+    token = (kinds != _QUOTE) & outside
+    tokens, kinds = special[token], kinds[token]
     opens, closes = kinds == _OPEN, kinds == _CLOSE
     change = opens.astype(np.int64) - closes
     level = np.cumsum(change)
@@ -119,7 +132,7 @@ def _indent_chunk(np: Any, chunk: Any, indent: int, in_string: int, depth: int) 
     result = np.full(len(mask), 0x20, dtype=np.uint8)
     result[mask] = chunk
     result[at + np.cumsum(width) - width] = 0x0A
-    return result.tobytes(), len(quotes), int(change.sum())
+    return result.tobytes(), int(np.count_nonzero(quote)), int(change.sum())
 
 
 def _escaped_quotes(np: Any, chunk: Any, quotes: Any) -> Any:
