@@ -387,3 +387,73 @@ def test_the_threads_limit_from_the_command_line_changes_no_byte(tmp_path, monke
     assert outputs[0] == outputs[1] == outputs[2]
     bad = CliRunner().invoke(cli, ["check", str(manifest), "--limit", "threads=-1"])
     assert bad.exit_code == 2 and "threads" in bad.output
+
+
+LOCALS = '''
+rule TST-030
+  title zh "测试" en "Local conditions through a parent, an enum list, and one left undecided (scale may be absent)"
+  severity info
+  basis "测试" "test"
+  for each item in contracts.items where item.contract.method in [transfer, lease] and present(item.term_years)
+  for each right in unit_plan.rights where right.scale != large and right.id == item.right
+  require right.overlay == false
+  message zh "{item} {right}" en "{item} {right}"
+
+rule TST-031
+  title zh "测试" en "Local conditions read only for presence, for a length, and on the record itself"
+  severity info
+  basis "测试" "test"
+  for each p in detailed_plan.parcels where (present(p.far_max) or present(p.green_min)) and len(p.facilities) >= 0
+      and area(p) > 1 m2
+  require p.area_m2 > 0 m2
+  message zh "{p}" en "{p}"
+
+rule TST-032
+  title zh "测试" en "A count over a filtered collection whose filter reads two fields of the record"
+  severity info
+  basis "测试" "test"
+  for each package in unit_plan.packages
+  require count(r for r in unit_plan.rights where r.kind == construction_land_use and r.land_use under "07") >= 0
+  message zh "{package}" en "{package}"
+'''
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea-defects"])
+def test_local_conditions_decided_once_per_value_change_nothing(fixture, tmp_path, monkeypatch):
+    """A condition on the loop variable alone is tested once per distinct value it reads (planner.local_keyer):
+    the report is the one of testing every record, undecided records named one by one, in the same order."""
+    pack = tmp_path / "locals.rule"
+    pack.write_text(LOCALS, encoding="utf-8")
+    manifest = FIXTURES / fixture / "submission.yaml"
+    reports = []
+    for keyed in (True, False):
+        monkeypatch.setattr(planner, "LOCAL_KEYS", keyed)
+        rules = rulecheck.load_rules([ROOT / "rules", pack])
+        reports.append(rulecheck.check(rulecheck.load_submission(manifest), rules))
+    assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
+    outcomes = {o["rule"]: o for o in reports[0]["outcomes"]}
+    assert outcomes["TST-031"]["checked"] > 0 and outcomes["TST-032"]["checked"] > 0
+    if fixture == "eco-recreation-defects":  # rights without a scale: undecided, each named
+        assert outcomes["TST-030"]["indeterminate"] > 0
+
+
+def test_local_keyer_reads_fields_only():
+    from rulecheck.dsl.parser import parse_expr
+    from rulecheck.dsl.schema import record
+    from rulecheck.model import documents as d
+
+    parcel_t = record(d.Parcel)
+
+    def keyer(text):
+        return planner.local_keyer(parse_expr(text), "p", parcel_t)
+
+    assert keyer("area(p) > 1 m2") is None  # the record itself
+    assert keyer("present(p.far_max) and p.land_use in building") is not None
+    present = keyer("present(p.far_max)")
+    value = keyer("p.far_max > 1")
+    a, b, c, z, nz = (d.Parcel.model_construct(id=i, land_use="0701", far_max=f, facilities=[])
+                      for i, f in (("a", 2.0), ("b", 3.0), ("c", None), ("z", 0.0), ("nz", -0.0)))
+    assert present(a, {}) == present(b, {}) != present(c, {})  # read for presence only: its value does not matter
+    assert value(a, {}) != value(b, {}) and value(z, {}) != value(nz, {})  # the sign of a zero is kept
+    length = keyer("len(p.facilities) > 0")
+    assert length(a, {}) == length(b, {})

@@ -21,7 +21,7 @@ from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was
     plan_filter,
 )
 from rulecheck.dsl.schema import (
-    ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, T, fields_of, has_id, list_of, num,
+    ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, PARENT_FIELDS, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
 from rulecheck.dsl.units import BASE_UNIT, DIMENSION_NAMES, UNITS, Quantity, Tolerance, dimension, to_base
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -1331,7 +1331,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
     def missing(rec):
         return Missing(what, rec)
 
-    if cls is d.ContractItem and name == "contract" or cls is d.ContractDuty and name == "contract" or cls in (d.Duty, d.RevenueShare) and name == "package":
+    if (cls, name) in PARENT_FIELDS:
 
         def fn(env):
             rec = obj_fn(env)

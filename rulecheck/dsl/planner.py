@@ -21,6 +21,8 @@ indexed and which run per pair, for `rulecheck rules validate --plan` and for th
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -42,6 +44,7 @@ PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all com
 BULK_KEYS = ("bulk-keys",)  # the memo's key for the keys of the bulk queries kept so far
 HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
 PAIR_CONDS = True  # likewise: conditions decided for many candidates at once (pairs of a join, one-geometry functions)
+LOCAL_KEYS = True  # likewise: a condition on the loop variable alone decided once per distinct value it reads
 TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
 
 
@@ -517,6 +520,120 @@ def _area_cond(comp, node: ast.Expr, var: str, other: str, outer_scope: dict) ->
     return AreaCond(tol_fn, comp.source(node))
 
 
+# ---- conditions on the loop variable alone, decided once per distinct value they read ----------------------
+
+
+NO_KEY = object()  # the value read cannot stand for the record here: the condition is tested on the record
+_BY_VALUE = (str, int, float, dt.date)  # values equal by value (enum members are texts); others by identity
+
+
+def local_keyer(node: ast.Expr, var: str, var_t) -> Callable | None:
+    """For a condition on the loop variable alone (`present(p.far_max)`, `r.kind in construction_kinds and not
+    r.overlay`), a function giving, for a record, a key such that records of equal keys get the same verdict:
+    what the condition reads of the record. None when it reads the record otherwise than through fields (the
+    record itself, a field the pack declares, a quantity whose unit is another field), so it is tested on
+    every record.
+
+    The condition reads the record only through paths of fields (`item.contract.method`), and is otherwise a
+    function of the run's constants (the bundle, the parameters, the date): so its verdict for one record holds
+    for every record whose paths have the same values. A path read only by present() is keyed by whether it is
+    absent, one read only by len() by its length; other values by value (texts, numbers, dates, enum members)
+    or, where the record holds the object itself, by identity."""
+    from rulecheck.dsl.schema import DYNAMIC_UNIT_FIELDS, PARENT_FIELDS, VIRTUAL_FIELDS, fields_of
+
+    paths: dict[tuple, set] = {}
+    readable = True
+
+    def walk(n, bound: frozenset, parent):
+        nonlocal readable
+        if isinstance(n, ast.Name):
+            if n.name == var and var not in bound:
+                readable = False  # the record itself (`area(p)`): not a function of its fields
+            return
+        if isinstance(n, ast.Field):
+            chain, root = [], n
+            while isinstance(root, ast.Field):
+                chain.append(root.name)
+                root = root.obj
+            if isinstance(root, ast.Name) and root.name == var and var not in bound:
+                use = "value"
+                if isinstance(parent, ast.Call) and parent.func in ("present", "len") and len(parent.args) == 1:
+                    use = parent.func
+                paths.setdefault(tuple(reversed(chain)), set()).add(use)
+                return
+            walk(n.obj, bound, n)
+            return
+        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
+            walk(n.source, bound, n)
+            inner = bound | {n.var}
+            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
+                if part is not None:
+                    walk(part, inner, n)
+            return
+        if isinstance(n, ast.Expr):
+            for value in vars(n).values():
+                if isinstance(value, ast.Expr):
+                    walk(value, bound, n)
+                elif isinstance(value, tuple):
+                    for v in value:
+                        if isinstance(v, ast.Expr):
+                            walk(v, bound, n)
+
+    walk(node, frozenset(), None)
+    if not readable or not paths:
+        return None
+    getters = []
+    for names, uses in sorted(paths.items()):
+        steps, t = [], var_t
+        for name in names:
+            if t.kind != "record" or name not in fields_of(t.arg) or (t.arg, name) in DYNAMIC_UNIT_FIELDS:
+                return None  # a declared field, a list's fields, a quantity whose unit is another field
+            kind = "parent" if (t.arg, name) in PARENT_FIELDS else \
+                "virtual" if name in VIRTUAL_FIELDS.get(t.arg, {}) else "field"
+            steps.append((kind, name))
+            t = fields_of(t.arg)[name]
+        use = next(iter(uses)) if len(uses) == 1 else "value"
+        getters.append(_path_key(tuple(steps), use))
+    if len(getters) == 1:
+        return getters[0]
+
+    def key(item, parents):
+        out = tuple(g(item, parents) for g in getters)
+        return NO_KEY if NO_KEY in out else out
+
+    return key
+
+
+def _path_key(steps: tuple, use: str) -> Callable:
+    """The key of one path's value (see local_keyer); ("absent", step) where a step finds nothing."""
+    if len(steps) == 1 and steps[0][0] == "field":
+        name = steps[0][1]
+        if use == "present":
+            return lambda item, parents: getattr(item, name) is None
+    last = len(steps) - 1
+
+    def key(item, parents):
+        v = item
+        for n, (kind, name) in enumerate(steps):
+            try:
+                v = parents.get(id(v)) if kind == "parent" else getattr(v, name)
+            except AttributeError:  # not the record its type says: tested as written
+                return NO_KEY
+            if v is None:
+                return ("absent", n)
+        if use == "present":
+            return False
+        if use == "len":
+            return len(v) if isinstance(v, (list, tuple, str, dict)) else NO_KEY
+        if isinstance(v, _BY_VALUE):
+            # -0.0 == 0.0, but not to every function (1 / x): the sign of a zero is part of its key
+            return (type(v), v) if type(v) is not float or v else (float, v, math.copysign(1.0, v))
+        # by identity only where the object lives as long as the run: held by its record, or the parent itself
+        return ("id", id(v)) if steps[last][0] != "virtual" else NO_KEY
+
+    return key
+
+
 # ---- the plan -----------------------------------------------------------------------------------------
 
 
@@ -549,6 +666,7 @@ class FilterPlan:
     rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
     verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
     column_conds: list[TextCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
+    local_keys: list = field(default_factory=list)  # per local_fns: what it reads of a record (local_keyer), or None
     texts: dict = field(default_factory=dict)  # what describe() reports
 
     def describe(self) -> dict:
@@ -700,12 +818,9 @@ class FilterPlan:
                 return shared[1]
         kept, undecided, mask = [], [], None
         if self.local_fns:
-            sub = dict(env)
             mask = np.zeros(len(items), dtype=bool)
             visit(env, len(items))
-            for pos, item in enumerate(items):
-                sub[self.var] = item
-                verdict = _all_of(self.local_fns, sub)
+            for pos, (item, verdict) in enumerate(zip(items, self._local_verdicts(env, items))):
                 if verdict is True:
                     kept.append(item)
                     mask[pos] = True
@@ -729,6 +844,39 @@ class FilterPlan:
         if shared_key is not None:
             ctx.memo[shared_key] = (items, result)
         return result
+
+    def _local_verdicts(self, env, items):
+        """The verdict of the local conjuncts on each item, as _all_of gives it: a conjunct with a keyer is
+        tested once per key (its first record of that key) and the verdict reused; one that is undecided (a
+        Missing, which names its record) is not reused but tested on each record."""
+        sub = dict(env)
+        var, fns = self.var, self.local_fns
+        if not any(self.local_keys):
+            for item in items:
+                sub[var] = item
+                yield _all_of(fns, sub)
+            return
+        parents = env[CTX].parents
+        conds = [(f, keyer, {}) for f, keyer in zip(fns, self.local_keys)]
+        for item in items:
+            verdict = True
+            for f, keyer, memo in conds:
+                key = keyer(item, parents) if keyer is not None else NO_KEY
+                v = memo.get(key, NO_KEY) if key is not NO_KEY else NO_KEY
+                if v is NO_KEY:
+                    sub[var] = item
+                    try:
+                        v = f(sub)
+                    except EvalError as err:
+                        v = Missing(str(err))
+                    if key is not NO_KEY and not isinstance(v, Missing):
+                        memo[key] = v
+                if v is False:
+                    verdict = False
+                    break
+                if isinstance(v, Missing):
+                    verdict = v
+            yield verdict
 
     def kept(self, env):
         """The records that pass the conjuncts on the loop variable alone (those a rule binds at most)."""
@@ -925,7 +1073,7 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
     from rulecheck.dsl.compiler import CheckError
 
     locals_ = set(outer_scope)
-    local_fns, rest_fns, rest_parts = [], [], []
+    local_fns, local_keys, rest_fns, rest_parts = [], [], [], []
     spatial_other, spatial_pred, universe_fn, other_var = None, None, None, None
     texts = {"var": var, "source": comp.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": []}
     joins: list[tuple[ast.Expr, Fn, KeyJoin]] = []
@@ -955,6 +1103,7 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
                 continue
         if names <= {var}:
             local_fns.append(f)
+            local_keys.append(None if comp.trace or not LOCAL_KEYS else local_keyer(part, var, inner_scope[var]))
             texts["filter"].append(comp.source(part))
             continue
         rest_fns.append(f)
@@ -1010,7 +1159,8 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
     texts["column_conditions"] = [c.text for c in column_conds]
     return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
                       universe_fn, join, rest_without, texts=texts, pair_conds=pair_conds, other_var=other_var,
-                      area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds)
+                      area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds,
+                      local_keys=local_keys)
 
 
 def plan_lines(plans: list[dict]) -> list[str]:
