@@ -610,6 +610,23 @@ def _path_key(steps: tuple, use: str) -> Callable:
         name = steps[0][1]
         if use == "present":
             return lambda item, parents: getattr(item, name) is None
+        if use == "value":
+            by_value = set()  # the types met so far that are keyed by value, but floats (their zeros are signed)
+
+            def field_key(item, parents):
+                v = getattr(item, name)
+                t = type(v)
+                if t in by_value:
+                    return (t, v)
+                if v is None:
+                    return ("absent", 0)
+                if isinstance(v, _BY_VALUE):
+                    if t is not float:
+                        by_value.add(t)
+                    return (t, v) if t is not float or v else (float, v, math.copysign(1.0, v))
+                return ("id", id(v))
+
+            return field_key
     last = len(steps) - 1
 
     def key(item, parents):
@@ -818,14 +835,11 @@ class FilterPlan:
                 return shared[1]
         kept, undecided, mask = [], [], None
         if self.local_fns:
-            mask = np.zeros(len(items), dtype=bool)
             visit(env, len(items))
-            for pos, (item, verdict) in enumerate(zip(items, self._local_verdicts(env, items))):
-                if verdict is True:
-                    kept.append(item)
-                    mask[pos] = True
-                elif isinstance(verdict, Missing):
-                    undecided.append((pos, item, verdict))
+            verdicts = self._local_verdicts(env, items)
+            mask = np.fromiter((v is True for v in verdicts), dtype=bool, count=len(items))
+            kept = [item for item, v in zip(items, verdicts) if v is True]
+            undecided = [(pos, items[pos], v) for pos, v in enumerate(verdicts) if isinstance(v, Missing)]
         else:
             kept = list(items)
         tree, geoms = None, None
@@ -845,38 +859,44 @@ class FilterPlan:
             ctx.memo[shared_key] = (items, result)
         return result
 
-    def _local_verdicts(self, env, items):
-        """The verdict of the local conjuncts on each item, as _all_of gives it: a conjunct with a keyer is
-        tested once per key (its first record of that key) and the verdict reused; one that is undecided (a
-        Missing, which names its record) is not reused but tested on each record."""
+    def _local_verdicts(self, env, items) -> list:
+        """The verdict of the local conjuncts on each item, as _all_of gives it (False at the first conjunct
+        that fails, else the last Missing, else True), a conjunct at a time over the items still standing. A
+        conjunct with a keyer is tested once per key (on its first record of that key) and the verdict reused;
+        an undecided one (a Missing names its record) is not reused: each record of that key is tested."""
         sub = dict(env)
-        var, fns = self.var, self.local_fns
-        if not any(self.local_keys):
-            for item in items:
-                sub[var] = item
-                yield _all_of(fns, sub)
-            return
+        var = self.var
         parents = env[CTX].parents
-        conds = [(f, keyer, {}) for f, keyer in zip(fns, self.local_keys)]
-        for item in items:
-            verdict = True
-            for f, keyer, memo in conds:
-                key = keyer(item, parents) if keyer is not None else NO_KEY
-                v = memo.get(key, NO_KEY) if key is not NO_KEY else NO_KEY
-                if v is NO_KEY:
-                    sub[var] = item
-                    try:
-                        v = f(sub)
-                    except EvalError as err:
-                        v = Missing(str(err))
-                    if key is not NO_KEY and not isinstance(v, Missing):
-                        memo[key] = v
+        verdicts = [True] * len(items)
+        standing = range(len(items))
+        for f, keyer in zip(self.local_fns, self.local_keys):
+
+            def test(pos):
+                sub[var] = items[pos]
+                try:
+                    return f(sub)
+                except EvalError as err:
+                    return Missing(str(err))
+
+            if keyer is None:
+                values = [test(pos) for pos in standing]
+            else:
+                memo: dict = {}
+                values = []
+                for pos, key in zip(standing, [keyer(items[pos], parents) for pos in standing]):
+                    v = memo.get(key, NO_KEY)
+                    if v is NO_KEY:
+                        v = test(pos)
+                        if key is not NO_KEY and not isinstance(v, Missing):
+                            memo[key] = v
+                    values.append(v)
+            for pos, v in zip(standing, values):
                 if v is False:
-                    verdict = False
-                    break
-                if isinstance(v, Missing):
-                    verdict = v
-            yield verdict
+                    verdicts[pos] = False
+                elif isinstance(v, Missing):
+                    verdicts[pos] = v
+            standing = [pos for pos, v in zip(standing, values) if v is not False]
+        return verdicts
 
     def kept(self, env):
         """The records that pass the conjuncts on the loop variable alone (those a rule binds at most)."""
