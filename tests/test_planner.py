@@ -457,3 +457,27 @@ def test_local_keyer_reads_fields_only():
     assert value(a, {}) != value(b, {}) and value(z, {}) != value(nz, {})  # the sign of a zero is kept
     length = keyer("len(p.facilities) > 0")
     assert length(a, {}) == length(b, {})
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea"])
+def test_sums_of_shared_areas_read_from_the_prefill_change_nothing(fixture, monkeypatch):
+    """`sum(overlap_area(p, package.boundary) for p in …)` (LAY-009, DUT-006): the shared areas computed together
+    and read from the run's cache give the report of computing each element as written."""
+    from rulecheck.dsl import builtins, compiler
+
+    manifest = FIXTURES / fixture / "submission.yaml"
+    read = []
+    real = builtins.cached_overlap_areas
+
+    def counted(a, others):
+        out = real(a, others)
+        read.append(sum(v is not None for v in out))
+        return out
+
+    monkeypatch.setattr(compiler, "cached_overlap_areas", counted)
+    reports = []
+    for prefill_min in (1, 10**9):  # every sum through the prefill, then none
+        monkeypatch.setattr(compiler, "PREFILL_MIN", prefill_min)
+        reports.append(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()))
+    assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
+    assert sum(read) > 0  # the shared areas were read from the cache

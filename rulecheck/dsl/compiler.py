@@ -13,7 +13,8 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
+from rulecheck.dsl.builtins import (AGGREGATES, BUILTINS, SPECIAL, as_geometry, cached_overlap_areas, prefill_pairs, square_metres,
+                                    union_all)
 from rulecheck.dsl import planner as _planner
 from rulecheck.dsl.parallel import geos_map
 from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
@@ -894,6 +895,8 @@ class ExprCompiler:
             # `sum(overlap_area(p, unit_plan.boundary) for p in …)`: the shared areas of all the elements with the
             # one other geometry in a vectorised pass first, then the elements as written
             other_fn, var = paired
+            # the element is the shared area itself: read from the cache the prefill filled, not called per element
+            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2
 
             def values(env):
                 subs = []
@@ -908,6 +911,9 @@ class ExprCompiler:
                         other = _geom_or_none(other)
                         if other is not None and all(g is not None for g in geoms):
                             prefill_pairs(other, np.array(geoms, dtype=object))
+                            if read_areas:  # as overlap_area gives it; computed as written where the cache has none
+                                return [ef(sub) if v is None else square_metres(v)
+                                        for v, sub in zip(cached_overlap_areas(other, geoms), subs)]
                 return [ef(sub) for sub in subs]
 
         plan = iterate.plan
