@@ -399,8 +399,12 @@ class AreaCond:
         return decided, decided & (np.nan_to_num(areas) > tol)
 
 
-# a candidate pair whose rule's requirement the bulk pass decided holds: counted as checked, nothing more
-PASSED = object()
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """Candidate pairs (n of them) whose rule's requirement the bulk pass decided holds: counted as checked,
+    nothing more (yielded in place of the bindings, which would only be counted)."""
+
+    n: int = 1
 
 
 @dataclass
@@ -937,9 +941,14 @@ class FilterPlan:
             if exact is None:
                 pool = ((kept[i], self.rest_fns) for i in indices)
             else:  # the pair conditions decided in the bulk query are not tested again
-                # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too)
-                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns) if sure < 3 else (kept[i], None)
-                        for i, sure in zip(indices.tolist(), exact.tolist()))
+                # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too: only counted)
+                sures = exact.tolist()  # (a few candidates per outer record: lists cost less than numpy here)
+                passed = sures.count(3)
+                if passed:
+                    env[CTX].visits += passed
+                    yield Passed(passed)
+                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns)
+                        for i, sure in zip(indices.tolist(), sures) if sure < 3)
         elif self.join is not None:
             if found is None:
                 pool = ((item, self.rest_fns) for item in kept)
@@ -1022,9 +1031,6 @@ class FilterPlan:
         ctx = env[CTX]
         for item, fns in pool:
             ctx.visits += 1
-            if fns is None:  # the requirement holds, decided in bulk
-                yield PASSED
-                continue
             probe[self.var] = item
             verdict = _all_of(fns, probe) if fns else True
             if verdict is True:
