@@ -476,8 +476,9 @@ def test_sums_of_shared_areas_read_from_the_prefill_change_nothing(fixture, monk
 
     monkeypatch.setattr(compiler, "cached_overlap_areas", counted)
     reports = []
-    for prefill_min in (1, 10**9):  # every sum through the prefill, then none
+    for prefill_min, at_once in ((1, True), (10**9, False)):  # every sum through the prefill and the cache, then none
         monkeypatch.setattr(compiler, "PREFILL_MIN", prefill_min)
+        monkeypatch.setattr(planner, "PAIR_CONDS", at_once)
         reports.append(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()))
     assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
     assert sum(read) > 0  # the shared areas were read from the cache

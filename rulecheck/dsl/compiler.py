@@ -896,7 +896,7 @@ class ExprCompiler:
             # one other geometry in a vectorised pass first, then the elements as written
             other_fn, var = paired
             # the element is the shared area itself: read from the cache the prefill filled, not called per element
-            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2
+            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2 and _planner.PAIR_CONDS
 
             def values(env):
                 subs = []
@@ -904,16 +904,19 @@ class ExprCompiler:
                     if isinstance(sub, Missing):
                         return sub
                     subs.append(sub)
-                if len(subs) >= PREFILL_MIN:
-                    other = _value_or_none(other_fn, env)
-                    geoms = [_geom_or_none(sub[var]) for sub in subs]
-                    if isinstance(other, shapely.Geometry) or is_record(other):
-                        other = _geom_or_none(other)
-                        if other is not None and all(g is not None for g in geoms):
-                            prefill_pairs(other, np.array(geoms, dtype=object))
-                            if read_areas:  # as overlap_area gives it; computed as written where the cache has none
-                                return [ef(sub) if v is None else square_metres(v)
-                                        for v, sub in zip(cached_overlap_areas(other, geoms), subs)]
+                if len(subs) < PREFILL_MIN and not read_areas:
+                    return [ef(sub) for sub in subs]
+                other = _value_or_none(other_fn, env)
+                other = _geom_or_none(other) if isinstance(other, shapely.Geometry) or is_record(other) else None
+                if other is None:
+                    return [ef(sub) for sub in subs]
+                geoms = [_geom_or_none(sub[var]) for sub in subs]
+                if len(subs) >= PREFILL_MIN and all(g is not None for g in geoms):
+                    prefill_pairs(other, np.array(geoms, dtype=object))
+                if read_areas:  # as overlap_area gives them (a bulk pass may have computed them before); computed
+                    # as written where the run's cache has none
+                    return [square_metres(v) if g is not None and v is not None else ef(sub)
+                            for g, v, sub in zip(geoms, cached_overlap_areas(other, geoms), subs)]
                 return [ef(sub) for sub in subs]
 
         plan = iterate.plan
