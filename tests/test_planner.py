@@ -482,3 +482,41 @@ def test_sums_of_shared_areas_read_from_the_prefill_change_nothing(fixture, monk
         reports.append(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()))
     assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
     assert sum(read) > 0  # the shared areas were read from the cache
+
+
+def test_a_requirement_comparing_texts_of_the_pair_is_decided_in_bulk(tmp_path, monkeypatch):
+    """`require right.land_use under parcel.land_use` (LAY-004) over a spatial join with nothing else to test
+    per pair: the pairs that pass are counted without being bound, those that fail make the conflicts as
+    written; the report is the one of evaluating every pair."""
+    pack = tmp_path / "verdict.rule"
+    pack.write_text('''
+rule TST-033
+  title zh "测试" en "A right fits the parcels it overlaps (a text requirement, a group's name undecided here)"
+  severity warning
+  basis "测试" "test"
+  for each right in unit_plan.rights
+  for each parcel in detailed_plan.parcels where intersects(right, parcel) and overlaps(right, parcel, 1 m2)
+  require right.land_use under parcel.land_use
+  message zh "{right} {parcel}" en "{right} {parcel}"
+
+rule TST-034
+  title zh "测试" en "The other way round, with ids"
+  severity warning
+  basis "测试" "test"
+  for each a in unit_plan.rights
+  for each b in unit_plan.rights where intersects(a, b)
+  require b.id >= a.id
+  message zh "{a} {b}" en "{a} {b}"
+''', encoding="utf-8")
+    for fixture in ("eco-recreation-defects", "mine-land", "land-sea-defects"):
+        manifest = FIXTURES / fixture / "submission.yaml"
+        at_once = _pairs_report(manifest, [pack], pair_conds=True, monkeypatch=monkeypatch)
+        one_by_one = _pairs_report(manifest, [pack], pair_conds=False, monkeypatch=monkeypatch)
+        assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
+        outcomes = {o["rule"]: o for o in at_once["outcomes"]}
+        assert outcomes["TST-034"]["checked"] > len([c for c in at_once["conflicts"] if c["rule"] == "TST-034"]) > 0
+    monkeypatch.setattr(planner, "PAIR_CONDS", True)
+    rules = rulecheck.load_rules([pack])
+    assert all(rule.steps[-1][2].plan.verdict.text_cond is not None for rule in rules.rules)
+    assert _plans(rulecheck.load_rules(), "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
+    assert next(r for r in rulecheck.load_rules().rules if r.id == "LAY-004").steps[-1][2].plan.verdict is not None

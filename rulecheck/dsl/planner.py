@@ -415,8 +415,11 @@ class VerdictCond:
     requirement evaluated as written, so every conflict is made the usual way."""
 
     op: str
-    limit_fn: Fn
+    limit_fn: Fn | None
     text: str
+    # or the requirement compares texts of the pair (`right.land_use under parcel.land_use`): decided as the
+    # pair conditions are, where both are plain texts
+    text_cond: TextCond | None = None
 
     def passes(self, env: dict, areas: np.ndarray, decided: np.ndarray) -> np.ndarray:
         try:
@@ -433,10 +436,15 @@ class VerdictCond:
 
 
 def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
-    """Give a rule's last loop (`plan`) the rule's requirement to decide in bulk, when it is
-    `overlap_area(var, other) OP limit` with the limit free of the rule's variables and nothing else to test."""
+    """Give a rule's last loop (`plan`) the rule's requirement to decide in bulk, when nothing else is left to
+    test per pair and it is `overlap_area(var, other) OP limit` with the limit free of the rule's variables, or a
+    comparison of texts of the pair (`right.land_use under parcel.land_use`, as a pair condition)."""
     if plan is None or plan.universe_fn is None or plan.other_var is None or plan.rest_without_pairs or not PAIR_CONDS:
         return False
+    text_cond = _text_cond(comp, require, plan.var, scope, scope, plan.other_var)
+    if text_cond is not None:
+        plan.verdict = VerdictCond(text_cond.op, None, comp.source(require), text_cond)
+        return True
     if not (isinstance(require, ast.Compare) and require.tolerance is None and require.op in _PAIR_OPS):
         return False
     call, limit = require.left, require.right
@@ -751,7 +759,8 @@ class FilterPlan:
                 which, found, exact = which[keep], found[keep], exact[keep]
             if self._prefill_in_bulk():
                 self._prefill(outer_arr[which], geoms[found])
-            areas = _cached_areas(outer_arr[which], geoms[found]) if exact is not None and (self.area_conds or self.verdict) else None
+            by_area = self.verdict is not None and self.verdict.text_cond is None
+            areas = _cached_areas(outer_arr[which], geoms[found]) if exact is not None and (self.area_conds or by_area) else None
             if self.area_conds and exact is not None:
                 visit(env, len(which) * len(self.area_conds))
                 keep = np.ones(len(which), dtype=bool)
@@ -760,7 +769,12 @@ class FilterPlan:
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact, areas = which[keep], found[keep], exact[keep], areas[keep]
-            if self.verdict is not None and exact is not None:
+            if self.verdict is not None and self.verdict.text_cond is not None and exact is not None and len(which):
+                visit(env, len(which))
+                decided, holds = self.verdict.text_cond.decide(env, self.var, self.other_var, self._prepared(env)[1],
+                                                                [r for r, _ in placed], which, found)
+                exact = (exact & decided & holds) * 2 + exact
+            elif by_area and exact is not None:
                 decided = exact & ~np.isnan(areas)
                 # the limit is read (and its edition recorded as applied) only when some pair is decided by it
                 exact = self.verdict.passes(env, areas, decided) * 2 + exact if decided.any() else exact
