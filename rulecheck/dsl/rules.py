@@ -283,8 +283,8 @@ class CompiledRule:
         return {"rule": self.id, "subjects": self._subjects(env), "missing": missing.what}
 
     def _render(self, parts, env, lang: str, seen: dict | None = None) -> str:
-        """A template filled in for a binding; `seen` keeps each expression's value by its text, so the Chinese
-        and English messages (and expected/actual) of one conflict evaluate a placeholder once."""
+        """A template filled in for a binding; `seen` keeps each expression's value by its key (_key_holes), so the
+        Chinese and English messages (and expected/actual) of one conflict evaluate a placeholder once."""
         if seen is None:
             seen = {}
         out = []
