@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import difflib
 import math
+from enum import Enum
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -240,8 +241,16 @@ def _years_between(a: dt.date, b: dt.date) -> float:
     return (a - b).days / 365.25
 
 
+_AS_THEY_ARE = {str, float, int, bool, type(None), Quantity}
+
+
 def _plain(value):
     """Enum members compare as their text."""
+    if type(value) in _AS_THEY_ARE:  # (the common cases first, without the enum's slow `value` property)
+        return value
+    if isinstance(value, Enum):
+        inner = value._value_
+        return inner if isinstance(inner, str) else value
     return value.value if hasattr(value, "value") and not isinstance(value, Quantity) and isinstance(value.value, str) else value
 
 
