@@ -34,7 +34,7 @@ import shapely
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, id_pairs, pair_known_ids, prefill_pair_arrays,
                                     prefill_pairs)
-from rulecheck.dsl.parallel import query_pairs
+from rulecheck.dsl.parallel import geos_map, query_pairs
 from rulecheck.dsl.units import Quantity
 from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
 
@@ -750,7 +750,10 @@ class FilterPlan:
         outer_arr = np.array(outer, dtype=object)
         result: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         if len(outer_arr):
-            which, found = self._query(tree, outer_arr)
+            # with conditions on the pair decided here (`a.id < b.id` keeps half the pairs of a self-join), the
+            # boxes are queried, the conditions decided, and `intersects` tested only on the pairs they keep
+            deferred = self.spatial_predicate == "intersects" and bool(self.pair_conds) and PAIR_CONDS
+            which, found = self._query(tree, outer_arr, None if deferred else True)
             exact = None
             # a geometry shared by two outer records would mix their pairs: then each pair is tested as written
             if (self.pair_conds or self.area_conds or self.verdict) and len({id(g) for g in outer}) == len(outer):
@@ -764,6 +767,10 @@ class FilterPlan:
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact = which[keep], found[keep], exact[keep]
+            if deferred:
+                hit = geos_map(shapely.intersects, outer_arr[which], geoms[found]) if len(which) else np.zeros(0, dtype=bool)
+                which, found = which[hit], found[hit]
+                exact = exact[hit] if exact is not None else None
             if self._prefill_in_bulk():
                 self._prefill(outer_arr[which], geoms[found])
             by_area = self.verdict is not None and self.verdict.text_cond is None
@@ -816,10 +823,11 @@ class FilterPlan:
         todo = [i for i, a, b in zip(first.tolist(), lo[first].tolist(), hi[first].tolist()) if not pair_known_ids(a, b)]
         prefill_pair_arrays(left[todo], right[todo])
 
-    def _query(self, tree, outer_arr):
+    def _query(self, tree, outer_arr, predicate: str | None | bool = True):
         """(outer index, candidate index) pairs, sorted, each pair once. The tree holds the candidates' parts
-        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit."""
-        which, found = query_pairs(tree, outer_arr, self.spatial_predicate)
+        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit. With
+        predicate None, every pair whose bounding boxes meet (the exact test left to the caller)."""
+        which, found = query_pairs(tree, outer_arr, self.spatial_predicate if predicate is True else predicate)
         owner = getattr(tree, "owner", None)
         if owner is not None:
             found = owner[found]
