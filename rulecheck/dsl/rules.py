@@ -182,7 +182,8 @@ class CompiledRule:
     # ---- evaluation ----
     def bindings(self, env: dict, i: int = 0) -> Iterator[tuple[str, dict, Any]]:
         """Every binding of the rule's variables that passes its filters: ('ok', env, None), or
-        ('indeterminate', env, Missing) where a filter could not be decided."""
+        ('indeterminate', env, Missing) where a filter could not be decided, or ('passed', env, n) for n bindings
+        of the last loop whose requirement the plan decided holds (counted, not bound)."""
         if i == len(self.steps):
             yield "ok", env, None
             return
