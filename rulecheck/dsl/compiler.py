@@ -6,8 +6,8 @@ import calendar
 import datetime as dt
 import difflib
 import math
-from enum import Enum
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable
 
 import numpy as np

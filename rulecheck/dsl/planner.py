@@ -1259,6 +1259,8 @@ def plan_lines(plans: list[dict]) -> list[str]:
             lines.append(f"    every candidate pair at once: {text}")
         for text in plan.get("column_conditions", []):
             lines.append(f"    the candidates of each binding at once: {text}")
+        if plan.get("requirement"):
+            lines.append(f"    the requirement, every candidate pair at once: {plan['requirement']}")
         for text in plan.get("per_pair", []):
             mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
             lines.append(f"  {mark} per pair: {text}")
