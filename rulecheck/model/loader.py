@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import operator
 import re
@@ -45,9 +46,11 @@ from rulecheck.model.sources import (
     LocDict,
     LocList,
     SourceError,
+    decode_utf8,
     load_yaml,
     no_gc,
     parse_geojson,
+    read_limited,
     read_text_limited,
     source_line,
 )
@@ -559,12 +562,14 @@ class _Loader:
 
     def read_geojson(self, full: Path, written: str) -> GeoJSONText | None:
         try:
-            text = read_text_limited(full, "max_file_mb", "GeoJSON is UTF-8")
+            data = read_limited(full, "max_file_mb")
+            text = decode_utf8(data, "GeoJSON is UTF-8")
         except SourceError as exc:
             self.error(written, exc.message, line=exc.line, column=exc.column, hint=exc.hint)
             return None
         try:
-            return parse_geojson(text)
+            # the bytes as read are the text's UTF-8 (unless a BOM was dropped): orjson reads them as they are
+            return parse_geojson(text, None if data.startswith(codecs.BOM_UTF8) else data)
         except GeoJSONSyntaxError as exc:
             excerpt = source_line(text, exc.line)
             if excerpt is not None and len(excerpt) > 200:
