@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import itertools
 import operator
 import re
 import types
@@ -101,11 +102,12 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
     with no_gc():
         loader = _Loader(Path(path), classification, allow_outside=allow_outside)
         try:
-            return loader.load()
+            submission = loader.load()
         finally:
             # each layer's `where` refers back to the loader: without this cycle the loader, and what only it
             # holds, is freed here, not by the first collection after the load (which would walk all of it)
             loader.layers.clear()
+        return submission
 
 
 # ---- where a record is ------------------------------------------------------------------------------
@@ -809,7 +811,8 @@ class _Loader:
                     self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
             if models is None:
                 return None
-            sources = [SourceLoc(source_path, line) for line in lines]
+            # SourceLoc(source_path, line) for each line, made in C (namedtuple's __new__ is this call in Python)
+            sources = list(map(tuple.__new__, itertools.repeat(SourceLoc), zip(itertools.repeat(source_path), lines)))
             for record, source in zip(models, sources):
                 record.__pydantic_private__["_source"] = source
             if extras is not None and len(extras) == len(models):
