@@ -385,6 +385,35 @@ def _yaml_float(literal: str) -> float | str:
     return float(literal) if _YAML_FLOAT.match(literal) else literal
 
 
+_CONTROL_BYTES = bytes(range(0x20)) + b"\x7f"  # C0 controls and DEL: in UTF-8, these bytes are those characters
+_NOT_CONTROL_BYTES = bytes(byte for byte in range(256) if byte not in _CONTROL_BYTES or byte in (0x09, 0x0A))
+# the other characters _JSON_NOT_YAML finds, as UTF-8: C1 controls (U+0080-U+009F), LS, PS, U+FFFE, U+FFFF
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+_NOT_YAML_UTF8 = (b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+_LONE_CR = re.compile("\r(?!\n)")
+_SURROGATE_ESCAPE_START = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _json_not_yaml(text: str) -> tuple[bool, bytes | None]:
+    """Whether _JSON_NOT_YAML finds anything in the text (its one regex over a county's 7.6 MB takes 0.06 s), found
+    with byte searches over the text's UTF-8 (each character YAML refuses has one encoding, none of whose bytes
+    starts another character); and that UTF-8, for _json_structure. A surrogate cannot be encoded: found."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True, None
+    controls = data.translate(None, _NOT_CONTROL_BYTES)  # every C0 control but tab and LF, and DEL
+    if controls.replace(b"\r", b"") or (controls and _LONE_CR.search(text)):
+        return True, data
+    if not text.isascii():
+        if b"\xc2" in data and _C1_UTF8.search(data):
+            return True, data
+        for code in _NOT_YAML_UTF8:
+            if code[:1] in data and code in data:  # (one byte is found fastest: the three only if it is there)
+                return True, data
+    return bool(b"\\" in data and _SURROGATE_ESCAPE_START.search(text)), data
+
+
 def json_with_lines(text: str) -> Any:
     """JSON text (a mapping or a list at the top) as the YAML loader would build it, LocDict/LocList with the
     same lines; None when the text is not JSON, or is JSON that YAML would read differently or refuse, or
@@ -400,7 +429,10 @@ def json_with_lines(text: str) -> Any:
     if stripped[:1] not in ("{", "[") or "\t" in text[: len(text) - len(stripped)]:
         return None
     end = len(text.rstrip(" \t\r\n"))
-    if "\t" in text[end:] or _JSON_NOT_YAML.search(text):
+    if "\t" in text[end:]:
+        return None
+    not_yaml, encoded = _json_not_yaml(text)
+    if not_yaml:
         return None
     duplicates: list[bool] = []
 
@@ -417,7 +449,7 @@ def json_with_lines(text: str) -> Any:
         return None
     if duplicates or not isinstance(data, (LocDict, list)):
         return None
-    structure = _json_structure(text)
+    structure = _json_structure(text, encoded)
     if structure is None:
         return None
     try:
@@ -479,13 +511,14 @@ class _JSONStructure:
         return built
 
 
-def _json_structure(text: str) -> _JSONStructure | None:
+def _json_structure(text: str, encoded: bytes | None = None) -> _JSONStructure | None:
     """Find, in one vectorised pass over the bytes of JSON text already parsed, where every container opens,
     every key and every list item starts; None when a limit (max_depth, max_yaml_nodes) or a YAML rule for
     keys would be broken, so the YAML loader reads the text and reports it."""
     import numpy as np
 
-    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # '\n', '"', brackets are single bytes in UTF-8
+    # (`encoded`: the text's UTF-8, when the caller has it) '\n', '"', brackets are single bytes in UTF-8
+    raw = np.frombuffer(text.encode("utf-8") if encoded is None else encoded, dtype=np.uint8)
     quotes = np.flatnonzero(raw == 0x22)
     backslash = raw == 0x5C
     if len(quotes) and backslash.any():
