@@ -379,6 +379,7 @@ _YAML_FLOAT = next(regex for tag, regex in yaml.SafeLoader.yaml_implicit_resolve
 _JSON_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\r(?!\n)"
                             r"|\\u[dD][89a-fA-F]")
 _SIMPLE_KEY_CHARS = 1000  # YAML reads a key only within 1024 characters of its ':' (and on the same line)
+_WHITE_STEPS = 64  # list items found by stepping over at most this much white space (more: searched)
 
 
 def _yaml_float(literal: str) -> float | str:
@@ -584,9 +585,18 @@ def _json_structure(text: str, encoded: bytes | None = None) -> _JSONStructure |
     item_owner = np.concatenate([list_opens, comma_owner[in_list]])
     white = np.zeros(256, dtype=bool)
     white[[0x20, 0x09, 0x0A, 0x0D]] = True
-    significant = np.flatnonzero(~white[raw])
-    found = np.searchsorted(significant, after)
-    starts = significant[np.minimum(found, len(significant) - 1)]
+    # stepped over the white space a character at a time (a line break and its indentation), only where there is
+    # some; a long run is found by searching all the text's significant characters (the text is JSON: one follows)
+    starts = after.copy()
+    pending = np.flatnonzero(white[raw[starts]])
+    for _ in range(_WHITE_STEPS):
+        if not len(pending):
+            break
+        starts[pending] += 1
+        pending = pending[white[raw[starts[pending]]]]
+    if len(pending):
+        significant = np.flatnonzero(~white[raw])
+        starts[pending] = significant[np.minimum(np.searchsorted(significant, starts[pending]), len(significant) - 1)]
     is_item = raw[starts] != ord("]")  # '[]' holds nothing
     starts, item_owner = starts[is_item], item_owner[is_item]
     by_owner = np.lexsort((starts, item_owner))
