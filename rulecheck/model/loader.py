@@ -1253,7 +1253,7 @@ class _Loader:
         for (section, name), batch in batches.items():
             noun = FEATURE_SOURCES[(section, name)][1]
             if batch.where is not None:
-                check(batch.models, lambda r: r.id, batch.where, noun)
+                check(batch.models, operator.attrgetter("id"), batch.where, noun)
         unit = sections.get("unit_plan")
         packages = unit.packages if unit is not None else []
         check(packages, lambda r: r.id, lambda i: self._yaml_where(data, ("unit_plan", "packages", i), f"package {packages[i].id}"), "package")
