@@ -387,3 +387,136 @@ def test_the_threads_limit_from_the_command_line_changes_no_byte(tmp_path, monke
     assert outputs[0] == outputs[1] == outputs[2]
     bad = CliRunner().invoke(cli, ["check", str(manifest), "--limit", "threads=-1"])
     assert bad.exit_code == 2 and "threads" in bad.output
+
+
+LOCALS = '''
+rule TST-030
+  title zh "测试" en "Local conditions through a parent, an enum list, and one left undecided (scale may be absent)"
+  severity info
+  basis "测试" "test"
+  for each item in contracts.items where item.contract.method in [transfer, lease] and present(item.term_years)
+  for each right in unit_plan.rights where right.scale != large and right.id == item.right
+  require right.overlay == false
+  message zh "{item} {right}" en "{item} {right}"
+
+rule TST-031
+  title zh "测试" en "Local conditions read only for presence, for a length, and on the record itself"
+  severity info
+  basis "测试" "test"
+  for each p in detailed_plan.parcels where (present(p.far_max) or present(p.green_min)) and len(p.facilities) >= 0
+      and area(p) > 1 m2
+  require p.area_m2 > 0 m2
+  message zh "{p}" en "{p}"
+
+rule TST-032
+  title zh "测试" en "A count over a filtered collection whose filter reads two fields of the record"
+  severity info
+  basis "测试" "test"
+  for each package in unit_plan.packages
+  require count(r for r in unit_plan.rights where r.kind == construction_land_use and r.land_use under "07") >= 0
+  message zh "{package}" en "{package}"
+'''
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea-defects"])
+def test_local_conditions_decided_once_per_value_change_nothing(fixture, tmp_path, monkeypatch):
+    """A condition on the loop variable alone is tested once per distinct value it reads (planner.local_keyer):
+    the report is the one of testing every record, undecided records named one by one, in the same order."""
+    pack = tmp_path / "locals.rule"
+    pack.write_text(LOCALS, encoding="utf-8")
+    manifest = FIXTURES / fixture / "submission.yaml"
+    reports = []
+    for keyed in (True, False):
+        monkeypatch.setattr(planner, "LOCAL_KEYS", keyed)
+        rules = rulecheck.load_rules([ROOT / "rules", pack])
+        reports.append(rulecheck.check(rulecheck.load_submission(manifest), rules))
+    assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
+    outcomes = {o["rule"]: o for o in reports[0]["outcomes"]}
+    assert outcomes["TST-031"]["checked"] > 0 and outcomes["TST-032"]["checked"] > 0
+    if fixture == "eco-recreation-defects":  # rights without a scale: undecided, each named
+        assert outcomes["TST-030"]["indeterminate"] > 0
+
+
+def test_local_keyer_reads_fields_only():
+    from rulecheck.dsl.parser import parse_expr
+    from rulecheck.dsl.schema import record
+    from rulecheck.model import documents as d
+
+    parcel_t = record(d.Parcel)
+
+    def keyer(text):
+        return planner.local_keyer(parse_expr(text), "p", parcel_t)
+
+    assert keyer("area(p) > 1 m2") is None  # the record itself
+    assert keyer("present(p.far_max) and p.land_use in building") is not None
+    present = keyer("present(p.far_max)")
+    value = keyer("p.far_max > 1")
+    a, b, c, z, nz = (d.Parcel.model_construct(id=i, land_use="0701", far_max=f, facilities=[])
+                      for i, f in (("a", 2.0), ("b", 3.0), ("c", None), ("z", 0.0), ("nz", -0.0)))
+    assert present(a, {}) == present(b, {}) != present(c, {})  # read for presence only: its value does not matter
+    assert value(a, {}) != value(b, {}) and value(z, {}) != value(nz, {})  # the sign of a zero is kept
+    length = keyer("len(p.facilities) > 0")
+    assert length(a, {}) == length(b, {})
+
+
+@pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea"])
+def test_sums_of_shared_areas_read_from_the_prefill_change_nothing(fixture, monkeypatch):
+    """`sum(overlap_area(p, package.boundary) for p in …)` (LAY-009, DUT-006): the shared areas computed together
+    and read from the run's cache give the report of computing each element as written."""
+    from rulecheck.dsl import builtins, compiler
+
+    manifest = FIXTURES / fixture / "submission.yaml"
+    read = []
+    real = builtins.cached_overlap_areas
+
+    def counted(a, others):
+        out = real(a, others)
+        read.append(sum(v is not None for v in out))
+        return out
+
+    monkeypatch.setattr(compiler, "cached_overlap_areas", counted)
+    reports = []
+    for prefill_min, at_once in ((1, True), (10**9, False)):  # every sum through the prefill and the cache, then none
+        monkeypatch.setattr(compiler, "PREFILL_MIN", prefill_min)
+        monkeypatch.setattr(planner, "PAIR_CONDS", at_once)
+        reports.append(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()))
+    assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
+    assert sum(read) > 0  # the shared areas were read from the cache
+
+
+def test_a_requirement_comparing_texts_of_the_pair_is_decided_in_bulk(tmp_path, monkeypatch):
+    """`require right.land_use under parcel.land_use` (LAY-004) over a spatial join with nothing else to test
+    per pair: the pairs that pass are counted without being bound, those that fail make the conflicts as
+    written; the report is the one of evaluating every pair."""
+    pack = tmp_path / "verdict.rule"
+    pack.write_text('''
+rule TST-033
+  title zh "测试" en "A right fits the parcels it overlaps (a text requirement, a group's name undecided here)"
+  severity warning
+  basis "测试" "test"
+  for each right in unit_plan.rights
+  for each parcel in detailed_plan.parcels where intersects(right, parcel) and overlaps(right, parcel, 1 m2)
+  require right.land_use under parcel.land_use
+  message zh "{right} {parcel}" en "{right} {parcel}"
+
+rule TST-034
+  title zh "测试" en "The other way round, with ids"
+  severity warning
+  basis "测试" "test"
+  for each a in unit_plan.rights
+  for each b in unit_plan.rights where intersects(a, b)
+  require b.id >= a.id
+  message zh "{a} {b}" en "{a} {b}"
+''', encoding="utf-8")
+    for fixture in ("eco-recreation-defects", "mine-land", "land-sea-defects"):
+        manifest = FIXTURES / fixture / "submission.yaml"
+        at_once = _pairs_report(manifest, [pack], pair_conds=True, monkeypatch=monkeypatch)
+        one_by_one = _pairs_report(manifest, [pack], pair_conds=False, monkeypatch=monkeypatch)
+        assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
+        outcomes = {o["rule"]: o for o in at_once["outcomes"]}
+        assert outcomes["TST-034"]["checked"] > len([c for c in at_once["conflicts"] if c["rule"] == "TST-034"]) > 0
+    monkeypatch.setattr(planner, "PAIR_CONDS", True)
+    rules = rulecheck.load_rules([pack])
+    assert all(rule.steps[-1][2].plan.verdict.text_cond is not None for rule in rules.rules)
+    assert _plans(rulecheck.load_rules(), "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
+    assert next(r for r in rulecheck.load_rules().rules if r.id == "LAY-004").steps[-1][2].plan.verdict is not None

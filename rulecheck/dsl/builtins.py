@@ -160,6 +160,21 @@ def pair_known_ids(low: int, high: int) -> bool:
     return cache is not None and ("area", low, high) in cache
 
 
+def cached_overlap_areas(a, others) -> list:
+    """The shared area of `a` with each of `others` from the run's cache, None where it has none."""
+    cache = _PAIRS.get()
+    if cache is None:
+        return [None] * len(others)
+    out = []
+    ida = id(a)
+    for b in others:
+        idb = id(b)
+        hit = cache.get(("area", ida, idb) if ida <= idb else ("area", idb, ida))
+        out.append(hit[2] if hit is not None and ((hit[0] is a and hit[1] is b) or (hit[0] is b and hit[1] is a))
+                   else None)
+    return out
+
+
 def prefill_pairs(a, others) -> None:
     """The shared areas of `a` with many geometries, for shared_overlap_area to find."""
     cache = _PAIRS.get()
@@ -209,8 +224,13 @@ def _interiors_meet(a, b):
     return shapely.relate_pattern(a, b, "T********")
 
 
+def square_metres(value: float) -> Quantity:
+    """An area as the geometry functions give it."""
+    return Quantity(value, "area", "m2")
+
+
 def area(a) -> Quantity:
-    return Quantity(float(shapely.area(a)), "area", "m2")
+    return square_metres(float(shapely.area(a)))
 
 
 def intersection(a, b):
@@ -218,7 +238,7 @@ def intersection(a, b):
 
 
 def overlap_area(a, b) -> Quantity:
-    return Quantity(shared_overlap_area(a, b), "area", "m2")
+    return square_metres(shared_overlap_area(a, b))
 
 
 def difference(a, b):

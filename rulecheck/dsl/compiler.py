@@ -13,7 +13,8 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import AGGREGATES, BUILTINS, SPECIAL, as_geometry, prefill_pairs, union_all
+from rulecheck.dsl.builtins import (AGGREGATES, BUILTINS, SPECIAL, as_geometry, cached_overlap_areas, prefill_pairs, square_metres,
+                                    union_all)
 from rulecheck.dsl import planner as _planner
 from rulecheck.dsl.parallel import geos_map
 from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
@@ -21,7 +22,7 @@ from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was
     plan_filter,
 )
 from rulecheck.dsl.schema import (
-    ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, ROOTS, STR, T, fields_of, has_id, list_of, num,
+    ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, PARENT_FIELDS, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
 from rulecheck.dsl.units import BASE_UNIT, DIMENSION_NAMES, UNITS, Quantity, Tolerance, dimension, to_base
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -894,6 +895,8 @@ class ExprCompiler:
             # `sum(overlap_area(p, unit_plan.boundary) for p in …)`: the shared areas of all the elements with the
             # one other geometry in a vectorised pass first, then the elements as written
             other_fn, var = paired
+            # the element is the shared area itself: read from the cache the prefill filled, not called per element
+            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2 and _planner.PAIR_CONDS
 
             def values(env):
                 subs = []
@@ -901,13 +904,19 @@ class ExprCompiler:
                     if isinstance(sub, Missing):
                         return sub
                     subs.append(sub)
-                if len(subs) >= PREFILL_MIN:
-                    other = _value_or_none(other_fn, env)
-                    geoms = [_geom_or_none(sub[var]) for sub in subs]
-                    if isinstance(other, shapely.Geometry) or is_record(other):
-                        other = _geom_or_none(other)
-                        if other is not None and all(g is not None for g in geoms):
-                            prefill_pairs(other, np.array(geoms, dtype=object))
+                if len(subs) < PREFILL_MIN and not read_areas:
+                    return [ef(sub) for sub in subs]
+                other = _value_or_none(other_fn, env)
+                other = _geom_or_none(other) if isinstance(other, shapely.Geometry) or is_record(other) else None
+                if other is None:
+                    return [ef(sub) for sub in subs]
+                geoms = [_geom_or_none(sub[var]) for sub in subs]
+                if len(subs) >= PREFILL_MIN and all(g is not None for g in geoms):
+                    prefill_pairs(other, np.array(geoms, dtype=object))
+                if read_areas:  # as overlap_area gives them (a bulk pass may have computed them before); computed
+                    # as written where the run's cache has none
+                    return [square_metres(v) if g is not None and v is not None else ef(sub)
+                            for g, v, sub in zip(geoms, cached_overlap_areas(other, geoms), subs)]
                 return [ef(sub) for sub in subs]
 
         plan = iterate.plan
@@ -1331,7 +1340,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
     def missing(rec):
         return Missing(what, rec)
 
-    if cls is d.ContractItem and name == "contract" or cls is d.ContractDuty and name == "contract" or cls in (d.Duty, d.RevenueShare) and name == "package":
+    if (cls, name) in PARENT_FIELDS:
 
         def fn(env):
             rec = obj_fn(env)

@@ -21,6 +21,8 @@ indexed and which run per pair, for `rulecheck rules validate --plan` and for th
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -42,6 +44,7 @@ PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all com
 BULK_KEYS = ("bulk-keys",)  # the memo's key for the keys of the bulk queries kept so far
 HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
 PAIR_CONDS = True  # likewise: conditions decided for many candidates at once (pairs of a join, one-geometry functions)
+LOCAL_KEYS = True  # likewise: a condition on the loop variable alone decided once per distinct value it reads
 TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
 
 
@@ -396,8 +399,12 @@ class AreaCond:
         return decided, decided & (np.nan_to_num(areas) > tol)
 
 
-# a candidate pair whose rule's requirement the bulk pass decided holds: counted as checked, nothing more
-PASSED = object()
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """Candidate pairs (n of them) whose rule's requirement the bulk pass decided holds: counted as checked,
+    nothing more (yielded in place of the bindings, which would only be counted)."""
+
+    n: int = 1
 
 
 @dataclass
@@ -408,8 +415,11 @@ class VerdictCond:
     requirement evaluated as written, so every conflict is made the usual way."""
 
     op: str
-    limit_fn: Fn
+    limit_fn: Fn | None
     text: str
+    # or the requirement compares texts of the pair (`right.land_use under parcel.land_use`): decided as the
+    # pair conditions are, where both are plain texts
+    text_cond: TextCond | None = None
 
     def passes(self, env: dict, areas: np.ndarray, decided: np.ndarray) -> np.ndarray:
         try:
@@ -426,10 +436,15 @@ class VerdictCond:
 
 
 def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
-    """Give a rule's last loop (`plan`) the rule's requirement to decide in bulk, when it is
-    `overlap_area(var, other) OP limit` with the limit free of the rule's variables and nothing else to test."""
+    """Give a rule's last loop (`plan`) the rule's requirement to decide in bulk, when nothing else is left to
+    test per pair and it is `overlap_area(var, other) OP limit` with the limit free of the rule's variables, or a
+    comparison of texts of the pair (`right.land_use under parcel.land_use`, as a pair condition)."""
     if plan is None or plan.universe_fn is None or plan.other_var is None or plan.rest_without_pairs or not PAIR_CONDS:
         return False
+    text_cond = _text_cond(comp, require, plan.var, scope, scope, plan.other_var)
+    if text_cond is not None:
+        plan.verdict = VerdictCond(text_cond.op, None, comp.source(require), text_cond)
+        return True
     if not (isinstance(require, ast.Compare) and require.tolerance is None and require.op in _PAIR_OPS):
         return False
     call, limit = require.left, require.right
@@ -517,6 +532,137 @@ def _area_cond(comp, node: ast.Expr, var: str, other: str, outer_scope: dict) ->
     return AreaCond(tol_fn, comp.source(node))
 
 
+# ---- conditions on the loop variable alone, decided once per distinct value they read ----------------------
+
+
+NO_KEY = object()  # the value read cannot stand for the record here: the condition is tested on the record
+_BY_VALUE = (str, int, float, dt.date)  # values equal by value (enum members are texts); others by identity
+
+
+def local_keyer(node: ast.Expr, var: str, var_t) -> Callable | None:
+    """For a condition on the loop variable alone (`present(p.far_max)`, `r.kind in construction_kinds and not
+    r.overlay`), a function giving, for a record, a key such that records of equal keys get the same verdict:
+    what the condition reads of the record. None when it reads the record otherwise than through fields (the
+    record itself, a field the pack declares, a quantity whose unit is another field), so it is tested on
+    every record.
+
+    The condition reads the record only through paths of fields (`item.contract.method`), and is otherwise a
+    function of the run's constants (the bundle, the parameters, the date): so its verdict for one record holds
+    for every record whose paths have the same values. A path read only by present() is keyed by whether it is
+    absent, one read only by len() by its length; other values by value (texts, numbers, dates, enum members)
+    or, where the record holds the object itself, by identity."""
+    from rulecheck.dsl.schema import DYNAMIC_UNIT_FIELDS, PARENT_FIELDS, VIRTUAL_FIELDS, fields_of
+
+    paths: dict[tuple, set] = {}
+    readable = True
+
+    def walk(n, bound: frozenset, parent):
+        nonlocal readable
+        if isinstance(n, ast.Name):
+            if n.name == var and var not in bound:
+                readable = False  # the record itself (`area(p)`): not a function of its fields
+            return
+        if isinstance(n, ast.Field):
+            chain, root = [], n
+            while isinstance(root, ast.Field):
+                chain.append(root.name)
+                root = root.obj
+            if isinstance(root, ast.Name) and root.name == var and var not in bound:
+                use = "value"
+                if isinstance(parent, ast.Call) and parent.func in ("present", "len") and len(parent.args) == 1:
+                    use = parent.func
+                paths.setdefault(tuple(reversed(chain)), set()).add(use)
+                return
+            walk(n.obj, bound, n)
+            return
+        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
+            walk(n.source, bound, n)
+            inner = bound | {n.var}
+            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
+                if part is not None:
+                    walk(part, inner, n)
+            return
+        if isinstance(n, ast.Expr):
+            for value in vars(n).values():
+                if isinstance(value, ast.Expr):
+                    walk(value, bound, n)
+                elif isinstance(value, tuple):
+                    for v in value:
+                        if isinstance(v, ast.Expr):
+                            walk(v, bound, n)
+
+    walk(node, frozenset(), None)
+    if not readable or not paths:
+        return None
+    getters = []
+    for names, uses in sorted(paths.items()):
+        steps, t = [], var_t
+        for name in names:
+            if t.kind != "record" or name not in fields_of(t.arg) or (t.arg, name) in DYNAMIC_UNIT_FIELDS:
+                return None  # a declared field, a list's fields, a quantity whose unit is another field
+            kind = "parent" if (t.arg, name) in PARENT_FIELDS else \
+                "virtual" if name in VIRTUAL_FIELDS.get(t.arg, {}) else "field"
+            steps.append((kind, name))
+            t = fields_of(t.arg)[name]
+        use = next(iter(uses)) if len(uses) == 1 else "value"
+        getters.append(_path_key(tuple(steps), use))
+    if len(getters) == 1:
+        return getters[0]
+
+    def key(item, parents):
+        out = tuple(g(item, parents) for g in getters)
+        return NO_KEY if NO_KEY in out else out
+
+    return key
+
+
+def _path_key(steps: tuple, use: str) -> Callable:
+    """The key of one path's value (see local_keyer); ("absent", step) where a step finds nothing."""
+    if len(steps) == 1 and steps[0][0] == "field":
+        name = steps[0][1]
+        if use == "present":
+            return lambda item, parents: getattr(item, name) is None
+        if use == "value":
+            by_value = set()  # the types met so far that are keyed by value, but floats (their zeros are signed)
+
+            def field_key(item, parents):
+                v = getattr(item, name)
+                t = type(v)
+                if t in by_value:
+                    return (t, v)
+                if v is None:
+                    return ("absent", 0)
+                if isinstance(v, _BY_VALUE):
+                    if t is not float:
+                        by_value.add(t)
+                    return (t, v) if t is not float or v else (float, v, math.copysign(1.0, v))
+                return ("id", id(v))
+
+            return field_key
+    last = len(steps) - 1
+
+    def key(item, parents):
+        v = item
+        for n, (kind, name) in enumerate(steps):
+            try:
+                v = parents.get(id(v)) if kind == "parent" else getattr(v, name)
+            except AttributeError:  # not the record its type says: tested as written
+                return NO_KEY
+            if v is None:
+                return ("absent", n)
+        if use == "present":
+            return False
+        if use == "len":
+            return len(v) if isinstance(v, (list, tuple, str, dict)) else NO_KEY
+        if isinstance(v, _BY_VALUE):
+            # -0.0 == 0.0, but not to every function (1 / x): the sign of a zero is part of its key
+            return (type(v), v) if type(v) is not float or v else (float, v, math.copysign(1.0, v))
+        # by identity only where the object lives as long as the run: held by its record, or the parent itself
+        return ("id", id(v)) if steps[last][0] != "virtual" else NO_KEY
+
+    return key
+
+
 # ---- the plan -----------------------------------------------------------------------------------------
 
 
@@ -549,6 +695,7 @@ class FilterPlan:
     rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
     verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
     column_conds: list[TextCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
+    local_keys: list = field(default_factory=list)  # per local_fns: what it reads of a record (local_keyer), or None
     texts: dict = field(default_factory=dict)  # what describe() reports
 
     def describe(self) -> dict:
@@ -612,7 +759,8 @@ class FilterPlan:
                 which, found, exact = which[keep], found[keep], exact[keep]
             if self._prefill_in_bulk():
                 self._prefill(outer_arr[which], geoms[found])
-            areas = _cached_areas(outer_arr[which], geoms[found]) if exact is not None and (self.area_conds or self.verdict) else None
+            by_area = self.verdict is not None and self.verdict.text_cond is None
+            areas = _cached_areas(outer_arr[which], geoms[found]) if exact is not None and (self.area_conds or by_area) else None
             if self.area_conds and exact is not None:
                 visit(env, len(which) * len(self.area_conds))
                 keep = np.ones(len(which), dtype=bool)
@@ -621,7 +769,12 @@ class FilterPlan:
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact, areas = which[keep], found[keep], exact[keep], areas[keep]
-            if self.verdict is not None and exact is not None:
+            if self.verdict is not None and self.verdict.text_cond is not None and exact is not None and len(which):
+                visit(env, len(which))
+                decided, holds = self.verdict.text_cond.decide(env, self.var, self.other_var, self._prepared(env)[1],
+                                                                [r for r, _ in placed], which, found)
+                exact = (exact & decided & holds) * 2 + exact
+            elif by_area and exact is not None:
                 decided = exact & ~np.isnan(areas)
                 # the limit is read (and its edition recorded as applied) only when some pair is decided by it
                 exact = self.verdict.passes(env, areas, decided) * 2 + exact if decided.any() else exact
@@ -700,17 +853,11 @@ class FilterPlan:
                 return shared[1]
         kept, undecided, mask = [], [], None
         if self.local_fns:
-            sub = dict(env)
-            mask = np.zeros(len(items), dtype=bool)
             visit(env, len(items))
-            for pos, item in enumerate(items):
-                sub[self.var] = item
-                verdict = _all_of(self.local_fns, sub)
-                if verdict is True:
-                    kept.append(item)
-                    mask[pos] = True
-                elif isinstance(verdict, Missing):
-                    undecided.append((pos, item, verdict))
+            verdicts = self._local_verdicts(env, items)
+            mask = np.fromiter((v is True for v in verdicts), dtype=bool, count=len(items))
+            kept = [item for item, v in zip(items, verdicts) if v is True]
+            undecided = [(pos, items[pos], v) for pos, v in enumerate(verdicts) if isinstance(v, Missing)]
         else:
             kept = list(items)
         tree, geoms = None, None
@@ -729,6 +876,45 @@ class FilterPlan:
         if shared_key is not None:
             ctx.memo[shared_key] = (items, result)
         return result
+
+    def _local_verdicts(self, env, items) -> list:
+        """The verdict of the local conjuncts on each item, as _all_of gives it (False at the first conjunct
+        that fails, else the last Missing, else True), a conjunct at a time over the items still standing. A
+        conjunct with a keyer is tested once per key (on its first record of that key) and the verdict reused;
+        an undecided one (a Missing names its record) is not reused: each record of that key is tested."""
+        sub = dict(env)
+        var = self.var
+        parents = env[CTX].parents
+        verdicts = [True] * len(items)
+        standing = range(len(items))
+        for f, keyer in zip(self.local_fns, self.local_keys):
+
+            def test(pos):
+                sub[var] = items[pos]
+                try:
+                    return f(sub)
+                except EvalError as err:
+                    return Missing(str(err))
+
+            if keyer is None:
+                values = [test(pos) for pos in standing]
+            else:
+                memo: dict = {}
+                values = []
+                for pos, key in zip(standing, [keyer(items[pos], parents) for pos in standing]):
+                    v = memo.get(key, NO_KEY)
+                    if v is NO_KEY:
+                        v = test(pos)
+                        if key is not NO_KEY and not isinstance(v, Missing):
+                            memo[key] = v
+                    values.append(v)
+            for pos, v in zip(standing, values):
+                if v is False:
+                    verdicts[pos] = False
+                elif isinstance(v, Missing):
+                    verdicts[pos] = v
+            standing = [pos for pos, v in zip(standing, values) if v is not False]
+        return verdicts
 
     def kept(self, env):
         """The records that pass the conjuncts on the loop variable alone (those a rule binds at most)."""
@@ -769,9 +955,14 @@ class FilterPlan:
             if exact is None:
                 pool = ((kept[i], self.rest_fns) for i in indices)
             else:  # the pair conditions decided in the bulk query are not tested again
-                # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too)
-                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns) if sure < 3 else (kept[i], None)
-                        for i, sure in zip(indices.tolist(), exact.tolist()))
+                # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too: only counted)
+                sures = exact.tolist()  # (a few candidates per outer record: lists cost less than numpy here)
+                passed = sures.count(3)
+                if passed:
+                    env[CTX].visits += passed
+                    yield Passed(passed)
+                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns)
+                        for i, sure in zip(indices.tolist(), sures) if sure < 3)
         elif self.join is not None:
             if found is None:
                 pool = ((item, self.rest_fns) for item in kept)
@@ -854,9 +1045,6 @@ class FilterPlan:
         ctx = env[CTX]
         for item, fns in pool:
             ctx.visits += 1
-            if fns is None:  # the requirement holds, decided in bulk
-                yield PASSED
-                continue
             probe[self.var] = item
             verdict = _all_of(fns, probe) if fns else True
             if verdict is True:
@@ -925,7 +1113,7 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
     from rulecheck.dsl.compiler import CheckError
 
     locals_ = set(outer_scope)
-    local_fns, rest_fns, rest_parts = [], [], []
+    local_fns, local_keys, rest_fns, rest_parts = [], [], [], []
     spatial_other, spatial_pred, universe_fn, other_var = None, None, None, None
     texts = {"var": var, "source": comp.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": []}
     joins: list[tuple[ast.Expr, Fn, KeyJoin]] = []
@@ -955,6 +1143,7 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
                 continue
         if names <= {var}:
             local_fns.append(f)
+            local_keys.append(None if comp.trace or not LOCAL_KEYS else local_keyer(part, var, inner_scope[var]))
             texts["filter"].append(comp.source(part))
             continue
         rest_fns.append(f)
@@ -1010,7 +1199,8 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
     texts["column_conditions"] = [c.text for c in column_conds]
     return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
                       universe_fn, join, rest_without, texts=texts, pair_conds=pair_conds, other_var=other_var,
-                      area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds)
+                      area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds,
+                      local_keys=local_keys)
 
 
 def plan_lines(plans: list[dict]) -> list[str]:

@@ -22,7 +22,7 @@ from rulecheck.dsl.compiler import (
 )
 from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
-from rulecheck.dsl.planner import PASSED, attach_verdict
+from rulecheck.dsl.planner import Passed, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
@@ -190,8 +190,8 @@ class CompiledRule:
         if kind == "for":
             last = i + 1 == len(self.steps)  # each binding is yielded here, without a generator per binding
             for sub in fn(env):
-                if sub is PASSED:  # the last loop decided the requirement for this binding in bulk: it holds
-                    yield "passed", env, None
+                if type(sub) is Passed:  # the last loop decided the requirement of these bindings in bulk: it holds
+                    yield "passed", env, sub.n
                     continue
                 if isinstance(sub, Missing):
                     yield "indeterminate", env, sub
@@ -226,9 +226,10 @@ class CompiledRule:
             return result
         env = {CTX: ctx}
         for state, binding, missing in self.bindings(env):
-            result.checked += 1
-            if state == "passed":
+            if state == "passed":  # `missing` holds how many
+                result.checked += missing
                 continue
+            result.checked += 1
             if state == "indeterminate":
                 result.indeterminate.append(self._indeterminate(binding, missing, ctx))
                 continue

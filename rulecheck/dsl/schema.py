@@ -81,6 +81,8 @@ FIELD_UNITS = {
     "amount_wan_yuan": "wan_yuan",
 }
 DYNAMIC_UNIT_FIELDS = {(d.Duty, "quantity"), (d.ContractDuty, "quantity")}
+# fields read from the record that holds this one (the run's context keeps who holds what), not from the record
+PARENT_FIELDS = {(d.ContractItem, "contract"), (d.ContractDuty, "contract"), (d.Duty, "package"), (d.RevenueShare, "package")}
 CODE_FIELDS = {"land_use"}
 
 # the collection a record is reported under (bundle-format.md, report subjects)
