@@ -519,4 +519,6 @@ rule TST-034
     rules = rulecheck.load_rules([pack])
     assert all(rule.steps[-1][2].plan.verdict.text_cond is not None for rule in rules.rules)
     assert _plans(rulecheck.load_rules(), "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
-    assert next(r for r in rulecheck.load_rules().rules if r.id == "LAY-004").steps[-1][2].plan.verdict is not None
+    assert _plans(rulecheck.load_rules(), "LAY-004")[1]["requirement"] == "right.land_use under parcel.land_use"
+    shown = CliRunner().invoke(cli, ["rules", "validate", str(ROOT / "rules"), "--plan"]).output
+    assert "the requirement, every candidate pair at once: right.land_use under parcel.land_use" in shown

@@ -7,6 +7,7 @@ import datetime as dt
 import difflib
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable
 
 import numpy as np
@@ -240,8 +241,16 @@ def _years_between(a: dt.date, b: dt.date) -> float:
     return (a - b).days / 365.25
 
 
+_AS_THEY_ARE = {str, float, int, bool, type(None), Quantity}
+
+
 def _plain(value):
     """Enum members compare as their text."""
+    if type(value) in _AS_THEY_ARE:  # (the common cases first, without the enum's slow `value` property)
+        return value
+    if isinstance(value, Enum):
+        inner = value._value_
+        return inner if isinstance(inner, str) else value
     return value.value if hasattr(value, "value") and not isinstance(value, Quantity) and isinstance(value.value, str) else value
 
 
@@ -391,7 +400,9 @@ class ExprCompiler:
             raise CheckError(span, f"'{name}' is not a field (names starting with '_' are not readable)")
         declared = getattr(self.names, "extra_fields", {})
         if obj_t.kind == "record":
-            return _record_field(obj_t.arg, name, obj_fn, span, declared.get(obj_t.arg))
+            # `parcel.far_max` with `parcel` a variable: read the variable in place (the hot path of every rule)
+            var = node.obj.name if isinstance(node.obj, ast.Name) and node.obj.name in scope and not self.trace else None
+            return _record_field(obj_t.arg, name, obj_fn, span, declared.get(obj_t.arg), var)
         if obj_t.kind == "list" and obj_t.arg.kind == "record":
             ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span, declared.get(obj_t.arg.arg))
             flat = ft.kind == "list"
@@ -1326,7 +1337,9 @@ def _declared_field(name: str, t: T, unit: str | None, obj_fn: Fn) -> tuple[T, F
     return t, fn
 
 
-def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: dict | None = None) -> tuple[T, Fn]:
+def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: dict | None = None,
+                  var: str | None = None) -> tuple[T, Fn]:
+    """A field of the record obj_fn gives (with `var`, the record is that variable's value, read in place)."""
     fields = fields_of(cls)
     if name not in fields and declared and name in declared:
         t, unit, _, _ = declared[name]
@@ -1383,7 +1396,16 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
                 return missing(rec)
             return Quantity(to_base(v, unit), dim, unit)
 
-        return ft, fn
+        def var_fn(env):
+            rec = env[var]
+            if isinstance(rec, Missing):
+                return rec
+            v = getattr(rec, name)
+            if v is None:
+                return missing(rec)
+            return Quantity(to_base(v, unit), dim, unit)
+
+        return ft, fn if var is None else var_fn
     if ft.kind == "dict":
 
         def fn(env):
@@ -1403,6 +1425,13 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
         v = getattr(rec, name)
         return missing(rec) if v is None else v
 
-    return ft, fn
+    def var_fn(env):
+        rec = env[var]
+        if isinstance(rec, Missing):
+            return rec
+        v = getattr(rec, name)
+        return missing(rec) if v is None else v
+
+    return ft, fn if var is None else var_fn
 
 

@@ -25,6 +25,7 @@ import datetime as dt
 import math
 import operator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable
 
 import numpy as np
@@ -33,7 +34,7 @@ import shapely
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, id_pairs, pair_known_ids, prefill_pair_arrays,
                                     prefill_pairs)
-from rulecheck.dsl.parallel import query_pairs
+from rulecheck.dsl.parallel import geos_map, query_pairs
 from rulecheck.dsl.units import Quantity
 from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
 
@@ -145,7 +146,7 @@ def key_text(value) -> str | None:
     index cannot decide it (absent, a number, a record): such values are tested as written."""
     if type(value) is str:
         return value
-    inner = getattr(value, "value", None)
+    inner = value._value_ if isinstance(value, Enum) else getattr(value, "value", None)
     if isinstance(inner, str) and not isinstance(value, Quantity):
         return inner
     return None
@@ -368,9 +369,10 @@ class TextCond:
             holds[decided] = _PAIR_OPS[self.op](left[decided], right[decided]).astype(bool)
         return decided, holds
 
-    def drop(self, env: dict, column: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
-        """A mask of the candidates (positions in the column of the loop variable's values) decided false, or
-        None when the outer value is not a plain text (then nothing is decided)."""
+    def drop(self, env: dict, column: tuple[list, np.ndarray], indices: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(decided false, decided true): masks of the candidates (positions in the column of the loop variable's
+        values, given factorised: its distinct values and each one's position among them), or None when the
+        outer value is not a plain text (then nothing is decided). Each distinct value is decided once."""
         try:
             other = self.other_fn(env)
         except EvalError:
@@ -378,7 +380,11 @@ class TextCond:
         if type(other) is not str:
             return None
         groups = env[CTX].classification.groups
-        return np.array([self.holds(v, other, groups) is False for v in column[indices].tolist()], dtype=bool)
+        distinct, positions = column
+        verdicts = [self.holds(v, other, groups) for v in distinct]
+        at = positions[indices]
+        return (np.array([v is False for v in verdicts], dtype=bool)[at],
+                np.array([v is True for v in verdicts], dtype=bool)[at])
 
 
 @dataclass
@@ -695,6 +701,7 @@ class FilterPlan:
     rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
     verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
     column_conds: list[TextCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
+    rest_without_columns: list[Fn] = field(default_factory=list)  # rest_fns minus the column conditions
     local_keys: list = field(default_factory=list)  # per local_fns: what it reads of a record (local_keyer), or None
     texts: dict = field(default_factory=dict)  # what describe() reports
 
@@ -743,7 +750,10 @@ class FilterPlan:
         outer_arr = np.array(outer, dtype=object)
         result: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         if len(outer_arr):
-            which, found = self._query(tree, outer_arr)
+            # with conditions on the pair decided here (`a.id < b.id` keeps half the pairs of a self-join), the
+            # boxes are queried, the conditions decided, and `intersects` tested only on the pairs they keep
+            deferred = self.spatial_predicate == "intersects" and bool(self.pair_conds) and PAIR_CONDS
+            which, found = self._query(tree, outer_arr, None if deferred else True)
             exact = None
             # a geometry shared by two outer records would mix their pairs: then each pair is tested as written
             if (self.pair_conds or self.area_conds or self.verdict) and len({id(g) for g in outer}) == len(outer):
@@ -757,6 +767,10 @@ class FilterPlan:
                     keep &= ~decided | holds
                     exact &= decided
                 which, found, exact = which[keep], found[keep], exact[keep]
+            if deferred:
+                hit = geos_map(shapely.intersects, outer_arr[which], geoms[found]) if len(which) else np.zeros(0, dtype=bool)
+                which, found = which[hit], found[hit]
+                exact = exact[hit] if exact is not None else None
             if self._prefill_in_bulk():
                 self._prefill(outer_arr[which], geoms[found])
             by_area = self.verdict is not None and self.verdict.text_cond is None
@@ -809,10 +823,11 @@ class FilterPlan:
         todo = [i for i, a, b in zip(first.tolist(), lo[first].tolist(), hi[first].tolist()) if not pair_known_ids(a, b)]
         prefill_pair_arrays(left[todo], right[todo])
 
-    def _query(self, tree, outer_arr):
+    def _query(self, tree, outer_arr, predicate: str | None | bool = True):
         """(outer index, candidate index) pairs, sorted, each pair once. The tree holds the candidates' parts
-        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit."""
-        which, found = query_pairs(tree, outer_arr, self.spatial_predicate)
+        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit. With
+        predicate None, every pair whose bounding boxes meet (the exact test left to the caller)."""
+        which, found = query_pairs(tree, outer_arr, self.spatial_predicate if predicate is True else predicate)
         owner = getattr(tree, "owner", None)
         if owner is not None:
             found = owner[found]
@@ -950,9 +965,13 @@ class FilterPlan:
                 indices = self._query(tree, np.array([other], dtype=object))[1]
                 if self.prefill == "filter":
                     prefill_pairs(other, geoms[indices])
+            held = None
             if self.column_conds and len(indices):
-                indices, exact = self._drop_decided_false(env, kept, indices, exact)
-            if exact is None:
+                indices, exact, held = self._drop_decided_false(env, kept, indices, exact)
+            if exact is None and held is not None and held.any():  # the column conditions decided true: not again
+                pool = ((kept[i], self.rest_without_columns if sure else self.rest_fns)
+                        for i, sure in zip(indices.tolist(), held.tolist()))
+            elif exact is None:
                 pool = ((kept[i], self.rest_fns) for i in indices)
             else:  # the pair conditions decided in the bulk query are not tested again
                 # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too: only counted)
@@ -981,20 +1000,26 @@ class FilterPlan:
         yield from self._filtered(env, pool)
 
     def _drop_decided_false(self, env, kept, indices, exact):
+        """(indices, exact, held): the candidates without those a column condition decides false, and whether
+        every column condition was decided true for each (then none is tested again)."""
         visit(env, len(indices) * len(self.column_conds))
         dropped = np.zeros(len(indices), dtype=bool)
+        held = np.ones(len(indices), dtype=bool)
         for n, cond in enumerate(self.column_conds):
             memo_key = ("column", self.key, n)
             cached = env[CTX].memo.get(memo_key)
             if cached is None or cached[0] is not kept:
-                cached = (kept, _texts(env, self.var, cond.var_fn, kept))
+                cached = (kept, _factorise(_texts(env, self.var, cond.var_fn, kept)))
                 env[CTX].memo[memo_key] = cached
-            decided_false = cond.drop(env, cached[1], indices)
-            if decided_false is not None:
-                dropped |= decided_false
+            decided = cond.drop(env, cached[1], indices)
+            if decided is None:
+                held[:] = False
+            else:
+                dropped |= decided[0]
+                held &= decided[1]
         if not dropped.any():
-            return indices, exact
-        return indices[~dropped], None if exact is None else exact[~dropped]
+            return indices, exact, held
+        return indices[~dropped], None if exact is None else exact[~dropped], held[~dropped]
 
     def _undecided(self, env, undecided, tree, found):
         """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
@@ -1188,19 +1213,23 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
         elif also is not None and any(pair_call(n) for n in _walk(also)):
             prefill = "after"
     column_conds = []
+    rest_without_columns = list(rest_fns)
     if spatial_other is not None and PAIR_CONDS:
         decided_in_bulk = {c.text for c in pair_conds + area_conds}
-        for part in rest_parts:
-            if comp.source(part) not in decided_in_bulk:
-                cc = _text_cond(comp, part, var, inner_scope, outer_scope, None)
-                if cc is not None:
-                    column_conds.append(cc)
+        rest_without_columns = []
+        for part, f in zip(rest_parts, rest_fns):
+            cc = _text_cond(comp, part, var, inner_scope, outer_scope, None) \
+                if comp.source(part) not in decided_in_bulk else None
+            if cc is not None:
+                column_conds.append(cc)
+            else:
+                rest_without_columns.append(f)
     texts["pair_conditions"] = [c.text for c in pair_conds + area_conds]
     texts["column_conditions"] = [c.text for c in column_conds]
     return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
                       universe_fn, join, rest_without, texts=texts, pair_conds=pair_conds, other_var=other_var,
                       area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds,
-                      local_keys=local_keys)
+                      local_keys=local_keys, rest_without_columns=rest_without_columns)
 
 
 def plan_lines(plans: list[dict]) -> list[str]:
@@ -1230,6 +1259,8 @@ def plan_lines(plans: list[dict]) -> list[str]:
             lines.append(f"    every candidate pair at once: {text}")
         for text in plan.get("column_conditions", []):
             lines.append(f"    the candidates of each binding at once: {text}")
+        if plan.get("requirement"):
+            lines.append(f"    the requirement, every candidate pair at once: {plan['requirement']}")
         for text in plan.get("per_pair", []):
             mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
             lines.append(f"  {mark} per pair: {text}")

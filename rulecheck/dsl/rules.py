@@ -182,7 +182,8 @@ class CompiledRule:
     # ---- evaluation ----
     def bindings(self, env: dict, i: int = 0) -> Iterator[tuple[str, dict, Any]]:
         """Every binding of the rule's variables that passes its filters: ('ok', env, None), or
-        ('indeterminate', env, Missing) where a filter could not be decided."""
+        ('indeterminate', env, Missing) where a filter could not be decided, or ('passed', env, n) for n bindings
+        of the last loop whose requirement the plan decided holds (counted, not bound)."""
         if i == len(self.steps):
             yield "ok", env, None
             return
@@ -822,7 +823,11 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
     if steps and steps[-1][0] == "for" and rule.require is not None:
-        attach_verdict(getattr(steps[-1][2], "plan", None), rule.require, comp, scope)
+        last = getattr(steps[-1][2], "plan", None)
+        if attach_verdict(last, rule.require, comp, scope):  # shown with the last loop's plan (--plan)
+            shown = next((p for p in reversed(comp.plans) if p.get("var") == last.var and p.get("source") == last.texts["source"]), None)
+            if shown is not None:
+                shown["requirement"] = last.verdict.text
     return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
                         tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
                         plans=comp.plans, severity_fn=severity_fn)
