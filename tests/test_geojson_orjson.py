@@ -13,6 +13,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuzz_support import budget
 from loader_helpers import BASE, X0, Y0, square
 from rulecheck.diagnostics import InputError
 from rulecheck.model import sources
@@ -234,3 +235,32 @@ def test_the_lines_of_features_are_the_same(tmp_path, monkeypatch):
     assert calls == [True] and kind == "loaded"
     starts = [number for number, line in enumerate(layer.splitlines(), start=1) if line == "    {"]
     assert [source.line for _, _, source, _ in records] == starts
+
+
+# ---- fuzzed: any mutation of a layer loads or is refused alike with and without orjson --------------
+
+TOKENS = st.sampled_from([
+    "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" * 19, "-9223372036854775809", "18446744073709551616",
+    "9" * 5000, "0.1234567890123456789", "-0", "-0.0", "1e-400", '"\\ud800"', '"\\udc00"', '"\\ud83d\\ude00"', '"\\u0000"',
+    "[", "]", "{", "}", ",", ":", '"', "\\", "null", "true", "[" * 990 + "]" * 990, "[" * 300, "]" * 300, " ", "\n",
+    "\t", "\r", "\f", "\ufeff", "\u4e2d", '"id": "P1", ', '"id": 7, ', '{"type": "Feature", ', "01", ".5", "1.",
+])
+
+
+@st.composite
+def mutated_layer(draw) -> str:
+    text = GOOD
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 3))
+        text = text[:at] + draw(TOKENS) + text[at + cut:]
+    return text
+
+
+@budget(120)
+@given(mutated_layer())
+def test_any_mutated_layer_loads_or_is_refused_alike_with_or_without_orjson(layer):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
+        both_ways(Path(folder), layer, monkeypatch)
