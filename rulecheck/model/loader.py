@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import gc
 import itertools
 import operator
 import re
@@ -100,7 +99,6 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
     every file is held to the limits of rulecheck.limits (docs/security.md).
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
-    collecting = gc.isenabled()
     with no_gc():
         loader = _Loader(Path(path), classification, allow_outside=allow_outside)
         try:
@@ -109,14 +107,6 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
             # each layer's `where` refers back to the loader: without this cycle the loader, and what only it
             # holds, is freed here, not by the first collection after the load (which would walk all of it)
             loader.layers.clear()
-        if collecting and gc.get_freeze_count() == 0:
-            # the submission lives as long as its check: made while the collector was paused, its million objects
-            # (at 100k parcels) would all be young when it resumes, and the first young collection would walk
-            # them all (0.4 s), then the middle one again. Frozen and unfrozen at once, every object tracked is
-            # moved to the oldest generation (a splice of two lists), which only full collections walk. Not where
-            # the caller froze objects of its own (unfreezing would let go of them) nor paused the collector.
-            gc.freeze()
-            gc.unfreeze()
         return submission
 
 
