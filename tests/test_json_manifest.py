@@ -88,6 +88,16 @@ def test_numbers_read_as_yaml_1_1_reads_them():
     assert_same(fast, yaml_reading(text)[0])
 
 
+def test_list_items_after_long_white_space_keep_their_lines():
+    # more white space after a comma or a bracket than _json_structure steps over: found by the exact search
+    value = {"a": [[1, {"b": [2, 3, []]}], [4], []], "c": [5, 6], "d": {"e": [[[7]]]}}
+    for indent in (1, 40, sources._WHITE_STEPS + 1, 3 * sources._WHITE_STEPS):
+        text = json.dumps(value, indent=indent)
+        fast = json_with_lines(text)
+        assert fast is not None, indent
+        assert_same(fast, yaml_reading(text)[0])
+
+
 def test_a_county_shaped_manifest_keeps_every_line():
     items = [{"right": f"R-{i}", "parcel_ids": [f"P-{j}" for j in range(i % 4)], "indicators": {"far_max": 1.25},
               "note": "县域 \"引号\" \\ 反斜杠 \u00e9"[: 5 + i % 16]} for i in range(300)]

@@ -140,9 +140,10 @@ def check_coordinates(geometries: np.ndarray, crs: pyproj.CRS) -> Misfit | None:
     if len(present) == 0:
         return None
     xmin, ymin, xmax, ymax = shapely.total_bounds(present)
-    name = crs_name(crs)
+    # the CRS's name only for a message (it costs a lookup of its authority: once per layer adds up)
     if crs.is_projected and max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
         point, owner = _offending(present, lambda x, y: np.ones(len(x), dtype=bool))
+        name = crs_name(crs)
         return Misfit(
             f"coordinate {_fmt(point)} looks like longitude/latitude degrees, but {name} is a projected CRS in metres",
             "declare the data's geographic CRS (e.g. crs: EPSG:4490) or reproject the layer",
@@ -152,6 +153,7 @@ def check_coordinates(geometries: np.ndarray, crs: pyproj.CRS) -> Misfit | None:
         found = _offending(present, lambda x, y: (np.abs(x) > 180) | (np.abs(y) > 90))
         if found is not None:
             point, owner = found
+            name = crs_name(crs)
             return Misfit(
                 f"coordinate {_fmt(point)} is not longitude/latitude, but {name} is a geographic CRS in degrees",
                 "these look like projected metres: declare the projected CRS (e.g. crs: EPSG:4526)",
@@ -170,7 +172,7 @@ def check_coordinates(geometries: np.ndarray, crs: pyproj.CRS) -> Misfit | None:
     if found is None:
         return None
     point, owner = found
-    hint = None
+    name, hint = crs_name(crs), None
     false_easting = _parameter(crs, "False easting") if crs.is_projected else None
     if false_easting and false_easting >= 1_000_000 and 0 < point[0] < 1_000_000:
         hint = f"the eastings of {name} carry the zone number (e.g. {false_easting:.0f}); is the zone prefix missing?"

@@ -593,3 +593,38 @@ class Submission(Record):
     _load_notes: list[str] = PrivateAttr(default_factory=list)
     _inputs: list[str] = PrivateAttr(default_factory=list)  # every file read, relative to the manifest folder
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # Diagnostics of severity "warning" from loading
+
+
+# ---- private attributes at a record's creation ---------------------------------------------------------------
+# pydantic initialises each record's private attributes (_source, _extra, ...) in Python, getting each default through
+# its descriptor: a fifth of validating a county's 100k parcels. Where every default is a constant (None, ""), a
+# class gets a model_post_init that copies them at once: the same __pydantic_private__. A class with a default factory
+# (Submission) or a model_post_init of its own keeps pydantic's; a subclass made elsewhere gets pydantic's around this.
+
+
+def _quick_private_init(model: type[Record]) -> None:
+    import inspect
+
+    try:
+        from pydantic._internal._model_construction import init_private_attributes
+    except ImportError:  # pragma: no cover - another pydantic: its own initialisation stays
+        return
+    if inspect.unwrap(model.model_post_init) is not init_private_attributes:
+        return
+    defaults = {}
+    for name, attribute in model.__private_attributes__.items():
+        if attribute.default_factory is not None or type(attribute.default) not in (type(None), str, int, float, bool):
+            return
+        defaults[name] = attribute.default
+    object_setattr = object.__setattr__
+
+    def model_post_init(self: BaseModel, context: Any, /) -> None:
+        if getattr(self, "__pydantic_private__", None) is None:  # as init_private_attributes
+            object_setattr(self, "__pydantic_private__", defaults.copy())
+
+    model.model_post_init = model_post_init  # type: ignore[method-assign]
+
+
+for _model in [value for value in list(globals().values()) if isinstance(value, type) and issubclass(value, Record)]:
+    _quick_private_init(_model)
+del _model

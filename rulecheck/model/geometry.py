@@ -241,22 +241,25 @@ def from_geojson_mappings(geometries: list[Any]) -> tuple[np.ndarray, dict[int, 
             builder.add(position, geometry["coordinates"])
         except _Unreadable as exc:
             errors[position] = f"{kind}: {exc}"
+    finite = np.zeros(len(geometries), dtype=bool)  # built from positions found finite (_Builder._build)
     for builder in builders.values():
         positions, built, builder_errors = builder.build()
         if positions:
             result[np.asarray(positions)] = built
+            finite[np.asarray(positions)] = True
         errors.update({position: f"{_type_name(builder)}: {message}" for position, message in builder_errors.items()})
     for position in others:
         try:
             result[position] = shapely.from_geojson(json.dumps(geometries[position]))
         except (shapely.errors.GEOSException, ValueError, TypeError, RecursionError) as exc:
             errors[position] = f"unreadable GeometryCollection: {exc}"
-    refuse_unsupported(result, errors)
+    refuse_unsupported(result, errors, finite)
     return result, dict(sorted(errors.items()))
 
 
-def refuse_unsupported(result: np.ndarray, errors: dict[int, str]) -> None:
-    """Mark curved and empty geometries unreadable (in `errors`, set to None in `result`), saying why."""
+def refuse_unsupported(result: np.ndarray, errors: dict[int, str], finite: np.ndarray | None = None) -> None:
+    """Mark curved and empty geometries unreadable (in `errors`, set to None in `result`), saying why; and those
+    with a coordinate that is not finite, but where `finite` (a mask) says they were built from finite ones."""
     if not len(result):
         return
     present = np.flatnonzero(~shapely.is_missing(result))
@@ -269,7 +272,8 @@ def refuse_unsupported(result: np.ndarray, errors: dict[int, str]) -> None:
                                 "first (e.g. ogr2ogr -nlt CONVERT_TO_LINEAR, or QGIS Segmentize)")
             result[position] = None
     present = ~shapely.is_missing(result)
-    coordinates, owners = shapely.get_coordinates(np.where(present, result, None), return_index=True)
+    unchecked = present if finite is None else present & ~finite
+    coordinates, owners = shapely.get_coordinates(np.where(unchecked, result, None), return_index=True)
     for position in sorted(set(owners[~np.isfinite(coordinates).all(axis=1)].tolist())):
         errors[position] = "a coordinate is infinite or out of range"
         result[position] = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import itertools
 import operator
 import re
 import types
@@ -45,9 +47,11 @@ from rulecheck.model.sources import (
     LocDict,
     LocList,
     SourceError,
+    decode_utf8,
     load_yaml,
     no_gc,
     parse_geojson,
+    read_limited,
     read_text_limited,
     source_line,
 )
@@ -98,11 +102,12 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
     with no_gc():
         loader = _Loader(Path(path), classification, allow_outside=allow_outside)
         try:
-            return loader.load()
+            submission = loader.load()
         finally:
             # each layer's `where` refers back to the loader: without this cycle the loader, and what only it
             # holds, is freed here, not by the first collection after the load (which would walk all of it)
             loader.layers.clear()
+        return submission
 
 
 # ---- where a record is ------------------------------------------------------------------------------
@@ -559,12 +564,14 @@ class _Loader:
 
     def read_geojson(self, full: Path, written: str) -> GeoJSONText | None:
         try:
-            text = read_text_limited(full, "max_file_mb", "GeoJSON is UTF-8")
+            data = read_limited(full, "max_file_mb")
+            text = decode_utf8(data, "GeoJSON is UTF-8")
         except SourceError as exc:
             self.error(written, exc.message, line=exc.line, column=exc.column, hint=exc.hint)
             return None
         try:
-            return parse_geojson(text)
+            # the bytes as read are the text's UTF-8 (unless a BOM was dropped): orjson reads them as they are
+            return parse_geojson(text, None if data.startswith(codecs.BOM_UTF8) else data)
         except GeoJSONSyntaxError as exc:
             excerpt = source_line(text, exc.line)
             if excerpt is not None and len(excerpt) > 200:
@@ -804,7 +811,8 @@ class _Loader:
                     self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
             if models is None:
                 return None
-            sources = [SourceLoc(source_path, line) for line in lines]
+            # SourceLoc(source_path, line) for each line, made in C (namedtuple's __new__ is this call in Python)
+            sources = list(map(tuple.__new__, itertools.repeat(SourceLoc), zip(itertools.repeat(source_path), lines)))
             for record, source in zip(models, sources):
                 record.__pydantic_private__["_source"] = source
             if extras is not None and len(extras) == len(models):
@@ -1235,7 +1243,7 @@ class _Loader:
         for (section, name), batch in batches.items():
             noun = FEATURE_SOURCES[(section, name)][1]
             if batch.where is not None:
-                check(batch.models, lambda r: r.id, batch.where, noun)
+                check(batch.models, operator.attrgetter("id"), batch.where, noun)
         unit = sections.get("unit_plan")
         packages = unit.packages if unit is not None else []
         check(packages, lambda r: r.id, lambda i: self._yaml_where(data, ("unit_plan", "packages", i), f"package {packages[i].id}"), "package")
