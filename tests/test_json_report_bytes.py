@@ -37,6 +37,9 @@ def test_every_fixture_report_has_the_bytes_of_json_dumps(manifest, rules):
     public = {key: value for key, value in record.items() if key != "layers"}
     expected = reference(public) + "\n"
     assert json_report.render(record, lang="zh") == expected
+    # the file's bytes (the CLI's), made by orjson: a report is plain JSON
+    assert json_report._orjson_indented(public) is not None
+    assert b"".join(json_report.encoded_pieces(record, lang="zh")) == expected.encode("utf-8")
     for chunk in (64, 1000):  # the chunks meet inside strings, escapes, numbers and empty brackets
         assert dumps_indented(public, chunk_bytes=chunk) + "\n" == expected
     if manifest.parent.name.endswith("defects"):
@@ -158,3 +161,82 @@ def test_the_file_bytes_made_without_text_between(monkeypatch):
     assert b"".join(encoded_pieces(sample_record(), "markdown", lang="en")) == text.encode("utf-8")
     with pytest.raises(TypeError):
         encoded_pieces({"x": object()}, "json", lang="zh")
+
+
+# ---- the orjson path of encoded_pieces: plain values only, the same bytes ------------------------------------
+
+def _file_bytes(value) -> bytes:
+    return b"".join(json_report.encoded_pieces({"v": value}, lang="zh"))
+
+
+def _expected_bytes(value) -> bytes:
+    return (reference({"v": value}) + "\n").encode("utf-8", "backslashreplace")
+
+
+def test_orjson_escapes_every_character_as_json_does():
+    """Escaping is character by character, so every code point (a lone surrogate aside: orjson refuses it) on its
+    own, as a text and as a key, covers every text."""
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    value = {"texts": characters, "keys": dict.fromkeys(characters[:0x3000], 0)}
+    assert json_report._orjson_indented(value) is not None  # the orjson path, not the fallback
+    assert _file_bytes(value) == _expected_bytes(value)
+
+
+def test_orjson_writes_plain_floats_as_json_does():
+    rng = __import__("random").Random(20261201)
+    floats = [0.0, -0.0, 1e-4, -1e-4, 0.1, 0.5, 1.0, 2612398.0, 38399235.471, 9999999999999998.0, 1e15, 123456789.12345679,
+              0.30000000000000004, 1 / 3, 5e-4, 99999.99999999999]
+    floats += [rng.uniform(-1e8, 1e8) for _ in range(5000)] + [round(rng.uniform(-1e8, 1e8), 3) for _ in range(5000)]
+    floats += [rng.choice([-1, 1]) * 10 ** rng.uniform(-4, 16) for _ in range(20000)]
+    plain = [f for f in floats if 1e-4 <= abs(f) < 1e16 or f == 0.0]
+    assert json_report._orjson_indented(plain) is not None
+    assert _file_bytes(plain) == _expected_bytes(plain)
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), 1e-5, 9.999999999999999e-05, 1e16, 5e-324, (1, 2), {1: "int key"},
+                                 2**64, -(2**63) - 1, "\ud800", True.__class__, math.pi * 1e300])
+def test_what_orjson_may_write_otherwise_goes_the_old_way(odd):
+    value = {"conflicts": [{"geometry": {"type": "Point", "coordinates": [1.5, odd]}}]} if not isinstance(odd, type) \
+        else {"x": odd}
+    assert json_report._orjson_indented(value) is None
+    if isinstance(odd, type):  # not JSON at all: fails as json fails
+        with pytest.raises(TypeError):
+            _file_bytes(value)
+    else:
+        assert _file_bytes(value) == _expected_bytes(value)
+
+
+def test_an_enum_or_a_text_subclass_goes_the_old_way():
+    import enum
+
+    class Kind(str, enum.Enum):
+        forest = "forest_management"
+
+    class Text(str):
+        pass
+
+    for value in (Kind.forest, Text("x"), [Kind.forest], {"k": Text("y")}):
+        assert json_report._orjson_indented(value) is None
+        assert _file_bytes(value) == _expected_bytes(value)
+
+
+PLAIN_FLOAT = st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: 1e-4 <= abs(f) < 1e16 or f == 0.0)
+PLAIN_TEXT = st.text(st.sampled_from(list('"\\[]{},: \n\t\x00\x7f\u2028é县😀') + ["a", "0"]), max_size=10)
+PLAIN_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), PLAIN_FLOAT, PLAIN_TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(PLAIN_TEXT, inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+@budget(300)
+@given(value=PLAIN_JSON)
+def test_any_plain_value_is_written_by_orjson_with_the_bytes_of_json_dumps(value):
+    assert json_report._orjson_indented({"v": value}) is not None
+    assert _file_bytes(value) == _expected_bytes(value)
+
+
+@budget(200)
+@given(value=ANY_JSON)
+def test_any_value_at_all_has_the_file_bytes_of_json_dumps(value):
+    assert _file_bytes(value) == _expected_bytes(value)
