@@ -347,30 +347,6 @@ def test_conditions_on_a_group_name_in_a_spatial_join_are_tested_as_written(tmp_
     assert outcomes["TST-022"]["checked"] > 0 and outcomes["DUT-006"]["checked"] > 0
 
 
-def test_a_requirement_on_the_shared_area_alone_is_decided_in_bulk(tmp_path, monkeypatch):
-    """`require overlap_area(a, b) <= limit` over a join with nothing else to test: the pairs that pass are
-    counted without being bound; the report is the one of evaluating every pair."""
-    pack = tmp_path / "verdict.rule"
-    pack.write_text('''
-rule TST-030
-  title zh "测试" en "Rights touching each other share little (both ways round)"
-  severity warning
-  basis "测试" "test"
-  for each a in unit_plan.rights
-  for each b in unit_plan.rights where intersects(a, b)
-  require overlap_area(b, a) < 50 m2
-  message zh "{a} {b}" en "{a} {b}"
-''', encoding="utf-8")
-    manifest = FIXTURES / "eco-recreation-defects" / "submission.yaml"
-    at_once = _pairs_report(manifest, [pack], pair_conds=True, monkeypatch=monkeypatch)
-    one_by_one = _pairs_report(manifest, [pack], pair_conds=False, monkeypatch=monkeypatch)
-    assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
-    outcome = at_once["outcomes"][0]
-    assert outcome["checked"] > len(at_once["conflicts"]) > 0  # some pairs pass, some (a right with itself) fail
-    monkeypatch.setattr(planner, "PAIR_CONDS", True)
-    assert rulecheck.load_rules([pack]).rules[0].steps[-1][2].plan.verdict is not None
-
-
 def test_the_threads_limit_from_the_command_line_changes_no_byte(tmp_path, monkeypatch):
     """`--limit threads=1` keeps a run on one core; with every bulk call split (however small), the JSON report
     is the same bytes as with the default."""
@@ -390,7 +366,7 @@ def test_the_threads_limit_from_the_command_line_changes_no_byte(tmp_path, monke
 
 
 LOCALS = '''
-rule TST-030
+rule TST-040
   title zh "测试" en "Local conditions through a parent, an enum list, and one left undecided (scale may be absent)"
   severity info
   basis "测试" "test"
@@ -399,7 +375,7 @@ rule TST-030
   require right.overlay == false
   message zh "{item} {right}" en "{item} {right}"
 
-rule TST-031
+rule TST-041
   title zh "测试" en "Local conditions read only for presence, for a length, and on the record itself"
   severity info
   basis "测试" "test"
@@ -408,7 +384,7 @@ rule TST-031
   require p.area_m2 > 0 m2
   message zh "{p}" en "{p}"
 
-rule TST-032
+rule TST-042
   title zh "测试" en "A count over a filtered collection whose filter reads two fields of the record"
   severity info
   basis "测试" "test"
@@ -432,9 +408,9 @@ def test_local_conditions_decided_once_per_value_change_nothing(fixture, tmp_pat
         reports.append(rulecheck.check(rulecheck.load_submission(manifest), rules))
     assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
     outcomes = {o["rule"]: o for o in reports[0]["outcomes"]}
-    assert outcomes["TST-031"]["checked"] > 0 and outcomes["TST-032"]["checked"] > 0
+    assert outcomes["TST-041"]["checked"] > 0 and outcomes["TST-042"]["checked"] > 0
     if fixture == "eco-recreation-defects":  # rights without a scale: undecided, each named
-        assert outcomes["TST-030"]["indeterminate"] > 0
+        assert outcomes["TST-040"]["indeterminate"] > 0
 
 
 def test_local_keyer_reads_fields_only():
@@ -484,12 +460,21 @@ def test_sums_of_shared_areas_read_from_the_prefill_change_nothing(fixture, monk
     assert sum(read) > 0  # the shared areas were read from the cache
 
 
-def test_a_requirement_comparing_texts_of_the_pair_is_decided_in_bulk(tmp_path, monkeypatch):
-    """`require right.land_use under parcel.land_use` (LAY-004) over a spatial join with nothing else to test
-    per pair: the pairs that pass are counted without being bound, those that fail make the conflicts as
-    written; the report is the one of evaluating every pair."""
+def test_a_requirement_on_the_pair_is_decided_in_bulk(tmp_path, monkeypatch):
+    """`require overlap_area(a, b) <= limit` or `require right.land_use under parcel.land_use` (GEO-012, LAY-004)
+    over a spatial join with nothing else to test per pair: the pairs that pass are counted without being bound,
+    those that fail make the conflicts as written; the report is the one of evaluating every pair."""
     pack = tmp_path / "verdict.rule"
     pack.write_text('''
+rule TST-030
+  title zh "测试" en "Rights touching each other share little (both ways round)"
+  severity warning
+  basis "测试" "test"
+  for each a in unit_plan.rights
+  for each b in unit_plan.rights where intersects(a, b)
+  require overlap_area(b, a) < 50 m2
+  message zh "{a} {b}" en "{a} {b}"
+
 rule TST-033
   title zh "测试" en "A right fits the parcels it overlaps (a text requirement, a group's name undecided here)"
   severity warning
@@ -514,10 +499,12 @@ rule TST-034
         one_by_one = _pairs_report(manifest, [pack], pair_conds=False, monkeypatch=monkeypatch)
         assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
         outcomes = {o["rule"]: o for o in at_once["outcomes"]}
-        assert outcomes["TST-034"]["checked"] > len([c for c in at_once["conflicts"] if c["rule"] == "TST-034"]) > 0
+        for rule in ("TST-030", "TST-034"):  # some pairs pass, some (a right with itself) fail
+            assert outcomes[rule]["checked"] > len([c for c in at_once["conflicts"] if c["rule"] == rule]) > 0
     monkeypatch.setattr(planner, "PAIR_CONDS", True)
-    rules = rulecheck.load_rules([pack])
-    assert all(rule.steps[-1][2].plan.verdict.text_cond is not None for rule in rules.rules)
+    verdicts = {rule.id: rule.steps[-1][2].plan.verdict for rule in rulecheck.load_rules([pack]).rules}
+    assert verdicts["TST-030"].limit_fn is not None and verdicts["TST-030"].text_cond is None
+    assert verdicts["TST-033"].text_cond is not None and verdicts["TST-034"].text_cond is not None
     assert _plans(rulecheck.load_rules(), "LAY-004")[1]["pair_conditions"] == ["overlaps(right, parcel, overlap_max)"]
     assert _plans(rulecheck.load_rules(), "LAY-004")[1]["requirement"] == "right.land_use under parcel.land_use"
     shown = CliRunner().invoke(cli, ["rules", "validate", str(ROOT / "rules"), "--plan"]).output

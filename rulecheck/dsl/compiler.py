@@ -400,9 +400,7 @@ class ExprCompiler:
             raise CheckError(span, f"'{name}' is not a field (names starting with '_' are not readable)")
         declared = getattr(self.names, "extra_fields", {})
         if obj_t.kind == "record":
-            # `parcel.far_max` with `parcel` a variable: read the variable in place (the hot path of every rule)
-            var = node.obj.name if isinstance(node.obj, ast.Name) and node.obj.name in scope and not self.trace else None
-            return _record_field(obj_t.arg, name, obj_fn, span, declared.get(obj_t.arg), var)
+            return _record_field(obj_t.arg, name, obj_fn, span, declared.get(obj_t.arg))
         if obj_t.kind == "list" and obj_t.arg.kind == "record":
             ft, getter = _record_field(obj_t.arg.arg, name, lambda env: env["$r"], span, declared.get(obj_t.arg.arg))
             flat = ft.kind == "list"
@@ -1337,9 +1335,7 @@ def _declared_field(name: str, t: T, unit: str | None, obj_fn: Fn) -> tuple[T, F
     return t, fn
 
 
-def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: dict | None = None,
-                  var: str | None = None) -> tuple[T, Fn]:
-    """A field of the record obj_fn gives (with `var`, the record is that variable's value, read in place)."""
+def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: dict | None = None) -> tuple[T, Fn]:
     fields = fields_of(cls)
     if name not in fields and declared and name in declared:
         t, unit, _, _ = declared[name]
@@ -1396,16 +1392,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
                 return missing(rec)
             return Quantity(to_base(v, unit), dim, unit)
 
-        def var_fn(env):
-            rec = env[var]
-            if isinstance(rec, Missing):
-                return rec
-            v = getattr(rec, name)
-            if v is None:
-                return missing(rec)
-            return Quantity(to_base(v, unit), dim, unit)
-
-        return ft, fn if var is None else var_fn
+        return ft, fn
     if ft.kind == "dict":
 
         def fn(env):
@@ -1425,13 +1412,6 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
         v = getattr(rec, name)
         return missing(rec) if v is None else v
 
-    def var_fn(env):
-        rec = env[var]
-        if isinstance(rec, Missing):
-            return rec
-        v = getattr(rec, name)
-        return missing(rec) if v is None else v
-
-    return ft, fn if var is None else var_fn
+    return ft, fn
 
 
