@@ -499,7 +499,8 @@ rule TST-034
         one_by_one = _pairs_report(manifest, [pack], pair_conds=False, monkeypatch=monkeypatch)
         assert json.dumps(at_once, sort_keys=True) == json.dumps(one_by_one, sort_keys=True)
         outcomes = {o["rule"]: o for o in at_once["outcomes"]}
-        for rule in ("TST-030", "TST-034"):  # some pairs pass, some (a right with itself) fail
+        # some pairs pass, some fail (TST-030: a right with itself; TST-034: touching rights, one way round)
+        for rule in ("TST-030", "TST-034"):
             assert outcomes[rule]["checked"] > len([c for c in at_once["conflicts"] if c["rule"] == rule]) > 0
     monkeypatch.setattr(planner, "PAIR_CONDS", True)
     verdicts = {rule.id: rule.steps[-1][2].plan.verdict for rule in rulecheck.load_rules([pack]).rules}
