@@ -46,36 +46,46 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """PyYAML's safe loader, building LocDict/LocList; integers written with a leading zero stay text."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LocDict:
+def _loc_mapping(loader: Any, node: yaml.MappingNode, build) -> LocDict:
+    """A mapping node as a LocDict, each key and value made by `build`; an unhashable or repeated key refused."""
     loader.flatten_mapping(node)
     mapping = LocDict()
     mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {}
+    mapping.key_lines = key_lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = build(key_node)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
             ) from None
-        if key in mapping.key_lines:
+        if key in key_lines:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping",
                 node.start_mark,
-                f"found duplicate key {key!r} (first at line {mapping.key_lines[key]})",
+                f"found duplicate key {key!r} (first at line {key_lines[key]})",
                 key_node.start_mark,
             )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[key] = key_node.start_mark.line + 1
+        mapping[key] = build(value_node)
+        key_lines[key] = key_node.start_mark.line + 1
     return mapping
 
 
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LocList:
-    items = LocList(loader.construct_object(child, deep=True) for child in node.value)
+def _loc_sequence(node: yaml.SequenceNode, build) -> LocList:
+    """A sequence node as a LocList, each item made by `build`."""
+    items = LocList(build(child) for child in node.value)
     items.line = node.start_mark.line + 1
     items.item_lines = [child.start_mark.line + 1 for child in node.value]
     return items
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LocDict:
+    return _loc_mapping(loader, node, lambda child: loader.construct_object(child, deep=True))
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LocList:
+    return _loc_sequence(node, lambda child: loader.construct_object(child, deep=True))
 
 
 _LEADING_ZERO_INT = re.compile(r"[-+]?0[0-9_]+\Z")
@@ -241,33 +251,9 @@ def construct_tree(loader: Any, root: yaml.Node) -> Any:
             constructor = scalars.get(node.tag)
             return constructor(loader, node) if constructor is not None else loader.construct_object(node, deep=True)
         if kind is yaml.MappingNode and node.tag == _MAPPING and not any(key.tag == _MERGE for key, _ in node.value):
-            loader.flatten_mapping(node)  # as _construct_mapping does (a "=" value key is read as text)
-            mapping = LocDict()
-            mapping.line = node.start_mark.line + 1
-            mapping.key_lines = key_lines = {}
-            for key_node, value_node in node.value:
-                key = build(key_node)
-                try:
-                    hash(key)
-                except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
-                    ) from None
-                if key in key_lines:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key!r} (first at line {key_lines[key]})",
-                        key_node.start_mark,
-                    )
-                mapping[key] = build(value_node)
-                key_lines[key] = key_node.start_mark.line + 1
-            return mapping
+            return _loc_mapping(loader, node, build)  # as _construct_mapping builds it (a "=" value key is read as text)
         if kind is yaml.SequenceNode and node.tag == _SEQUENCE:
-            items = LocList(build(child) for child in node.value)
-            items.line = node.start_mark.line + 1
-            items.item_lines = [child.start_mark.line + 1 for child in node.value]
-            return items
+            return _loc_sequence(node, build)
         return loader.construct_object(node, deep=True)
 
     return build(root)
