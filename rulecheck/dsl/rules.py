@@ -90,7 +90,6 @@ class CompiledRule:
     operand_fns: Any = None  # on the first conflict: the require's text, or a comparison's left text and sides
     plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
     severity_fn: Any = None  # `severity A when COND else B`: COND compiled in the rule's scope
-    holes_keyed: bool = False  # the templates' holes keyed by their expressions (_key_holes, on the first conflict)
 
     def severity_of(self, env: dict) -> str:
         """The severity of a conflict: the rule's, or chosen by its condition on this binding. A condition that
@@ -284,7 +283,7 @@ class CompiledRule:
         return {"rule": self.id, "subjects": self._subjects(env), "missing": missing.what}
 
     def _render(self, parts, env, lang: str, seen: dict | None = None) -> str:
-        """A template filled in for a binding; `seen` keeps each expression's value by its key (_key_holes), so the
+        """A template filled in for a binding; `seen` keeps each expression's value by its key (_compile_rule), so the
         Chinese and English messages (and expected/actual) of one conflict evaluate a placeholder once."""
         if seen is None:
             seen = {}
@@ -311,43 +310,8 @@ class CompiledRule:
             out.append(text)
         return "".join(out)
 
-    def _key_holes(self) -> None:
-        """Key each hole of the rule's templates by its expression, as repr shows it (its structure, without
-        positions), so the holes of one expression share a value in a conflict and no two expressions do. (The key
-        compile_template gives is the rule text at the hole's span, but a hole's span counts from its template, not
-        from the file: that text is not the hole's, and two different holes could share it, as GEO-012's {a} and
-        {b} did.) New lists replace the old ones, which are never changed."""
-        r = self.rule
-
-        def keyed(parts: list | None, template: ast.Template | None) -> list | None:
-            if parts is None:
-                return None
-            at = [i for i, part in enumerate(parts) if part.__class__ is tuple]
-            holes = [part for part in template.parts if not isinstance(part, str)] if template is not None else []
-            keys = [repr(node) for node in holes] if len(holes) == len(at) else [object() for _ in at]
-            out = list(parts)  # (not the template it was compiled from: no hole shares a value)
-            for i, key in zip(at, keys):
-                _, fn, kind = parts[i]
-                out[i] = (key, fn, kind)
-            return out
-
-        messages = dict(self.messages)
-        for lang, template in (("zh", r.message_zh), ("en", r.message_en)):
-            if lang in messages:
-                messages[lang] = keyed(messages[lang], template)
-        sides = []
-        for compiled, written in ((self.expected, r.expected), (self.actual, r.actual)):
-            if compiled is not None:
-                compiled = {lang: keyed(parts, written[0 if lang == "zh" else -1] if written else None)
-                            for lang, parts in compiled.items()}
-            sides.append(compiled)
-        self.messages, (self.expected, self.actual) = messages, sides
-        self.holes_keyed = True
-
     def _conflict(self, env: dict, ctx: Context, explain: bool) -> dict:
         r = self.rule
-        if not self.holes_keyed:
-            self._key_holes()
         seen: dict = {}
         messages = {lang: self._render(parts, env, lang, seen) for lang, parts in self.messages.items()}
         expected, actual = self._expected_actual(env, ctx.lang, seen)
@@ -888,6 +852,10 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                 comp.used_vars.add(var)
         subject_vars = chosen
     if ok:
+        # each hole of the templates keyed by its expression (AST nodes compare by structure, not position): the
+        # holes of one expression share a value in a conflict (_render's `seen`), and no two expressions do
+        hole_keys: dict = {}
+
         def compile_template(template: ast.Template | None):
             if template is None:
                 return None
@@ -899,7 +867,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
                         parts.append(part)
                     else:
                         t, fn = comp.compile(part, scope)
-                        parts.append((comp.source(part), fn, t.kind))
+                        parts.append((hole_keys.setdefault(part, len(hole_keys)), fn, t.kind))
             finally:
                 comp.plans = plans
             return parts
