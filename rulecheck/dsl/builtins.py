@@ -127,9 +127,9 @@ def shared_overlap_area(a, b) -> float:
     share no area, which a DE-9IM test answers far faster than computing the intersection."""
     cache = _PAIRS.get()
     if cache is not None:
-        hit = cache.get(("area",) + _key(a, b))
-        if hit is not None and ((hit[0] is a and hit[1] is b) or (hit[0] is b and hit[1] is a)):
-            return hit[2]
+        known = _cached_area(cache, a, b)
+        if known is not None:
+            return known
     _prepare(a)
     _prepare(b)
     if shapely.covers(b, a):  # a parcel inside the unit: the whole of it, without an intersection
@@ -165,14 +165,16 @@ def cached_overlap_areas(a, others) -> list:
     cache = _PAIRS.get()
     if cache is None:
         return [None] * len(others)
-    out = []
-    ida = id(a)
-    for b in others:
-        idb = id(b)
-        hit = cache.get(("area", ida, idb) if ida <= idb else ("area", idb, ida))
-        out.append(hit[2] if hit is not None and ((hit[0] is a and hit[1] is b) or (hit[0] is b and hit[1] is a))
-                   else None)
-    return out
+    return [_cached_area(cache, a, b) for b in others]
+
+
+def _cached_area(cache: dict, a, b) -> float | None:
+    """The shared area of a and b in the run's cache, None where it has none (an entry keeps both geometries
+    alive, and is only taken for these very two)."""
+    hit = cache.get(("area",) + _key(a, b))
+    if hit is not None and ((hit[0] is a and hit[1] is b) or (hit[0] is b and hit[1] is a)):
+        return hit[2]
+    return None
 
 
 def prefill_pairs(a, others) -> None:

@@ -195,15 +195,12 @@ class CompiledParam:
 # ---- helpers on values ------------------------------------------------------------------------------
 
 
-_PLAIN_OPS = PLAIN_OPS
-
-
 # one-geometry functions computed for a whole collection at once: name -> (vectorised shapely call, its value
 # as the language's); the results are those of the one-by-one built-ins (builtins.py)
 UNARY_BULK = {
     "is_valid": (shapely.is_valid, bool),
     "is_empty": (shapely.is_empty, bool),
-    "area": (shapely.area, lambda value: Quantity(float(value), "area", "m2")),
+    "area": (shapely.area, lambda value: square_metres(float(value))),
     "is_polygonal": (lambda geoms: np.isin(shapely.get_type_id(geoms), (3, 6)), bool),
 }
 
@@ -282,7 +279,7 @@ def compare_values(op: str, a, b, tol) -> bool:
             return x > y + allow if tol is None else x > y - allow
     a, b = _plain(a), _plain(b)
     try:
-        return _PLAIN_OPS[op](a, b)
+        return PLAIN_OPS[op](a, b)
     except TypeError:
         raise EvalError(f"cannot order {format_value(a)} and {format_value(b)}") from None
 
@@ -529,7 +526,7 @@ class ExprCompiler:
             if tt.kind == "num" and lt.kind == "num" and tt.arg not in ("", None) and lt.arg not in (None, tt.arg):
                 raise CheckError(node.tolerance.span, f"a tolerance of {tt} does not fit {lt}")
         op = node.op
-        plain_op = _PLAIN_OPS[op]
+        plain_op = PLAIN_OPS[op]
 
         def fn(env):
             a, b = lf(env), rf(env)

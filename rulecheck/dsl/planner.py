@@ -410,7 +410,7 @@ class Passed:
     """Candidate pairs (n of them) whose rule's requirement the bulk pass decided holds: counted as checked,
     nothing more (yielded in place of the bindings, which would only be counted)."""
 
-    n: int = 1
+    n: int
 
 
 @dataclass
@@ -638,11 +638,9 @@ def _path_key(steps: tuple, use: str) -> Callable:
                     return (t, v)
                 if v is None:
                     return ("absent", 0)
-                if isinstance(v, _BY_VALUE):
-                    if t is not float:
-                        by_value.add(t)
-                    return (t, v) if t is not float or v else (float, v, math.copysign(1.0, v))
-                return ("id", id(v))
+                if t is not float and isinstance(v, _BY_VALUE):
+                    by_value.add(t)
+                return _value_key(v, held=True)
 
             return field_key
     last = len(steps) - 1
@@ -660,13 +658,19 @@ def _path_key(steps: tuple, use: str) -> Callable:
             return False
         if use == "len":
             return len(v) if isinstance(v, (list, tuple, str, dict)) else NO_KEY
-        if isinstance(v, _BY_VALUE):
-            # -0.0 == 0.0, but not to every function (1 / x): the sign of a zero is part of its key
-            return (type(v), v) if type(v) is not float or v else (float, v, math.copysign(1.0, v))
         # by identity only where the object lives as long as the run: held by its record, or the parent itself
-        return ("id", id(v)) if steps[last][0] != "virtual" else NO_KEY
+        return _value_key(v, held=steps[last][0] != "virtual")
 
     return key
+
+
+def _value_key(v, held: bool):
+    """The key of a present value: by value (texts, numbers, dates, enum members), else by identity where `held`
+    (the object lives as long as the run), else NO_KEY."""
+    if isinstance(v, _BY_VALUE):
+        # -0.0 == 0.0, but not to every function (1 / x): the sign of a zero is part of its key
+        return (type(v), v) if type(v) is not float or v else (float, v, math.copysign(1.0, v))
+    return ("id", id(v)) if held else NO_KEY
 
 
 # ---- the plan -----------------------------------------------------------------------------------------
