@@ -311,6 +311,14 @@ def test_geos_map_and_query_pairs_match_one_call(monkeypatch):
         assert parallel._slices(len(cells)) == []
 
 
+def _duties_on_a_group_and_a_class():
+    """The eco-recreation fixture with its first duty's resource a land-use group ("forest"), its second a class."""
+    submission = rulecheck.load_submission(FIXTURES / "eco-recreation" / "submission.yaml")
+    duties = [d for p in submission.unit_plan.packages for d in p.duties]
+    duties[0].resource, duties[1].resource = "forest", "03"
+    return submission, duties
+
+
 def test_under_a_group_name_is_tested_as_written(tmp_path, monkeypatch):
     """A duty's resource may name a land-use group ("forest"): the hash index of `under` cannot answer it, so
     every parcel is tested, and the counts are those of testing every pair."""
@@ -319,9 +327,7 @@ def test_under_a_group_name_is_tested_as_written(tmp_path, monkeypatch):
     counts = []
     for hash_joins in (True, False):
         monkeypatch.setattr(planner, "HASH_JOINS", hash_joins)
-        submission = rulecheck.load_submission(FIXTURES / "eco-recreation" / "submission.yaml")
-        duties = [d for p in submission.unit_plan.packages for d in p.duties]
-        duties[0].resource, duties[1].resource = "forest", "03"
+        submission, duties = _duties_on_a_group_and_a_class()
         record = rulecheck.check(submission, rulecheck.load_rules([pack]), select=["TST-016"])
         counts.append((record["outcomes"], record["conflicts"]))
     assert counts[0] == counts[1]
@@ -337,9 +343,7 @@ def test_conditions_on_a_group_name_in_a_spatial_join_are_tested_as_written(tmp_
     records = []
     for pair_conds in (True, False):
         monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
-        submission = rulecheck.load_submission(FIXTURES / "eco-recreation" / "submission.yaml")
-        duties = [d for p in submission.unit_plan.packages for d in p.duties]
-        duties[0].resource, duties[1].resource = "forest", "03"
+        submission, _ = _duties_on_a_group_and_a_class()
         record = rulecheck.check(submission, rulecheck.load_rules([ROOT / "rules", pack]), select=["TST-022", "DUT-006"])
         records.append(json.dumps(record, sort_keys=True))
     assert records[0] == records[1]
