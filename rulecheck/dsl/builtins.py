@@ -396,5 +396,5 @@ BUILTINS: dict[str, Builtin] = {
 }
 
 # functions that see absent values instead of being skipped by them
-SPECIAL = {"present", "default", "count", "sum", "min", "max"}
+SPECIAL = {"present", "known", "default", "count", "sum", "min", "max"}
 AGGREGATES = {"sum", "count", "min", "max", "union", "all", "any", "distinct", "list"}

@@ -758,6 +758,20 @@ class ExprCompiler:
                 return not (v is None or isinstance(v, Missing))
 
             return BOOL, fn
+        if name == "known":
+            # true when x is there; absent when it is not, so the binding stays undecided: a guard for a document
+            # the rule reads (the county scheme) whose absence is neither a pass nor a conflict
+            self._arity(node, 1, 1)
+            _, f = self.compile(node.args[0], scope)
+            what = self.source(node.args[0])
+
+            def fn(env):
+                v = f(env)
+                if isinstance(v, Missing):
+                    return v
+                return Missing(what) if v is None else True
+
+            return BOOL, fn
         if name == "default":
             self._arity(node, 2, 2)
             at, af = self.compile(node.args[0], scope)
@@ -1273,9 +1287,25 @@ def _root(name: str) -> Fn:
             return ctx.as_of
         if name == "submission":
             return ctx.submission.submission
+        if name in ("scheme", "county"):
+            return _county_root(ctx.submission, name)
         return getattr(ctx.submission, name)
 
     return fn
+
+
+def _county_root(submission: d.Submission, name: str):
+    """`scheme`: the scheme the unit names, else absent with the reason; `county`: the county of a county check,
+    else one without units (rulecheck/model/scheme.py)."""
+    from rulecheck.model.scheme import NO_COUNTY, why_no_scheme
+
+    private = submission.__pydantic_private__ or {}
+    if name == "county":
+        return private.get("_county") or NO_COUNTY
+    scheme = private.get("_scheme")
+    if scheme is None or isinstance(scheme, str):
+        return Missing(scheme or why_no_scheme(submission.unit_plan.county_scheme))
+    return scheme
 
 
 def _id_index(ctx: Context, key: int, items: list) -> dict:

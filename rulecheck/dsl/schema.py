@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rulecheck.model import documents as d
+from rulecheck.model import scheme as sc
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ FIELD_UNITS = {
     "value_wan_yuan": "wan_yuan",
     "appraised_value_wan_yuan": "wan_yuan",
     "amount_wan_yuan": "wan_yuan",
+    "revenues_wan_yuan": "wan_yuan",
+    "costs_wan_yuan": "wan_yuan",
 }
 DYNAMIC_UNIT_FIELDS = {(d.Duty, "quantity"), (d.ContractDuty, "quantity")}
 # fields read from the record that holds this one (the run's context keeps who holds what), not from the record
@@ -106,6 +109,17 @@ COLLECTION_OF: dict[type, str] = {
     d.Demand: "demands",
     d.Policy: "policies",
     d.Approval: "packages",  # named PACKAGE/RESOURCE, as a contract item is named CONTRACT/RIGHT
+    d.SchemeRef: "unit_plan",
+    sc.Scheme: "scheme",
+    sc.SchemeUnit: "scheme_units",
+    sc.KeyArea: "key_areas",
+    sc.Procedure: "scheme",
+    sc.County: "county",
+    sc.CountyUnit: "units",
+    sc.CountyRight: "rights",
+    sc.CountyParcel: "parcels",
+    sc.CountyAsset: "assets",
+    sc.CountyPackage: "packages",
 }
 
 # fields computed from the loaded bundle rather than read from it
@@ -124,13 +138,17 @@ ROOTS: dict[str, T] = {
     "detailed_plan": record(d.DetailedPlan),
     "contracts": list_of(record(d.Contract)),
     "as_of": DATE,
+    # the county scheme the unit names (absent: named by id only, or not at all; the CTY rules are then indeterminate)
+    "scheme": record(sc.Scheme),
+    # the county a county submission assembles (outside a county check: no units, nothing to compare)
+    "county": record(sc.County),
 }
 
 ENUMS: list[type[StrEnum]] = [
     d.Direction, d.RightKind, d.Ownership, d.SupplyMethod, d.Award, d.Scale, d.SeaUse, d.DutyKind,
     d.QuantityUnit, d.PlanStatus, d.ControlLineKind,
     d.Zone, d.ResourceUnit, d.ResourceState, d.FundChannel, d.ConditionKind, d.DemandParty, d.DemandIntent,
-    d.PolicyKind, d.AssemblyPath, d.ApprovalStatus, d.RevenueRole,
+    d.PolicyKind, d.AssemblyPath, d.ApprovalStatus, d.RevenueRole, sc.KeyAreaKind,
 ]
 ENUM_VALUES: dict[str, list[type[StrEnum]]] = {}
 for _enum in ENUMS:
@@ -177,7 +195,7 @@ _FIELDS_CACHE: dict[type, dict[str, T]] = {}
 def fields_of(cls: type) -> dict[str, T]:
     """Every field a rule may read on a record of this class, with its type."""
     if cls not in _FIELDS_CACHE:
-        hints = typing.get_type_hints(cls, localns=vars(d))
+        hints = typing.get_type_hints(cls, localns={**vars(d), **vars(sc)})
         out = {name: _annotation_type(cls, name, hints[name]) for name in cls.model_fields}
         out.update(VIRTUAL_FIELDS.get(cls, {}))
         _FIELDS_CACHE[cls] = out

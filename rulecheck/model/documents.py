@@ -550,6 +550,13 @@ class Inventories(Record):
     policies: list[Policy] | None = None
 
 
+class SchemeRef(Record):
+    """`unit_plan.county_scheme: {path: ../scheme.yaml}`: the county scheme file that drew the unit
+    (rulecheck/model/scheme.py loads it)."""
+
+    path: str
+
+
 class UnitFinance(Record):
     """The unit's own balance (算小账): costs and revenues outside the packages, e.g. public-interest costs."""
 
@@ -566,7 +573,7 @@ class UnitPlan(Record):
     indicator_proposals: list[IndicatorProposal] = Field(default_factory=list)
     packages: list[Package] = Field(default_factory=list)
     zone: Zone | None = None
-    county_scheme: str | None = None
+    county_scheme: str | SchemeRef | None = None  # a plain id (v1), or the scheme file ({path: ...})
     inventories: Inventories | None = None
     finance: UnitFinance | None = None
 
@@ -593,6 +600,9 @@ class Submission(Record):
     _load_notes: list[str] = PrivateAttr(default_factory=list)
     _inputs: list[str] = PrivateAttr(default_factory=list)  # every file read, relative to the manifest folder
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # Diagnostics of severity "warning" from loading
+    # the county scheme the unit names (model/scheme.py): a Scheme, or why there is none to check against (a text)
+    _scheme: Any = PrivateAttr(default=None)
+    _county: Any = PrivateAttr(default=None)  # in a county check, the County (model/scheme.py) the unit is checked in
 
 
 # ---- private attributes at a record's creation ---------------------------------------------------------------

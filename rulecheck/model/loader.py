@@ -84,7 +84,8 @@ INVENTORY_SOURCES: dict[str, tuple[type[Record], str]] = {
 }
 
 
-def load_submission(path: str | Path, *, classification: Any = None, allow_outside: bool = False) -> Submission:
+def load_submission(path: str | Path, *, classification: Any = None, allow_outside: bool = False,
+                    scheme_root: str | Path | None = None) -> Submission:
     """Read a manifest and everything it references into a Submission (geometries in one projected CRS, metres).
 
     Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
@@ -96,7 +97,9 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
     attributes) are in `Submission._warnings`; reprojections in `Submission._load_notes`.
 
     Only files inside the manifest's folder are read (after resolving symlinks), unless `allow_outside`;
-    every file is held to the limits of rulecheck.limits (docs/security.md).
+    every file is held to the limits of rulecheck.limits (docs/security.md). A county scheme named by
+    `unit_plan.county_scheme: {path: ...}` is loaded too (rulecheck.model.scheme; it may also lie under
+    `scheme_root`, by default the folder above the manifest's).
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
     with no_gc():
@@ -107,6 +110,9 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
             # each layer's `where` refers back to the loader: without this cycle the loader, and what only it
             # holds, is freed here, not by the first collection after the load (which would walk all of it)
             loader.layers.clear()
+        from rulecheck.model.scheme import attach_scheme
+
+        attach_scheme(submission, Path(path), allow_outside=allow_outside, scheme_root=scheme_root)
         return submission
 
 
@@ -299,6 +305,8 @@ class _Batch:
 
 
 class _Loader:
+    INFO_SECTION = "submission"  # the section whose `crs` every layer is brought to (a scheme's is `scheme`)
+
     def __init__(self, manifest: Path, classification: Any, allow_outside: bool = False):
         self.manifest = manifest
         self.allow_outside = allow_outside
@@ -992,18 +1000,18 @@ class _Loader:
 
     def settle_crs(self, data: LocDict) -> str:
         """Check every layer's coordinates against its CRS, bring all to the manifest's CRS, then to metres."""
-        info = data.get("submission")
+        info = data.get(self.INFO_SECTION)
         written = info.get("crs") if isinstance(info, dict) else None
         if not isinstance(written, str):
             return ""  # reported by validation (missing or not text)
         try:
             manifest_crs = crs_mod.parse_crs(written)
         except ValueError as exc:
-            self.manifest_error(data, ("submission", "crs"), f"unknown CRS {written!r}: {exc}", "e.g. EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38)")
+            self.manifest_error(data, (self.INFO_SECTION, "crs"), f"unknown CRS {written!r}: {exc}", "e.g. EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38)")
             return ""
         problem = crs_mod.check_usable(manifest_crs)
         if problem:
-            self.manifest_error(data, ("submission", "crs"), problem)
+            self.manifest_error(data, (self.INFO_SECTION, "crs"), problem)
             return ""
         manifest_name = crs_mod.crs_name(manifest_crs)
         for layer in self.layers:
@@ -1011,7 +1019,7 @@ class _Loader:
             misfit = crs_mod.check_coordinates(layer.geometries, layer_crs)
             if misfit is not None:
                 w = layer.where(misfit.index)
-                declared = f"the layer's own CRS {crs_mod.crs_name(layer.crs)}" if layer.crs is not None else f"submission.crs {manifest_name}"
+                declared = f"the layer's own CRS {crs_mod.crs_name(layer.crs)}" if layer.crs is not None else f"{self.INFO_SECTION}.crs {manifest_name}"
                 field_path, line = w.at(layer.geometry_key)
                 prefix = "" if layer.label == field_path else f"layer {layer.label}: "
                 self.error(w.path, f"{prefix}{misfit.message} (declared: {declared}{'; ' + w.label if w.label else ''})", line=line, field=field_path, hint=misfit.hint)
@@ -1031,14 +1039,14 @@ class _Loader:
         try:
             target = crs_mod.gk3_zone_crs(centre)
         except ValueError as exc:
-            self.manifest_error(data, ("submission", "crs"), f"{manifest_name} is geographic and {exc}")
+            self.manifest_error(data, (self.INFO_SECTION, "crs"), f"{manifest_name} is geographic and {exc}")
             return manifest_name
         for layer in self.layers:
             layer.geometries[:] = crs_mod.reproject(layer.geometries, manifest_crs, target)
         target_name = crs_mod.crs_name(target)
         zone = int(target_name.split(":")[1]) - crs_mod.GK3_EPSG_OFFSET
         self.notes.append(
-            f"submission.crs {manifest_name} is geographic (degrees): every geometry was reprojected to {target_name} "
+            f"{self.INFO_SECTION}.crs {manifest_name} is geographic (degrees): every geometry was reprojected to {target_name} "
             f"({target.name}, central meridian {3 * zone}E), the zone of the data's centre ({centre:.3f}E), for areas and distances in metres"
         )
         return target_name
