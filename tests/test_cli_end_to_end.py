@@ -89,7 +89,7 @@ def test_json_report_keeps_the_contract_and_carries_provenance(reports):
     assert statuses <= {"pass", "fail", "not_applicable", "indeterminate"} and "fail" in statuses
     for conflict in record["conflicts"]:
         assert set(conflict) >= {"rule", "severity", "title", "message", "basis", "subjects", "expected", "actual", "geometry"}
-        assert conflict["rule"].split("-")[0] in {"GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC"}
+        assert conflict["rule"].split("-")[0] in {"GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY"}
         assert conflict["subjects"] and all(s["collection"] and s["id"] for s in conflict["subjects"])
     farmland = next(c for c in record["conflicts"] if c["rule"] == "LAY-007")
     assert {s["id"] for s in farmland["subjects"]} == {"R08", "CL-PBF-01"}

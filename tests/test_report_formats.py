@@ -108,7 +108,7 @@ def test_json_is_the_record_without_layers_and_keeps_the_contract():
     assert {"error", "warning", "info", "passed"} <= set(data["summary"])
     for conflict in data["conflicts"]:
         assert {"rule", "severity", "title", "message", "basis", "subjects", "expected", "actual", "geometry"} <= set(conflict)
-        assert conflict["rule"].split("-")[0] in {"GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC"}
+        assert conflict["rule"].split("-")[0] in {"GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY"}
         for subject in conflict["subjects"]:
             assert {"collection", "id", "source"} <= set(subject)
     assert "《城乡规划法》" in render(record, "json", lang="zh")  # UTF-8, not \\u escapes

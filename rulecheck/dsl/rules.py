@@ -28,7 +28,7 @@ from rulecheck.dsl.planner import Passed, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 
-FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC"]
+FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY"]
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -602,7 +602,7 @@ class RuleSet:
 
 
 # the family prefixes bundle-format.md names; a pack may add more
-CONTRACT_FAMILIES = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
+CONTRACT_FAMILIES = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY")
 
 
 def suggest_rules(word: str, rule_ids: list[str]) -> str:

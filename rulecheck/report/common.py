@@ -8,7 +8,7 @@ from typing import Any
 from ..waivers import OUTCOME_STATUSES, VERDICTS
 
 # The order families are reported in (the engine sorts conflicts the same way).
-FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
+FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY")
 
 FAMILY_NAMES = {
     "GEO": {"zh": "几何数据", "en": "Geometry data"},
@@ -19,6 +19,7 @@ FAMILY_NAMES = {
     "SUP": {"zh": "供应合同", "en": "Supply contracts"},
     "FIN": {"zh": "资金平衡", "en": "Fiscal balance"},
     "DOC": {"zh": "配置方法要件", "en": "Allocation method requirements"},
+    "CTY": {"zh": "县域配置体系", "en": "County system: scheme and units"},
 }
 
 SEVERITIES = ("error", "warning", "info")
