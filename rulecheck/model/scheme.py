@@ -77,7 +77,7 @@ class SchemeUnit(Feature):
     name: str | None = None
     direction: Direction | None = None
     key_area: str | None = None
-    holder: str | None = None  # 整备主体
+    holder: list[str] | None = None  # 整备主体: a text, or a list when the scheme names several (one per resource)
     gathering: list[AssemblyPath] | None = None  # 权利归集方式
     supply_model: str | None = None  # 组合供应模式: one of SupplyModel, or words
     phase: Phase | None = None  # 实施时序: 1 first
@@ -86,6 +86,11 @@ class SchemeUnit(Feature):
     guidance: str | None = None  # 权益配置指引
 
     _gathering = field_validator("gathering", mode="before")(_split_paths)
+
+    @field_validator("holder", mode="before")
+    @classmethod
+    def _one_holder(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class Scheme(Record):
