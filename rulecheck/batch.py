@@ -66,7 +66,8 @@ def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> 
     try:
         with override(**options.limits):
             ruleset = ruleset_for(options.rules, options.params)
-            submission = rulecheck.load_submission(manifest)
+            # a service's bundle: its scheme must lie inside the bundle's folder, never above it
+            submission = rulecheck.load_submission(manifest, **({"scheme_root": base} if base is not None else {}))
             record = rulecheck.check(
                 submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
                 ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
@@ -119,10 +120,11 @@ def manifests_in(target: str | Path) -> list[Path]:
 
 
 def run_batch(manifests: Iterable[Path], options: CheckOptions, *, jobs: int = 1, scheduler: str | None = None,
-              progress: Callable[[int, int, dict], None] | None = None) -> list[dict]:
+              progress: Callable[[int, int, dict], None] | None = None, worker: Callable = check_one) -> list[dict]:
     """Check every manifest, in manifest order: in `jobs` processes, or with Dask distributed when `scheduler` is
     ``local`` (an embedded LocalCluster of `jobs` workers) or an address such as ``tcp://HOST:8786`` (the workers
-    must see the same paths). The results are the same whichever runs them."""
+    must see the same paths). The results are the same whichever runs them. `worker(manifest, options)` checks one
+    (a county's units: rulecheck.county.check_unit; it must be picklable: a module function or a partial of one)."""
     paths = [str(p) for p in manifests]
     results: list[dict | None] = [None] * len(paths)
     done = 0
@@ -135,23 +137,23 @@ def run_batch(manifests: Iterable[Path], options: CheckOptions, *, jobs: int = 1
             progress(done, len(paths), result)
 
     if scheduler:
-        _run_dask(paths, options, jobs, scheduler, finished)
+        _run_dask(paths, options, jobs, scheduler, finished, worker)
     elif min(jobs, len(paths)) <= 1:  # one submission (or one process): no pool to start
         for index, path in enumerate(paths):
-            finished(index, check_one(path, options))
+            finished(index, worker(path, options))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn: a worker must not inherit a parent's threads (a service, a Dask client) mid-flight
         with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(check_one, path, options): index for index, path in enumerate(paths)}
+            futures = {pool.submit(worker, path, options): index for index, path in enumerate(paths)}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
     return [r for r in results if r is not None]
 
 
-def _run_dask(paths: list[str], options: CheckOptions, jobs: int, scheduler: str, finished) -> None:
+def _run_dask(paths: list[str], options: CheckOptions, jobs: int, scheduler: str, finished, worker: Callable = check_one) -> None:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -168,7 +170,7 @@ def _run_dask(paths: list[str], options: CheckOptions, jobs: int, scheduler: str
         client = Client(scheduler)
     try:
         # pure=False: two manifests with the same text are still two submissions
-        futures = client.map(check_one, paths, options=options, pure=False)
+        futures = client.map(worker, paths, options=options, pure=False)
         index = {future.key: n for n, future in enumerate(futures)}
         for future in as_completed(futures):
             finished(index[future.key], future.result())

@@ -290,10 +290,14 @@ def _color_options(command):
 @click.option("--timings", is_flag=True,
               help="Print each rule's time and the records it visited to standard error (and put them in the JSON report).")
 @_limit_option
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="A county submission: processes checking its units (default: every core).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786|local",
+              help="A county submission: check its units on Dask distributed, as `batch` does.")
 @click.pass_context
 def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
           lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, config_path, no_config,
-          allow_outside, timings, limit_values):
+          allow_outside, timings, limit_values, jobs, scheduler):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
 
     Exit status: 0 passed (no conflict at or above --fail-on, and some rule
@@ -306,6 +310,16 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ig
 
     config = None if no_config else _config(submission, config_path)
     given = _from_config(ctx, config.values if config else {})
+    from .county import is_county_manifest
+
+    if is_county_manifest(submission):  # county.yaml: the scheme, every unit against it, the units against each other
+        with override(**_limits(limit_values)):
+            _check_county(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of,
+                          given("select", "select"), given("ignore", "ignore"), given("fail_on", "fail-on"),
+                          given("formats", "format"), outputs, given("output_dir", "output-dir"), given("lang", "lang"),
+                          given("waiver_path", "waivers"), color, no_color, quiet, allow_outside, jobs, scheduler,
+                          _limits(limit_values))
+        return
     with override(**_limits(limit_values)):
         _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
                given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
@@ -359,6 +373,26 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
               _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
                            str(config.path) if config and config.path else None))
+
+
+def _check_county(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir, lang,
+                  waiver_path, color, no_color, quiet, allow_outside, jobs, scheduler, limits):
+    """`check county.yaml`: every unit checked as `batch` checks it, then the units against each other; one report."""
+    import dataclasses
+
+    import rulecheck
+
+    from .county import check_county
+
+    destinations = _destinations(formats, outputs, output_dir)
+    options = dataclasses.replace(_batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path),
+                                  with_layers=any(fmt == "html" for fmt, _ in destinations), limits=limits)
+    rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None).select(
+        list(options.select) or None, list(options.ignore) or None)
+    record = check_county(submission, options, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler,
+                          allow_outside=allow_outside)
+    _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
+          _input_paths(record, submission, waiver_path, *rule_paths, *param_paths))
 
 
 def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured: bool, quiet: bool, fail_on: str,

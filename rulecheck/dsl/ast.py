@@ -298,7 +298,7 @@ class Expectation:
 class RuleTest:
     rule: str
     name: str
-    given_kind: str  # fixture | submission
+    given_kind: str  # fixture | submission | inline | county
     given: str
     patches: tuple[Patch, ...]
     expectations: tuple[Expectation, ...]

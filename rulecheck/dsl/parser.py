@@ -347,6 +347,9 @@ class _ToAst(Transformer):
     def given_file(self, meta, children):
         return ("submission", _unquote(children[0]))
 
+    def given_county(self, meta, children):
+        return ("county", _unquote(children[0]))
+
     def given_inline(self, meta, children):
         import textwrap
 

@@ -290,10 +290,28 @@ def run_test(test: ast.RuleTest, display: str, rule_file: Path, rule_set: RuleSe
     if not manifest.exists():
         result.failures.append(f"given {test.given_kind} '{test.given}': no such file {manifest}")
         return result
+    if test.given_kind == "county":
+        return _run_county(test, manifest, rule_set, result)
     try:
         submission = copy.deepcopy(_load_cached(str(manifest), manifest.stat().st_mtime))
     except InputError as err:
         result.failures.append(f"given {test.given_kind} '{test.given}' does not load:")
+        result.failures.extend(d.render() for d in err.diagnostics[:5])
+        return result
+    return _patch_and_check(test, submission, rule_set, result)
+
+
+def _run_county(test, manifest: Path, rule_set, result) -> TestResult:
+    """A county manifest: its units loaded in this process, and the rules run on the county (rulecheck/county.py)."""
+    from rulecheck.county import county_for_rules
+
+    if test.patches:
+        result.failures.append(f"given county '{test.given}': a county test takes no with/without (change the fixture)")
+        return result
+    try:
+        submission = county_for_rules(manifest)
+    except InputError as err:
+        result.failures.append(f"given county '{test.given}' does not load:")
         result.failures.extend(d.render() for d in err.diagnostics[:5])
         return result
     return _patch_and_check(test, submission, rule_set, result)
@@ -307,7 +325,7 @@ def _run_inline(test, display, rule_file, rule_set, result) -> TestResult:
         manifest = Path(scratch) / rule_file.name
         manifest.write_text(test.given, encoding="utf-8")
         try:
-            submission = load_submission(manifest)
+            submission = load_submission(manifest, scheme_root=scratch)  # a scheme above the scratch folder is not read
         except InputError as err:
             result.failures.append("the inline submission does not load:")
             result.failures.extend(d.render().replace(str(manifest), display) for d in err.diagnostics[:5])

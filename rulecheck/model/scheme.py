@@ -405,12 +405,13 @@ def attach_scheme(submission: Submission, manifest: Path, *, allow_outside: bool
     """Load the scheme a unit names (`{path: ...}`) and keep it on the submission for the CTY rules, in the unit's
     CRS; a plain id or no reference keeps the reason nothing can be checked against a scheme."""
     reference = submission.unit_plan.county_scheme
-    if not isinstance(reference, SchemeRef):
-        submission._scheme = why_no_scheme(reference)
-        return
-    full = scheme_file(manifest, reference, allow_outside=allow_outside, scheme_root=scheme_root)
-    shown = os.path.relpath(full.parent, manifest.parent)
-    loaded = scheme if scheme is not None else load_scheme(full, allow_outside=allow_outside, shown_as=shown)
+    loaded = scheme
+    if loaded is None:  # the scheme the unit names (a county check may give the county's instead)
+        if not isinstance(reference, SchemeRef):
+            submission._scheme = why_no_scheme(reference)
+            return
+        full = scheme_file(manifest, reference, allow_outside=allow_outside, scheme_root=scheme_root)
+        loaded = load_scheme(full, allow_outside=allow_outside, shown_as=os.path.relpath(full.parent, manifest.parent))
     loaded = in_crs(loaded, submission._crs_used or submission.submission.crs, submission._load_notes)
     submission._scheme = loaded
     submission._inputs = list(submission._inputs) + [n for n in loaded._inputs if n not in submission._inputs]
