@@ -434,7 +434,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
 
 
 def _county_layers(county, results: list[dict]) -> dict:
-    """The map of a county report: every unit's boundary with its verdict (and the first unit's layers)."""
+    """The map of a county report: every unit's boundary with its verdict (the units' parcels stay in their own reports)."""
     import json
 
     import shapely
@@ -442,8 +442,7 @@ def _county_layers(county, results: list[dict]) -> dict:
     units = [{"id": u.id, "verdict": u.verdict,
               "geometry": json.loads(shapely.to_geojson(u.geometry)) if u.geometry is not None else None}
              for u in county.units]
-    first = next((r["record"]["layers"] for r in results if "layers" in r["record"]), {})
-    return {**first, "unit": None, "units": units}
+    return {"unit": None, "parcels": [], "rights": [], "control_lines": [], "units": units}
 
 
 def _merged_waivers(results: list[dict]) -> dict:

@@ -73,6 +73,12 @@ STRINGS: dict[str, dict[str, Any]] = {
         "en": "waived: {reason} (approved by {approver}, basis {basis}, expires {expires}; {file}:{line})",
     },
     "no_location": {"zh": "（无文件位置）", "en": "(no file location)"},
+    "units": {"zh": "配置单元", "en": "unit"},
+    "county_summary": {"zh": "县域汇总（总体配置方案 {scheme}）", "en": "County summary (scheme {scheme})"},
+    "county_unit_row": {"zh": "{unit}（{manifest}）：{verdict}，错误 {error}，警告 {warning}，无法判定 {indeterminate}",
+                        "en": "{unit} ({manifest}): {verdict}, {error} errors, {warning} warnings, {indeterminate} indeterminate"},
+    "county_account": {"zh": "全县总账：各单元收入 {revenues} 万元、支出 {costs} 万元；方案自身收入 {scheme_revenues} 万元、支出 {scheme_costs} 万元；结余 {balance} 万元",
+                       "en": "County account: units take in {revenues} wan yuan and spend {costs}; the scheme's own revenues {scheme_revenues}, costs {scheme_costs}; balance {balance} wan yuan"},
     "indeterminate": {"zh": "无法判定", "en": "Indeterminate"},
     "missing": {"zh": "缺少", "en": "missing"},
     "note": {"zh": "说明", "en": "note"},
@@ -325,6 +331,27 @@ def baseline_line(record: dict, lang: str) -> str | None:
 
 def waiver_line(waiver: dict, lang: str) -> str:
     return t("waived_by", lang, **{k: waiver.get(k, "") for k in ("reason", "approver", "basis", "expires", "file", "line")})
+
+
+def county_lines(record: dict, lang: str) -> list[str]:
+    """A county report's summary: the scheme, a verdict per unit, the county's account (empty for a unit's report)."""
+    county = record.get("county")
+    if not county:
+        return []
+    lines = [t("county_summary", lang, scheme=(county.get("scheme") or {}).get("id", ""))]
+    for row in county.get("units") or []:
+        verdict = row.get("verdict") or ""
+        lines.append("  " + t("county_unit_row", lang, unit=row.get("unit", ""), manifest=row.get("manifest", ""),
+                              verdict=t(verdict, lang) if verdict in STRINGS else verdict, error=row.get("error", 0),
+                              warning=row.get("warning", 0), indeterminate=row.get("indeterminate", 0)))
+    account = county.get("account") or {}
+    if account:
+        lines.append("  " + t("county_account", lang, revenues=f"{account.get('unit_revenues_wan_yuan', 0):,.2f}",
+                              costs=f"{account.get('unit_costs_wan_yuan', 0):,.2f}",
+                              scheme_revenues=f"{account.get('scheme_revenues_wan_yuan', 0):,.2f}",
+                              scheme_costs=f"{account.get('scheme_costs_wan_yuan', 0):,.2f}",
+                              balance=f"{account.get('balance_wan_yuan', 0):,.2f}"))
+    return lines
 
 
 def epsg_urn(crs: str | None) -> str | None:

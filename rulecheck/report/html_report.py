@@ -17,6 +17,7 @@ from .common import (
     catalog_basis,
     family_name,
     group_by_family,
+    counted,
     is_waived,
     localized,
     norm_lang,
@@ -155,7 +156,24 @@ def render(record: dict, *, lang: str) -> str:
                           "rule": str(w.get("rule", "")), "subjects": ", ".join(str(s) for s in w.get("subjects") or [])}
                          for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []],
     }
+    context["county"] = _county_view(record, lang)
     return _template().render(**context)
+
+
+def _county_view(record: dict, lang: str) -> dict | None:
+    """A county report's summary for the template: a verdict per unit and the county's account."""
+    from .common import county_lines
+
+    lines = county_lines(record, lang)
+    if not lines:
+        return None
+    rows = [{"unit": str(row.get("unit", "")), "manifest": str(row.get("manifest", "")),
+             "verdict": str(row.get("verdict", "")),
+             "verdict_text": t(row["verdict"], lang) if row.get("verdict") in ("passed", "failed", "incomplete", "undecided") else str(row.get("verdict", "")),
+             "counts": f"{counted('n_error', row.get('error', 0), lang)}, {counted('n_warning', row.get('warning', 0), lang)}, "
+                       f"{counted('n_indeterminate', row.get('indeterminate', 0), lang)}"}
+            for row in record["county"].get("units") or []]
+    return {"title": lines[0], "rows": rows, "account": lines[-1].strip() if record["county"].get("account") else ""}
 
 
 def _conflict_view(number: int, conflict: dict, entry: dict | None, lang: str, inset: str = "") -> dict:
@@ -206,6 +224,8 @@ class MapLayers:
         self.unit = _geom(layers.get("unit"))
         self.parcels = [(p, g) for p in layers.get("parcels") or [] if (g := _geom(p.get("geometry"))) is not None]
         self.rights = [(r, g) for r in layers.get("rights") or [] if (g := _geom(r.get("geometry"))) is not None]
+        # a county report: every unit with its verdict
+        self.units = [(u, g) for u in layers.get("units") or [] if (g := _geom(u.get("geometry"))) is not None]
         self._trees: dict[str, shapely.STRtree] = {}
         self.note = ""  # set by the overview when it draws only the conflicts' neighbourhoods
 
@@ -243,6 +263,9 @@ def _base_layers(out: list[str], parcels, rights, unit, xy) -> None:
                    f'vector-effect="non-scaling-stroke"/>')
 
 
+# a county map: each unit filled by its verdict
+UNIT_VERDICT_COLOURS = {"passed": "#2e8b2e", "incomplete": "#d9a400", "undecided": "#d9a400", "failed": "#c0392b"}
+
 # above this many parcels the overview draws in detail only the conflicts' neighbourhoods (a county is a solid
 # mass otherwise, and a heavy page); each conflict's inset map shows its own surroundings
 DETAIL_LIMIT = 2000
@@ -257,7 +280,8 @@ def map_svg(record: dict, lang: str, layers: MapLayers | None = None) -> str:
     unit = layers.unit
     parcels, rights = layers.parcels, layers.rights
     conflicts = [(n, c, _geom(c.get("geometry"))) for n, c in enumerate(record.get("conflicts") or [], start=1)]
-    everything = [g for g in [unit, *(g for _, g in parcels), *(g for _, g in rights), *(g for _, _, g in conflicts)] if g]
+    everything = [g for g in [unit, *(g for _, g in parcels), *(g for _, g in rights), *(g for _, _, g in conflicts),
+                              *(g for _, g in layers.units)] if g]
     if not everything:
         return ""
     minx, miny, maxx, maxy = shapely.GeometryCollection(everything).bounds
@@ -281,6 +305,15 @@ def map_svg(record: dict, lang: str, layers: MapLayers | None = None) -> str:
            f'aria-label="{e(t("map", lang))}">',
            f'<rect x="0" y="0" width="{width:.2f}" height="{height:.2f}" fill="#ffffff"/>']
     _base_layers(out, parcels, rights, unit, xy)
+    if layers.units:
+        out.append('<g class="units">')
+        for item, geometry in layers.units:
+            verdict = str(item.get("verdict") or "")
+            colour = UNIT_VERDICT_COLOURS.get(verdict, UNKNOWN_COLOUR)
+            out.append(f'<path class="county-unit {e(verdict)}" d="{_path(geometry, xy)}" fill="{colour}" fill-opacity="0.35" '
+                       f'stroke="{colour}" stroke-width="2" vector-effect="non-scaling-stroke">'
+                       f"<title>{e(str(item.get('id', '')))} {e(t(verdict, lang) if verdict in ('passed', 'failed', 'incomplete', 'undecided') else verdict)}</title></path>")
+        out.append("</g>")
     out.append('<g class="conflicts">')
     radius = font * 0.75
     scale_box, scale_svg = _scale_bar(width, height, pad, font, lang)

@@ -64,6 +64,8 @@ def render(record: dict, *, lang: str) -> str:
             "rulePacks": list(rules_info.get("packs") or []),
             "rulesSha256": rules_info.get("sha256", ""),
             "summary": record.get("summary") or {},
+            # a county submission: the scheme, a verdict per unit, the county's account
+            **({"county": record["county"]} if record.get("county") else {}),
         },
     }
     verdict = verdict_of(record)
@@ -155,6 +157,8 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
     }
     if rule_id in index:
         result = {"ruleId": rule_id, "ruleIndex": index[rule_id], **{k: v for k, v in result.items() if k != "ruleId"}}
+    if conflict.get("units"):  # a county report: the unit (or units) the conflict belongs to
+        result["properties"]["units"] = list(conflict["units"])
     if conflict.get("status") in ("new", "persisting"):  # compared with a baseline report (--baseline)
         result["baselineState"] = "new" if conflict["status"] == "new" else "unchanged"
     if conflict.get("explanation"):

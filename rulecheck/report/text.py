@@ -7,6 +7,7 @@ import click
 from .escape import for_terminal
 from .common import (
     baseline_line,
+    county_lines,
     document_of,
     family_name,
     group_by_family,
@@ -35,8 +36,9 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     conflicts = record.get("conflicts") or []
     line = summary_line(record, lang)
     verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
+    county = county_lines(record, lang)  # a county submission: a verdict per unit and the county's account
     if not conflicts and not record.get("indeterminate") and not record.get("baseline"):
-        return style(line, fg=verdict_colour) + "\n"
+        return "".join(f"{text}\n" for text in county) + style(line, fg=verdict_colour) + "\n"
 
     out: list[str] = []
     for family, numbered in group_by_family(conflicts):
@@ -83,6 +85,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     if out and out[-1] != "":
         out.append("")
 
+    if county:
+        out.extend([style(county[0], bold=True), *county[1:], ""])
     against = baseline_line(record, lang)
     if against:
         out.append(against)
@@ -106,6 +110,8 @@ def _conflict_lines(number: int, conflict: dict, lang: str, style) -> list[str]:
             where = subject_location(subject)
             parts.append(f"{subject_label(subject)} ({where})" if where else subject_label(subject))
         lines.append(f"{indent}{t('subjects', lang)}: {', '.join(parts)}")
+    if conflict.get("units"):  # a county report: the unit (or units) the conflict belongs to
+        lines.append(f"{indent}{t('units', lang)}: {', '.join(str(u) for u in conflict['units'])}")
     values = []
     if conflict.get("expected") not in (None, ""):
         values.append(f"{t('expected', lang)}: {conflict['expected']}")
