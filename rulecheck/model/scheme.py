@@ -412,6 +412,7 @@ def attach_scheme(submission: Submission, manifest: Path, *, allow_outside: bool
             return
         full = scheme_file(manifest, reference, allow_outside=allow_outside, scheme_root=scheme_root)
         loaded = load_scheme(full, allow_outside=allow_outside, shown_as=os.path.relpath(full.parent, manifest.parent))
+    submission._load_notes = list(submission._load_notes) + [f"{loaded._path}: {note}" for note in loaded._notes]
     loaded = in_crs(loaded, submission._crs_used or submission.submission.crs, submission._load_notes)
     submission._scheme = loaded
     submission._inputs = list(submission._inputs) + [n for n in loaded._inputs if n not in submission._inputs]
