@@ -313,6 +313,10 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ig
     from .county import is_county_manifest
 
     if is_county_manifest(submission):  # county.yaml: the scheme, every unit against it, the units against each other
+        unsupported = [name for name, value in (("--baseline", baseline_path), ("--explain", explain), ("--timings", timings))
+                       if value]
+        if unsupported:  # never dropped silently
+            raise click.UsageError(f"{', '.join(unsupported)}: not available for a county submission yet; check a unit alone")
         with override(**_limits(limit_values)):
             _check_county(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of,
                           given("select", "select"), given("ignore", "ignore"), given("fail_on", "fail-on"),
@@ -672,11 +676,12 @@ def schema(dest):
 
 @cli.command()
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
-def init(directory):
+@click.option("--county", is_flag=True, help="Write a county submission instead: county.yaml, its scheme and two units.")
+def init(directory, county):
     """Write a skeleton submission into DIR (a manifest and tiny layers) that loads cleanly. Never overwrites."""
-    from .skeleton import skeleton_files
+    from .skeleton import county_files, skeleton_files
 
-    files = skeleton_files()
+    files = county_files() if county else skeleton_files()
     root = Path(directory)
     existing = [name for name in files if (root / name).exists()]
     if existing:
@@ -685,7 +690,7 @@ def init(directory):
     for name, text in files.items():
         _write(str(root / name), text)
     click.echo(f"wrote {', '.join(str(root / name) for name in files)}")
-    click.echo(f"next: rulecheck check {root / 'submission.yaml'}")
+    click.echo(f"next: rulecheck check {root / ('county.yaml' if county else 'submission.yaml')}")
 
 
 # ---- batch, impact, serve (docs/service.md) -------------------------------------------------------

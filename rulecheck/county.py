@@ -155,7 +155,7 @@ def check_unit(manifest: str, options: CheckOptions, scheme_path: str = "", coun
 
 def load_unit(manifest: str, scheme_path: str = "", county_root: str = "", allow_outside: bool = False):
     """A unit of a county, loaded with the scheme it is checked against: the one it names by path, else the county's
-    when it names the county's by id (or names none)."""
+    when it names the county's by id."""
     import rulecheck
 
     from .model.documents import SchemeRef
@@ -163,11 +163,11 @@ def load_unit(manifest: str, scheme_path: str = "", county_root: str = "", allow
 
     submission = rulecheck.load_submission(manifest, allow_outside=allow_outside, scheme_root=county_root or None)
     reference = submission.unit_plan.county_scheme
-    if not isinstance(reference, SchemeRef) and scheme_path:
+    if isinstance(reference, str) and scheme_path:
         county_scheme = load_scheme(scheme_path, allow_outside=allow_outside,
                                     shown_as=os.path.relpath(Path(scheme_path).parent, Path(manifest).parent))
-        if reference is None or (str(reference).split() or [""])[0] == county_scheme.id:
-            # the county supplies the scheme a unit names by its id (or leaves unnamed: DOC-020 says so)
+        if reference is not None and (str(reference).split() or [""])[0] == county_scheme.id:
+            # the county supplies the scheme a unit names by its id (one naming none is DOC-020's conflict)
             attach_scheme(submission, Path(manifest), scheme=county_scheme)
     return submission
 
@@ -417,7 +417,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
                   "catalog": [catalog[k] for k in sorted(catalog, key=_rule_order)],
                   "params": [params[k] for k in sorted(params)]},
         "lang": first.get("lang", "zh"),
-        "summary": {"fail_on": first.get("summary", {}).get("fail_on", "error")},
+        "summary": {"fail_on": first.get("summary", {}).get("fail_on", "error"), "rules_run": len(outcomes)},
         "conflicts": conflicts,
         "outcomes": [outcomes[k] for k in sorted(outcomes, key=_rule_order)],
         "indeterminate": indeterminate,

@@ -51,7 +51,7 @@ unit_plan:                    # 配置单元规划
   name: 新建配置单元
   direction: eco_recreation   # 主导方向: urban_rural_integration, eco_recreation, land_sea, agri_culture_tourism, industry_integration, mine_land
   zone: non_concentrated      # 非集中建设区 (or concentrated 城乡集中建设区)
-  county_scheme: XX-ZTFA-01   # the county scheme (县级总体配置方案) that drew the unit / 所依据的总体配置方案
+  county_scheme: {{path: scheme.yaml}}   # the county scheme (县级总体配置方案) that drew the unit / 所依据的总体配置方案 (or its id: XX-ZTFA-01)
   boundary: layers/unit.geojson     # unit boundary / 单元边界
   rights: layers/rights.geojson     # rights layout, one feature per right / 权益布局，每个要素一项权益
   # indicator_proposals:            # 建设控制指标建议 (must equal the detailed plan / 应与详细规划一致)
@@ -120,6 +120,57 @@ contracts:                    # draft supply contracts / 供应合同草案
 """
 
 
+SCHEME = """\
+# rulecheck county scheme / 县级自然资源资产总体配置方案 (docs/bundle-format.md, "The county scheme")
+# The units it draws are checked against it (CTY rules): direction, assembly holder, ways of gathering rights,
+# supply model, boundary, key area, phase years. 配置单元规划依据本方案编制并与之核对。
+
+format: rulecheck/v1
+scheme:
+  id: XX-ZTFA-01
+  jurisdiction: "441803"
+  crs: EPSG:4526
+  based_on: XX-SJFA-01               # the municipal scheme / 市级总体配置方案
+  organiser: 县人民政府               # 组织编制
+  reviewed: {{body: 县人大常委会, date: {reviewed}}}   # 审议
+  approved: {{body: 县人民政府, date: {approved}}}     # 审批
+  key_areas:                         # 重点整备片区 (or a layer: layers/key-areas.geojson)
+    - {{id: KA-1, kind: assembly_area, name: 示例重点整备片区, geometry: "{key_area}"}}
+  units:                             # the units drawn / 划示的配置单元 (or a layer)
+{units}
+  finance: {{costs: {{planning: 10}}, revenues: {{}}}}   # the county's own account / 方案自身收支（算大账）
+"""
+
+SCHEME_UNIT = """\
+    - id: {uid}
+      name: 新建配置单元 {uid}
+      direction: eco_recreation
+      key_area: KA-1
+      holder: 县土地储备中心          # 整备主体
+      gathering: [acquisition, lease]  # 权利归集方式: acquisition, swap, lease, equity, trusteeship, transfer
+      supply_model: single_package    # 组合供应模式: single_package, combined_package, phased_packages, or words
+      phase: {phase}                        # 实施时序
+      start_year: {start_year}
+      end_year: {end_year}
+      guidance: 林地经营权与商业用地组合供应
+      geometry: "{geometry}"\
+"""
+
+
+def _wkt_box(x1: float, y1: float, x2: float, y2: float) -> str:
+    return (f"POLYGON (({X0 + x1:.0f} {Y0 + y1:.0f}, {X0 + x2:.0f} {Y0 + y1:.0f}, {X0 + x2:.0f} {Y0 + y2:.0f}, "
+            f"{X0 + x1:.0f} {Y0 + y2:.0f}, {X0 + x1:.0f} {Y0 + y1:.0f}))")
+
+
+def _scheme(as_of: dt.date, units: list[tuple[str, float, int]]) -> str:
+    start = dt.date(as_of.year + 1, 1, 1)
+    width = max(dx for _, dx, _ in units) + 200
+    rows = [SCHEME_UNIT.format(uid=uid, phase=phase, start_year=start.year, end_year=start.year + 1,
+                               geometry=_wkt_box(dx, 0, dx + 200, 100)) for uid, dx, phase in units]
+    return SCHEME.format(reviewed=(as_of - dt.timedelta(days=90)).isoformat(), approved=(as_of - dt.timedelta(days=60)).isoformat(),
+                         key_area=_wkt_box(-50, -50, width + 50, 150), units="\n".join(rows))
+
+
 def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
     """File name (relative to the new folder) -> text, in the order they are written."""
     as_of = as_of or dt.date.today()
@@ -131,6 +182,7 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
     forest, commercial = _box(0, 0, 100, 100), _box(100, 0, 200, 100)
     return {
         "submission.yaml": MANIFEST.format(**dates),
+        "scheme.yaml": _scheme(as_of, [("U01", 0.0, 1)]),
         "submission.schema.json": render_schema(),
         "layers/unit.geojson": _collection("unit", [({"id": "U01"}, _box(0, 0, 200, 100))]),
         "layers/rights.geojson": _collection("rights", [
@@ -148,3 +200,38 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
             ({"id": "L1", "kind": "urban_development_boundary"}, commercial),
         ]),
     }
+
+
+_IDS = ("PKG-1", "R1", "R2", "P1", "P2", "A1", "A2", "C01", "L1")
+
+
+def county_files(as_of: dt.date | None = None, units: int = 2) -> dict[str, str]:
+    """`rulecheck init --county DIR`: a county manifest, its scheme, and `units` skeleton units (U01, U02, ...)
+    side by side, each with ids of its own, naming the scheme in the folder above."""
+    import re
+
+    as_of = as_of or dt.date.today()
+    files: dict[str, str] = {}
+    drawn = []
+    for n in range(units):
+        uid, dx = f"U{n + 1:02d}", 300.0 * n
+        drawn.append((uid, dx, 1))
+        prefix = "" if n == 0 else f"{uid}-"
+        pattern = re.compile(r"(?<![\w\-])(" + "|".join(re.escape(i) for i in _IDS) + r")(?![\w\-])")
+        for name, text in skeleton_files(as_of).items():
+            if name == "scheme.yaml":
+                continue
+            if name.endswith(".geojson"):
+                text = re.sub(r"\[(384\d+(?:\.\d+)?), ", lambda m: f"[{float(m.group(1)) + dx}, ", text)
+            if name != "submission.schema.json" and prefix:
+                text = pattern.sub(lambda m: prefix + m.group(1), text)
+            if name == "submission.yaml":
+                text = (text.replace("  id: U01\n", f"  id: {uid}\n", 1).replace("NEW-UNIT-01", f"NEW-{uid}")
+                        .replace("{path: scheme.yaml}", "{path: ../scheme.yaml}"))
+            files[f"{uid}/{name}"] = text
+    files["scheme.yaml"] = _scheme(as_of, drawn)
+    files["county.yaml"] = ("# rulecheck county submission / 县域配置提交材料 (docs/bundle-format.md)\n"
+                            "# Check it with / 检查命令:  rulecheck check county.yaml\n\n"
+                            "format: rulecheck/v1\ncounty:\n  scheme: scheme.yaml\n"
+                            "  units: \"U*/submission.yaml\"   # or a list: [U01/submission.yaml, U02/submission.yaml]\n")
+    return files

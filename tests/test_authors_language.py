@@ -46,6 +46,7 @@ def test_severity_chosen_by_a_condition(tmp_path, amount, severity):
     manifest = tmp_path / "sub.yaml"
     manifest.write_text(MINIMAL.read_text(encoding="utf-8").replace("amount_wan_yuan: 50", f"amount_wan_yuan: {amount}"),
                         encoding="utf-8")
+    (tmp_path / "scheme.yaml").write_text((MINIMAL.parent / "scheme.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     record = _conflicts(tmp_path, SEVERITY.replace("SUBJECTS", "subjects fund"), manifest)
     (conflict,) = record["conflicts"]
     assert conflict["severity"] == severity

@@ -199,7 +199,7 @@ def test_init_writes_a_skeleton_that_reads_and_refuses_to_overwrite(runner, tmp_
     assert result.exit_code == 0, result.output
     names = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert names == ["layers/lines.geojson", "layers/parcels.geojson", "layers/rights.geojson",
-                     "layers/unit.geojson", "submission.schema.json", "submission.yaml"]
+                     "layers/unit.geojson", "scheme.yaml", "submission.schema.json", "submission.yaml"]
     manifest_text = (target / "submission.yaml").read_text(encoding="utf-8")
     assert "# rulecheck submission manifest / 提交材料清单" in manifest_text
     manifest = yaml.safe_load(manifest_text)

@@ -296,3 +296,18 @@ def test_a_pair_of_units_sharing_a_right_is_found_among_many():
     rules = rulecheck.load_rules()
     record = rulecheck.check(submission, rules, select=["CTY-015"], as_of="2026-03-01")
     assert [sorted(s["id"] for s in c["subjects"]) for c in record["conflicts"]] == [["U0001", "U0001-rights-0", "U0040"]]
+
+
+def test_init_county_writes_a_county_that_checks_clean(tmp_path):
+    target = tmp_path / "county"
+    result = run("init", "--county", target)
+    assert result.returncode == 0, result.stderr
+    assert (target / "county.yaml").is_file() and (target / "scheme.yaml").is_file()
+    assert sorted(p.name for p in target.iterdir() if p.is_dir()) == ["U01", "U02"]
+    code, record = report(target / "county.yaml", "--fail-on", "info")
+    assert code == 0 and record["conflicts"] == [] and record["indeterminate"] == []
+    assert [row["verdict"] for row in record["county"]["units"]] == ["passed", "passed"]
+    outcomes = {o["rule"]: o["status"] for o in record["outcomes"]}
+    assert outcomes["CTY-001"] == outcomes["CTY-006"] == outcomes["CTY-013"] == "pass"
+    again = run("init", "--county", target)
+    assert again.returncode == 2 and "already exists" in again.stderr

@@ -49,6 +49,7 @@ test IND-901 "a patch naming a missing record"
 @pytest.fixture
 def pack(tmp_path):
     shutil.copy(FIXTURES / "minimal" / "submission.yaml", tmp_path / "sub.yaml")
+    shutil.copy(FIXTURES / "minimal" / "scheme.yaml", tmp_path / "scheme.yaml")  # the county scheme it names
     return write_pack(tmp_path, FAR_RULE + TESTS, "ind.rule")
 
 
@@ -82,6 +83,7 @@ def test_rules_test_reports_each_case(pack, tmp_path):
 
 def test_all_passing_cases_exit_0(tmp_path):
     shutil.copy(FIXTURES / "minimal" / "submission.yaml", tmp_path / "sub.yaml")
+    shutil.copy(FIXTURES / "minimal" / "scheme.yaml", tmp_path / "scheme.yaml")  # the county scheme it names
     write_pack(tmp_path, FAR_RULE + TESTS.split('test IND-901 "wrongly')[0], "ind.rule")
     proc = invoke("rules", "test", "ind.rule", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -90,6 +92,7 @@ def test_all_passing_cases_exit_0(tmp_path):
 
 def test_expect_indeterminate_and_api(tmp_path):
     shutil.copy(FIXTURES / "minimal" / "submission.yaml", tmp_path / "sub.yaml")
+    shutil.copy(FIXTURES / "minimal" / "scheme.yaml", tmp_path / "scheme.yaml")  # the county scheme it names
     path = write_pack(tmp_path, rule_text("IND-902", """
         for each p in detailed_plan.parcels
         require p.far_max <= 1.5

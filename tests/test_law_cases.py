@@ -115,6 +115,7 @@ def test_a_partial_indicator_proposal_passes(tmp_path):
     manifest["unit_plan"]["indicator_proposals"] = [{"parcel": "P2", "far_max": 1.2}]  # only one of four
     path = tmp_path / "submission.yaml"
     path.write_text(yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (tmp_path / "scheme.yaml").write_bytes((FIXTURES / "minimal" / "scheme.yaml").read_bytes())  # the scheme it names
     code, record = report(path)
     assert code == 0 and record["conflicts"] == [] and record["indeterminate"] == []
     outcomes = {o["rule"]: o["status"] for o in record["outcomes"]}

@@ -396,6 +396,7 @@ def test_32_concurrent_posts_each_get_their_own_report(server):
 def _minimal_with(*changes: tuple[str, str]) -> bytes:
     text = (FIXTURES / "minimal" / "submission.yaml").read_text(encoding="utf-8")
     text = text.replace("id: MIN-01", "id: MIN-HISTORY")
+    text = text.replace("county_scheme: {path: scheme.yaml}", "county_scheme: MIN-ZTFA-2025")  # a one-file bundle: no scheme file
     for old, new in changes:
         assert old in text
         text = text.replace(old, new, 1)
