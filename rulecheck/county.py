@@ -13,8 +13,12 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from .batch import CheckOptions, ruleset_for, run_batch
+from typing import TYPE_CHECKING
+
 from .diagnostics import Diagnostic, InputError
+
+if TYPE_CHECKING:  # the batch machinery is imported when a county is checked, not when a unit is
+    from .batch import CheckOptions
 
 COUNTY_TAG = "county"
 _COUNTY_KEY = re.compile(r"^county\s*:", re.MULTILINE)
@@ -130,12 +134,13 @@ def read_county(path: str | Path, *, allow_outside: bool = False) -> tuple[Path,
 # ---- one unit, as a batch worker checks it ------------------------------------------------------------------
 
 
-def check_unit(manifest: str, options: CheckOptions, scheme_path: str = "", county_root: str = "",
+def check_unit(manifest: str, options: "CheckOptions", scheme_path: str = "", county_root: str = "",
                allow_outside: bool = False) -> dict:
     """`batch.check_one` for a unit of a county: the unit checked against its scheme (the county's when it names
     the county's by id, or none), with what the checks across units need of it (`digest`)."""
     import rulecheck
 
+    from .batch import ruleset_for
     from .limits import override
 
     try:
@@ -240,7 +245,7 @@ def assemble(scheme, digests: list[dict], manifests: list[str], base: Path):
 
     from .model import crs as crs_mod
     from .model.documents import SourceLoc
-    from .model.scheme import County, CountyAsset, CountyPackage, CountyParcel, CountyRight, CountyUnit
+    from .model.scheme import County, CountyAsset, CountyPackage, CountyParcel, CountyRight, CountyUnit, phases_of
 
     target = scheme._crs_used
     units, members = [], {"rights": [], "parcels": [], "packages": [], "assets": []}
@@ -268,7 +273,7 @@ def assemble(scheme, digests: list[dict], manifests: list[str], base: Path):
                 member = cls(id=ident, unit=item["id"])
                 member.__pydantic_private__["_source"] = unit.source
                 members[name].append(member)
-    return County(id=scheme.id, units=units, **members)
+    return County(id=scheme.id, units=units, phases=phases_of(units, scheme), **members)
 
 
 def county_submission(scheme, county):
@@ -286,13 +291,14 @@ def county_submission(scheme, county):
     return submission
 
 
-def check_county(path: str | Path, options: CheckOptions, *, jobs: int = 1, scheduler: str | None = None,
+def check_county(path: str | Path, options: "CheckOptions", *, jobs: int = 1, scheduler: str | None = None,
                  allow_outside: bool = False, progress: Callable | None = None) -> dict:
     """Check a county submission: the report record (the unit report's, every conflict naming its `unit`, plus
     `county`: the scheme, a verdict per unit, the county's account). Raises InputError when the county manifest,
     the scheme or a unit cannot be read (every unit's problems, located)."""
     import rulecheck
 
+    from .batch import ruleset_for, run_batch
     from .model.scheme import load_scheme
     from .waivers import recount
 
@@ -326,7 +332,7 @@ def check_county(path: str | Path, options: CheckOptions, *, jobs: int = 1, sche
     return recount(record, options.fail_on)
 
 
-def _selected(rule_id: str, options: CheckOptions, ruleset) -> bool:
+def _selected(rule_id: str, options: "CheckOptions", ruleset) -> bool:
     selected = set().union(*(ruleset.matching(p) for p in options.select)) if options.select else None
     ignored = set().union(*(ruleset.matching(p) for p in options.ignore)) if options.ignore else set()
     return (selected is None or rule_id in selected) and rule_id not in ignored

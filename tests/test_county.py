@@ -249,7 +249,7 @@ def _synthetic_county(n: int):
 
     from rulecheck.county import county_submission
     from rulecheck.model.scheme import (County, CountyAsset, CountyPackage, CountyParcel, CountyRight, CountyUnit,
-                                        Scheme, SchemeUnit)
+                                        Scheme, SchemeUnit, phases_of)
 
     units, entries, members = [], [], {"rights": [], "parcels": [], "assets": [], "packages": []}
     kinds = {"rights": CountyRight, "parcels": CountyParcel, "assets": CountyAsset, "packages": CountyPackage}
@@ -268,7 +268,7 @@ def _synthetic_county(n: int):
             members[name].extend(cls(id=f"{uid}-{name}-{k}", unit=uid) for k in range(5))
     scheme = Scheme(id="S", crs="EPSG:4526", units=entries)
     scheme._crs_used = "EPSG:4526"
-    return county_submission(scheme, County(id="S", units=units, **members))
+    return county_submission(scheme, County(id="S", units=units, phases=phases_of(units, scheme), **members))
 
 
 def test_the_checks_across_units_do_linear_work():

@@ -240,7 +240,7 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         20: {("REF-021", ("PKG-A",))},
         21: {("DOC-017", ("PKG-B",))},
         22: {("DOC-018", ("R09",))},
-        23: {("DOC-019", ("U03",))},
+        23: {("DOC-019", ("U03",)), ("CTY-011", ("U03",))},  # declared concentrated, yet outside every such area
         24: {("DOC-020", ("U03",))},
         25: {("DOC-021", ("U03",))},
         26: {("DOC-022", ("PKG-B",))},

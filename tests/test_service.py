@@ -214,9 +214,11 @@ def test_posted_zip_report_equals_the_command_lines(server, name):
 
 
 def test_manifest_with_inline_data_and_options(server):
-    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    # the manifest's data is inline; the county scheme it names is the bundle's one other file
+    text = _zip([("submission.yaml", (FIXTURES / "minimal" / "submission.yaml").read_bytes()),
+                 ("scheme.yaml", (FIXTURES / "minimal" / "scheme.yaml").read_bytes())])
     status, _, body = call(server, "POST", "/checks?select=SUP,IND&ignore=SUP-010&as_of=2026-05-01&fail_on=warning",
-                           text, content_type="application/yaml")
+                           text, content_type="application/zip")
     assert status == 200
     expected = cli_report("minimal", "--select", "SUP,IND", "--ignore", "SUP-010", "--as-of", "2026-05-01",
                           "--fail-on", "warning")
@@ -237,7 +239,8 @@ def test_multipart_form_upload(server):
 
 
 def test_unknown_rule_in_select_is_422_like_exit_2(server):
-    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+    text = (FIXTURES / "minimal" / "submission.yaml").read_bytes().replace(
+        b"county_scheme: {path: scheme.yaml}", b"county_scheme: MIN-ZTFA-2025")  # one file: the scheme by its id
     status, _, body = call(server, "POST", "/checks?select=SUPP-010", text, content_type="application/yaml")
     assert status == 422
     assert "SUPP-010" in json.dumps(json.loads(body)["diagnostics"], ensure_ascii=False)
@@ -255,6 +258,7 @@ WAIVERS = """- rule: FIN-005
 def test_waivers_inside_the_bundle_apply_as_on_the_command_line(server, tmp_path):
     folder = FIXTURES / "land-sea-defects"
     data = _zip([("submission.yaml", (folder / "submission.yaml").read_bytes()),
+                 ("scheme.yaml", (folder / "scheme.yaml").read_bytes()),
                  ("approvals/waivers.yaml", WAIVERS.encode())])
     status, _, body = call(server, "POST", "/checks?lang=en&waivers=approvals/waivers.yaml", data,
                            content_type="application/zip")
@@ -277,10 +281,11 @@ def test_waivers_inside_the_bundle_apply_as_on_the_command_line(server, tmp_path
 
 def test_manifest_in_a_top_level_folder_or_named(server):
     text = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
-    status, _, body = call(server, "POST", "/checks", _zip([("u03/submission.yaml", text)]),
+    scheme = (FIXTURES / "minimal" / "scheme.yaml").read_bytes()  # the county scheme each manifest names, beside it
+    status, _, body = call(server, "POST", "/checks", _zip([("u03/submission.yaml", text), ("u03/scheme.yaml", scheme)]),
                            content_type="application/zip")
     assert status == 200 and json.loads(body)["submission"]["manifest"] == "u03/submission.yaml"
-    two = _zip([("a.yaml", text), ("plans/b.yaml", text)])
+    two = _zip([("a.yaml", text), ("scheme.yaml", scheme), ("plans/b.yaml", text), ("plans/scheme.yaml", scheme)])
     status, _, body = call(server, "POST", "/checks?manifest=plans/b.yaml", two, content_type="application/zip")
     assert status == 200 and json.loads(body)["submission"]["manifest"] == "plans/b.yaml"
     status, _, body = call(server, "POST", "/checks?manifest=../b.yaml", two, content_type="application/zip")
@@ -297,11 +302,12 @@ def test_a_malformed_option_is_422_naming_it(server):
 
 
 def test_formats_by_query_and_accept_header(server):
-    text = (FIXTURES / "land-sea-defects" / "submission.yaml").read_bytes()
-    status, headers, body = call(server, "POST", "/checks?format=sarif&lang=en", text, content_type="application/yaml")
+    text = _zip([("submission.yaml", (FIXTURES / "land-sea-defects" / "submission.yaml").read_bytes()),
+                 ("scheme.yaml", (FIXTURES / "land-sea-defects" / "scheme.yaml").read_bytes())])
+    status, headers, body = call(server, "POST", "/checks?format=sarif&lang=en", text, content_type="application/zip")
     assert status == 200 and headers["content-type"].startswith("application/sarif+json")
     assert json.loads(body)["version"] == "2.1.0"
-    status, headers, body = call(server, "POST", "/checks?lang=en", text, content_type="application/yaml",
+    status, headers, body = call(server, "POST", "/checks?lang=en", text, content_type="application/zip",
                                  accept="text/plain")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     from rulecheck.report import render

@@ -120,6 +120,7 @@ COLLECTION_OF: dict[type, str] = {
     sc.CountyParcel: "parcels",
     sc.CountyAsset: "assets",
     sc.CountyPackage: "packages",
+    sc.CountyPhase: "phases",
 }
 
 # fields computed from the loaded bundle rather than read from it

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.model import crs as crs_mod
@@ -128,6 +128,19 @@ class CountyUnit(Record):
     revenues_wan_yuan: float = 0.0  # every package's revenues and the unit's own (算小账)
     costs_wan_yuan: float = 0.0
     verdict: str | None = None  # the unit's own check
+    phase: str | None = None  # the id of its phase in `county.phases` (the scheme's phase, as text), if the scheme draws it
+
+
+class CountyPhase(Record):
+    """A phase of the scheme's order (实施时序), summarised from the county's units: what the rule on the order of
+    phases compares each unit's first supply with."""
+
+    id: str  # the phase number as text ("1")
+    phase: int
+    units: list[str] = Field(default_factory=list)
+    started: Date | None = None  # by then every unit of this phase had started supply (absent: one never does)
+    earlier_units: int = 0  # units of earlier phases
+    earlier_started: Date | None = None  # by then every unit of every earlier phase had started (absent: one never does)
 
 
 class CountyMember(Record):
@@ -162,10 +175,34 @@ class County(Record):
     parcels: list[CountyParcel] = Field(default_factory=list)
     assets: list[CountyAsset] = Field(default_factory=list)
     packages: list[CountyPackage] = Field(default_factory=list)
+    phases: list[CountyPhase] = Field(default_factory=list)  # in order
 
 
-for _model in (Procedure, KeyArea, SchemeUnit, CountyUnit, CountyMember, CountyRight, CountyParcel, CountyAsset,
-               CountyPackage, County):
+def phases_of(units: list[CountyUnit], scheme: "Scheme") -> list[CountyPhase]:
+    """Each unit's phase from the scheme (`unit.phase`), and the phases in order with the dates by which their units,
+    and those of every earlier phase, had started supply: one pass over the units, one over the phases."""
+    drawn = {entry.id: entry.phase for entry in scheme.units if entry.phase is not None}
+    grouped: dict[int, list[CountyUnit]] = {}
+    for unit in units:
+        number = drawn.get(unit.id)
+        if number is not None:
+            unit.__dict__["phase"] = str(number)
+            grouped.setdefault(number, []).append(unit)
+    phases, earlier, earlier_started, complete = [], 0, None, True
+    for number in sorted(grouped):
+        members = grouped[number]
+        starts = [u.first_supply for u in members]
+        started = max(starts) if all(s is not None for s in starts) else None
+        phases.append(CountyPhase(id=str(number), phase=number, units=[u.id for u in members], started=started,
+                                  earlier_units=earlier, earlier_started=earlier_started if complete else None))
+        earlier += len(members)
+        complete = complete and started is not None
+        earlier_started = max(d for d in (earlier_started, started) if d is not None) if complete else None
+    return phases
+
+
+for _model in (Procedure, KeyArea, SchemeUnit, CountyUnit, CountyPhase, CountyMember, CountyRight, CountyParcel,
+               CountyAsset, CountyPackage, County):
     _quick_private_init(_model)
 
 NO_COUNTY = County()  # outside a county check: no other unit to compare with (the rules across units have nothing to check)
@@ -282,8 +319,6 @@ class _SchemeLoader(_Loader):
                 self.error(w.path, f"duplicate {SCHEME_LAYERS[name][1]} id {record.id!r}; first defined at "
                            f"{original.path}:{original.at('id')[1]}", line=line, field=field_path)
 
-
-from pydantic import ValidationError  # noqa: E402  (after the models: the loader's import order)
 
 _CACHE: dict[tuple, Scheme] = {}
 _CACHE_LOCK = threading.Lock()
