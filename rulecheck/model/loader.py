@@ -309,6 +309,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.inputs: list[str] = []
         self.notes: list[str] = []
+        self.reprojections: list[dict[str, Any]] = []  # {layer (None: every geometry), from, to}
         self.layers: list[_Layer] = []
         self.text = ""
         self.field_map = None  # the FieldMap of the feature source being read, if it is written as a mapping
@@ -358,6 +359,7 @@ class _Loader:
         submission._manifest = str(self.manifest)
         submission._crs_used = crs_used
         submission._load_notes = list(self.notes)
+        submission._reprojections = list(self.reprojections)
         submission._inputs = list(self.inputs)
         submission._warnings = [d for d in self.diagnostics if d.severity == "warning"]
         return submission
@@ -1006,6 +1008,8 @@ class _Loader:
             self.manifest_error(data, ("submission", "crs"), problem)
             return ""
         manifest_name = crs_mod.crs_name(manifest_crs)
+        if not self.plausible_crs(data, manifest_crs, manifest_name):
+            return manifest_name
         for layer in self.layers:
             layer_crs = layer.crs or manifest_crs
             misfit = crs_mod.check_coordinates(layer.geometries, layer_crs)
@@ -1019,6 +1023,7 @@ class _Loader:
             if layer.crs is not None and not crs_mod.same_crs(layer.crs, manifest_crs):
                 layer.geometries[:] = crs_mod.reproject(layer.geometries, layer.crs, manifest_crs)
                 self.notes.append(f"{layer.label}: reprojected from {crs_mod.crs_name(layer.crs)} to {manifest_name} (the manifest's CRS)")
+                self.reprojections.append({"layer": layer.label, "from": crs_mod.crs_name(layer.crs), "to": manifest_name})
         if not manifest_crs.is_geographic or any(d.severity == "error" for d in self.diagnostics):
             return manifest_name
         arrays = [layer.geometries for layer in self.layers if len(layer.geometries)]
@@ -1041,7 +1046,41 @@ class _Loader:
             f"submission.crs {manifest_name} is geographic (degrees): every geometry was reprojected to {target_name} "
             f"({target.name}, central meridian {3 * zone}E), the zone of the data's centre ({centre:.3f}E), for areas and distances in metres"
         )
+        for entry in self.reprojections:  # a layer of its own CRS went to the manifest's degrees, then on
+            entry["to"] = target_name
+        self.reprojections.append({"layer": None, "from": manifest_name, "to": target_name})
         return target_name
+
+    def plausible_crs(self, data: LocDict, manifest_crs: pyproj.CRS, manifest_name: str) -> bool:
+        """The declared CRS is one planning data are drawn in, and the coordinates given in it (those of layers
+        without a CRS of their own) fit it: their zone number, their place. A mismatch is an error at `crs:`
+        (or at the layer that declares its own), naming the CRS the coordinates were likely drawn in."""
+        own = [layer.geometries for layer in self.layers if layer.crs is None and len(layer.geometries)]
+        found = crs_mod.check_plausible(np.concatenate(own) if own else np.empty(0, dtype=object), manifest_crs)
+        if found is not None:
+            message, hint = self._implausible(found)
+            self.manifest_error(data, ("submission", "crs"), f"the declared CRS does not fit the data: {message}", hint)
+            return False
+        ok = True
+        for layer in self.layers:
+            if layer.crs is None:
+                continue
+            found = crs_mod.check_plausible(layer.geometries, layer.crs)
+            if found is not None:
+                message, hint = self._implausible(found)
+                w = layer.where(0)
+                self.error(w.path, f"layer {layer.label}: its own CRS {crs_mod.crs_name(layer.crs)} does not fit it: {message}",
+                           line=1 if w.path != self.name else w.line, field="crs", hint=hint)
+                ok = False
+        return ok
+
+    @staticmethod
+    def _implausible(found: Any) -> tuple[str, str | None]:
+        if found.likely is None:
+            return found.message, "declare the CRS the coordinates were drawn in, or reproject the data to a CGCS2000 Gauss-Krüger zone"
+        code = found.likely.split(" ", 1)[0]
+        return (f"{found.message}; the coordinates fit {found.likely}",
+                f"declare crs: {code} if the data are in it, else reproject them to it")
 
     # -- the six inventories (unit_plan.inventories): inline records or feature sources, a place optional
 
