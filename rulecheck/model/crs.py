@@ -194,6 +194,8 @@ GK3_CM_EPSG_OFFSET, GK6_CM_EPSG_OFFSET = 4509, 4489
 # how far outside its area of use (degrees) data may lie and still be taken as meant for the CRS: a county
 # straddles a zone boundary now and then, and sea areas lie off the onshore area of use
 LON_MARGIN, LAT_MARGIN = 1.5, 2.0
+# coordinates spread wider than this (metres) are not one unit's data in one frame, but layers in different ones
+MAX_EXTENT = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,8 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     xmin, ymin, xmax, ymax = bounds
     if max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
         return None  # degrees under a projected CRS: said per layer, where the coordinates are
+    if xmax - xmin > MAX_EXTENT or ymax - ymin > MAX_EXTENT:
+        return None  # layers drawn in different frames (a mix, not one CRS): said per layer, where they are
     name = _named(crs)
     found, own = easting_zone(xmin, xmax), declared_zone(crs)
     if found is not None and found != own:
@@ -309,7 +313,7 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
                          else "whose eastings carry no zone number (false easting 500000)")
         return Implausible(f"the eastings carry the Gauss-Krüger zone number {found} (e.g. {xmin:.2f}), but {name} is a CRS "
                            f"{declared_part}", _named(prefixed_zone_crs(found)))
-    if own is not None and found is None and 0 < xmin and xmax < 1_000_000:
+    if own is not None and found is None and 100_000 <= xmin and xmax < 1_000_000:
         return Implausible(f"the eastings carry no zone number (e.g. {xmin:.2f}), but {name} puts zone {own} in front of "
                            f"them (false easting {_parameter(crs, 'False easting'):.0f})", _named(likely))
     area = crs.area_of_use
