@@ -380,6 +380,11 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
         else:
             _write(dest, report.encoded_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
+        from .report.common import reprojection_line
+
+        moved = reprojection_line(record, lang)  # the reports said it; so does the terminal
+        if moved:
+            click.echo(moved)
         click.echo(report.render_summary_line(record, lang=lang))
 
     from .waivers import gate_fails

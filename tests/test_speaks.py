@@ -261,3 +261,9 @@ def test_a_reprojection_is_in_the_json_summary_and_in_chinese(reprojected):
     assert record["summary"]["reprojected"] == [{"layer": "layers/parcels.geojson", "from": "EPSG:4490", "to": "EPSG:4526"}]
     text = invoke("check", reprojected, "--lang", "zh").stdout
     assert "坐标已重投影：EPSG:4490 → EPSG:4526（layers/parcels.geojson）" in text
+
+
+def test_a_reprojection_is_said_on_the_terminal_when_the_reports_go_to_files(reprojected, tmp_path):
+    result = invoke("check", reprojected, "--format", "json", "--output", str(tmp_path / "r.json"), "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == SAID and result.stdout.splitlines()[1].endswith("PASSED")
