@@ -267,3 +267,14 @@ def test_a_reprojection_is_said_on_the_terminal_when_the_reports_go_to_files(rep
     result = invoke("check", reprojected, "--format", "json", "--output", str(tmp_path / "r.json"), "--lang", "en")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == SAID and result.stdout.splitlines()[1].endswith("PASSED")
+
+
+def test_an_attribute_beside_the_field_it_resembles_is_no_misspelling(tmp_path):
+    """ArcGIS gives a new Shapefile an `Id` column of its own: beside the id the records have, it switches nothing
+    off, so it is a warning (an attribute the contract does not know), not an error."""
+    manifest = _copy(tmp_path, CLEAN)
+    layer = manifest.parent / "layers" / "parcels.geojson"
+    _replace(layer, '"id": "P03",', '"id": "P03", "Id": 0,')
+    result = invoke("check", manifest, "--format", "json", "--lang", "en")
+    record = _record(result)
+    assert [d["message"] for d in record["diagnostics"]] == ["attribute 'Id' is not part of the contract and is ignored"]

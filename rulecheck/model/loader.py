@@ -876,10 +876,15 @@ class _Loader:
             others = fieldmap.preset_others(mapping.preset) if mapping.preset else frozenset()
         for key in unknown:
             holders = [i for i, r in enumerate(records) if key in r]
+            meant = fieldmap.near(key, contract)
+            if meant is not None:
+                # a record that has the field meant as well loses nothing (ArcGIS's own `Id` beside a mapped id)
+                holders = [i for i in holders if meant not in records[i]] or holders
+                if all(meant in records[i] for i in holders):
+                    meant = None
             w = where(holders[0])
             field_path, line = w.at(key)
             more = f", and {len(holders) - 1} more record{'s' * (len(holders) > 2)}" if len(holders) > 1 else ""
-            meant = fieldmap.near(key, contract)
             if meant is None and absent and key not in others:
                 source = fieldmap.near(key, list(absent))
                 if source is not None:
@@ -1115,8 +1120,10 @@ class _Loader:
             if found is not None:
                 message, hint = self._implausible(found)
                 w = layer.where(0)
+                # (a GDAL layer has feature ids, not lines: its CRS has no line to point at)
+                line = None if "#" in w.path else 1 if w.path != self.name else w.line
                 self.error(w.path, f"layer {layer.label}: its own CRS {crs_mod.crs_name(layer.crs)} does not fit it: {message}",
-                           line=1 if w.path != self.name else w.line, field="crs", hint=hint)
+                           line=line, field="crs", hint=hint)
                 ok = False
         return ok
 
