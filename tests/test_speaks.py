@@ -278,3 +278,17 @@ def test_an_attribute_beside_the_field_it_resembles_is_no_misspelling(tmp_path):
     result = invoke("check", manifest, "--format", "json", "--lang", "en")
     record = _record(result)
     assert [d["message"] for d in record["diagnostics"]] == ["attribute 'Id' is not part of the contract and is ignored"]
+
+
+@pytest.mark.parametrize("declared, said, likely", [
+    ("EPSG:4490", "the coordinates are not longitude/latitude (e.g. 38", "EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38)"),
+    ("EPSG:4326", "the coordinates are not longitude/latitude (e.g. 38", "EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38)"),
+])
+def test_projected_coordinates_under_a_geographic_crs_name_the_zone(tmp_path, declared, said, likely):
+    manifest = _copy(tmp_path)
+    _replace(manifest, "crs: EPSG:4526", f"crs: {declared}")
+    result = invoke("check", manifest, "--lang", "en")
+    assert result.returncode == 2
+    line = _line_of(manifest, f"crs: {declared}")
+    assert f"submission.yaml:{line}: error: submission.crs: the declared CRS does not fit the data: {said}" in result.stderr
+    assert f"the coordinates fit {likely}" in result.stderr, result.stderr

@@ -299,14 +299,20 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     problem = planning_problem(crs)
     if problem is not None:
         return Implausible(problem, _named(likely))
-    if bounds is None or not crs.is_projected:
-        return None  # nothing to compare; longitude/latitude are checked (and reprojected) on their own
+    if bounds is None:
+        return None  # nothing to compare
     xmin, ymin, xmax, ymax = bounds
-    if max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
-        return None  # degrees under a projected CRS: said per layer, where the coordinates are
     if xmax - xmin > MAX_EXTENT or ymax - ymin > MAX_EXTENT:
         return None  # layers drawn in different frames (a mix, not one CRS): said per layer, where they are
     name = _named(crs)
+    degrees = max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90
+    if crs.is_geographic:
+        return None if degrees else Implausible(
+            f"the coordinates are not longitude/latitude (e.g. {xmin:.2f}, {ymin:.2f}), but {name} is a geographic CRS in degrees",
+            _named(likely))
+    if degrees:
+        return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
+                           "is a projected CRS in metres", _named(likely))
     found, own = easting_zone(xmin, xmax), declared_zone(crs)
     if found is not None and found != own:
         declared_part = (f"whose eastings carry zone {own} (false easting {_parameter(crs, 'False easting'):.0f})" if own is not None
