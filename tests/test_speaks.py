@@ -160,7 +160,7 @@ def test_a_load_warning_is_printed_on_a_clean_run_and_listed_with_its_place(tmp_
         result = invoke("check", manifest, "--lang", "en", *args)
         assert result.returncode == 0, result.stderr
         assert re.search(rf"^layers/parcels\.geojson:{line}: warning: features\[\d+\]\.properties\.remarks: attribute "
-                         r"'remarks' is not part of the contract and is ignored$", result.stderr, re.M), (args, result.stderr)
+                         r"'remarks' is not part of the contract and is ignored \(parcel P03\)$", result.stderr, re.M), (args, result.stderr)
     (diagnostic,) = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["diagnostics"]
     assert {k: diagnostic[k] for k in ("severity", "path", "line")} == {"severity": "warning", "path": "layers/parcels.geojson",
                                                                          "line": line}
@@ -277,7 +277,7 @@ def test_an_attribute_beside_the_field_it_resembles_is_no_misspelling(tmp_path):
     _replace(layer, '"id": "P03",', '"id": "P03", "Id": 0,')
     result = invoke("check", manifest, "--format", "json", "--lang", "en")
     record = _record(result)
-    assert [d["message"] for d in record["diagnostics"]] == ["attribute 'Id' is not part of the contract and is ignored"]
+    assert [d["message"] for d in record["diagnostics"]] == ["attribute 'Id' is not part of the contract and is ignored (parcel P03)"]
 
 
 @pytest.mark.parametrize("declared, said, likely", [

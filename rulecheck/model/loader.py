@@ -899,7 +899,7 @@ class _Loader:
                            f"'{meant}' unread ({w.label}{more})", line=line, field=field_path, hint=f"did you mean '{meant}'?")
                 continue
             if mapping is None:
-                self.error(w.path, f"attribute '{key}' is not part of the contract and is ignored", line=line, field=field_path,
+                self.error(w.path, f"attribute '{key}' is not part of the contract and is ignored ({w.label}{more})", line=line, field=field_path,
                            severity="warning", hint="a rule pack reads it only if it declares it: field COLLECTION.NAME: TYPE")
                 place, warned = self.diagnostics[-1], True
             else:
