@@ -292,3 +292,25 @@ def test_projected_coordinates_under_a_geographic_crs_name_the_zone(tmp_path, de
     line = _line_of(manifest, f"crs: {declared}")
     assert f"submission.yaml:{line}: error: submission.crs: the declared CRS does not fit the data: {said}" in result.stderr
     assert f"the coordinates fit {likely}" in result.stderr, result.stderr
+
+
+def test_the_sarif_with_a_reprojection_and_a_load_warning_is_valid_and_locates_the_warning(reprojected, tmp_path):
+    import jsonschema
+
+    schemas = next((p for p in (Path("/work/shared/schemas"), Path(__file__).resolve().parents[2] / "shared" / "schemas")
+                    if p.exists()), None)
+    if schemas is None:
+        pytest.skip("the SARIF schema (../shared/schemas) is not beside this clone")
+    manifest = tmp_path / "bundle" / "submission.yaml"
+    shutil.copytree(reprojected.parent, manifest.parent)
+    _replace(manifest.parent / "layers" / "lines.geojson", '"id": "CL-PBF-01",', '"id": "CL-PBF-01", "remarks": "x",')
+    sarif = json.loads(invoke("check", manifest, "--format", "sarif", "--lang", "en").stdout)
+    schema = json.loads((schemas / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    assert sorted(jsonschema.Draft7Validator(schema).iter_errors(sarif), key=str) == []
+    notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["descriptor"]["id"] for n in notes] == ["reprojected", "load"]
+    assert notes[0]["message"]["text"] == SAID and notes[0]["level"] == "note"
+    assert notes[1]["level"] == "warning" and "remarks" in notes[1]["message"]["text"]
+    assert notes[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "layers/lines.geojson"
+    assert notes[1]["locations"][0]["physicalLocation"]["region"]["startLine"] == _line_of(
+        manifest.parent / "layers" / "lines.geojson", '"remarks"')
