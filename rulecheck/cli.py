@@ -371,6 +371,10 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         )
         if timings:
             _print_timings(record["timings"])
+        for warning in record.get("diagnostics") or []:  # what the load found wrong but not fatal: said on every run
+            click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
+                                  column=warning.get("column"), field=warning.get("field"),
+                                  severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
 
         if config and config.path:  # an auditor sees which settings file shaped the gate
             record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
@@ -395,6 +399,10 @@ def _check_county(submission, rule_paths, param_paths, as_of, select, ignore, fa
         list(options.select) or None, list(options.ignore) or None)
     record = check_county(submission, options, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler,
                           allow_outside=allow_outside)
+    for warning in record.get("diagnostics") or []:  # each unit's load warnings, as a unit's check says them
+        click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
+                              column=warning.get("column"), field=warning.get("field"),
+                              severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
     _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
           _input_paths(record, submission, waiver_path, *rule_paths, *param_paths))
 
@@ -414,6 +422,11 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
         else:
             _write(dest, report.encoded_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
+        from .report.common import reprojection_line
+
+        moved = reprojection_line(record, lang)  # the reports said it; so does the terminal
+        if moved:
+            click.echo(moved)
         click.echo(report.render_summary_line(record, lang=lang))
 
     from .waivers import gate_fails

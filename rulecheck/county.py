@@ -352,7 +352,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
     from .engine import _conflict_key
 
     units_of = {u.id: u for u in county.units}
-    conflicts, indeterminate, outcomes, catalog, params = [], [], {}, {}, {}
+    conflicts, indeterminate, outcomes, catalog, params, diagnostics = [], [], {}, {}, {}, []
     rows = []
     inputs = {}
     order = {u.id: n for n, u in enumerate(county.units)}
@@ -372,6 +372,8 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
         for outcome in record["outcomes"]:
             if outcome["rule"] not in across:
                 _add_outcome(outcomes, outcome)
+        for warning in record.get("diagnostics") or []:  # what the unit's load found wrong but not fatal
+            diagnostics.append({**warning, "unit": unit.id, "path": _moved({"path": warning.get("path")}, folder)["path"]})
         for entry in record["rules"]["catalog"]:
             catalog.setdefault(entry["id"], entry)
         for param in record["rules"]["params"]:
@@ -428,6 +430,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
         "outcomes": [outcomes[k] for k in sorted(outcomes, key=_rule_order)],
         "indeterminate": indeterminate,
         "waivers": _merged_waivers(results),
+        "diagnostics": diagnostics,
         "county": {
             "scheme": {"id": scheme.id, "path": scheme._path, "based_on": scheme.based_on},
             "units": rows,
