@@ -94,8 +94,9 @@ def test_nothing_fires_in_the_clean_county_but_the_unit_drawn_wrong(clean):
 
 def test_every_conflict_of_a_county_report_names_its_unit(defects):
     _, record = defects
-    assert record["conflicts"] and all(c.get("unit") and c.get("units") for c in record["conflicts"]
-                                       if c["rule"] != "CTY-020" or c.get("units"))
+    assert record["conflicts"] and all(c.get("unit") and c.get("units") and c["unit"] == c["units"][0]
+                                       for c in record["conflicts"])
+    assert {c["unit"] for c in record["conflicts"]} == {"U01", "U02", "U03", "U04"}
     # a unit's conflicts point at its own files, from the county's folder
     paths = {s["source"]["path"] for c in record["conflicts"] for s in c["subjects"] if s.get("source")}
     assert any(p.startswith("U02/") for p in paths) and not any(p.startswith("..") for p in paths)
