@@ -756,8 +756,13 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
               help="Forget checks and jobs older than this (0: keep them for ever).")
 @click.option("--server-name", default=None, metavar="NAME",
               help="This server's name in the job table (distinct per server sharing one PostgreSQL).")
+@click.option("--grace-seconds", type=click.FloatRange(min=0), default=30, show_default=True,
+              help="A worker that has not answered this long after --run-seconds is killed (its job fails).")
+@click.option("--database-timeout", type=click.FloatRange(min=0.1), default=5, show_default=True,
+              help="Seconds the database may be busy or unreachable before a request gets 503.")
 def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, workers, max_upload_mb, max_files,
-          max_expanded_mb, job_threshold_mb, run_seconds, retention_days, server_name):
+          max_expanded_mb, job_threshold_mb, run_seconds, retention_days, server_name, grace_seconds,
+          database_timeout):
     """Serve checks over HTTP (POST /checks, GET /checks/{id}, /submissions, /rules, /health, /ready).
 
     The OpenAPI document is at /openapi.json, its browsable form at /docs. See docs/service.md.
@@ -784,7 +789,8 @@ def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, w
                                limits=BundleLimits(max_upload_mb=max_upload_mb, max_files=max_files,
                                                    max_expanded_mb=max_expanded_mb),
                                job_threshold_mb=job_threshold_mb, run_seconds=run_seconds,
-                               retention_days=retention_days, server_name=server_name)
+                               retention_days=retention_days, server_name=server_name,
+                               kill_grace_seconds=grace_seconds, database_seconds=database_timeout)
     run(settings, host=host, port=port)
 
 

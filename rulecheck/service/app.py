@@ -609,6 +609,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 raise Problem(400, "empty request body: send a zip bundle or a manifest", "empty")
             if media in ("application/zip", "application/x-zip-compressed") and data[:2] != b"PK":
                 raise Problem(400, "the body is declared application/zip but is not a zip archive", "bad-bundle")
+            as_job = mode == "async" or (mode != "sync" and len(data) > settings.job_threshold_mb * 1024 * 1024)
             digest = hashlib.sha256(data + b"\0" + str(sorted(request.query_params.multi_items())).encode()
                                     + fmt.encode()).hexdigest()
             if key is not None:
@@ -632,8 +633,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                    "request_sha256": digest, "options": {
                        "as_of": as_of.isoformat() if as_of else None, "select": select, "ignore": ignore,
                        "fail_on": fail_on, "lang": lang, "waivers": waivers, "manifest_query": manifest,
-                       "format": fmt}}
-            as_job = mode == "async" or (mode != "sync" and len(data) > settings.job_threshold_mb * 1024 * 1024)
+                       "format": fmt, "sync": not as_job}}
             service.folders[check_id] = folder
             waiter = None if as_job else service.wait_for(check_id)
             try:  # 202 (or the report) only once the job is committed
@@ -700,7 +700,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise Problem(422, "this Idempotency-Key was already used for another request (another body or "
                                "query): use a new key", "idempotency-key-reused", check=job["id"])
         headers = {"Idempotent-Replayed": "true"}
-        if mode == "sync" or (mode is None and job["state"] in ("queued", "running") and False):
+        if job["options"].get("sync"):  # the first answer was the report: so is the retry's
             job = await wait_ended(job)
         return await job_answer(request, job, fmt, principal, headers)
 
