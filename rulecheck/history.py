@@ -124,7 +124,11 @@ class History:
     def ping(self) -> None:
         """Raises when the database cannot be reached (and, for SQLite, written)."""
         with self._engine.connect() as db:
-            db.execute(sa.text("SELECT 1"))
+            if self.sqlite:  # a lock another process holds blocks writing, not SELECT 1
+                db.exec_driver_sql("BEGIN IMMEDIATE")
+                db.rollback()
+            else:
+                db.execute(sa.text("SELECT 1"))
 
     # ---- jobs ------------------------------------------------------------------------------------------
 

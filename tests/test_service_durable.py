@@ -456,12 +456,13 @@ def test_idempotency_key_returns_the_first_answer(svc):
         for key, value in headers.items():
             request.add_header(key, value)
         with __import__("urllib.request").request.urlopen(request, timeout=120) as response:
-            answers.append((response.status, dict(response.headers), response.read()))
-    assert {a[1]["X-Rulecheck-Check"] for a in answers} == {answers[0][1]["X-Rulecheck-Check"]}
+            answers.append((response.status, {k.lower(): v for k, v in response.headers.items()},
+                            response.read()))
+    assert {a[1]["x-rulecheck-check"] for a in answers} == {answers[0][1]["x-rulecheck-check"]}
     assert all(a[0] == 200 for a in answers) and json.loads(answers[1][2]) == json.loads(answers[0][2])
-    assert answers[1][1].get("Idempotent-Replayed") == "true"
+    assert answers[1][1].get("idempotent-replayed") == "true"
     status, _, body = call(svc, "GET", "/submissions/MIN-HISTORY/checks?limit=200")
-    assert sum(1 for r in json.loads(body)["rounds"] if r["check"] == answers[0][1]["X-Rulecheck-Check"]) == 1
+    assert sum(1 for r in json.loads(body)["rounds"] if r["check"] == answers[0][1]["x-rulecheck-check"]) == 1
     # the same key with another body
     request = __import__("urllib.request").request.Request(svc["base"] + "/checks?mode=sync", data=MINIMAL,
                                                             method="POST")
@@ -572,7 +573,7 @@ def test_health_answers_while_a_large_report_is_rendered(svc):
     big = json.loads(json.dumps(record))
     big["submission"] = {**big["submission"], "id": "BIG-REPORT"}
     big["conflicts"] = [dict(c, subjects=[dict(s, id=f"{s['id']}-{n}") for s in c["subjects"]])
-                        for n in range(9000) for c in record["conflicts"]]
+                        for n in range(1000) for c in record["conflicts"]]
     store = History(svc["data"] / "history.sqlite")
     try:
         store.add("big-report-check", big, {"lang": "en"}, owner="ops")
@@ -606,10 +607,11 @@ def test_schemathesis_finds_nothing_against_the_served_schema(svc):
         [str(st), "run", svc["base"] + "/openapi.json", "-H", f"Authorization: Bearer {TOKEN}",
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                      "response_schema_conformance,response_headers_conformance",
-         "--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--workers", "1",
-         "--exclude-path-regex", "^/checks$", "--suppress-health-check", "all"],
-        capture_output=True, text=True, timeout=180, env={**os.environ, "NO_COLOR": "1"})
+         "--phases", "coverage,fuzzing", "--max-examples", "5", "--workers", "2", "--max-time", "20",
+         "--suppress-health-check", "all"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "8 passed" in result.stdout  # every operation was tried, POST /checks included
 
 
 # ---- several servers on one PostgreSQL -------------------------------------------------------------------
