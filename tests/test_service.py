@@ -490,37 +490,10 @@ def test_impact_against_the_service_history(server, tmp_path):
     assert all(c["rule"] in ("IND-030", "IND-032") for row in rows for c in row.get("added", []))
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A throwaway PostgreSQL (initdb + pg_ctl on a free port), when the server binaries are on PATH."""
-    import pwd
-    import shutil
-    import tempfile
-
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
-    pytest.importorskip("psycopg")
-    folder = Path(tempfile.mkdtemp(prefix="rulecheck-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-        prefix = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = folder / "data"
-    subprocess.run([*prefix, initdb, "-D", str(data), "-U", "rulecheck", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://rulecheck@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The shared throwaway PostgreSQL (tests/conftest.py), skipped without initdb and pg_ctl."""
+    return postgres_server[0]
 
 
 def test_history_in_postgresql(postgres_url, tmp_path):
