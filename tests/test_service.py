@@ -523,5 +523,6 @@ def test_history_in_postgresql(postgres_url, tmp_path):
         latest = store.latest_bundles()
     finally:
         store.close()
+    latest = [item for item in latest if item["submission"] == "MIN-HISTORY"]  # the database is shared
     assert [(item["submission"], item["check"]) for item in latest] == [("MIN-HISTORY", checks[1])]
     assert b"term_years: 90" in latest[0]["data"]
