@@ -260,13 +260,15 @@ class History:
             db.execute(CHECKS.insert().values(**row))
 
     def report_text(self, check_id: str) -> tuple[str, dict] | None:
-        """The stored JSON report's text and its row's verdict, owner and submission; None when unknown."""
+        """The stored JSON report's text and its row's verdict, owner, submission and language; None when
+        unknown."""
         with self._engine.connect() as db:
-            row = db.execute(sa.select(CHECKS.c.report, CHECKS.c.verdict, CHECKS.c.owner, CHECKS.c.submission)
-                             .where(CHECKS.c.id == check_id)).first()
+            row = db.execute(sa.select(CHECKS.c.report, CHECKS.c.verdict, CHECKS.c.owner, CHECKS.c.submission,
+                                       CHECKS.c.options).where(CHECKS.c.id == check_id)).first()
         if row is None:
             return None
-        return row[0], {"verdict": row[1], "owner": row[2], "submission": row[3]}
+        lang = (json.loads(row[4]) if row[4] else {}).get("lang")
+        return row[0], {"verdict": row[1], "owner": row[2], "submission": row[3], "lang": lang}
 
     def report(self, check_id: str) -> dict | None:
         found = self.report_text(check_id)

@@ -659,3 +659,40 @@ def test_two_servers_share_one_postgresql_queue_and_503_when_it_stops(postgres_s
         stop_server(first)
         stop_server(second)
     assert all(gone(pid) for pid in workers)
+
+
+# ---- retention, token file ----------------------------------------------------------------------------------
+
+def test_retention_forgets_old_checks_and_their_bundles(tmp_path):
+    from rulecheck.service.app import ServiceSettings, create_app
+
+    data = tmp_path / "data"
+    store = History(data / "history.sqlite")
+    record = cli_report("minimal")
+    store.add("old-check", record, {"lang": "zh"}, b"the old bundle", owner="ops")
+    store.add("new-check", record, {"lang": "zh"}, b"the new bundle", owner="ops")
+    store.close()
+    with sqlite3.connect(data / "history.sqlite") as db:
+        db.execute("UPDATE checks SET created = '2020-01-01T00:00:00.000+00:00' WHERE id = 'old-check'")
+    app = create_app(ServiceSettings(data_dir=data, workers=1, retention_days=30))
+    app.state.service.prune()
+    app.state.history.close()
+    store = History(data / "history.sqlite")
+    try:
+        assert store.report("old-check") is None and store.report("new-check") is not None
+        assert [item["check"] for item in store.latest_bundles()] == ["new-check"]
+    finally:
+        store.close()
+    with sqlite3.connect(data / "history.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM bundles").fetchone()[0] == 1
+
+
+def test_a_token_file_with_an_unknown_role_stops_the_start(tmp_path):
+    from click.testing import CliRunner
+
+    from rulecheck.cli import cli
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("s3cret superuser root\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["serve", "--token-file", str(tokens), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "unknown role 'superuser'" in result.output and "tokens:1" in result.output

@@ -140,6 +140,7 @@ class Service:
         self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.renderer: Worker | None = None
+        self.pruned = time.monotonic()
         self.render_lock = threading.Lock()
 
     # ---- life ------------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ class Service:
             self.threads.append(thread)
 
     def prune(self) -> None:
+        self.pruned = time.monotonic()
         if self.settings.retention_days > 0:
             before = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=self.settings.retention_days))
             gone = self.history.prune(before.isoformat(timespec="milliseconds"))
@@ -250,10 +252,10 @@ class Service:
                 job = self.history.job(job_id)
             except sa.exc.SQLAlchemyError:
                 return
-            if job is None or job["state"] not in ("queued",) and job.get("server") != self.name:
+            if job is None or job["state"] != "queued":  # taken by another server (this one pops its own)
                 self.folders.pop(job_id, None)
                 shutil.rmtree(folder, ignore_errors=True)
-        if dt.datetime.now().minute == 0:
+        if time.monotonic() - self.pruned > 3600:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 self.prune()
 
@@ -543,7 +545,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             return Response(status_code=304, headers=headers)
         if fmt == "json":
             return Response(text, media_type=CONTENT_TYPES["json"], headers=headers)
-        lang = "en" if '"lang": "en"' in text[:200000] else "zh"
+        lang = row["lang"] or "zh"
         body = await asyncio.to_thread(service.render, text, fmt, lang)
         return Response(body, media_type=CONTENT_TYPES[fmt], headers=headers)
 
@@ -673,7 +675,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                     pass
             else:
                 await asyncio.sleep(0.5)
-            job = await asyncio.to_thread(history.job, check_id)
+            try:
+                job = await asyncio.to_thread(history.job, check_id)
+            except sa.exc.SQLAlchemyError:  # the database is away for a moment: the job goes on
+                continue
             if service.is_closing and job["state"] in ("queued", "running"):
                 service.waiters.pop(check_id, None)
                 outcome = {"state": "closing"}
