@@ -41,7 +41,11 @@ def _free_port() -> int:
 def start_server(data: Path, *options: str):
     """`rulecheck serve` on a free port in a subprocess, once /health answers: (process, base URL)."""
     port = _free_port()
-    env = {**os.environ, "RULECHECK_TOKEN": TOKEN}
+    env = {key: value for key, value in os.environ.items() if key != "RULECHECK_TOKEN"}
+    if "--token-file" not in options:  # the tests' token is an admin's: it may select, ignore and waive
+        tokens = Path(data).parent / f"{Path(data).name}-tokens"
+        tokens.write_text(f"{TOKEN} admin tests\n", encoding="utf-8")
+        options = ("--token-file", str(tokens), *options)
     process = subprocess.Popen([sys.executable, "-m", "rulecheck", "serve", "--port", str(port), "--data-dir",
                                 str(data), *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

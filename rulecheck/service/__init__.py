@@ -35,14 +35,15 @@ def is_loopback(host: str) -> bool:
 
 
 def parse_tokens(text: str, where: str = "token file") -> dict[str, Principal]:
-    """``TOKEN [ROLE [NAME]]`` a line (``#`` comments, blank lines skipped). A token alone is an admin (a file
-    of one line is the single shared token of earlier versions); a missing name is derived from the token."""
+    """``TOKEN [ROLE [NAME]]`` a line (``#`` comments, blank lines skipped). A token alone is a submitter's (the
+    one shared token of earlier versions may post and read, not change the gate); a missing name is derived from
+    the token."""
     tokens: dict[str, Principal] = {}
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
-        token, role = words[0], (words[1] if len(words) > 1 else "admin")
+        token, role = words[0], (words[1] if len(words) > 1 else "submitter")
         if role not in ROLES:
             raise ValueError(f"{where}:{number}: unknown role {role!r}; roles: {', '.join(ROLES)}")
         if len(words) > 3:
@@ -57,11 +58,11 @@ def parse_tokens(text: str, where: str = "token file") -> dict[str, Principal]:
 
 
 def read_tokens(token_file: str | None) -> dict[str, Principal] | None:
-    """The tokens of --token-file, else RULECHECK_TOKEN (an admin), else None (no authentication)."""
+    """The tokens of --token-file, else RULECHECK_TOKEN (a submitter's), else None (no authentication)."""
     if token_file:
         return parse_tokens(Path(token_file).read_text(encoding="utf-8"), token_file)
     token = os.environ.get(TOKEN_VARIABLE)
-    return {token: Principal("admin", "admin")} if token else None
+    return parse_tokens(token, TOKEN_VARIABLE) if token and token.strip() else None
 
 
 def read_token(token_file: str | None) -> str | None:

@@ -63,7 +63,7 @@ RENDER_IN_PROCESS_BYTES = 2 * 1024 * 1024
 
 @dataclass
 class ServiceSettings:
-    # one shared token (an admin), or `tokens`: token -> Principal (a token file); neither: no authentication
+    # one shared token (a submitter's), or `tokens`: token -> Principal (a token file); neither: no authentication
     token: str | None = None
     tokens: dict | None = None
     data_dir: Path = field(default_factory=lambda: __import__("rulecheck.history").history.default_data_dir())
@@ -374,7 +374,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     scratch.chmod(0o700)
     tokens: dict[str, Principal] = dict(settings.tokens or {})
     if settings.token:
-        tokens.setdefault(settings.token, Principal("admin", "admin"))
+        tokens.setdefault(settings.token, Principal("submitter", "submitter"))
     anonymous = Principal("local", "admin") if not tokens else None
     ruleset = ruleset_for(settings.rules, settings.params)  # a bad pack stops the start, not the first request
     history = History(settings.database or settings.data_dir / "history.sqlite", settings.database_seconds)
