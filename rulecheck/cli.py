@@ -791,7 +791,13 @@ def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, w
                                job_threshold_mb=job_threshold_mb, run_seconds=run_seconds,
                                retention_days=retention_days, server_name=server_name,
                                kill_grace_seconds=grace_seconds, database_seconds=database_timeout)
-    run(settings, host=host, port=port)
+    try:
+        run(settings, host=host, port=port)
+    except Exception as error:  # the history database cannot be opened: a message, not a traceback
+        if type(error).__module__.startswith("sqlalchemy"):
+            raise click.UsageError(f"the history database cannot be opened: {error.__class__.__name__}: "
+                                   f"{str(error).splitlines()[0]}") from None
+        raise
 
 
 @cli.command()

@@ -243,7 +243,12 @@ class Service:
                     self.ready.wait(0.5)
                 continue
             idle = 0
-            self._run(index, job)
+            try:
+                self._run(index, job)
+            except Exception:  # a bug must not stop the slot: the job fails, the queue goes on
+                log.exception("slot %d: job %s", index, job["id"])
+                with contextlib.suppress(Exception):
+                    self._store(job, {"error": "internal error while running the check"})
 
     def _sweep(self) -> None:
         """Folders of jobs another server (sharing the database) took: removed once the job left the queue."""
@@ -492,8 +497,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                           headers={"Retry-After": "5"}) from None
         if service.is_closing:
             raise Problem(503, "the server is shutting down", "shutting-down")
-        if not any(thread.is_alive() for thread in service.threads):
-            raise Problem(503, "no worker slot is running", "no-workers")
+        if not any(thread.is_alive() for thread in service.threads) or not service.alive_workers():
+            raise Problem(503, "no worker process is up (starting, or being replaced)", "no-workers",
+                          headers={"Retry-After": "2"})
         return {"status": "ready", "database": "ok", "workers": service.alive_workers()}
 
     @app.get("/docs", include_in_schema=False)
