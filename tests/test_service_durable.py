@@ -407,7 +407,8 @@ def test_every_error_is_problem_details(svc):
         ("GET", "/no/such/path", None, None, None, TOKEN, 404),
         ("DELETE", "/checks/nope", None, None, None, TOKEN, 405),
         ("GET", "/rules", None, None, None, "wrong", 401),
-        ("GET", "/submissions?cursor=%%%", None, None, None, TOKEN, 400),
+        ("GET", "/submissions?cursor=%%%", None, None, None, TOKEN, 422),
+        ("GET", "/submissions?cursor=bm90LWEtY3Vyc29y", None, None, None, TOKEN, 400),
         ("GET", "/submissions?limit=0", None, None, None, TOKEN, 422),
         ("GET", "/submissions", None, None, "text/html", TOKEN, 406),
     ]
@@ -599,19 +600,19 @@ def test_health_answers_while_a_large_report_is_rendered(svc):
     assert len(latencies) > 3 and max(latencies) < 0.5, max(latencies)
 
 
-def test_schemathesis_finds_nothing_against_the_served_schema(svc):
+def test_schemathesis_finds_nothing_against_the_served_schema(svc, tmp_path):
     st = Path(sys.executable).with_name("st")
     if not st.exists():
         pytest.skip("schemathesis is not installed")
     result = subprocess.run(
         [str(st), "run", svc["base"] + "/openapi.json", "-H", f"Authorization: Bearer {TOKEN}",
-         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                     "response_schema_conformance,response_headers_conformance",
-         "--phases", "coverage,fuzzing", "--max-examples", "5", "--workers", "2", "--max-time", "8",
-         "--suppress-health-check", "all"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+         # every check but positive_data_acceptance: a schema-valid body (any bytes) is not a valid bundle, and
+         # the service's 400/422 for it is the located refusal the API promises
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+         "--phases", "fuzzing", "--max-examples", "4", "--workers", "2", "--suppress-health-check", "all"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "8 passed" in result.stdout  # every operation was tried, POST /checks included
+    assert "Tested: 8" in result.stdout  # every operation was tried, POST /checks included
 
 
 # ---- several servers on one PostgreSQL -------------------------------------------------------------------

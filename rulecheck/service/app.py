@@ -57,6 +57,7 @@ CONTENT_TYPES = {"json": "application/json", "sarif": "application/sarif+json", 
 UPLOAD_TYPES = ("application/zip", "application/x-zip-compressed", "application/yaml", "application/x-yaml",
                 "text/yaml", "text/x-yaml", "multipart/form-data", "application/octet-stream")
 PROBLEM_TYPE = "application/problem+json"
+CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,200}$"
 # a report larger than this is rendered into another format by a worker process, not in the server
 RENDER_IN_PROCESS_BYTES = 2 * 1024 * 1024
 
@@ -563,7 +564,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                   "application/zip": {"schema": {"type": "string", "format": "binary"}},
                   "application/yaml": {"schema": {"type": "string"}},
                   "multipart/form-data": {"schema": {"type": "object", "properties": {
-                      "bundle": {"type": "string", "format": "binary"}}, "required": ["bundle"]}}}},
+                      "bundle": {"type": "string", "format": "binary"}}, "required": ["bundle"],
+                      "additionalProperties": False}}}},
                   "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                                   "schema": {"type": "string", "maxLength": 200},
                                   "description": "A retry with the same key gets the first request's answer"}]})
@@ -736,7 +738,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.get("/submissions", dependencies=[only("limit", "cursor")],
              summary="The submissions in the history (a submitter's own only), by id, a page at a time")
     async def submissions(request: Request, limit: int = Query(50, ge=1, le=500),
-                          cursor: str | None = Query(None, description="`next` of the page before"),
+                          cursor: str | None = Query(None, description="`next` of the page before",
+                                                     pattern=CURSOR_PATTERN),
                           principal: Principal = Depends(who)) -> dict:
         json_only(request)
         after = _decode_cursor(cursor, str) if cursor else None
@@ -749,7 +752,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.get("/submissions/{submission_id}/checks", dependencies=[only("limit", "cursor")],
              summary="The rounds of a submission, each with new / persisting / resolved / not rechecked")
     async def submission_checks(request: Request, submission_id: str, limit: int = Query(20, ge=1, le=200),
-                                cursor: str | None = Query(None, description="`next` of the page before"),
+                                cursor: str | None = Query(None, description="`next` of the page before",
+                                                           pattern=CURSOR_PATTERN),
                                 principal: Principal = Depends(who)) -> dict:
         json_only(request)
         start = _decode_cursor(cursor, int) if cursor else 0
