@@ -132,6 +132,9 @@ def test_a_partial_indicator_proposal_passes(tmp_path):
     [
         ("2019-06-01", 1, "《矿产资源勘查区块登记管理办法》（国务院令第240号）第十条", "secondary"),
         ("2021-01-01", 0, "《自然资源部关于推进矿产资源管理改革若干事项的意见（试行）》（自然资规〔2019〕7号）第七项", "secondary"),
+        # the trial opinions were replaced in 2023 (by a text whose item is not checked), then by the revised law
+        ("2024-01-01", 0, "《自然资源部关于深化矿产资源管理改革若干事项的意见》（自然资规〔2023〕6号）（条款待核）", "unverified"),
+        ("2026-03-01", 0, "《矿产资源法》（2024年修订）第二十四条", "secondary"),
     ],
 )
 def test_an_exploration_licence_cites_the_text_in_force(as_of, code, citation, provenance):
@@ -150,7 +153,7 @@ def test_an_exploration_licence_cites_the_text_in_force(as_of, code, citation, p
 def test_every_edition_applied_is_listed_with_date_source_and_provenance():
     _, record = report(FIXTURES / "eco-recreation" / "submission.yaml")
     params = record["rules"]["params"]
-    assert params and all(p["from"] and p["source"] and p["provenance"] in ("official", "secondary", "practice")
+    assert params and all(p["from"] and p["source"] and p["provenance"] in ("official", "secondary", "practice", "unverified")
                           for p in params)
     names = {p["name"] for p in params}
     assert {"max_term_transfer", "industrial_min_coverage", "public_auction_awards", "operating"} <= names
@@ -168,3 +171,111 @@ def test_a_right_without_a_term_is_a_conflict_not_a_pass(tmp_path):
     assert code == 1
     assert {r: [s["id"] for c in cs for s in c["subjects"]] for r, cs in fired(record).items()} == {
         "SUP-006": ["R1"], "SUP-007": ["C1/R1", "R1"]}
+
+
+# ---- issue 20: the law as it is ---------------------------------------------------------------------------------
+
+
+def write(path: Path, manifest: dict) -> Path:
+    path.write_text(yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def allocated_school(tmp_path: Path, as_of: str = "2026-03-01") -> dict:
+    """An allocated (划拨) school parcel (0804) with its planning conditions, no term anywhere."""
+    path = one_parcel_transfer(tmp_path, "0804", as_of, far_max=1.2, density_max=35, green_min=30, height_max=15)
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    right = manifest["unit_plan"]["rights"][0]
+    right["supply_method"] = "allocation"
+    del right["term_years"]
+    manifest["unit_plan"]["packages"][0]["supply"] = {"method": "allocation"}
+    contract = manifest["contracts"][0]
+    contract["method"] = "allocation"
+    del contract["award"], contract["items"][0]["term_years"]
+    return manifest
+
+
+def test_an_allocated_school_parcel_without_a_term_passes(tmp_path):
+    """Finding 1: 城市房地产管理法 第二十三条第二款: an allocated right has no term, so none is demanded of it."""
+    path = write(tmp_path / "submission.yaml", allocated_school(tmp_path))
+    code, record = report(path, "--ignore", "DOC")
+    assert code == 0, record["conflicts"]
+    assert record["conflicts"] == [] and record["indeterminate"] == []
+    outcomes = {o["rule"]: o["status"] for o in record["outcomes"]}
+    assert outcomes["SUP-006"] == outcomes["SUP-007"] == "not_applicable"
+    # the same school transferred (出让) without a term is caught, each kind citing its own text in force
+    manifest = allocated_school(tmp_path)
+    manifest["unit_plan"]["rights"][0]["supply_method"] = "transfer"
+    manifest["contracts"][0]["method"] = "transfer"
+    manifest["contracts"][0]["award"] = "listing"
+    manifest["unit_plan"]["packages"][0]["supply"] = {"method": "transfer", "award": "listing", "reserve_price_wan_yuan": 100}
+    code, record = report(write(tmp_path / "submission.yaml", manifest), "--ignore", "DOC")
+    assert code == 1 and set(fired(record)) == {"SUP-006", "SUP-007"}, fired(record)
+    basis = fired(record)["SUP-007"][0]["basis"]
+    assert "《民法典》第三百四十八条（建设用地使用权的最高年限与出让合同载明的期限）" in basis
+    assert "《矿产资源法》（2024年修订）第二十四条（探矿权、采矿权）" in basis and "国务院令第240号" not in basis
+    # before 2021 the contract clause was 物权法 第一百三十八条
+    code, record = report(write(tmp_path / "submission.yaml", manifest), "--ignore", "DOC", "--as-of", "2015-06-01",
+                          "--select", "SUP-007")
+    assert code == 1 and "《物权法》第一百三十八条" in record["conflicts"][0]["basis"]
+    assert "民法典" not in record["conflicts"][0]["basis"]
+
+
+def collective_warehouse(tmp_path: Path) -> Path:
+    path = one_parcel_transfer(tmp_path, "1101", "2026-03-01", award="listing", far_max=1.2, density_max=35,
+                               green_min=15, height_max=15)
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    manifest["unit_plan"]["rights"][0].update(kind="collective_construction_land_use", ownership="collective")
+    return write(path, manifest)
+
+
+def test_collective_warehousing_entering_the_market_in_2026_passes(tmp_path):
+    """Finding 2: "工业、商业等经营性用途" is an open list: warehousing (1101) may enter the market too."""
+    path = collective_warehouse(tmp_path)
+    code, record = report(path, "--ignore", "DOC")
+    assert code == 0 and record["conflicts"] == [] and record["indeterminate"] == [], record["conflicts"]
+    outcomes = {o["rule"]: o["status"] for o in record["outcomes"]}
+    assert outcomes["SUP-028"] == outcomes["SUP-029"] == "pass"
+    (group,) = [p for p in record["rules"]["params"] if p["name"] == "collective_market_entry"]
+    assert group["value"] == "09, 1001, 11" and group["from"] == "2021-09-01"
+    assert "《土地管理法实施条例》（2021年修订）第三十八条" in group["source"]
+    # in 2018 the 1998 text forbade it: still caught
+    code, record = report(path, "--as-of", "2018-06-01", "--select", "SUP-028")
+    assert code == 1 and record["conflicts"][0]["basis"].startswith("《土地管理法》（1998年修订）第六十三条")
+
+
+def test_a_2001_commercial_agreement_transfer_warns(tmp_path):
+    """Finding 3: from 1995-01-01 城市房地产管理法 第十二条第二款 asked for auction or tender where conditions allowed."""
+    path = one_parcel_transfer(tmp_path, "0901", "2001-06-01", far_max=1.2, density_max=35, green_min=30, height_max=15)
+    result = run("check", path, "--select", "SUP-021,SUP-022", "--lang", "zh", "--no-color")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "警告 SUP-021" in result.stdout and "0 个错误，2 个警告" in result.stdout
+    assert "依据: 《城市房地产管理法》（1994年）第十二条第二款：〔大意〕商业、旅游、娱乐和豪华住宅用地，有条件的，必须采取拍卖、招标方式" in result.stdout
+    _, record = report(path, "--select", "SUP-021,SUP-022")
+    assert {c["rule"]: c["severity"] for c in record["conflicts"]} == {"SUP-021": "warning", "SUP-022": "warning"}
+    # before 1995 no use had to be auctioned (nothing to check: the run decided nothing, so it does not pass);
+    # from 2002-07-01 (令第11号) the same transfer is an error
+    _, record = report(one_parcel_transfer(tmp_path, "0901", "1994-06-01", far_max=1.2, density_max=35,
+                                           green_min=30, height_max=15), "--select", "SUP-021")
+    assert record["conflicts"] == [] and [o["status"] for o in record["outcomes"]] == ["not_applicable"]
+    code, record = report(one_parcel_transfer(tmp_path, "0901", "2002-08-01", far_max=1.2, density_max=35,
+                                              green_min=30, height_max=15), "--select", "SUP-021")
+    assert code == 1 and record["conflicts"][0]["severity"] == "error"
+    assert record["conflicts"][0]["basis"].startswith(ORDER_11)
+
+
+def test_a_2007_01_01_industrial_agreement_transfer_fails(tmp_path):
+    """Finding 4: the State Council's 2006 notice put industrial land to tender, auction or listing before 令第39号."""
+    industrial = dict(far_max=1.2, density_max=35, density_min=40, coverage=40, green_max=10, height_max=15)
+    path = one_parcel_transfer(tmp_path, "1001", "2007-01-01", **industrial)
+    result = run("check", path, "--select", "SUP-021", "--lang", "zh", "--no-color")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "依据: 《国务院关于加强土地调控有关问题的通知》（国发〔2006〕31号）（条款待核）" in result.stdout
+    _, record = report(path, "--select", "SUP-021")
+    (group,) = [p for p in record["rules"]["params"] if p["name"] == "operating"]
+    assert group["from"] == "2006-09-05" and "1001" in group["value"] and "11" not in group["value"].split(", ")
+    # before the notice it passed; from 2007-10-01 物权法 第一百三十七条 is printed
+    code, record = report(one_parcel_transfer(tmp_path, "1001", "2006-06-01", **industrial), "--select", "SUP-021")
+    assert code == 0 and record["conflicts"] == []
+    code, record = report(one_parcel_transfer(tmp_path, "1001", "2007-10-15", **industrial), "--select", "SUP-021")
+    assert code == 1 and record["conflicts"][0]["basis"].startswith("《物权法》第一百三十七条第二款")
