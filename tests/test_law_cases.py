@@ -275,7 +275,26 @@ def test_a_2007_01_01_industrial_agreement_transfer_fails(tmp_path):
     (group,) = [p for p in record["rules"]["params"] if p["name"] == "operating"]
     assert group["from"] == "2006-09-05" and "1001" in group["value"] and "11" not in group["value"].split(", ")
     # before the notice it passed; from 2007-10-01 物权法 第一百三十七条 is printed
-    code, record = report(one_parcel_transfer(tmp_path, "1001", "2006-06-01", **industrial), "--select", "SUP-021")
-    assert code == 0 and record["conflicts"] == []
+    _, record = report(one_parcel_transfer(tmp_path, "1001", "2006-06-01", **industrial), "--select", "SUP-021")
+    assert record["conflicts"] == [] and [o["status"] for o in record["outcomes"]] == ["not_applicable"]
     code, record = report(one_parcel_transfer(tmp_path, "1001", "2007-10-15", **industrial), "--select", "SUP-021")
     assert code == 1 and record["conflicts"][0]["basis"].startswith("《物权法》第一百三十七条第二款")
+
+
+def test_coverage_not_density_is_compared_with_the_industrial_minimum(tmp_path):
+    """Finding 12: 建筑系数 (coverage) counts buildings, structures and yards; 建筑密度 (density) is another indicator."""
+    def industrial(**indicators):
+        return one_parcel_transfer(tmp_path, "1001", "2020-06-01", award="listing", far_max=1.2, density_max=60,
+                                   green_max=10, height_max=15, **indicators)
+
+    # low density, enough coverage: passes
+    code, record = report(industrial(density_min=10, coverage=35), "--select", "IND-030,IND-032")
+    assert code == 0 and record["conflicts"] == [], record["conflicts"]
+    # high density, too little coverage: both the parcel and the contract item are caught, naming coverage
+    code, record = report(industrial(density_min=50, coverage=25), "--select", "IND-030,IND-032")
+    assert code == 1
+    assert {c["rule"]: c["subjects"][0]["id"] for c in record["conflicts"]} == {"IND-030": "P1", "IND-032": "C1/R1"}
+    assert all(c["expected"] == "coverage >= 30%" and c["actual"] == "coverage = 25%" for c in record["conflicts"])
+    # density alone, no coverage: the minimum cannot be shown to be met
+    code, record = report(industrial(density_min=50), "--select", "IND-030")
+    assert code == 1 and record["conflicts"][0]["actual"].startswith("coverage = ")  # (missing), in the report language
