@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -88,3 +89,51 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
                 problems.append(f"the quotation '{fragment}' is not the words of {names} in rulecheck/data/sources.yaml"
                                 " (mark it paraphrase?)")
     return problems
+
+
+# a cited text: its title and the marks in （） right after it, e.g. 《土地管理法》（2019年修正） or
+# 《工业项目建设用地控制指标》（自然资发〔2023〕72号）
+_CITED = re.compile(r"《([^》]+)》((?:（[^（）]*）)*)")
+
+
+def _as_date(value) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", value.strip())
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3] or 1))
+    return None
+
+
+@dataclass(frozen=True)
+class Commenced:
+    """When a cited text (in the version the citation names) commenced, from the register."""
+    title: str
+    version: str  # the version mark the citation gives ("2019年修正"), or "" for the text as registered
+    date: dt.date | None  # None: the register does not know
+
+
+def commencement(citation: str) -> list[Commenced]:
+    """Each text a citation names with the date it commenced: the date of the version named in （） after the title
+    (the register's `versions`), else the text's `effective` date, else the date it was adopted.
+
+    >>> [(c.title, c.version, str(c.date)) for c in commencement("《土地管理法》（2019年修正）第六十三条；《民法典》第三百四十八条")]
+    [('土地管理法', '2019年修正', '2020-01-01'), ('民法典', '', '2021-01-01')]
+    """
+    sources = load_sources()
+    out: list[Commenced] = []
+    for title, marks in _CITED.findall(citation):
+        entry = sources.get(title) or {}
+        versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
+        version = next((m for m in re.findall(r"（([^（）]*)）", marks) if m in versions), "")
+        date = _as_date(versions[version]) if version else _as_date(entry.get("effective") or entry.get("adopted"))
+        out.append(Commenced(title, version, date))
+    return out
+
+
+def not_yet_in_force(citation: str, on: dt.date) -> list[Commenced]:
+    """The texts a citation names that had not commenced on `on` (or whose commencement the register lacks)."""
+    return [c for c in commencement(citation) if c.date is None or c.date > on]

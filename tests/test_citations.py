@@ -108,3 +108,80 @@ def test_dated_group_editions_carry_provenance():
     for group in load_classification().groups.values():
         for e in group.editions:
             assert e.source and e.provenance in ("official", "secondary", "practice", "unverified"), (group.name, e.valid_from)
+
+
+# ---- bases never predate their texts (issue 20) ----------------------------------------------------------------
+
+from rulecheck.citations import commencement, not_yet_in_force  # noqa: E402
+
+
+def _editions():
+    """(where, from, citation) of every parameter edition and every dated land-use group edition."""
+    for name, param in sorted(RULES.params.items()):
+        for e in param.editions:
+            yield f"param {name}", e.valid_from, e.source
+    for group in load_classification().groups.values():
+        for e in group.editions:
+            yield f"group {group.name}", e.valid_from, e.source
+
+
+def test_every_cited_text_has_a_commencement_in_the_register():
+    for title, entry in load_sources().items():
+        assert entry.get("effective"), f"{title}: the register gives no commencement (effective)"
+    for where, _, citation in _editions():
+        for c in commencement(citation):
+            assert c.date is not None, (where, citation, c.title)
+    for rule in RULES.rules:
+        if rule.rule.basis_param is None:
+            for c in commencement(rule.rule.basis):
+                assert c.date is not None, (rule.id, c.title)
+
+
+def test_no_edition_is_in_force_before_its_texts(capsys):
+    """The list a reviewer reads (printed with -s): every edition and fixed basis, each text with its commencement;
+    an edition that starts before a text it cites commenced fails, and so does a rule whose stated start
+    (`applies from`) is before its fixed basis's texts."""
+    lines, wrong = [], []
+    for where, start, citation in _editions():
+        texts = commencement(citation)
+        lines.append(f"{where} from {start}: " + "; ".join(f"《{c.title}》{c.version and '（' + c.version + '）'} {c.date}"
+                                                        for c in texts))
+        wrong += [(where, str(start), c.title, str(c.date)) for c in not_yet_in_force(citation, start)]
+    for rule in RULES.rules:
+        r = rule.rule
+        if r.basis_param is not None:
+            continue
+        texts = commencement(r.basis)
+        latest = max(c.date for c in texts)
+        lines.append(f"{rule.id} (fixed basis, in force from {latest}): "
+                     + "; ".join(f"《{c.title}》{c.version and '（' + c.version + '）'} {c.date}" for c in texts))
+        if r.applies_from is not None:
+            wrong += [(rule.id, str(r.applies_from), c.title, str(c.date)) for c in not_yet_in_force(r.basis, r.applies_from)]
+    print("\n".join(lines))
+    assert len(lines) > len(RULES.rules)
+    assert wrong == []
+
+
+def test_a_basis_printed_for_a_date_cites_only_texts_in_force_on_it():
+    """For every rule that follows a parameter or dated group, on each edition's first day and on the day before the
+    next edition, the basis printed names only texts already in force."""
+    for rule in RULES.rules:
+        name = rule.rule.basis_param
+        if name is None:
+            continue
+        param = RULES.params.get(name) or load_classification().groups[name]
+        starts = [e.valid_from for e in param.editions]
+        days = starts + [later - dt.timedelta(days=1) for later in starts[1:]] + [dt.date(2026, 3, 1)]
+        for day in days:
+            basis = rule.basis_at(day)
+            assert not_yet_in_force(basis["citation"], day) == [], (rule.id, str(day), basis["citation"])
+
+
+def test_the_check_catches_an_edition_that_predates_its_text():
+    # the finding of issue 20: 民法典 cited from 1990
+    assert [c.title for c in not_yet_in_force("《民法典》第三百四十四条", dt.date(1990, 1, 1))] == ["民法典"]
+    assert not_yet_in_force("《物权法》第一百三十五条", dt.date(2007, 10, 1)) == []
+    # a version mark is read: the 2019 text of the land law commenced 2020-01-01
+    assert [c.date for c in not_yet_in_force("《土地管理法》（2019年修正）第六十三条", dt.date(2019, 12, 31))] == [
+        dt.date(2020, 1, 1)]
+    assert not_yet_in_force("《土地管理法》（1998年修订）第六十三条", dt.date(2019, 12, 31)) == []
