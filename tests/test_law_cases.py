@@ -298,3 +298,52 @@ def test_coverage_not_density_is_compared_with_the_industrial_minimum(tmp_path):
     # density alone, no coverage: the minimum cannot be shown to be met
     code, record = report(industrial(density_min=50), "--select", "IND-030")
     assert code == 1 and record["conflicts"][0]["actual"].startswith("coverage = ")  # (missing), in the report language
+
+
+def _mine_land_with_item_coverage(tmp_path: Path, percent: int) -> Path:
+    folder = tmp_path / "mine-land"
+    import shutil
+    shutil.copytree(FIXTURES / "mine-land", folder)
+    manifest_path = folder / "submission.yaml"
+    manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+    (item,) = [i for c in manifest["contracts"] for i in c["items"] if i["right"] == "MR03"]
+    item["coverage"] = percent
+    return write(manifest_path, manifest)
+
+
+def test_a_conflict_on_an_unverified_figure_is_marked_and_does_not_block(tmp_path):
+    """Deliver 3: the 2023 industrial figures (provenance unverified) apply, but what rests on them says so in every
+    format and is at most a warning; a province pack giving the figure with better provenance makes it an error."""
+    path = _mine_land_with_item_coverage(tmp_path, 35)  # meets the 2008 30 %, not the unverified 2023 40 %
+    code, record = report(path, "--select", "IND-030,IND-032")
+    assert code == 0, record["conflicts"]
+    (conflict,) = record["conflicts"]
+    assert conflict["rule"] == "IND-032" and conflict["severity"] == "warning" and conflict["severity_written"] == "error"
+    assert conflict["unverified"] is True and conflict["unverified_params"] == ["industrial_min_coverage"]
+    assert record["summary"]["unverified"] == 1 and record["summary"]["error"] == 0
+    (applied,) = [p for p in record["rules"]["params"] if p["name"] == "industrial_min_coverage"]
+    assert applied["provenance"] == "unverified" and applied["from"] == "2023-06-01"
+    text = run("check", path, "--select", "IND-032", "--lang", "zh", "--no-color").stdout
+    assert "警告 IND-032 〔数值待核〕工业用地合同条目 C-M/MR03" in text and "1 个数值待核" in text
+    sarif = json.loads(run("check", path, "--select", "IND-032", "--format", "sarif").stdout)
+    (result,) = sarif["runs"][0]["results"]
+    assert result["level"] == "warning" and result["properties"]["unverified"] is True
+    # the 2008 figure (secondary) is not marked: the same item at 25 % in 2020 is an error
+    code, record = report(_mine_land_with_item_coverage(tmp_path / "old", 25), "--select", "IND-032", "--as-of", "2020-01-01")
+    assert code == 1 and record["conflicts"][0]["severity"] == "error" and "unverified" not in record["conflicts"][0]
+    assert record["summary"]["unverified"] == 0
+    # a province supplying the 2023 figure with better provenance: an error again, unmarked
+    override = tmp_path / "44-checked.rule"
+    override.write_text('''param industrial_min_coverage
+  title zh "工业项目建筑系数下限（省级核定）" en "Minimum building coverage (checked by the province)"
+  from 2008-01-31 source "《工业项目建设用地控制指标》（国土资发〔2008〕24号）（条款待核）"
+    paraphrase "工业项目的建筑系数应不低于30%"
+    provenance secondary "as the national edition"
+    value 30 %
+  from 2023-06-01 source "《工业项目建设用地控制指标》（自然资发〔2023〕72号）（条款待核）"
+    paraphrase "工业项目的建筑系数应不低于40%"
+    provenance official "checked by the province against the issued text (test)"
+    value 40 %
+''', encoding="utf-8")
+    code, record = report(path, "--select", "IND-032", "--params", override)
+    assert code == 1 and record["conflicts"][0]["severity"] == "error" and "unverified" not in record["conflicts"][0]
