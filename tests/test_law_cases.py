@@ -347,3 +347,18 @@ def test_a_conflict_on_an_unverified_figure_is_marked_and_does_not_block(tmp_pat
 ''', encoding="utf-8")
     code, record = report(path, "--select", "IND-032", "--params", override)
     assert code == 1 and record["conflicts"][0]["severity"] == "error" and "unverified" not in record["conflicts"][0]
+
+
+def test_mining_land_with_two_intending_users_must_be_put_to_competition(tmp_path):
+    """Finding 4: mining land is not operating land (令第39号 第四条第二款), but 同一宗地有两个以上意向用地者 puts any
+    transfer to tender, auction or listing (物权法 第一百三十七条, from 2007-10-01)."""
+    path = one_parcel_transfer(tmp_path, "1002", "2026-03-01")
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    manifest["unit_plan"]["packages"][0]["supply"]["intending_users"] = 2
+    code, record = report(write(path, manifest), "--select", "SUP-021,SUP-022,SUP-042")
+    assert code == 1 and {c["rule"] for c in record["conflicts"]} == {"SUP-042"}
+    assert record["conflicts"][0]["basis"].startswith(ORDER_39) and "同一宗地有两个以上意向用地者" in record["conflicts"][0]["basis"]
+    # one intending user: agreement is lawful for mining land
+    manifest["unit_plan"]["packages"][0]["supply"]["intending_users"] = 1
+    code, record = report(write(path, manifest), "--select", "SUP-021,SUP-022,SUP-042")
+    assert record["conflicts"] == []

@@ -354,6 +354,9 @@ class Supply(Record):
     reserve_floor_price_yuan_m2: Money | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
     term_years: Term | None = None
     start: Date | None = None
+    # how many parties have declared an intention to take the land (意向用地者), where known (extension): two or more
+    # put any transfer to tender, auction or listing (物权法 第一百三十七条, 令第39号 第四条, 民法典 第三百四十七条)
+    intending_users: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
 
 
 # ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
