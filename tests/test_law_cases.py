@@ -362,3 +362,19 @@ def test_mining_land_with_two_intending_users_must_be_put_to_competition(tmp_pat
     manifest["unit_plan"]["packages"][0]["supply"]["intending_users"] = 1
     code, record = report(write(path, manifest), "--select", "SUP-021,SUP-022,SUP-042")
     assert record["conflicts"] == []
+
+
+def test_allocation_outside_public_interest_is_an_error_only_for_operating_land(tmp_path):
+    """土地管理法 第五十四条（三）（四): state-supported energy, transport and water infrastructure may be allocated on
+    other classes, so allocating mining or other non-operating land is a warning for a reviewer, operating land an error."""
+    import shutil
+    folder = tmp_path / "mine-land"
+    shutil.copytree(FIXTURES / "mine-land", folder)
+    manifest = yaml.safe_load((folder / "submission.yaml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in manifest["contracts"] if c["id"] == "C-M"]
+    contract["method"] = "allocation"
+    code, record = report(write(folder / "submission.yaml", manifest), "--select", "SUP-024")
+    assert code == 1
+    severities = {c["subjects"][0]["id"]: c["severity"] for c in record["conflicts"]}
+    assert severities.pop("C-M/MR03") == "error"  # industrial land (1001): operating
+    assert severities and set(severities.values()) == {"warning"}
