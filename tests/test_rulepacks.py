@@ -154,7 +154,10 @@ def test_exploration_cap_changes_on_2020_05_01(params):
     assert [(e.valid_from.isoformat(), e.value.value, e.value.unit) for e in editions] == [
         ("1998-02-12", 3.0, "years"),
         ("2020-05-01", 5.0, "years"),
+        ("2023-08-01", 5.0, "years"),  # 自然资规〔2023〕6号 replaced the trial opinions (provenance unverified)
+        ("2025-07-01", 5.0, "years"),  # 矿产资源法 (2024年修订) 第二十四条
     ]
+    assert [e.provenance for e in editions] == ["secondary", "secondary", "unverified", "secondary"]
 
 
 def test_term_caps_follow_the_regulation(params):
