@@ -127,7 +127,8 @@ class Commenced:
 
 def commencement(citation: str) -> list[Commenced]:
     """Each text a citation names with the date it commenced: the date of the version named in （） after the title
-    (the register's `versions`), else the text's `effective` date, else the date it was adopted.
+    (the register's `versions`), else the text's `effective` date, else the date it was adopted. A standard a
+    data-quality check follows (`kind: standard`, e.g. OGC Simple Features) is not law and is left out.
 
     >>> [(c.title, c.version, str(c.date)) for c in commencement("《土地管理法》（2019年修正）第六十三条；《民法典》第三百四十八条")]
     [('土地管理法', '2019年修正', '2020-01-01'), ('民法典', '', '2021-01-01')]
@@ -136,6 +137,8 @@ def commencement(citation: str) -> list[Commenced]:
     out: list[Commenced] = []
     for title, marks in _CITED.findall(citation):
         entry = sources.get(title) or {}
+        if entry.get("kind") == "standard":  # a data-quality check follows it; it is not law with a commencement
+            continue
         versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
         version = next((m for m in re.findall(r"（([^（）]*)）", marks) if m in versions), "")
         date = _as_date(versions[version]) if version else _as_date(entry.get("effective") or entry.get("adopted"))

@@ -118,8 +118,12 @@ def test_checks_the_method_does_not_speak_to_are_data_quality_checks():
         citation = by_id[rid].rule.basis
         assert citation.startswith("数据质量检查："), rid
         assert METHOD not in citation, rid
-    # geometry validity follows OGC Simple Features where the rule checks a polygon
+    # geometry validity follows OGC Simple Features where the rule checks a polygon; every rule citing it is a
+    # data-quality check, and a standard sets no date before which the check is not in force
     assert all("OGC 06-103r4" in by_id[r].rule.basis for r in ("GEO-002", "GEO-004"))
+    ogc = [r for r in RULES.rules if r.rule.basis_param is None and "OGC 06-103r4" in r.rule.basis]
+    assert len(ogc) >= 8 and all(r.rule.basis.startswith("数据质量检查：几何有效性；") for r in ogc)
+    assert all(commencement(r.rule.basis) == [] for r in ogc)
     assert check_basis("数据质量检查：", "", True) and check_basis("数据质量检查：《城乡规划法》", "", True)
 
 
