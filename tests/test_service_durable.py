@@ -266,6 +266,7 @@ def test_n10_an_endless_layer_fails_only_its_own_job(tmp_path):
         assert time.monotonic() - started < 40
         status, headers, body = wait_ended(server, endless)
         assert status == 422 and problem(status, headers, body)["state"] == "failed"
+        assert "limit" in json.dumps(json.loads(body)), body[:300]  # stopped by a limit, not a load error
     finally:
         workers = workers_of(process.pid)
         stop_server(process)
