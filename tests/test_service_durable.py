@@ -23,8 +23,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from test_service import (FIXTURES, TOKEN, _free_port, _minimal_with, bundle, call, cli_report,  # noqa: E402
-                          start_server, stop_server, without_manifest)
+from test_service import (FIXTURES, TOKEN, _minimal_with, bundle, call, cli_report,  # noqa: E402
+                          start_server, stop_server)
 
 from rulecheck.history import History  # noqa: E402
 

@@ -16,6 +16,8 @@ from multiprocessing.connection import Connection
 
 
 def _die_with_parent(parent: int) -> None:
+    """SIGKILL when the parent dies. (The kernel sends it when the *thread* that started this process ends: the
+    server starts each worker from its slot's thread, which lives as long as the server.)"""
     try:
         import ctypes
 
