@@ -35,7 +35,9 @@ TOKENS = f"""# token role name
 {OTHER} submitter bob
 {REVIEWER} reviewer carol
 """
-MINIMAL = (FIXTURES / "minimal" / "submission.yaml").read_bytes()
+# posted as one YAML file: the county scheme is named by its id (its file is not in a one-file bundle)
+MINIMAL = (FIXTURES / "minimal" / "submission.yaml").read_bytes().replace(
+    b"county_scheme: {path: scheme.yaml}", b"county_scheme: MIN-ZTFA-2025")
 
 
 def children(pid: int) -> list[int]:
