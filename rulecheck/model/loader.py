@@ -918,7 +918,7 @@ class _Loader:
                 where = lambda p: _Where(value, lines[p], f"features[{p}]", lambda key, p=p: parsed.key_line(p, key), f"feature #{p + 1}")
             elif kind == "Feature":
                 mappings, where = [document.get("geometry")], lambda p: _Where(value, 1, "", lambda key: None, "the feature")
-            elif kind in geo._DEPTHS or kind == "GeometryCollection":
+            elif isinstance(kind, str) and (kind in geo._DEPTHS or kind == "GeometryCollection"):
                 mappings, where = [document], lambda p: _Where(value, 1, "", lambda key: None, "the geometry")
             else:
                 self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {_shown(kind)}", line=1)
@@ -947,6 +947,9 @@ class _Loader:
             field_path, line = w.at(key)
             self.error(w.path, f"unreadable geometry: {message}{_tag(w.label)}", line=line, field=field_path)
         if errors:
+            return None
+        if len(shapes) == 0:  # an empty FeatureCollection or layer: no feature to point at
+            self.error(label, "no geometry found: the layer has no features", line=1 if label != self.name else None)
             return None
         present = shapes[~shapely.is_missing(shapes)]
         if len(present) == 0:

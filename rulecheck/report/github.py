@@ -7,7 +7,7 @@ are printed in the log as they are."""
 from __future__ import annotations
 
 from .common import (
-    baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of,
+    baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, settings_line, summary_line, t, verdict_of,
 )
 from .workspace import first_location
 
@@ -50,6 +50,9 @@ def render(record: dict, *, lang: str) -> str:
         lines.append(annotation("notice", against, title=t("resolved", lang)))
     if verdict_of(record) == "undecided":  # no annotation at all would read as a clean run
         lines.append(annotation("error", summary_line(record, lang), title=f"rulecheck {t('undecided', lang)}"))
+    settings = settings_line(record, lang)
+    if settings:
+        lines.append(annotation("notice", settings, title="rulecheck settings"))
     lines.append(summary_line(record, lang))
     return "\n".join(lines) + "\n"
 

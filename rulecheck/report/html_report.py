@@ -24,6 +24,7 @@ from .common import (
     rule_counts,
     subject_label,
     subject_location,
+    settings_line,
     summary_line,
     t,
     verdict_of,
@@ -137,6 +138,7 @@ def render(record: dict, *, lang: str) -> str:
         ],
         "verdict": verdict_of(record),
         "summary_line": summary_line(record, lang),
+        "settings_line": settings_line(record, lang),
         "counts": [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)
                    for key, value in counts.items()],
         "notes": [str(note) for note in submission.get("notes") or []],

@@ -66,6 +66,8 @@ def render(record: dict, *, lang: str) -> str:
             "summary": record.get("summary") or {},
         },
     }
+    if "config" in record:  # the settings file that shaped the gate (path null: none)
+        run["properties"]["settings"] = record["config"]
     verdict = verdict_of(record)
     invocation: dict = {"executionSuccessful": True, "properties": {"verdict": verdict}}
     if verdict in ("undecided", "incomplete"):  # no result is not a clean result: say what was not decided
