@@ -124,3 +124,46 @@ def test_a_geometry_source_of_the_wrong_shape_is_a_located_input_error(tmp_path,
     result = invoke("check", "submission.yaml", "--lang", "en", cwd=bundle)
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and "Traceback" not in result.stderr and "bug" not in result.stderr
+
+
+# ---- N04: a manifest or layer that resolves outside the bundle --------------------------------------------------
+
+
+SECRET = "machine example.com login bob password s3cr3tpw"
+
+
+@pytest.mark.parametrize("target", ["netrc", "/proc/self/environ"])
+def test_a_manifest_that_is_a_symlink_out_of_its_folder_is_refused_without_a_byte_of_it(tmp_path, target):
+    (tmp_path / "netrc").write_text(SECRET + "\n", encoding="utf-8")
+    bundle = tmp_path / "batch" / "bundle"
+    bundle.mkdir(parents=True)
+    (bundle / "submission.yaml").symlink_to(tmp_path / "netrc" if target == "netrc" else target)
+    env = {"CI_JOB_TOKEN": "glcbt-SECRET123"}
+    result = run("check", "batch/bundle/submission.yaml", "--lang", "en", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "symlink to a file outside its own folder" in result.stderr
+    for secret in ("s3cr3tpw", "glcbt-SECRET123", "machine", "PATH="):
+        assert secret not in result.stdout + result.stderr
+    batch = run("batch", "batch", "--output-dir", "out", "--lang", "en", cwd=tmp_path, env=env)
+    assert batch.returncode == 2, batch.stderr
+    written = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").iterdir())
+    assert "symlink to a file outside" in written
+    for secret in ("s3cr3tpw", "glcbt-SECRET123", "PATH="):
+        assert secret not in written + batch.stdout + batch.stderr
+
+
+def test_a_layer_that_resolves_outside_the_bundle_is_refused_without_a_byte_of_it(tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(DEFECTS, bundle)
+    (tmp_path / "secret.geojson").write_text('{"type": "' + SECRET + '"}', encoding="utf-8")
+    (bundle / "layers" / "unit.geojson").unlink()
+    (bundle / "layers" / "unit.geojson").symlink_to(tmp_path / "secret.geojson")
+    manifest = (bundle / "submission.yaml").read_text(encoding="utf-8")
+    (bundle / "submission.yaml").write_text(
+        manifest.replace("layers/package-A.geojson", "../secret.geojson")
+        .replace("layers/package-B.geojson", str(tmp_path / "secret.geojson")), encoding="utf-8")
+    result = invoke("check", "submission.yaml", "--lang", "en", cwd=bundle)
+    assert result.returncode == 2
+    assert result.stderr.count("outside the submission's folder") + result.stderr.count("absolute path") + \
+        result.stderr.count("leaves the submission's folder") >= 3, result.stderr
+    assert "s3cr3tpw" not in result.stdout + result.stderr

@@ -373,6 +373,12 @@ class _Loader:
         except OSError as exc:  # e.g. a name longer than the file system allows
             self.error(str(self.manifest)[:200], f"cannot read the manifest: {exc.strerror or exc}")
             return None
+        if not self.allow_outside and not self.inside(self.manifest):
+            # a bundle's manifest that is a symlink out of its folder (git and tar keep symlinks) is never read: its
+            # target (a .netrc, /proc/self/environ) would be echoed back as the excerpt of the first diagnostic
+            self.error(str(self.manifest), "the manifest is a symlink to a file outside its own folder; it is not read",
+                       hint="give the manifest itself (a file inside the submission's folder), not a link to another file")
+            return None
         try:
             self.text = read_text_limited(self.manifest, "max_file_mb")
         except SourceError as exc:
