@@ -167,3 +167,140 @@ def test_a_layer_that_resolves_outside_the_bundle_is_refused_without_a_byte_of_i
     assert result.stderr.count("outside the submission's folder") + result.stderr.count("absolute path") + \
         result.stderr.count("leaves the submission's folder") >= 3, result.stderr
     assert "s3cr3tpw" not in result.stdout + result.stderr
+
+
+# ---- N05, N13: the compiled-pack cache -------------------------------------------------------------------------
+
+
+def _ind_key_material():
+    from rulecheck.dsl.rules import default_rule_paths
+
+    source = default_rule_paths()[0] / "ind.rule"
+    return source, "rulecheck:ind.rule\0max_expr_depth=100", source.read_text(encoding="utf-8")
+
+
+class _Runs:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"echo ran > {self.marker}",))
+
+
+def _plant(folder: Path, name: str, payload: bytes) -> None:
+    """What a repository can commit into a cache folder: a file with the old checksum header (anyone can compute it)."""
+    import hashlib
+
+    from rulecheck.dsl import cache
+
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for fmt in (b"rulecheck-pack-cache-1", cache.FORMAT):
+        head = fmt + b" " + hashlib.sha256(payload).hexdigest().encode() + b" " + name.encode()
+        (folder / f"{name}.pack").write_bytes(head + b"\n" + payload)
+
+
+def _old_key(display: str, text: str) -> str:
+    """The entry's name before it was bound to a secret: computable by anyone from public data."""
+    import hashlib
+
+    from rulecheck import __version__
+    from rulecheck.dsl import cache
+
+    digest = hashlib.sha256()
+    for part in (b"rulecheck-pack-cache-1", __version__.encode(), cache._code_fingerprint(), display.encode(),
+                 text.encode()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def test_a_planted_cache_file_never_runs_code_nor_changes_a_verdict(tmp_path, monkeypatch):
+    """A repository that commits .cache/rulecheck/<key>.pack, in a CI that sets XDG_CACHE_HOME=$PWD/.cache; and a
+    valid parse of another pack planted under the very name this user's cache uses for ind.rule."""
+    import dataclasses
+    import pickle
+
+    from rulecheck.dsl import ast, cache
+    from rulecheck.dsl.parser import parse_file
+
+    monkeypatch.delenv("RULECHECK_NO_CACHE", raising=False)
+    checkout = tmp_path / "checkout"
+    folder = checkout / ".cache" / "rulecheck"
+    source, display, text = _ind_key_material()
+    marker = tmp_path / "MARKER"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(checkout / ".cache"))
+    right_name = cache.key_of(display, text)  # this user's name for the entry (needs the secret)
+    assert right_name is not None
+    for name in {_old_key(display, text), right_name}:
+        _plant(folder, name, pickle.dumps(_Runs(marker)))
+    env = {"XDG_CACHE_HOME": str(checkout / ".cache")}
+    result = run("check", DEFECTS / "submission.yaml", "--format", "json", cwd=checkout, env=env)
+    assert not marker.exists(), "a planted pickle ran code"
+    before = json.loads(result.stdout)
+    ind = sorted(c["rule"] for c in before["conflicts"] if c["rule"].startswith("IND"))
+    assert ind, "the defects fixture has IND conflicts"
+
+    # a valid parse of ind.rule whose every requirement is `true`, under the right name: ignored
+    pack, diagnostics = parse_file(source, display)
+    rules = tuple(dataclasses.replace(r, require=ast.Bool(span=r.require.span, value=True)) if r.require is not None
+                  else r for r in pack.rules)
+    payload = pickle.dumps((dataclasses.replace(pack, rules=rules), diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
+    for name in {_old_key(display, text), right_name}:
+        _plant(folder, name, payload)
+    assert cache.load(right_name) is None
+    after = json.loads(run("check", DEFECTS / "submission.yaml", "--format", "json", cwd=checkout, env=env).stdout)
+    assert sorted(c["rule"] for c in after["conflicts"] if c["rule"].startswith("IND")) == ind
+    assert after["rules"]["sha256"] == before["rules"]["sha256"]
+
+
+def test_the_cache_secret_is_private_and_entries_are_bound_to_it(tmp_path, monkeypatch):
+    from rulecheck.dsl import cache
+
+    monkeypatch.delenv("RULECHECK_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(cache, "secret_path", lambda: tmp_path / "state" / "rulecheck" / "cache-secret")
+    name = cache.key_of("a.rule", "text")
+    secret = tmp_path / "state" / "rulecheck" / "cache-secret"
+    assert (secret.stat().st_mode & 0o777) == 0o600 and (secret.parent.stat().st_mode & 0o777) == 0o700
+    cache.store(name, ("a value",))
+    assert cache.load(name) == ("a value",)
+    # another secret (another user or install): the same text has another name, and the entry is not accepted
+    secret.write_bytes(b"x" * cache.SECRET_BYTES)
+    assert cache.key_of("a.rule", "text") != name and cache.load(name) is None
+    # a secret readable by others is not used: no cache at all
+    os.chmod(secret, 0o644)
+    assert cache.key_of("a.rule", "text") is None and cache.load(name) is None
+
+
+def test_the_cache_is_pruned_least_recently_used_first(tmp_path, monkeypatch):
+    import time
+
+    from rulecheck.dsl import cache
+
+    monkeypatch.delenv("RULECHECK_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 20)
+    names = [cache.key_of(f"p{i}.rule", "x") for i in range(30)]
+    for i, name in enumerate(names):
+        cache.store(name, i)
+        os.utime(tmp_path / "xdg" / "rulecheck" / f"{name}.pack", (time.time() - 1000 + i,) * 2)
+    assert len(list((tmp_path / "xdg" / "rulecheck").glob("*.pack"))) == 20
+    assert cache.load(names[10]) == 10  # read: now the most recently used
+    cache.store(cache.key_of("new.rule", "x"), "new")
+    assert cache.load(names[10]) == 10 and cache.load(names[11]) is None
+    monkeypatch.setattr(cache, "MAX_BYTES", 1)
+    cache.store(cache.key_of("big.rule", "x"), "x" * 1000)
+    assert len(list((tmp_path / "xdg" / "rulecheck").glob("*.pack"))) == 0
+
+
+def test_the_language_servers_documents_leave_nothing_in_the_cache(tmp_path, monkeypatch):
+    from rulecheck.dsl import lsp
+
+    monkeypatch.delenv("RULECHECK_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    text = (ROOT / "rules" / "fin.rule").read_text(encoding="utf-8")
+    folder = tmp_path / "xdg" / "rulecheck"
+    before = len(list(folder.glob("*.pack"))) if folder.exists() else 0
+    for edit in range(3):
+        lsp.RuleAnalysis("file:///tmp/edit.rule", text + " " * edit)
+    after = len(list(folder.glob("*.pack"))) if folder.exists() else 0
+    assert after == before

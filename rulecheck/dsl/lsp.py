@@ -70,7 +70,10 @@ class RuleAnalysis:
         with tempfile.TemporaryDirectory(prefix="rulecheck-lsp-") as scratch:
             copy = Path(scratch) / (real.name if real.suffix == ".rule" else "document.rule")
             copy.write_text(text, encoding="utf-8")
-            rule_set, diagnostics = validated([copy], stand_in=real if real.exists() else None)
+            from rulecheck.dsl.cache import not_storing
+
+            with not_storing():  # each keystroke's text would be an entry of its own, never read again
+                rule_set, diagnostics = validated([copy], stand_in=real if real.exists() else None)
             self.copy = str(copy)
             self.diagnostics = [d for d in diagnostics if not d.path.startswith("rulecheck:")
                                 and Path(d.path).name == copy.name]
