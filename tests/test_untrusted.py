@@ -304,3 +304,68 @@ def test_the_language_servers_documents_leave_nothing_in_the_cache(tmp_path, mon
         lsp.RuleAnalysis("file:///tmp/edit.rule", text + " " * edit)
     after = len(list(folder.glob("*.pack"))) if folder.exists() else 0
     assert after == before
+
+
+# ---- N11, N12: escapes and links from the inputs -------------------------------------------------------------
+
+
+HOSTILE_ID = ("R1[c](javascript:alert(1))![x](http://example.invalid/x.png)<img src=x onerror=alert(1)>"
+              "\x1b[31mRED\x1b]8;;http://evil.invalid\x07link\x1b]8;;\x07%0A::warning::forged\u202eevil\u2066\x9b")
+RAW_CONTROLS = ("\x1b", "\x07", "\u202e", "\u2066", "\x9b")
+
+
+def _hostile(record: dict) -> dict:
+    import copy
+
+    record = copy.deepcopy(record)
+    for conflict in record["conflicts"]:
+        for key in ("messages", "titles"):
+            conflict[key] = {lang: text + " " + HOSTILE_ID for lang, text in (conflict.get(key) or {}).items()}
+        conflict["message"] = conflict.get("message", "") + " " + HOSTILE_ID
+        for subject in conflict.get("subjects") or []:
+            subject["id"] = HOSTILE_ID
+    return record
+
+
+@pytest.mark.parametrize("fmt", ["github", "gitlab", "text", "markdown"])
+def test_terminal_escapes_and_bidi_controls_never_reach_a_log(fmt):
+    from conftest import sample_record
+    from rulecheck.report import render
+
+    out = render(_hostile(sample_record()), fmt, lang="en")
+    for raw in RAW_CONTROLS:
+        assert raw not in out, (fmt, repr(raw))
+    if fmt == "github":
+        assert not any(line.startswith("::warning::forged") for line in out.splitlines())
+        assert "\\x1b]8;;http://evil.invalid" in out, "shown escaped, not dropped"
+
+
+def test_the_github_format_of_a_real_check_carries_no_escape(tmp_path):
+    folder = Path("/work/shared/repro/N11-github-format-terminal-escapes")
+    if not (folder / "submission.yaml").exists():
+        pytest.skip("the N11 reproduction is not here")
+    result = run("check", folder / "submission.yaml", "--lang", "en", "--format", "github", cwd=tmp_path)
+    assert result.returncode == 1 and "R1" in result.stdout
+    for raw in RAW_CONTROLS[:3]:
+        assert raw not in result.stdout
+
+
+def test_sarif_messages_make_no_link_from_an_id():
+    import re
+
+    from conftest import sample_record
+    from rulecheck.report import render
+
+    sarif = json.loads(render(_hostile(sample_record()), "sarif", lang="en"))
+    run_ = sarif["runs"][0]
+    texts = [r["message"]["text"] for r in run_["results"]]
+    texts += [loc["message"]["text"] for r in run_["results"] for loc in r["locations"] if "message" in loc]
+    assert any("javascript" in t for t in texts)
+    for text in texts:
+        # SARIF 2.1.0 3.11.6: an embedded link is [text](target); a literal bracket is written \[ or \]
+        assert not re.search(r"(?<!\\)\[[^\]]*(?<!\\)\]\(", text), text
+        assert not re.search(r"(?<!\\)\]\(", text), text
+        for raw in RAW_CONTROLS:
+            assert raw not in text
+    for rule in run_["tool"]["driver"]["rules"]:
+        assert not re.search(r"(?<!\\)\]\(", rule["help"]["markdown"])

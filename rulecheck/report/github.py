@@ -6,6 +6,7 @@ are printed in the log as they are."""
 
 from __future__ import annotations
 
+from .escape import for_log
 from .common import (
     baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, settings_line, summary_line, t, verdict_of,
 )
@@ -28,6 +29,7 @@ def annotation(command: str, message: str, **properties) -> str:
 
 
 def render(record: dict, *, lang: str) -> str:
+    record = for_log(record)  # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
     lang = norm_lang(lang)
     lines = []
     for conflict in record.get("conflicts") or []:

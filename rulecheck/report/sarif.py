@@ -6,6 +6,7 @@ import posixpath
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
+from .escape import sarif_markdown, sarif_text
 from .common import (
     catalog_basis,
     catalog_title,
@@ -73,7 +74,7 @@ def render(record: dict, *, lang: str) -> str:
     if verdict in ("undecided", "incomplete"):  # no result is not a clean result: say what was not decided
         invocation["toolExecutionNotifications"] = [{
             "level": "error" if verdict == "undecided" else "warning",
-            "message": {"text": summary_line(record, lang)},
+            "message": {"text": sarif_text(summary_line(record, lang))},
             "descriptor": {"id": verdict},
         }]
     run["invocations"] = [invocation]
@@ -117,9 +118,9 @@ def _descriptor(entry: dict, lang: str) -> dict:
     return {
         "id": entry["id"],
         "name": entry["id"].replace("-", ""),
-        "shortDescription": {"text": title},
-        "fullDescription": {"text": full},
-        "help": {"text": help_text, "markdown": help_text.replace("\n", "  \n")},
+        "shortDescription": {"text": sarif_text(title)},
+        "fullDescription": {"text": sarif_text(full)},
+        "help": {"text": sarif_text(help_text), "markdown": sarif_markdown(help_text)},
         "defaultConfiguration": {"level": _LEVELS.get(entry.get("severity", "error"), "error")},
         "properties": properties,
     }
@@ -139,7 +140,7 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
                 "physicalLocation": physical,
                 "logicalLocations": [{"name": str(subject.get("id")),
                                       "fullyQualifiedName": subject_label(subject), "kind": "object"}],
-                "message": {"text": subject_label(subject)},
+                "message": {"text": sarif_text(subject_label(subject))},
             })
         else:
             logical.append({"name": str(subject.get("id")), "fullyQualifiedName": subject_label(subject),
@@ -149,7 +150,7 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
     result: dict = {
         "ruleId": rule_id,
         "level": _LEVELS.get(conflict.get("severity", "error"), "error"),
-        "message": {"text": message},
+        "message": {"text": sarif_text(message)},
         "locations": locations,
         "partialFingerprints": {"rulecheck/v1": _fingerprint(conflict)},
         "properties": {"number": number, "expected": conflict.get("expected"), "actual": conflict.get("actual"),
