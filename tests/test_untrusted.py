@@ -369,3 +369,63 @@ def test_sarif_messages_make_no_link_from_an_id():
             assert raw not in text
     for rule in run_["tool"]["driver"]["rules"]:
         assert not re.search(r"(?<!\\)\]\(", rule["help"]["markdown"])
+
+
+# ---- N16: the language server's framing -------------------------------------------------------------------------
+
+
+def _frame(message: dict) -> bytes:
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+BAD_FRAMES = [
+    b"Content-Type: x\r\n\r\n{}",  # no Content-Length
+    b"Content-Length: -5\r\n\r\n{}",
+    b"Content-Length: 1000000000000\r\n\r\n{}",
+    b"Content-Length: abc\r\n\r\n{}",
+    b"Content-Length: 3\r\n\r\n{}}}}",  # a body that is not JSON (a wrong length)
+    b"X" * 20000 + b"\r\n\r\n",  # a header line without end
+]
+
+
+@pytest.mark.parametrize("bad", BAD_FRAMES)
+def test_the_framer_skips_a_badly_framed_message_and_reads_on(bad):
+    import io
+
+    from rulecheck.dsl.lsp import Framer
+
+    good = [_frame({"id": n, "method": "m", "params": {"n": n}}) for n in range(2)]
+    logged = []
+    framer = Framer(io.BytesIO(good[0] + bad + good[1]), log=logged.append)
+    messages = []
+    while True:
+        header = framer.readline()
+        if not header:
+            break
+        assert header.startswith(b"Content-Length: ") and framer.readline() == b"\r\n"
+        messages.append(json.loads(framer.read(int(header.split(b":")[1]))))
+    assert [m["id"] for m in messages] == [0, 1] and logged
+
+
+def test_the_language_server_answers_after_bad_framing(tmp_path):
+    pytest.importorskip("pygls")
+    from test_authors_lsp import GOOD, Client
+
+    client = Client(tmp_path)
+    try:
+        client.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})
+        client.notify("initialized", {})
+        uri = (tmp_path / "doc.rule").as_uri()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "rulecheck", "version": 1,
+                                                                "text": GOOD}})
+        for bad in BAD_FRAMES[:3]:
+            client.proc.stdin.write(bad)
+            client.proc.stdin.flush()
+            hover = client.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                          "position": {"line": 5, "character": 12}})
+            assert hover and "far_max" in json.dumps(hover)
+        assert client.proc.poll() is None
+    finally:
+        client.proc.kill()
+        client.proc.wait()
