@@ -429,3 +429,100 @@ def test_the_language_server_answers_after_bad_framing(tmp_path):
     finally:
         client.proc.kill()
         client.proc.wait()
+
+
+# ---- N02: loading bounded in time and memory; validating a pack linear in its size --------------------------
+
+
+def _endless_view_bundle(tmp_path: Path) -> Path:
+    """The mine-land fixture whose rights layer is a GeoPackage view with endless rows (a recursive CTE)."""
+    import sqlite3
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ROOT / "fixtures" / "mine-land", bundle)
+    db = sqlite3.connect(bundle / "layers" / "mine.gpkg")
+    db.execute("""CREATE VIEW bomb AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+                  SELECT n.i AS fid, r.geom AS geom, r.id || '-' || n.i AS id, r.kind, r.land_use, r.ownership,
+                         r.term_years, r.supply_method, r.package, r.overlay, r.scale, r.area_m2
+                  FROM n, (SELECT * FROM rights LIMIT 1) r""")
+    db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES ('bomb', 'features', 'bomb', 4526)")
+    db.execute("INSERT INTO gpkg_geometry_columns VALUES ('bomb', 'geom', 'POLYGON', 4526, 0, 0)")
+    db.commit()
+    db.close()
+    manifest = bundle / "submission.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("layers/mine.gpkg#rights", "layers/mine.gpkg#bomb"),
+                        encoding="utf-8")
+    return bundle
+
+
+def test_an_endless_geopackage_view_is_stopped_by_its_limit(tmp_path):
+    import time
+
+    bundle = _endless_view_bundle(tmp_path)
+    started = time.monotonic()
+    result = run("check", "submission.yaml", "--lang", "en", "--limit", "layer_seconds=3", cwd=bundle, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "took more than 3 s" in result.stderr and "layer_seconds" in result.stderr
+    assert "submission.yaml:" in result.stderr and "mine.gpkg" in result.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_a_gdal_read_is_held_to_its_memory_limit(tmp_path):
+    from rulecheck.limits import override
+    from rulecheck.model.geometry import LayerTooCostly, bounded
+
+    def greedy():
+        return bytearray(512 * 2**20)
+
+    with override(layer_memory_mb=256), pytest.raises(LayerTooCostly, match="layer_memory_mb"):
+        bounded(greedy)
+    with override(layer_memory_mb=0):
+        assert len(bounded(lambda: b"x" * 10)) == 10
+
+
+@pytest.mark.parametrize("target", ["layers/parcels.geojson", "submission.yaml"])
+def test_a_file_of_nuls_is_refused_before_it_costs_memory(tmp_path, target):
+    import resource
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(DEFECTS, bundle)
+    with open(bundle / target, "wb") as stream:
+        stream.truncate(256 * 2**20)  # 256 MiB of NULs (sparse)
+    script = ("import resource, sys\nfrom rulecheck.cli import cli\n"
+              "try:\n    cli(['check', 'submission.yaml', '--lang', 'en'])\n"
+              "except SystemExit as e:\n    print(e.code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=bundle, capture_output=True, text=True, timeout=300)
+    code, peak_kib = result.stderr.strip().splitlines()[-1].split()
+    assert code == "2" and "not a text file: a NUL byte (0x00) at byte 0" in result.stderr
+    assert int(peak_kib) < 200 * 1024, f"peak {int(peak_kib) // 1024} MiB"
+
+
+def _big_pack(path: Path, count: int) -> Path:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    rule = ('rule {id}\n  title zh "t" en "t"\n  severity error\n  basis "b" "c"\n  for each p in detailed_plan.parcels\n'
+            '  require p.far_max <= 3\n  message zh "m" en "m"\n')
+    ids = (f"{letters[i // 900 // 26 % 26]}{letters[i // 900 % 26]}Q-{i % 900 + 100}" for i in range(count))
+    path.write_text("".join(rule.format(id=i) for i in ids), encoding="utf-8")
+    return path
+
+
+def test_validating_a_pack_is_linear_in_its_size(tmp_path, monkeypatch):
+    """Per rule, validating 8,000 rules (1.2 MB, each with a warning) costs about what 2,000 do. Before, every rule
+    counted every earlier diagnostic, and the cyclic collector walked the growing AST again and again."""
+    import time
+
+    from rulecheck.dsl import rules
+
+    monkeypatch.setenv("RULECHECK_NO_CACHE", "1")
+    small, big = _big_pack(tmp_path / "small.rule", 2000), _big_pack(tmp_path / "big.rule", 8000)
+
+    def per_rule(path: Path, count: int) -> float:
+        started = time.process_time()
+        rule_set, diagnostics = rules.validated([path])
+        assert len(rule_set.rules) >= count and not [d for d in diagnostics if d.severity == "error"]
+        return (time.process_time() - started) / count
+
+    rules.validated([small])  # imports and the shipped packs
+    small_cost = min(per_rule(small, 2000) for _ in range(2))
+    big_cost = per_rule(big, 8000)
+    assert big_cost < 1.35 * small_cost, (small_cost, big_cost)
