@@ -76,4 +76,5 @@ def for_terminal(record: dict) -> dict:
 
 
 def for_xml(record: dict) -> dict:
-    return map_strings(record, xml_text)
+    """Characters XML forbids, and those a log must not pass (controls, bidi overrides), escaped."""
+    return map_strings(record, lambda text: xml_text(log_text(text)))

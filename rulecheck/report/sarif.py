@@ -6,7 +6,7 @@ import posixpath
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from .escape import sarif_markdown, sarif_text
+from .escape import for_log, sarif_markdown, sarif_text
 from .common import (
     catalog_basis,
     catalog_title,
@@ -29,6 +29,7 @@ _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 def render(record: dict, *, lang: str) -> str:
     lang = norm_lang(lang)
+    record = for_log(record)  # ids, names and properties too: no control or bidi override reaches a viewer
     tool = record.get("tool") or {}
     submission = record.get("submission") or {}
     rules_info = record.get("rules") or {}
