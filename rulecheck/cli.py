@@ -481,7 +481,12 @@ def _config(submission: str, explicit: str | None):
         from .config import FILE_NAMES, ignored_inside, shown
 
         for name in FILE_NAMES:  # say why a settings file beside the manifest made no difference
-            if (Path.cwd() / name).is_file() and ignored_inside(Path.cwd() / name, folder):
+            candidate = Path.cwd() / name
+            if not candidate.is_file() or not ignored_inside(candidate, folder):
+                continue
+            with open(candidate, "rb") as stream:
+                head = stream.read(1 << 20)
+            if name == "rulecheck.toml" or b"tool.rulecheck" in head:
                 click.echo(f"{shown(Path.cwd() / name)}: note: a settings file inside the submission's folder is not "
                            "read (the submitter's, not the gate's); name it with --config to use it", err=True)
                 break
