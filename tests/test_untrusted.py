@@ -419,12 +419,22 @@ def test_the_language_server_answers_after_bad_framing(tmp_path):
         uri = (tmp_path / "doc.rule").as_uri()
         client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "rulecheck", "version": 1,
                                                                 "text": GOOD}})
-        for bad in BAD_FRAMES[:3]:
-            client.proc.stdin.write(bad)
-            client.proc.stdin.flush()
-            hover = client.request("textDocument/hover", {"textDocument": {"uri": uri},
-                                                          "position": {"line": 5, "character": 12}})
-            assert hover and "far_max" in json.dumps(hover)
+        import threading
+
+        answers = []
+
+        def hovers():
+            for bad in BAD_FRAMES[:3]:
+                client.proc.stdin.write(bad)
+                client.proc.stdin.flush()
+                answers.append(client.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                                     "position": {"line": 5, "character": 12}}))
+
+        worker = threading.Thread(target=hovers, daemon=True)
+        worker.start()
+        worker.join(120)
+        assert not worker.is_alive(), f"no answer after bad framing ({len(answers)} of 3 answered)"
+        assert len(answers) == 3 and all(a and "far_max" in json.dumps(a) for a in answers)
         assert client.proc.poll() is None
     finally:
         client.proc.kill()
