@@ -143,7 +143,6 @@ def cli_report(name: str, *args: str) -> dict:
 def without_manifest(record: dict) -> dict:
     record = json.loads(json.dumps(record))
     record["submission"].pop("manifest")
-    record.pop("config", None)  # the command line names its settings file (none here); the service reads none
     return record
 
 
