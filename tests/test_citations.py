@@ -50,7 +50,7 @@ def test_method_citations_name_a_section_and_paraphrase():
         for where, citation, text, paraphrase in _bases(rule):
             if METHOD in citation:
                 cited += 1
-                assert re.search(r"§(3\.1\.2|3\.1\.3|3\.1|3\.2|4\.1|4\.2)(?![.\d])", citation), where
+                assert re.search(r"§(3\.1\.1|3\.1\.2|3\.1\.3|3\.1|3\.2|4\.1|4\.2)(?![.\d])", citation), where
                 assert "王朝宇、周玉" in citation and "10.16361/j.upf.202601008" in citation, where
                 assert paraphrase, where
     assert cited >= 30
