@@ -78,7 +78,7 @@ ENUM_ZH = {
     "legal_owner_representative": "所有权代表（法定）", "agent_owner_representative": "所有权代表（代理）",
     "joint_review": "同编同审前", "supply": "供应前", "submitted": "已报送", "service": "服务功能",
     "financing": "融资功能", "revenue": "收益功能", "water_m3_per_day": "日用水量（立方米）",
-    "vehicles_per_hour": "小时车流量", "visitors_per_day": "日游客量", "population": "人口",
+    "vehicles_per_hour": "小时车流量", "visitors_per_day": "日游客量", "population": "人口", "heritage_protection": "历史文化保护",
 }
 
 

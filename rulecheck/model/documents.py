@@ -129,6 +129,7 @@ class DutyKind(StrEnum):
     facility = "facility"
     public_access = "public_access"
     farmland_protection = "farmland_protection"
+    heritage_protection = "heritage_protection"  # 历史文化保护: a duty inside a historic protection line
 
 
 class QuantityUnit(StrEnum):
