@@ -83,7 +83,7 @@ unit_plan:                    # 配置单元规划
     - id: PKG-1
       name: 示例资产包
       boundary: layers/unit.geojson
-      rights: [R1, R2]
+      rights: [R1, R2, R3]
       program:                      # the package program, parts ① to ④ / 实施方案①至④
         survey:                                                                         # ① 详查定界评估
           date: {survey}
@@ -133,7 +133,7 @@ contracts:                    # draft supply contracts / 供应合同草案
       - {{right: R2, parcel: P2, land_use: "0901", area_m2: 10000, term_years: 40, far_max: 1.2, density_max: 35, green_min: 30, height_max: 15}}
     duties:
       - {{duty: D1, quantity: 1, unit: ha, due: {due}}}
-    attached_rights: []
+    attached_rights: [R3]     # the overlay rights (附设权能) the package carries
 """
 
 
@@ -154,9 +154,12 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
         "layers/unit.geojson": _collection("unit", [({"id": "U01"}, _box(0, 0, 200, 100))]),
         "layers/rights.geojson": _collection("rights", [
             ({"id": "R1", "kind": "forest_management", "land_use": "0301", "ownership": "collective",
-              "term_years": 30, "supply_method": "lease", "package": "PKG-1"}, forest),
+              "term_years": 30, "supply_method": "lease", "package": "PKG-1", "function": "service"}, forest),
             ({"id": "R2", "kind": "construction_land_use", "land_use": "0901", "ownership": "state",
-              "term_years": 40, "supply_method": "transfer", "package": "PKG-1"}, commercial),
+              "term_years": 40, "supply_method": "transfer", "package": "PKG-1", "function": "revenue"}, commercial),
+            # an attached right (附设权能) laid over the forest: a sightseeing concession that finances its upkeep
+            ({"id": "R3", "kind": "concession", "land_use": "0301", "ownership": "collective", "term_years": 20,
+              "supply_method": "authorized_operation", "package": "PKG-1", "overlay": True, "function": "financing"}, forest),
         ]),
         "layers/parcels.geojson": _collection("parcels", [
             ({"id": "P1", "land_use": "0301", "area_m2": 10000}, forest),
