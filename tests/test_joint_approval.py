@@ -303,3 +303,15 @@ def test_rulecheck_init_writes_a_submission_that_passes_at_both_stages(tmp_path)
     for stage in ("joint_review", "supply"):
         code, record = check(target / "submission.yaml", "--stage", stage)
         assert code == 0 and not record["conflicts"], (stage, [(c["rule"], c["message"]) for c in record["conflicts"]])
+
+
+def test_the_library_takes_the_stage_for_one_run_and_leaves_the_submission_as_loaded(tmp_path):
+    import rulecheck
+
+    manifest = eco(tmp_path, lambda m: m["detailed_plan"].update(status="draft"))
+    submission = rulecheck.load_submission(manifest)
+    record = rulecheck.check(submission, select=["DOC-044"], stage="supply")
+    assert record["submission"]["stage"] == "supply" and [c["rule"] for c in record["conflicts"]] == ["DOC-044"]
+    assert submission.submission.stage == "joint_review"
+    record = rulecheck.check(submission, select=["DOC-044"])
+    assert record["submission"]["stage"] == "joint_review" and record["conflicts"] == []

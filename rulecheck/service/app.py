@@ -143,7 +143,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def outcome(check_id: str, result: dict, options: CheckOptions, data: bytes) -> None:
         if result.get("record") is not None:
             history.add(check_id, result["record"], {
-                "as_of": options.as_of, "select": list(options.select), "ignore": list(options.ignore),
+                "as_of": options.as_of, "stage": options.stage, "select": list(options.select), "ignore": list(options.ignore),
                 "fail_on": options.fail_on, "lang": options.lang,
                 "waivers": Path(options.waivers).name if options.waivers else None}, data)
 
@@ -170,6 +170,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def post_check(
         request: Request,
         as_of: dt.date | None = Query(None, description="The date whose law applies (default: the submission's)"),
+        stage: Literal["joint_review", "supply"] | None = Query(
+            None, description="The moment of the gate: before the joint approval or before supply (default: the submission's)"),
         select: list[str] = Query([], description="Rules or families to run (repeatable or comma-separated)"),
         ignore: list[str] = Query([], description="Rules or families to skip"),
         fail_on: Literal["error", "warning", "info", "indeterminate", "never"] = Query("error"),
@@ -204,7 +206,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         options = CheckOptions(
             as_of=as_of.isoformat() if as_of else None, select=tuple(_split(select)), ignore=tuple(_split(ignore)),
             fail_on=fail_on, lang=lang, waivers=waiver_path, with_layers=fmt == "html", rules=settings.rules,
-            params=settings.params, limits={"run_seconds": settings.run_seconds})
+            params=settings.params, limits={"run_seconds": settings.run_seconds}, stage=stage)
         check_id = uuid.uuid4().hex
         nonlocal pool
         try:
