@@ -56,7 +56,7 @@ Date = Annotated[dt.date, AfterValidator(_in_calendar)]
 BOUND_UNITS = {
     "term_years": "years", "area_m2": "m2", "quantity": "in the duty's unit", "far_max": "floor area ratio",
     "far_min": "floor area ratio", "density_max": "percent", "density_min": "percent", "green_min": "percent",
-    "green_max": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
+    "green_max": "percent", "coverage": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
     "price_wan_yuan": "wan_yuan", "reserve_price_wan_yuan": "wan_yuan", "costs": "wan_yuan", "revenues": "wan_yuan",
 }
 
@@ -357,6 +357,8 @@ class Parcel(Feature):
     facilities: list[str] = Field(default_factory=list)
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
     access: list[str] = Field(default_factory=list)  # 准入要求: the uses or industries the detailed plan admits here
+    # building coverage (建筑系数: buildings, structures and yards over the land), not building density (extension)
+    coverage: Percent | None = None
 
 
 class ControlLine(Feature):
@@ -424,6 +426,9 @@ class Supply(Record):
     term_years: Term | None = None
     start: Date | None = None
     requirements: list[str] = Field(default_factory=list)  # 开发要求
+    # how many parties have declared an intention to take the land (意向用地者), where known (extension): two or more
+    # put any transfer to tender, auction or listing (物权法 第一百三十七条, 令第39号 第四条, 民法典 第三百四十七条)
+    intending_users: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
 
 
 # ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
@@ -562,6 +567,7 @@ class ContractItem(Indicators):
     area_m2: Area | None = None
     term_years: Term | None = None
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
+    coverage: Percent | None = None  # building coverage (建筑系数) written into the contract item (extension)
     method: SupplyMethod | None = None  # how this item is supplied, where it differs from its contract's
     industry: str | None = None  # the use or industry supplied, checked against its parcels' `access`
 
