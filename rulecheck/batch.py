@@ -32,6 +32,7 @@ class CheckOptions:
     rules: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
     limits: dict = field(default_factory=dict)
+    stage: str | None = None  # joint_review or supply: overrides each submission's own stage
 
 
 def ruleset_for(rules: tuple[str, ...] = (), params: tuple[str, ...] = ()):
@@ -71,7 +72,7 @@ def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> 
             record = rulecheck.check(
                 submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
                 ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
-                waivers=options.waivers, with_layers=options.with_layers)
+                waivers=options.waivers, with_layers=options.with_layers, stage=options.stage)
     except InputError as error:
         return {"manifest": _relative(manifest, base),
                 "diagnostics": [{"path": _relative(d.path, base), "line": d.line, "column": d.column,

@@ -265,6 +265,9 @@ def _color_options(command):
               help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The date whose law applies (default: the submission's as_of, else today).")
+@click.option("--stage", type=click.Choice(("joint_review", "supply")), default=None,
+              help="The moment of the gate: before the joint approval (同编同审) or before supply "
+                   "(default: the submission's stage, else joint_review).")
 @click.option("--select", multiple=True, metavar="ID|PREFIX",
               help="Run only these rules or families (repeatable, any letter case); one naming no rule: exit 2.")
 @click.option("--ignore", multiple=True, metavar="ID|PREFIX",
@@ -295,7 +298,7 @@ def _color_options(command):
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786|local",
               help="A county submission: check its units on Dask distributed, as `batch` does.")
 @click.pass_context
-def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
+def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, stage, select, ignore, fail_on, formats, outputs, output_dir,
           lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, config_path, no_config,
           allow_outside, timings, limit_values, jobs, scheduler):
     """Check SUBMISSION (a manifest YAML) and report every conflict.
@@ -328,12 +331,13 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, select, ig
         _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
                given("ignore", "ignore"), given("fail_on", "fail-on"), given("formats", "format"), outputs,
                given("output_dir", "output-dir"), given("lang", "lang"), explain, given("waiver_path", "waivers"),
-               baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings, config, given, add_paths)
+               baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings, config, given, add_paths,
+               stage)
 
 
 def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir,
            lang, explain, waiver_path, baseline_path, fail_on_new, color, no_color, quiet, allow_outside, timings,
-           config, given, add_paths=()):
+           config, given, add_paths=(), stage=None):
     destinations = _destinations(formats, outputs, output_dir)
     if fail_on_new and not baseline_path:
         raise click.UsageError("--fail-on-new needs --baseline REPORT.json (new since which report?)")
@@ -368,6 +372,7 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
             fail_on_new=fail_on_new,
             timings=timings,
             progress=_Progress() if sys.stderr.isatty() else None,
+            stage=stage,
         )
         if timings:
             _print_timings(record["timings"])

@@ -113,6 +113,7 @@ def check(
     fail_on_new: bool = False,
     timings: bool = False,
     progress=None,
+    stage: str | None = None,
 ) -> dict:
     """Check a loaded submission and return the report record (the JSON report of bundle-format.md, extended).
 
@@ -120,13 +121,21 @@ def check(
     JSON report of an earlier round (a path or the record), marks each conflict new or persisting and lists
     the resolved ones; with `fail_on_new` the gate counts new conflicts only. With `timings`, the record
     carries "timings": each rule's time and the records it visited. `progress(done, total, rule_id)` is
-    called before each rule."""
+    called before each rule. `stage` (joint_review or supply) overrides the submission's own `stage` for this run."""
     # evaluation makes millions of short-lived objects and no cycles worth collecting: a collection would walk
     # every object made so far (at county scale, seconds each time), so none runs until the record is made
-    with no_gc():
-        return _check(submission, rules, as_of=as_of, select=select, ignore=ignore, fail_on=fail_on, lang=lang,
-                      explain=explain, waivers=waivers, with_layers=with_layers, classification=classification,
-                      baseline=baseline, fail_on_new=fail_on_new, timings=timings, progress=progress)
+    previous = submission.submission.stage
+    if stage is not None:
+        from rulecheck.model.documents import Stage
+
+        submission.submission.stage = Stage(stage)
+    try:
+        with no_gc():
+            return _check(submission, rules, as_of=as_of, select=select, ignore=ignore, fail_on=fail_on, lang=lang,
+                          explain=explain, waivers=waivers, with_layers=with_layers, classification=classification,
+                          baseline=baseline, fail_on_new=fail_on_new, timings=timings, progress=progress)
+    finally:
+        submission.submission.stage = previous
 
 
 def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, ignore, fail_on, lang, explain, waivers,
@@ -191,6 +200,7 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
             "title": info.title,
             "jurisdiction": info.jurisdiction,
             "as_of": as_of.isoformat(),
+            "stage": info.stage.value,  # the moment of the gate checked (同编同审前 / 供应前)
             "crs": submission._crs_used or info.crs,
             "manifest": submission._manifest,
             "inputs": _inputs(submission),

@@ -45,6 +45,7 @@ submission:
   jurisdiction: "441803"      # administrative code, selects province overrides / 行政区划代码
   as_of: {as_of}           # the date whose law applies / 适用法规的日期
   crs: EPSG:4526              # CRS of every geometry, projected, metres / 坐标系（投影，米）
+  stage: joint_review         # the gate: joint_review (同编同审前) or supply (供应前); `rulecheck check --stage` overrides it
 
 unit_plan:                    # 配置单元规划
   id: U01
@@ -52,6 +53,8 @@ unit_plan:                    # 配置单元规划
   direction: eco_recreation   # 主导方向: urban_rural_integration, eco_recreation, land_sea, agri_culture_tourism, industry_integration, mine_land
   zone: non_concentrated      # 非集中建设区 (or concentrated 城乡集中建设区)
   county_scheme: {{path: scheme.yaml}}   # the county scheme (县级总体配置方案) that drew the unit / 所依据的总体配置方案 (or its id: XX-ZTFA-01)
+  goals: [生态游憩目的地]      # 发展目标
+  approval: {{organiser: 县人民政府, approver: 县人民政府, status: approved, date: {approved}, version: "v1"}}   # status: draft | submitted | approved / 编制审批记录
   boundary: layers/unit.geojson     # unit boundary / 单元边界
   rights: layers/rights.geojson     # rights layout, one feature per right / 权益布局，每个要素一项权益
   # indicator_proposals:            # 建设控制指标建议 (must equal the detailed plan / 应与详细规划一致)
@@ -71,6 +74,8 @@ unit_plan:                    # 配置单元规划
       - {{id: C1, kind: use_control, text: 林地不得改变用途}}
     demands:                        # 需求清单: party owner_representative, manager, right_holder, market
       - {{id: D1, party: market, intent: development, text: 商业用地招商}}
+      - {{id: D2, party: owner_representative, intent: protection, text: 村集体保留林地收益}}
+      - {{id: D3, party: right_holder, intent: protection, text: 林地承包户保留经营权}}
     policies:                       # 政策清单: land_consolidation, inefficient_land_redevelopment, collective_market_entry, other
       - {{id: PO1, kind: land_consolidation, name: 全域土地综合整治实施方案}}
   finance: {{costs: {{public_interest: 50}}, revenues: {{}}}}   # the unit's own balance, costs outside the packages / 单元资金平衡
@@ -78,29 +83,41 @@ unit_plan:                    # 配置单元规划
     - id: PKG-1
       name: 示例资产包
       boundary: layers/unit.geojson
-      rights: [R1, R2]
+      rights: [R1, R2, R3]
       program:                      # the package program, parts ① to ④ / 实施方案①至④
-        survey: {{date: {survey}, appraised_value_wan_yuan: 300, registered: true}}      # ① 详查定界评估
-        design: {{date: {survey}, functions: [生态游憩, 商业服务]}}                      # ② 赋能赋权
+        survey:                                                                         # ① 详查定界评估
+          date: {survey}
+          boundary_surveyed: true         # 勘测定界
+          registered: true                # 确权登记
+          facts: {{people: 3, land: 2, buildings: 1, businesses: 0, rights: 2}}   # 人、地、房、业、权 records verified / 核实条数
+          appraised_value_wan_yuan: 300
+        design: {{date: {survey}, functions: [生态游憩, 商业服务], controls_applied: true}}   # ② 赋能赋权 (controls_applied: 落实详细规划管控)
         assembly:                                                                       # ③ 整备
           holder: 县土地储备中心
           paths: [acquisition, lease]     # acquisition, swap, lease, equity, trusteeship, transfer
           compensation_standard: 按区片综合地价补偿
           funds: [F2]                     # ids in the funds inventory / 资金清单编号
           deadline: {deadline}
-        approvals:                                                                      # ④ 报批
-          - {{resource: "0901", authority: 县人民政府, preconditions: [出让方案批准], status: pending, date: {approval}}}
+        approvals:                                                                      # ④ 报批, one per resource class / 每一资源门类一项
+          - {{resource: "0301", authority: 省林业局, preconditions: [林地经营权流转备案], status: granted, date: {approval}}}
+          - {{resource: "0901", authority: 县人民政府, preconditions: [出让方案批准], status: granted, date: {approval}}}
+        approval: {{organiser: 县土地储备中心, approver: 县人民政府, status: approved, date: {approved}}}   # the program's own approval / 实施方案审批
       duties:                       # ⑤ bundled duties / 附带责任 (kind facility: name the plan's facility in `facility`)
         - {{id: D1, kind: stewardship, resource: "03", quantity: 1, unit: ha, due: {due}}}
       supply: {{method: transfer, award: listing, reserve_price_wan_yuan: 300, start: {start}}}   # ⑤ 供应方案
       finance: {{costs: {{assembly: 100}}, revenues: {{transfer: 300}}, government_share: 0.6, channels: [土地出让收入]}}   # ⑥ 融资
-      revenue_sharing:              # ⑦ 收益分配 (role: owner_representative, local_government, assembler, operator, collective)
-        - {{party: 县人民政府, share: 60, role: owner_representative}}
-        - {{party: 村集体经济组织, share: 40, role: collective}}
+      loads: {{visitors_per_day: 200}}   # what the package puts on the conditions inventory's limits (metric: amount)
+      revenue_sharing:              # ⑦ 收益分配 (role: legal_owner_representative, agent_owner_representative, local_government, assembler, operator, collective)
+        - {{party: 村集体经济组织, share: 30, role: legal_owner_representative}}
+        - {{party: 县人民政府, share: 40, role: agent_owner_representative}}
+        - {{party: 镇人民政府, share: 10, role: local_government}}
+        - {{party: 县土地储备中心, share: 20, role: assembler}}
 
 detailed_plan:                # 详细规划
   id: DP-01
-  status: draft               # draft | approved / 草案 | 已批准
+  status: approved            # draft | approved / 草案 | 已批准
+  approval: {{organiser: 县自然资源局, approver: 县人民政府, status: approved, date: {approved}, version: "v1"}}
+  joint_review: {{body: 县规划委员会, date: {review}, unit_plan_version: "v1", detailed_plan_version: "v1"}}   # 同编同审: the versions reviewed together
   parcels: layers/parcels.geojson   # parcels with land use and control indicators / 地块、用途与控制指标
   control_lines: layers/lines.geojson   # control lines / 控制线 (三区三线)
 
@@ -116,7 +133,7 @@ contracts:                    # draft supply contracts / 供应合同草案
       - {{right: R2, parcel: P2, land_use: "0901", area_m2: 10000, term_years: 40, far_max: 1.2, density_max: 35, green_min: 30, height_max: 15}}
     duties:
       - {{duty: D1, quantity: 1, unit: ha, due: {due}}}
-    attached_rights: []
+    attached_rights: [R3]     # the overlay rights (附设权能) the package carries
 """
 
 
@@ -174,10 +191,12 @@ def _scheme(as_of: dt.date, units: list[tuple[str, float, int]]) -> str:
 def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
     """File name (relative to the new folder) -> text, in the order they are written."""
     as_of = as_of or dt.date.today()
-    # the program's dates follow the as_of date: surveyed before it, approved and assembled before supply starts
-    start = dt.date(as_of.year + 1, 1, 1)
+    # the program's dates follow the as_of date, in the method's order: surveyed and designed before it, the plans
+    # reviewed together and approved, then assembled, the approvals of ④ granted, and supply at least half a year on
+    start = dt.date(as_of.year + 1, 1, 1) if as_of.month < 7 else dt.date(as_of.year + 1, 7, 1)
     dates = {"as_of": as_of.isoformat(), "survey": (as_of - dt.timedelta(days=30)).isoformat(),
-             "approval": (start - dt.timedelta(days=60)).isoformat(), "deadline": (start - dt.timedelta(days=30)).isoformat(),
+             "review": (as_of - dt.timedelta(days=20)).isoformat(), "approved": (as_of - dt.timedelta(days=10)).isoformat(),
+             "deadline": (start - dt.timedelta(days=60)).isoformat(), "approval": (start - dt.timedelta(days=30)).isoformat(),
              "start": start.isoformat(), "due": dt.date(start.year + 4, 12, 31).isoformat()}
     forest, commercial = _box(0, 0, 100, 100), _box(100, 0, 200, 100)
     return {
@@ -187,9 +206,12 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
         "layers/unit.geojson": _collection("unit", [({"id": "U01"}, _box(0, 0, 200, 100))]),
         "layers/rights.geojson": _collection("rights", [
             ({"id": "R1", "kind": "forest_management", "land_use": "0301", "ownership": "collective",
-              "term_years": 30, "supply_method": "lease", "package": "PKG-1"}, forest),
+              "term_years": 30, "supply_method": "lease", "package": "PKG-1", "function": "service"}, forest),
             ({"id": "R2", "kind": "construction_land_use", "land_use": "0901", "ownership": "state",
-              "term_years": 40, "supply_method": "transfer", "package": "PKG-1"}, commercial),
+              "term_years": 40, "supply_method": "transfer", "package": "PKG-1", "function": "revenue"}, commercial),
+            # an attached right (附设权能) laid over the forest: a sightseeing concession that finances its upkeep
+            ({"id": "R3", "kind": "concession", "land_use": "0301", "ownership": "collective", "term_years": 20,
+              "supply_method": "authorized_operation", "package": "PKG-1", "overlay": True, "function": "financing"}, forest),
         ]),
         "layers/parcels.geojson": _collection("parcels", [
             ({"id": "P1", "land_use": "0301", "area_m2": 10000}, forest),

@@ -211,7 +211,7 @@ def test_init_writes_a_skeleton_that_reads_and_refuses_to_overwrite(runner, tmp_
     import pyogrio
     from rulecheck.model.documents import ControlLine, Parcel, Right
 
-    for layer, model, count in (("rights", Right, 2), ("parcels", Parcel, 2), ("lines", ControlLine, 1)):
+    for layer, model, count in (("rights", Right, 3), ("parcels", Parcel, 2), ("lines", ControlLine, 1)):
         path = target / "layers" / f"{layer}.geojson"
         info = pyogrio.read_info(path)
         assert info["crs"] == "EPSG:4526" and info["features"] == count
@@ -228,7 +228,7 @@ def test_init_skeleton_loads_through_the_loader(runner, tmp_path):
     loader = pytest.importorskip("rulecheck.model.loader")
     runner.invoke(cli, ["init", str(tmp_path / "u")])
     submission = loader.load_submission(tmp_path / "u" / "submission.yaml")
-    assert [r.id for r in submission.unit_plan.rights] == ["R1", "R2"]
+    assert [r.id for r in submission.unit_plan.rights] == ["R1", "R2", "R3"]  # R3: a concession laid over R1
     assert [p.id for p in submission.detailed_plan.parcels] == ["P1", "P2"]
 
 

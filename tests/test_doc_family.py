@@ -16,7 +16,8 @@ FIXTURES = ROOT / "fixtures"
 EXE = Path(sys.executable).with_name("rulecheck")
 INVENTORIES = ("resources", "assets", "funds", "conditions", "demands", "policies")
 # the checks issue 10 added outside DOC: new checks, so they may fire on an older submission
-NEW_OUTSIDE_DOC = {"LAY-020", "SUP-040", "SUP-041", "DUT-020", "FIN-020", "FIN-021", "REF-020", "REF-021"}
+NEW_OUTSIDE_DOC = {"LAY-020", "SUP-040", "SUP-041", "DUT-020", "FIN-020", "FIN-021", "REF-020", "REF-021",
+                   "LAY-040", "LAY-041"}  # LAY-040/041: issue 22's control lines
 
 
 def check(manifest: Path, *args: str) -> tuple[int, dict]:
@@ -78,8 +79,9 @@ def test_an_older_submission_gets_the_same_verdicts_from_the_rules_that_were_the
     # the new checks outside DOC see what an older submission leaves out: leased forest in a transfer contract,
     # the plan's facilities with no facility duty
     fired = {(c["rule"], c["subjects"][0]["id"]) for c in older["conflicts"]}
+    # and R07 inside the historic protection line, whose heritage approval the older submission (no program) lacks
     assert fired == {("SUP-041", "C-A/R01"), ("SUP-041", "C-A/R02"), ("SUP-041", "C-B/R03"), ("SUP-041", "C-B/R04"),
-                     ("DUT-020", "P07"), ("DUT-020", "P16")}
+                     ("DUT-020", "P07"), ("DUT-020", "P16"), ("LAY-041", "R07")}
 
 
 def test_the_text_report_groups_the_doc_family_under_its_name(tmp_path):

@@ -77,7 +77,7 @@ def _contract_fields() -> dict[str, set[str]]:
     packages = _section("packages (资产包), records")
     contracts = _section("contracts (供应合同草案), records")
     program = _section("program (资产包项目实施方案), a field of each package")
-    return {
+    written = {
         "": set(example),
         "submission": set(example["submission"]),
         "unit_plan": set(example["unit_plan"]),
@@ -97,6 +97,27 @@ def _contract_fields() -> dict[str, set[str]]:
         "items": set(re.findall(r"`(\w+)`", _table_row(contracts, "items"))),
         "contract duties": _words(_table_row(contracts, "duties").split("|")[2]),
     }
+    # the sections issue 22 added name fields in prose and a YAML sketch: a field written there as `name` or `name:`
+    joint = "".join(_h2(heading) for heading in ("Approval records and the stage of the gate",
+                                                 "What each program part holds", "More fields the method names"))
+    for name, fields in JOINT_FIELDS.items():
+        written[name] |= {f for f in fields if re.search(rf"`{f}`|\b{f}:", joint)}
+    return written
+
+
+# the fields the sections of issue 22 add, by document (they write them in prose, so each is looked for there)
+JOINT_FIELDS = {
+    "submission": {"stage"}, "unit_plan": {"approval", "goals"}, "detailed_plan": {"approval", "joint_review"},
+    "rights": {"function", "conditions", "industry"}, "parcels": {"access"}, "items": {"industry"},
+    "packages": {"loads"}, "finance": {"stages"}, "revenue_sharing": {"stream"}, "supply": {"requirements"},
+}
+
+
+def _h2(heading: str) -> str:
+    """The text under a '## heading' of the contract, up to the next '## '."""
+    match = re.search(rf"^## {re.escape(heading)}\b[^\n]*\n(.*?)(?=^## )", CONTRACT + "\n## ", re.S | re.M)
+    assert match, f"the contract has no section '## {heading}'"
+    return match.group(1)
 
 
 MODELS = {

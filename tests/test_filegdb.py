@@ -37,6 +37,7 @@ def twins(tmp_path) -> tuple[Path, Path]:
     collection = json.loads(source.read_text(encoding="utf-8"))
     for feature in collection["features"]:
         feature["properties"].pop("facilities", None)
+        feature["properties"].pop("access", None)  # 准入要求, a list too
     source.write_text(json.dumps(collection, ensure_ascii=False, indent=0), encoding="utf-8")
     meta, _, geometry, fields = pyogrio.raw.read(source)
     pyogrio.raw.write(filegdb / "layers" / "plan.gdb", geometry, fields, meta["fields"], layer="DKDY",

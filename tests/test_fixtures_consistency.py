@@ -265,7 +265,7 @@ def test_the_allocation_method_parts_are_complete_and_consistent(bundle):
         assert set(package["finance"]["channels"]) <= {f["name"] for f in funds}
         start = contracts[package["id"]]["start"]
         assert all(a["status"] != "refused" and a["date"] <= start for a in program["approvals"]), package["id"]
-        assert any(s.get("role") == "owner_representative" for s in package["revenue_sharing"])
+        assert any(s.get("role") in ("legal_owner_representative", "agent_owner_representative") for s in package["revenue_sharing"])
         revenue = package["finance"]["revenues"]
         assert package["supply"]["reserve_price_wan_yuan"] <= revenue["transfer"] <= 1.5 * package["supply"]["reserve_price_wan_yuan"]
         surplus += sum(revenue.values()) - sum(package["finance"]["costs"].values())

@@ -14,8 +14,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 # fixture: (rights, parcels, control lines, packages, contracts, indicator proposals, duties)
 COUNTS = {
-    "eco-recreation": (10, 21, 4, 3, 3, 4, 6),
-    "eco-recreation-defects": (12, 21, 4, 3, 3, 4, 5),
+    "eco-recreation": (10, 21, 5, 3, 3, 4, 7),  # a historic protection line, and PKG-A's heritage duty (issue 22)
+    "eco-recreation-defects": (12, 21, 5, 3, 3, 4, 6),
     "mine-land": (4, 8, 2, 1, 1, 1, 3),
     "land-sea": (3, 9, 2, 2, 2, 1, 3),
     "land-sea-defects": (3, 9, 2, 2, 2, 1, 3),

@@ -56,7 +56,7 @@ def test_inline_inventories_and_program_load_with_their_lines(tmp_path):
     assert unit.zone == "non_concentrated" and unit.finance.costs == {"public_interest": 10.0}
     (approval,) = unit.packages[0].program.approvals
     assert approval.id == "PK1/0301" and str(approval.date) == "2026-05-01"
-    assert unit.packages[0].revenue_sharing[0].role == "owner_representative"
+    assert unit.packages[0].revenue_sharing[0].role == "legal_owner_representative"  # v1's owner representative is the legal one
 
 
 def test_a_submission_without_the_new_parts_still_loads(tmp_path):
@@ -108,6 +108,7 @@ def test_an_unknown_role_and_policy_kind_are_located(tmp_path):
     assert "collective_market_entry" in policy.message and "'market_entry'" in policy.message
     role = only(diagnostics, field="unit_plan.packages[0].revenue_sharing[0].role")
     assert "owner_representative, local_government, assembler, operator, collective" in role.message
+    assert "legal_owner_representative, agent_owner_representative" in role.message
 
 
 def test_a_date_that_is_not_a_date_is_located(tmp_path):

@@ -227,7 +227,7 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         5: {("LAY-007", ("R08", "CL-PBF-01")), ("LAY-004", ("R08", "P13")), ("LAY-006", ("R08",)),
             ("LAY-009", ("R08",)), ("LAY-010", ("PKG-C", "R08")), ("IND-018", ("C-C/R08", "R08"))},
         6: {("SUP-025", ("C-A", "PKG-A")), ("FIN-006", ("C-A", "PKG-A"))},
-        7: {("SUP-021", ("C-C",)), ("SUP-022", ("PKG-C",))},
+        7: {("SUP-021", ("C-C",)), ("SUP-022", ("PKG-C",)), ("DOC-070", ("PKG-C",)), ("DOC-071", ("C-C",))},
         8: {("FIN-001", ("PKG-B",))},
         9: {("LAY-003", ("R01", "R11"))},
         10: {("IND-001", ("P16", "P16"))},
@@ -247,10 +247,11 @@ def test_every_planted_defect_is_caught_and_nothing_else(rule_set):
         23: {("DOC-019", ("U03",)), ("CTY-011", ("U03",))},  # declared concentrated, yet outside every such area
         24: {("DOC-020", ("U03",))},
         25: {("DOC-021", ("U03",))},
-        26: {("DOC-022", ("PKG-B",))},
-        27: {("DOC-023", ("PKG-A", "PKG-A/0901", "C-A"))},
+        # the approvals of ④ come after the assembly deadline (DOC-062): a deadline moved past them puts them out of order
+        26: {("DOC-022", ("PKG-B",)), ("DOC-062", ("PKG-B", "PKG-B/0901")), ("DOC-062", ("PKG-B", "PKG-B/0303"))},
+        27: {("DOC-023", ("PKG-A", "PKG-A/0901", "C-A")), ("DOC-048", ("PKG-A", "PKG-A/0901"))},
         28: {("DOC-024", ("PKG-C",))},
-        29: {("DOC-025", ("PKG-C",))},
+        29: {("DOC-025", ("PKG-C",)), ("DOC-057", ("PKG-C",))},
         30: {("SUP-040", ("R07",))},
         31: {("SUP-041", ("C-B/R03", "R03"))},
         32: {("DUT-020", ("P07", "R06", "PKG-A"))},

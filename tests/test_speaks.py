@@ -77,7 +77,7 @@ def _planning_db(tmp_path: Path, rename: dict[str, str], fields: str = "planning
               "height_max": "JZXG", "area_m2": "TBMJ"}
     collection = json.loads((layers / "parcels.geojson").read_text(encoding="utf-8"))
     for number, feature in enumerate(collection["features"], start=1):
-        props = {preset.get(k, k): v for k, v in feature["properties"].items() if k != "facilities"}
+        props = {preset.get(k, k): v for k, v in feature["properties"].items() if k not in ("facilities", "access")}  # list fields no FileGDB holds
         props = {rename.get(k, k): v for k, v in props.items()}
         feature["properties"] = {"BSM": number, "XZQDM": "441803", "JZMJ": 1000.0, **props}
     converted = layers / "db.geojson"

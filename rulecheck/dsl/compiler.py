@@ -1402,6 +1402,8 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
                 unit = unit.value if unit is not None else None
                 if unit is None:
                     return Missing(f"unit of {record_id(rec)}")
+                if unit not in UNITS:  # a resource in m3 or t: no unit the language measures in
+                    return Missing(f"{name} of {record_id(rec)} in {unit}")
                 return Quantity(to_base(v, unit), dimension(unit), unit)
 
             return ft, fn
@@ -1429,6 +1431,8 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
             v = getattr(rec, name)
             if v is None:
                 return missing(rec)
+            if ft.arg.arg == "":  # a table of plain numbers (PLAIN_TABLE_FIELDS)
+                return {str(k): Quantity(float(x), "", None) for k, x in v.items()}
             return {k: Quantity(float(x), "money", "wan_yuan") for k, x in v.items()}
 
         return ft, fn

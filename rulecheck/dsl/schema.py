@@ -84,7 +84,9 @@ FIELD_UNITS = {
     "revenues_wan_yuan": "wan_yuan",
     "costs_wan_yuan": "wan_yuan",
 }
-DYNAMIC_UNIT_FIELDS = {(d.Duty, "quantity"), (d.ContractDuty, "quantity")}
+DYNAMIC_UNIT_FIELDS = {(d.Duty, "quantity"), (d.ContractDuty, "quantity"), (d.Resource, "quantity")}
+# tables of plain numbers (every other table is of amounts in 万元): a package's loads on the unit's capacities
+PLAIN_TABLE_FIELDS = {"loads"}
 # fields read from the record that holds this one (the run's context keeps who holds what), not from the record
 PARENT_FIELDS = {(d.ContractItem, "contract"), (d.ContractDuty, "contract"), (d.Duty, "package"), (d.RevenueShare, "package")}
 CODE_FIELDS = {"land_use"}
@@ -151,6 +153,7 @@ ENUMS: list[type[StrEnum]] = [
     d.QuantityUnit, d.PlanStatus, d.ControlLineKind,
     d.Zone, d.ResourceUnit, d.ResourceState, d.FundChannel, d.ConditionKind, d.DemandParty, d.DemandIntent,
     d.PolicyKind, d.AssemblyPath, d.ApprovalStatus, d.RevenueRole, sc.KeyAreaKind,
+    d.Stage, d.ApprovalState, d.RevenueStream, d.RightFunction, d.LoadMetric,
 ]
 ENUM_VALUES: dict[str, list[type[StrEnum]]] = {}
 for _enum in ENUMS:
@@ -167,7 +170,7 @@ def _annotation_type(cls: type, name: str, annotation: Any) -> T:
         (elem,) = typing.get_args(annotation)
         return list_of(_annotation_type(cls, name, elem))
     if origin is dict:
-        return T("dict", num("money"))
+        return T("dict", NUM if name in PLAIN_TABLE_FIELDS else num("money"))
     if annotation is Any:
         return GEOM
     if isinstance(annotation, type):

@@ -75,6 +75,10 @@ ENUM_ZH = {
     "inefficient_land_redevelopment": "低效用地再开发", "collective_market_entry": "集体经营性建设用地入市",
     "acquisition": "收储", "swap": "置换", "trusteeship": "托管", "pending": "待批", "granted": "已批",
     "refused": "未获批准", "local_government": "地方政府", "assembler": "整备主体", "operator": "运营主体",
+    "legal_owner_representative": "所有权代表（法定）", "agent_owner_representative": "所有权代表（代理）",
+    "joint_review": "同编同审前", "supply": "供应前", "submitted": "已报送", "service": "服务功能",
+    "financing": "融资功能", "revenue": "收益功能", "water_m3_per_day": "日用水量（立方米）",
+    "vehicles_per_hour": "小时车流量", "visitors_per_day": "日游客量", "population": "人口", "heritage_protection": "历史文化保护",
 }
 
 

@@ -6,7 +6,9 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
 from pydantic_core import InitErrorDetails
 
 
@@ -127,6 +129,7 @@ class DutyKind(StrEnum):
     facility = "facility"
     public_access = "public_access"
     farmland_protection = "farmland_protection"
+    heritage_protection = "heritage_protection"  # 历史文化保护: a duty inside a historic protection line
 
 
 class QuantityUnit(StrEnum):
@@ -226,11 +229,54 @@ class ApprovalStatus(StrEnum):
 
 
 class RevenueRole(StrEnum):
-    owner_representative = "owner_representative"
+    legal_owner_representative = "legal_owner_representative"  # 所有权代表（法定）
+    agent_owner_representative = "agent_owner_representative"  # 所有权代表（代理）
+    owner_representative = "owner_representative"  # v1: loads as legal_owner_representative
     local_government = "local_government"
     assembler = "assembler"
     operator = "operator"
     collective = "collective"
+
+
+class Stage(StrEnum):
+    """The moment of the gate: before the joint approval (同编同审) or before the packages are supplied."""
+
+    joint_review = "joint_review"
+    supply = "supply"
+
+
+class ApprovalState(StrEnum):
+    """Where a plan or a program stands in its procedure (编制、报送、批准)."""
+
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+
+
+class RevenueStream(StrEnum):
+    """Which revenue a share is of (§3.2 ⑦: 资产供应、指标交易、产品运营)."""
+
+    supply = "supply"
+    indicator_trading = "indicator_trading"
+    operation = "operation"
+
+
+class RightFunction(StrEnum):
+    """A right's value orientation (§3.1.3(1): 服务、融资、收益功能)."""
+
+    service = "service"
+    financing = "financing"
+    revenue = "revenue"
+
+
+class LoadMetric(StrEnum):
+    """What a conditions inventory limit and a package's load are measured in."""
+
+    water_m3_per_day = "water_m3_per_day"
+    vehicles_per_hour = "vehicles_per_hour"
+    visitors_per_day = "visitors_per_day"
+    population = "population"
+    other = "other"
 
 
 # ---- records ------------------------------------------------------------------------------------
@@ -275,6 +321,9 @@ class Right(Feature):
     sea_use: SeaUse | None = None
     area_m2: Area | None = None
     oil_gas: bool | None = None  # an exploration or mining right for oil or natural gas (extension; absent: not)
+    function: RightFunction | None = None  # 服务、融资、收益功能 (§3.1.3(1))
+    conditions: list[str] = Field(default_factory=list)  # 权能条件
+    industry: str | None = None  # the use or industry the right is for, checked against its parcels' `access`
 
     @model_validator(mode="after")
     def _land_use_unless_overlay(self) -> "Right":
@@ -307,6 +356,7 @@ class Parcel(Feature):
     height_max: Height | None = None
     facilities: list[str] = Field(default_factory=list)
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
+    access: list[str] = Field(default_factory=list)  # 准入要求: the uses or industries the detailed plan admits here
     # building coverage (建筑系数: buildings, structures and yards over the land), not building density (extension)
     coverage: Percent | None = None
 
@@ -335,17 +385,37 @@ class Duty(Record):
     facility: str | None = None  # a facility duty: the detailed plan facility it builds (parcel `facilities`)
 
 
+class FinanceStage(Record):
+    """⑥ the financing of one stage of a package (整备阶段、供应后开发利用阶段)."""
+
+    channels: list[str] = Field(default_factory=list)
+    amount_wan_yuan: Money | None = None
+
+
+class FinanceStages(Record):
+    assembly: FinanceStage | None = None
+    development: FinanceStage | None = None
+
+
 class Finance(Record):
     costs: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
     revenues: dict[str, Money] = Field(default_factory=dict)  # wan_yuan by item
     government_share: Fraction | None = None  # 0..1
     channels: list[str] = Field(default_factory=list)
+    stages: FinanceStages | None = None  # financing by stage, optional
 
 
 class RevenueShare(Record):
     party: str
     share: Percent  # percent
     role: RevenueRole | None = None
+    stream: RevenueStream | None = None
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _v1_owner_representative(cls, value: Any) -> Any:
+        """v1's owner_representative is the legal owner representative (所有权代表（法定）)."""
+        return RevenueRole.legal_owner_representative if value == "owner_representative" else value
 
 
 class Supply(Record):
@@ -355,6 +425,7 @@ class Supply(Record):
     reserve_floor_price_yuan_m2: Money | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
     term_years: Term | None = None
     start: Date | None = None
+    requirements: list[str] = Field(default_factory=list)  # 开发要求
     # how many parties have declared an intention to take the land (意向用地者), where known (extension): two or more
     # put any transfer to tender, auction or listing (物权法 第一百三十七条, 令第39号 第四条, 民法典 第三百四十七条)
     intending_users: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
@@ -363,12 +434,27 @@ class Supply(Record):
 # ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
 
 
+Count = Annotated[int, Field(ge=0, le=10**9)]
+
+
+class SurveyFacts(Record):
+    """① the 人、地、房、业、权 records the survey verified, counted."""
+
+    people: Count | None = None
+    land: Count | None = None
+    buildings: Count | None = None
+    businesses: Count | None = None
+    rights: Count | None = None
+
+
 class Survey(Record):
     """① 详查定界评估: survey, boundary and valuation of the present rights."""
 
     date: Date | None = None
+    boundary_surveyed: bool | None = None  # 勘测定界 done
+    registered: bool | None = None  # 确权登记 done
+    facts: SurveyFacts | None = None  # 人、地、房、业、权: how many records of each were verified
     appraised_value_wan_yuan: Money | None = None
-    registered: bool | None = None
 
 
 class Design(Record):
@@ -376,6 +462,8 @@ class Design(Record):
 
     date: Date | None = None
     functions: list[str] = Field(default_factory=list)
+    controls_applied: bool | None = None  # the detailed plan's use control and indicators were applied
+    goals: list[str] = Field(default_factory=list)
 
 
 class Assembly(Record):
@@ -405,11 +493,52 @@ class Approval(Record):
         return f"{self.__pydantic_private__['_package_id']}/{self.resource}"
 
 
+class PlanApproval(Record):
+    """The procedure of a plan or program: who organised it, who approves it, where it stands, its version."""
+
+    organiser: str | None = None
+    approver: str | None = None
+    status: ApprovalState | None = None
+    date: Date | None = None
+    version: str | None = None
+
+
+class JointReview(Record):
+    """同编同审: the one review of the unit plan and the detailed plan, naming the version of each."""
+
+    body: str | None = None
+    date: Date | None = None
+    unit_plan_version: str | None = None
+    detailed_plan_version: str | None = None
+
+
+def _hollow(value: Any) -> bool:
+    """Nothing stated: absent, an empty list or table, or a record all of whose fields are hollow."""
+    if value is None or value == [] or value == {}:
+        return True
+    if isinstance(value, Record):
+        return all(_hollow(getattr(value, name)) for name in type(value).model_fields)
+    return False
+
+
+def _drop_hollow(record: Record, names: tuple[str, ...]) -> None:
+    """bundle-format.md: a part present but hollow (`assembly: {}`) is as missing as an absent one."""
+    for name in names:
+        if getattr(record, name) is not None and _hollow(getattr(record, name)):
+            object.__setattr__(record, name, None)
+
+
 class Program(Record):
     survey: Survey | None = None
     design: Design | None = None
     assembly: Assembly | None = None
     approvals: list[Approval] | None = None
+    approval: PlanApproval | None = None  # the program's own approval
+
+    @model_validator(mode="after")
+    def _hollow_parts(self) -> "Program":
+        _drop_hollow(self, ("survey", "design", "assembly", "approval"))
+        return self
 
 
 class Package(Record):
@@ -422,6 +551,12 @@ class Package(Record):
     revenue_sharing: list[RevenueShare] = Field(default_factory=list)
     supply: Supply | None = None
     program: Program | None = None
+    loads: dict[LoadMetric, Quantity] = Field(default_factory=dict)  # what the package puts on the unit's capacities
+
+    @model_validator(mode="after")
+    def _hollow_parts(self) -> "Package":
+        _drop_hollow(self, ("finance", "supply", "program"))
+        return self
 
 
 class ContractItem(Indicators):
@@ -434,6 +569,7 @@ class ContractItem(Indicators):
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
     coverage: Percent | None = None  # building coverage (建筑系数) written into the contract item (extension)
     method: SupplyMethod | None = None  # how this item is supplied, where it differs from its contract's
+    industry: str | None = None  # the use or industry supplied, checked against its parcels' `access`
 
     _contract_id: str = PrivateAttr(default="")
 
@@ -479,6 +615,7 @@ class SubmissionInfo(Record):
     jurisdiction: str | None = None
     as_of: Date | None = None
     crs: str
+    stage: Stage = Stage.joint_review  # the moment of the gate; `rulecheck check --stage` overrides it
 
 
 # ---- the six inventories of the unit plan (六项清单) ---------------------------------------------------
@@ -529,6 +666,7 @@ class Condition(InventoryRecord):
     text: str | None = None
     limit: Annotated[float, Field(allow_inf_nan=False)] | None = None
     unit: str | None = None
+    metric: LoadMetric | None = None  # what a numeric limit measures, to add up the packages' loads against
 
 
 class Demand(InventoryRecord):
@@ -583,6 +721,8 @@ class UnitPlan(Record):
     county_scheme: str | SchemeRef | None = None  # a plain id (v1), or the scheme file ({path: ...})
     inventories: Inventories | None = None
     finance: UnitFinance | None = None
+    goals: list[str] = Field(default_factory=list)  # 发展目标
+    approval: PlanApproval | None = None
 
 
 class DetailedPlan(Record):
@@ -590,6 +730,8 @@ class DetailedPlan(Record):
     status: PlanStatus
     parcels: list[Parcel] = Field(default_factory=list)
     control_lines: list[ControlLine] = Field(default_factory=list)
+    approval: PlanApproval | None = None
+    joint_review: JointReview | None = None  # 同编同审
 
 
 class Submission(Record):

@@ -134,6 +134,7 @@ def render(record: dict, *, lang: str) -> str:
         "meta": [
             (t("submission", lang), submission.get("id", "")),
             (t("as_of", lang), submission.get("as_of", "")),
+            (t("stage", lang), t(f"stage_{submission['stage']}", lang) if submission.get("stage") in ("joint_review", "supply") else ""),
             (t("crs", lang), submission.get("crs", "")),
             (t("rule_packs", lang), ", ".join(rules_info.get("packs") or [])),
             ("sha256", rules_info.get("sha256", "")),

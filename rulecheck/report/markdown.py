@@ -51,6 +51,7 @@ def render(record: dict, *, lang: str) -> str:
     rows = [
         (t("submission", lang), submission.get("id", "")),
         (t("as_of", lang), submission.get("as_of", "")),
+        (t("stage", lang), t(f"stage_{submission['stage']}", lang) if submission.get("stage") in ("joint_review", "supply") else ""),
         (t("crs", lang), submission.get("crs", "")),
         (t("rule_packs", lang), ", ".join(rules.get("packs") or [])),
         (t("rules_run", lang), summary.get("rules_run", "")),

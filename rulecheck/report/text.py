@@ -89,6 +89,9 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
                        + f"{t(label, lang)}: {waiver.get('rule', '')} {subjects}".rstrip())
     for note in (record.get("submission") or {}).get("notes") or []:
         out.append(f"{t('note', lang)}: {note}")
+    stage = (record.get("submission") or {}).get("stage")
+    if stage == "supply":  # the default gate (before the joint approval) is what every report without a line checks
+        out.append(f"{t('stage', lang)}: {t(f'stage_{stage}', lang)}")
     if out and out[-1] != "":
         out.append("")
 
