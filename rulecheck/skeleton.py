@@ -224,7 +224,7 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
     }
 
 
-_IDS = ("PKG-1", "R1", "R2", "P1", "P2", "A1", "A2", "C01", "L1")
+_IDS = ("PKG-1", "R1", "R2", "R3", "P1", "P2", "A1", "A2", "C01", "L1")  # every id of the skeleton: each unit gets its own
 
 
 def county_files(as_of: dt.date | None = None, units: int = 2) -> dict[str, str]:
