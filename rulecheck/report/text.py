@@ -35,7 +35,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     conflicts = record.get("conflicts") or []
     line = summary_line(record, lang)
     verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
-    if not conflicts and not record.get("indeterminate") and not record.get("baseline"):
+    if not conflicts and not record.get("indeterminate") and not record.get("baseline") \
+            and not (record.get("submission") or {}).get("notes"):
         return style(line, fg=verdict_colour) + "\n"
 
     out: list[str] = []
