@@ -149,3 +149,29 @@ def test_a_rule_whose_text_is_not_yet_in_force_says_why_in_the_text_report():
                        "--select", "IND", "--format", "json")
     record = json.loads(out)
     assert any(c["basis"].startswith("《城乡规划法》第三十八条") for c in record["conflicts"])
+
+
+def test_a_rule_test_on_a_date_before_any_law_fails_with_the_reason_and_the_others_run(tmp_path):
+    pack = tmp_path / "early.rule"
+    pack.write_text('''rule FIN-950
+  title zh "单项资金上限（示例）" en "A fund above a cap (example)"
+  severity warning
+  basis "示例：审查惯例（非正式文件）"
+  for each fund in unit_plan.inventories.funds
+  require fund.amount_wan_yuan <= 30 wan_yuan
+  message zh "资金 {fund}" en "Fund {fund}"
+
+test FIN-950 "a date before any law"
+  given fixture "minimal"
+  with submission.as_of = 1900-01-01
+  expect FIN-950 on F1
+
+test FIN-950 "the sample's own date"
+  given fixture "minimal"
+  expect FIN-950 on F1
+''', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "test", str(pack)])
+    assert result.exit_code == 1, result.output
+    assert "FAIL FIN-950 a date before any law" in result.output
+    assert f"as_of 1900-01-01 is before {_earliest().isoformat()}" in result.output
+    assert "PASS FIN-950 the sample's own date" in result.output and "1 passed, 1 failed" in result.output
