@@ -210,7 +210,7 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
         by_text: dict[tuple, list[str]] = {}
         for o in late:
             by_text.setdefault((o["not_in_force"]["text"], o["not_in_force"]["commenced"]), []).append(o["rule"])
-        shown = "; ".join(f"{text} in force from {day or '(no edition)'}: {', '.join(ids[:6])}"
+        shown = "; ".join(f"{text} in force from {day}: {', '.join(ids[:6])}"
                           + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
                           for (text, day), ids in sorted(by_text.items(), key=lambda item: (item[0][1] or "", item[0][0])))
         notes.append(f"{len(late)} rule{'s' if len(late) != 1 else ''} not applicable on {as_of.isoformat()}, the law "

@@ -137,23 +137,18 @@ class CompiledRule:
         return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
 
     def not_in_force(self, ctx: Context) -> dict | None:
-        """Why the rule is no law on the run's `as_of` although its `applies` allows it: its basis cites a text
-        that had not yet taken effect (`text`, `commenced`), or it follows a parameter or group with no edition in
-        force yet. None when its basis was law that day. (No conflict ever cites a text not yet in force.)"""
+        """Why the rule is no law on the run's `as_of` although its `applies` allows it: its basis (for `basis
+        source of PARAM`, the edition in force) cites a text of the register that had not yet taken effect
+        (`text`, `commenced`). None when its basis was law that day, or names no registered text. (No conflict
+        ever cites a text not yet in force. Before a parameter's first edition the rule runs, and what needs the
+        figure is undecided: nothing is known of the law then, not that there was none.)"""
         memo_key = ("not-in-force", id(self))
         if memo_key in ctx.memo:
             return ctx.memo[memo_key]
         # the edition by date (not through ctx.params, which would list it among the parameters applied)
         basis = self.basis_at(ctx.as_of, None, ctx.classification)
-        found = None
-        if basis.get("param") and not basis.get("citation"):
-            first = self.basis_at(None, None, ctx.classification).get("editions") or []
-            found = {"text": f"the first edition of {basis['param']}",
-                     "commenced": first[0]["from"] if first else None}
-        else:
-            late = not_yet_in_force(basis.get("citation", ""), ctx.as_of)
-            if late is not None:
-                found = {"text": late[0], "commenced": late[1].isoformat()}
+        late = not_yet_in_force(basis.get("citation", ""), ctx.as_of)
+        found = {"text": late[0], "commenced": late[1].isoformat()} if late is not None else None
         ctx.memo[memo_key] = found
         return found
 
