@@ -34,8 +34,11 @@ def _wkt(g) -> str:
     return shapely.to_wkt(g, rounding_precision=3)
 
 
-def county(n_parcels: int, seed: int = 20260301) -> dict:
-    """Every part of the submission: geometries with their properties, and the manifest's records."""
+def county(n_parcels: int, seed: int = 20260301, round_boundaries: int = 0) -> dict:
+    """Every part of the submission: geometries with their properties, and the manifest's records. With
+    `round_boundaries` > 0 (write_county) the unit's boundary is rounded too, and a package's boundary is the convex hull of its rights rounded with that many segments
+    a quarter circle (hundreds of vertices: large enough to be prepared for the joins, as real boundaries are)
+    instead of their bounding box."""
     base = generate(n_parcels, max(1, int(n_parcels * RIGHTS_PER_PARCEL)), seed)
     rng = np.random.default_rng(seed + 1)
     parcels, parcel_props = base["parcels"]
@@ -59,7 +62,11 @@ def county(n_parcels: int, seed: int = 20260301) -> dict:
         pid = f"PKG-{k + 1:04d}"
         for i in members:
             right_props[i]["package"] = pid
-        boundary = shapely.envelope(shapely.geometrycollections(list(rights[members]))).buffer(1.0, join_style="mitre")
+        if round_boundaries:
+            boundary = shapely.convex_hull(shapely.geometrycollections(list(rights[members]))).buffer(
+                1.0, quad_segs=round_boundaries)
+        else:
+            boundary = shapely.envelope(shapely.geometrycollections(list(rights[members]))).buffer(1.0, join_style="mitre")
         eco = [i for i in members if right_props[i]["land_use"].startswith("03")]
         duties = []
         if eco:
@@ -146,18 +153,20 @@ def tiled(c: dict, copies: int) -> dict:
 
 
 def write_county(n_parcels: int, seed: int = 20260301, folder: Path | None = None, regenerate: bool = False,
-                 copies: int = 1) -> Path:
+                 copies: int = 1, round_boundaries: int = 0) -> Path:
     """Write the bundle (layers + submission.json) into `folder` (default benchmarks/data/county_<n>_<seed>/)."""
-    folder = folder or DATA / (f"county_{n_parcels}_{seed}" + (f"_x{copies}" if copies > 1 else ""))
+    folder = folder or DATA / (f"county_{n_parcels}_{seed}" + (f"_x{copies}" if copies > 1 else "")
+                               + (f"_round{round_boundaries}" if round_boundaries else ""))
     manifest = folder / "submission.json"
     if manifest.exists() and not regenerate:
         return manifest
     (folder / "layers").mkdir(parents=True, exist_ok=True)
-    c = tiled(county(n_parcels, seed), copies)
+    c = tiled(county(n_parcels, seed, round_boundaries), copies)
     write_layer(folder / "layers" / "parcels.geojson", "parcels", *c["parcels"])
     write_layer(folder / "layers" / "rights.geojson", "rights", *c["rights"])
     write_layer(folder / "layers" / "lines.geojson", "lines", *c["control_lines"])
-    (folder / "layers" / "unit.geojson").write_text(shapely.to_geojson(c["square"]) + "\n", encoding="utf-8")
+    unit = c["square"] if not round_boundaries else c["square"].buffer(1.0, quad_segs=round_boundaries)
+    (folder / "layers" / "unit.geojson").write_text(shapely.to_geojson(unit) + "\n", encoding="utf-8")
     doc = {
         "format": "rulecheck/v1",
         "submission": {"id": f"COUNTY-{n_parcels}", "title": "县域基准测试配置单元", "jurisdiction": "441802",
@@ -178,8 +187,10 @@ def main() -> None:
     parser.add_argument("--parcels", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20260301)
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--round-boundaries", type=int, default=0, metavar="SEGMENTS",
+                        help="packages' boundaries rounded with SEGMENTS a quarter circle (hundreds of vertices)")
     args = parser.parse_args()
-    print(write_county(args.parcels, args.seed, regenerate=args.regenerate))
+    print(write_county(args.parcels, args.seed, regenerate=args.regenerate, round_boundaries=args.round_boundaries))
 
 
 if __name__ == "__main__":
