@@ -91,14 +91,14 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
     return problems
 
 
-# ---- when a cited text commenced (施行日期) -------------------------------------------------------------
 
-_PARTIAL_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})(?:-(\d{1,2}))?\s*$")
-# "2019年修正自2020-01-01起施行", "1998年修订，1999-01-01施行": an amendment and the day it took effect, as the
-# register's notes and article labels state them
-_AMENDMENT_IN_FORCE = re.compile(r"(\d{4})年(?:修正|修订)[，,、\s]*自?\s*(\d{4}-\d{1,2}-\d{1,2})\s*起?施行")
-# the edition a citation names right after the title: 《土地管理法》（2019年修正）, 《农村土地承包法》（2002年）
-_EDITION_YEAR = re.compile(r"^（(\d{4})年(?:修正|修订|版)?[^）]*）")
+# a cited text: its title and the marks in （） right after it, e.g. 《土地管理法》（2019年修正） or
+# 《工业项目建设用地控制指标》（自然资发〔2023〕72号）
+_CITED = re.compile(r"《([^》]+)》((?:（[^（）]*）)*)")
+# "2019年修正自2020-01-01起施行", "1998年修订，1999-01-01施行": a version and the day it took effect, as a register
+# without `versions` states them in its notes and article labels
+_VERSION_IN_FORCE = re.compile(r"(\d{4})年(?:修正|修订)[，,、\s]*自?\s*(\d{4}-\d{1,2}-\d{1,2})\s*起?施行")
+_YEAR_MARK = re.compile(r"^(\d{4})年")
 
 
 def _as_date(value) -> dt.date | None:
@@ -107,16 +107,22 @@ def _as_date(value) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, int) and 1000 <= value <= 9999:
-        return dt.date(value, 1, 1)
     if isinstance(value, str):
-        m = _PARTIAL_DATE.match(value)
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", value.strip())
         if m:
             try:
                 return dt.date(int(m[1]), int(m[2]), int(m[3] or 1))
             except ValueError:
                 return None
     return None
+
+
+@dataclass(frozen=True)
+class Commenced:
+    """When a cited text (in the version the citation names) commenced, from the register."""
+    title: str
+    version: str  # the version mark the citation gives ("2019年修正"), or "" for the text as registered
+    date: dt.date | None  # None: the register does not know
 
 
 def _texts(node):
@@ -131,62 +137,65 @@ def _texts(node):
             yield from _texts(value)
 
 
-def commenced(title: str, edition_year: int | None = None) -> dt.date | None:
-    """The day the registered text `title` took effect: its `effective` date, or where the register gives none its
-    `adopted` date (it cannot have been in force earlier). With `edition_year` (a citation naming 《…》（2019年修正）),
-    the day that amendment took effect where the register states it ("2019年修正自2020-01-01起施行"), else the
-    amendment's own date from `amended`. None for a text the register does not have."""
-    entry = load_sources().get(title)
-    if not isinstance(entry, dict):
-        return None
-    start = _as_date(entry.get("effective")) or _as_date(entry.get("adopted"))
-    if edition_year is None:
-        return start
-    for text in _texts(entry):
-        for m in _AMENDMENT_IN_FORCE.finditer(text):
-            if int(m[1]) == edition_year:
-                found = _as_date(m[2])
-                if found is not None:
-                    return found
-    amended = [d for d in map(_as_date, entry.get("amended") or []) if d is not None and d.year == edition_year]
-    if amended:
-        return max(amended)
-    return start  # the text as first enacted (《农村土地承包法》（2002年）), or an amendment the register does not list
+def _version_date(entry: dict, marks: list[str], start: dt.date | None) -> tuple[str, dt.date | None] | None:
+    """A version named by a year mark (（2019年修正）, （2002年）) that the register's `versions` does not list: the day
+    its note or an article label says it took effect, else the amendment's own date (`amended`), else the text's."""
+    for mark in marks:
+        m = _YEAR_MARK.match(mark)
+        if not m:
+            continue
+        year = int(m[1])
+        for text in _texts(entry):
+            for found in _VERSION_IN_FORCE.finditer(text):
+                if int(found[1]) == year and _as_date(found[2]) is not None:
+                    return mark, _as_date(found[2])
+        amended = [d for d in map(_as_date, entry.get("amended") or []) if d is not None and d.year == year]
+        if amended:
+            return mark, max(amended)
+        return mark, start  # the text as first enacted (《农村土地承包法》（2002年）)
+    return None
 
 
-def cited_texts(citation: str) -> list[tuple[str, dt.date]]:
-    """The registered texts a basis cites, each with the day the cited edition took effect (texts the register
-    does not have are left out: nothing is known of them)."""
-    out = []
-    for part in re.split(r"[；;]", citation or ""):
-        pieces = part.split("《")
-        for piece in pieces[1:]:
-            if "》" not in piece:
-                continue
-            title, tail = piece.split("》", 1)
-            m = _EDITION_YEAR.match(tail.strip())
-            day = commenced(title, int(m[1]) if m else None)
-            if day is not None:
-                label = f"《{title}》" + (m[0] if m else "")
-                out.append((label, day))
+def commencement(citation: str) -> list[Commenced]:
+    """Each text a citation names with the date it commenced: the date of the version named in （） after the title
+    (the register's `versions`; for a year mark it does not list, the date its notes give, else the amendment's),
+    else the text's `effective` date, else the date it was adopted.
+
+    >>> [(c.title, c.version, str(c.date)) for c in commencement("《土地管理法》（2019年修正）第六十三条；《民法典》第三百四十八条")]
+    [('土地管理法', '2019年修正', '2020-01-01'), ('民法典', '', '2021-01-01')]
+    """
+    sources = load_sources()
+    out: list[Commenced] = []
+    for title, marks in _CITED.findall(citation or ""):
+        entry = sources.get(title) or {}
+        versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
+        named = re.findall(r"（([^（）]*)）", marks)
+        version = next((m for m in named if m in versions), "")
+        start = _as_date(entry.get("effective") or entry.get("adopted"))
+        if version:
+            out.append(Commenced(title, version, _as_date(versions[version])))
+            continue
+        by_year = _version_date(entry, named, start) if entry else None
+        out.append(Commenced(title, *by_year) if by_year else Commenced(title, "", start))
     return out
 
 
-def not_yet_in_force(citation: str, as_of: dt.date) -> tuple[str, dt.date] | None:
-    """The text (as cited) that a basis names and that had not taken effect on `as_of`, the latest such, or None."""
-    late = [(label, day) for label, day in cited_texts(citation) if day > as_of]
-    return max(late, key=lambda item: item[1]) if late else None
+def not_yet_in_force(citation: str, on: dt.date) -> list[Commenced]:
+    """The texts a citation names that had not commenced on `on` (or whose commencement the register lacks)."""
+    return [c for c in commencement(citation) if c.date is None or c.date > on]
 
 
 def earliest_commencement(params=(), groups=()) -> tuple[dt.date, str] | None:
-    """The earliest day any law the rules can rest on took effect: the earliest text of the register
-    (sources.yaml), the earliest edition of a dated parameter or land-use group. An `as_of` before it has no
-    law to check against. `params`: CompiledParam-like (`name`, `editions` with `valid_from`); `groups` likewise."""
+    """The earliest day any law the rules can rest on took effect: the earliest text (or version) of the register,
+    the earliest edition of a dated parameter or land-use group. An `as_of` before it has no law to check against.
+    `params`, `groups`: objects with a `name` and `editions`, each edition with a `valid_from`."""
     found: list[tuple[dt.date, str]] = []
-    for title in load_sources():
-        day = commenced(title)
-        if day is not None:
-            found.append((day, f"《{title}》"))
+    for title, entry in load_sources().items():
+        if not isinstance(entry, dict):
+            continue
+        days = [_as_date(entry.get("effective") or entry.get("adopted"))]
+        days += [_as_date(v) for v in (entry.get("versions") or {}).values()]
+        found += [(day, f"《{title}》") for day in days if day is not None]
     for kind, items in (("parameter", params), ("land-use group", groups)):
         for item in items:
             for edition in getattr(item, "editions", None) or ():

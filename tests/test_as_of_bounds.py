@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 import rulecheck
-from rulecheck.citations import cited_texts
+from rulecheck.citations import commencement
 from rulecheck.cli import cli
 from rulecheck.model.landuse import load_classification
 
@@ -43,6 +43,7 @@ def _earliest() -> dt.date:
     """The earliest effective (else adopted) day of a registered text, or first edition of a dated parameter or
     group of the built-in packs: what the error must name."""
     days = [_day(e.get("effective")) or _day(e.get("adopted")) for e in _register().values()]
+    days += [_day(v) for e in _register().values() for v in (e.get("versions") or {}).values()]
     rules = rulecheck.load_rules()
     days += [e.valid_from for p in rules.params.values() for e in p.editions]
     days += [e.valid_from for g in load_classification(None).groups.values() for e in (getattr(g, "editions", None) or ())]
@@ -100,10 +101,23 @@ def _as_of_dates() -> list[dt.date]:
     return sorted(d for d in days if d >= earliest)
 
 
-def _cited(basis: str) -> list[tuple[str, int | None]]:
-    """(title, the year of the edition named right after it, if any) for each 《title》 of a printed basis."""
+def _cited(basis: str) -> list[tuple[str, list[str]]]:
+    """(title, the marks in （） right after it) for each 《title》 of a printed basis."""
     citation = basis.split("：", 1)[0]
-    return [(m[1], int(m[2]) if m[2] else None) for m in re.finditer(r"《([^》]+)》(?:（(\d{4})年[^）]*）)?", citation)]
+    return [(m[1], re.findall(r"（([^（）]*)）", m[2])) for m in re.finditer(r"《([^》]+)》((?:（[^（）]*）)*)", citation)]
+
+
+def _lower_bound(entry: dict, marks: list[str]) -> dt.date:
+    """The earliest day the cited version can have taken effect, read plainly from the register: the version's
+    date where `versions` lists the mark; else the text's effective (else adopted) date, and for a year mark
+    (（2019年修正）) not before that year."""
+    versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
+    for mark in marks:
+        if mark in versions:
+            return _day(versions[mark])
+    start = _day(entry.get("effective")) or _day(entry.get("adopted"))
+    years = [int(m[1]) for m in (re.match(r"(\d{4})年", mark) for mark in marks) if m]
+    return max([start] + [dt.date(y, 1, 1) for y in years])
 
 
 @pytest.mark.parametrize("fixture", DEFECTS)
@@ -116,17 +130,15 @@ def test_no_conflict_cites_a_text_not_yet_in_force(fixture):
         report = rulecheck.check(submission, rules, as_of=as_of, lang="en")
         for conflict in report["conflicts"]:
             seen_conflicts += 1
-            for title, year in _cited(conflict["basis"]):
+            for title, marks in _cited(conflict["basis"]):
                 entry = register.get(title)
                 if entry is None:
                     continue
-                start = _day(entry.get("effective")) or _day(entry.get("adopted"))
-                assert start <= as_of, (as_of, conflict["rule"], title, start)
-                if year is not None:  # an edition named by its year took effect in that year at the earliest
-                    assert dt.date(year, 1, 1) <= as_of, (as_of, conflict["rule"], title, year)
-            # and by the register's own statement of when the cited edition took effect
-            for label, day in cited_texts(conflict["basis"].split("：", 1)[0]):
-                assert day <= as_of, (as_of, conflict["rule"], label, day)
+                bound = _lower_bound(entry, marks)
+                assert bound <= as_of, (as_of, conflict["rule"], title, marks, bound)
+            # and by when the register says the cited version took effect (its notes, where it has no `versions`)
+            for cited in commencement(conflict["basis"].split("：", 1)[0]):
+                assert cited.date is None or cited.date <= as_of, (as_of, conflict["rule"], cited)
         for outcome in report["outcomes"]:
             if outcome.get("not_in_force"):
                 assert outcome["status"] == "not_applicable" and outcome["failed"] == 0

@@ -147,8 +147,11 @@ class CompiledRule:
             return ctx.memo[memo_key]
         # the edition by date (not through ctx.params, which would list it among the parameters applied)
         basis = self.basis_at(ctx.as_of, None, ctx.classification)
-        late = not_yet_in_force(basis.get("citation", ""), ctx.as_of)
-        found = {"text": late[0], "commenced": late[1].isoformat()} if late is not None else None
+        # a text whose commencement the register does not know (or that it does not have) stops nothing
+        late = [c for c in not_yet_in_force(basis.get("citation", ""), ctx.as_of) if c.date is not None]
+        last = max(late, key=lambda c: c.date) if late else None
+        found = None if last is None else {
+            "text": f"《{last.title}》" + (f"（{last.version}）" if last.version else ""), "commenced": last.date.isoformat()}
         ctx.memo[memo_key] = found
         return found
 
