@@ -12,6 +12,7 @@ from .common import (
     group_by_family,
     is_waived,
     localized,
+    reprojection_line,
     status_marker,
     subject_label,
     subject_location,
@@ -35,9 +36,12 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     conflicts = record.get("conflicts") or []
     line = summary_line(record, lang)
     verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
-    if not conflicts and not record.get("indeterminate") and not record.get("baseline") \
-            and not (record.get("submission") or {}).get("notes"):
-        return style(line, fg=verdict_colour) + "\n"
+    # a check in another CRS than the one declared is said beside the verdict, clean run or not
+    moved = reprojection_line(record, lang)
+    # rules not applicable because their law was not yet in force: the notes say which, clean run or not
+    not_in_force = any(o.get("not_in_force") for o in record.get("outcomes") or [])
+    if not conflicts and not record.get("indeterminate") and not record.get("baseline") and not not_in_force:
+        return (f"{style(moved, fg='yellow')}\n" if moved else "") + style(line, fg=verdict_colour) + "\n"
 
     out: list[str] = []
     for family, numbered in group_by_family(conflicts):
@@ -87,6 +91,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     against = baseline_line(record, lang)
     if against:
         out.append(against)
+    if moved:
+        out.append(style(moved, fg="yellow"))
     out.append(style(line, fg=verdict_colour, bold=True))
     return "\n".join(out) + "\n"
 
