@@ -159,7 +159,8 @@ def _version_date(entry: dict, marks: list[str], start: dt.date | None) -> tuple
 def commencement(citation: str) -> list[Commenced]:
     """Each text a citation names with the date it commenced: the date of the version named in （） after the title
     (the register's `versions`; for a year mark it does not list, the date its notes give, else the amendment's),
-    else the text's `effective` date, else the date it was adopted.
+    else the text's `effective` date, else the date it was adopted. A standard a data-quality check follows
+    (`kind: standard`, e.g. OGC Simple Features) is not law and is left out.
 
     >>> [(c.title, c.version, str(c.date)) for c in commencement("《土地管理法》（2019年修正）第六十三条；《民法典》第三百四十八条")]
     [('土地管理法', '2019年修正', '2020-01-01'), ('民法典', '', '2021-01-01')]
@@ -168,6 +169,8 @@ def commencement(citation: str) -> list[Commenced]:
     out: list[Commenced] = []
     for title, marks in _CITED.findall(citation or ""):
         entry = sources.get(title) or {}
+        if entry.get("kind") == "standard":  # a data-quality check follows it; it is not law with a commencement
+            continue
         versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
         named = re.findall(r"（([^（）]*)）", marks)
         version = next((m for m in named if m in versions), "")
@@ -191,7 +194,7 @@ def earliest_commencement(params=(), groups=()) -> tuple[dt.date, str] | None:
     `params`, `groups`: objects with a `name` and `editions`, each edition with a `valid_from`."""
     found: list[tuple[dt.date, str]] = []
     for title, entry in load_sources().items():
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or entry.get("kind") == "standard":  # a standard is not law
             continue
         days = [_as_date(entry.get("effective") or entry.get("adopted"))]
         days += [_as_date(v) for v in (entry.get("versions") or {}).values()]

@@ -42,8 +42,9 @@ def _register() -> dict:
 def _earliest() -> dt.date:
     """The earliest effective (else adopted) day of a registered text, or first edition of a dated parameter or
     group of the built-in packs: what the error must name."""
-    days = [_day(e.get("effective")) or _day(e.get("adopted")) for e in _register().values()]
-    days += [_day(v) for e in _register().values() for v in (e.get("versions") or {}).values()]
+    laws = [e for e in _register().values() if e.get("kind") != "standard"]  # a standard is not law
+    days = [_day(e.get("effective")) or _day(e.get("adopted")) for e in laws]
+    days += [_day(v) for e in laws for v in (e.get("versions") or {}).values()]
     rules = rulecheck.load_rules()
     days += [e.valid_from for p in rules.params.values() for e in p.editions]
     days += [e.valid_from for g in load_classification(None).groups.values() for e in (getattr(g, "editions", None) or ())]
@@ -94,6 +95,8 @@ def _as_of_dates() -> list[dt.date]:
     round years: the dates where citing a text too early would show."""
     days = {_earliest(), dt.date(1995, 6, 1), dt.date(2005, 6, 1), dt.date(2010, 1, 1), dt.date(2026, 3, 1)}
     for entry in _register().values():
+        if entry.get("kind") == "standard":
+            continue
         day = _day(entry.get("effective")) or _day(entry.get("adopted"))
         if day is not None:
             days |= {day, day - dt.timedelta(days=1)}
@@ -132,7 +135,7 @@ def test_no_conflict_cites_a_text_not_yet_in_force(fixture):
             seen_conflicts += 1
             for title, marks in _cited(conflict["basis"]):
                 entry = register.get(title)
-                if entry is None:
+                if entry is None or entry.get("kind") == "standard":  # a standard is not law
                     continue
                 bound = _lower_bound(entry, marks)
                 assert bound <= as_of, (as_of, conflict["rule"], title, marks, bound)
