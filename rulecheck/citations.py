@@ -20,6 +20,10 @@ _LOCATOR = re.compile(
     rf"第[{_NUM}\d]+[条款项]|§\d+(?:\.\d+)*|[{_NUM}]+（[{_NUM}]+）|附件\s*\d+"
 )
 UNKNOWN_DOCUMENT = "配置规划编制指南"  # cited by earlier packs; no such document exists
+# a check no law or method text speaks to (geometry validity, an area tolerance, id uniqueness, references): its
+# basis says so in a part of its own, "数据质量检查：<what is checked>（…）", and cites a standard, where one is
+# followed, in another part (e.g. OGC Simple Features)
+DATA_QUALITY = "数据质量检查："
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,10 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
         part = part.strip()
         if not part:
             continue
+        if part.startswith(DATA_QUALITY):  # a data-quality check: says what it checks, cites nothing here
+            if not part[len(DATA_QUALITY):].strip() or _TITLE.search(part):
+                problems.append(f"'{part}': a data-quality part names what it checks, and a standard in a part of its own")
+            continue
         titles = _TITLE.findall(part)
         if not titles:
             problems.append(f"'{part}' names no document in 《》")
@@ -78,7 +86,8 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
             problems.append(f"'{part}' gives no article or section")
         for title in titles:
             sections = (sources.get(title) or {}).get("sections")
-            if sections and not any(sec == m for m in re.findall(r"§\d+(?:\.\d+)*", tail) for sec in sections):
+            named = re.findall(r"§\d+(?:\.\d+)*", tail)
+            if sections and (not named or any(m not in sections for m in named)):
                 problems.append(f"'{part}' names no section of 《{title}》 ({', '.join(sections)})")
     if text and not paraphrase and cited:
         words = [q.text for title in cited for q in quotations(title)]
@@ -89,7 +98,6 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
                 problems.append(f"the quotation '{fragment}' is not the words of {names} in rulecheck/data/sources.yaml"
                                 " (mark it paraphrase?)")
     return problems
-
 
 
 # a cited text: its title and the marks in （） right after it, e.g. 《土地管理法》（2019年修正） or

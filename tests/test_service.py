@@ -481,7 +481,7 @@ def test_impact_against_the_service_history(server, tmp_path):
     low = set()
     for manifest in FIXTURES.glob("*/submission.yaml"):
         submission = rulecheck.load_submission(manifest)
-        if any(str(p.land_use).startswith("1001") and p.density_min is not None and p.density_min < 45
+        if any(str(p.land_use).startswith("1001") and p.coverage is not None and p.coverage < 45
                for p in submission.detailed_plan.parcels):
             low.add(submission.submission.id)
     stored = {row["submission"] for row in rows}

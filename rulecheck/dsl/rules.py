@@ -73,6 +73,10 @@ def _display(path: Path) -> str:
 # ---- compiled rules ------------------------------------------------------------------------------------
 
 
+# how a conflict resting on a figure of provenance `unverified` is marked, in each report language
+UNVERIFIED_MARK = {"zh": "〔数值待核〕", "en": "[figure unverified] "}
+
+
 @dataclass
 class CompiledRule:
     rule: ast.Rule
@@ -352,10 +356,18 @@ class CompiledRule:
                 if not geom_value.is_empty:
                     geometry = geom_value  # made GeoJSON with the rule's other conflicts (_as_geojson)
                 break
+        severity = r.severity if self.severity_fn is None else self.severity_of(env)
+        unverified = self._unverified(ctx)
+        if unverified:
+            # a figure nobody could check against a text: the conflict says so in every format and does not block
+            # on its own (at most a warning); a province pack supplying the figure with better provenance lifts it
+            messages = {lang: UNVERIFIED_MARK.get(lang, UNVERIFIED_MARK["en"]) + text for lang, text in messages.items()}
+            if severity == "error":
+                severity = "warning"
         conflict = {
             "rule": r.id,
             "family": r.family,
-            "severity": r.severity if self.severity_fn is None else self.severity_of(env),
+            "severity": severity,
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
             "basis": self._basis_line(ctx),
@@ -368,7 +380,33 @@ class CompiledRule:
             "explanation": self._explain(env, ctx.lang) if explain else [],
             "waiver": None,
         }
+        if unverified:
+            conflict["unverified"] = True
+            conflict["unverified_params"] = list(unverified)
+            conflict["severity_written"] = r.severity
         return conflict
+
+    def _unverified(self, ctx: Context) -> tuple[str, ...]:
+        """The parameters and dated groups this rule reads or cites whose edition in force on as_of has provenance
+        `unverified`, the same for every conflict of the rule in a run: found once."""
+        memo_key = ("unverified", id(self))
+        found = ctx.memo.get(memo_key)
+        if found is None:
+            names = dict.fromkeys((*self.params_used, *((self.rule.basis_param,) if self.rule.basis_param else ())))
+            groups = getattr(ctx.classification, "groups", {}) or {}
+            out = []
+            for name in names:
+                param = ctx.params.params.get(name)
+                if param is not None:
+                    edition = param.edition_at(ctx.as_of)
+                elif name in groups and getattr(groups[name], "editions", None):
+                    edition = groups[name].edition_at(ctx.as_of)
+                else:
+                    edition = None
+                if edition is not None and getattr(edition, "provenance", "") == "unverified":
+                    out.append(name)
+            found = ctx.memo[memo_key] = tuple(out)
+        return found
 
     def _basis_line(self, ctx: Context) -> str:
         """The basis as printed, the same for every conflict of the rule in a run: made once."""

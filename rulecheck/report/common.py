@@ -30,6 +30,7 @@ STRINGS: dict[str, dict[str, Any]] = {
     "info": {"zh": "提示", "en": "info"},
     "n_error": {"zh": "{n} 个错误", "en": ("{n} error", "{n} errors")},
     "n_warning": {"zh": "{n} 个警告", "en": ("{n} warning", "{n} warnings")},
+    "n_unverified": {"zh": "{n} 个数值待核", "en": ("{n} on an unverified figure", "{n} on unverified figures")},
     "n_info": {"zh": "{n} 个提示", "en": ("{n} info", "{n} infos")},
     "n_waived": {"zh": "{n} 个已豁免", "en": ("{n} waived", "{n} waived")},
     "n_indeterminate": {"zh": "{n} 项无法判定", "en": ("{n} indeterminate result", "{n} indeterminate results")},
@@ -292,6 +293,8 @@ def summary_line(record: dict, lang: str) -> str:
                  counted("n_warning", int(summary.get("warning") or 0), lang)]
         if summary.get("info"):
             parts.append(counted("n_info", int(summary["info"]), lang))
+        if summary.get("unverified"):  # conflicts resting on a figure of provenance `unverified`
+            parts.append(counted("n_unverified", int(summary["unverified"]), lang))
         if summary.get("waived"):
             parts.append(counted("n_waived", int(summary["waived"]), lang))
         if indeterminate:

@@ -174,6 +174,9 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
         result["baselineState"] = "new" if conflict["status"] == "new" else "unchanged"
     if conflict.get("explanation"):
         result["properties"]["explanation"] = conflict["explanation"]
+    if conflict.get("unverified"):  # rests on a figure of provenance `unverified` (docs/reports.md)
+        result["properties"]["unverified"] = True
+        result["properties"]["unverifiedParams"] = list(conflict.get("unverified_params") or [])
     waiver = conflict.get("waiver")
     if waiver:
         result["suppressions"] = [{
