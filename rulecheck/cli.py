@@ -741,7 +741,8 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
               help="Address to listen on; anything but loopback needs a token (--token-file or RULECHECK_TOKEN).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None, metavar="FILE",
-              help="File whose first line is the bearer token clients must send (else $RULECHECK_TOKEN).")
+              help="Bearer tokens, 'TOKEN [submitter|reviewer|admin [NAME]]' a line (else $RULECHECK_TOKEN, "
+                   "an admin's).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Where the history (history.sqlite) and the requests' private folders live "
                    "(default: $XDG_DATA_HOME/rulecheck or ~/.local/share/rulecheck).")
@@ -760,35 +761,52 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
               help="Bundles larger than this run as jobs (202, then GET /checks/{id}).")
 @click.option("--run-seconds", type=click.FloatRange(min=0), default=600, show_default=True,
               help="Time one check may take.")
+@click.option("--retention-days", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Forget checks and jobs older than this (0: keep them for ever).")
+@click.option("--server-name", default=None, metavar="NAME",
+              help="This server's name in the job table (distinct per server sharing one PostgreSQL).")
+@click.option("--grace-seconds", type=click.FloatRange(min=0), default=30, show_default=True,
+              help="A worker that has not answered this long after --run-seconds is killed (its job fails).")
+@click.option("--database-timeout", type=click.FloatRange(min=0.1), default=5, show_default=True,
+              help="Seconds the database may be busy or unreachable before a request gets 503.")
 def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, workers, max_upload_mb, max_files,
-          max_expanded_mb, job_threshold_mb, run_seconds):
-    """Serve checks over HTTP (POST /checks, GET /checks/{id}, /rules, /submissions/{id}/checks, /health).
+          max_expanded_mb, job_threshold_mb, run_seconds, retention_days, server_name, grace_seconds,
+          database_timeout):
+    """Serve checks over HTTP (POST /checks, GET /checks/{id}, /submissions, /rules, /health, /ready).
 
     The OpenAPI document is at /openapi.json, its browsable form at /docs. See docs/service.md.
     """
     try:
-        from .service import is_loopback, read_token
+        from .service import is_loopback, read_tokens
         from .service.app import ServiceSettings
         from .service.bundle import BundleLimits
     except ImportError as error:
         raise click.UsageError(f"the service needs its optional dependencies ({error.name} is missing): "
                                "pip install 'rulecheck-nrap[service]'") from None
     try:
-        token = read_token(token_file)
-    except (OSError, ValueError) as error:
+        tokens = read_tokens(token_file)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
         raise click.UsageError(str(error)) from None
-    if token is None and not is_loopback(host):
+    if tokens is None and not is_loopback(host):
         raise click.UsageError(f"refusing to listen on {host} without a token: give --token-file or set "
                                "RULECHECK_TOKEN (without one the service listens on 127.0.0.1 only)")
     from .history import default_data_dir
     from .service import serve as run
 
-    settings = ServiceSettings(token=token, data_dir=Path(data_dir) if data_dir else default_data_dir(), database=database,
+    settings = ServiceSettings(tokens=tokens, data_dir=Path(data_dir) if data_dir else default_data_dir(), database=database,
                                rules=tuple(rule_paths), params=tuple(param_paths), workers=workers or os.cpu_count() or 1,
                                limits=BundleLimits(max_upload_mb=max_upload_mb, max_files=max_files,
                                                    max_expanded_mb=max_expanded_mb),
-                               job_threshold_mb=job_threshold_mb, run_seconds=run_seconds)
-    run(settings, host=host, port=port)
+                               job_threshold_mb=job_threshold_mb, run_seconds=run_seconds,
+                               retention_days=retention_days, server_name=server_name,
+                               kill_grace_seconds=grace_seconds, database_seconds=database_timeout)
+    try:
+        run(settings, host=host, port=port)
+    except Exception as error:  # the history database cannot be opened: a message, not a traceback
+        if type(error).__module__.startswith("sqlalchemy"):
+            raise click.UsageError(f"the history database cannot be opened: {error.__class__.__name__}: "
+                                   f"{str(error).splitlines()[0]}") from None
+        raise
 
 
 @cli.command()
