@@ -282,8 +282,8 @@ def _color_options(command):
 @_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the nearest "
-                   "one from the submission's folder upwards. The command line wins over it.")
+              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the one in "
+                   "the working folder (never one in the submission's folder or above it). The command line wins.")
 @click.option("--no-config", is_flag=True, help="Use no settings file.")
 @click.option("--allow-outside", is_flag=True,
               help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
@@ -358,8 +358,9 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
                                   column=warning.get("column"), field=warning.get("field"),
                                   severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
 
-        if config and config.path:  # an auditor sees which settings file shaped the gate
-            record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
+        # an auditor sees which settings file shaped the gate, or that none did
+        record["config"] = ({"path": _shown_config(config), "applied": sorted(given.applied)} if config and config.path
+                            else {"path": None, "applied": []})
         _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
               _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
                            str(config.path) if config and config.path else None))
@@ -380,6 +381,12 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
         else:
             _write(dest, report.encoded_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
+        from .report.common import settings_line
+        from .report.escape import for_terminal
+
+        settings = settings_line(for_terminal({"config": record.get("config")}), lang)
+        if settings:
+            click.echo(settings)
         from .report.common import reprojection_line
 
         moved = reprojection_line(record, lang)  # the reports said it; so does the terminal
@@ -476,7 +483,23 @@ def _config(submission: str, explicit: str | None):
     from .config import load_config
     from .report import FORMATS
 
-    return load_config(Path(submission).parent, explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS))
+    folder = Path(submission).parent
+    config = load_config(Path.cwd(), explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS),
+                         submission_folder=folder)
+    if explicit is None and config.path is None:
+        from .config import FILE_NAMES, ignored_inside, shown
+
+        for name in FILE_NAMES:  # say why a settings file beside the manifest made no difference
+            candidate = Path.cwd() / name
+            if not candidate.is_file() or not ignored_inside(candidate, folder):
+                continue
+            with open(candidate, "rb") as stream:
+                head = stream.read(1 << 20)
+            if name == "rulecheck.toml" or b"tool.rulecheck" in head:
+                click.echo(f"{shown(Path.cwd() / name)}: note: a settings file inside the submission's folder is not "
+                           "read (the submitter's, not the gate's); name it with --config to use it", err=True)
+                break
+    return config
 
 
 def _from_config(ctx: click.Context, settings: dict):

@@ -61,6 +61,8 @@ STRINGS: dict[str, dict[str, Any]] = {
     "rules_failed": {"zh": "有冲突的规则", "en": "Rules failed"},
     "rules_not_applicable": {"zh": "不适用的规则", "en": "Rules not applicable"},
     "rules_indeterminate": {"zh": "无法判定的规则", "en": "Rules indeterminate"},
+    "settings_line": {"zh": "设置文件：{path}（采用：{applied}）", "en": "Settings file: {path} (applied: {applied})"},
+    "settings_none": {"zh": "无", "en": "none"},
     "list_sep": {"zh": "，", "en": ", "},
     "subjects": {"zh": "对象", "en": "subjects"},
     "expected": {"zh": "应为", "en": "expected"},
@@ -326,6 +328,16 @@ def baseline_line(record: dict, lang: str) -> str | None:
     if (record.get("summary") or {}).get("fail_on_new"):
         line += t("gate_new_only", lang)
     return line
+
+
+def settings_line(record: dict, lang: str) -> str | None:
+    """``Settings file: rulecheck.toml (applied: fail-on, select)`` when a settings file shaped the run (the CLI
+    records it as `config`), else None: a gate's settings never change a verdict unseen."""
+    config = record.get("config")
+    if not isinstance(config, dict) or not config.get("path"):
+        return None
+    applied = t("list_sep", lang).join(str(key) for key in config.get("applied") or []) or t("settings_none", lang)
+    return t("settings_line", lang, path=config["path"], applied=applied)
 
 
 def reprojection_line(record: dict, lang: str) -> str | None:
