@@ -103,17 +103,25 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
 # a cited text: its title and the marks in （） right after it, e.g. 《土地管理法》（2019年修正） or
 # 《工业项目建设用地控制指标》（自然资发〔2023〕72号）
 _CITED = re.compile(r"《([^》]+)》((?:（[^（）]*）)*)")
+# "2019年修正自2020-01-01起施行", "1998年修订，1999-01-01施行": a version and the day it took effect, as a register
+# without `versions` states them in its notes and article labels
+_VERSION_IN_FORCE = re.compile(r"(\d{4})年(?:修正|修订)[，,、\s]*自?\s*(\d{4}-\d{1,2}-\d{1,2})\s*起?施行")
+_YEAR_MARK = re.compile(r"^(\d{4})年")
 
 
 def _as_date(value) -> dt.date | None:
+    """A register date: a YAML date, or text `YYYY-MM-DD` / `YYYY-MM` (the first of the month)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", value.strip())
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", value.strip())
         if m:
-            return dt.date(int(m[1]), int(m[2]), int(m[3] or 1))
+            try:
+                return dt.date(int(m[1]), int(m[2]), int(m[3] or 1))
+            except ValueError:
+                return None
     return None
 
 
@@ -125,27 +133,84 @@ class Commenced:
     date: dt.date | None  # None: the register does not know
 
 
+def _texts(node):
+    """Every string in a register entry (its note, its quotations' article labels...)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+
+
+def _version_date(entry: dict, marks: list[str], start: dt.date | None) -> tuple[str, dt.date | None] | None:
+    """A version named by a year mark (（2019年修正）, （2002年）) that the register's `versions` does not list: the day
+    its note or an article label says it took effect, else the amendment's own date (`amended`), else the text's."""
+    for mark in marks:
+        m = _YEAR_MARK.match(mark)
+        if not m:
+            continue
+        year = int(m[1])
+        for text in _texts(entry):
+            for found in _VERSION_IN_FORCE.finditer(text):
+                if int(found[1]) == year and _as_date(found[2]) is not None:
+                    return mark, _as_date(found[2])
+        amended = [d for d in map(_as_date, entry.get("amended") or []) if d is not None and d.year == year]
+        if amended:
+            return mark, max(amended)
+        return mark, start  # the text as first enacted (《农村土地承包法》（2002年）)
+    return None
+
+
 def commencement(citation: str) -> list[Commenced]:
     """Each text a citation names with the date it commenced: the date of the version named in （） after the title
-    (the register's `versions`), else the text's `effective` date, else the date it was adopted. A standard a
-    data-quality check follows (`kind: standard`, e.g. OGC Simple Features) is not law and is left out.
+    (the register's `versions`; for a year mark it does not list, the date its notes give, else the amendment's),
+    else the text's `effective` date, else the date it was adopted. A standard a data-quality check follows
+    (`kind: standard`, e.g. OGC Simple Features) is not law and is left out.
 
     >>> [(c.title, c.version, str(c.date)) for c in commencement("《土地管理法》（2019年修正）第六十三条；《民法典》第三百四十八条")]
     [('土地管理法', '2019年修正', '2020-01-01'), ('民法典', '', '2021-01-01')]
     """
     sources = load_sources()
     out: list[Commenced] = []
-    for title, marks in _CITED.findall(citation):
+    for title, marks in _CITED.findall(citation or ""):
         entry = sources.get(title) or {}
         if entry.get("kind") == "standard":  # a data-quality check follows it; it is not law with a commencement
             continue
         versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
-        version = next((m for m in re.findall(r"（([^（）]*)）", marks) if m in versions), "")
-        date = _as_date(versions[version]) if version else _as_date(entry.get("effective") or entry.get("adopted"))
-        out.append(Commenced(title, version, date))
+        named = re.findall(r"（([^（）]*)）", marks)
+        version = next((m for m in named if m in versions), "")
+        start = _as_date(entry.get("effective") or entry.get("adopted"))
+        if version:
+            out.append(Commenced(title, version, _as_date(versions[version])))
+            continue
+        by_year = _version_date(entry, named, start) if entry else None
+        out.append(Commenced(title, *by_year) if by_year else Commenced(title, "", start))
     return out
 
 
 def not_yet_in_force(citation: str, on: dt.date) -> list[Commenced]:
     """The texts a citation names that had not commenced on `on` (or whose commencement the register lacks)."""
     return [c for c in commencement(citation) if c.date is None or c.date > on]
+
+
+def earliest_commencement(params=(), groups=()) -> tuple[dt.date, str] | None:
+    """The earliest day any law the rules can rest on took effect: the earliest text (or version) of the register,
+    the earliest edition of a dated parameter or land-use group. An `as_of` before it has no law to check against.
+    `params`, `groups`: objects with a `name` and `editions`, each edition with a `valid_from`."""
+    found: list[tuple[dt.date, str]] = []
+    for title, entry in load_sources().items():
+        if not isinstance(entry, dict) or entry.get("kind") == "standard":  # a standard is not law
+            continue
+        days = [_as_date(entry.get("effective") or entry.get("adopted"))]
+        days += [_as_date(v) for v in (entry.get("versions") or {}).values()]
+        found += [(day, f"《{title}》") for day in days if day is not None]
+    for kind, items in (("parameter", params), ("land-use group", groups)):
+        for item in items:
+            for edition in getattr(item, "editions", None) or ():
+                day = getattr(edition, "valid_from", None)
+                if isinstance(day, dt.date):
+                    found.append((day, f"the first edition of {kind} {item.name}"))
+    return min(found, key=lambda item: item[0]) if found else None

@@ -96,6 +96,30 @@ def _run_within_budget(rule, ctx: Context, explain: bool, started: float):
                                      line=rule.rule.span.line or None)]) from None
 
 
+def _check_as_of_within_the_law(as_of: dt.date, from_option: bool, submission, rules, classification) -> None:
+    """An `as_of` before the earliest day any text of the register (or edition of a dated parameter or group)
+    took effect has no law to check against: an input error naming that day, located at the option or at the
+    manifest's `as_of`."""
+    from rulecheck.citations import earliest_commencement
+    from rulecheck.diagnostics import Diagnostic, InputError
+
+    earliest = earliest_commencement(rules.params.values(),
+                                     [g for g in classification.groups.values() if getattr(g, "editions", None)])
+    if earliest is None or as_of >= earliest[0]:
+        return
+    day, what = earliest
+    message = (f"as_of {as_of.isoformat()} is before {day.isoformat()}, the earliest day a text the rules rest on "
+               f"took effect ({what}, in the register of texts rulecheck/data/sources.yaml and the dated parameters "
+               f"and groups): no law to check against")
+    hint = f"give a date on or after {day.isoformat()} (the date whose law applies)"
+    if from_option:
+        raise InputError([Diagnostic("<arguments>", message, field="--as-of", hint=hint)])
+    source = submission.submission.source
+    manifest = submission._manifest or (source.path if source else "submission.yaml")
+    raise InputError([Diagnostic(manifest, message, line=source.line if source else None, field="submission.as_of",
+                                 hint=hint)])
+
+
 def check(
     submission: Submission,
     rules: RuleSet | None = None,
@@ -156,8 +180,10 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
     load_warnings = settle_attributes(submission, declared)
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of)
+    given = as_of
     as_of = as_of or submission.submission.as_of or dt.date.today()
     classification = classification or load_classification(submission.submission.jurisdiction)
+    _check_as_of_within_the_law(as_of, given is not None, submission, rules, classification)
     params = ParamValues(rules.params, as_of)
     ctx = Context(submission, as_of, classification, params, lang=lang)
     # an unknown rule id or family in select/ignore or in a waiver is an InputError before anything runs
@@ -192,6 +218,17 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
             progress(len(chosen), len(chosen), None)
     conflicts.sort(key=_conflict_key)
     info = submission.submission
+    notes = list(submission._load_notes)
+    late = [o for o in outcomes if o.get("not_in_force")]
+    if late:  # rules whose law had not yet taken effect on as_of: not applicable, and the report says so
+        by_text: dict[tuple, list[str]] = {}
+        for o in late:
+            by_text.setdefault((o["not_in_force"]["text"], o["not_in_force"]["commenced"]), []).append(o["rule"])
+        shown = "; ".join(f"{text} in force from {day}: {', '.join(ids[:6])}"
+                          + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+                          for (text, day), ids in sorted(by_text.items(), key=lambda item: (item[0][1] or "", item[0][0])))
+        notes.append(f"{len(late)} rule{'s' if len(late) != 1 else ''} not applicable on {as_of.isoformat()}, the law "
+                     f"they rest on not yet in force: {shown}")
     record = {
         "format": "rulecheck/report/v1",
         "tool": {"name": "rulecheck", "version": __version__},
@@ -204,7 +241,7 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
             "crs": submission._crs_used or info.crs,
             "manifest": submission._manifest,
             "inputs": _inputs(submission),
-            "notes": list(submission._load_notes),
+            "notes": notes,
         },
         "rules": {
             "packs": rules.packs,

@@ -158,9 +158,27 @@ def test_waiver_for_an_unknown_rule_exits_2_located(tmp_path, rule, hint):
 
 # ---- a run that decided nothing does not pass -----------------------------------------------------
 
+# a pack whose one rule reads a field no right of the clean fixture has: every binding undecided, on any date
+# (a date before any law in force, which made runs decide nothing before, is now refused: test_as_of_bounds.py)
+UNDECIDED_PACK = """rule LAY-950
+  title zh "海域用途示例" en "Sea use example"
+  severity error
+  basis "示例：审查惯例（非正式文件）"
+  for each right in unit_plan.rights
+  require right.sea_use == tourism
+  message zh "权益 {right}" en "Right {right}"
+"""
 
-def test_a_run_deciding_nothing_is_undecided_in_every_format(tmp_path):
-    result = run("check", CLEAN, "--as-of", "1900-01-01", "--select", "LAY", "--lang", "en",
+
+@pytest.fixture(scope="module")
+def undecided(tmp_path_factory) -> Path:
+    pack = tmp_path_factory.mktemp("undecided") / "undecided.rule"
+    pack.write_text(UNDECIDED_PACK, encoding="utf-8")
+    return pack
+
+
+def test_a_run_deciding_nothing_is_undecided_in_every_format(tmp_path, undecided):
+    result = run("check", CLEAN, "--rules", undecided, "--lang", "en",
                  "--output-dir", tmp_path, *[f"--format={fmt}" for fmt in
                                              ("text", "json", "sarif", "junit", "markdown", "html")])
     assert result.returncode == 1, result.stdout + result.stderr
@@ -193,8 +211,8 @@ def test_a_run_deciding_nothing_is_undecided_in_every_format(tmp_path):
     assert 'class="verdict undecided"' in html and "PASSED" not in html
 
 
-def test_an_undecided_run_is_an_error_in_ci_formats(tmp_path):
-    result = run("check", CLEAN, "--as-of", "1900-01-01", "--select", "LAY", "--lang", "en", "--output-dir", tmp_path,
+def test_an_undecided_run_is_an_error_in_ci_formats(tmp_path, undecided):
+    result = run("check", CLEAN, "--rules", undecided, "--lang", "en", "--output-dir", tmp_path,
                  "--format", "github", "--format", "gitlab")
     assert result.returncode == 1
     github = (tmp_path / "report.github.txt").read_text(encoding="utf-8").splitlines()
@@ -205,15 +223,12 @@ def test_an_undecided_run_is_an_error_in_ci_formats(tmp_path):
     assert gitlab[0]["severity"] == "critical" and gitlab[0]["description"].endswith("- UNDECIDED")
 
 
-def test_as_of_1900_does_not_say_passed_and_fails_on_indeterminate():
-    # no rule decides anything in 1900: even the collective market entry rules (SUP-028/029) are undecided,
-    # since their dated group has no edition before 1999-01-01
-    not_yet = ()
-    result = run("check", CLEAN, "--as-of", "1900-01-01", "--lang", "en", *not_yet)
-    assert "PASSED" not in result.stdout, result.stdout
-    last = result.stdout.splitlines()[-1]
-    assert " - UNDECIDED" in last or " - INCOMPLETE" in last
-    strict = run("check", CLEAN, "--as-of", "1900-01-01", "--fail-on", "indeterminate", "--format", "json", *not_yet)
+def test_as_of_1900_does_not_say_passed_and_fails_on_indeterminate(undecided):
+    # no law of the register was in force in 1900: an input error, never a verdict
+    result = run("check", CLEAN, "--as-of", "1900-01-01", "--lang", "en")
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert "as_of 1900-01-01 is before" in result.stderr and "PASSED" not in result.stderr
+    strict = run("check", CLEAN, "--rules", undecided, "--fail-on", "indeterminate", "--format", "json")
     assert strict.returncode == 1, strict.stderr
     summary = json.loads(strict.stdout)["summary"]
     assert summary["passed"] is False and summary["verdict"] == "failed" and summary["fail_on"] == "indeterminate"
@@ -227,8 +242,8 @@ def test_fail_on_indeterminate_passes_a_clean_fixture_and_fails_on_any_conflict(
     assert run("check", DEFECTS, "--fail-on", "indeterminate", "--quiet").returncode == 1
 
 
-def test_fail_on_never_reports_undecided_but_exits_0():
-    result = run("check", CLEAN, "--as-of", "1900-01-01", "--select", "LAY", "--fail-on", "never", "--lang", "en")
+def test_fail_on_never_reports_undecided_but_exits_0(undecided):
+    result = run("check", CLEAN, "--rules", undecided, "--fail-on", "never", "--lang", "en")
     assert result.returncode == 0
     assert result.stdout.rstrip().endswith("- UNDECIDED")
 

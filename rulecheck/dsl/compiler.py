@@ -222,6 +222,16 @@ def _first_missing(*values):
     return None
 
 
+def _first_absent(values, text: str):
+    """The first absent element of an aggregate's values (a Missing names its record and field), else None."""
+    for v in values:
+        if v is None:
+            return Missing(f"a value of {text}")
+        if isinstance(v, Missing):
+            return v
+    return None
+
+
 def _eps(a: float, b: float) -> float:
     return 1e-9 * max(abs(a), abs(b), 1.0)
 
@@ -983,11 +993,19 @@ class ExprCompiler:
         return None
 
     def _aggregate(self, func: str, node, elem_t: T, values: Fn):
+        # An aggregate never drops a record: an absent element (`village_code of P03`) makes the whole value
+        # absent, naming the record and field, so the binding is indeterminate; a rule that means to skip
+        # absent values says so in its filter (`… for p in C where present(p.village_code)`).
+        text = self.source(node)
         if func == "count":
 
             def fn(env):
                 vs = values(env)
-                return vs if isinstance(vs, Missing) else Quantity(float(len(vs)), "", None)
+                if isinstance(vs, Missing):
+                    return vs
+                # (the index's own count gives Nones in place of its records, which are never absent)
+                missing = next((v for v in vs if isinstance(v, Missing)), None)
+                return missing if missing is not None else Quantity(float(len(vs)), "", None)
 
             return NUM, fn
         if func in ("list", "distinct"):
@@ -997,7 +1015,10 @@ class ExprCompiler:
                 vs = values(env)
                 if isinstance(vs, Missing):
                     return vs
-                out = [v for v in vs if v is not None and not isinstance(v, Missing)]
+                missing = _first_absent(vs, text)
+                if missing is not None:
+                    return missing
+                out = list(vs)
                 if unique:  # one of each value, in a stable order
                     seen = {}
                     for v in out:
@@ -1042,10 +1063,9 @@ class ExprCompiler:
                 vs = values(env)
                 if isinstance(vs, Missing):
                     return vs
-                missing = _first_missing(*vs)
+                missing = _first_absent(vs, text)
                 if missing is not None:
                     return missing
-                vs = [v for v in vs if v is not None]
                 if not vs:
                     return Quantity(0.0, dim or "", BASE_UNIT.get(dim or ""))
                 first = vs[0]
@@ -1070,10 +1090,9 @@ class ExprCompiler:
             vs = values(env)
             if isinstance(vs, Missing):
                 return vs
-            missing = _first_missing(*vs)
+            missing = _first_absent(vs, text)
             if missing is not None:
                 return missing
-            vs = [v for v in vs if v is not None]
             if not vs:
                 return Missing(f"{func} of nothing")
             key = (lambda v: v.value) if isinstance(vs[0], Quantity) else (lambda v: v)

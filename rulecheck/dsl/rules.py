@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 import shapely
 
+from rulecheck.citations import not_yet_in_force
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.dsl import ast
 from rulecheck.dsl.compiler import (
@@ -139,6 +140,25 @@ class CompiledRule:
         r = self.rule
         return (r.applies_from is None or r.applies_from <= as_of) and (r.applies_until is None or as_of <= r.applies_until)
 
+    def not_in_force(self, ctx: Context) -> dict | None:
+        """Why the rule is no law on the run's `as_of` although its `applies` allows it: its basis (for `basis
+        source of PARAM`, the edition in force) cites a text of the register that had not yet taken effect
+        (`text`, `commenced`). None when its basis was law that day, or names no registered text. (No conflict
+        ever cites a text not yet in force. Before a parameter's first edition the rule runs, and what needs the
+        figure is undecided: nothing is known of the law then, not that there was none.)"""
+        memo_key = ("not-in-force", id(self))
+        if memo_key in ctx.memo:
+            return ctx.memo[memo_key]
+        # the edition by date (not through ctx.params, which would list it among the parameters applied)
+        basis = self.basis_at(ctx.as_of, None, ctx.classification)
+        # a text whose commencement the register does not know (or that it does not have) stops nothing
+        late = [c for c in not_yet_in_force(basis.get("citation", ""), ctx.as_of) if c.date is not None]
+        last = max(late, key=lambda c: c.date) if late else None
+        found = None if last is None else {
+            "text": f"《{last.title}》" + (f"（{last.version}）" if last.version else ""), "commenced": last.date.isoformat()}
+        ctx.memo[memo_key] = found
+        return found
+
     def basis_at(self, as_of: dt.date | None = None, params=None, classification=None) -> dict:
         """The rule's basis: its own, or for `basis source of NAME` the source and words of the edition of the
         parameter (or dated land-use group) NAME in force on `as_of` (`params`: the run's ParamValues, which
@@ -230,6 +250,11 @@ class CompiledRule:
         result = RuleResult(self)
         if not self.applies(ctx.as_of):
             result.status = "not_applicable"
+            return result
+        late = self.not_in_force(ctx)
+        if late is not None:  # its law had not yet taken effect: not applicable, and says why
+            result.status = "not_applicable"
+            result.not_in_force = late
             return result
         env = {CTX: ctx}
         for state, binding, missing in self.bindings(env):
@@ -546,15 +571,19 @@ class RuleResult:
     checked: int = 0
     conflicts: list[dict] = field(default_factory=list)
     indeterminate: list[dict] = field(default_factory=list)
+    not_in_force: dict | None = None  # CompiledRule.not_in_force, when that made it not applicable
 
     def outcome(self) -> dict:
-        return {
+        out = {
             "rule": self.rule.id,
             "status": self.status,
             "checked": self.checked,
             "failed": len(self.conflicts),
             "indeterminate": len(self.indeterminate),
         }
+        if self.not_in_force is not None:
+            out["not_in_force"] = dict(self.not_in_force)
+        return out
 
 
 # ---- the rule set -------------------------------------------------------------------------------------

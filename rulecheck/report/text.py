@@ -42,7 +42,9 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     settings = settings_line(record, lang)
     # a check in another CRS than the one declared is said beside the verdict, clean run or not
     moved = reprojection_line(record, lang)
-    if not conflicts and not record.get("indeterminate") and not record.get("baseline"):
+    # rules not applicable because their law was not yet in force: the notes say which, clean run or not
+    not_in_force = any(o.get("not_in_force") for o in record.get("outcomes") or [])
+    if not conflicts and not record.get("indeterminate") and not record.get("baseline") and not not_in_force:
         return ((settings + "\n" if settings else "") + (f"{style(moved, fg='yellow')}\n" if moved else "")
                 + "".join(f"{text}\n" for text in county)
                 + style(line, fg=verdict_colour) + "\n")
