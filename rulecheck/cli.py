@@ -257,7 +257,7 @@ def _color_options(command):
 @cli.command()
 @click.argument("submission", metavar="SUBMISSION")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
-              help="Rule pack file or folder replacing the shipped rules (repeatable; the shipped parameters stay).")
+              help="Rule pack file or folder replacing the shipped rules (repeatable; the whole rule set: a parameter it declares replaces the shipped one, the others stay).")
 @click.option("--add-rules", "add_paths", multiple=True, metavar="PATH",
               help="One's own rule pack added to the shipped rules (repeatable); replacing a shipped rule or "
                    "parameter is written `override` in the pack.")

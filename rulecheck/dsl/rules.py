@@ -963,6 +963,9 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
 
     classification = classification or load_classification()
     own, diags = _rule_files(list(paths or []) + list(add or []))
+    # the packs that replace the built-in rules (`--rules`, `rules validate/test DIR`) are the whole rule set:
+    # a parameter they declare again replaces the built-in one (a fork of `rules/` loads as it is)
+    replacing = {f.resolve() for f, _ in _rule_files(list(paths or []))[0]}
     # underneath one's own packs: the built-in parameters (always), and the built-in rules unless `paths`
     # replaces them; a built-in file also named among one's own is loaded once, under the name given
     builtin_dir = default_rule_paths()[0]
@@ -1023,6 +1026,9 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
                                    + (f" (it is declared in {where[param.name]}, not built in)" if known else ""),
                                    None if known else _suggest(param.name, list(declared))))
                 continue
+            elif from_base and not param.override and Path(file).resolve() in replacing:
+                overrides.append({"kind": "param", "name": param.name, "by": here, "replaces": where[param.name],
+                                  "how": "rules"})
             elif from_base and not param.override:
                 diags.append(_diag(pack.path, pack.text, param.span,
                                    f"parameter {param.name} is already a built-in parameter ({where[param.name]})",
