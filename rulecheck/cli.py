@@ -598,7 +598,7 @@ def rules_test(paths, with_builtin, limit_values):
         ok = bool(getattr(result, "passed", getattr(result, "ok", False)))
         failed += not ok
         text = result.render() if hasattr(result, "render") else str(result)
-        click.echo(printable(text), err=not ok)
+        click.echo(printable(text))  # a FAIL with its details on stdout, beside the PASS lines and the count
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
 

@@ -56,3 +56,119 @@ def test_an_edited_fork_parameter_is_the_one_in_force(tmp_path):
     assert result.returncode in (0, 1), result.stderr
     after = {p["name"]: p["value"] for p in json.loads(result.stdout)["rules"]["params"]}
     assert after["overlap_max"] == "12,345 m²"
+
+
+# ---- declared fields, severity and exact subjects in rule tests (deliverable 1) -----------------------------
+
+PROVINCE = '''field detailed_plan.parcels.appraised_value: number wan_yuan "评估价" "Appraised value"
+
+rule FIN-096
+  title zh "地块评估价不得高于上限（示例）" en "A parcel's appraised value must not exceed a cap (example)"
+  severity error when parcel.appraised_value > 200 wan_yuan else warning
+  basis "示例：某省自然资源厅文件（非正式文件）"
+  for each parcel in detailed_plan.parcels where present(parcel.appraised_value)
+  require parcel.appraised_value <= 100 wan_yuan
+  message zh "地块 {parcel} 评估价 {parcel.appraised_value}" en "Parcel {parcel} appraised at {parcel.appraised_value}"
+'''
+
+INLINE = '''
+test FIN-096 "a declared field written in an inline manifest"
+  given inline """
+    format: rulecheck/v1
+    submission: {id: T-1, as_of: 2026-03-01, crs: "EPSG:4526"}
+    unit_plan:
+      id: U
+      direction: eco_recreation
+      boundary: POLYGON ((38401000 2622000, 38401100 2622000, 38401100 2622100, 38401000 2622100, 38401000 2622000))
+    detailed_plan:
+      id: D
+      status: draft
+      parcels:
+        - {id: P1, land_use: "0901", appraised_value: 120, geometry: "POLYGON ((38401000 2622000, 38401100 2622000, 38401100 2622100, 38401000 2622100, 38401000 2622000))"}
+  """
+  expect FIN-096 only on P1 severity warning
+'''
+
+
+def test_a_declared_field_is_set_in_a_test_and_severity_and_exact_subjects_are_expected(tmp_path):
+    write_pack(tmp_path, PROVINCE + '''
+test FIN-096 "two appraisals, one of each severity"
+  given fixture "minimal"
+  with detailed_plan.parcels[P2].appraised_value = 300 wan_yuan
+  with detailed_plan.parcels[P1].appraised_value = 150 wan_yuan
+  expect FIN-096 on P2 severity error
+  expect FIN-096 on P1 with severity "warning"
+  expect FIN-096 only on P1, P2
+''' + INLINE, "zj.rule")
+    result = invoke("rules", "validate", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = invoke("rules", "test", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_severity_and_exact_subject_expectations_fail_with_the_difference(tmp_path):
+    pack = write_pack(tmp_path, PROVINCE + '''
+test FIN-096 "wrong severity, and a subject too many"
+  given fixture "minimal"
+  with detailed_plan.parcels[P2].appraised_value = 300 wan_yuan
+  with detailed_plan.parcels[P1].appraised_value = 150 wan_yuan
+  expect FIN-096 on P1 severity error
+  expect FIN-096 only on P2
+''', "zj.rule")
+    result = invoke("rules", "test", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = pack.read_text(encoding="utf-8").splitlines()
+    first = lines.index("  expect FIN-096 on P1 severity error") + 1
+    # the details are on stdout, under their FAIL line (before: on stderr only)
+    out = result.stdout
+    assert "FAIL FIN-096 wrong severity, and a subject too many" in out
+    assert f"line {first}: expected FIN-096 on P1 severity error; got P1 (warning):" in out
+    assert f"line {first + 1}: expected FIN-096 only on P2; got also on P1" in out
+    assert result.stderr == ""
+
+
+def test_a_declared_field_is_type_checked_and_mistakes_are_located_at_the_typo(tmp_path):
+    body = '''
+test FIN-096 "mistakes"
+  given fixture "minimal"
+  with detailed_plan.parcels[P2].appraised_value = 300 m2
+  with detailed_plan.parcels[P2].appraised_valu = 300 wan_yuan
+  with detailed_plan.parcels[P2].land_use = "1010"
+  with detailed_plan.parcels[P2].appraised_value = 300
+  expect FIN-096 on P2
+'''
+    pack = write_pack(tmp_path, PROVINCE + body, "zj.rule")
+    lines = pack.read_text(encoding="utf-8").splitlines()
+
+    def at(line_text: str, piece: str) -> str:
+        number = lines.index(line_text) + 1
+        return f"zj.rule:{number}:{line_text.index(piece) + 1}: error: "
+
+    result = invoke("rules", "validate", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 2
+    err = result.stderr
+    unit = "  with detailed_plan.parcels[P2].appraised_value = 300 m2"
+    assert at(unit, "300") + "detailed_plan.parcels[P2].appraised_value: the field is in wan_yuan, not 300 m²" \
+        " (declared in zj.rule:1)" in err
+    typo = "  with detailed_plan.parcels[P2].appraised_valu = 300 wan_yuan"
+    assert at(typo, "appraised_valu") + "Parcel has no field 'appraised_valu'; did you mean 'appraised_value'?" in err
+    code = '  with detailed_plan.parcels[P2].land_use = "1010"'
+    assert at(code, '"1010"') + "detailed_plan.parcels[P2].land_use: unknown land-use code '1010'" in err
+    bare = "  with detailed_plan.parcels[P2].appraised_value = 300"
+    assert at(bare, "300") + "detailed_plan.parcels[P2].appraised_value: the field is in wan_yuan: write the unit" in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_fixture_record_is_said_once_with_the_ids_there(tmp_path):
+    write_pack(tmp_path, PROVINCE + '''
+test FIN-096 "a record the fixture lacks"
+  given fixture "minimal"
+  with detailed_plan.parcels[P3].appraised_value = 300 wan_yuan
+  expect FIN-096 on P3
+''', "zj.rule")
+    result = invoke("rules", "test", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = [s for s in result.stdout.splitlines() if "P3" in s and "line" in s]
+    assert line.strip().endswith("no record 'P3' in detailed_plan.parcels (its ids: P1, P2)")
+    assert line.count("P3") == 1, line  # before: the patch path, then the id again in the same path

@@ -266,6 +266,7 @@ class Param:
 class PathStep:
     kind: str  # field | id
     name: str
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)  # where the step is written (`.name`, `[id]`)
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ class Patch:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str  # conflict | none | indeterminate | pass | not_applicable | count
+    kind: str  # conflict | exact | none | indeterminate | pass | not_applicable | count
     rule: str
     subjects: tuple[str, ...]
     span: Span = field(compare=False, repr=False)

@@ -367,11 +367,11 @@ class _ToAst(Transformer):
         return (str(root), tuple(steps))
 
     def step_field(self, meta, children):
-        return ast.PathStep("field", str(children[0]))
+        return ast.PathStep("field", str(children[0]), _span(self.path, children[0], self.delta))  # at the name
 
     def step_id(self, meta, children):
         token = children[0]
-        return ast.PathStep("id", _unquote(token) if token.type == "STRING" else str(token))
+        return ast.PathStep("id", _unquote(token) if token.type == "STRING" else str(token), self._s(meta))
 
     def subject_id(self, meta, children):
         token = children[0]
@@ -382,6 +382,12 @@ class _ToAst(Transformer):
         subjects = tuple(r for r in rest if isinstance(r, str))
         details = tuple(r for r in rest if isinstance(r, tuple))
         return ast.Expectation("conflict", str(rule_id), subjects, self._s(meta), details=details)
+
+    def expect_exact(self, meta, children):
+        rule_id, *rest = children
+        subjects = tuple(r for r in rest if isinstance(r, str))
+        details = tuple(r for r in rest if isinstance(r, tuple))
+        return ast.Expectation("exact", str(rule_id), subjects, self._s(meta), details=details)
 
     def expect_conflict_any(self, meta, children):
         rule_id, *details = children
@@ -404,6 +410,13 @@ class _ToAst(Transformer):
 
     def detail_expected(self, meta, children):
         return ("expected", _unquote(children[0]))
+
+    def detail_severity(self, meta, children):
+        word = children[-1]
+        severity = _unquote(word) if word.type == "STRING" else str(word)
+        if severity not in ("error", "warning", "info"):
+            raise _TokenError(word, f"'{severity}' is not a severity: error, warning or info")
+        return ("severity", severity)
 
     def detail_message(self, meta, children):
         return ("message", _unquote(children[0]))

@@ -532,6 +532,8 @@ class RuleSet:
     warnings: list[Diagnostic]
     # what one's own packs replaced on purpose: {kind: param|rule, name, by, replaces, how: override|params file}
     overrides: list[dict] = field(default_factory=list)
+    # the fields packs declare beyond the contract: {record class: {name: (T, unit, declaration, where)}}
+    declared_fields: dict = field(default_factory=dict)
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
@@ -1087,13 +1089,13 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
             if rule_id not in all_rule_ids and rule_id not in unreadable:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
-        from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
+        from rulecheck.dsl.testing import patch_problem  # a misspelt patch field is found here, not at `rules test`
 
         for patch in test.patches:
-            problem = check_patch_path(patch)
+            problem = patch_problem(patch, names.extra_fields)
             if problem:
-                diags.append(_diag(path, pack_text, patch.span, problem))
+                diags.append(_diag(path, pack_text, problem[1], problem[0]))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
-                       [d for d in diags if d.severity == "warning"], overrides)
+                       [d for d in diags if d.severity == "warning"], overrides, names.extra_fields)
     return rule_set, diags
