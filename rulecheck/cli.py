@@ -335,7 +335,7 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         ruleset.select(_split(select) or None, _split(ignore) or None,
                        origin=_shown_config(config) if from_file else "<command line>",
                        labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
-        loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
+        loaded = _load_from_working_folder(rulecheck, submission, allow_outside)
         record = rulecheck.check(
             loaded, ruleset,
             as_of=as_of.date() if as_of else None,
@@ -484,6 +484,21 @@ def _from_config(ctx: click.Context, settings: dict):
 
     given.applied = set()
     return given
+
+
+def _load_from_working_folder(rulecheck, submission: str, allow_outside: bool):
+    """Load the submission; a file named in a diagnostic is shown from the working folder, where the command ran
+    (the loader names them from the manifest's folder), so that an editor or a terminal opens `e3/layers/x:20`."""
+    import dataclasses
+
+    from .diagnostics import working_path
+
+    try:
+        return rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
+    except InputError as error:
+        raise InputError([d if d.path in (str(submission), str(submission)[:200])  # the manifest, as named
+                          else dataclasses.replace(d, path=working_path(submission, d.path))
+                          for d in error.diagnostics]) from None
 
 
 # ---- rules ----------------------------------------------------------------------------------------

@@ -172,3 +172,57 @@ test FIN-096 "a record the fixture lacks"
     (line,) = [s for s in result.stdout.splitlines() if "P3" in s and "line" in s]
     assert line.strip().endswith("no record 'P3' in detailed_plan.parcels (its ids: P1, P2)")
     assert line.count("P3") == 1, line  # before: the patch path, then the id again in the same path
+
+
+# ---- reviewer output: locations from the working folder (deliverable 6) ----------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from test_dsl_support import cli  # noqa: E402
+
+DEFECTS = FIXTURES / "eco-recreation-defects"
+LOCATION = re.compile(r"\(([^()\s]+\.(?:yaml|geojson)):(\d+)\)")
+
+
+def test_check_sub_dir_prints_locations_an_editor_opens_from_the_working_folder(tmp_path):
+    shutil.copytree(DEFECTS, tmp_path / "sub" / "dir")
+    for fmt in ("text", "markdown", "junit", "html"):
+        result = cli("check", "sub/dir/submission.yaml", "--lang", "en", "--format", fmt, "--no-color", cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        found = LOCATION.findall(result.stdout)
+        assert len(found) > 10, (fmt, result.stdout[:500])
+        for path, line in found:
+            assert path.startswith("sub/dir/"), (fmt, path)
+            lines = (tmp_path / path).read_text(encoding="utf-8").splitlines()
+            assert 0 < int(line) <= len(lines)
+    # outside the working folder: absolute
+    (tmp_path / "elsewhere").mkdir()
+    result = cli("check", "../sub/dir/submission.yaml", "--lang", "en", "--no-color", cwd=tmp_path / "elsewhere")
+    paths = {p for p, _ in LOCATION.findall(result.stdout)}
+    assert paths and all(Path(p).is_absolute() and Path(p).exists() for p in paths), sorted(paths)[:3]
+    # the JSON report keeps the contract's paths, relative to the manifest
+    record = json.loads(cli("check", "sub/dir/submission.yaml", "--format", "json", cwd=tmp_path).stdout)
+    assert {s["source"]["path"] for c in record["conflicts"] for s in c["subjects"] if s.get("source")} >= \
+        {"submission.yaml", "layers/parcels.geojson"}
+
+
+def test_a_load_error_is_located_from_the_working_folder(tmp_path):
+    shutil.copytree(FIXTURES / "minimal", tmp_path / "e3")
+    manifest = tmp_path / "e3" / "submission.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('land_use: "0901"', 'land_use: "0999"', 1),
+                        encoding="utf-8")
+    result = cli("check", "e3/submission.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("e3/submission.yaml:"), first
+    line = int(first.split(":")[1])
+    assert '"0999"' in manifest.read_text(encoding="utf-8").splitlines()[line - 1]
+
+
+def test_the_shipped_fixtures_load_without_warnings():
+    import rulecheck
+
+    for manifest in sorted(FIXTURES.glob("*/submission.yaml")):
+        submission = rulecheck.load_submission(manifest)
+        assert [d.render() for d in submission._warnings] == [], manifest

@@ -90,7 +90,7 @@ def test_summary_conflicts_basis_values_and_explanation():
     assert "《城乡规划法》第三十八条：规划条件应作为国有土地使用权出让合同的组成部分" in page
     assert "<li>item.far_max = 1.6</li>" in page
     assert 'class="conflict warning waived"' in page and "approved by 张三" in page
-    assert "contracts:C01/R07 <span class=\"loc\">(submission.yaml:88)</span>" in page
+    assert "contracts:C01/R07 <span class=\"loc\">(fixtures/eco-recreation/submission.yaml:88)</span>" in page
 
 
 def test_svg_map_layers_viewbox_and_numbered_labels():

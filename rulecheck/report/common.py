@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -205,6 +206,28 @@ def catalog_basis(entry: dict) -> str:
         parts = [str(basis["citation"])] if basis.get("citation") else []
         return "：".join(parts + ([text] if basis.get("text") else []))
     return str(basis or "")
+
+
+def from_working_folder(record: dict) -> dict:
+    """The record with its subjects' source paths shown from the working folder (`working_path`), for the formats a
+    person reads (text, Markdown, JUnit, HTML); the JSON report keeps them relative to the manifest (the contract)."""
+    from ..diagnostics import working_path
+
+    manifest = (record.get("submission") or {}).get("manifest")
+    if not manifest or manifest == os.path.basename(manifest):
+        return record  # a manifest in the working folder: the paths are already from there
+
+    def moved(subject: dict) -> dict:
+        source = subject.get("source") or {}
+        if not source.get("path"):
+            return subject
+        return {**subject, "source": {**source, "path": working_path(manifest, source["path"])}}
+
+    def rebased(items):
+        return [{**item, "subjects": [moved(s) for s in item.get("subjects") or []]} if item.get("subjects") else item
+                for item in items or []]
+
+    return {**record, "conflicts": rebased(record.get("conflicts")), "indeterminate": rebased(record.get("indeterminate"))}
 
 
 def subject_label(subject: dict) -> str:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from shapely.geometry import shape
 
 from .common import (
+    from_working_folder,
     baseline_line,
     LAND_USE_CLASSES,
     cap,
@@ -103,6 +104,7 @@ _CAPITALISED = {"subjects", "expected", "actual", "basis", "explanation"}
 
 def render(record: dict, *, lang: str) -> str:
     lang = norm_lang(lang)
+    record = from_working_folder(record)  # locations from where rulecheck ran
     submission = record.get("submission") or {}
     summary = record.get("summary") or {}
     rules_info = record.get("rules") or {}

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from .escape import for_xml
 from .common import (
+    from_working_folder,
     catalog_title,
     family_key,
     family_name,
@@ -24,6 +25,7 @@ from .common import (
 
 def render(record: dict, *, lang: str) -> str:
     """Deterministic: `timestamp` is the submission's as_of date at T00:00:00, `hostname` is "localhost", times 0."""
+    record = from_working_folder(record)  # locations from where rulecheck ran
     record = for_xml(record)  # a control character in an id must not make the document ill-formed
     submission = record.get("submission") or {}
     rules_info = record.get("rules") or {}

@@ -7,6 +7,7 @@ import re
 from rulecheck.diagnostics import printable
 
 from .common import (
+    from_working_folder,
     baseline_line,
     cap,
     family_name,
@@ -40,6 +41,7 @@ def cell(value) -> str:
 
 
 def render(record: dict, *, lang: str) -> str:
+    record = from_working_folder(record)  # locations from where rulecheck ran
     submission = record.get("submission") or {}
     summary = record.get("summary") or {}
     rules = record.get("rules") or {}

@@ -8,6 +8,7 @@ from .escape import for_terminal
 from .common import (
     baseline_line,
     document_of,
+    from_working_folder,
     family_name,
     group_by_family,
     is_waived,
@@ -30,6 +31,7 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     def style(text: str, **kwargs) -> str:
         return click.style(text, **kwargs) if color else text
 
+    record = from_working_folder(record)  # locations an editor opens from where rulecheck ran
     record = for_terminal(record)  # ids, titles and messages from the inputs cannot recolour or hide a line
 
     conflicts = record.get("conflicts") or []
