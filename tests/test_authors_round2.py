@@ -226,3 +226,70 @@ def test_the_shipped_fixtures_load_without_warnings():
     for manifest in sorted(FIXTURES.glob("*/submission.yaml")):
         submission = rulecheck.load_submission(manifest)
         assert [d.render() for d in submission._warnings] == [], manifest
+
+
+# ---- every expected/actual in Chinese under --lang zh (deliverable 6) ---------------------------------------
+
+def _codes() -> set[str]:
+    """What may stay in ASCII in a zh report: the contract's field names and enum values, the names rules bind
+    (`for each`, `let`) and their parameters' names, units."""
+    import enum
+    import inspect
+
+    import pydantic
+
+    from rulecheck.model import documents
+
+    allowed = {"m", "m²", "ha", "km", "EPSG"}
+    for value in vars(documents).values():
+        if inspect.isclass(value) and issubclass(value, pydantic.BaseModel):
+            allowed |= set(value.model_fields)
+        if inspect.isclass(value) and issubclass(value, enum.Enum):
+            allowed |= {str(member.value) for member in value}
+    for pack in (ROOT / "rules").rglob("*.rule"):
+        text = pack.read_text(encoding="utf-8")
+        allowed |= set(re.findall(r"\blet (\w+)", text)) | set(re.findall(r"for each (\w+)", text))
+        allowed |= set(re.findall(r"^\s*(?:override )?param (\w+)", text, re.M))
+    return allowed
+
+
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z_]\w*)*(?:\([^)]*\))?")
+
+
+def _english_words(record: dict) -> list[tuple[str, str, str]]:
+    allowed = _codes()
+    ids = {str(s["id"]) for c in record["conflicts"] for s in c.get("subjects") or []}
+    found = []
+    for conflict in record["conflicts"]:
+        for key in ("expected", "actual", "message"):
+            text = str(conflict.get(key) or "")
+            for match in WORD.finditer(text):
+                word = match.group()
+                if ("_" in word or "." in word or "(" in word or word in allowed or word in ids
+                        or re.search(r"\d", word) or re.fullmatch(r"[A-Z]{1,5}(-[A-Z0-9]+)*", word)):
+                    continue  # a field, a call, a name the rule binds, an id or a code
+                found.append((conflict["rule"], key, text))
+    return found
+
+
+def test_a_zh_report_of_the_defects_fixtures_has_no_english_words():
+    for fixture in ("eco-recreation-defects", "land-sea-defects"):
+        result = cli("check", FIXTURES / fixture / "submission.yaml", "--lang", "zh", "--format", "json")
+        record = json.loads(result.stdout)
+        assert len(record["conflicts"]) > 10
+        assert _english_words(record) == [], fixture
+    # the en report keeps its English
+    record = json.loads(cli("check", DEFECTS / "submission.yaml", "--lang", "en", "--format", "json").stdout)
+    assert any(c["expected"] == "valid polygon" for c in record["conflicts"])
+    assert any(str(c["actual"]).startswith("Self-intersection[") for c in record["conflicts"])
+    zh = json.loads(cli("check", DEFECTS / "submission.yaml", "--lang", "zh", "--format", "json").stdout)
+    assert any(c["expected"] == "有效的面" and str(c["actual"]).startswith("自相交[") for c in zh["conflicts"])
+
+
+def test_the_html_font_stack_names_the_cjk_families_and_the_readme_says_linux_needs_one():
+    page = cli("check", DEFECTS / "submission.yaml", "--format", "html").stdout
+    stack = re.search(r"body \{ font-family: ([^;]+);", page).group(1)
+    for family in ("微软雅黑", "Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "WenQuanYi"):
+        assert family in stack, family
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "On Linux,\ninstall one" in readme and "fonts-noto-cjk" in readme

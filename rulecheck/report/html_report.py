@@ -80,7 +80,7 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
 """.replace("MAPWIDTH", str(MAP_WIDTH_PX))
 # CJK fonts as Linux (Noto/Source Han, WenQuanYi), Windows (YaHei, SimHei) and macOS (PingFang, Hiragino) name them
 FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei", '
-         '"WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", sans-serif')
+         '"WenQuanYi Zen Hei", "微软雅黑", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", sans-serif')
 CSS = CSS.replace("FONTS", FONTS)
 
 
