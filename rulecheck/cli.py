@@ -245,16 +245,33 @@ def _report_options(command):
     return command
 
 
+COLOR_CHOICES = ("always", "never", "auto")
+
+
+class _ColorCommand(click.Command):
+    """A command with `--color [always|never|auto]`: the word after `--color` is its value only when it is one
+    of these; otherwise `--color` alone means always and the word stays an argument (`--color sub.yaml`)."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg == "--color" and (i + 1 == len(args) or args[i + 1] not in COLOR_CHOICES):
+                args[i] = "--color=always"
+        return super().parse_args(ctx, args)
+
+
 def _color_options(command):
     """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
     command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
-    return click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False,
+    return click.option("--color", "color", type=click.Choice(COLOR_CHOICES), is_flag=False,
                         flag_value="always", default="auto", show_default=True,
                         help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is "
                              "set (FORCE_COLOR forces it); --color alone = always.")(command)
 
 
-@cli.command()
+@cli.command(cls=_ColorCommand)
 @click.argument("submission", metavar="SUBMISSION")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
               help="Rule pack file or folder replacing the shipped rules (repeatable; the whole rule set: a parameter it declares replaces the shipped one, the others stay).")
@@ -386,7 +403,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
     sys.exit(EXIT_CONFLICTS if failed and fail_on != "never" else EXIT_PASSED)
 
 
-@cli.command()
+@cli.command(cls=_ColorCommand)
 @click.argument("old", metavar="OLD.json")
 @click.argument("new", metavar="NEW.json")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
@@ -648,23 +665,47 @@ def schema(dest):
         _write(dest, text)
 
 
+# ---- hook (pre-commit) ----------------------------------------------------------------------------
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(args):
+    """For pre-commit: check the submissions the given files belong to (a manifest among them, else the nearest
+    manifest in a file's folder or above; a file of none: every submission). Options are passed to `check`."""
+    from .hook import run, split
+
+    valued = {opt for param in check.params if isinstance(param, click.Option) and not param.is_flag
+              for opt in param.opts} - {"--color"}
+    options, files = split(list(args), valued)
+    sys.exit(run(options, files))
+
+
 # ---- init -----------------------------------------------------------------------------------------
 
 
 @cli.command()
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
-def init(directory):
-    """Write a skeleton submission into DIR (a manifest and tiny layers) that loads cleanly. Never overwrites."""
-    from .skeleton import skeleton_files
+@click.option("--example", metavar="NAME", default=None,
+              help="Copy a shipped example instead of the skeleton: defects (eco-recreation-defects), "
+                   "eco-recreation, land-sea, land-sea-defects, mine-land, minimal.")
+def init(directory, example):
+    """Write a skeleton submission into DIR (a manifest and tiny layers) that loads cleanly. Never overwrites.
+    With --example NAME, a shipped example (the defects one: `--example defects`) instead."""
+    from .skeleton import example_files, skeleton_files
 
-    files = skeleton_files()
+    files = example_files(example) if example else skeleton_files()
     root = Path(directory)
     existing = [name for name in files if (root / name).exists()]
     if existing:
         raise InputError([Diagnostic(str(root / name), "already exists; rulecheck init never overwrites a file",
                                      hint="choose an empty or new folder") for name in existing])
     for name, text in files.items():
-        _write(str(root / name), text)
+        if isinstance(text, bytes):  # a GeoPackage of an example
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(text)
+        else:
+            _write(str(root / name), text)
     click.echo(f"wrote {', '.join(str(root / name) for name in files)}")
     click.echo(f"next: rulecheck check {root / 'submission.yaml'}")
 

@@ -293,3 +293,79 @@ def test_the_html_font_stack_names_the_cjk_families_and_the_readme_says_linux_ne
         assert family in stack, family
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "On Linux,\ninstall one" in readme and "fonts-noto-cjk" in readme
+
+
+# ---- plan authors (deliverable 7) ----------------------------------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import yaml  # noqa: E402
+
+
+def test_init_example_copies_a_shipped_example(tmp_path):
+    result = invoke("init", "--example", "defects", "ex", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ex" / "submission.yaml").read_text(encoding="utf-8") == \
+        (DEFECTS / "submission.yaml").read_text(encoding="utf-8")
+    checked = invoke("check", "ex/submission.yaml", "--lang", "en", cwd=tmp_path)
+    assert checked.returncode == 1 and checked.stdout.splitlines()[-1].startswith("42 errors")
+    again = invoke("init", "--example", "defects", "ex", cwd=tmp_path)
+    assert again.returncode == 2 and "never overwrites" in again.stderr
+    wrong = invoke("init", "--example", "defect", "ex2", cwd=tmp_path)
+    assert wrong.returncode == 2 and "did you mean defects?" in wrong.stderr
+    assert not (tmp_path / "ex2").exists()
+
+
+def _pre_commit(tmp_path, changed: list[str]) -> subprocess.CompletedProcess:
+    """What `pre-commit try-repo` does with the hook: no args, the changed files that match `files` appended."""
+    (hook,) = [h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+               if h["id"] == "rulecheck"]
+    files = [name for name in changed if re.search(hook["files"], name)]
+    command = hook["entry"].split() + hook.get("args", []) + (files if hook["pass_filenames"] else [])
+    assert command[0] == "rulecheck"
+    return subprocess.run([sys.executable, "-m", "rulecheck", *command[1:]], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_the_pre_commit_hook_takes_the_manifests_from_the_changed_files(tmp_path):
+    shutil.copytree(DEFECTS, tmp_path / "units" / "u03")
+    shutil.copytree(FIXTURES / "minimal", tmp_path / "units" / "u01")
+    hook = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
+    for name in ("units/u03/layers/parcels.geojson", "units/u03/layers/p.shx", "units/u03/layers/p.cpg",
+                 "units/u03/xxgh.gdb/a00000009.gdbtable", "rules/zj.rule", "units/u03/submission.yaml"):
+        assert re.search(hook["files"], name), name
+    assert not re.search(hook["files"], "README.md")
+    result = _pre_commit(tmp_path, ["units/u01/submission.yaml", "README.md"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = _pre_commit(tmp_path, ["units/u03/layers/parcels.geojson"])  # a layer: its own submission
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "rulecheck check units/u03/submission.yaml" in result.stdout and "u01" not in result.stdout
+    assert "Missing argument" not in result.stderr
+
+
+def test_color_takes_its_value_without_swallowing_the_path():
+    result = invoke("check", "--color", "fixtures/minimal/submission.yaml", "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[" in result.stdout  # --color alone: always
+    result = invoke("check", "--color", "never", "fixtures/minimal/submission.yaml", "--lang", "en")
+    assert result.returncode == 0 and "\x1b[" not in result.stdout
+
+
+def test_fail_on_new_says_what_it_gated_on(tmp_path):
+    base = tmp_path / "base.json"
+    invoke("check", str(DEFECTS / "submission.yaml"), "--format", "json", "--output", str(base), "-q")
+    result = invoke("check", str(DEFECTS / "submission.yaml"), "--baseline", str(base), "--fail-on-new", "--lang", "en")
+    assert result.returncode == 0
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("42 errors") and last.endswith(
+        "- PASSED (--fail-on-new: decided on the 0 new conflict(s); 46 persisting not counted)")
+
+
+def test_a_waiver_id_typo_gets_the_id_it_stands_for(tmp_path):
+    (tmp_path / "waivers.yaml").write_text(
+        "waivers:\n  - rule: IND-01O\n    subjects: [C-A/R06]\n    reason: 已批准\n    approver: 张三\n"
+        "    basis: 清财〔2026〕12号\n    expires: 2027-01-01\n", encoding="utf-8")
+    result = invoke("check", str(DEFECTS / "submission.yaml"), "--waivers", str(tmp_path / "waivers.yaml"))
+    assert result.returncode == 2
+    assert "did you mean IND-010" in result.stderr, result.stderr

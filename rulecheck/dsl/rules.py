@@ -607,6 +607,9 @@ class RuleSet:
 CONTRACT_FAMILIES = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC")
 
 
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})  # the key is upper-cased: l is L
+
+
 def suggest_rules(word: str, rule_ids: list[str]) -> str:
     """A hint for an unknown rule id or family: the nearest ids and families, else where to look them up."""
     key = str(word).strip().upper()
@@ -616,6 +619,11 @@ def suggest_rules(word: str, rule_ids: list[str]) -> str:
         family = key.split("-", 1)[0]
         same = sorted((i for i in rule_ids if i.startswith(family + "-")), key=_sort_key)
         close = difflib.get_close_matches(key, same or sorted(rule_ids, key=_sort_key), n=3, cutoff=0.6)
+        # a letter typed for a digit (IND-01O, IND-0l0): the id it stands for comes first
+        number = key.split("-", 1)[1]
+        read = f"{family}-{number.translate(_DIGIT_LOOKALIKES)}"
+        if read != key and read in rule_ids:
+            close = [read] + [c for c in close if c != read][:2]
         if same:
             listing = f"family {family} has {len(same)} rules, {same[0]} to {same[-1]}; " + listing
     else:

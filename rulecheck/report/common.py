@@ -62,6 +62,9 @@ STRINGS: dict[str, dict[str, Any]] = {
     "rules_not_applicable": {"zh": "不适用的规则", "en": "Rules not applicable"},
     "rules_indeterminate": {"zh": "无法判定的规则", "en": "Rules indeterminate"},
     "list_sep": {"zh": "，", "en": ", "},
+    # --fail-on-new: what the verdict was decided on, said beside it (the counts before it are all conflicts)
+    "gated_on_new": {"zh": "（仅按新增冲突判定：新增 {new} 个，既有 {persisting} 个不计入）",
+                     "en": " (--fail-on-new: decided on the {new} new conflict(s); {persisting} persisting not counted)"},
     "subjects": {"zh": "对象", "en": "subjects"},
     "expected": {"zh": "应为", "en": "expected"},
     "actual": {"zh": "实际", "en": "actual"},
@@ -322,7 +325,9 @@ def summary_line(record: dict, lang: str) -> str:
         detail = t("rule_counts", lang, n=n, passed=counts["rules_passed"], failed=counts["rules_failed"],
                    not_applicable=counts["rules_not_applicable"], indeterminate=counts["rules_indeterminate"])
         line += f"（{detail}）" if norm_lang(lang) == "zh" else f" ({detail})"
-    return line + " - " + t(verdict, lang)
+    gate = t("gated_on_new", lang, new=summary.get("new", 0), persisting=summary.get("persisting", 0)) \
+        if summary.get("fail_on_new") else ""
+    return line + " - " + t(verdict, lang) + gate
 
 
 def status_marker(conflict: dict, lang: str) -> str:
