@@ -369,3 +369,41 @@ def test_a_waiver_id_typo_gets_the_id_it_stands_for(tmp_path):
     result = invoke("check", str(DEFECTS / "submission.yaml"), "--waivers", str(tmp_path / "waivers.yaml"))
     assert result.returncode == 2
     assert "did you mean IND-010" in result.stderr, result.stderr
+
+
+def _label_boxes(svg: str) -> list[tuple[str, tuple[float, float, float, float]]]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    boxes = []
+    for group in root.iter("{http://www.w3.org/2000/svg}g"):
+        if group.get("class") in ("parcel-labels", "right-labels"):
+            size = float(group.get("font-size"))
+            for text in group:
+                x, y, label = float(text.get("x")), float(text.get("y")), text.text
+                boxes.append((label, (x - len(label) * size * 0.3, y - size * 0.45,
+                                      x + len(label) * size * 0.3, y + size * 0.45)))
+    return boxes
+
+
+def test_the_html_map_labels_parcels_and_rights_and_outlines_conflicts():
+    page = cli("check", DEFECTS / "submission.yaml", "--format", "html", "--lang", "en").stdout
+    overview = page[page.index("<svg"):page.index("</svg>") + 6]
+    boxes = _label_boxes(overview)
+    labels = {label for label, _ in boxes}
+    assert {"P01", "P15", "P20", "R01", "R08"} <= labels, sorted(labels)
+    for i, (a, (ax0, ay0, ax1, ay1)) in enumerate(boxes):  # no two labels overlap
+        for b, (bx0, by0, bx1, by1) in boxes[i + 1:]:
+            assert not (ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1), (a, b)
+    # a conflict is an outline: the land-use fill beneath stays visible
+    outlines = re.findall(r'<path class="conflict-outline"[^>]*>', page)
+    assert outlines and all('fill="none"' in p for p in outlines)
+    # every inset's scale bar sits on its own panel, inside the inset
+    for inset in re.findall(r'<svg class="inset".*?</svg>', page, re.S):
+        size = float(re.search(r'viewBox="0 0 ([\d.]+) ', inset).group(1))
+        x, y, w, h = (float(v) for v in re.search(
+            r'<rect class="panel" x="([-\d.]+)" y="([-\d.]+)" width="([\d.]+)" height="([\d.]+)"', inset).groups())
+        assert 0 <= x and x + w <= size and 0 <= y and y + h <= size
+        bar = re.search(r'<g class="scale-bar".*?</g>', inset, re.S).group()
+        for tx, ty in re.findall(r'<text x="([\d.]+)" y="([\d.]+)"', bar):
+            assert x <= float(tx) <= x + w and y <= float(ty) <= y + h
