@@ -407,3 +407,55 @@ def test_the_html_map_labels_parcels_and_rights_and_outlines_conflicts():
         bar = re.search(r'<g class="scale-bar".*?</g>', inset, re.S).group()
         for tx, ty in re.findall(r'<text x="([\d.]+)" y="([\d.]+)"', bar):
             assert x <= float(tx) <= x + w and y <= float(ty) <= y + h
+
+
+# ---- rules validate warns on all-pairs loops, with the rewrite (deliverable 2) ---------------------------------
+
+QUADRATIC = """
+rule LAY-901
+  title zh "测试" en "Test"
+  severity warning
+  basis "示例"
+  for each right in unit_plan.rights
+  for each parcel in detailed_plan.parcels where intersects(right, parcel) or parcel.id == right.package
+  require false
+  message zh "{right} {parcel}" en "{right} {parcel}"
+
+rule LAY-902
+  title zh "测试" en "Test"
+  severity warning
+  basis "示例"
+  for each a in detailed_plan.parcels
+  for each b in detailed_plan.parcels where a.area_m2 == b.area_m2 and a.id != b.id
+  require false
+  message zh "{a} {b}" en "{a} {b}"
+
+rule LAY-903
+  title zh "测试" en "Test"
+  severity warning
+  basis "示例"
+  for each a in detailed_plan.parcels
+  for each b in detailed_plan.parcels where intersects(a, b) and a.id < b.id
+  require false
+  message zh "{a} {b}" en "{a} {b}"
+"""
+
+
+def test_rules_validate_warns_on_every_all_pairs_loop_with_its_rewrite(tmp_path):
+    pack = write_pack(tmp_path, QUADRATIC, "quad.rule")
+    lines = pack.read_text(encoding="utf-8").splitlines()
+    result = invoke("rules", "validate", "quad.rule", cwd=tmp_path)
+    assert result.returncode == 0  # a warning, not an error
+    assert result.stdout.strip() == "1 rule pack(s) OK, 2 warning(s)"
+    spatial_or = lines.index("  for each parcel in detailed_plan.parcels where intersects(right, parcel) "
+                             "or parcel.id == right.package") + 1
+    numbers = lines.index("  for each b in detailed_plan.parcels where a.area_m2 == b.area_m2 and a.id != b.id") + 1
+    err = result.stderr
+    assert f"quad.rule:{spatial_or}:3: warning: rule LAY-901: 'for each parcel in detailed_plan.parcels' visits every " \
+           "record for every binding of the outer loops (all pairs)" in err
+    assert "hint: an 'or' of a spatial test and another condition uses no index: write two rules" in err
+    assert f"quad.rule:{numbers}:3: warning: rule LAY-902:" in err
+    assert "hint: a comparison of numbers (or with != < >) is tested pair by pair" in err
+    assert "LAY-903" not in err  # joined through the spatial index: nothing to say
+    # the shipped packs have no such loop
+    assert invoke("rules", "validate", str(ROOT / "rules")).stderr == ""
