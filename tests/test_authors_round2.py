@@ -459,3 +459,134 @@ def test_rules_validate_warns_on_every_all_pairs_loop_with_its_rewrite(tmp_path)
     assert "LAY-903" not in err  # joined through the spatial index: nothing to say
     # the shipped packs have no such loop
     assert invoke("rules", "validate", str(ROOT / "rules")).stderr == ""
+
+
+# ---- the language grows (deliverable 3): predicates, compound units, within(parcel, package), families ----
+
+ZJ_PACK = '''family ZJ "浙江省补充规则" "Zhejiang supplement"
+
+predicate in_package(p, pkg) = intersects(p, pkg.boundary) and not p.land_use under "03"
+
+rule ZJ-001
+  title zh "资产包内地块容积率（示例）" en "FAR of the parcels of a package (example)"
+  severity warning
+  basis "示例：浙江省文件（非正式文件）"
+  for each package in unit_plan.packages
+  for each parcel in detailed_plan.parcels where in_package(parcel, package) and present(parcel.far_max)
+  require parcel.far_max <= 1.0
+  message zh "资产包 {package} 地块 {parcel} 容积率 {parcel.far_max}" en "Package {package}: parcel {parcel} FAR {parcel.far_max}"
+
+rule ZJ-002
+  title zh "资产包内地块（within）" en "Parcels within a package"
+  severity info
+  basis "示例：浙江省文件（非正式文件）"
+  for each package in unit_plan.packages
+  for each parcel in detailed_plan.parcels where within(parcel, package) and in_package(parcel, package)
+  require false
+  message zh "资产包 {package} 含地块 {parcel}" en "Package {package} holds parcel {parcel}"
+
+test ZJ-001 "the parcels of the eco sample's packages above FAR 1"
+  given fixture "eco-recreation"
+  expect ZJ-001 only on PKG-A, P07, PKG-C, P14
+
+test ZJ-002 "the parcels inside a package"
+  given fixture "eco-recreation"
+  expect ZJ-002 on PKG-A, P07
+  expect ZJ-002 on PKG-C, P14
+'''
+
+
+def test_a_province_pack_declares_a_family_and_a_predicate_planned_through_the_index(tmp_path):
+    write_pack(tmp_path, ZJ_PACK, "zj.rule")
+    result = invoke("rules", "validate", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr  # no "unknown family" warning
+    result = invoke("rules", "test", "zj.rule", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    plan = invoke("rules", "validate", "zj.rule", "--plan", cwd=tmp_path).stdout
+    zj1 = plan.split("ZJ-001", 1)[1].split("ZJ-002", 1)[0]
+    assert "spatial index (STRtree): intersects(p, pkg.boundary)" in zj1  # the predicate's test, indexed
+    record = json.loads(invoke("check", str(ECO), "--add-rules", "zj.rule", "--format", "json", cwd=tmp_path).stdout)
+    assert record["rules"]["families"] == {"ZJ": {"zh": "浙江省补充规则", "en": "Zhejiang supplement"}}
+    text = invoke("check", str(ECO), "--add-rules", "zj.rule", "--select", "ZJ", "--lang", "zh", cwd=tmp_path).stdout
+    assert text.splitlines()[0] == "ZJ 浙江省补充规则"
+
+
+def test_predicate_mistakes_are_located(tmp_path):
+    pack = write_pack(tmp_path, '''predicate in_pkg(p, pkg) = intersects(p, pkg.boundary)
+predicate area(p) = true
+predicate loop(p) = loop(p)
+family GEO "几何"
+
+rule LAY-906
+  title zh "测试" en "Test"
+  severity warning
+  basis "示例"
+  for each package in unit_plan.packages
+  for each parcel in detailed_plan.parcels where in_pkg(parcel)
+  require false
+  message zh "{package}" en "{package}"
+
+rule LAY-907
+  title zh "测试" en "Test"
+  severity warning
+  basis "示例"
+  for each parcel in detailed_plan.parcels where loop(parcel)
+  require false
+  message zh "{parcel}" en "{parcel}"
+''', "bad.rule")
+    lines = pack.read_text(encoding="utf-8").splitlines()
+    result = invoke("rules", "validate", "bad.rule", cwd=tmp_path)
+    assert result.returncode == 2
+    err = result.stderr
+    assert "bad.rule:2:11: error: predicate area: 'area' is a built-in function" in err
+    assert "bad.rule:4:1: error: family GEO is a family of the contract" in err
+    use = lines.index("  for each parcel in detailed_plan.parcels where in_pkg(parcel)") + 1
+    assert f"bad.rule:{use}:50: error: predicate in_pkg takes 2 argument(s) (p, pkg), not 1" in err
+    assert "error: predicate loop uses itself (loop -> loop)" in err
+
+
+def test_compound_units_price_per_area_and_area_per_person(tmp_path):
+    write_pack(tmp_path, '''field detailed_plan.parcels.appraised_value: number wan_yuan "评估价" "Appraised value"
+field detailed_plan.parcels.residents: number person "人口" "Residents"
+
+rule FIN-097
+  title zh "地块单价（示例）" en "Price per area (example)"
+  severity warning
+  basis "示例"
+  for each parcel in detailed_plan.parcels where present(parcel.appraised_value)
+  require parcel.appraised_value / parcel.area_m2 >= 3 wan_yuan/ha
+  message zh "地块 {parcel} 单价 {parcel.appraised_value / parcel.area_m2}" en "Parcel {parcel} at {parcel.appraised_value / parcel.area_m2}"
+
+rule FIN-098
+  title zh "人均面积（示例）" en "Area per person (example)"
+  severity warning
+  basis "示例"
+  for each parcel in detailed_plan.parcels where present(parcel.residents)
+  require parcel.area_m2 / parcel.residents >= 30 m2/person and 2 wan_yuan/ha * parcel.area_m2 <= 100 wan_yuan
+  message zh "地块 {parcel} 人均 {parcel.area_m2 / parcel.residents}" en "Parcel {parcel}: {parcel.area_m2 / parcel.residents}"
+
+test FIN-097 "1 wan yuan over 1 ha is below 3 wan yuan/ha"
+  given fixture "minimal"
+  with detailed_plan.parcels[P2].appraised_value = 1 wan_yuan
+  expect FIN-097 only on P2 with actual "1 wan yuan/ha"
+
+test FIN-097 "300 wan yuan over 1 ha passes"
+  given fixture "minimal"
+  with detailed_plan.parcels[P2].appraised_value = 300 wan_yuan
+  expect FIN-097 passes
+
+test FIN-098 "400 persons on 1 ha: 25 m2/person"
+  given fixture "minimal"
+  with detailed_plan.parcels[P2].residents = 400 person
+  expect FIN-098 only on P2 message contains "25 平方米/人"
+''', "units.rule")
+    result = invoke("rules", "validate", "units.rule", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = invoke("rules", "test", "units.rule", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[-1] == "3 passed, 0 failed"
+    # a product without a meaning is still refused
+    write_pack(tmp_path, rule_text("FIN-099", "for each p in detailed_plan.parcels\n require p.area_m2 * 2 wan_yuan <= 1 wan_yuan"),
+               "bad.rule")
+    result = invoke("rules", "validate", "bad.rule", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot multiply an area by an amount of money" in result.stderr

@@ -75,7 +75,7 @@ class Block:
         for raw in self.text.splitlines():
             line = raw.strip()
             if line and not line.startswith("#"):
-                return line.split()[0] not in ("rule", "param", "test")
+                return line.split()[0] not in ("rule", "param", "test", "predicate", "family", "field")
         return False
 
     def pack_text(self) -> str:

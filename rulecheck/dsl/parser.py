@@ -44,7 +44,7 @@ TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
-DECL_START = re.compile(r"^(override|rule|param|test|field)\b", re.MULTILINE)
+DECL_START = re.compile(r"^(override|rule|param|test|field|predicate|family)\b", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -284,6 +284,16 @@ class _ToAst(Transformer):
                 fields[kind] = value
         fields["steps"] = tuple(fields["steps"])
         return ast.Rule(id=str(rule_id), span=self._s(rule_id), clauses=tuple(clauses), **fields)
+
+    def predicate_decl(self, meta, children):
+        name, *rest = children
+        body = rest[-1]
+        params = tuple(str(p) for p in rest[:-1] if p is not None)
+        return ast.PredicateDecl(str(name), params, body, self._s(meta), _span(self.path, name, self.delta))
+
+    def family_decl(self, meta, children):
+        code, zh, en = children
+        return ast.FamilyDecl(str(code), _unquote(zh), _unquote(en) if en is not None else None, self._s(meta))
 
     def field_decl(self, meta, children):
         names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
@@ -690,6 +700,8 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     tests: list[ast.RuleTest] = []
     broken: list[str] = []  # ids of rules that did not parse
     fields: list[ast.FieldDecl] = []
+    predicates: list[ast.PredicateDecl] = []
+    families: list[ast.FamilyDecl] = []
     starts = [m.start() for m in DECL_START.finditer(text)]
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
@@ -763,7 +775,12 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 tests.append(decl)
             elif isinstance(decl, ast.FieldDecl):
                 fields.append(decl)
-    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields)), diagnostics
+            elif isinstance(decl, ast.PredicateDecl):
+                predicates.append(decl)
+            elif isinstance(decl, ast.FamilyDecl):
+                families.append(decl)
+    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields),
+                    tuple(predicates), tuple(families)), diagnostics
 
 
 def _clip(text: str, size: int = 40) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import re
 import weakref
 from dataclasses import dataclass, field
 from functools import partial
@@ -534,6 +535,8 @@ class RuleSet:
     overrides: list[dict] = field(default_factory=list)
     # the fields packs declare beyond the contract: {record class: {name: (T, unit, declaration, where)}}
     declared_fields: dict = field(default_factory=dict)
+    # the families packs declare: {code: (title zh, title en or None)}
+    families: dict = field(default_factory=dict)
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
@@ -708,6 +711,72 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
 FIELD_TYPES = ("number", "text", "code", "date", "bool")
 
 
+def _expand_predicates(packs, diags: list[Diagnostic]):
+    """The packs with every use of a `predicate` replaced by its condition (rulecheck.dsl.predicates); a wrong
+    declaration or use is an error where it is written, and that rule is left out."""
+    import dataclasses
+
+    from rulecheck.dsl.builtins import BUILTINS
+    from rulecheck.dsl.predicates import PredicateError, check_declaration, expand, uses
+
+    declared: dict[str, ast.PredicateDecl] = {}
+    for pack, _, _ in packs:
+        for decl in getattr(pack, "predicates", ()):
+            problem = check_declaration(decl, set(BUILTINS))
+            if problem is None and decl.name in declared:
+                problem = PredicateError(f"predicate {decl.name} is declared twice (also at line "
+                                         f"{declared[decl.name].span.line} of {declared[decl.name].span.path})", decl.span)
+            if problem is not None:
+                diags.append(_diag(pack.path, pack.text, problem.span, problem.message, problem.hint))
+                continue
+            declared[decl.name] = decl
+    if not declared:
+        return packs
+    out = []
+    for pack, file, kind in packs:
+        rules = []
+        # a predicate is used in the pack that declares it (its text is that pack's, for messages and plans)
+        own = {name: decl for name, decl in declared.items() if decl.span.path == pack.path}
+        for rule in pack.rules:
+            if not uses(rule, set(declared)):
+                rules.append(rule)
+                continue
+            try:
+                elsewhere = next((n for n in _calls(rule) if n.func in declared and n.func not in own), None)
+                if elsewhere is not None:
+                    raise PredicateError(f"predicate {elsewhere.func} is declared in {declared[elsewhere.func].span.path}, "
+                                         "not in this pack", elsewhere.span, "a predicate is used in the pack that declares it")
+                rules.append(expand(rule, own))
+            except PredicateError as err:
+                diags.append(_diag(pack.path, pack.text, err.span, err.message, err.hint))
+        out.append((dataclasses.replace(pack, rules=tuple(rules)), file, kind))
+    return out
+
+
+def _calls(node):
+    from rulecheck.dsl.predicates import _walk
+
+    return [n for n in _walk(node) if isinstance(n, ast.Call)]
+
+
+def _declared_families(packs, diags: list[Diagnostic]) -> dict[str, tuple[str, str | None]]:
+    """`family ZJ "浙江省补充规则"`: the families packs add, {code: (title zh, title en)}; a contract family or one
+    declared twice is an error at its line."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for pack, _, _ in packs:
+        for decl in getattr(pack, "families", ()):
+            if not re.fullmatch(r"[A-Z]{2,5}", decl.code):
+                diags.append(_diag(pack.path, pack.text, decl.span, f"family {decl.code}: a family is 2 to 5 capital letters"))
+            elif decl.code in FAMILY_ORDER:
+                diags.append(_diag(pack.path, pack.text, decl.span, f"family {decl.code} is a family of the contract",
+                                   "a pack's own family has a code of its own"))
+            elif decl.code in out:
+                diags.append(_diag(pack.path, pack.text, decl.span, f"family {decl.code} is declared twice"))
+            else:
+                out[decl.code] = (decl.title_zh, decl.title_en)
+    return out
+
+
 def _declared_fields(packs, diags: list[Diagnostic]) -> dict[type, dict[str, tuple]]:
     """The fields packs add to the contract's records: {record class: {name: (T, unit, declaration, path)}}.
 
@@ -783,9 +852,10 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     for required in ("title", "severity", "basis", "message"):
         if required not in seen:
             diags.append(_diag(path, text, rule.span, f"rule {rule.id} has no '{required}' clause"))
-    if rule.family not in FAMILY_ORDER:
+    if rule.family not in FAMILY_ORDER and rule.family not in getattr(names, "families", {}):
         diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
-                           f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
+                           f"families are {', '.join(FAMILY_ORDER)}; declare one of your own with "
+                           f"'family {rule.family} \"名称\"'", severity="warning"))
     dated_groups = [g.name for g in getattr(getattr(names, "classification", None), "groups", {}).values() if g.editions]
     if rule.basis_param is not None and rule.basis_param not in names.params and rule.basis_param not in dated_groups:
         span = dict(rule.clauses).get("basis", rule.span)
@@ -999,9 +1069,12 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
         diags += pd
         packs.append((pack, file, layer[(file, display)]))
         digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
+    packs = _expand_predicates(packs, diags)
+    families = _declared_families(packs, diags)
     names = Names({}, set(classification.groups))
     names.classification = classification  # type: ignore[attr-defined]
     names.extra_fields = _declared_fields(packs, diags)  # type: ignore[attr-defined]
+    names.families = families  # type: ignore[attr-defined]
     # parameters first (rules refer to them): the built-in ones, then one's own (adding; `override param`
     # replaces a built-in one), then the --params files (replacing by name)
     declared: dict[str, tuple[ast.Param, str, str]] = {}
@@ -1105,5 +1178,5 @@ def _load(paths, params, classification, add=None, stand_in: Path | None = None)
                 diags.append(_diag(path, pack_text, problem[1], problem[0]))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
-                       [d for d in diags if d.severity == "warning"], overrides, names.extra_fields)
+                       [d for d in diags if d.severity == "warning"], overrides, names.extra_fields, families)
     return rule_set, diags

@@ -162,8 +162,9 @@ def family_of(rule_id: str) -> str:
     return rule_id.split("-", 1)[0] if rule_id else ""
 
 
-def family_name(family: str, lang: str) -> str:
-    names = FAMILY_NAMES.get(family)
+def family_name(family: str, lang: str, record: dict | None = None) -> str:
+    """The family's name: the contract's, or the one a pack declared (`family ZJ "浙江省补充规则"`, in the record)."""
+    names = FAMILY_NAMES.get(family) or ((record or {}).get("rules") or {}).get("families", {}).get(family)
     return names[norm_lang(lang)] if names else family
 
 

@@ -114,7 +114,7 @@ def render(record: dict, *, lang: str) -> str:
     layers = MapLayers(record)
     svg = map_svg(record, lang, layers)
     catalog = {entry.get("id"): entry for entry in rules_info.get("catalog") or []}
-    families = [{"id": family, "name": family_name(family, lang),
+    families = [{"id": family, "name": family_name(family, lang, record),
                  "conflicts": [_conflict_view(number, conflict, catalog.get(conflict.get("rule")), lang,
                                               inset_svg(layers, number, conflict, lang) if svg else "")
                                for number, conflict in numbered]}

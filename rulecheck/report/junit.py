@@ -51,7 +51,7 @@ def render(record: dict, *, lang: str) -> str:
     for suite_id, family in enumerate(sorted(families, key=family_key)):
         suite = ET.SubElement(root, "testsuite")
         properties = ET.SubElement(suite, "properties")
-        for name, value in (("family", family_name(family, lang)),
+        for name, value in (("family", family_name(family, lang, record)),
                             ("submission", submission.get("id", "")),
                             ("as_of", as_of),
                             ("rules_sha256", rules_info.get("sha256", "")),
@@ -85,7 +85,7 @@ def render(record: dict, *, lang: str) -> str:
                 if status == "indeterminate":
                     message = f"indeterminate: {_missing(record, rule_id)}".rstrip(": ")
                 ET.SubElement(case, "skipped", message=message)
-        suite.set("name", f"{family} {family_name(family, lang)}")
+        suite.set("name", f"{family} {family_name(family, lang, record)}")
         suite.set("package", f"rulecheck.{family}")
         suite.set("id", str(suite_id))
         suite.set("timestamp", timestamp)

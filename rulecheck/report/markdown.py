@@ -70,7 +70,7 @@ def render(record: dict, *, lang: str) -> str:
 
     header = [cap(t(key, lang)) for key in ("no", "severity", "rule", "message", "subjects", "expected", "actual", "basis")]
     for family, numbered in group_by_family(record.get("conflicts") or []):
-        out += [f"## {family} {family_name(family, lang)}", ""]
+        out += [f"## {family} {family_name(family, lang, record)}", ""]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for number, conflict in numbered:

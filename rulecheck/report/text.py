@@ -42,7 +42,7 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
 
     out: list[str] = []
     for family, numbered in group_by_family(conflicts):
-        out.append(style(f"{family} {family_name(family, lang)}", bold=True))
+        out.append(style(f"{family} {family_name(family, lang, record)}", bold=True))
         documents: dict[str, list[tuple[int, dict]]] = {}
         for number, conflict in numbered:
             documents.setdefault(document_of(conflict), []).append((number, conflict))
