@@ -36,7 +36,7 @@ def _wkt(g) -> str:
 
 def county(n_parcels: int, seed: int = 20260301, round_boundaries: int = 0) -> dict:
     """Every part of the submission: geometries with their properties, and the manifest's records. With
-    `round_boundaries` > 0 a package's boundary is the convex hull of its rights rounded with that many segments
+    `round_boundaries` > 0 (write_county) the unit's boundary is rounded too, and a package's boundary is the convex hull of its rights rounded with that many segments
     a quarter circle (hundreds of vertices: large enough to be prepared for the joins, as real boundaries are)
     instead of their bounding box."""
     base = generate(n_parcels, max(1, int(n_parcels * RIGHTS_PER_PARCEL)), seed)
@@ -165,7 +165,8 @@ def write_county(n_parcels: int, seed: int = 20260301, folder: Path | None = Non
     write_layer(folder / "layers" / "parcels.geojson", "parcels", *c["parcels"])
     write_layer(folder / "layers" / "rights.geojson", "rights", *c["rights"])
     write_layer(folder / "layers" / "lines.geojson", "lines", *c["control_lines"])
-    (folder / "layers" / "unit.geojson").write_text(shapely.to_geojson(c["square"]) + "\n", encoding="utf-8")
+    unit = c["square"] if not round_boundaries else c["square"].buffer(1.0, quad_segs=round_boundaries)
+    (folder / "layers" / "unit.geojson").write_text(shapely.to_geojson(unit) + "\n", encoding="utf-8")
     doc = {
         "format": "rulecheck/v1",
         "submission": {"id": f"COUNTY-{n_parcels}", "title": "县域基准测试配置单元", "jurisdiction": "441802",

@@ -370,6 +370,10 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         )
         if timings:
             _print_timings(record["timings"])
+        for warning in record.get("diagnostics") or []:  # what the load found wrong but not fatal: said on every run
+            click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
+                                  column=warning.get("column"), field=warning.get("field"),
+                                  severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
 
         if config and config.path:  # an auditor sees which settings file shaped the gate
             record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
@@ -393,6 +397,11 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
         else:
             _write(dest, report.encoded_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
+        from .report.common import reprojection_line
+
+        moved = reprojection_line(record, lang)  # the reports said it; so does the terminal
+        if moved:
+            click.echo(moved)
         click.echo(report.render_summary_line(record, lang=lang))
 
     from .waivers import gate_fails

@@ -140,6 +140,11 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
     if fail_on_new and baseline is None:
         raise ValueError("fail_on_new needs a baseline: new conflicts are new against an earlier report")
     rules = rules or load_rules()
+    # the load's warnings, now that the packs' own fields are known (a misspelt one is an InputError here)
+    from rulecheck.model.loader import diagnostic_record, settle_attributes
+
+    declared = next((getattr(rule.names, "extra_fields", None) or {} for rule in rules.rules), {})
+    load_warnings = settle_attributes(submission, declared)
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of)
     as_of = as_of or submission.submission.as_of or dt.date.today()
@@ -209,7 +214,11 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
         "outcomes": outcomes,
         "indeterminate": indeterminate,
         "waivers": {"applied": [], "unmatched": [], "expired": [], "refused": []},
+        # what the load found wrong but not fatal (an attribute the contract lacks), each with its place
+        "diagnostics": [diagnostic_record(d) for d in load_warnings],
     }
+    if submission._reprojections:  # every format's summary says the check ran in another CRS than declared
+        record["summary"]["reprojected"] = [dict(move) for move in submission._reprojections]
     if baseline is not None:
         record = compare(baseline, record, baseline_path)
         record["summary"]["fail_on_new"] = fail_on_new

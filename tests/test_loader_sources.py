@@ -89,7 +89,7 @@ def test_geopackage_layer(tmp_path):
     assert "layers/plan.gpkg" in submission._inputs
     (warning,) = submission._warnings
     assert warning.severity == "warning" and warning.field == "surveyor"
-    assert warning.message == "attribute 'surveyor' is not part of the contract and is ignored"
+    assert warning.message == "attribute 'surveyor' is not part of the contract and is ignored (parcel P1, fid 1, and 1 more record)"
 
 
 def test_geographic_crs_is_reprojected_to_the_gauss_kruger_zone_with_a_note(tmp_path):

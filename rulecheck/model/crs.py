@@ -177,3 +177,161 @@ def check_coordinates(geometries: np.ndarray, crs: pyproj.CRS) -> Misfit | None:
     if false_easting and false_easting >= 1_000_000 and 0 < point[0] < 1_000_000:
         hint = f"the eastings of {name} carry the zone number (e.g. {false_easting:.0f}); is the zone prefix missing?"
     return Misfit(f"coordinate {_fmt(point)} lies far outside the area of use of {name}", hint, int(positions[owner]))
+
+
+# ---- plausibility: is the declared CRS the one the coordinates were drawn in? ---------------------------------
+
+# Chinese planning data are drawn in Gauss-Krüger (Transverse Mercator) zones of CGCS2000 (GB/T 18522 and the
+# 2008 switch to CGCS2000), of the older Xian 1980 / Beijing 1954 frames, or delivered as longitude/latitude;
+# WGS 84 UTM (Transverse Mercator too) turns up in survey data. Any other projection (web-mercator above all,
+# whose "metres" are stretched by 1/cos(latitude)) does not measure areas and distances as the plan does.
+PLANNING_METHODS = ("Transverse Mercator",)
+PLANNING_ELLIPSOIDS = ("CGCS2000", "GRS 1980", "IAG 1975", "Krassowsky 1940", "WGS 84")
+# the zone numbers a Gauss-Krüger easting can carry in China: 6-degree zones 13..23, 3-degree zones 25..45
+GK6_FIRST_ZONE, GK6_LAST_ZONE, GK6_EPSG_OFFSET = 13, 23, 4478
+# the same zones without the zone number in the easting (central meridian only): 3-degree EPSG:4534..4554
+GK3_CM_EPSG_OFFSET, GK6_CM_EPSG_OFFSET = 4509, 4489
+# how far outside its area of use (degrees) data may lie and still be taken as meant for the CRS: a county
+# straddles a zone boundary now and then, and sea areas lie off the onshore area of use
+LON_MARGIN, LAT_MARGIN = 1.5, 2.0
+# coordinates spread wider than this (metres) are not one unit's data in one frame, but layers in different ones
+MAX_EXTENT = 2_000_000
+
+
+@dataclass(frozen=True)
+class Implausible:
+    """The declared CRS does not fit the coordinates: why, and the CRS they were likely drawn in (or None)."""
+
+    message: str
+    likely: str | None
+
+
+def prefixed_zone_crs(zone: int) -> pyproj.CRS | None:
+    """The CGCS2000 Gauss-Krüger CRS whose eastings carry this zone number (3-degree 25..45, 6-degree 13..23)."""
+    if GK3_FIRST_ZONE <= zone <= GK3_LAST_ZONE:
+        return pyproj.CRS.from_epsg(GK3_EPSG_OFFSET + zone)
+    if GK6_FIRST_ZONE <= zone <= GK6_LAST_ZONE:
+        return pyproj.CRS.from_epsg(GK6_EPSG_OFFSET + zone)
+    return None
+
+
+def _unprefixed_crs(zone: int) -> pyproj.CRS | None:
+    """The CGCS2000 CRS of the same zone with the plain 500 000 m false easting (the `CM …E` variant)."""
+    if GK3_FIRST_ZONE <= zone <= GK3_LAST_ZONE:
+        return pyproj.CRS.from_epsg(GK3_CM_EPSG_OFFSET + zone)
+    if GK6_FIRST_ZONE <= zone <= GK6_LAST_ZONE:
+        return pyproj.CRS.from_epsg(GK6_CM_EPSG_OFFSET + zone)
+    return None
+
+
+def _named(crs: pyproj.CRS | None) -> str | None:
+    if crs is None:
+        return None
+    name = crs_name(crs)
+    return name if name == crs.name else f"{name} ({crs.name})"
+
+
+def easting_zone(xmin: float, xmax: float) -> int | None:
+    """The zone number every easting carries in its millions (38401871 -> 38), or None (no prefix, or mixed)."""
+    if xmin < 10_000_000 or int(xmin // 1_000_000) != int(xmax // 1_000_000):
+        return None
+    zone = int(xmin // 1_000_000)
+    return zone if prefixed_zone_crs(zone) is not None else None
+
+
+def declared_zone(crs: pyproj.CRS) -> int | None:
+    """The zone number a Gauss-Krüger CRS puts in front of its eastings (false easting 38 500 000 -> 38)."""
+    false_easting = _parameter(crs, "False easting") if crs.is_projected else None
+    if false_easting is None or false_easting < 1_000_000:
+        return None
+    return int(false_easting // 1_000_000)
+
+
+def planning_problem(crs: pyproj.CRS) -> str | None:
+    """Why Chinese planning data are not drawn in this CRS (its projection or its ellipsoid), or None."""
+    ellipsoid = crs.ellipsoid.name if crs.ellipsoid is not None else ""
+    if crs.is_projected:
+        operation = crs.coordinate_operation
+        method = operation.method_name if operation is not None else ""
+        if not any(m.lower() in method.lower() for m in PLANNING_METHODS):
+            stretch = " (a web-map projection: its metres are stretched by 1/cos(latitude), areas by its square)" if "mercator" in method.lower() else ""
+            return (f"{_named(crs)} uses the {method or 'unknown'} projection{stretch}, which Chinese planning data are not "
+                    "drawn in: they use CGCS2000 Gauss-Krüger zones (3-degree or 6-degree, Transverse Mercator)")
+    if ellipsoid and ellipsoid not in PLANNING_ELLIPSOIDS:
+        return (f"{_named(crs)} is on the {ellipsoid} ellipsoid, which Chinese planning data do not use "
+                "(CGCS2000; older data: Xian 1980, Beijing 1954; survey data: WGS 84)")
+    return None
+
+
+def likely_crs(xmin: float, ymin: float, xmax: float, ymax: float, declared: pyproj.CRS | None = None) -> pyproj.CRS | None:
+    """The CRS coordinates with these bounds were most likely drawn in: the Gauss-Krüger zone their eastings name,
+    CGCS2000 longitude/latitude, the unprefixed variant of the declared zone, or (web-mercator numbers) the
+    3-degree zone of their centre; None when the numbers say nothing."""
+    if max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
+        return pyproj.CRS.from_epsg(4490)
+    zone = easting_zone(xmin, xmax)
+    if zone is not None and 0 <= ymin and ymax <= 7_000_000:
+        return prefixed_zone_crs(zone)
+    if 0 < xmin and xmax < 1_000_000 and 0 <= ymin and ymax <= 7_000_000:
+        own = declared_zone(declared) if declared is not None else None
+        return _unprefixed_crs(own) if own is not None else None
+    if max(abs(xmin), abs(xmax), abs(ymin), abs(ymax)) <= 20_037_509:  # web-mercator's square
+        lon, lat = transformer(pyproj.CRS.from_epsg(3857), pyproj.CRS.from_epsg(4490)).transform((xmin + xmax) / 2, (ymin + ymax) / 2)
+        if 73 <= lon <= 136 and 3 <= lat <= 54:  # China, its seas included
+            try:
+                return gk3_zone_crs(lon)
+            except ValueError:
+                return None
+    return None
+
+
+def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | None:
+    """Whether the declared CRS is one planning data are drawn in and the one these coordinates were drawn in:
+    the projection, the zone number in the eastings against the CRS's false easting, and the area of use."""
+    present = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
+    present = present[~shapely.is_empty(present)] if len(present) else present
+    bounds = tuple(float(b) for b in shapely.total_bounds(present)) if len(present) else None
+    if bounds is not None and not all(math.isfinite(b) for b in bounds):
+        bounds = None
+    likely = likely_crs(*bounds, declared=crs) if bounds is not None else None
+    if likely is not None and same_crs(likely, crs):
+        likely = None
+    problem = planning_problem(crs)
+    if problem is not None:
+        return Implausible(problem, _named(likely))
+    if bounds is None:
+        return None  # nothing to compare
+    xmin, ymin, xmax, ymax = bounds
+    if xmax - xmin > MAX_EXTENT or ymax - ymin > MAX_EXTENT:
+        return None  # layers drawn in different frames (a mix, not one CRS): said per layer, where they are
+    name = _named(crs)
+    degrees = max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90
+    if crs.is_geographic:
+        return None if degrees else Implausible(
+            f"the coordinates are not longitude/latitude (e.g. {xmin:.2f}, {ymin:.2f}), but {name} is a geographic CRS in degrees",
+            _named(likely))
+    if degrees:
+        return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
+                           "is a projected CRS in metres", _named(likely))
+    found, own = easting_zone(xmin, xmax), declared_zone(crs)
+    if found is not None and found != own:
+        declared_part = (f"whose eastings carry zone {own} (false easting {_parameter(crs, 'False easting'):.0f})" if own is not None
+                         else "whose eastings carry no zone number (false easting 500000)")
+        return Implausible(f"the eastings carry the Gauss-Krüger zone number {found} (e.g. {xmin:.2f}), but {name} is a CRS "
+                           f"{declared_part}", _named(prefixed_zone_crs(found)))
+    if own is not None and found is None and 100_000 <= xmin and xmax < 1_000_000:
+        return Implausible(f"the eastings carry no zone number (e.g. {xmin:.2f}), but {name} puts zone {own} in front of "
+                           f"them (false easting {_parameter(crs, 'False easting'):.0f})", _named(likely))
+    area = crs.area_of_use
+    if area is None:
+        return None
+    try:
+        lon, lat = transformer(crs, crs.geodetic_crs).transform((xmin + xmax) / 2, (ymin + ymax) / 2)
+    except (CRSError, pyproj.exceptions.ProjError):
+        return None
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return Implausible(f"the coordinates (centre {(xmin + xmax) / 2:.2f}, {(ymin + ymax) / 2:.2f}) are no place in {name}", _named(likely))
+    if (area.west - LON_MARGIN <= lon <= area.east + LON_MARGIN) and (area.south - LAT_MARGIN <= lat <= area.north + LAT_MARGIN):
+        return None
+    return Implausible(f"the coordinates' centre lies at {lon:.3f}E {lat:.3f}N in {name}, outside its area of use "
+                       f"({area.name}: {area.west:g}..{area.east:g}E, {area.south:g}..{area.north:g}N)", _named(likely))

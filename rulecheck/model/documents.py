@@ -311,6 +311,7 @@ class Parcel(Feature):
 
 class ControlLine(Feature):
     kind: ControlLineKind
+    name: str | None = None  # e.g. 太和镇城镇开发边界: the line's own name, as control-line layers carry it
 
 
 class IndicatorProposal(Indicators):
@@ -593,6 +594,9 @@ class Submission(Record):
     _load_notes: list[str] = PrivateAttr(default_factory=list)
     _inputs: list[str] = PrivateAttr(default_factory=list)  # every file read, relative to the manifest folder
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # Diagnostics of severity "warning" from loading
+    _reprojections: list[dict] = PrivateAttr(default_factory=list)  # {layer (None: every geometry), from, to}
+    # GIS attributes beyond the contract, kept aside: (record class, name, its first place as a Diagnostic, warned)
+    _attributes: list[Any] = PrivateAttr(default_factory=list)
 
 
 # ---- private attributes at a record's creation ---------------------------------------------------------------

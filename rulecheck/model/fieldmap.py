@@ -24,10 +24,61 @@ AREA_UNITS = {"m2": 1.0, "ha": 10_000.0, "mu": 10_000.0 / 15}
 
 
 @lru_cache(maxsize=1)
+def _preset_file() -> dict[str, dict]:
+    text = resources.files("rulecheck.data").joinpath("field_presets.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
 def presets() -> dict[str, dict[str, str]]:
     """Preset name -> {contract field: source field}, from rulecheck/data/field_presets.yaml."""
-    text = resources.files("rulecheck.data").joinpath("field_presets.yaml").read_text(encoding="utf-8")
-    return {name: dict(entry["fields"]) for name, entry in yaml.safe_load(text).items()}
+    return {name: dict(entry["fields"]) for name, entry in _preset_file().items()}
+
+
+def preset_others(name: str) -> frozenset[str]:
+    """The database's own fields a preset knows are not the contract's (never taken for a misspelling)."""
+    return frozenset((_preset_file().get(name) or {}).get("others") or ())
+
+
+def distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) from `a` to `b`, letter case ignored.
+
+    >>> distance("far_mx", "far_max"), distance("RLJ", "RJL"), distance("LAND_USE", "land_use")
+    (1, 1, 0)
+    """
+    a, b = a.lower(), b.lower()
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def allowed_edits(name: str) -> int:
+    """How many edits still make a misspelling of `name`: none but letter case for a name of two letters (id:
+    fid and OID are other fields), one up to seven letters, two beyond (village_cd for village_code)."""
+    return 0 if len(name) <= 2 else 1 if len(name) <= 7 else 2
+
+
+def near(word: str, names: list[str] | set[str]) -> str | None:
+    """The name `word` is most likely a misspelling of (the nearest within `allowed_edits`), or None.
+
+    >>> near("far_mx", ["far_max", "far_min"]), near("FID", ["id"]), near("remarks", ["far_max"])
+    ('far_max', None, None)
+    """
+    best = None
+    for name in sorted(names):
+        if name == word:
+            return None
+        d = distance(word, name)
+        if d <= allowed_edits(name) and (best is None or d < best[0]):
+            best = (d, name)
+    return best[1] if best else None
 
 
 @dataclass
@@ -37,6 +88,8 @@ class FieldMap:
     fields: dict[str, str] = field(default_factory=dict)
     explicit: set[str] = field(default_factory=set)
     units: dict[str, str] = field(default_factory=dict)
+    preset: str | None = None
+    seen: set[str] = field(default_factory=set)  # the layer's own attribute names, once applied
 
     def source_of(self, name: str) -> str | None:
         return self.fields.get(name)
@@ -61,6 +114,7 @@ class FieldMap:
                     renamed[name] = value * AREA_UNITS[unit]
             out.append(renamed)
         missing = sorted(self.fields[name] for name in self.explicit if self.fields[name] not in seen) if records else []
+        self.seen = seen
         return out, missing
 
 
@@ -90,6 +144,7 @@ def parse(value: dict, model_fields: set[str]) -> tuple[str | None, FieldMap | N
             problems.append((("fields",), f"no field preset {preset!r}", f"presets: {', '.join(presets())}"))
         else:
             mapping.fields.update(presets()[preset])
+            mapping.preset = preset
     for name, source in written.items():
         if name not in model_fields:
             problems.append((("fields", name), f"'{name}' is not a field of these records",

@@ -314,10 +314,13 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.inputs: list[str] = []
         self.notes: list[str] = []
+        self.attributes: list[tuple[type, str, Diagnostic, bool]] = []  # GIS attributes kept aside (name, place, warned)
+        self.reprojections: list[dict[str, Any]] = []  # {layer (None: every geometry), from, to}
         self.layers: list[_Layer] = []
         self.declared_fields: dict[type, set[str]] = {}  # fields rule packs declare (a rule test's inline manifest)
         self.text = ""
         self.field_map = None  # the FieldMap of the feature source being read, if it is written as a mapping
+        self.field_map_data: Any = None  # the manifest, where the mapping is written (its typos are said there)
 
     # -- reporting
 
@@ -364,6 +367,8 @@ class _Loader:
         submission._manifest = str(self.manifest)
         submission._crs_used = crs_used
         submission._load_notes = list(self.notes)
+        submission._reprojections = list(self.reprojections)
+        submission._attributes = list(self.attributes)
         submission._inputs = list(self.inputs)
         submission._warnings = [d for d in self.diagnostics if d.severity == "warning"]
         return submission
@@ -485,7 +490,7 @@ class _Loader:
             self.manifest_error(data, (*loc, *where), message, hint)
         if problems or path is None:
             return None
-        self.field_map = mapping
+        self.field_map, self.field_map_data = mapping, data
         try:
             return self.feature_file(path, loc, data, model, noun)
         finally:
@@ -778,9 +783,16 @@ class _Loader:
         if self.field_map is not None:
             records, missing = self.field_map.apply(records)
             for source in missing:
-                contract = next(c for c, s in self.field_map.fields.items() if s == source)
-                self.error(source_path, f"no attribute '{source}' (mapped to '{contract}') in any record of this layer",
-                           field=f"{_field_path('', loc)}.fields.{contract}", hint="check the name in the manifest's fields")
+                # a typo in the manifest's mapping: said at its line, with the layer's field nearest to it
+                contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
+                nearest = _suggest(source, sorted(self.field_map.seen), cutoff=0.5) or _suggest(
+                    source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
+                if nearest is not None and nearest not in self.field_map.seen:
+                    nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
+                fields = ", ".join(sorted(self.field_map.seen)[:30])
+                self.manifest_error(self.field_map_data, (*loc, "fields", contract),
+                                    f"no attribute '{source}' (mapped to '{contract}') in any record of this layer ({source_path})",
+                                    f"did you mean '{nearest}'?" if nearest else f"the layer's fields: {fields}")
             aliases, unaliased = dict(self.field_map.fields), where
 
             def where(position: int) -> _Where:
@@ -840,15 +852,7 @@ class _Loader:
         for record in records:
             keys.update(record)
         unknown = sorted(keys - known - {"geometry"})
-        # a planning database's layer has many fields of its own: with a field mapping, those not mapped are not
-        # a sign of a typo, and are dropped without a warning
-        for key in ([] if self.field_map is not None else unknown):
-            first = next(i for i, r in enumerate(records) if key in r)
-            w = where(first)
-            suggestion = _suggest(key, sorted(known))
-            hint = f"did you mean '{suggestion}'?" if suggestion else None
-            field_path, line = w.at(key)
-            self.error(w.path, f"attribute '{key}' is not part of the contract and is ignored", line=line, field=field_path, hint=hint, severity="warning")
+        self.check_attributes(records, unknown, known - {"geometry"}, model, where)
         # a null in a GIS layer means "no value": let the field's default apply where None is not a value
         nullable_defaults = [
             n for n, f in model.model_fields.items() if not f.is_required() and f.default is not None
@@ -862,6 +866,55 @@ class _Loader:
                     if key in record and record[key] is None:
                         del record[key]
         return records
+
+    def check_attributes(self, records: list[dict[str, Any]], unknown: list[str], contract: set[str], model: type[Record],
+                         where: Callable[[int], _Where]) -> None:
+        """A layer's attributes beyond the contract: one a few letters from a contract field (or, with a field
+        mapping, from a mapped field the layer lacks) is a misspelling, an error with the name meant, never an
+        absent value; the others are kept aside for fields a rule pack declares (checked against them when the
+        rules are known) and, without a field mapping, warned about. A planning database's layer (a mapping) has
+        many fields of its own: those are not a sign of a typo, and are dropped without a warning."""
+        from rulecheck.model import fieldmap
+
+        mapping = self.field_map
+        absent: dict[str, str] = {}  # a mapped source field no record has -> its contract field
+        others: frozenset[str] = frozenset()
+        if mapping is not None:
+            # (a field the manifest maps by name and the layer lacks is said at the manifest's line already)
+            absent = {source: name for name, source in mapping.fields.items()
+                      if source not in mapping.seen and name not in mapping.explicit}
+            others = fieldmap.preset_others(mapping.preset) if mapping.preset else frozenset()
+        for key in unknown:
+            holders = [i for i, r in enumerate(records) if key in r]
+            meant = fieldmap.near(key, contract)
+            if meant is not None:
+                # a record that has the field meant as well loses nothing (ArcGIS's own `Id` beside a mapped id)
+                holders = [i for i in holders if meant not in records[i]] or holders
+                if all(meant in records[i] for i in holders):
+                    meant = None
+            w = where(holders[0])
+            field_path, line = w.at(key)
+            more = f", and {len(holders) - 1} more record{'s' * (len(holders) > 2)}" if len(holders) > 1 else ""
+            if meant is None and absent and key not in others:
+                source = fieldmap.near(key, list(absent))
+                if source is not None:
+                    how = f"fields: {mapping.preset}"
+                    self.error(w.path, f"attribute '{key}' is not mapped to any field, and no record has '{source}', which {how} "
+                               f"maps to '{absent[source]}': a misspelt field would leave '{absent[source]}' unread ({w.label}{more})",
+                               line=line, field=field_path, hint=f"did you mean '{source}'? (rename the layer's field, or map "
+                               f"it in the manifest: fields: {{{absent[source]}: {key}}})")
+                    continue
+            if meant is not None:
+                self.error(w.path, f"attribute '{key}' is not a field of the contract: a misspelt field would leave "
+                           f"'{meant}' unread ({w.label}{more})", line=line, field=field_path, hint=f"did you mean '{meant}'?")
+                continue
+            if mapping is None:
+                self.error(w.path, f"attribute '{key}' is not part of the contract and is ignored ({w.label}{more})", line=line, field=field_path,
+                           severity="warning", hint="a rule pack reads it only if it declares it: field COLLECTION.NAME: TYPE")
+                place, warned = self.diagnostics[-1], True
+            else:
+                place, warned = Diagnostic(w.path, "", line=line, field=field_path, severity="warning"), False
+            self.attributes.append((model, key, place, warned))
 
     # -- geometry sources
 
@@ -1016,6 +1069,8 @@ class _Loader:
             self.manifest_error(data, ("submission", "crs"), problem)
             return ""
         manifest_name = crs_mod.crs_name(manifest_crs)
+        if not self.plausible_crs(data, manifest_crs, manifest_name):
+            return manifest_name
         for layer in self.layers:
             layer_crs = layer.crs or manifest_crs
             misfit = crs_mod.check_coordinates(layer.geometries, layer_crs)
@@ -1029,6 +1084,7 @@ class _Loader:
             if layer.crs is not None and not crs_mod.same_crs(layer.crs, manifest_crs):
                 layer.geometries[:] = crs_mod.reproject(layer.geometries, layer.crs, manifest_crs)
                 self.notes.append(f"{layer.label}: reprojected from {crs_mod.crs_name(layer.crs)} to {manifest_name} (the manifest's CRS)")
+                self.reprojections.append({"layer": layer.label, "from": crs_mod.crs_name(layer.crs), "to": manifest_name})
         if not manifest_crs.is_geographic or any(d.severity == "error" for d in self.diagnostics):
             return manifest_name
         arrays = [layer.geometries for layer in self.layers if len(layer.geometries)]
@@ -1051,7 +1107,43 @@ class _Loader:
             f"submission.crs {manifest_name} is geographic (degrees): every geometry was reprojected to {target_name} "
             f"({target.name}, central meridian {3 * zone}E), the zone of the data's centre ({centre:.3f}E), for areas and distances in metres"
         )
+        for entry in self.reprojections:  # a layer of its own CRS went to the manifest's degrees, then on
+            entry["to"] = target_name
+        self.reprojections.append({"layer": None, "from": manifest_name, "to": target_name})
         return target_name
+
+    def plausible_crs(self, data: LocDict, manifest_crs: pyproj.CRS, manifest_name: str) -> bool:
+        """The declared CRS is one planning data are drawn in, and the coordinates given in it (those of layers
+        without a CRS of their own) fit it: their zone number, their place. A mismatch is an error at `crs:`
+        (or at the layer that declares its own), naming the CRS the coordinates were likely drawn in."""
+        own = [layer.geometries for layer in self.layers if layer.crs is None and len(layer.geometries)]
+        found = crs_mod.check_plausible(np.concatenate(own) if own else np.empty(0, dtype=object), manifest_crs)
+        if found is not None:
+            message, hint = self._implausible(found)
+            self.manifest_error(data, ("submission", "crs"), f"the declared CRS does not fit the data: {message}", hint)
+            return False
+        ok = True
+        for layer in self.layers:
+            if layer.crs is None:
+                continue
+            found = crs_mod.check_plausible(layer.geometries, layer.crs)
+            if found is not None:
+                message, hint = self._implausible(found)
+                w = layer.where(0)
+                # (a GDAL layer has feature ids, not lines: its CRS has no line to point at)
+                line = None if "#" in w.path else 1 if w.path != self.name else w.line
+                self.error(w.path, f"layer {layer.label}: its own CRS {crs_mod.crs_name(layer.crs)} does not fit it: {message}",
+                           line=line, field="crs", hint=hint)
+                ok = False
+        return ok
+
+    @staticmethod
+    def _implausible(found: Any) -> tuple[str, str | None]:
+        if found.likely is None:
+            return found.message, "declare the CRS the coordinates were drawn in, or reproject the data to a CGCS2000 Gauss-Krüger zone"
+        code = found.likely.split(" ", 1)[0]
+        return (f"{found.message}; the coordinates fit {found.likely}",
+                f"declare crs: {code} if the data are in it, else reproject them to it")
 
     # -- the six inventories (unit_plan.inventories): inline records or feature sources, a place optional
 
@@ -1264,3 +1356,40 @@ class _Loader:
         for c, contract in enumerate(contracts):
             check(contract.items, lambda r: r.right, lambda i, c=c: self._yaml_where(data, ("contracts", c, "items", i), ""),
                   f"contract item (right, contract {contract.id})", id_field="right")
+
+
+# ---- when the rules are known: the attributes kept aside, against the fields the packs declare ----------------
+
+
+def settle_attributes(submission: Submission, declared: dict[type, dict[str, Any]]) -> list[Diagnostic]:
+    """The load's warnings once the rule packs' own fields (`field COLLECTION.NAME: TYPE`) are known: an attribute
+    a pack declares is read, not ignored (no warning); one a few letters from a declared field, and not declared
+    itself, is a misspelling that would make the pack's rule not applicable: an InputError naming the field meant."""
+    from rulecheck.model import fieldmap
+
+    warnings = list(submission._warnings)
+    errors: list[Diagnostic] = []
+    for model, key, place, warned in submission._attributes:
+        names = declared.get(model) or {}
+        if key in names:
+            if warned:
+                warnings = [w for w in warnings if w is not place]
+            continue
+        meant = fieldmap.near(key, list(names))
+        if meant is None:
+            continue
+        where = names[meant][3] if isinstance(names[meant], tuple) and len(names[meant]) > 3 else "a rule pack"
+        errors.append(Diagnostic(place.path, f"attribute '{key}' is not a field the rule packs declare: a misspelt field "
+                                 f"would leave '{meant}' unread, and the rules that need it not applicable",
+                                 line=place.line, field=place.field, hint=f"did you mean '{meant}'? (declared at {where})"))
+        if warned:
+            warnings = [w for w in warnings if w is not place]
+    if errors:
+        raise InputError(errors + warnings)
+    return warnings
+
+
+def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
+    """A load diagnostic as the JSON report lists it (`diagnostics`)."""
+    return {"severity": diagnostic.severity, "path": diagnostic.path, "line": diagnostic.line, "column": diagnostic.column,
+            "field": diagnostic.field, "message": diagnostic.message, "hint": diagnostic.hint}

@@ -79,6 +79,9 @@ STRINGS: dict[str, dict[str, Any]] = {
     "indeterminate": {"zh": "无法判定", "en": "Indeterminate"},
     "missing": {"zh": "缺少", "en": "missing"},
     "note": {"zh": "说明", "en": "note"},
+    "reprojected": {"zh": "坐标已重投影：{moves}", "en": "Coordinates reprojected: {moves}"},
+    "every_geometry": {"zh": "全部几何", "en": "every geometry"},
+    "load_warnings": {"zh": "数据警告", "en": "Data warnings"},
     "waiver_unmatched": {"zh": "豁免未匹配任何冲突", "en": "waiver matched no conflict"},
     "waiver_expired": {"zh": "豁免已过期，未生效", "en": "waiver expired, not applied"},
     "waiver_refused": {"zh": "该规则不可豁免，豁免未生效", "en": "rule is not waivable, waiver not applied"},
@@ -349,6 +352,29 @@ def baseline_line(record: dict, lang: str) -> str | None:
     if (record.get("summary") or {}).get("fail_on_new"):
         line += t("gate_new_only", lang)
     return line
+
+
+def reprojection_line(record: dict, lang: str) -> str | None:
+    """``Coordinates reprojected: EPSG:4490 -> EPSG:4526 (every geometry)``: every reprojection the load made
+    (`summary.reprojected`), or None. A check in a CRS other than the one declared is said in every summary."""
+    moves = (record.get("summary") or {}).get("reprojected") or []
+    if not moves:
+        return None
+    zh = norm_lang(lang) == "zh"
+    parts = [f"{m.get('from', '')} → {m.get('to', '')}" + (f"（{m.get('layer') or t('every_geometry', lang)}）" if zh
+                                                            else f" ({m.get('layer') or t('every_geometry', lang)})")
+             for m in moves]
+    return t("reprojected", lang, moves=("；" if zh else "; ").join(parts))
+
+
+def warning_lines(record: dict) -> list[str]:
+    """The load's warnings (`diagnostics`) as ``path:line: warning: field: message``."""
+    out = []
+    for d in record.get("diagnostics") or []:
+        where = str(d.get("path") or "") + (f":{d['line']}" if d.get("line") is not None else "")
+        field = f"{d['field']}: " if d.get("field") else ""
+        out.append(f"{where}: {d.get('severity', 'warning')}: {field}{d.get('message', '')}")
+    return out
 
 
 def waiver_line(waiver: dict, lang: str) -> str:

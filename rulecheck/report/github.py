@@ -7,9 +7,10 @@ are printed in the log as they are."""
 from __future__ import annotations
 
 from .common import (
-    baseline_line, is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of,
+    baseline_line, is_waived, localized, norm_lang, reprojection_line, status_marker, subject_label, summary_line, t,
+    verdict_of,
 )
-from .workspace import first_location
+from .workspace import first_location, workspace_path
 
 _COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -48,8 +49,18 @@ def render(record: dict, *, lang: str) -> str:
     against = baseline_line(record, lang)
     if against:  # a review round: what changed since the earlier report
         lines.append(annotation("notice", against, title=t("resolved", lang)))
+    moved = reprojection_line(record, lang)
+    if moved:  # the check ran in another CRS than the one declared
+        lines.append(annotation("notice", moved, title="rulecheck CRS"))
+    for d in record.get("diagnostics") or []:  # what the load found wrong but not fatal, where it is
+        text = f"{d['field']}: {d.get('message', '')}" if d.get("field") else str(d.get("message", ""))
+        path = str(d.get("path") or "")  # a GDAL layer's `file#layer` has feature ids, not lines
+        lines.append(annotation("warning", text, file=workspace_path(record, path), line=None if "#" in path else d.get("line"),
+                                title="rulecheck data"))
     if verdict_of(record) == "undecided":  # no annotation at all would read as a clean run
         lines.append(annotation("error", summary_line(record, lang), title=f"rulecheck {t('undecided', lang)}"))
+    if moved:
+        lines.append(moved)
     lines.append(summary_line(record, lang))
     return "\n".join(lines) + "\n"
 

@@ -21,6 +21,7 @@ from .common import (
     is_waived,
     localized,
     norm_lang,
+    reprojection_line,
     status_marker,
     rule_counts,
     subject_label,
@@ -29,6 +30,7 @@ from .common import (
     t,
     verdict_of,
     waiver_line,
+    warning_lines,
 )
 
 # Fill colours of land-use level-1 classes, after the usual planning-map palette.
@@ -139,6 +141,8 @@ def render(record: dict, *, lang: str) -> str:
         ],
         "verdict": verdict_of(record),
         "summary_line": summary_line(record, lang),
+        "reprojected": reprojection_line(record, lang),
+        "warnings": warning_lines(record),
         "counts": [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)
                    for key, value in counts.items()],
         "notes": [str(note) for note in submission.get("notes") or []],

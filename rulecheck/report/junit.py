@@ -13,6 +13,7 @@ from .common import (
     family_of,
     is_waived,
     localized,
+    reprojection_line,
     status_marker,
     subject_label,
     subject_location,
@@ -47,6 +48,7 @@ def render(record: dict, *, lang: str) -> str:
         families.setdefault(outcomes[rule_id].get("family") or family_of(rule_id), []).append(outcomes[rule_id])
 
     fails_on_indeterminate = (record.get("summary") or {}).get("fail_on") == "indeterminate"
+    moved = reprojection_line(record, lang)
     root = ET.Element("testsuites")
     for suite_id, family in enumerate(sorted(families, key=family_key)):
         suite = ET.SubElement(root, "testsuite")
@@ -57,6 +59,8 @@ def render(record: dict, *, lang: str) -> str:
                             ("rules_sha256", rules_info.get("sha256", "")),
                             ("lang", lang)):
             ET.SubElement(properties, "property", name=name, value=str(value))
+        if moved:  # the check ran in another CRS than the one declared
+            ET.SubElement(properties, "property", name="reprojected", value=moved)
         failures = skipped = 0
         for outcome in families[family]:
             rule_id = outcome["rule"]
@@ -105,6 +109,8 @@ def render(record: dict, *, lang: str) -> str:
         for name, value in (("submission", submission.get("id", "")), ("as_of", as_of),
                             ("rules_sha256", rules_info.get("sha256", "")), ("lang", lang)):
             ET.SubElement(properties, "property", name=name, value=str(value))
+        if moved:
+            ET.SubElement(properties, "property", name="reprojected", value=moved)
         case = ET.SubElement(suite, "testcase", name=f"rulecheck {t('undecided', lang)}", classname="rulecheck",
                              time="0")
         ET.SubElement(case, "failure", type="undecided", message=summary_line(record, lang))

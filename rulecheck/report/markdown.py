@@ -14,6 +14,7 @@ from .common import (
     group_by_family,
     is_waived,
     localized,
+    reprojection_line,
     status_marker,
     rule_counts,
     subject_label,
@@ -67,6 +68,9 @@ def render(record: dict, *, lang: str) -> str:
     rows.append((t("result", lang), t(verdict_of(record), lang)))
     out += [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
     out += ["", f"**{cell(summary_line(record, lang))}**", ""]
+    moved = reprojection_line(record, lang)
+    if moved:
+        out += [cell(moved), ""]
 
     header = [cap(t(key, lang)) for key in ("no", "severity", "rule", "message", "subjects", "expected", "actual", "basis")]
     for family, numbered in group_by_family(record.get("conflicts") or []):

@@ -12,6 +12,7 @@ from .common import (
     family_of,
     localized,
     norm_lang,
+    reprojection_line,
     subject_label,
     summary_line,
     t,
@@ -74,6 +75,20 @@ def render(record: dict, *, lang: str) -> str:
             "message": {"text": summary_line(record, lang)},
             "descriptor": {"id": verdict},
         }]
+    notifications = invocation.setdefault("toolExecutionNotifications", [])
+    moved = reprojection_line(record, lang)
+    if moved:  # the check ran in another CRS than the one declared
+        notifications.append({"level": "note", "message": {"text": moved}, "descriptor": {"id": "reprojected"}})
+    for diagnostic in record.get("diagnostics") or []:  # what the load found wrong but not fatal, where it is
+        physical: dict = {"artifactLocation": {"uri": _uri(str(diagnostic.get("path") or "")), "uriBaseId": ROOT}}
+        if diagnostic.get("line"):
+            physical["region"] = {"startLine": int(diagnostic["line"])}
+        text = f"{diagnostic['field']}: " if diagnostic.get("field") else ""
+        notifications.append({"level": _LEVELS.get(diagnostic.get("severity", "warning"), "warning"),
+                              "message": {"text": text + str(diagnostic.get("message", ""))},
+                              "locations": [{"physicalLocation": physical}], "descriptor": {"id": "load"}})
+    if not notifications:
+        del invocation["toolExecutionNotifications"]
     run["invocations"] = [invocation]
     sarif = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return dumps_indented(sarif) + "\n"

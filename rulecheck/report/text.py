@@ -13,6 +13,7 @@ from .common import (
     group_by_family,
     is_waived,
     localized,
+    reprojection_line,
     status_marker,
     subject_label,
     subject_location,
@@ -37,8 +38,10 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     conflicts = record.get("conflicts") or []
     line = summary_line(record, lang)
     verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
+    # a check in another CRS than the one declared is said beside the verdict, clean run or not
+    moved = reprojection_line(record, lang)
     if not conflicts and not record.get("indeterminate") and not record.get("baseline"):
-        return style(line, fg=verdict_colour) + "\n"
+        return (f"{style(moved, fg='yellow')}\n" if moved else "") + style(line, fg=verdict_colour) + "\n"
 
     out: list[str] = []
     for family, numbered in group_by_family(conflicts):
@@ -88,6 +91,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     against = baseline_line(record, lang)
     if against:
         out.append(against)
+    if moved:
+        out.append(style(moved, fg="yellow"))
     out.append(style(line, fg=verdict_colour, bold=True))
     return "\n".join(out) + "\n"
 
