@@ -234,7 +234,11 @@ def from_working_folder(record: dict) -> dict:
         return [{**item, "subjects": [moved(s) for s in item.get("subjects") or []]} if item.get("subjects") else item
                 for item in items or []]
 
-    return {**record, "conflicts": rebased(record.get("conflicts")), "indeterminate": rebased(record.get("indeterminate"))}
+    out = {**record, "conflicts": rebased(record.get("conflicts")), "indeterminate": rebased(record.get("indeterminate"))}
+    if record.get("diagnostics"):  # the load's warnings
+        out["diagnostics"] = [{**d, "path": working_path(manifest, d["path"])} if d.get("path") else d
+                              for d in record["diagnostics"]]
+    return out
 
 
 def subject_label(subject: dict) -> str:
