@@ -590,3 +590,47 @@ test FIN-098 "400 persons on 1 ha: 25 m2/person"
                "bad.rule")
     result = invoke("rules", "validate", "bad.rule", cwd=tmp_path)
     assert result.returncode == 2 and "cannot multiply an area by an amount of money" in result.stderr
+
+
+# ---- the language server's analysis (deliverable 5): completion by type, hover on groups, the user's file ----
+
+LSP_TEXT = '''param my_cap
+  title zh "上限" en "Cap"
+  from 2020-01-01 source "某省文件（测试）"
+    value 1.0
+
+rule IND-950
+  title zh "示例" en "example"
+  severity warning
+  basis "示例"
+  for each package in unit_plan.packages
+  for each p in detailed_plan.parcels where p.land_use in operating and intersects(p, package.boundary)
+  require p.far_max <= my_cap and package.supply.method == transfer
+  message zh "地块 {p}" en "Parcel {p}"
+'''
+
+
+def test_language_server_completes_by_type_and_hovers_on_groups_and_parameters(tmp_path):
+    from rulecheck.dsl.lsp import RuleAnalysis
+
+    path = tmp_path / "province.rule"
+    path.write_text(LSP_TEXT, encoding="utf-8")
+    analysis = RuleAnalysis(path.as_uri(), LSP_TEXT)
+    assert analysis.diagnostics == []
+    lines = LSP_TEXT.splitlines()
+    row = 11
+    after_p = {label for label, kind, _ in analysis.completions(row, lines[row].index("far_max"))}
+    assert "far_max" in after_p and "term_years" not in after_p and "price_wan_yuan" not in after_p  # a parcel's
+    after_supply = {label for label, _, _ in analysis.completions(row, lines[row].index("method"))}
+    assert {"method", "award", "reserve_price_wan_yuan"} <= after_supply and "far_max" not in after_supply
+    anywhere = {}
+    for label, kind, _ in analysis.completions(row, 10):
+        anywhere.setdefault(kind, set()).add(label)
+    assert {"package", "p"} <= anywhere["variable"] and "my_cap" in anywhere["parameter"]
+    assert "operating" in anywhere["group"] and "transfer" in anywhere["enum"]
+    group = analysis.hover(10, lines[10].index("operating") + 2)
+    assert group.startswith("land-use group operating:") and "codes:" in group
+    param = analysis.hover(row, lines[row].index("my_cap") + 1)
+    assert param.endswith(f"declared in {path}:1")  # the user's own file, not the checker's copy
+    assert "SupplyMethod" in analysis.hover(row, lines[row].index("transfer") + 1)
+    assert analysis.hover(row, lines[row].index("package") + 1) == "package: a Package record"
