@@ -596,8 +596,16 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
     with override(**_limits(limit_values)):
         where = {"add": list(paths)} if with_builtin else {}
         own = None if with_builtin else list(paths)
-        rule_set, diagnostics = validated(own, list(param_paths) or None, **where)
-    diagnostics = list(diagnostics) + _all_pairs_warnings(rule_set)
+        if show_plan:
+            rule_set, diagnostics = validated(own, list(param_paths) or None, **where)
+        else:
+            diagnostics = validate(own, list(param_paths) or None, **where)
+        if not any(d.severity == "error" for d in diagnostics):
+            # a loop of one's own that visits all pairs: a warning at its `for each`, with the rewrite that removes it
+            from .dsl.rules import all_pairs_warnings
+
+            plans = rule_set if show_plan else validated(own, list(param_paths) or None, **where)[0]
+            diagnostics = list(diagnostics) + all_pairs_warnings(plans)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -615,30 +623,6 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
 
     count = len(_rule_files(list(paths))[0])  # a folder counts its pack files
     click.echo(f"{count} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
-
-
-def _all_pairs_warnings(rule_set) -> list[Diagnostic]:
-    """A warning for every loop of one's own rules that `--plan` marks "!" (all pairs), at its `for each`, with the
-    rewrite that removes it (the shipped packs have none: tests/test_complexity.py)."""
-    from .dsl.planner import all_pairs_advice
-
-    out = []
-    for rule in rule_set.rules:
-        if rule.path.startswith("rulecheck:"):
-            continue
-        for plan in rule.plans or []:
-            advice = all_pairs_advice(plan)
-            if advice is None:
-                continue
-            text, start = rule.text, rule.rule.span.start
-            at = text.find(f"for each {plan['var']} in", start)
-            at = at if at >= 0 else start
-            line = text.count("\n", 0, at) + 1
-            column = at - (text.rfind("\n", 0, at) + 1) + 1
-            excerpt = text.split("\n")[line - 1]
-            out.append(Diagnostic(rule.path, f"rule {rule.id}: {advice[0]}", line=line, column=column,
-                                  severity="warning", excerpt=excerpt, hint=advice[1]))
-    return out
 
 
 @rules.command("test")

@@ -1036,6 +1036,31 @@ def validated(paths: list[str | Path] | None = None, params: list[str | Path] | 
     return _load(paths, params, None, add, stand_in)
 
 
+def all_pairs_warnings(rule_set) -> list[Diagnostic]:
+    """A warning for every loop of one's own rules that `--plan` marks "!" (all pairs), at its `for each`, with the
+    rewrite that removes it (the shipped packs have none: tests/test_complexity.py)."""
+    from rulecheck.dsl.planner import all_pairs_advice
+
+    out = []
+    for rule in rule_set.rules:
+        if rule.path.startswith("rulecheck:"):
+            continue
+        for plan in rule.plans or []:
+            advice = all_pairs_advice(plan)
+            if advice is None:
+                continue
+            text, start = rule.text, rule.rule.span.start
+            at = text.find(f"for each {plan['var']} in", start)
+            at = at if at >= 0 else start
+            line = text.count("\n", 0, at) + 1
+            column = at - (text.rfind("\n", 0, at) + 1) + 1
+            excerpt = text.split("\n")[line - 1]
+            out.append(Diagnostic(rule.path, f"rule {rule.id}: {advice[0]}", line=line, column=column,
+                                  severity="warning", excerpt=excerpt, hint=advice[1]))
+    return out
+
+
+
 def _load(paths, params, classification, add=None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
     """`stand_in`: a file that one of `paths` stands in for (the editor's unsaved copy of it): not loaded again
     from the built-in packs underneath."""
