@@ -76,6 +76,7 @@ def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> 
                 "diagnostics": [{"path": _relative(d.path, base), "line": d.line, "column": d.column,
                                  "field": d.field, "message": _relative(d.message, base), "hint": d.hint,
                                  "severity": d.severity} for d in error.diagnostics]}
+    record["config"] = {"path": None, "applied": []}  # a batch reads no settings file; its reports say so, as check's do
     if base is not None:  # the manifest, a waiver file: wherever the record names a file of the bundle
         record = _without_base(record, base)
     return {"manifest": _relative(manifest, base), "record": record}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ _LOCATOR = re.compile(
     rf"第[{_NUM}\d]+[条款项]|§\d+(?:\.\d+)*|[{_NUM}]+（[{_NUM}]+）|附件\s*\d+"
 )
 UNKNOWN_DOCUMENT = "配置规划编制指南"  # cited by earlier packs; no such document exists
+# a check no law or method text speaks to (geometry validity, an area tolerance, id uniqueness, references): its
+# basis says so in a part of its own, "数据质量检查：<what is checked>（…）", and cites a standard, where one is
+# followed, in another part (e.g. OGC Simple Features)
+DATA_QUALITY = "数据质量检查："
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
         part = part.strip()
         if not part:
             continue
+        if part.startswith(DATA_QUALITY):  # a data-quality check: says what it checks, cites nothing here
+            if not part[len(DATA_QUALITY):].strip() or _TITLE.search(part):
+                problems.append(f"'{part}': a data-quality part names what it checks, and a standard in a part of its own")
+            continue
         titles = _TITLE.findall(part)
         if not titles:
             problems.append(f"'{part}' names no document in 《》")
@@ -77,7 +86,8 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
             problems.append(f"'{part}' gives no article or section")
         for title in titles:
             sections = (sources.get(title) or {}).get("sections")
-            if sections and not any(sec == m for m in re.findall(r"§\d+(?:\.\d+)*", tail) for sec in sections):
+            named = re.findall(r"§\d+(?:\.\d+)*", tail)
+            if sections and (not named or any(m not in sections for m in named)):
                 problems.append(f"'{part}' names no section of 《{title}》 ({', '.join(sections)})")
     if text and not paraphrase and cited:
         words = [q.text for title in cited for q in quotations(title)]
@@ -88,3 +98,54 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
                 problems.append(f"the quotation '{fragment}' is not the words of {names} in rulecheck/data/sources.yaml"
                                 " (mark it paraphrase?)")
     return problems
+
+
+# a cited text: its title and the marks in （） right after it, e.g. 《土地管理法》（2019年修正） or
+# 《工业项目建设用地控制指标》（自然资发〔2023〕72号）
+_CITED = re.compile(r"《([^》]+)》((?:（[^（）]*）)*)")
+
+
+def _as_date(value) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", value.strip())
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3] or 1))
+    return None
+
+
+@dataclass(frozen=True)
+class Commenced:
+    """When a cited text (in the version the citation names) commenced, from the register."""
+    title: str
+    version: str  # the version mark the citation gives ("2019年修正"), or "" for the text as registered
+    date: dt.date | None  # None: the register does not know
+
+
+def commencement(citation: str) -> list[Commenced]:
+    """Each text a citation names with the date it commenced: the date of the version named in （） after the title
+    (the register's `versions`), else the text's `effective` date, else the date it was adopted. A standard a
+    data-quality check follows (`kind: standard`, e.g. OGC Simple Features) is not law and is left out.
+
+    >>> [(c.title, c.version, str(c.date)) for c in commencement("《土地管理法》（2019年修正）第六十三条；《民法典》第三百四十八条")]
+    [('土地管理法', '2019年修正', '2020-01-01'), ('民法典', '', '2021-01-01')]
+    """
+    sources = load_sources()
+    out: list[Commenced] = []
+    for title, marks in _CITED.findall(citation):
+        entry = sources.get(title) or {}
+        if entry.get("kind") == "standard":  # a data-quality check follows it; it is not law with a commencement
+            continue
+        versions = {str(k): v for k, v in (entry.get("versions") or {}).items()}
+        version = next((m for m in re.findall(r"（([^（）]*)）", marks) if m in versions), "")
+        date = _as_date(versions[version]) if version else _as_date(entry.get("effective") or entry.get("adopted"))
+        out.append(Commenced(title, version, date))
+    return out
+
+
+def not_yet_in_force(citation: str, on: dt.date) -> list[Commenced]:
+    """The texts a citation names that had not commenced on `on` (or whose commencement the register lacks)."""
+    return [c for c in commencement(citation) if c.date is None or c.date > on]

@@ -299,8 +299,8 @@ def _color_options(command):
 @_color_options
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing to standard output; only the exit status and files.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the nearest "
-                   "one from the submission's folder upwards. The command line wins over it.")
+              help="Settings file (rulecheck.toml or a pyproject.toml with [tool.rulecheck]); default: the one in "
+                   "the working folder (never one in the submission's folder or above it). The command line wins.")
 @click.option("--no-config", is_flag=True, help="Use no settings file.")
 @click.option("--allow-outside", is_flag=True,
               help="Let the manifest name layers outside its own folder (absolute paths, '..', symlinks out).")
@@ -375,8 +375,9 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
                                   column=warning.get("column"), field=warning.get("field"),
                                   severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
 
-        if config and config.path:  # an auditor sees which settings file shaped the gate
-            record["config"] = {"path": _shown_config(config), "applied": sorted(given.applied)}
+        # an auditor sees which settings file shaped the gate, or that none did
+        record["config"] = ({"path": _shown_config(config), "applied": sorted(given.applied)} if config and config.path
+                            else {"path": None, "applied": []})
         _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
               _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
                            str(config.path) if config and config.path else None))
@@ -397,6 +398,12 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
         else:
             _write(dest, report.encoded_pieces(record, fmt, lang=lang), inputs)
     if not to_stdout and not quiet:
+        from .report.common import settings_line
+        from .report.escape import for_terminal
+
+        settings = settings_line(for_terminal({"config": record.get("config")}), lang)
+        if settings:
+            click.echo(settings)
         from .report.common import reprojection_line
 
         moved = reprojection_line(record, lang)  # the reports said it; so does the terminal
@@ -493,7 +500,23 @@ def _config(submission: str, explicit: str | None):
     from .config import load_config
     from .report import FORMATS
 
-    return load_config(Path(submission).parent, explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS))
+    folder = Path(submission).parent
+    config = load_config(Path.cwd(), explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS),
+                         submission_folder=folder)
+    if explicit is None and config.path is None:
+        from .config import FILE_NAMES, ignored_inside, shown
+
+        for name in FILE_NAMES:  # say why a settings file beside the manifest made no difference
+            candidate = Path.cwd() / name
+            if not candidate.is_file() or not ignored_inside(candidate, folder):
+                continue
+            with open(candidate, "rb") as stream:
+                head = stream.read(1 << 20)
+            if name == "rulecheck.toml" or b"tool.rulecheck" in head:
+                click.echo(f"{shown(Path.cwd() / name)}: note: a settings file inside the submission's folder is not "
+                           "read (the submitter's, not the gate's); name it with --config to use it", err=True)
+                break
+    return config
 
 
 def _from_config(ctx: click.Context, settings: dict):
@@ -803,7 +826,8 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
               help="Address to listen on; anything but loopback needs a token (--token-file or RULECHECK_TOKEN).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None, metavar="FILE",
-              help="File whose first line is the bearer token clients must send (else $RULECHECK_TOKEN).")
+              help="Bearer tokens, 'TOKEN [submitter|reviewer|admin [NAME]]' a line (else $RULECHECK_TOKEN, "
+                   "an admin's).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Where the history (history.sqlite) and the requests' private folders live "
                    "(default: $XDG_DATA_HOME/rulecheck or ~/.local/share/rulecheck).")
@@ -822,35 +846,52 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
               help="Bundles larger than this run as jobs (202, then GET /checks/{id}).")
 @click.option("--run-seconds", type=click.FloatRange(min=0), default=600, show_default=True,
               help="Time one check may take.")
+@click.option("--retention-days", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Forget checks and jobs older than this (0: keep them for ever).")
+@click.option("--server-name", default=None, metavar="NAME",
+              help="This server's name in the job table (distinct per server sharing one PostgreSQL).")
+@click.option("--grace-seconds", type=click.FloatRange(min=0), default=30, show_default=True,
+              help="A worker that has not answered this long after --run-seconds is killed (its job fails).")
+@click.option("--database-timeout", type=click.FloatRange(min=0.1), default=5, show_default=True,
+              help="Seconds the database may be busy or unreachable before a request gets 503.")
 def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, workers, max_upload_mb, max_files,
-          max_expanded_mb, job_threshold_mb, run_seconds):
-    """Serve checks over HTTP (POST /checks, GET /checks/{id}, /rules, /submissions/{id}/checks, /health).
+          max_expanded_mb, job_threshold_mb, run_seconds, retention_days, server_name, grace_seconds,
+          database_timeout):
+    """Serve checks over HTTP (POST /checks, GET /checks/{id}, /submissions, /rules, /health, /ready).
 
     The OpenAPI document is at /openapi.json, its browsable form at /docs. See docs/service.md.
     """
     try:
-        from .service import is_loopback, read_token
+        from .service import is_loopback, read_tokens
         from .service.app import ServiceSettings
         from .service.bundle import BundleLimits
     except ImportError as error:
         raise click.UsageError(f"the service needs its optional dependencies ({error.name} is missing): "
                                "pip install 'rulecheck-nrap[service]'") from None
     try:
-        token = read_token(token_file)
-    except (OSError, ValueError) as error:
+        tokens = read_tokens(token_file)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
         raise click.UsageError(str(error)) from None
-    if token is None and not is_loopback(host):
+    if tokens is None and not is_loopback(host):
         raise click.UsageError(f"refusing to listen on {host} without a token: give --token-file or set "
                                "RULECHECK_TOKEN (without one the service listens on 127.0.0.1 only)")
     from .history import default_data_dir
     from .service import serve as run
 
-    settings = ServiceSettings(token=token, data_dir=Path(data_dir) if data_dir else default_data_dir(), database=database,
+    settings = ServiceSettings(tokens=tokens, data_dir=Path(data_dir) if data_dir else default_data_dir(), database=database,
                                rules=tuple(rule_paths), params=tuple(param_paths), workers=workers or os.cpu_count() or 1,
                                limits=BundleLimits(max_upload_mb=max_upload_mb, max_files=max_files,
                                                    max_expanded_mb=max_expanded_mb),
-                               job_threshold_mb=job_threshold_mb, run_seconds=run_seconds)
-    run(settings, host=host, port=port)
+                               job_threshold_mb=job_threshold_mb, run_seconds=run_seconds,
+                               retention_days=retention_days, server_name=server_name,
+                               kill_grace_seconds=grace_seconds, database_seconds=database_timeout)
+    try:
+        run(settings, host=host, port=port)
+    except Exception as error:  # the history database cannot be opened: a message, not a traceback
+        if type(error).__module__.startswith("sqlalchemy"):
+            raise click.UsageError(f"the history database cannot be opened: {error.__class__.__name__}: "
+                                   f"{str(error).splitlines()[0]}") from None
+        raise
 
 
 @cli.command()

@@ -1,8 +1,12 @@
 """Settings for `rulecheck check` from a file: `rulecheck.toml`, or `[tool.rulecheck]` in `pyproject.toml`.
 
-The file is looked for from the submission's folder upwards (in each folder `rulecheck.toml` first, then a
-`pyproject.toml` that has a `[tool.rulecheck]` table); the command line wins over it, key by key. Paths in
-the file are relative to the file's folder. A key or a value the file may not hold is an input error with
+The file is looked for in the folder rulecheck is run in (the working folder: `rulecheck.toml` first, then a
+`pyproject.toml` that has a `[tool.rulecheck]` table), or named with `--config FILE`; never in the submission's
+folder or its parents, which the submitter controls (a bundle's own settings file could set `fail-on = "never"`,
+select no rule, waive its own conflicts or name files outside it). A settings file in the working folder that
+lies inside the submission's folder (a run from within the bundle) is not read either (`ignored_inside`); only
+`--config` names it. The command line wins over the file, key by key. Paths in the file are relative to the
+file's folder. A key or a value the file may not hold is an input error with
 its file and line (exit 2): a mistyped `fail-on` must never quietly loosen a gate.
 """
 
@@ -45,20 +49,31 @@ class Config:
         return self.values.get(key, default)
 
 
-def find_config(start: Path) -> tuple[Path, dict[str, Any], str] | None:
-    """The nearest config file at or above `start`: (path, its rulecheck table, its text); None when there is none."""
-    folder = start.resolve()
-    for candidate in (folder, *folder.parents):
-        for name in FILE_NAMES:
-            path = candidate / name
-            if not path.is_file():
-                continue
-            text, data = _read(path)
-            table = _table(path, data, text)
-            if table is None:
-                continue  # a pyproject.toml of another project, without settings for us
-            return path, table, text
+def find_config(folder: Path, submission_folder: Path | None = None) -> tuple[Path, dict[str, Any], str] | None:
+    """The config file in `folder` (the working folder; its parents are not searched): (path, its rulecheck
+    table, its text); None when there is none, or when the file lies inside `submission_folder` (the submitter's)."""
+    for name in FILE_NAMES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        if ignored_inside(path, submission_folder):
+            return None
+        text, data = _read(path)
+        table = _table(path, data, text)
+        if table is None:
+            continue  # a pyproject.toml of another project, without settings for us
+        return path, table, text
     return None
+
+
+def ignored_inside(path: Path, submission_folder: Path | None) -> bool:
+    """Whether the settings file `path` is inside the submission's folder (so the submitter's, not the gate's)."""
+    if submission_folder is None:
+        return False
+    try:
+        return path.resolve().is_relative_to(submission_folder.resolve())
+    except OSError:
+        return True
 
 
 def _table(path: Path, data: dict[str, Any], text: str) -> dict[str, Any] | None:
@@ -73,8 +88,9 @@ def _table(path: Path, data: dict[str, Any], text: str) -> dict[str, Any] | None
 
 
 def load_config(start: Path, explicit: str | Path | None = None, *, fail_on: tuple[str, ...], langs: tuple[str, ...],
-                formats: tuple[str, ...]) -> Config:
-    """Read and check the config that applies to a submission in `start` (or the `explicit` file)."""
+                formats: tuple[str, ...], submission_folder: Path | None = None) -> Config:
+    """Read and check the config in the folder `start` (the working folder), or the `explicit` file; a file in
+    `start` that lies inside `submission_folder` is not read."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
@@ -82,7 +98,7 @@ def load_config(start: Path, explicit: str | Path | None = None, *, fail_on: tup
         text, data = _read(path)
         found = (path, _table(path, data, text), text)
     else:
-        found = find_config(start)
+        found = find_config(start, submission_folder)
     if found is None:
         return Config()
     path, table, text = found

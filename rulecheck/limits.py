@@ -36,6 +36,10 @@ class Limits:
     # seconds one rule may evaluate, and the whole check may take (0: no limit)
     rule_seconds: float = 300
     run_seconds: float = 1800
+    # seconds, and MiB of memory, one GDAL layer read (GeoPackage, Shapefile, FileGDB) may take: the read runs in
+    # a child process that is stopped there (a GeoPackage view can be endless)
+    layer_seconds: float = 600
+    layer_memory_mb: float = 8192
     # threads for bulk geometry work (GEOS releases the GIL; 0: one per core this process may use)
     threads: int = 0
 

@@ -252,6 +252,8 @@ def recount(record: dict, fail_on: str | None = None) -> dict:
     for severity in ("error", "warning", "info"):
         summary[severity] = sum(1 for c in conflicts if not c.get("waiver") and c.get("severity") == severity)
     summary["waived"] = sum(1 for c in conflicts if c.get("waiver"))
+    # conflicts resting on a figure of provenance `unverified` (at most warnings; counted apart, waived ones aside)
+    summary["unverified"] = sum(1 for c in conflicts if not c.get("waiver") and c.get("unverified"))
     if "indeterminate" in record:
         summary["indeterminate"] = len(record.get("indeterminate") or [])
     summary["fail_on"] = fail_on

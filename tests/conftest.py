@@ -134,3 +134,51 @@ def clean_record() -> dict:
 @pytest.fixture
 def record() -> dict:
     return copy.deepcopy(sample_record())
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A throwaway PostgreSQL (initdb + pg_ctl on a free port) when the server binaries are on PATH, shared by the
+    service tests: (url, stop, start); a test that stops it starts it again."""
+    import os
+    import pwd
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
+    pytest.importorskip("psycopg")
+    folder = Path(tempfile.mkdtemp(prefix="rulecheck-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        prefix = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
+    subprocess.run([*prefix, initdb, "-D", str(data), "-U", "rulecheck", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+
+    def start():
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+                        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True,
+                       capture_output=True)
+
+    def stop():
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True)
+
+    start()
+    try:
+        yield f"postgresql+psycopg://rulecheck@127.0.0.1:{port}/postgres", stop, start
+    finally:
+        stop()
+        shutil.rmtree(folder, ignore_errors=True)

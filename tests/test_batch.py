@@ -117,7 +117,7 @@ def _below(percent: float) -> dict[str, set[str]]:
     for manifest in sorted(FIXTURES.glob("*/submission.yaml")):
         submission = rulecheck.load_submission(manifest)
         low = {p.id for p in submission.detailed_plan.parcels
-               if str(p.land_use).startswith("1001") and p.density_min is not None and p.density_min < percent}
+               if str(p.land_use).startswith("1001") and p.coverage is not None and p.coverage < percent}
         found[submission.submission.id] = low
     return found
 

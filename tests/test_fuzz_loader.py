@@ -144,6 +144,36 @@ def test_mutated_geojson_layers_load_or_are_located(text):
         _load(Path(folder), MANIFEST_WITH_LAYER, {"rights.geojson": text})
 
 
+# a geometry source (a boundary) given as a file: any top-level `type` (a list, a mapping: B13), a FeatureCollection
+# of no feature (N01) or of features whose geometry is anything
+MANIFEST_WITH_BOUNDARY_FILE = "\n".join(
+    "  boundary: unit.geojson" if line.startswith("  boundary:") else line for line in BASE.splitlines()) + "\n"
+
+
+@st.composite
+def geometry_source(draw) -> str:
+    shape = draw(st.sampled_from(["type", "collection", "feature", "geometry"]))
+    if shape == "type":
+        document = {"type": draw(JSON), "coordinates": draw(POSITION)}
+    elif shape == "collection":
+        features = draw(st.lists(st.one_of(JSON, geometry().map(lambda g: {"type": "Feature", "geometry": g})),
+                                 max_size=3))
+        document = {"type": "FeatureCollection", "features": features}
+    elif shape == "feature":
+        document = {"type": "Feature", "properties": {}, "geometry": draw(st.one_of(JSON, geometry()))}
+    else:
+        document = draw(geometry())
+    return json.dumps(document)
+
+
+@budget(300)
+@given(geometry_source())
+def test_geometry_sources_of_any_shape_load_or_are_located(text):
+    assert "boundary: unit.geojson" in MANIFEST_WITH_BOUNDARY_FILE
+    with tempfile.TemporaryDirectory() as folder:
+        _load(Path(folder), MANIFEST_WITH_BOUNDARY_FILE, {"unit.geojson": text})
+
+
 @budget(150)
 @given(st.one_of(mutated_manifest(), layer()))
 def test_what_loads_is_checked_with_exit_0_1_or_2(value):

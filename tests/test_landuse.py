@@ -112,14 +112,18 @@ def test_groups(national, code, group, expected):
 @pytest.mark.parametrize(
     ("code", "group", "day", "expected"),
     [
-        ("0901", "operating", "2002-06-30", False),  # before 国土资源部令第11号
-        ("0901", "operating", "2002-07-01", True),
-        ("1001", "operating", "2005-06-01", False),  # industrial land joins on 2007-11-01 (令第39号)
-        ("1101", "operating", "2007-10-31", False),
-        ("1101", "operating", "2007-11-01", True),
+        ("0901", "operating", "1994-12-31", False),  # before 城市房地产管理法 (1994)
+        ("0901", "operating", "1995-01-01", True),  # 第十二条第二款: where conditions allow (SUP-021 warns)
+        ("0701", "operating", "2002-06-30", False),  # commodity housing from 国土资源部令第11号
+        ("0701", "operating", "2002-07-01", True),
+        ("1001", "operating", "2005-06-01", False),  # industrial land joins with the State Council's 2006 notice
+        ("1001", "operating", "2006-09-05", True),
+        ("1101", "operating", "2007-09-30", False),
+        ("1101", "operating", "2007-10-01", True),  # 物权法 第一百三十七条 (令第39号 names warehousing from 11-01)
         ("1002", "operating", "2026-01-01", False),
         ("0901", "collective_market_entry", "2019-12-31", False),  # 土地管理法 (2019) 第六十三条 from 2020-01-01
         ("0901", "collective_market_entry", "2020-01-01", True),
+        ("1101", "collective_market_entry", "2026-01-01", True),  # "工业、商业等经营性用途" is an open list
         ("0701", "collective_market_entry", "2026-01-01", False),
     ],
 )

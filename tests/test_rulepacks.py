@@ -60,8 +60,9 @@ def test_every_rule_is_complete_and_in_its_family(packs, family):
         assert rule.family == family.upper(), where
         assert rule.title_zh and rule.title_en, where
         # the law (a title in 《》, checked against the register by tests/test_citations.py) and its words, or
-        # the source of a parameter's edition in force
-        assert rule.basis_param or ("《" in rule.basis and rule.basis_text), f"{where}: basis needs the law and its words"
+        # the source of a parameter's edition in force, or a data-quality check saying what it checks and why
+        assert rule.basis_param or (("《" in rule.basis or rule.basis.startswith("数据质量检查：")) and rule.basis_text), \
+            f"{where}: basis needs the law and its words"
         assert rule.tags, where
         assert rule.message_zh is not None and rule.message_en is not None, where
         assert rule.require is not None, where
@@ -153,7 +154,10 @@ def test_exploration_cap_changes_on_2020_05_01(params):
     assert [(e.valid_from.isoformat(), e.value.value, e.value.unit) for e in editions] == [
         ("1998-02-12", 3.0, "years"),
         ("2020-05-01", 5.0, "years"),
+        ("2023-08-01", 5.0, "years"),  # 自然资规〔2023〕6号 replaced the trial opinions (provenance unverified)
+        ("2025-07-01", 5.0, "years"),  # 矿产资源法 (2024年修订) 第二十四条
     ]
+    assert [e.provenance for e in editions] == ["secondary", "secondary", "unverified", "secondary"]
 
 
 def test_term_caps_follow_the_regulation(params):

@@ -305,26 +305,33 @@ def test_pyproject_settings_apply_and_the_command_line_wins(unit):
     assert invoke("check", "units/u03/submission.yaml", "--no-config", cwd=repo).returncode == 1
 
 
-def test_the_nearest_settings_file_wins_and_paths_are_its_own(unit, tmp_path):
+def test_settings_come_from_the_working_folder_never_from_the_submission_and_paths_are_their_own(unit, tmp_path):
     repo = unit.parents[1]
     (repo / "pyproject.toml").write_text('[tool.rulecheck]\nfail-on = "never"\n', encoding="utf-8")
     (unit / "rulecheck.toml").write_text('select = "SUP"\nformats = ["json"]\n', encoding="utf-8")
-    record = as_json(invoke("check", "units/u03/submission.yaml", cwd=repo))
-    assert {c["family"] for c in record["conflicts"]} == {"SUP"}
-    assert record["summary"]["fail_on"] == "error", "only the nearest file applies"
-    assert record["config"]["path"] == "units/u03/rulecheck.toml"
+    result = invoke("check", "units/u03/submission.yaml", cwd=repo)
+    assert result.returncode == 0, "the working folder's settings apply"
+    assert "Settings file: pyproject.toml (applied: fail-on)" in result.stdout or \
+        "设置文件：pyproject.toml（采用：fail-on）" in result.stdout, result.stdout
+    record = as_json(invoke("check", "units/u03/submission.yaml", "--format", "json", cwd=repo))
+    assert len({c["family"] for c in record["conflicts"]}) > 1, "the submission's own rulecheck.toml is not read"
+    assert record["config"] == {"path": "pyproject.toml", "applied": ["fail-on"]}
 
-    # a pyproject.toml without [tool.rulecheck] is another project's: the search goes on upwards
-    (unit / "rulecheck.toml").unlink()
-    (unit / "pyproject.toml").write_text('[project]\nname = "u03"\n', encoding="utf-8")
-    assert invoke("check", "units/u03/submission.yaml", cwd=repo).returncode == 0
+    # a pyproject.toml without [tool.rulecheck] is another project's; the parents of the working folder are not read
+    (repo / "pyproject.toml").write_text('[project]\nname = "u03"\n', encoding="utf-8")
+    record = as_json(invoke("check", "units/u03/submission.yaml", "--format", "json", cwd=repo))
+    assert record["config"] == {"path": None, "applied": []}
+    (repo / "units" / "rulecheck.toml").write_text('fail-on = "never"\n', encoding="utf-8")
+    assert invoke("check", "u03/submission.yaml", cwd=repo / "units").returncode == 0
+    assert invoke("check", "submission.yaml", cwd=unit).returncode == 1, "a run from inside the bundle reads none"
+    (repo / "units" / "rulecheck.toml").unlink()
 
     # relative paths in the file are relative to the file
     (repo / "policy").mkdir()
     waivers = yaml.safe_dump({"waivers": []})
     (repo / "policy" / "waivers.yaml").write_text(waivers, encoding="utf-8")
     (repo / "pyproject.toml").write_text('[tool.rulecheck]\nwaivers = "policy/missing.yaml"\n', encoding="utf-8")
-    failed = invoke("check", "submission.yaml", cwd=unit)
+    failed = invoke("check", "submission.yaml", "--config", repo / "pyproject.toml", cwd=unit)
     assert failed.returncode == 2 and "../../policy/missing.yaml" in failed.stderr, failed.stderr
 
     # --config names the file
@@ -351,7 +358,7 @@ def test_an_unknown_key_or_a_bad_value_is_a_located_error_never_a_silent_pass(un
     assert "pyproject.toml:3: error: tool.rulecheck.format:" in result.stderr
 
     (unit / "rulecheck.toml").write_text('fail-on = "never\n', encoding="utf-8")
-    result = invoke("check", "units/u03/submission.yaml", cwd=repo)
+    result = invoke("check", "units/u03/submission.yaml", "--config", unit / "rulecheck.toml", cwd=repo)
     assert result.returncode == 2 and "units/u03/rulecheck.toml:1:" in result.stderr and "not valid TOML" in result.stderr
     assert "Traceback" not in result.stderr
 

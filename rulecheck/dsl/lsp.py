@@ -6,6 +6,7 @@ Built on pygls (optional: `pip install 'rulecheck-nrap[lsp]'`)."""
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -70,7 +71,10 @@ class RuleAnalysis:
         with tempfile.TemporaryDirectory(prefix="rulecheck-lsp-") as scratch:
             copy = Path(scratch) / (real.name if real.suffix == ".rule" else "document.rule")
             copy.write_text(text, encoding="utf-8")
-            rule_set, diagnostics = validated([copy], stand_in=real if real.exists() else None)
+            from rulecheck.dsl.cache import not_storing
+
+            with not_storing():  # each keystroke's text would be an entry of its own, never read again
+                rule_set, diagnostics = validated([copy], stand_in=real if real.exists() else None)
             self.copy = str(copy)
             self.diagnostics = [d for d in diagnostics if not d.path.startswith("rulecheck:")
                                 and Path(d.path).name == copy.name]
@@ -218,6 +222,136 @@ class RuleAnalysis:
         return target, p.line
 
 
+MAX_MESSAGE_BYTES = 64 * 2**20  # a message longer than this is refused (skipped) before its body is read
+MAX_HEADER_BYTES = 8192
+_LENGTH_HEADER = b"content-length:"
+
+
+class Framer:
+    """The client's byte stream as pygls reads it (`readline`, `read`), made only of well-framed messages.
+
+    pygls trusts the framing: a header block without a Content-Length, a negative or huge length, or a body
+    that is not JSON leaves it reading the next message's header as part of a body (every later request then
+    goes unanswered, or it waits for a terabyte). Here each message is parsed first: its headers (at most
+    MAX_HEADER_BYTES), a Content-Length of 0 < n <= MAX_MESSAGE_BYTES and a body of n bytes that is JSON; a
+    message that is not is skipped (said on standard error), and reading goes on at the next
+    `Content-Length:` header in the stream. pygls then sees `Content-Length: n CR LF CR LF body` frames only."""
+
+    def __init__(self, raw, log=None):
+        self.raw = raw
+        self.buffer = bytearray()  # bytes read from the client, not parsed yet
+        self.pending = bytearray()  # well-framed bytes for pygls
+        self.eof = False
+        self.log = log or (lambda message: sys.stderr.write(f"rulecheck lsp: {message}\n"))
+
+    # -- what pygls calls
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.pending:
+            if not self._frame():
+                break
+        end = self.pending.find(b"\n")
+        end = len(self.pending) if end < 0 else end + 1
+        line = bytes(self.pending[:end])
+        del self.pending[:end]
+        return line
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self.pending) < n) and self._frame():
+            pass
+        n = len(self.pending) if n < 0 else min(n, len(self.pending))
+        out = bytes(self.pending[:n])
+        del self.pending[:n]
+        return out
+
+    # -- parsing
+
+    def _fill(self) -> bool:
+        """More bytes from the client into the buffer; False at the end of the stream."""
+        if self.eof:
+            return False
+        reader = getattr(self.raw, "read1", None)
+        chunk = reader(65536) if reader is not None else self.raw.read(1)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def _line(self) -> bytes | None:
+        """One header line (without its line end), or None at the end of the stream; an overlong one is cut."""
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0 or len(self.buffer) > MAX_HEADER_BYTES:
+                end = end if end >= 0 else MAX_HEADER_BYTES
+                line = bytes(self.buffer[:end]).rstrip(b"\r")
+                del self.buffer[:end + 1]
+                return line
+            if not self._fill():
+                return None
+
+    def _resync(self) -> None:
+        """Drop bytes up to the next `Content-Length:` header (the next message, where a client sends one)."""
+        while True:
+            found = bytes(self.buffer).lower().find(_LENGTH_HEADER)
+            if found >= 0:
+                del self.buffer[:found]
+                return
+            keep = len(_LENGTH_HEADER) - 1  # a header split between two reads
+            if len(self.buffer) > keep:
+                del self.buffer[:len(self.buffer) - keep]
+            if not self._fill():
+                self.buffer.clear()
+                return
+
+    def _frame(self) -> bool:
+        """Parse one message into `pending`; False at the end of the stream."""
+        import json
+
+        while True:
+            length, problem, size = None, None, 0
+            while True:
+                line = self._line()
+                if line is None:
+                    return False
+                size += len(line)
+                if not line.strip():
+                    if length is None and problem is None and size == 0:
+                        continue  # blank lines between messages
+                    break
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    text = value.strip()
+                    if not text.isdigit() or not 0 < int(text) <= MAX_MESSAGE_BYTES:
+                        problem = f"a Content-Length of {text[:40].decode('ascii', 'backslashreplace')!s}"
+                    else:
+                        length = int(text)
+                if size > MAX_HEADER_BYTES:
+                    problem = "a header block over 8 KiB"
+                    break
+            if problem is None and length is None:
+                problem = "a header block without a Content-Length"
+            if problem is not None:
+                self.log(f"skipped a message with {problem}; reading on at the next Content-Length header")
+                self._resync()
+                continue
+            while len(self.buffer) < length:
+                if not self._fill():
+                    return False
+            body = bytes(self.buffer[:length])
+            try:
+                json.loads(body)
+            except ValueError:
+                self.log("skipped a message whose body is not JSON (a wrong Content-Length?); reading on at the "
+                         "next Content-Length header")
+                del self.buffer[:1]
+                self._resync()
+                continue
+            del self.buffer[:length]
+            self.pending += b"Content-Length: %d\r\n\r\n" % length + body
+            return True
+
+
 def serve() -> None:  # pragma: no cover - exercised through a subprocess in tests/test_authors_lsp.py
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
@@ -294,4 +428,4 @@ def serve() -> None:  # pragma: no cover - exercised through a subprocess in tes
         position = types.Position(line=max(line - 1, 0), character=0)
         return types.Location(uri=path.resolve().as_uri(), range=types.Range(start=position, end=position))
 
-    server.start_io()
+    server.start_io(stdin=Framer(sys.stdin.buffer))  # pygls trusts the framing: the Framer does not

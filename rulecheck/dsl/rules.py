@@ -73,6 +73,10 @@ def _display(path: Path) -> str:
 # ---- compiled rules ------------------------------------------------------------------------------------
 
 
+# how a conflict resting on a figure of provenance `unverified` is marked, in each report language
+UNVERIFIED_MARK = {"zh": "〔数值待核〕", "en": "[figure unverified] "}
+
+
 @dataclass
 class CompiledRule:
     rule: ast.Rule
@@ -328,10 +332,18 @@ class CompiledRule:
                 if not geom_value.is_empty:
                     geometry = geom_value  # made GeoJSON with the rule's other conflicts (_as_geojson)
                 break
+        severity = r.severity if self.severity_fn is None else self.severity_of(env)
+        unverified = self._unverified(ctx)
+        if unverified:
+            # a figure nobody could check against a text: the conflict says so in every format and does not block
+            # on its own (at most a warning); a province pack supplying the figure with better provenance lifts it
+            messages = {lang: UNVERIFIED_MARK.get(lang, UNVERIFIED_MARK["en"]) + text for lang, text in messages.items()}
+            if severity == "error":
+                severity = "warning"
         conflict = {
             "rule": r.id,
             "family": r.family,
-            "severity": r.severity if self.severity_fn is None else self.severity_of(env),
+            "severity": severity,
             "title": r.title_zh if ctx.lang == "zh" else r.title_en,
             "message": messages[ctx.lang],
             "basis": self._basis_line(ctx),
@@ -344,7 +356,33 @@ class CompiledRule:
             "explanation": self._explain(env, ctx.lang) if explain else [],
             "waiver": None,
         }
+        if unverified:
+            conflict["unverified"] = True
+            conflict["unverified_params"] = list(unverified)
+            conflict["severity_written"] = r.severity
         return conflict
+
+    def _unverified(self, ctx: Context) -> tuple[str, ...]:
+        """The parameters and dated groups this rule reads or cites whose edition in force on as_of has provenance
+        `unverified`, the same for every conflict of the rule in a run: found once."""
+        memo_key = ("unverified", id(self))
+        found = ctx.memo.get(memo_key)
+        if found is None:
+            names = dict.fromkeys((*self.params_used, *((self.rule.basis_param,) if self.rule.basis_param else ())))
+            groups = getattr(ctx.classification, "groups", {}) or {}
+            out = []
+            for name in names:
+                param = ctx.params.params.get(name)
+                if param is not None:
+                    edition = param.edition_at(ctx.as_of)
+                elif name in groups and getattr(groups[name], "editions", None):
+                    edition = groups[name].edition_at(ctx.as_of)
+                else:
+                    edition = None
+                if edition is not None and getattr(edition, "provenance", "") == "unverified":
+                    out.append(name)
+            found = ctx.memo[memo_key] = tuple(out)
+        return found
 
     def _basis_line(self, ctx: Context) -> str:
         """The basis as printed, the same for every conflict of the rule in a run: made once."""
@@ -841,7 +879,9 @@ def _suggest_code(classification, code):
 
 
 def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: list[Diagnostic]) -> CompiledRule | None:
-    errors_before = len([d for d in diags if d.severity == "error"])
+    # only this rule's diagnostics are looked at (diags only grows here): counting every earlier one again made
+    # validating a pack quadratic in its rules
+    first = len(diags)
     seen = {}
     for kind, span in rule.clauses:
         if kind in seen and kind != "message":
@@ -994,7 +1034,7 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
         for var, span in declared:
             if var not in comp.used_vars:
                 diags.append(_diag(path, text, span, f"'{var}' is bound but never used", severity="warning"))
-    if len([d for d in diags if d.severity == "error"]) > errors_before:
+    if any(d.severity == "error" for d in diags[first:]):
         return None
     messages.setdefault("zh", [rule.title_zh])
     messages.setdefault("en", [rule.title_en])
@@ -1063,7 +1103,18 @@ def all_pairs_warnings(rule_set) -> list[Diagnostic]:
 
 def _load(paths, params, classification, add=None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
     """`stand_in`: a file that one of `paths` stands in for (the editor's unsaved copy of it): not loaded again
-    from the built-in packs underneath."""
+    from the built-in packs underneath.
+
+    The cyclic collector is paused meanwhile: parsing and compiling make many small objects and few cycles, and
+    each full collection walks everything made so far, which made a big pack's validation superlinear (a 1.5 MB
+    pack spent a third of its time in the collector)."""
+    from rulecheck.model.sources import no_gc
+
+    with no_gc():
+        return _load_packs(paths, params, classification, add, stand_in)
+
+
+def _load_packs(paths, params, classification, add=None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()

@@ -75,6 +75,7 @@ FIELD_UNITS = {
     "green_max": "%",
     "height_max": "m",
     "admin_share": "%",
+    "coverage": "%",
     "share": "%",
     "value_wan_yuan": "wan_yuan",
     "appraised_value_wan_yuan": "wan_yuan",

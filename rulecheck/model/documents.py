@@ -54,7 +54,7 @@ Date = Annotated[dt.date, AfterValidator(_in_calendar)]
 BOUND_UNITS = {
     "term_years": "years", "area_m2": "m2", "quantity": "in the duty's unit", "far_max": "floor area ratio",
     "far_min": "floor area ratio", "density_max": "percent", "density_min": "percent", "green_min": "percent",
-    "green_max": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
+    "green_max": "percent", "coverage": "percent", "height_max": "metres", "government_share": "a fraction of 1", "share": "percent",
     "price_wan_yuan": "wan_yuan", "reserve_price_wan_yuan": "wan_yuan", "costs": "wan_yuan", "revenues": "wan_yuan",
 }
 
@@ -307,6 +307,8 @@ class Parcel(Feature):
     height_max: Height | None = None
     facilities: list[str] = Field(default_factory=list)
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
+    # building coverage (建筑系数: buildings, structures and yards over the land), not building density (extension)
+    coverage: Percent | None = None
 
 
 class ControlLine(Feature):
@@ -353,6 +355,9 @@ class Supply(Record):
     reserve_floor_price_yuan_m2: Money | None = None  # 楼面地价底价: yuan per m² of floor area the plan allows
     term_years: Term | None = None
     start: Date | None = None
+    # how many parties have declared an intention to take the land (意向用地者), where known (extension): two or more
+    # put any transfer to tender, auction or listing (物权法 第一百三十七条, 令第39号 第四条, 民法典 第三百四十七条)
+    intending_users: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
 
 
 # ---- the package program, parts ① to ④ (⑤ ⑥ ⑦ are the package's supply, finance, revenue_sharing) ----
@@ -427,6 +432,7 @@ class ContractItem(Indicators):
     area_m2: Area | None = None
     term_years: Term | None = None
     admin_share: Percent | None = None  # percent of the land for administration and living facilities (extension)
+    coverage: Percent | None = None  # building coverage (建筑系数) written into the contract item (extension)
     method: SupplyMethod | None = None  # how this item is supplied, where it differs from its contract's
 
     _contract_id: str = PrivateAttr(default="")

@@ -420,12 +420,100 @@ def guard_gdal_path(path: str) -> str:
     return driver
 
 
-def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
-    """Read a GeoPackage/Shapefile layer: attributes as plain records, geometries from WKB (vectorised)."""
+class LayerTooCostly(ValueError):
+    """A GDAL read stopped by its limit (layer_seconds, layer_memory_mb)."""
+
+
+def bounded(function, *args):
+    """`function(*args)` run in a forked child process stopped after `layer_seconds` and held to
+    `layer_memory_mb` of address space (rulecheck.limits): GDAL reads in C and never checks a clock, so a
+    GeoPackage view with endless rows, or a file that makes it allocate without end, would hold the process
+    for ever. The result comes back pickled through a pipe; an exception raised in the child is raised here.
+    Without os.fork (Windows) the call runs in this process, unbounded."""
+    import os
+    import pickle
+    import select
+    import signal
+    import time
+
+    from rulecheck.limits import current
+
+    limits = current()
+    if not hasattr(os, "fork") or os.environ.get("RULECHECK_GDAL_IN_PROCESS"):
+        return function(*args)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: do the read, send the outcome, never return into the caller's code
+        status = 0
+        try:
+            os.close(read_fd)
+            if limits.layer_memory_mb:
+                import resource
+
+                cap = int(limits.layer_memory_mb * 2**20)
+                soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+                if hard != resource.RLIM_INFINITY:
+                    cap = min(cap, hard)
+                resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+            try:
+                outcome = (True, function(*args))
+            except MemoryError:
+                outcome = (False, LayerTooCostly(f"reading it needed more memory than the {limits.describe('layer_memory_mb')} (MiB)"))
+            except Exception as exc:  # pyogrio's errors, sent back as they are (or as text if they cannot be)
+                outcome = (False, exc)
+            try:
+                payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                payload = pickle.dumps((False, ValueError(str(outcome[1]))), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    deadline = time.monotonic() + limits.layer_seconds if limits.layer_seconds else None
+    chunks = []
+    try:
+        while True:
+            wait = None if deadline is None else max(deadline - time.monotonic(), 0)
+            ready, _, _ = select.select([read_fd], [], [], wait)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise LayerTooCostly(f"reading it took more than {limits.layer_seconds:g} s "
+                                     f"(a GeoPackage view with endless rows?): {limits.describe('layer_seconds')}")
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+    if not chunks:
+        raise LayerTooCostly(f"the GDAL read stopped without an answer (over the {limits.describe('layer_memory_mb')} (MiB)?)")
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+
+
+def _raw_read(path: str, layer: str | None):
     import pyogrio.raw
 
+    return pyogrio.raw.read(path, layer=layer, return_fids=True)
+
+
+def _list_layers(path: str) -> list[str]:
+    import pyogrio
+
+    return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+
+
+def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
+    """Read a GeoPackage/Shapefile layer: attributes as plain records, geometries from WKB (vectorised). The
+    GDAL read runs bounded in time and memory (`bounded`)."""
     driver = guard_gdal_path(path)
-    meta, fids, wkb, field_data = pyogrio.raw.read(path, layer=layer, return_fids=True)
+    meta, fids, wkb, field_data = bounded(_raw_read, path, layer)
     if meta.get("driver") not in (None, driver):
         raise UnsafeLayer(f"GDAL read the file as {meta.get('driver')}, not {driver}")
     columns = {name: _column_values(values) for name, values in zip(meta["fields"], field_data)}
@@ -455,7 +543,5 @@ def read_gdal_layer(path: str, layer: str | None) -> GdalLayer:
 
 
 def list_layers(path: str) -> list[str]:
-    import pyogrio
-
     guard_gdal_path(path)
-    return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    return bounded(_list_layers, path)

@@ -23,7 +23,7 @@ _CODE_RE = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
 _TOP_KEYS = {"source", "codes", "aliases", "groups"}
 _GROUP_KEYS = {"zh", "en", "codes", "source", "editions"}
 _EDITION_KEYS = {"from", "codes", "source", "provenance", "text", "paraphrase"}
-PROVENANCES = ("official", "secondary", "practice")
+PROVENANCES = ("official", "secondary", "practice", "unverified")
 
 
 def in_force(editions, as_of: dt.date):

@@ -384,6 +384,12 @@ class _Loader:
         except OSError as exc:  # e.g. a name longer than the file system allows
             self.error(str(self.manifest)[:200], f"cannot read the manifest: {exc.strerror or exc}")
             return None
+        if not self.allow_outside and not self.inside(self.manifest):
+            # a bundle's manifest that is a symlink out of its folder (git and tar keep symlinks) is never read: its
+            # target (a .netrc, /proc/self/environ) would be echoed back as the excerpt of the first diagnostic
+            self.error(str(self.manifest), "the manifest is a symlink to a file outside its own folder; it is not read",
+                       hint="give the manifest itself (a file inside the submission's folder), not a link to another file")
+            return None
         try:
             self.text = read_text_limited(self.manifest, "max_file_mb")
         except SourceError as exc:
@@ -981,7 +987,7 @@ class _Loader:
                 where = lambda p: _Where(value, lines[p], f"features[{p}]", lambda key, p=p: parsed.key_line(p, key), f"feature #{p + 1}")
             elif kind == "Feature":
                 mappings, where = [document.get("geometry")], lambda p: _Where(value, 1, "", lambda key: None, "the feature")
-            elif kind in geo._DEPTHS or kind == "GeometryCollection":
+            elif isinstance(kind, str) and (kind in geo._DEPTHS or kind == "GeometryCollection"):
                 mappings, where = [document], lambda p: _Where(value, 1, "", lambda key: None, "the geometry")
             else:
                 self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {_shown(kind)}", line=1)
@@ -1010,6 +1016,9 @@ class _Loader:
             field_path, line = w.at(key)
             self.error(w.path, f"unreadable geometry: {message}{_tag(w.label)}", line=line, field=field_path)
         if errors:
+            return None
+        if len(shapes) == 0:  # an empty FeatureCollection or layer: no feature to point at
+            self.error(label, "no geometry found: the layer has no features", line=1 if label != self.name else None)
             return None
         present = shapes[~shapely.is_missing(shapes)]
         if len(present) == 0:

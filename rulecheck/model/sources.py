@@ -914,12 +914,32 @@ def read_limited(path: Any, limit: str = "max_file_mb") -> bytes:
         raise SourceError(f"the file is {info.st_size / 2**20:.1f} MiB, over the {limits.describe(limit)} (MiB)")
     try:
         with open(path, "rb") as stream:
+            # every file read here is text (YAML, JSON, a rule pack), where a NUL byte never belongs: a file of
+            # NULs (or a binary renamed) is refused from its first 64 KiB, not after decoding and parsing it all
+            _refuse_nul(stream.read(_PEEK), 0)
+            stream.seek(0)
             data = stream.read(cap + 1) if cap else stream.read()
     except OSError as exc:
         raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
     if cap and len(data) > cap:
         raise SourceError(f"the file is over the {limits.describe(limit)} (MiB)")
+    _refuse_nul(data, _PEEK)
     return data
+
+
+_PEEK = 64 * 1024
+
+
+def _refuse_nul(data: bytes, start: int) -> None:
+    """SourceError at the first NUL byte of `data` (from offset `start`), located by line and column."""
+    found = data.find(b"\x00", start)
+    if found < 0:
+        return
+    line_start = data.rfind(b"\n", 0, found) + 1
+    line = data.count(b"\n", 0, found) + 1
+    column = len(data[line_start:found].decode("utf-8", errors="replace")) + 1
+    raise SourceError(f"not a text file: a NUL byte (0x00) at byte {found}", line, column,
+                      hint="manifests, GeoJSON layers, rule packs and waiver files are UTF-8 text")
 
 
 def decode_utf8(data: bytes, what: str = "") -> str:

@@ -31,6 +31,7 @@ STRINGS: dict[str, dict[str, Any]] = {
     "info": {"zh": "提示", "en": "info"},
     "n_error": {"zh": "{n} 个错误", "en": ("{n} error", "{n} errors")},
     "n_warning": {"zh": "{n} 个警告", "en": ("{n} warning", "{n} warnings")},
+    "n_unverified": {"zh": "{n} 个数值待核", "en": ("{n} on an unverified figure", "{n} on unverified figures")},
     "n_info": {"zh": "{n} 个提示", "en": ("{n} info", "{n} infos")},
     "n_waived": {"zh": "{n} 个已豁免", "en": ("{n} waived", "{n} waived")},
     "n_indeterminate": {"zh": "{n} 项无法判定", "en": ("{n} indeterminate result", "{n} indeterminate results")},
@@ -61,6 +62,8 @@ STRINGS: dict[str, dict[str, Any]] = {
     "rules_failed": {"zh": "有冲突的规则", "en": "Rules failed"},
     "rules_not_applicable": {"zh": "不适用的规则", "en": "Rules not applicable"},
     "rules_indeterminate": {"zh": "无法判定的规则", "en": "Rules indeterminate"},
+    "settings_line": {"zh": "设置文件：{path}（采用：{applied}）", "en": "Settings file: {path} (applied: {applied})"},
+    "settings_none": {"zh": "无", "en": "none"},
     "list_sep": {"zh": "，", "en": ", "},
     # --fail-on-new: what the verdict was decided on, said beside it (the counts before it are all conflicts)
     "gated_on_new": {"zh": "（仅按新增冲突判定：新增 {new} 个，既有 {persisting} 个不计入）",
@@ -323,6 +326,8 @@ def summary_line(record: dict, lang: str) -> str:
                  counted("n_warning", int(summary.get("warning") or 0), lang)]
         if summary.get("info"):
             parts.append(counted("n_info", int(summary["info"]), lang))
+        if summary.get("unverified"):  # conflicts resting on a figure of provenance `unverified`
+            parts.append(counted("n_unverified", int(summary["unverified"]), lang))
         if summary.get("waived"):
             parts.append(counted("n_waived", int(summary["waived"]), lang))
         if indeterminate:
@@ -356,6 +361,16 @@ def baseline_line(record: dict, lang: str) -> str | None:
     if (record.get("summary") or {}).get("fail_on_new"):
         line += t("gate_new_only", lang)
     return line
+
+
+def settings_line(record: dict, lang: str) -> str | None:
+    """``Settings file: rulecheck.toml (applied: fail-on, select)`` when a settings file shaped the run (the CLI
+    records it as `config`), else None: a gate's settings never change a verdict unseen."""
+    config = record.get("config")
+    if not isinstance(config, dict) or not config.get("path"):
+        return None
+    applied = t("list_sep", lang).join(str(key) for key in config.get("applied") or []) or t("settings_none", lang)
+    return t("settings_line", lang, path=config["path"], applied=applied)
 
 
 def reprojection_line(record: dict, lang: str) -> str | None:

@@ -6,9 +6,10 @@ are printed in the log as they are."""
 
 from __future__ import annotations
 
+from .escape import for_log
 from .common import (
-    baseline_line, is_waived, localized, norm_lang, reprojection_line, status_marker, subject_label, summary_line, t,
-    verdict_of,
+    baseline_line, is_waived, localized, norm_lang, reprojection_line, settings_line, status_marker, subject_label,
+    summary_line, t, verdict_of,
 )
 from .workspace import first_location, workspace_path
 
@@ -29,6 +30,7 @@ def annotation(command: str, message: str, **properties) -> str:
 
 
 def render(record: dict, *, lang: str) -> str:
+    record = for_log(record)  # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
     lang = norm_lang(lang)
     lines = []
     for conflict in record.get("conflicts") or []:
@@ -59,6 +61,9 @@ def render(record: dict, *, lang: str) -> str:
                                 title="rulecheck data"))
     if verdict_of(record) == "undecided":  # no annotation at all would read as a clean run
         lines.append(annotation("error", summary_line(record, lang), title=f"rulecheck {t('undecided', lang)}"))
+    settings = settings_line(record, lang)
+    if settings:
+        lines.append(annotation("notice", settings, title="rulecheck settings"))
     if moved:
         lines.append(moved)
     lines.append(summary_line(record, lang))

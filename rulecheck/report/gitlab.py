@@ -7,6 +7,7 @@ its subjects, so the same conflict keeps its fingerprint when lines move or mess
 from __future__ import annotations
 
 
+from .escape import for_log
 from .common import is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of
 from .workspace import first_location, fingerprint, workspace_path
 from .json_report import dumps_indented
@@ -16,6 +17,7 @@ SEVERITIES = {"error": "critical", "warning": "minor", "info": "info"}
 
 
 def render(record: dict, *, lang: str) -> str:
+    record = for_log(record)  # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
     lang = norm_lang(lang)
     manifest = (record.get("submission") or {}).get("manifest") or "submission.yaml"
     issues, seen = [], {}

@@ -26,6 +26,7 @@ from .common import (
     rule_counts,
     subject_label,
     subject_location,
+    settings_line,
     summary_line,
     t,
     verdict_of,
@@ -141,6 +142,7 @@ def render(record: dict, *, lang: str) -> str:
         ],
         "verdict": verdict_of(record),
         "summary_line": summary_line(record, lang),
+        "settings_line": settings_line(record, lang),
         "reprojected": reprojection_line(record, lang),
         "warnings": warning_lines(record),
         "counts": [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)

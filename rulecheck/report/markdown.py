@@ -19,6 +19,7 @@ from .common import (
     rule_counts,
     subject_label,
     subject_location,
+    settings_line,
     summary_line,
     t,
     verdict_of,
@@ -68,6 +69,8 @@ def render(record: dict, *, lang: str) -> str:
     rows.append((t("result", lang), t(verdict_of(record), lang)))
     out += [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
     out += ["", f"**{cell(summary_line(record, lang))}**", ""]
+    if settings_line(record, lang):
+        out += [cell(settings_line(record, lang)), ""]
     moved = reprojection_line(record, lang)
     if moved:
         out += [cell(moved), ""]

@@ -6,6 +6,7 @@ import posixpath
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
+from .escape import for_log, sarif_markdown, sarif_text
 from .common import (
     catalog_basis,
     catalog_title,
@@ -29,6 +30,7 @@ _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 def render(record: dict, *, lang: str) -> str:
     lang = norm_lang(lang)
+    record = for_log(record)  # ids, names and properties too: no control or bidi override reaches a viewer
     tool = record.get("tool") or {}
     submission = record.get("submission") or {}
     rules_info = record.get("rules") or {}
@@ -67,12 +69,14 @@ def render(record: dict, *, lang: str) -> str:
             "summary": record.get("summary") or {},
         },
     }
+    if "config" in record:  # the settings file that shaped the gate (path null: none)
+        run["properties"]["settings"] = record["config"]
     verdict = verdict_of(record)
     invocation: dict = {"executionSuccessful": True, "properties": {"verdict": verdict}}
     if verdict in ("undecided", "incomplete"):  # no result is not a clean result: say what was not decided
         invocation["toolExecutionNotifications"] = [{
             "level": "error" if verdict == "undecided" else "warning",
-            "message": {"text": summary_line(record, lang)},
+            "message": {"text": sarif_text(summary_line(record, lang))},
             "descriptor": {"id": verdict},
         }]
     notifications = invocation.setdefault("toolExecutionNotifications", [])
@@ -130,9 +134,9 @@ def _descriptor(entry: dict, lang: str) -> dict:
     return {
         "id": entry["id"],
         "name": entry["id"].replace("-", ""),
-        "shortDescription": {"text": title},
-        "fullDescription": {"text": full},
-        "help": {"text": help_text, "markdown": help_text.replace("\n", "  \n")},
+        "shortDescription": {"text": sarif_text(title)},
+        "fullDescription": {"text": sarif_text(full)},
+        "help": {"text": sarif_text(help_text), "markdown": sarif_markdown(help_text)},
         "defaultConfiguration": {"level": _LEVELS.get(entry.get("severity", "error"), "error")},
         "properties": properties,
     }
@@ -152,7 +156,7 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
                 "physicalLocation": physical,
                 "logicalLocations": [{"name": str(subject.get("id")),
                                       "fullyQualifiedName": subject_label(subject), "kind": "object"}],
-                "message": {"text": subject_label(subject)},
+                "message": {"text": sarif_text(subject_label(subject))},
             })
         else:
             logical.append({"name": str(subject.get("id")), "fullyQualifiedName": subject_label(subject),
@@ -162,7 +166,7 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
     result: dict = {
         "ruleId": rule_id,
         "level": _LEVELS.get(conflict.get("severity", "error"), "error"),
-        "message": {"text": message},
+        "message": {"text": sarif_text(message)},
         "locations": locations,
         "partialFingerprints": {"rulecheck/v1": _fingerprint(conflict)},
         "properties": {"number": number, "expected": conflict.get("expected"), "actual": conflict.get("actual"),
@@ -174,6 +178,9 @@ def _result(number: int, conflict: dict, index: dict[str, int], lang: str) -> di
         result["baselineState"] = "new" if conflict["status"] == "new" else "unchanged"
     if conflict.get("explanation"):
         result["properties"]["explanation"] = conflict["explanation"]
+    if conflict.get("unverified"):  # rests on a figure of provenance `unverified` (docs/reports.md)
+        result["properties"]["unverified"] = True
+        result["properties"]["unverifiedParams"] = list(conflict.get("unverified_params") or [])
     waiver = conflict.get("waiver")
     if waiver:
         result["suppressions"] = [{

@@ -17,6 +17,7 @@ from .common import (
     status_marker,
     subject_label,
     subject_location,
+    settings_line,
     summary_line,
     t,
     verdict_of,
@@ -38,10 +39,12 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     conflicts = record.get("conflicts") or []
     line = summary_line(record, lang)
     verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
+    settings = settings_line(record, lang)
     # a check in another CRS than the one declared is said beside the verdict, clean run or not
     moved = reprojection_line(record, lang)
     if not conflicts and not record.get("indeterminate") and not record.get("baseline"):
-        return (f"{style(moved, fg='yellow')}\n" if moved else "") + style(line, fg=verdict_colour) + "\n"
+        return ((settings + "\n" if settings else "") + (f"{style(moved, fg='yellow')}\n" if moved else "")
+                + style(line, fg=verdict_colour) + "\n")
 
     out: list[str] = []
     for family, numbered in group_by_family(conflicts):
@@ -91,6 +94,8 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     against = baseline_line(record, lang)
     if against:
         out.append(against)
+    if settings:
+        out.append(settings)
     if moved:
         out.append(style(moved, fg="yellow"))
     out.append(style(line, fg=verdict_colour, bold=True))

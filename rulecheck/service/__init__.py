@@ -3,11 +3,26 @@ dependencies of the ``service`` extra (FastAPI, uvicorn, python-multipart)."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 TOKEN_VARIABLE = "RULECHECK_TOKEN"
+ROLES = ("submitter", "reviewer", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a token speaks for: `name` owns the checks it posts; `role` says what it may do."""
+
+    name: str
+    role: str
+
+    @property
+    def reviews(self) -> bool:
+        return self.role in ("reviewer", "admin")
 
 
 def is_loopback(host: str) -> bool:
@@ -19,21 +34,58 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def read_token(token_file: str | None) -> str | None:
-    """The token from --token-file (its first line), else RULECHECK_TOKEN, else None (no authentication)."""
+def parse_tokens(text: str, where: str = "token file") -> dict[str, Principal]:
+    """``TOKEN [ROLE [NAME]]`` a line (``#`` comments, blank lines skipped). A token alone is a submitter's (the
+    one shared token of earlier versions may post and read, not change the gate); a missing name is derived from
+    the token."""
+    tokens: dict[str, Principal] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        token, role = words[0], (words[1] if len(words) > 1 else "submitter")
+        if role not in ROLES:
+            raise ValueError(f"{where}:{number}: unknown role {role!r}; roles: {', '.join(ROLES)}")
+        if len(words) > 3:
+            raise ValueError(f"{where}:{number}: expected 'TOKEN [ROLE [NAME]]'")
+        if token in tokens:
+            raise ValueError(f"{where}:{number}: this token is given twice")
+        name = words[2] if len(words) > 2 else "token-" + hashlib.sha256(token.encode()).hexdigest()[:12]
+        tokens[token] = Principal(name, role)
+    if not tokens:
+        raise ValueError(f"{where}: the token file is empty")
+    return tokens
+
+
+def read_tokens(token_file: str | None) -> dict[str, Principal] | None:
+    """The tokens of --token-file, else RULECHECK_TOKEN (a submitter's), else None (no authentication)."""
     if token_file:
-        text = Path(token_file).read_text(encoding="utf-8").strip().splitlines()
-        token = text[0].strip() if text else ""
-        if not token:
-            raise ValueError(f"{token_file}: the token file is empty")
-        return token
-    return os.environ.get(TOKEN_VARIABLE) or None
+        return parse_tokens(Path(token_file).read_text(encoding="utf-8"), token_file)
+    token = os.environ.get(TOKEN_VARIABLE)
+    return parse_tokens(token, TOKEN_VARIABLE) if token and token.strip() else None
+
+
+def read_token(token_file: str | None) -> str | None:
+    """The first token (kept for callers of earlier versions)."""
+    tokens = read_tokens(token_file)
+    return next(iter(tokens)) if tokens else None
 
 
 def serve(settings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the service on uvicorn until interrupted."""
+    """Run the service on uvicorn until interrupted. On SIGTERM/SIGINT new checks are refused (503) and a waiting
+    synchronous request is answered at once (503 with its job's id); the workers are stopped with the server."""
     import uvicorn
 
     from .app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                           timeout_graceful_shutdown=settings.shutdown_seconds))
+    original = server.handle_exit
+
+    def handle_exit(sig, frame):
+        app.state.service.closing()
+        original(sig, frame)
+
+    server.handle_exit = handle_exit
+    server.run()

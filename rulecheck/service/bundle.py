@@ -7,6 +7,7 @@ import io
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +27,11 @@ class BundleRefused(Exception):
     def __init__(self, status: int, message: str, hint: str | None = None):
         super().__init__(message)
         self.status, self.message, self.hint = status, message, hint
+
+
+SMALL_ENTRY = 64 * 1024
+# a file system's usual limits: a name of at most 255 bytes, a path of at most 1024 characters
+MAX_NAME_BYTES, MAX_PATH_CHARS = 255, 1024
 
 
 def _mb(limit: float) -> int:
@@ -55,26 +61,33 @@ def unpack(data: bytes, folder: Path, limits: BundleLimits, manifest: str | None
         entries = archive.infolist()
         if len(entries) > limits.max_files:
             raise BundleRefused(413, f"the archive holds {len(entries)} entries; the limit is {limits.max_files}")
-        declared = 0
+        declared = compressed = 0
         names = []
         for entry in entries:
             names.append(_safe_name(entry))
             declared += entry.file_size
-            if entry.compress_size and entry.file_size / entry.compress_size > limits.max_ratio and entry.file_size > 1 << 20:
-                raise BundleRefused(413, f"{entry.filename!r} expands {entry.file_size / entry.compress_size:.0f} times "
-                                         f"(limit {limits.max_ratio:g}): refused as a zip bomb")
+            compressed += entry.compress_size
+            # a small entry may compress well by chance; past 64 KiB, 200 times is a bomb's, not a layer's
+            if entry.file_size > SMALL_ENTRY and entry.file_size > limits.max_ratio * max(entry.compress_size, 1):
+                raise BundleRefused(413, f"{entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):.0f} "
+                                         f"times (limit {limits.max_ratio:g}): refused as a zip bomb")
+        # many small entries that each pass: the archive as a whole is held to the same ratio
+        if declared > SMALL_ENTRY and declared > limits.max_ratio * max(compressed, 1):
+            raise BundleRefused(413, f"the archive's {len(entries)} entries expand {declared / max(compressed, 1):.0f} "
+                                     f"times (limit {limits.max_ratio:g}): refused as a zip bomb")
         if declared > _mb(limits.max_expanded_mb):
             raise BundleRefused(413, f"the archive expands to {declared} bytes; the limit is "
                                      f"{limits.max_expanded_mb:g} MiB")
+        _no_clashes(entries, names)
         budget = _mb(limits.max_expanded_mb)
         for entry, name in zip(entries, names):
             target = folder.joinpath(*name.parts)
-            if entry.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             # the sizes in the headers are the sender's word: count what really comes out
             try:
+                if entry.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(entry) as source, open(target, "xb") as sink:
                     while chunk := source.read(1 << 16):
                         budget -= len(chunk)
@@ -84,8 +97,11 @@ def unpack(data: bytes, folder: Path, limits: BundleLimits, manifest: str | None
                         sink.write(chunk)
             except FileExistsError:
                 raise BundleRefused(400, f"{entry.filename!r} appears twice in the archive") from None
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError) as error:
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
+                    zlib.error, ValueError) as error:
                 raise BundleRefused(400, f"{entry.filename!r} cannot be extracted: {error}") from None
+            except OSError as error:  # a name clash the checks above missed, a name the file system refuses
+                raise BundleRefused(400, f"{entry.filename!r} cannot be written: {error.strerror}") from None
     return _find_manifest(folder, manifest)
 
 
@@ -99,12 +115,36 @@ def _safe_name(entry: zipfile.ZipInfo) -> PurePosixPath:
         raise BundleRefused(400, f"{raw!r} escapes the archive ('..'): every entry must stay inside it")
     if "\x00" in raw or not name.parts:
         raise BundleRefused(400, f"{raw!r} is not a usable file name")
+    if len(raw) > MAX_PATH_CHARS or any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES
+                                        for part in name.parts):
+        raise BundleRefused(400, f"{raw[:80]!r}{'...' if len(raw) > 80 else ''} is too long a name (at most "
+                                 f"{MAX_NAME_BYTES} bytes a name and {MAX_PATH_CHARS} characters a path)")
     mode = entry.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise BundleRefused(400, f"{raw!r} is a symbolic link: links are refused, put the file itself in the archive")
     if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and stat.S_IFMT(mode):
         raise BundleRefused(400, f"{raw!r} is not a regular file")
     return name
+
+
+def _no_clashes(entries: list[zipfile.ZipInfo], names: list[PurePosixPath]) -> None:
+    """Refuse an archive where one name is both a file and a folder ('a' and 'a/b'), or a file twice."""
+    files: dict[PurePosixPath, str] = {}
+    folders: dict[PurePosixPath, str] = {}
+    for entry, name in zip(entries, names):
+        if entry.is_dir():
+            folders.setdefault(name, entry.filename)
+        else:
+            if name in files:
+                raise BundleRefused(400, f"{entry.filename!r} appears twice in the archive")
+            files[name] = entry.filename
+        for parent in name.parents:
+            if parent.parts:
+                folders.setdefault(parent, entry.filename)
+    for name, raw in files.items():
+        if name in folders:
+            raise BundleRefused(400, f"{raw!r} is a file, but {folders[name]!r} makes it a folder: an archive "
+                                     "cannot hold both")
 
 
 def _find_manifest(folder: Path, manifest: str | None) -> Path:
