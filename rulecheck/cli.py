@@ -245,19 +245,36 @@ def _report_options(command):
     return command
 
 
+COLOR_CHOICES = ("always", "never", "auto")
+
+
+class _ColorCommand(click.Command):
+    """A command with `--color [always|never|auto]`: the word after `--color` is its value only when it is one
+    of these; otherwise `--color` alone means always and the word stays an argument (`--color sub.yaml`)."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg == "--color" and (i + 1 == len(args) or args[i + 1] not in COLOR_CHOICES):
+                args[i] = "--color=always"
+        return super().parse_args(ctx, args)
+
+
 def _color_options(command):
     """--color always|never|auto (alone: always) and --no-color, for every command that prints a text report."""
     command = click.option("--no-color", "no_color", is_flag=True, help="Same as --color never.")(command)
-    return click.option("--color", "color", type=click.Choice(("always", "never", "auto")), is_flag=False,
+    return click.option("--color", "color", type=click.Choice(COLOR_CHOICES), is_flag=False,
                         flag_value="always", default="auto", show_default=True,
                         help="Colour the text report: auto = when standard output is a terminal, unless NO_COLOR is "
                              "set (FORCE_COLOR forces it); --color alone = always.")(command)
 
 
-@cli.command()
+@cli.command(cls=_ColorCommand)
 @click.argument("submission", metavar="SUBMISSION")
 @click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
-              help="Rule pack file or folder replacing the shipped rules (repeatable; the shipped parameters stay).")
+              help="Rule pack file or folder replacing the shipped rules (repeatable; the whole rule set: a parameter it declares replaces the shipped one, the others stay).")
 @click.option("--add-rules", "add_paths", multiple=True, metavar="PATH",
               help="One's own rule pack added to the shipped rules (repeatable); replacing a shipped rule or "
                    "parameter is written `override` in the pack.")
@@ -357,7 +374,7 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         ruleset.select(_split(select) or None, _split(ignore) or None,
                        origin=_shown_config(config) if from_file else "<command line>",
                        labels=tuple(key if key in from_file else f"--{key}" for key in ("select", "ignore")))
-        loaded = rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
+        loaded = _load_from_working_folder(rulecheck, submission, allow_outside)
         record = rulecheck.check(
             loaded, ruleset,
             as_of=as_of.date() if as_of else None,
@@ -449,7 +466,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
     sys.exit(EXIT_CONFLICTS if failed and fail_on != "never" else EXIT_PASSED)
 
 
-@cli.command()
+@cli.command(cls=_ColorCommand)
 @click.argument("old", metavar="OLD.json")
 @click.argument("new", metavar="NEW.json")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
@@ -565,6 +582,21 @@ def _from_config(ctx: click.Context, settings: dict):
     return given
 
 
+def _load_from_working_folder(rulecheck, submission: str, allow_outside: bool):
+    """Load the submission; a file named in a diagnostic is shown from the working folder, where the command ran
+    (the loader names them from the manifest's folder), so that an editor or a terminal opens `e3/layers/x:20`."""
+    import dataclasses
+
+    from .diagnostics import working_path
+
+    try:
+        return rulecheck.load_submission(submission, **({"allow_outside": True} if allow_outside else {}))
+    except InputError as error:
+        raise InputError([d if d.path in (str(submission), str(submission)[:200])  # the manifest, as named
+                          else dataclasses.replace(d, path=working_path(submission, d.path))
+                          for d in error.diagnostics]) from None
+
+
 # ---- rules ----------------------------------------------------------------------------------------
 
 
@@ -638,6 +670,12 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
             rule_set, diagnostics = validated(own, list(param_paths) or None, **where)
         else:
             diagnostics = validate(own, list(param_paths) or None, **where)
+        if not any(d.severity == "error" for d in diagnostics):
+            # a loop of one's own that visits all pairs: a warning at its `for each`, with the rewrite that removes it
+            from .dsl.rules import all_pairs_warnings
+
+            plans = rule_set if show_plan else validated(own, list(param_paths) or None, **where)[0]
+            diagnostics = list(diagnostics) + all_pairs_warnings(plans)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -677,7 +715,7 @@ def rules_test(paths, with_builtin, limit_values):
         ok = bool(getattr(result, "passed", getattr(result, "ok", False)))
         failed += not ok
         text = result.render() if hasattr(result, "render") else str(result)
-        click.echo(printable(text), err=not ok)
+        click.echo(printable(text))  # a FAIL with its details on stdout, beside the PASS lines and the count
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_CONFLICTS if failed else EXIT_PASSED)
 
@@ -712,24 +750,51 @@ def schema(dest):
         _write(dest, text)
 
 
+# ---- hook (pre-commit) ----------------------------------------------------------------------------
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(args):
+    """For pre-commit: check the submissions the given files belong to (a manifest among them, else the nearest
+    manifest in a file's folder or above; a file of none: every submission). Options are passed to `check`."""
+    from .hook import run, split
+
+    valued = {opt for param in check.params if isinstance(param, click.Option) and not param.is_flag
+              for opt in param.opts} - {"--color"}
+    options, files = split(list(args), valued)
+    sys.exit(run(options, files))
+
+
 # ---- init -----------------------------------------------------------------------------------------
 
 
 @cli.command()
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
 @click.option("--county", is_flag=True, help="Write a county submission instead: county.yaml, its scheme and two units.")
-def init(directory, county):
-    """Write a skeleton submission into DIR (a manifest and tiny layers) that loads cleanly. Never overwrites."""
-    from .skeleton import county_files, skeleton_files
+@click.option("--example", metavar="NAME", default=None,
+              help="Copy a shipped example instead of the skeleton: defects (eco-recreation-defects), "
+                   "eco-recreation, land-sea, land-sea-defects, mine-land, minimal.")
+def init(directory, county, example):
+    """Write a skeleton submission into DIR (a manifest and tiny layers) that loads cleanly. Never overwrites.
+    With --county, a county (county.yaml, its scheme, two units); with --example NAME, a shipped example (the
+    defects one: `--example defects`) instead."""
+    from .skeleton import county_files, example_files, skeleton_files
 
-    files = county_files() if county else skeleton_files()
+    if county and example:
+        raise click.UsageError("--county and --example: give one of them")
+    files = county_files() if county else example_files(example) if example else skeleton_files()
     root = Path(directory)
     existing = [name for name in files if (root / name).exists()]
     if existing:
         raise InputError([Diagnostic(str(root / name), "already exists; rulecheck init never overwrites a file",
                                      hint="choose an empty or new folder") for name in existing])
     for name, text in files.items():
-        _write(str(root / name), text)
+        if isinstance(text, bytes):  # a GeoPackage of an example
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(text)
+        else:
+            _write(str(root / name), text)
     click.echo(f"wrote {', '.join(str(root / name) for name in files)}")
     click.echo(f"next: rulecheck check {root / ('county.yaml' if county else 'submission.yaml')}")
 

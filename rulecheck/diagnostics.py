@@ -31,6 +31,31 @@ def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
 Severity = Literal["error", "warning"]
 
 
+def working_path(manifest: str | None, path: str) -> str:
+    """A path written relative to the manifest's folder (as records and the loader name files), shown from the
+    working folder so that an editor or a terminal opens it: `e3/layers/parcels.geojson`; absolute when it lies
+    outside the working folder (`../e3/...` becomes `/home/.../e3/...`). A GDAL layer's `#layer` stays on."""
+    import os
+
+    text = str(path)
+    if not manifest or not text or text.startswith("<"):
+        return text
+    base, mark, rest = text.partition("#")
+    folder = os.path.dirname(str(manifest))
+    full = os.path.normpath(os.path.join(folder, base))  # an absolute `base` stays as it is
+    if os.path.isabs(full):
+        try:
+            relative = os.path.relpath(full)
+        except ValueError:  # another drive
+            relative = full
+        shown = full if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+    elif full == os.pardir or full.startswith(os.pardir + os.sep):
+        shown = os.path.abspath(full)
+    else:
+        shown = full
+    return shown.replace(os.sep, "/") + mark + rest
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem in an input file or a rule pack.

@@ -246,6 +246,8 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
         "rules": {
             "packs": rules.packs,
             "overrides": list(getattr(rules, "overrides", [])),
+            # the families packs declare (`family ZJ "浙江省补充规则"`), by code: {zh, en}; empty when none
+            "families": {code: {"zh": zh, "en": en or zh} for code, (zh, en) in getattr(rules, "families", {}).items()},
             "sha256": rules.sha256,
             "catalog": [r.catalog(as_of) for r in chosen],
             "params": sorted(params.used.values(), key=lambda p: (p["name"], str(p["key"]))),

@@ -257,3 +257,38 @@ def county_files(as_of: dt.date | None = None, units: int = 2) -> dict[str, str]
                             "format: rulecheck/v1\ncounty:\n  scheme: scheme.yaml\n"
                             "  units: \"U*/submission.yaml\"   # or a list: [U01/submission.yaml, U02/submission.yaml]\n")
     return files
+
+
+# `rulecheck init --example NAME DIR`: a shipped example, copied from the fixtures that ship with rulecheck
+EXAMPLE_ALIASES = {"defects": "eco-recreation-defects", "clean": "eco-recreation"}
+
+
+def example_names() -> list[str]:
+    from rulecheck.dsl.testing import PACKAGED_FIXTURES
+
+    return sorted(p.name for p in PACKAGED_FIXTURES.iterdir() if (p / "submission.yaml").is_file())
+
+
+def example_files(name: str) -> dict[str, str | bytes]:
+    """File name (relative to the new folder) -> text (bytes for a GeoPackage) of a shipped example; an unknown
+    name is an InputError naming the examples there are."""
+    import difflib
+
+    from rulecheck.diagnostics import Diagnostic, InputError
+    from rulecheck.dsl.testing import PACKAGED_FIXTURES
+
+    names = example_names()
+    folder = EXAMPLE_ALIASES.get(name, name)
+    if folder not in names:
+        close = difflib.get_close_matches(name, names + list(EXAMPLE_ALIASES), n=1)
+        raise InputError([Diagnostic("<command line>", f"no shipped example {name!r}", field="--example",
+                                     hint=(f"did you mean {close[0]}? " if close else "")
+                                     + f"the examples: {', '.join(list(EXAMPLE_ALIASES) + names)}")])
+    root = PACKAGED_FIXTURES / folder
+    files: dict[str, str | bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            relative = path.relative_to(root).as_posix()
+            files[relative] = path.read_text(encoding="utf-8") if path.suffix in (".yaml", ".geojson", ".md", ".json") \
+                else path.read_bytes()
+    return files

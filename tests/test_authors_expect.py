@@ -87,12 +87,13 @@ def test_each_form_fails_with_the_difference(tmp_path, expectation, difference):
     result = invoke("rules", "test", "p.rule", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     line = PACK.count("\n") + 4
-    assert f"    line {line}: {difference}" in result.stderr, result.stderr
+    assert f"    line {line}: {difference}" in result.stdout, result.stdout  # on stdout, with the FAIL line (issue 24)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 
 @pytest.mark.parametrize("text, message, column", [
-    ("  with unit_plan.rights[R1].term_yeers = 5 years", "Right has no field 'term_yeers'; did you mean 'term_years'?", 3),
+    # at the misspelt step itself (issue 24), not at `with`
+    ("  with unit_plan.rights[R1].term_yeers = 5 years", "Right has no field 'term_yeers'; did you mean 'term_years'?", 29),
     ("  expect 1.5 FIN-950", "'1.5' is not a count: a count of conflicts is a whole number", 10),
     ("  expect FIN-950 passes on F1", "unexpected 'on'", 25),
 ])
@@ -136,5 +137,6 @@ def test_a_with_value_that_cannot_go_into_its_field_is_a_validate_error(tmp_path
                                      encoding="utf-8")
     result = invoke("rules", "validate", "p.rule", cwd=tmp_path)
     assert result.returncode == 2
-    assert f"p.rule:{PACK.count(chr(10)) + 4}:3: error: {message}" in result.stderr, result.stderr
+    column = 3 + patch.index("= ") + 2  # at the value at fault (issue 24), not at `with`
+    assert f"p.rule:{PACK.count(chr(10)) + 4}:{column}: error: {message}" in result.stderr, result.stderr
     assert "errors.pydantic.dev" not in result.stderr

@@ -63,13 +63,16 @@ param overlap_max
   from 2020-01-01 source "某省文件（测试）"
     value 5 m2
 """, "province.rule")
-    result = invoke("rules", "validate", "province.rule", cwd=tmp_path)
+    # alone, the pack is the whole rule set (its parameter replaces the shipped one); added to the shipped rules
+    # (`--with-builtin`, `check --add-rules`), the same name without `override` is refused where it is written
+    assert invoke("rules", "validate", "province.rule", cwd=tmp_path).returncode == 0
+    result = invoke("rules", "validate", "province.rule", "--with-builtin", cwd=tmp_path)
     assert result.returncode == 2
     assert "province.rule:2:7: error: parameter overlap_max is already a built-in parameter (rulecheck:params/tolerances.rule:" in result.stderr
     assert "write 'override param overlap_max'" in result.stderr
     assert "Traceback" not in result.stderr
     pack.write_text(pack.read_text().replace("param overlap_max", "override param overlap_max"), encoding="utf-8")
-    assert invoke("rules", "validate", "province.rule", cwd=tmp_path).returncode == 0
+    assert invoke("rules", "validate", "province.rule", "--with-builtin", cwd=tmp_path).returncode == 0
 
 
 def test_override_replaces_and_is_reported(tmp_path):

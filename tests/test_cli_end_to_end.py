@@ -44,7 +44,7 @@ def test_defects_exit_1_and_read_in_both_languages():
     assert "未通过" in zh.stdout.splitlines()[-1]
     assert "FAILED" in en.stdout.splitlines()[-1]
     # the subject of a layout conflict is located at its feature's line in the layer file
-    assert "rights:R08 (layers/rights.geojson:" in en.stdout
+    assert "rights:R08 (fixtures/eco-recreation-defects/layers/rights.geojson:" in en.stdout  # from the working folder
 
 
 def test_unreadable_input_exits_2_with_a_located_message(tmp_path):

@@ -75,7 +75,7 @@ class Block:
         for raw in self.text.splitlines():
             line = raw.strip()
             if line and not line.startswith("#"):
-                return line.split()[0] not in ("rule", "param", "test")
+                return line.split()[0] not in ("rule", "param", "test", "predicate", "family", "field")
         return False
 
     def pack_text(self) -> str:
@@ -113,6 +113,8 @@ def _write(tmp_path: Path, block: Block) -> Path:
 def _diagnostics(block: Block, path: Path):
     if block.is_override:
         return validate([PARAMS], params=[path])
+    if block.header("with") == "builtin":  # added to the shipped packs, as `--add-rules` / `--with-builtin` load it
+        return validate(None, add=[path])
     found = validate([path, PARAMS])
     if block.is_expression:  # the wrapper binds every variable an example might use; the example uses some
         found = [d for d in found if not (d.severity == "warning" and d.message.endswith("is bound but never used"))]

@@ -70,15 +70,15 @@ def test_rules_test_reports_each_case(pack, tmp_path):
         "wrongly expects nothing":
             f"line {_line_of(pack, 'far_max = 2.0') + 1}: expected no IND-901; got 1: P2: FAR of P2 is 2",
         "a patch naming a missing record":
-            f"line {_line_of(pack, 'parcels[P7]')}: detailed_plan.parcels[P7].far_max: no record 'P7'",
+            f"line {_line_of(pack, 'parcels[P7]')}: no record 'P7' in detailed_plan.parcels (its ids: P1, P2)",
     }
     for name, difference in failing.items():
         line = _line_of(pack, f'"{name}"')
         head = f"FAIL IND-901 {name}  (ind.rule:{line})"
-        assert head in proc.stderr, proc.stderr
-        after = proc.stderr.split(head, 1)[1].splitlines()[1]
+        assert head in proc.stdout, proc.stdout  # a FAIL with its details on stdout (issue 24)
+        after = proc.stdout.split(head, 1)[1].splitlines()[1]
         assert after.strip().startswith(difference), (after, difference)
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr == ""
 
 
 def test_all_passing_cases_exit_0(tmp_path):

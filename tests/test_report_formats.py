@@ -45,14 +45,14 @@ def test_text_groups_by_family_then_document():
     assert headings == ["LAY Land-use layout", "IND Control indicators", "FIN Fiscal balance",
                         "2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable, 0 indeterminate) - FAILED"]
     ind = lines.index("IND Control indicators")
-    assert lines[ind + 1] == "  submission.yaml"
+    assert lines[ind + 1] == "  fixtures/eco-recreation/submission.yaml"  # from the working folder, as named
     assert lines[ind + 2] == "    2. error IND-002 Contract item C01/R07 allows FAR 1.6, above 1.2 of parcel P-0412"
-    assert lines[ind + 3] == ("       subjects: contracts:C01/R07 (submission.yaml:88), "
-                              "parcels:P-0412 (layers/parcels.geojson:1207)")
+    assert lines[ind + 3] == ("       subjects: contracts:C01/R07 (fixtures/eco-recreation/submission.yaml:88), "
+                              "parcels:P-0412 (fixtures/eco-recreation/layers/parcels.geojson:1207)")
     assert lines[ind + 4] == "       expected: far_max <= 1.2; actual: far_max = 1.6"
     assert lines[ind + 5] == "       basis: 《城乡规划法》第三十八条：规划条件应作为国有土地使用权出让合同的组成部分"
     assert lines[ind + 6:ind + 9] == ["       explanation:", "         item.far_max = 1.6", "         parcel.far_max = 1.2"]
-    assert "  layers/parcels.geojson" in lines[ind + 9:]
+    assert "  fixtures/eco-recreation/layers/parcels.geojson" in lines[ind + 9:]
     waived = next(line for line in lines if "FIN-002" in line)
     assert waived == "    4. [waived] warning FIN-002 Package PK1 runs a deficit of 350 wan yuan"
     assert ("       waived: 财政专项补助已批复 (approved by 张三, basis 清财〔2026〕12号, expires 2026-12-31; "
@@ -187,7 +187,7 @@ def test_junit_one_suite_per_family_one_case_per_rule():
                                                    "IND-005 Industrial green ratio at most 20 %"]
     failure = ind_cases[0].find("failure")
     assert failure.get("type") == "error"
-    assert "contracts:C01/R07 (submission.yaml:88)" in failure.text
+    assert "contracts:C01/R07 (fixtures/eco-recreation/submission.yaml:88)" in failure.text
     assert ind_cases[1].find("failure").get("type") == "warning"
     # FIN-002's only conflict is waived: the case passes
     assert suites[3].find("testcase").find("failure") is None
@@ -245,7 +245,8 @@ def test_markdown_summary_then_tables_by_family():
     assert [line for line in lines if line.startswith("## ")] == ["## LAY 用地布局", "## IND 控制指标", "## FIN 资金平衡"]
     row = next(line for line in lines if line.startswith("| 2 |"))
     assert row.count(" | ") == 7  # eight cells
-    assert "contracts:C01/R07 (submission.yaml:88)<br>parcels:P-0412 (layers/parcels.geojson:1207)" in row
+    assert ("contracts:C01/R07 (fixtures/eco-recreation/submission.yaml:88)<br>"
+            "parcels:P-0412 (fixtures/eco-recreation/layers/parcels.geojson:1207)") in row
     assert "~~警告~~ 已豁免" in text
 
 

@@ -108,7 +108,8 @@ def test_a_misspelt_field_of_a_planning_database_under_the_preset_is_an_error(tm
 
 def test_a_mapping_naming_a_field_the_layer_lacks_is_located_at_the_manifest_line_with_the_nearest_field(tmp_path):
     manifest = _planning_db(tmp_path, {}, fields="{preset: planning-db, far_max: RJLL}")
-    result = invoke("check", manifest, "--lang", "en")
+    # run in the manifest's folder: files are named from the working folder (issue 24)
+    result = invoke("check", manifest, "--lang", "en", cwd=manifest.parent)
     assert result.returncode == 2, result.stdout
     line = _line_of(manifest, "far_max: RJLL")
     assert re.search(rf"^submission\.yaml:{line}: error: detailed_plan\.parcels\.fields\.far_max: no attribute 'RJLL' "
@@ -187,7 +188,7 @@ def test_the_shipped_fixtures_load_without_a_warning(name):
 def test_a_declared_crs_that_does_not_fit_the_coordinates_is_a_located_error_naming_the_likely_one(tmp_path, declared, said):
     manifest = _copy(tmp_path)
     _replace(manifest, "crs: EPSG:4526", f"crs: {declared}")
-    result = invoke("check", manifest, "--format", "json", "--lang", "en")
+    result = invoke("check", manifest, "--format", "json", "--lang", "en", cwd=manifest.parent)
     assert result.returncode == 2, result.stdout[:300]
     line = _line_of(manifest, f"crs: {declared}")
     assert re.search(rf"^submission\.yaml:{line}: error: submission\.crs: the declared CRS does not fit the data: ",
@@ -214,7 +215,7 @@ def test_a_layer_whose_own_crs_does_not_fit_it_is_an_error_at_the_layer(tmp_path
     manifest = _copy(tmp_path)
     layer = manifest.parent / "layers" / "parcels.geojson"
     _replace(layer, "urn:ogc:def:crs:EPSG::4526", "urn:ogc:def:crs:EPSG::3857")
-    result = invoke("check", manifest, "--lang", "en")
+    result = invoke("check", manifest, "--lang", "en", cwd=manifest.parent)
     assert result.returncode == 2
     assert re.search(r"^layers/parcels\.geojson:1: error: crs: layer layers/parcels\.geojson: its own CRS EPSG:3857 does "
                      r"not fit it", result.stderr, re.M), result.stderr

@@ -375,11 +375,13 @@ def test_pre_commit_hooks_name_commands_that_exist():
     submission, rules = hooks
     assert re.search(submission["files"], "units/u03/layers/parcels.geojson")
     assert re.search(rules["files"], "rules/ind.rule") and not re.search(rules["files"], "rules/README.md")
-    # pre-commit runs entry + args (+ file names when pass_filenames): run them as it would
+    # pre-commit runs entry + args + the changed files (pass_filenames; `try-repo` gives no args): run them as it
+    # would; the manifest checked is the one the changed files belong to (issue 24)
     entry = submission["entry"].split()
-    assert entry[0] == "rulecheck" and submission["pass_filenames"] is False
+    assert entry[0] == "rulecheck" and submission["pass_filenames"] is True and "args" not in submission
     assert run(*entry[1:], "fixtures/eco-recreation/submission.yaml").returncode == 0
     assert invoke(*entry[1:], DEFECTS).returncode == 1
+    assert invoke(*entry[1:], "fixtures/eco-recreation-defects/layers/parcels.geojson").returncode == 1
     assert rules["pass_filenames"] is False and rules["args"] == ["rules/"]
     assert invoke(*rules["entry"].split()[1:], *rules["args"]).returncode == 0
     # the changed files alone would not do: a pack's tests name rules of other packs (IND-001's names REF-004)

@@ -266,6 +266,7 @@ class Param:
 class PathStep:
     kind: str  # field | id
     name: str
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)  # where the step is written (`.name`, `[id]`)
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ class Patch:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str  # conflict | none | indeterminate | pass | not_applicable | count
+    kind: str  # conflict | exact | none | indeterminate | pass | not_applicable | count
     rule: str
     subjects: tuple[str, ...]
     span: Span = field(compare=False, repr=False)
@@ -333,3 +334,27 @@ class Pack:
     tests: tuple[RuleTest, ...]
     broken: tuple[str, ...] = ()  # ids of rules that could not be read (their tests are not reported again)
     fields: tuple[FieldDecl, ...] = ()
+    predicates: tuple["PredicateDecl", ...] = ()
+    families: tuple["FamilyDecl", ...] = ()
+
+
+@dataclass(frozen=True)
+class PredicateDecl:
+    """`predicate NAME(A, B) = COND`: a condition used by name in rules, expanded where it is used (so it is
+    checked, and planned, as if written there)."""
+
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+    span: Span = field(compare=False, repr=False)
+    name_span: Span = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class FamilyDecl:
+    """`family ZJ "浙江省补充规则" ["Zhejiang supplement"]`: a rule family a pack adds to the contract's."""
+
+    code: str
+    title_zh: str
+    title_en: str | None
+    span: Span = field(compare=False, repr=False)

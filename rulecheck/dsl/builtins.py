@@ -300,8 +300,20 @@ def is_valid(g) -> bool:
     return bool(shapely.is_valid(g))
 
 
+# GEOS's reasons (`Self-intersection[x y]`), in Chinese for a zh report; the place in brackets is kept
+_REASONS_ZH = {"Valid Geometry": "几何有效", "Self-intersection": "自相交", "Ring Self-intersection": "环自相交",
+               "Too few points in geometry component": "几何部件的点数过少", "Hole lies outside shell": "内环位于外环之外",
+               "Nested holes": "内环嵌套", "Interior is disconnected": "内部不连通", "Nested shells": "外环嵌套",
+               "Duplicate Rings": "环重复", "Invalid Coordinate": "坐标无效", "Ring is not closed": "环未闭合"}
+
+
 def validity_reason(g) -> str:
-    return str(shapely.is_valid_reason(g))
+    from rulecheck.dsl.values import Bilingual
+
+    reason = str(shapely.is_valid_reason(g))
+    head, bracket, rest = reason.partition("[")
+    zh = _REASONS_ZH.get(head.strip())
+    return Bilingual(reason, zh + bracket + rest if zh else reason)
 
 
 def is_empty(g) -> bool:

@@ -25,7 +25,8 @@ from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was
 from rulecheck.dsl.schema import (
     ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, PARENT_FIELDS, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
-from rulecheck.dsl.units import BASE_UNIT, DIMENSION_NAMES, UNITS, Quantity, Tolerance, dimension, to_base
+from rulecheck.dsl.units import (BASE_UNIT, DIMENSION_NAMES, PRODUCTS, QUOTIENTS, UNITS, Quantity, Tolerance, dimension,
+                                  to_base)
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
 from rulecheck.model import documents as d
 from rulecheck.model.landuse import in_force
@@ -679,13 +680,14 @@ class ExprCompiler:
                 raise CheckError(node.span, f"cannot {'add' if op == '+' else 'subtract'} {rt} {'to' if op == '+' else 'from'} {lt}")
             out_t = num(ld if ld is not None else rd)
         elif op == "*":
-            if ld not in ("", None) and rd not in ("", None):
+            if ld not in ("", None) and rd not in ("", None) and (ld, rd) not in PRODUCTS:
                 raise CheckError(node.span, f"cannot multiply {lt} by {rt}")
-            out_t = num(ld if ld not in ("", None) else rd) if None not in (ld, rd) else num(None)
+            out_t = num(PRODUCTS.get((ld, rd)) or (ld if ld not in ("", None) else rd)) if None not in (ld, rd) \
+                else num(None)
         else:
-            if rd not in ("", None) and ld != rd:
+            if rd not in ("", None) and ld != rd and (ld, rd) not in QUOTIENTS:
                 raise CheckError(node.span, f"cannot divide {lt} by {rt}")
-            out_t = num("" if ld == rd else ld) if None not in (ld, rd) else num(None)
+            out_t = num(QUOTIENTS.get((ld, rd)) or ("" if ld == rd else ld)) if None not in (ld, rd) else num(None)
 
         def fn(env):
             a, b = lf(env), rf(env)
@@ -1252,7 +1254,10 @@ def _arith(op: str, a, b):
         return Quantity(a.value + b.value if op == "+" else a.value - b.value, a.dim, a.unit or b.unit)
     if op == "*":
         if a.dim and b.dim:
-            raise EvalError(f"cannot multiply {a} by {b}")
+            product = PRODUCTS.get((a.dim, b.dim))
+            if product is None:
+                raise EvalError(f"cannot multiply {a} by {b}")
+            return Quantity(a.value * b.value, product, BASE_UNIT.get(product))
         dim = a.dim or b.dim
         unit = (a.unit if a.dim else b.unit) if dim else None
         return Quantity(a.value * b.value, dim, unit)
@@ -1261,7 +1266,10 @@ def _arith(op: str, a, b):
     if a.dim == b.dim:
         return Quantity(a.value / b.value, "", None)
     if b.dim:
-        raise EvalError(f"cannot divide {a} by {b}")
+        quotient = QUOTIENTS.get((a.dim, b.dim))
+        if quotient is None:
+            raise EvalError(f"cannot divide {a} by {b}")
+        return Quantity(a.value / b.value, quotient, BASE_UNIT.get(quotient))
     return Quantity(a.value / b.value, a.dim, a.unit)
 
 

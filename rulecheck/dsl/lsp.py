@@ -79,11 +79,67 @@ class RuleAnalysis:
             self.diagnostics = [d for d in diagnostics if not d.path.startswith("rulecheck:")
                                 and Path(d.path).name == copy.name]
         self.params = rule_set.params
-        self.extra_fields = {}
+        self.extra_fields = getattr(rule_set, "declared_fields", None) or {}
         for rule in rule_set.rules:
-            self.extra_fields = getattr(rule.names, "extra_fields", {}) or {}
+            self.extra_fields = self.extra_fields or getattr(rule.names, "extra_fields", {}) or {}
             break
         self.builtin_dir = default_rule_paths()[0]
+        self.real_path = str(real)
+
+    def _where(self, path: str, line: int) -> str:
+        """A declaration's place as the user knows it: this document's own path, not the checker's copy of it."""
+        if Path(path).name == Path(self.copy).name and not path.startswith("rulecheck:"):
+            path = self.real_path
+        return f"{path}:{line}"
+
+    # ---- what a name is, at a place in the document ----
+
+    def bound(self, line: int) -> dict:
+        """The names the rule around `line` binds before it (`for each X in PATH`, `let X = …`), with the type of
+        each element of a collection path where it can be told (None where not)."""
+        lines = self.text.splitlines()
+        start = 0
+        for i in range(min(line, len(lines) - 1), -1, -1):
+            if re.match(r"(override\s+)?rule\b", lines[i]):
+                start = i
+                break
+        scope: dict = {}
+        for row in lines[start:line + 1]:
+            for m in re.finditer(r"\bfor each ([A-Za-z_]\w*) in ([A-Za-z_][\w.]*)", row):
+                scope[m.group(1)] = self.type_of(m.group(2), scope, element=True)
+            for m in re.finditer(r"\blet ([A-Za-z_]\w*)\s*=", row):
+                scope.setdefault(m.group(1), None)
+        return scope
+
+    def type_of(self, path: str, scope: dict, element: bool = False):
+        """The type of a dotted path (`package.supply`, `detailed_plan.parcels`) from a root or a bound name."""
+        head, *rest = path.split(".")
+        t = ROOTS.get(head) if head in ROOTS else scope.get(head)
+        for name in rest:
+            while t is not None and t.kind == "list":
+                t = t.arg
+            if t is None or t.kind != "record":
+                return None
+            declared = self.extra_fields.get(t.arg, {})
+            t = fields_of(t.arg).get(name) or (declared[name][0] if name in declared else None)
+        while element and t is not None and t.kind == "list":
+            t = t.arg
+        return t
+
+    def _groups(self) -> dict:
+        from rulecheck.model.landuse import load_classification
+
+        return dict(load_classification().groups)
+
+    @staticmethod
+    def _enum_values() -> dict[str, str]:
+        from rulecheck.dsl.schema import ENUMS
+
+        out: dict[str, str] = {}
+        for cls in ENUMS:  # a value of several enumerations (transfer) names them all
+            for member in cls:
+                out[str(member.value)] = f"{out[str(member.value)]}, {cls.__name__}" if str(member.value) in out else cls.__name__
+        return out
 
     def hover(self, line: int, character: int) -> str | None:
         word, after_dot = _word_at(self.text, line, character)
@@ -92,6 +148,10 @@ class RuleAnalysis:
         if after_dot:
             docs = field_docs(self.extra_fields).get(word)
             return "\n".join(docs) if docs else None
+        scope = self.bound(line)
+        if word in scope:
+            t = scope[word]
+            return f"{word}: {t}" if t is not None else f"{word}: bound by the rule (let)"
         if word in self.params:
             p = self.params[word]
             lines = [f"parameter {word}: {p.type}" + (" (a table)" if p.is_table else ""), f"{p.title_zh} / {p.title_en}"]
@@ -101,7 +161,7 @@ class RuleAnalysis:
                 value = (", ".join(f"{k}: {format_value(v, 'en', full=True)}" for k, v in e.table.items())
                          if p.is_table else format_value(e.value, "en", full=True))
                 lines.append(f"from {e.valid_from.isoformat()}: {value} — {e.source}")
-            lines.append(f"declared in {p.path}:{p.line}")
+            lines.append(f"declared in {self._where(p.path, p.line)}")
             return "\n".join(lines)
         if word in BUILTINS:
             b = BUILTINS[word]
@@ -110,6 +170,14 @@ class RuleAnalysis:
             return _SPECIAL_DOCS[word]
         if word in ROOTS:
             return f"collection {word}: {ROOTS[word]}"
+        groups = self._groups()
+        if word in groups:
+            g = groups[word]
+            return "\n".join([f"land-use group {word}: {g.zh} / {g.en}", f"codes: {', '.join(g.codes)}",
+                              f"source: {g.source}"] + ([f"defined in {g.defined_in}"] if g.defined_in else []))
+        enums = self._enum_values()
+        if word in enums:
+            return f"{word}: a value of {enums[word]}"
         return None
 
     def completions(self, line: int, character: int) -> list[tuple[str, str, str]]:
@@ -118,12 +186,25 @@ class RuleAnalysis:
         before = row[:character]
         prefix = re.search(r"[A-Za-z_][A-Za-z0-9_]*$", before)
         start = before[: prefix.start()] if prefix else before
+        scope = self.bound(line)
         if start.endswith("."):
+            owner = re.search(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\.$", start)
+            t = self.type_of(owner.group(1), scope) if owner else None
+            while t is not None and t.kind == "list":
+                t = t.arg
+            if t is not None and t.kind == "record":  # the fields of what precedes the dot, and its declared ones
+                fields = [(name, "field", f"{t.arg.__name__}.{name}: {ft}") for name, ft in sorted(fields_of(t.arg).items())]
+                fields += [(name, "field", f"{t.arg.__name__}.{name}: {d[0]} — declared field \"{d[2].title_zh}\"")
+                           for name, d in sorted(self.extra_fields.get(t.arg, {}).items())]
+                return fields
             return [(name, "field", docs[0]) for name, docs in sorted(field_docs(self.extra_fields).items())]
-        out = [(name, "collection", str(t)) for name, t in ROOTS.items()]
+        out = [(name, "variable", str(t) if t is not None else "bound by the rule") for name, t in scope.items()]
+        out += [(name, "collection", str(t)) for name, t in ROOTS.items()]
         out += [(name, "parameter", f"{p.type} — {p.title_en}") for name, p in sorted(self.params.items())]
         out += [(name, "function", BUILTINS[name].doc) for name in sorted(BUILTINS)]
         out += [(name, "function", _SPECIAL_DOCS.get(name, "")) for name in sorted(SPECIAL)]
+        out += [(name, "group", f"{g.zh} / {g.en}") for name, g in sorted(self._groups().items())]
+        out += [(value, "enum", f"a value of {cls}") for value, cls in sorted(self._enum_values().items())]
         return out
 
     def definition(self, line: int, character: int) -> tuple[Path, int] | None:
@@ -326,7 +407,9 @@ def serve() -> None:  # pragma: no cover - exercised through a subprocess in tes
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.PlainText, value=text))
 
     kinds = {"field": types.CompletionItemKind.Field, "parameter": types.CompletionItemKind.Constant,
-             "function": types.CompletionItemKind.Function, "collection": types.CompletionItemKind.Module}
+             "function": types.CompletionItemKind.Function, "collection": types.CompletionItemKind.Module,
+             "variable": types.CompletionItemKind.Variable, "group": types.CompletionItemKind.Enum,
+             "enum": types.CompletionItemKind.EnumMember}
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."]))
     def completion(ls, params: types.CompletionParams):

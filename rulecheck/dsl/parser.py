@@ -44,7 +44,7 @@ TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
-DECL_START = re.compile(r"^(override|rule|param|test|field)\b", re.MULTILINE)
+DECL_START = re.compile(r"^(override|rule|param|test|field|predicate|family)\b", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -285,6 +285,16 @@ class _ToAst(Transformer):
         fields["steps"] = tuple(fields["steps"])
         return ast.Rule(id=str(rule_id), span=self._s(rule_id), clauses=tuple(clauses), **fields)
 
+    def predicate_decl(self, meta, children):
+        name, *rest = children
+        body = rest[-1]
+        params = tuple(str(p) for p in rest[:-1] if p is not None)
+        return ast.PredicateDecl(str(name), params, body, self._s(meta), _span(self.path, name, self.delta))
+
+    def family_decl(self, meta, children):
+        code, zh, en = children
+        return ast.FamilyDecl(str(code), _unquote(zh), _unquote(en) if en is not None else None, self._s(meta))
+
     def field_decl(self, meta, children):
         names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
         *path, name, type_name = names
@@ -370,11 +380,11 @@ class _ToAst(Transformer):
         return (str(root), tuple(steps))
 
     def step_field(self, meta, children):
-        return ast.PathStep("field", str(children[0]))
+        return ast.PathStep("field", str(children[0]), _span(self.path, children[0], self.delta))  # at the name
 
     def step_id(self, meta, children):
         token = children[0]
-        return ast.PathStep("id", _unquote(token) if token.type == "STRING" else str(token))
+        return ast.PathStep("id", _unquote(token) if token.type == "STRING" else str(token), self._s(meta))
 
     def subject_id(self, meta, children):
         token = children[0]
@@ -385,6 +395,12 @@ class _ToAst(Transformer):
         subjects = tuple(r for r in rest if isinstance(r, str))
         details = tuple(r for r in rest if isinstance(r, tuple))
         return ast.Expectation("conflict", str(rule_id), subjects, self._s(meta), details=details)
+
+    def expect_exact(self, meta, children):
+        rule_id, *rest = children
+        subjects = tuple(r for r in rest if isinstance(r, str))
+        details = tuple(r for r in rest if isinstance(r, tuple))
+        return ast.Expectation("exact", str(rule_id), subjects, self._s(meta), details=details)
 
     def expect_conflict_any(self, meta, children):
         rule_id, *details = children
@@ -407,6 +423,13 @@ class _ToAst(Transformer):
 
     def detail_expected(self, meta, children):
         return ("expected", _unquote(children[0]))
+
+    def detail_severity(self, meta, children):
+        word = children[-1]
+        severity = _unquote(word) if word.type == "STRING" else str(word)
+        if severity not in ("error", "warning", "info"):
+            raise _TokenError(word, f"'{severity}' is not a severity: error, warning or info")
+        return ("severity", severity)
 
     def detail_message(self, meta, children):
         return ("message", _unquote(children[0]))
@@ -680,6 +703,8 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     tests: list[ast.RuleTest] = []
     broken: list[str] = []  # ids of rules that did not parse
     fields: list[ast.FieldDecl] = []
+    predicates: list[ast.PredicateDecl] = []
+    families: list[ast.FamilyDecl] = []
     starts = [m.start() for m in DECL_START.finditer(text)]
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
@@ -753,7 +778,12 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 tests.append(decl)
             elif isinstance(decl, ast.FieldDecl):
                 fields.append(decl)
-    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields)), diagnostics
+            elif isinstance(decl, ast.PredicateDecl):
+                predicates.append(decl)
+            elif isinstance(decl, ast.FamilyDecl):
+                families.append(decl)
+    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields),
+                    tuple(predicates), tuple(families)), diagnostics
 
 
 def _clip(text: str, size: int = 40) -> str:

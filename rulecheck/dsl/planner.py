@@ -1269,3 +1269,32 @@ def plan_lines(plans: list[dict]) -> list[str]:
             mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
             lines.append(f"  {mark} per pair: {text}")
     return lines
+
+
+def all_pairs_advice(plan: dict) -> tuple[str, str] | None:
+    """For a loop `rules validate --plan` marks "!" (every record of a whole collection for every binding): what
+    is wrong and the rewrite that removes it (docs/language.md, "When --plan marks a loop"); None otherwise."""
+    if not (plan.get("nested") and plan.get("source_fixed")) or plan.get("spatial") or plan.get("hash"):
+        return None
+    var, source = plan["var"], plan["source"]
+    pairs = plan.get("per_pair") or []
+    what = f"'for each {var} in {source}' visits every record for every binding of the outer loops (all pairs)"
+    if pairs:
+        what += "; tested per pair: " + "; ".join(pairs)
+    text = " ".join(pairs)
+    spatial = any(f"{name}(" in text for name in ("intersects", "overlaps", "within", "covers", "overlap_area",
+                                                  "touches", "disjoint"))
+    if " or " in text and spatial:
+        hint = ("an 'or' of a spatial test and another condition uses no index: write two rules, or two "
+                "'for each' loops, one joined by the spatial test and one by the id (== / in), each answered by its index")
+    elif spatial and (" not " in f" {text}" or "disjoint(" in text):
+        hint = ("a negated spatial test uses no index: test the pairs that do meet ('where intersects(...)') and "
+                "require what must hold of them, or 'not exists x in C where intersects(...)' on the outer record")
+    elif any(op in text for op in (" == ", " != ", " < ", " <= ", " > ", " >= ")):
+        hint = ("a comparison of numbers (or with != < >) is tested pair by pair: join by an id or a code "
+                f"('{var}.id == outer.ref', '{var}.id in outer.list', 'under') or by place ('intersects({var}, outer)'), "
+                "and test the numbers of the pairs it keeps")
+    else:
+        hint = (f"join through an index: 'intersects({var}, outer)' for places, '{var}.id == outer.ref' or "
+                f"'{var}.id in outer.list' for references (docs/language.md, Joins)")
+    return what, hint

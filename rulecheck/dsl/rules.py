@@ -7,6 +7,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import re
 import weakref
 from dataclasses import dataclass, field
 from functools import partial
@@ -599,6 +600,10 @@ class RuleSet:
     warnings: list[Diagnostic]
     # what one's own packs replaced on purpose: {kind: param|rule, name, by, replaces, how: override|params file}
     overrides: list[dict] = field(default_factory=list)
+    # the fields packs declare beyond the contract: {record class: {name: (T, unit, declaration, where)}}
+    declared_fields: dict = field(default_factory=dict)
+    # the families packs declare: {code: (title zh, title en or None)}
+    families: dict = field(default_factory=dict)
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}
@@ -672,6 +677,9 @@ class RuleSet:
 CONTRACT_FAMILIES = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY")
 
 
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})  # the key is upper-cased: l is L
+
+
 def suggest_rules(word: str, rule_ids: list[str]) -> str:
     """A hint for an unknown rule id or family: the nearest ids and families, else where to look them up."""
     key = str(word).strip().upper()
@@ -681,6 +689,11 @@ def suggest_rules(word: str, rule_ids: list[str]) -> str:
         family = key.split("-", 1)[0]
         same = sorted((i for i in rule_ids if i.startswith(family + "-")), key=_sort_key)
         close = difflib.get_close_matches(key, same or sorted(rule_ids, key=_sort_key), n=3, cutoff=0.6)
+        # a letter typed for a digit (IND-01O, IND-0l0): the id it stands for comes first
+        number = key.split("-", 1)[1]
+        read = f"{family}-{number.translate(_DIGIT_LOOKALIKES)}"
+        if read != key and read in rule_ids:
+            close = [read] + [c for c in close if c != read][:2]
         if same:
             listing = f"family {family} has {len(same)} rules, {same[0]} to {same[-1]}; " + listing
     else:
@@ -765,6 +778,72 @@ def _compile_param(param: ast.Param, path: str, text: str, names: Names, diags: 
 FIELD_TYPES = ("number", "text", "code", "date", "bool")
 
 
+def _expand_predicates(packs, diags: list[Diagnostic]):
+    """The packs with every use of a `predicate` replaced by its condition (rulecheck.dsl.predicates); a wrong
+    declaration or use is an error where it is written, and that rule is left out."""
+    import dataclasses
+
+    from rulecheck.dsl.builtins import BUILTINS
+    from rulecheck.dsl.predicates import PredicateError, check_declaration, expand, uses
+
+    declared: dict[str, ast.PredicateDecl] = {}
+    for pack, _, _ in packs:
+        for decl in getattr(pack, "predicates", ()):
+            problem = check_declaration(decl, set(BUILTINS))
+            if problem is None and decl.name in declared:
+                problem = PredicateError(f"predicate {decl.name} is declared twice (also at line "
+                                         f"{declared[decl.name].span.line} of {declared[decl.name].span.path})", decl.span)
+            if problem is not None:
+                diags.append(_diag(pack.path, pack.text, problem.span, problem.message, problem.hint))
+                continue
+            declared[decl.name] = decl
+    if not declared:
+        return packs
+    out = []
+    for pack, file, kind in packs:
+        rules = []
+        # a predicate is used in the pack that declares it (its text is that pack's, for messages and plans)
+        own = {name: decl for name, decl in declared.items() if decl.span.path == pack.path}
+        for rule in pack.rules:
+            if not uses(rule, set(declared)):
+                rules.append(rule)
+                continue
+            try:
+                elsewhere = next((n for n in _calls(rule) if n.func in declared and n.func not in own), None)
+                if elsewhere is not None:
+                    raise PredicateError(f"predicate {elsewhere.func} is declared in {declared[elsewhere.func].span.path}, "
+                                         "not in this pack", elsewhere.span, "a predicate is used in the pack that declares it")
+                rules.append(expand(rule, own))
+            except PredicateError as err:
+                diags.append(_diag(pack.path, pack.text, err.span, err.message, err.hint))
+        out.append((dataclasses.replace(pack, rules=tuple(rules)), file, kind))
+    return out
+
+
+def _calls(node):
+    from rulecheck.dsl.predicates import _walk
+
+    return [n for n in _walk(node) if isinstance(n, ast.Call)]
+
+
+def _declared_families(packs, diags: list[Diagnostic]) -> dict[str, tuple[str, str | None]]:
+    """`family ZJ "浙江省补充规则"`: the families packs add, {code: (title zh, title en)}; a contract family or one
+    declared twice is an error at its line."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for pack, _, _ in packs:
+        for decl in getattr(pack, "families", ()):
+            if not re.fullmatch(r"[A-Z]{2,5}", decl.code):
+                diags.append(_diag(pack.path, pack.text, decl.span, f"family {decl.code}: a family is 2 to 5 capital letters"))
+            elif decl.code in FAMILY_ORDER:
+                diags.append(_diag(pack.path, pack.text, decl.span, f"family {decl.code} is a family of the contract",
+                                   "a pack's own family has a code of its own"))
+            elif decl.code in out:
+                diags.append(_diag(pack.path, pack.text, decl.span, f"family {decl.code} is declared twice"))
+            else:
+                out[decl.code] = (decl.title_zh, decl.title_en)
+    return out
+
+
 def _declared_fields(packs, diags: list[Diagnostic]) -> dict[type, dict[str, tuple]]:
     """The fields packs add to the contract's records: {record class: {name: (T, unit, declaration, path)}}.
 
@@ -842,9 +921,10 @@ def _compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: lis
     for required in ("title", "severity", "basis", "message"):
         if required not in seen:
             diags.append(_diag(path, text, rule.span, f"rule {rule.id} has no '{required}' clause"))
-    if rule.family not in FAMILY_ORDER:
+    if rule.family not in FAMILY_ORDER and rule.family not in getattr(names, "families", {}):
         diags.append(_diag(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
-                           f"families are {', '.join(FAMILY_ORDER)}", severity="warning"))
+                           f"families are {', '.join(FAMILY_ORDER)}; declare one of your own with "
+                           f"'family {rule.family} \"名称\"'", severity="warning"))
     dated_groups = [g.name for g in getattr(getattr(names, "classification", None), "groups", {}).values() if g.editions]
     if rule.basis_param is not None and rule.basis_param not in names.params and rule.basis_param not in dated_groups:
         span = dict(rule.clauses).get("basis", rule.span)
@@ -1025,6 +1105,31 @@ def validated(paths: list[str | Path] | None = None, params: list[str | Path] | 
     return _load(paths, params, None, add, stand_in)
 
 
+def all_pairs_warnings(rule_set) -> list[Diagnostic]:
+    """A warning for every loop of one's own rules that `--plan` marks "!" (all pairs), at its `for each`, with the
+    rewrite that removes it (the shipped packs have none: tests/test_complexity.py)."""
+    from rulecheck.dsl.planner import all_pairs_advice
+
+    out = []
+    for rule in rule_set.rules:
+        if rule.path.startswith("rulecheck:"):
+            continue
+        for plan in rule.plans or []:
+            advice = all_pairs_advice(plan)
+            if advice is None:
+                continue
+            text, start = rule.text, rule.rule.span.start
+            at = text.find(f"for each {plan['var']} in", start)
+            at = at if at >= 0 else start
+            line = text.count("\n", 0, at) + 1
+            column = at - (text.rfind("\n", 0, at) + 1) + 1
+            excerpt = text.split("\n")[line - 1]
+            out.append(Diagnostic(rule.path, f"rule {rule.id}: {advice[0]}", line=line, column=column,
+                                  severity="warning", excerpt=excerpt, hint=advice[1]))
+    return out
+
+
+
 def _load(paths, params, classification, add=None, stand_in: Path | None = None) -> tuple[RuleSet, list[Diagnostic]]:
     """`stand_in`: a file that one of `paths` stands in for (the editor's unsaved copy of it): not loaded again
     from the built-in packs underneath.
@@ -1043,6 +1148,9 @@ def _load_packs(paths, params, classification, add=None, stand_in: Path | None =
 
     classification = classification or load_classification()
     own, diags = _rule_files(list(paths or []) + list(add or []))
+    # the packs that replace the built-in rules (`--rules`, `rules validate/test DIR`) are the whole rule set:
+    # a parameter they declare again replaces the built-in one (a fork of `rules/` loads as it is)
+    replacing = {f.resolve() for f, _ in _rule_files(list(paths or []))[0]}
     # underneath one's own packs: the built-in parameters (always), and the built-in rules unless `paths`
     # replaces them; a built-in file also named among one's own is loaded once, under the name given
     builtin_dir = default_rule_paths()[0]
@@ -1066,9 +1174,12 @@ def _load_packs(paths, params, classification, add=None, stand_in: Path | None =
         diags += pd
         packs.append((pack, file, layer[(file, display)]))
         digest.update(display.encode() + b"\0" + pack.text.encode() + b"\0")
+    packs = _expand_predicates(packs, diags)
+    families = _declared_families(packs, diags)
     names = Names({}, set(classification.groups))
     names.classification = classification  # type: ignore[attr-defined]
     names.extra_fields = _declared_fields(packs, diags)  # type: ignore[attr-defined]
+    names.families = families  # type: ignore[attr-defined]
     # parameters first (rules refer to them): the built-in ones, then one's own (adding; `override param`
     # replaces a built-in one), then the --params files (replacing by name)
     declared: dict[str, tuple[ast.Param, str, str]] = {}
@@ -1103,6 +1214,9 @@ def _load_packs(paths, params, classification, add=None, stand_in: Path | None =
                                    + (f" (it is declared in {where[param.name]}, not built in)" if known else ""),
                                    None if known else _suggest(param.name, list(declared))))
                 continue
+            elif from_base and not param.override and Path(file).resolve() in replacing:
+                overrides.append({"kind": "param", "name": param.name, "by": here, "replaces": where[param.name],
+                                  "how": "rules"})
             elif from_base and not param.override:
                 diags.append(_diag(pack.path, pack.text, param.span,
                                    f"parameter {param.name} is already a built-in parameter ({where[param.name]})",
@@ -1161,13 +1275,13 @@ def _load_packs(paths, params, classification, add=None, stand_in: Path | None =
             if rule_id not in all_rule_ids and rule_id not in unreadable:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
-        from rulecheck.dsl.testing import check_patch_path  # a misspelt patch field is found here, not at `rules test`
+        from rulecheck.dsl.testing import patch_problem  # a misspelt patch field is found here, not at `rules test`
 
         for patch in test.patches:
-            problem = check_patch_path(patch)
+            problem = patch_problem(patch, names.extra_fields)
             if problem:
-                diags.append(_diag(path, pack_text, patch.span, problem))
+                diags.append(_diag(path, pack_text, problem[1], problem[0]))
     ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
-                       [d for d in diags if d.severity == "warning"], overrides)
+                       [d for d in diags if d.severity == "warning"], overrides, names.extra_fields, families)
     return rule_set, diags

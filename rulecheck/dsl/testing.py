@@ -99,20 +99,29 @@ def _unwrap(annotation):
     return annotation
 
 
-def check_patch_path(patch: ast.Patch) -> str | None:
-    """Why a `with` patch path names no field of the contract (a message), or None when it does.
+def check_patch_path(patch: ast.Patch, declared: dict | None = None) -> str | None:
+    """Why a `with` patch names no field of the contract (a message), or None when it does (`patch_problem`)."""
+    problem = patch_problem(patch, declared)
+    return problem[0] if problem else None
 
-    Walks the documents' models: a field step must name a model field (or a finance item under costs or
-    revenues), an id step must follow a list of records. Nothing else (no `__class__`, no method) is reachable.
-    """
+
+def patch_problem(patch: ast.Patch, declared: dict | None = None) -> tuple[str, ast.Span] | None:
+    """Why a `with` patch cannot apply, and where (the step or the value at fault), or None when it can.
+
+    Walks the documents' models: a field step must name a model field, a field a pack declares for that record
+    (`declared`: {record class: {name: (T, unit, declaration, where)}}) or a finance item under costs or
+    revenues; an id step must follow a list of records. Nothing else (no `__class__`, no method) is reachable.
+    The value is then checked as the loader would check it (units, enumerations, land-use codes, the type a
+    declared field was given)."""
     import typing
 
     from pydantic import BaseModel
 
     current = _root_type(patch.root)
     if current is None:
-        return f"a patch starts at submission, unit_plan, detailed_plan or contracts, not {patch.root}"
-    for step in patch.path:
+        return f"a patch starts at submission, unit_plan, detailed_plan or contracts, not {patch.root}", patch.span
+    for i, step in enumerate(patch.path):
+        at = step.span if step.span.line else patch.span
         current = _unwrap(current)
         origin = typing.get_origin(current)
         if step.kind == "field":
@@ -120,19 +129,79 @@ def check_patch_path(patch: ast.Patch) -> str | None:
                 current = typing.get_args(current)[1]
                 continue
             if not (isinstance(current, type) and issubclass(current, BaseModel)):
-                return f"'.{step.name}' follows something that has no fields"
+                return f"'.{step.name}' follows something that has no fields", at
+            own = (declared or {}).get(current, {})
+            if step.name not in current.model_fields and step.name in own:
+                if i != len(patch.path) - 1:
+                    return f"'.{step.name}' is a declared field: nothing follows it", at
+                t, unit, _, where = own[step.name]
+                problem = _declared_value_problem(patch, t, unit, where)
+                return (problem, _value_span(patch)) if problem else None
             if step.name not in current.model_fields:
                 import difflib
 
-                close = difflib.get_close_matches(step.name, list(current.model_fields), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f"; its fields: {', '.join(current.model_fields)}"
-                return f"{current.__name__} has no field '{step.name}'{hint}"
+                names = list(current.model_fields) + sorted(own)
+                close = difflib.get_close_matches(step.name, names, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; its fields: {', '.join(names)}"
+                return f"{current.__name__} has no field '{step.name}'{hint}", at
             current = current.model_fields[step.name].annotation
         else:
             if origin is not list:
-                return f"[{step.name}] needs a list of records before it"
+                return f"[{step.name}] needs a list of records before it", at
             current = typing.get_args(current)[0]
-    return _check_patch_value(patch)
+    problem = _check_patch_value(patch)
+    return (problem, _value_span(patch)) if problem else None
+
+
+def _value_span(patch: ast.Patch) -> ast.Span:
+    span = getattr(patch.value, "span", None)
+    return span if span is not None and span.line else patch.span
+
+
+def _declared_value_problem(patch: ast.Patch, t, unit: str | None, where: str) -> str | None:
+    """Why a `with` value does not fit the type its pack declared for the field (`field …: number wan_yuan`)."""
+    if patch.kind != "set":
+        return None
+    try:
+        _declared_value(_literal(patch.value), t, unit)
+    except PatchError as err:
+        return f"{patch.text()}: {err} (declared in {where})"
+    return None
+
+
+def _declared_value(value, t, unit: str | None):
+    """A literal as a declared field holds it among the record's attributes beyond the contract (as a layer's
+    column would: a number in the declared unit)."""
+    import datetime as dt
+
+    kind = t.kind
+    if kind == "num":
+        if isinstance(value, Quantity):
+            if unit is None:
+                if value.dim:
+                    raise PatchError(f"the field is a plain number, not {value}")
+                return value.shown() if value.unit else value.value
+            if UNITS[unit][0] != value.dim:
+                raise PatchError(f"the field is in {unit}, not {value}")
+            return value.shown(unit)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if unit is not None and unit != "%":
+                raise PatchError(f"the field is in {unit}: write the unit, e.g. {value:g} {unit}")
+            return value
+        raise PatchError(f"the field is a number{' in ' + unit if unit else ''}, not {value!r}")
+    if kind in ("str", "code"):
+        if not isinstance(value, str):
+            raise PatchError(f"the field is a {'code' if kind == 'code' else 'text'}: write it in quotes, not {value!r}")
+        return value
+    if kind == "date":
+        if not isinstance(value, dt.date):
+            raise PatchError(f"the field is a date (2026-03-01), not {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise PatchError(f"the field is true or false, not {value!r}")
+        return value
+    return value
 
 
 def _check_patch_value(patch: ast.Patch) -> str | None:
@@ -158,10 +227,25 @@ def _check_patch_value(patch: ast.Patch) -> str | None:
     if not (isinstance(owner, type) and issubclass(owner, BaseModel)) or name == "quantity":
         return None  # a duty's quantity is in the unit the record gives: known only when it runs
     try:
-        _convert(_blank(owner), name, _literal(patch.value))
+        value = _literal(patch.value)
+        _convert(_blank(owner), name, value)
+        _check_code(name, value)
     except PatchError as err:
         return f"{patch.text()}: {err}"
     return None
+
+
+def _check_code(name: str, value) -> None:
+    """A land-use code (a record's land_use, a duty's resource written as digits) of the classification, as the
+    loader checks it: `with … land_use = "1010"` is refused, with the nearest code."""
+    if not isinstance(value, str) or not (name == "land_use" or (name == "resource" and value.isdigit())):
+        return
+    from rulecheck.model.landuse import load_classification
+
+    classification = load_classification()
+    if not classification.is_known(value):
+        close = classification.suggest(value)
+        raise PatchError(f"unknown land-use code {value!r}" + (f"; did you mean '{close}'?" if close else ""))
 
 
 def _match(record, key: str) -> bool:
@@ -234,7 +318,13 @@ def _blank(cls: type):
     return cls.model_construct()
 
 
-def apply_patch(submission, patch: ast.Patch) -> None:
+class MissingRecord(PatchError):
+    """A `with` names a record the given submission does not have: said once, with the ids it does have."""
+
+
+def apply_patch(submission, patch: ast.Patch, declared: dict | None = None) -> None:
+    """Apply one `with`/`without` to the loaded submission; `declared`: the fields the packs declare, by record
+    class (set among the record's attributes beyond the contract, where a GIS layer's column would be)."""
     if patch.root not in ("submission", "unit_plan", "detailed_plan", "contracts"):
         raise PatchError(f"a patch starts at submission, unit_plan, detailed_plan or contracts, not {patch.root}")
     node = submission.submission if patch.root == "submission" else getattr(submission, patch.root)
@@ -251,10 +341,23 @@ def apply_patch(submission, patch: ast.Patch) -> None:
                 return
             node = node.get(step.name)
         elif step.kind == "field":
+            own = (declared or {}).get(type(node), {})
+            if last and step.name in own and step.name not in type(node).model_fields:
+                private = node.__pydantic_private__
+                extra = dict(private.get("_extra") or {})  # a copy: the cached fixture's records share theirs
+                if patch.kind == "set":
+                    t, unit, _, _ = own[step.name]
+                    extra[step.name] = _declared_value(_literal(patch.value), t, unit)
+                else:
+                    extra.pop(step.name, None)
+                private["_extra"] = extra
+                return
             if step.name not in getattr(type(node), "model_fields", {}):  # only the contract's fields, never an attribute
                 raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
             if last and patch.kind == "set":
-                setattr(node, step.name, _convert(node, step.name, _literal(patch.value)))
+                value = _literal(patch.value)
+                _check_code(step.name, value)
+                setattr(node, step.name, _convert(node, step.name, value))
                 return
             if last and patch.kind == "remove":  # the field becomes absent (its default)
                 if step.name not in type(node).model_fields:
@@ -270,7 +373,14 @@ def apply_patch(submission, patch: ast.Patch) -> None:
                 raise PatchError(f"[{step.name}] needs a list of records before it")
             found = [r for r in node if _match(r, step.name)]
             if not found:
-                raise PatchError(f"no record '{step.name}' in {patch.text()}")
+                import difflib
+
+                ids = sorted({str(record_id(r)) for r in node if record_id(r) is not None})
+                where = patch.root + "".join(f".{s.name}" if s.kind == "field" else f"[{s.name}]" for s in steps[:i])
+                close = difflib.get_close_matches(step.name, ids, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                shown = ", ".join(ids[:12]) + (f" … ({len(ids)} in all)" if len(ids) > 12 else "")
+                raise MissingRecord(f"no record '{step.name}' in {where}{hint} (its ids: {shown or 'none'})")
             if last and patch.kind == "remove":
                 node.remove(found[0])
                 return
@@ -325,7 +435,9 @@ def _run_inline(test, display, rule_file, rule_set, result) -> TestResult:
         manifest = Path(scratch) / rule_file.name
         manifest.write_text(test.given, encoding="utf-8")
         try:
-            submission = load_submission(manifest, scheme_root=scratch)  # a scheme above the scratch folder is not read
+            fields = {cls: set(names) for cls, names in (rule_set.declared_fields or {}).items()}
+            # a scheme above the scratch folder is not read
+            submission = load_submission(manifest, scheme_root=scratch, declared_fields=fields)
         except InputError as err:
             result.failures.append("the inline submission does not load:")
             result.failures.extend(d.render().replace(str(manifest), display) for d in err.diagnostics[:5])
@@ -338,7 +450,9 @@ def _patch_and_check(test, submission, rule_set, result) -> TestResult:
 
     for patch in test.patches:
         try:
-            apply_patch(submission, patch)
+            apply_patch(submission, patch, rule_set.declared_fields)
+        except MissingRecord as err:  # the record's id, where it was looked for, and the ids there are: once
+            result.failures.append(f"line {patch.span.line}: {err}")
         except PatchError as err:
             result.failures.append(f"line {patch.span.line}: {patch.text()}: {err}")
     if result.failures:
@@ -375,6 +489,10 @@ def _shown(conflicts: list[dict], limit: int = 3) -> str:
 
 def _details_met(conflict: dict, details) -> bool:
     for what, piece in details:
+        if what == "severity":  # the whole word
+            if conflict.get("severity") != piece:
+                return False
+            continue
         if what == "message":
             texts = list((conflict.get("messages") or {}).values()) + [conflict.get("message", "")]
         else:
@@ -386,7 +504,14 @@ def _details_met(conflict: dict, details) -> bool:
 
 def _details_text(details) -> str:
     words = {"actual": "with actual", "expected": "with expected", "message": "message contains"}
-    return "".join(f' {words[what]} "{piece}"' for what, piece in details)
+    return "".join(f" severity {piece}" if what == "severity" else f' {words[what]} "{piece}"' for what, piece in details)
+
+
+def _got(conflicts: list[dict], details, limit: int = 3) -> str:
+    """The conflicts an expectation was compared with (their severity too when it asked for one)."""
+    severity = any(what == "severity" for what, _ in details)
+    return "; ".join(f"{', '.join(s['id'] for s in c['subjects'])}{' (' + str(c.get('severity')) + ')' if severity else ''}: actual \"{c.get('actual') or ''}\", "
+                     f"expected \"{c.get('expected') or ''}\", message \"{c.get('message', '')}\"" for c in conflicts[:limit])
 
 
 def _unmet(expectation: ast.Expectation, conflicts, indeterminate, status) -> str | None:
@@ -406,9 +531,20 @@ def _unmet(expectation: ast.Expectation, conflicts, indeterminate, status) -> st
             return f"{want}; got no conflict ({rule} {outcome})"
         if not on:
             return f"{want}; got " + "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine)
-        got = "; ".join(f"{', '.join(s['id'] for s in c['subjects'])}: actual \"{c.get('actual') or ''}\", "
-                        f"expected \"{c.get('expected') or ''}\", message \"{c.get('message', '')}\"" for c in on[:3])
-        return f"{want}; got {got}"
+        return f"{want}; got {_got(on, expectation.details)}"
+    if expectation.kind == "exact":
+        wanted_ids = set(expectation.subjects)
+        named = {s["id"] for c in mine for s in c["subjects"]}
+        want = f"expected {rule} only on {', '.join(expectation.subjects)}{_details_text(expectation.details)}"
+        if not mine:
+            return f"{want}; got no conflict ({rule} {outcome})"
+        if named != wanted_ids:
+            extra, lacking = sorted(named - wanted_ids), sorted(wanted_ids - named)
+            said = ([f"also on {', '.join(extra)}"] if extra else []) + ([f"none on {', '.join(lacking)}"] if lacking else [])
+            return f"{want}; got {'; '.join(said)} ({len(mine)} conflict(s): " + \
+                "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine) + ")"
+        unmet = [c for c in mine if not _details_met(c, expectation.details)]
+        return f"{want}; got {_got(unmet, expectation.details)}" if unmet else None
     if expectation.kind == "none":
         if mine:
             return f"expected no {rule}; got {len(mine)}: {_shown(mine)}"

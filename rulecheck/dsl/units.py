@@ -23,20 +23,44 @@ UNITS: dict[str, tuple[str, Fraction]] = {
     "wan_yuan": ("money", Fraction(1)),
     "万元": ("money", Fraction(1)),
     "count": ("count", Fraction(1)),
+    "person": ("count", Fraction(1)),
+    "人": ("count", Fraction(1)),
+    # compound units (a price per area, an area per person): base units wan_yuan per m², m² per person
+    "wan_yuan/m2": ("money/area", Fraction(1)),
+    "wan_yuan/ha": ("money/area", Fraction(1, 10_000)),
+    "wan_yuan/mu": ("money/area", Fraction(3, 2_000)),
+    "万元/公顷": ("money/area", Fraction(1, 10_000)),
+    "万元/亩": ("money/area", Fraction(3, 2_000)),
+    "yuan/m2": ("money/area", Fraction(1, 10_000)),
+    "元/平方米": ("money/area", Fraction(1, 10_000)),
+    "m2/person": ("area/count", Fraction(1)),
+    "m²/人": ("area/count", Fraction(1)),
 }
+
+# the dimension of a product or quotient of two dimensions, where the language has one (else not allowed)
+PRODUCTS = {("money/area", "area"): "money", ("area", "money/area"): "money",
+            ("area/count", "count"): "area", ("count", "area/count"): "area"}
+QUOTIENTS = {("money", "area"): "money/area", ("area", "count"): "area/count",
+             ("money", "money/area"): "area", ("area", "area/count"): "count"}
 
 # how each unit is written in a report, by language
 DISPLAY = {
     "m2": ("m²", "m²"), "m²": ("m²", "m²"), "ha": ("公顷", "ha"), "mu": ("亩", "mu"), "亩": ("亩", "mu"),
     "km2": ("km²", "km²"), "km²": ("km²", "km²"), "m": ("米", "m"), "km": ("千米", "km"), "%": ("%", "%"),
     "years": ("年", "years"), "year": ("年", "years"), "年": ("年", "years"), "wan_yuan": ("万元", "wan yuan"),
-    "万元": ("万元", "wan yuan"), "count": ("个", ""),
+    "万元": ("万元", "wan yuan"), "count": ("个", ""), "person": ("人", "persons"), "人": ("人", "persons"),
+    "wan_yuan/m2": ("万元/平方米", "wan yuan/m²"), "wan_yuan/ha": ("万元/公顷", "wan yuan/ha"),
+    "wan_yuan/mu": ("万元/亩", "wan yuan/mu"), "万元/公顷": ("万元/公顷", "wan yuan/ha"), "万元/亩": ("万元/亩", "wan yuan/mu"),
+    "yuan/m2": ("元/平方米", "yuan/m²"), "元/平方米": ("元/平方米", "yuan/m²"),
+    "m2/person": ("平方米/人", "m²/person"), "m²/人": ("平方米/人", "m²/person"),
 }
 
 DIMENSION_NAMES = {"": "a plain number", "area": "an area", "length": "a length", "time": "a duration",
-                   "money": "an amount of money", "count": "a count"}
+                   "money": "an amount of money", "count": "a count", "money/area": "a price per area",
+                   "area/count": "an area per person"}
 
-BASE_UNIT = {"area": "m2", "length": "m", "time": "years", "money": "wan_yuan", "count": "count", "": None}
+BASE_UNIT = {"area": "m2", "length": "m", "time": "years", "money": "wan_yuan", "count": "count", "": None,
+             "money/area": "wan_yuan/ha", "area/count": "m2/person"}
 
 
 def dimension(unit: str | None) -> str:

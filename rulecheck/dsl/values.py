@@ -82,6 +82,17 @@ ENUM_ZH = {
 }
 
 
+class Bilingual(str):
+    """A text a builtin makes (GEOS's reason a geometry is invalid), in English, that also knows its Chinese."""
+
+    __slots__ = ("zh",)
+
+    def __new__(cls, en: str, zh: str):
+        text = super().__new__(cls, en)
+        text.zh = zh
+        return text
+
+
 def format_value(value, lang: str = "en", full: bool = False) -> str:
     """A value as a reviewer reads it in a message or an explanation."""
     # how a value prints depends on its class only (which of the checks below it passes first): the printer
@@ -98,7 +109,7 @@ def _printer_for(cls: type):
     """The printer of a class's values: the first of format_value's cases the class falls under, in order."""
     if issubclass(cls, Missing) or cls is type(None):
         return _print_missing
-    for base, printer in ((Quantity, _print_format), (Tolerance, _print_format), (bool, _print_bool),
+    for base, printer in ((Bilingual, _print_bilingual), (Quantity, _print_format), (Tolerance, _print_format), (bool, _print_bool),
                           (Enum, _print_enum), (dt.date, _print_date), (float, _print_float),
                           (shapely.Geometry, _print_geometry), ((list, tuple), _print_sequence), (dict, _print_dict),
                           (BaseModel, _print_record)):
@@ -137,10 +148,19 @@ def _print_float(value, lang: str, full: bool) -> str:
     return Quantity(value).format(lang)
 
 
+_GEOMETRY_ZH = {"Point": "点", "MultiPoint": "多点", "LineString": "线", "MultiLineString": "多线", "LinearRing": "环",
+                "Polygon": "面", "MultiPolygon": "多面", "GeometryCollection": "几何集合"}
+
+
+def _print_bilingual(value, lang: str, full: bool) -> str:
+    return value.zh if lang == "zh" else str.__str__(value)
+
+
 def _print_geometry(value, lang: str, full: bool) -> str:
     if value.is_empty:
         return "（空几何）" if lang == "zh" else "(empty geometry)"
-    return f"{value.geom_type}({Quantity(value.area, 'area', 'm2').format(lang)})"
+    kind = _GEOMETRY_ZH.get(value.geom_type, value.geom_type) if lang == "zh" else value.geom_type
+    return f"{kind}({Quantity(value.area, 'area', 'm2').format(lang)})"
 
 
 def _print_sequence(value, lang: str, full: bool) -> str:
@@ -155,7 +175,10 @@ def _print_dict(value, lang: str, full: bool) -> str:
 
 
 def _print_record(value, lang: str, full: bool) -> str:
-    return record_id(value)
+    shown = record_id(value)
+    if lang == "zh" and shown == type(value).__name__:  # a record without an id (a package's finance): it is there
+        return "（已载明）"
+    return shown
 
 
 def _print_text(value, lang: str, full: bool) -> str:

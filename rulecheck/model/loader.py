@@ -85,7 +85,8 @@ INVENTORY_SOURCES: dict[str, tuple[type[Record], str]] = {
 
 
 def load_submission(path: str | Path, *, classification: Any = None, allow_outside: bool = False,
-                    scheme_root: str | Path | None = None) -> Submission:
+                    scheme_root: str | Path | None = None,
+                    declared_fields: dict[type, set[str]] | None = None) -> Submission:
     """Read a manifest and everything it references into a Submission (geometries in one projected CRS, metres).
 
     Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
@@ -100,10 +101,14 @@ def load_submission(path: str | Path, *, classification: Any = None, allow_outsi
     every file is held to the limits of rulecheck.limits (docs/security.md). A county scheme named by
     `unit_plan.county_scheme: {path: ...}` is loaded too (rulecheck.model.scheme; it may also lie under
     `scheme_root`, by default the folder above the manifest's).
+
+    `declared_fields` ({record class: names}, for a rule test's inline manifest): fields rule packs declare, which
+    a record written in the YAML may then carry (kept aside as a GIS layer's extra attributes are).
     """
     # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
     with no_gc():
         loader = _Loader(Path(path), classification, allow_outside=allow_outside)
+        loader.declared_fields = declared_fields or {}
         try:
             submission = loader.load()
         finally:
@@ -320,6 +325,7 @@ class _Loader:
         self.attributes: list[tuple[type, str, Diagnostic, bool]] = []  # GIS attributes kept aside (name, place, warned)
         self.reprojections: list[dict[str, Any]] = []  # {layer (None: every geometry), from, to}
         self.layers: list[_Layer] = []
+        self.declared_fields: dict[type, set[str]] = {}  # fields rule packs declare (a rule test's inline manifest)
         self.text = ""
         self.field_map = None  # the FieldMap of the feature source being read, if it is written as a mapping
         self.field_map_data: Any = None  # the manifest, where the mapping is written (its typos are said there)
@@ -822,6 +828,10 @@ class _Loader:
             if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
                 extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
             records = self.prepare_gis_records(records, model, where, label)
+        elif self.declared_fields.get(model):  # a rule test's inline manifest may set the fields its packs declare
+            names = self.declared_fields[model]
+            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
+            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
         with no_gc():
             try:
                 models = _adapter(list[model]).validate_python(records)

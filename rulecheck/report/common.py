@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,6 +66,9 @@ STRINGS: dict[str, dict[str, Any]] = {
     "settings_line": {"zh": "设置文件：{path}（采用：{applied}）", "en": "Settings file: {path} (applied: {applied})"},
     "settings_none": {"zh": "无", "en": "none"},
     "list_sep": {"zh": "，", "en": ", "},
+    # --fail-on-new: what the verdict was decided on, said beside it (the counts before it are all conflicts)
+    "gated_on_new": {"zh": "（仅按新增冲突判定：新增 {new} 个，既有 {persisting} 个不计入）",
+                     "en": " (--fail-on-new: decided on the {new} new conflict(s); {persisting} persisting not counted)"},
     "subjects": {"zh": "对象", "en": "subjects"},
     "expected": {"zh": "应为", "en": "expected"},
     "actual": {"zh": "实际", "en": "actual"},
@@ -174,8 +178,9 @@ def family_of(rule_id: str) -> str:
     return rule_id.split("-", 1)[0] if rule_id else ""
 
 
-def family_name(family: str, lang: str) -> str:
-    names = FAMILY_NAMES.get(family)
+def family_name(family: str, lang: str, record: dict | None = None) -> str:
+    """The family's name: the contract's, or the one a pack declared (`family ZJ "浙江省补充规则"`, in the record)."""
+    names = FAMILY_NAMES.get(family) or ((record or {}).get("rules") or {}).get("families", {}).get(family)
     return names[norm_lang(lang)] if names else family
 
 
@@ -221,6 +226,32 @@ def catalog_basis(entry: dict) -> str:
         parts = [str(basis["citation"])] if basis.get("citation") else []
         return "：".join(parts + ([text] if basis.get("text") else []))
     return str(basis or "")
+
+
+def from_working_folder(record: dict) -> dict:
+    """The record with its subjects' source paths shown from the working folder (`working_path`), for the formats a
+    person reads (text, Markdown, JUnit, HTML); the JSON report keeps them relative to the manifest (the contract)."""
+    from ..diagnostics import working_path
+
+    manifest = (record.get("submission") or {}).get("manifest")
+    if not manifest or manifest == os.path.basename(manifest):
+        return record  # a manifest in the working folder: the paths are already from there
+
+    def moved(subject: dict) -> dict:
+        source = subject.get("source") or {}
+        if not source.get("path"):
+            return subject
+        return {**subject, "source": {**source, "path": working_path(manifest, source["path"])}}
+
+    def rebased(items):
+        return [{**item, "subjects": [moved(s) for s in item.get("subjects") or []]} if item.get("subjects") else item
+                for item in items or []]
+
+    out = {**record, "conflicts": rebased(record.get("conflicts")), "indeterminate": rebased(record.get("indeterminate"))}
+    if record.get("diagnostics"):  # the load's warnings
+        out["diagnostics"] = [{**d, "path": working_path(manifest, d["path"])} if d.get("path") else d
+                              for d in record["diagnostics"]]
+    return out
 
 
 def subject_label(subject: dict) -> str:
@@ -317,7 +348,9 @@ def summary_line(record: dict, lang: str) -> str:
         detail = t("rule_counts", lang, n=n, passed=counts["rules_passed"], failed=counts["rules_failed"],
                    not_applicable=counts["rules_not_applicable"], indeterminate=counts["rules_indeterminate"])
         line += f"（{detail}）" if norm_lang(lang) == "zh" else f" ({detail})"
-    return line + " - " + t(verdict, lang)
+    gate = t("gated_on_new", lang, new=summary.get("new", 0), persisting=summary.get("persisting", 0)) \
+        if summary.get("fail_on_new") else ""
+    return line + " - " + t(verdict, lang) + gate
 
 
 def status_marker(conflict: dict, lang: str) -> str:

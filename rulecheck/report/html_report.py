@@ -11,6 +11,7 @@ from markupsafe import Markup
 from shapely.geometry import shape
 
 from .common import (
+    from_working_folder,
     baseline_line,
     LAND_USE_CLASSES,
     cap,
@@ -83,7 +84,7 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
 """.replace("MAPWIDTH", str(MAP_WIDTH_PX))
 # CJK fonts as Linux (Noto/Source Han, WenQuanYi), Windows (YaHei, SimHei) and macOS (PingFang, Hiragino) name them
 FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei", '
-         '"WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", sans-serif')
+         '"WenQuanYi Zen Hei", "微软雅黑", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", sans-serif')
 CSS = CSS.replace("FONTS", FONTS)
 
 
@@ -107,6 +108,7 @@ _CAPITALISED = {"subjects", "expected", "actual", "basis", "explanation"}
 
 def render(record: dict, *, lang: str) -> str:
     lang = norm_lang(lang)
+    record = from_working_folder(record)  # locations from where rulecheck ran
     submission = record.get("submission") or {}
     summary = record.get("summary") or {}
     rules_info = record.get("rules") or {}
@@ -116,7 +118,7 @@ def render(record: dict, *, lang: str) -> str:
     layers = MapLayers(record)
     svg = map_svg(record, lang, layers)
     catalog = {entry.get("id"): entry for entry in rules_info.get("catalog") or []}
-    families = [{"id": family, "name": family_name(family, lang),
+    families = [{"id": family, "name": family_name(family, lang, record),
                  "conflicts": [_conflict_view(number, conflict, catalog.get(conflict.get("rule")), lang,
                                               inset_svg(layers, number, conflict, lang) if svg else "")
                                for number, conflict in numbered]}
@@ -248,8 +250,51 @@ class MapLayers:
         return [items[i] for i in sorted(set(hits.tolist()))]
 
 
-def _base_layers(out: list[str], parcels, rights, unit, xy) -> None:
-    """Parcels filled by land-use class, rights dashed, the unit boundary: what every map of the report shows."""
+class _LabelLayout:
+    """Text labels that never overlap: a label goes where it is asked, or is left out when that box is taken
+    (boxes kept in a grid of cells, so a county's labels look at their neighbours only)."""
+
+    def __init__(self, cell: float):
+        self.cell = max(cell, 1e-6)
+        self.grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+
+    def take(self, box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        cells = [(i, j) for i in range(int(x0 // self.cell), int(x1 // self.cell) + 1)
+                 for j in range(int(y0 // self.cell), int(y1 // self.cell) + 1)]
+        for key in cells:
+            for a0, b0, a1, b1 in self.grid.get(key, ()):
+                if x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1:
+                    return False
+        for key in cells:
+            self.grid.setdefault(key, []).append(box)
+        return True
+
+
+def _labels(out: list[str], kind: str, records, xy, size: float, layout: _LabelLayout, shift: float, colour: str) -> None:
+    """Each record's id at a point inside it (`shift` font sizes below, so a right's id sits under its parcel's),
+    with a white halo; a label that would overlap one already drawn is left out (its record keeps its tooltip)."""
+    e = escape
+    out.append(f'<g class="{kind}-labels" font-size="{size:.2f}" fill="{colour}" text-anchor="middle" '
+               f'stroke="#fff" stroke-width="3" paint-order="stroke" stroke-linejoin="round">')
+    for record, geometry in records:
+        label = str(record.get("id", ""))
+        if not label or geometry is None or geometry.is_empty:
+            continue
+        point = _label_point(geometry)
+        x, y = (float(v) for v in xy(point.x, point.y).split())
+        y += shift * size
+        half = len(label) * size * 0.32
+        box = (x - half, y - size * 0.5, x + half, y + size * 0.5)
+        if layout.take(box):
+            out.append(f'<text data-id="{e(label)}" x="{x:.2f}" y="{y:.2f}" dominant-baseline="central" '
+                       f'vector-effect="non-scaling-stroke">{e(label)}</text>')
+    out.append("</g>")
+
+
+def _base_layers(out: list[str], parcels, rights, unit, xy, label_size: float | None = None) -> None:
+    """Parcels filled by land-use class, rights dashed, the unit boundary, and (given `label_size`) the parcels'
+    and rights' ids where they do not overlap: what every map of the report shows."""
     e = escape
     out.append('<g class="parcels">')
     for parcel, geometry in parcels:
@@ -268,6 +313,10 @@ def _base_layers(out: list[str], parcels, rights, unit, xy) -> None:
     if unit is not None:
         out.append(f'<path class="unit" d="{_path(unit, xy)}" fill="none" stroke="#000" stroke-width="2.5" '
                    f'vector-effect="non-scaling-stroke"/>')
+    if label_size:
+        layout = _LabelLayout(label_size * 4)
+        _labels(out, "parcel", parcels, xy, label_size, layout, -0.55, "#333")
+        _labels(out, "right", rights, xy, label_size, layout, 0.6, "#1f4e79")
 
 
 # a county map: each unit filled by its verdict
@@ -311,7 +360,7 @@ def map_svg(record: dict, lang: str, layers: MapLayers | None = None) -> str:
            f'width="{MAP_WIDTH_PX}" height="{MAP_WIDTH_PX * height / width:.0f}" role="img" '
            f'aria-label="{e(t("map", lang))}">',
            f'<rect x="0" y="0" width="{width:.2f}" height="{height:.2f}" fill="#ffffff"/>']
-    _base_layers(out, parcels, rights, unit, xy)
+    _base_layers(out, parcels, rights, unit, xy, font * 0.55)
     if layers.units:
         out.append('<g class="units">')
         for item, geometry in layers.units:
@@ -370,10 +419,10 @@ def _conflict_shape(out: list[str], geometry, xy, font: float, waived: bool, tit
                        f'fill-opacity="{opacity}" stroke="{CONFLICT_COLOUR}" stroke-width="2.5" '
                        f'vector-effect="non-scaling-stroke"{dash}><title>{e(title)}</title></circle>')
         return
-    fill = CONFLICT_COLOUR if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection") else "none"
+    # outlined, not filled: the land use beneath stays readable (a white halo keeps the outline visible on any colour)
     out.append(f'<path d="{_path(geometry, xy)}" fill="none" stroke="#fff" stroke-width="5" '
                f'vector-effect="non-scaling-stroke"/>')
-    out.append(f'<path d="{_path(geometry, xy)}" fill="{fill}" fill-opacity="{opacity}" fill-rule="evenodd" '
+    out.append(f'<path class="conflict-outline" d="{_path(geometry, xy)}" fill="none" '
                f'stroke="{CONFLICT_COLOUR}" stroke-width="2.5" vector-effect="non-scaling-stroke"{dash}>'
                f"<title>{e(title)}</title></path>")
 
@@ -403,7 +452,7 @@ def inset_svg(layers: MapLayers, number: int, conflict: dict, lang: str) -> str:
     out = [f'<svg class="inset" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size:.2f} {size:.2f}" '
            f'width="{INSET_PX}" height="{INSET_PX}" role="img" aria-label="{number}. {e(str(conflict.get("rule", "")))}">',
            f'<rect x="0" y="0" width="{size:.2f}" height="{size:.2f}" fill="#ffffff"/>']
-    _base_layers(out, layers.near("parcels", [box]), layers.near("rights", [box]), layers.unit, xy)
+    _base_layers(out, layers.near("parcels", [box]), layers.near("rights", [box]), layers.unit, xy, font * 0.5)
     out.append('<g class="conflicts">')
     _conflict_shape(out, geometry, xy, font, is_waived(conflict), f"{number}. {conflict.get('rule', '')}")
     out.append("</g>")
@@ -479,14 +528,17 @@ def _scale_bar(width: float, height: float, pad: float, font: float, lang: str) 
     x0, y0 = pad, height - pad * 0.4 - font * 1.6
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
     half = length / 2
+    panel = (x0 - font * 0.5, y0 - font * 0.3, x0 + length + font * 1.5, y0 + font * 1.6)
     svg = (f'<g class="scale-bar" data-length-m="{length:g}">'
+           f'<rect class="panel" x="{panel[0]:.2f}" y="{panel[1]:.2f}" width="{panel[2] - panel[0]:.2f}" '
+           f'height="{panel[3] - panel[1]:.2f}" fill="#fff" fill-opacity="0.85"/>'
            f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{half:.2f}" height="{font * 0.35:.2f}" fill="#000"/>'
            f'<rect x="{x0 + half:.2f}" y="{y0:.2f}" width="{half:.2f}" height="{font * 0.35:.2f}" fill="#fff" '
            f'stroke="#000" stroke-width="1" vector-effect="non-scaling-stroke"/>'
            f'<text x="{x0:.2f}" y="{y0 + font * 1.4:.2f}" font-size="{font * 0.8:.2f}" font-family="sans-serif">0</text>'
            f'<text x="{x0 + length:.2f}" y="{y0 + font * 1.4:.2f}" font-size="{font * 0.8:.2f}" text-anchor="middle" '
            f'font-family="sans-serif">{label}</text></g>')
-    return (x0 - font * 0.5, y0 - font * 0.3, x0 + length + font * 1.5, y0 + font * 1.6), svg
+    return panel, svg
 
 
 NORTH = {"zh": "北", "en": "N"}
@@ -533,5 +585,6 @@ def _legend(record: dict, lang: str) -> str:
                      f"{e(code)} {e(name)}")
     items.append(f'<span class="swatch" style="background:#fff;border:2px solid #000"></span>{e(t("unit_boundary", lang))}')
     items.append(f'<span class="swatch" style="background:#fff;border:2px dashed #1f4e79"></span>{e(t("rights_layer", lang))}')
-    items.append(f'<span class="swatch" style="background:{CONFLICT_COLOUR};opacity:.6"></span>{e(t("conflict_layer", lang))}')
+    items.append(f'<span class="swatch" style="background:#fff;border:2px solid {CONFLICT_COLOUR}"></span>'
+                 f'{e(t("conflict_layer", lang))}')
     return '<p class="legend">' + " ".join(items) + "</p>"

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from .escape import for_xml
 from .common import (
+    from_working_folder,
     catalog_title,
     family_key,
     family_name,
@@ -25,6 +26,7 @@ from .common import (
 
 def render(record: dict, *, lang: str) -> str:
     """Deterministic: `timestamp` is the submission's as_of date at T00:00:00, `hostname` is "localhost", times 0."""
+    record = from_working_folder(record)  # locations from where rulecheck ran
     record = for_xml(record)  # a control character in an id must not make the document ill-formed
     submission = record.get("submission") or {}
     rules_info = record.get("rules") or {}
@@ -51,7 +53,7 @@ def render(record: dict, *, lang: str) -> str:
     for suite_id, family in enumerate(sorted(families, key=family_key)):
         suite = ET.SubElement(root, "testsuite")
         properties = ET.SubElement(suite, "properties")
-        for name, value in (("family", family_name(family, lang)),
+        for name, value in (("family", family_name(family, lang, record)),
                             ("submission", submission.get("id", "")),
                             ("as_of", as_of),
                             ("rules_sha256", rules_info.get("sha256", "")),
@@ -87,7 +89,7 @@ def render(record: dict, *, lang: str) -> str:
                 if status == "indeterminate":
                     message = f"indeterminate: {_missing(record, rule_id)}".rstrip(": ")
                 ET.SubElement(case, "skipped", message=message)
-        suite.set("name", f"{family} {family_name(family, lang)}")
+        suite.set("name", f"{family} {family_name(family, lang, record)}")
         suite.set("package", f"rulecheck.{family}")
         suite.set("id", str(suite_id))
         suite.set("timestamp", timestamp)

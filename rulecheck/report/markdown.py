@@ -7,6 +7,7 @@ import re
 from rulecheck.diagnostics import printable
 
 from .common import (
+    from_working_folder,
     baseline_line,
     cap,
     family_name,
@@ -42,6 +43,7 @@ def cell(value) -> str:
 
 
 def render(record: dict, *, lang: str) -> str:
+    record = from_working_folder(record)  # locations from where rulecheck ran
     submission = record.get("submission") or {}
     summary = record.get("summary") or {}
     rules = record.get("rules") or {}
@@ -76,7 +78,7 @@ def render(record: dict, *, lang: str) -> str:
 
     header = [cap(t(key, lang)) for key in ("no", "severity", "rule", "message", "subjects", "expected", "actual", "basis")]
     for family, numbered in group_by_family(record.get("conflicts") or []):
-        out += [f"## {family} {family_name(family, lang)}", ""]
+        out += [f"## {family} {family_name(family, lang, record)}", ""]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for number, conflict in numbered:

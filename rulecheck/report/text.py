@@ -9,6 +9,7 @@ from .common import (
     baseline_line,
     county_lines,
     document_of,
+    from_working_folder,
     family_name,
     group_by_family,
     is_waived,
@@ -33,6 +34,7 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
     def style(text: str, **kwargs) -> str:
         return click.style(text, **kwargs) if color else text
 
+    record = from_working_folder(record)  # locations an editor opens from where rulecheck ran
     record = for_terminal(record)  # ids, titles and messages from the inputs cannot recolour or hide a line
 
     conflicts = record.get("conflicts") or []
@@ -51,7 +53,7 @@ def render(record: dict, *, lang: str, color: bool = False) -> str:
 
     out: list[str] = []
     for family, numbered in group_by_family(conflicts):
-        out.append(style(f"{family} {family_name(family, lang)}", bold=True))
+        out.append(style(f"{family} {family_name(family, lang, record)}", bold=True))
         documents: dict[str, list[tuple[int, dict]]] = {}
         for number, conflict in numbered:
             documents.setdefault(document_of(conflict), []).append((number, conflict))
