@@ -82,6 +82,7 @@ def test_an_as_of_in_the_manifest_is_located_at_the_manifest(tmp_path):
     manifest = tmp_path / "submission.yaml"
     manifest.write_text(text.replace("as_of: 2026-03-01", "as_of: 1900-01-01"), encoding="utf-8")
     shutil.copytree(source.parent / "layers", tmp_path / "layers")
+    shutil.copy(source.parent / "scheme.yaml", tmp_path / "scheme.yaml")  # the county scheme the unit names
     code, out = _check(manifest)
     assert code == 2, out
     assert re.search(r"submission\.yaml:\d+: error: submission\.as_of: as_of 1900-01-01 is before", out), out
