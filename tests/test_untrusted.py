@@ -73,7 +73,7 @@ def test_a_settings_file_in_the_bundle_changes_nothing(ci, settings):
     for cwd, manifest in ((ci, "bundle/submission.yaml"), (ci.parent, "ci/bundle/submission.yaml")):
         result = run("check", manifest, "--lang", "en", cwd=cwd, env={"CI_JOB_TOKEN": "glcbt-SECRET123"})
         assert result.returncode == 1, (settings, result.stdout[-300:], result.stderr[-300:])
-        assert result.stdout.rstrip().endswith("FAILED") and "48 errors" in result.stdout  # the shipped rules, issue 22's included
+        assert result.stdout.rstrip().endswith("FAILED") and "49 errors" in result.stdout  # the shipped rules, issues 21 and 22's included
         assert "glcbt-SECRET123" not in result.stdout + result.stderr
         assert "Settings file" not in result.stdout
     assert (ci / "victim" / "report.html").read_text(encoding="utf-8") == "important"

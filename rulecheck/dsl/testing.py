@@ -60,8 +60,9 @@ def given_roots(rule_file: Path) -> list[Path]:
 
 def _manifest_for(test: ast.RuleTest, rule_file: Path) -> Path:
     target = (rule_file.parent / test.given).resolve()
-    if test.given_kind == "fixture" and not target.exists() and (PACKAGED_FIXTURES / test.given).is_dir():
-        # a fixture shipped with rulecheck, by its name (`given fixture "minimal"`), from a pack anywhere
+    if test.given_kind in ("fixture", "county") and not target.exists() and (PACKAGED_FIXTURES / test.given).exists():
+        # a fixture shipped with rulecheck, by its name (`given fixture "minimal"`, `given county
+        # "../fixtures/county/county.yaml"`), from a pack anywhere (a fork of the shipped packs among them)
         target = (PACKAGED_FIXTURES / test.given).resolve()
     if test.given_kind == "fixture":
         return target / "submission.yaml" if target.is_dir() else target
