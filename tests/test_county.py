@@ -151,11 +151,15 @@ def test_a_bad_scheme_is_a_located_input_error(tmp_path):
                      encoding="utf-8")
     scheme = folder / "scheme.yaml"
     scheme.write_text(scheme.read_text(encoding="utf-8").replace("  organiser:", "  organizer:"), encoding="utf-8")
-    result = run("check", folder / "U01" / "submission.yaml", "--lang", "en")
+    # run as a plan author does, from the unit's own folder; a file outside the working folder is named in full
+    # (diagnostics.working_path), so that an editor opens it
+    result = run("check", "submission.yaml", "--lang", "en", cwd=folder / "U01")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "../layers/units.geojson:5" in result.stderr and "eco_recreaton" in result.stderr
-    assert "did you mean 'eco_recreation'?" in result.stderr
-    assert "../scheme.yaml:" in result.stderr and "unknown field 'organizer'" in result.stderr
+    units, scheme_file = (folder / "layers" / "units.geojson").resolve(), (folder / "scheme.yaml").resolve()
+    assert f"{units.as_posix()}:5: error: features[0].properties.direction" in result.stderr
+    assert "eco_recreaton" in result.stderr and "did you mean 'eco_recreation'?" in result.stderr
+    assert f"{scheme_file.as_posix()}:9: error: scheme.organizer: unknown field 'organizer'" in result.stderr
+    assert "lies outside" not in result.stderr  # the county's folder is the one above the unit's, even when named '.'
     county = run("check", folder / "county.yaml", "--lang", "en", "-j", "1")
     assert county.returncode == 2 and "layers/units.geojson:5" in county.stderr and "Traceback" not in county.stderr
 

@@ -415,8 +415,8 @@ def scheme_file(manifest: Path, reference: SchemeRef, *, allow_outside: bool, sc
         raise refuse(f"{_shown(written)}: a county scheme is a YAML file (.yaml)", "name the scheme's scheme.yaml")
     full = Path(written) if Path(written).is_absolute() else manifest.parent / written
     if not allow_outside:
-        roots = [manifest.parent]
-        roots.append(Path(scheme_root) if scheme_root is not None else manifest.parent.parent)
+        home = manifest.absolute().parent  # absolute first: the parent of a bare 'submission.yaml' is '.', not the county's
+        roots = [home, Path(scheme_root) if scheme_root is not None else home.parent]
         try:
             resolved = full.resolve()
             inside = any(resolved.is_relative_to(root.resolve()) for root in roots)
