@@ -206,12 +206,15 @@ def skeleton_files(as_of: dt.date | None = None) -> dict[str, str]:
         "layers/unit.geojson": _collection("unit", [({"id": "U01"}, _box(0, 0, 200, 100))]),
         "layers/rights.geojson": _collection("rights", [
             ({"id": "R1", "kind": "forest_management", "land_use": "0301", "ownership": "collective",
-              "term_years": 30, "supply_method": "lease", "package": "PKG-1", "function": "service"}, forest),
+              "term_years": 30, "supply_method": "lease", "package": "PKG-1", "function": "service",
+              "conditions": ["不得改变林地用途"]}, forest),
             ({"id": "R2", "kind": "construction_land_use", "land_use": "0901", "ownership": "state",
-              "term_years": 40, "supply_method": "transfer", "package": "PKG-1", "function": "revenue"}, commercial),
+              "term_years": 40, "supply_method": "transfer", "package": "PKG-1", "function": "revenue",
+              "conditions": ["按规划条件开发建设"]}, commercial),
             # an attached right (附设权能) laid over the forest: a sightseeing concession that finances its upkeep
             ({"id": "R3", "kind": "concession", "land_use": "0301", "ownership": "collective", "term_years": 20,
-              "supply_method": "authorized_operation", "package": "PKG-1", "overlay": True, "function": "financing"}, forest),
+              "supply_method": "authorized_operation", "package": "PKG-1", "overlay": True, "function": "financing",
+              "conditions": ["在授权范围和期限内经营"]}, forest),
         ]),
         "layers/parcels.geojson": _collection("parcels", [
             ({"id": "P1", "land_use": "0301", "area_m2": 10000}, forest),

@@ -139,3 +139,45 @@ def test_a_field_mapping_written_in_the_manifest_wins_and_errors_name_the_source
         result = CliRunner().invoke(cli, ["check", str(manifest)])
         assert result.exit_code == 2 and message in result.output, (bad, result.output)
         assert "submission.yaml:" in result.output
+
+
+# ---- list attributes in a GDAL layer: JSON text, as a GeoPackage keeps a string list ------------------------
+
+
+def _gpkg_twin(tmp_path: Path, lists_as) -> Path:
+    """The defects fixture with its parcels in a GeoPackage, the list fields (`facilities`, `access`) written as
+    `lists_as(value)`, text either way."""
+    folder = tmp_path / "gpkg"
+    shutil.copytree(ROOT / "fixtures" / "eco-recreation-defects", folder)
+    source = folder / "layers" / "parcels.geojson"
+    collection = json.loads(source.read_text(encoding="utf-8"))
+    assert any("access" in f["properties"] for f in collection["features"]), "the fixture has a list field to carry"
+    for feature in collection["features"]:
+        for key in ("facilities", "access"):
+            if key in feature["properties"]:
+                feature["properties"][key] = lists_as(feature["properties"][key])
+    flat = tmp_path / "flat.geojson"
+    flat.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    meta, _, geometry, fields = pyogrio.raw.read(flat)
+    pyogrio.raw.write(folder / "layers" / "plan.gpkg", geometry, fields, meta["fields"], layer="parcels",
+                      driver="GPKG", crs=meta["crs"], geometry_type="MultiPolygon")
+    source.unlink()
+    manifest = folder / "submission.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("parcels: layers/parcels.geojson",
+                                                                      "parcels: layers/plan.gpkg#parcels"), encoding="utf-8")
+    return manifest
+
+
+def test_a_list_attribute_of_a_geopackage_is_json_text_and_checks_as_the_geojson_array(tmp_path):
+    _, original = _conflicts(ROOT / "fixtures" / "eco-recreation-defects" / "submission.yaml")
+    record, twin = _conflicts(_gpkg_twin(tmp_path, lambda v: json.dumps(v, ensure_ascii=False)))
+    assert twin == original
+    # DOC-083 reads parcels' `access`: it fires from the GeoPackage's JSON text as from the GeoJSON array
+    assert any(rule == "DOC-083" for rule, _, _ in twin) == any(rule == "DOC-083" for rule, _, _ in original)
+
+
+def test_a_list_attribute_that_is_not_a_json_array_is_a_located_error(tmp_path):
+    manifest = _gpkg_twin(tmp_path, lambda v: "、".join(v) if isinstance(v, list) else v)
+    result = CliRunner().invoke(cli, ["check", str(manifest), "--lang", "en"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "plan.gpkg#parcels" in result.output and "expected a list" in result.output

@@ -235,6 +235,46 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@lru_cache(maxsize=None)
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a record model that hold a list (`access`, `conditions`, ...)."""
+    names = set()
+    for name, info in model.model_fields.items():
+        kinds = [info.annotation, *get_args(info.annotation)]
+        if any(kind is list or get_origin(kind) is list for kind in kinds):
+            names.add(name)
+    return frozenset(names)
+
+
+def _json_lists(records: list[dict[str, Any]], model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A list attribute of a GDAL layer arrives as text: a GeoPackage keeps a string list as JSON (GDAL's
+    StringList with the JSON subtype), e.g. `["按规划条件开发建设", "不得擅自改变土地用途"]`. Text that parses as a
+    JSON array of strings becomes that list; any other text is left for validation to name ("expected a list")."""
+    import json
+
+    fields = _list_fields(model)
+    if not fields or not records:
+        return records
+    present = [name for name in sorted(fields) if any(isinstance(r.get(name), str) for r in records)]
+    if not present:
+        return records
+    out = []
+    for record in records:
+        changed = None
+        for name in present:
+            text = record.get(name)
+            if isinstance(text, str) and text.lstrip().startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    changed = changed or dict(record)
+                    changed[name] = value
+        out.append(changed or record)
+    return out
+
+
 def _suggest(word: str, choices: list[str], cutoff: float = 0.6) -> str | None:
     match = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return match[0] if match else None
@@ -714,6 +754,7 @@ class _Loader:
         records = read.records
         if full.suffix.lower() == ".shp":
             records = self.untruncate(records, model, label)
+        records = _json_lists(records, model)
 
         def where(position: int) -> _Where:
             record_id = records[position].get("id")
