@@ -802,12 +802,12 @@ def init(directory, county, example):
 # ---- batch, impact, serve (docs/service.md) -------------------------------------------------------
 
 
-def _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path=None):
+def _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path=None, stage=None):
     from .batch import CheckOptions
 
     return CheckOptions(as_of=as_of.date().isoformat() if as_of else None, select=tuple(_split(select)),
                         ignore=tuple(_split(ignore)), fail_on=fail_on, lang=lang, waivers=waiver_path,
-                        rules=tuple(rule_paths), params=tuple(param_paths))
+                        rules=tuple(rule_paths), params=tuple(param_paths), stage=stage)
 
 
 def _check_options(command):
@@ -815,6 +815,9 @@ def _check_options(command):
     for option in reversed((
         click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
                      help="The date whose law applies (default: each submission's as_of, else today)."),
+        click.option("--stage", type=click.Choice(("joint_review", "supply")), default=None,
+                     help="The moment of the gate for every submission: before the joint approval (同编同审) or "
+                          "before supply (default: each submission's stage, else joint_review)."),
         click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families."),
         click.option("--ignore", multiple=True, metavar="ID|PREFIX", help="Skip these rules or families."),
         click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
@@ -837,7 +840,7 @@ def _check_options(command):
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786|local",
               help="Run on Dask distributed: a scheduler's address, or 'local' for an embedded LocalCluster.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary on standard output.")
-def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fail_on, lang, jobs, scheduler, quiet):
+def batch(target, output_dir, rule_paths, param_paths, as_of, stage, select, ignore, fail_on, lang, jobs, scheduler, quiet):
     """Check every submission of DIR (DIR/*/submission.yaml) or of LIST (one manifest path a line).
 
     Writes one JSON report per submission and summary.csv / summary.json into --output-dir. Exit status: 0 every
@@ -849,7 +852,7 @@ def batch(target, output_dir, rule_paths, param_paths, as_of, select, ignore, fa
     from .batch import manifests_in, run_batch, write_batch
 
     manifests = manifests_in(target)
-    options = _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths)
+    options = _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, stage=stage)
     # a bad pack or an unknown --select fails once, here, not once per submission
     rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None).select(
         list(options.select) or None, list(options.ignore) or None)
@@ -959,7 +962,7 @@ def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, w
 @click.option("--output", "dest", default="-", metavar="FILE", help="Where the impact report goes ('-': stdout).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes (default: every core).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786|local", help="Run on Dask distributed.")
-def impact(rule_paths, param_paths, target, base_rules, base_params, as_of, select, ignore, fail_on, lang, fmt,
+def impact(rule_paths, param_paths, target, base_rules, base_params, as_of, stage, select, ignore, fail_on, lang, fmt,
            dest, jobs, scheduler):
     """Which submissions a rule or parameter change affects: the conflicts it adds and removes, per submission.
 
@@ -977,7 +980,7 @@ def impact(rule_paths, param_paths, target, base_rules, base_params, as_of, sele
         raise click.UsageError("give the change: --rules NEW and/or --params NEW")
     from .impact import from_history, history_path
 
-    current = _batch_options(as_of, select, ignore, fail_on, lang, base_rules, base_params)
+    current = _batch_options(as_of, select, ignore, fail_on, lang, base_rules, base_params, stage=stage)
     proposed = proposed_options(current, rule_paths, param_paths)
     for option in (current, proposed):  # a bad pack fails once, here
         rulecheck.load_rules(list(option.rules) or None, list(option.params) or None).select(

@@ -315,3 +315,22 @@ def test_the_library_takes_the_stage_for_one_run_and_leaves_the_submission_as_lo
     assert submission.submission.stage == "joint_review"
     record = rulecheck.check(submission, select=["DOC-044"])
     assert record["submission"]["stage"] == "joint_review" and record["conflicts"] == []
+
+
+def test_batch_takes_the_stage_for_every_submission(tmp_path):
+    def edit(m):
+        m["detailed_plan"]["status"] = "draft"
+
+    manifest = eco(tmp_path / "draft", edit)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["batch", str(manifest.parent.parent), "--output-dir", str(out), "--jobs", "1",
+                                      "--lang", "en", "--stage", "supply", "--quiet"])
+    assert result.exit_code == 1, result.output
+    (report,) = [p for p in out.glob("*.json") if p.name != "summary.json"]
+    record = json.loads(report.read_text(encoding="utf-8"))
+    assert record["submission"]["stage"] == "supply" and conflicts_of(record, "DOC-044")
+    _, alone = check(manifest, "--stage", "supply")
+    assert [c["rule"] for c in record["conflicts"]] == [c["rule"] for c in alone["conflicts"]]
+    result = CliRunner().invoke(cli, ["batch", str(manifest.parent.parent), "--output-dir", str(tmp_path / "out2"),
+                                      "--jobs", "1", "--lang", "en", "--quiet"])
+    assert result.exit_code == 0, result.output

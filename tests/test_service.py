@@ -231,6 +231,20 @@ def test_manifest_with_inline_data_and_options(server):
                for entry in json.loads(body)["rules"]["catalog"])
 
 
+def test_the_stage_of_the_gate_is_a_query_option_as_on_the_command_line(server):
+    text = _zip([("submission.yaml", (FIXTURES / "minimal" / "submission.yaml").read_bytes()),
+                 ("scheme.yaml", (FIXTURES / "minimal" / "scheme.yaml").read_bytes())])
+    status, _, body = call(server, "POST", "/checks?stage=supply&mode=sync", text, content_type="application/zip")
+    assert status == 200
+    record = json.loads(body)
+    assert record["submission"]["stage"] == "supply"
+    assert without_manifest(record) == without_manifest(cli_report("minimal", "--stage", "supply"))
+    status, _, body = call(server, "POST", "/checks?mode=sync", text, content_type="application/zip")
+    assert status == 200 and json.loads(body)["submission"]["stage"] == "joint_review"
+    status, _, body = call(server, "POST", "/checks?stage=approval", text, content_type="application/zip")
+    assert status in (400, 422) and b"stage" in body
+
+
 def test_multipart_form_upload(server):
     boundary = "rulecheck-test-boundary"
     data = bundle("land-sea-defects")

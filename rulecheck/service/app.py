@@ -284,7 +284,7 @@ class Service:
             manifest = folder.joinpath(*Path(job["manifest"]).parts)
             waivers = str(inside(manifest.parent, options["waivers"])) if options.get("waivers") else None
             check = CheckOptions(
-                as_of=options.get("as_of"), select=tuple(options.get("select") or ()),
+                as_of=options.get("as_of"), stage=options.get("stage"), select=tuple(options.get("select") or ()),
                 ignore=tuple(options.get("ignore") or ()), fail_on=options.get("fail_on", "error"),
                 lang=options.get("lang", "zh"), waivers=waivers, with_layers=options.get("format") == "html",
                 rules=self.settings.rules, params=self.settings.params,
@@ -556,7 +556,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         body = await asyncio.to_thread(service.render, text, fmt, lang)
         return Response(body, media_type=CONTENT_TYPES[fmt], headers=headers)
 
-    post_params = ("as_of", "select", "ignore", "fail_on", "lang", "waivers", "manifest", "format", "mode")
+    post_params = ("as_of", "stage", "select", "ignore", "fail_on", "lang", "waivers", "manifest", "format", "mode")
 
     @app.post("/checks", status_code=200, dependencies=[only(*post_params)],
               summary="Check a bundle: a zip of the manifest and its layers, or a manifest with inline data",
@@ -572,6 +572,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def post_check(
         request: Request,
         as_of: dt.date | None = Query(None, description="The date whose law applies (default: the submission's)"),
+        stage: Literal["joint_review", "supply"] | None = Query(
+            None, description="The moment of the gate: before the joint approval (同编同审) or before supply "
+                              "(default: the submission's stage, else joint_review)"),
         select: list[str] = Query([], description="Rules or families to run (reviewers; repeatable or "
                                                   "comma-separated)"),
         ignore: list[str] = Query([], description="Rules or families to skip (reviewers)"),
@@ -641,7 +644,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             job = {"id": check_id, "owner": principal.name, "accepted_by": service.name,
                    "manifest": path.relative_to(folder).as_posix(), "idempotency_key": key,
                    "request_sha256": digest, "options": {
-                       "as_of": as_of.isoformat() if as_of else None, "select": select, "ignore": ignore,
+                       "as_of": as_of.isoformat() if as_of else None, "stage": stage, "select": select, "ignore": ignore,
                        "fail_on": fail_on, "lang": lang, "waivers": waivers, "manifest_query": manifest,
                        "format": fmt, "sync": not as_job}}
             service.folders[check_id] = folder
