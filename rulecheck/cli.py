@@ -333,8 +333,8 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, stage, sel
     from .county import is_county_manifest
 
     if is_county_manifest(submission):  # county.yaml: the scheme, every unit against it, the units against each other
-        unsupported = [name for name, value in (("--baseline", baseline_path), ("--explain", explain), ("--timings", timings))
-                       if value]
+        unsupported = [name for name, value in (("--baseline", baseline_path), ("--explain", explain), ("--timings", timings),
+                                                ("--add", add_paths)) if value]
         if unsupported:  # never dropped silently
             raise click.UsageError(f"{', '.join(unsupported)}: not available for a county submission yet; check a unit alone")
         with override(**_limits(limit_values)):
@@ -342,7 +342,7 @@ def check(ctx, submission, rule_paths, add_paths, param_paths, as_of, stage, sel
                           given("select", "select"), given("ignore", "ignore"), given("fail_on", "fail-on"),
                           given("formats", "format"), outputs, given("output_dir", "output-dir"), given("lang", "lang"),
                           given("waiver_path", "waivers"), color, no_color, quiet, allow_outside, jobs, scheduler,
-                          _limits(limit_values))
+                          _limits(limit_values), stage)
         return
     with override(**_limits(limit_values)):
         _check(submission, given("rule_paths", "rules"), given("param_paths", "params"), as_of, given("select", "select"),
@@ -393,10 +393,7 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         )
         if timings:
             _print_timings(record["timings"])
-        for warning in record.get("diagnostics") or []:  # what the load found wrong but not fatal: said on every run
-            click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
-                                  column=warning.get("column"), field=warning.get("field"),
-                                  severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
+        _echo_load_warnings(record)  # what the load found wrong but not fatal: said on every run
 
         # an auditor sees which settings file shaped the gate, or that none did
         record["config"] = ({"path": _shown_config(config), "applied": sorted(given.applied)} if config and config.path
@@ -406,8 +403,16 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
                            str(config.path) if config and config.path else None))
 
 
+def _echo_load_warnings(record: dict) -> None:
+    """The load's warnings (the report's `diagnostics`) on standard error, as the loader's errors are printed."""
+    for warning in record.get("diagnostics") or []:
+        click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
+                              column=warning.get("column"), field=warning.get("field"),
+                              severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
+
+
 def _check_county(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir, lang,
-                  waiver_path, color, no_color, quiet, allow_outside, jobs, scheduler, limits):
+                  waiver_path, color, no_color, quiet, allow_outside, jobs, scheduler, limits, stage=None):
     """`check county.yaml`: every unit checked as `batch` checks it, then the units against each other; one report."""
     import dataclasses
 
@@ -416,16 +421,14 @@ def _check_county(submission, rule_paths, param_paths, as_of, select, ignore, fa
     from .county import check_county
 
     destinations = _destinations(formats, outputs, output_dir)
-    options = dataclasses.replace(_batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path),
+    options = dataclasses.replace(_batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path,
+                                                 stage=stage),
                                   with_layers=any(fmt == "html" for fmt, _ in destinations), limits=limits)
     rulecheck.load_rules(list(rule_paths) or None, list(param_paths) or None).select(
         list(options.select) or None, list(options.ignore) or None)
     record = check_county(submission, options, jobs=jobs or os.cpu_count() or 1, scheduler=scheduler,
                           allow_outside=allow_outside)
-    for warning in record.get("diagnostics") or []:  # each unit's load warnings, as a unit's check says them
-        click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
-                              column=warning.get("column"), field=warning.get("field"),
-                              severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
+    _echo_load_warnings(record)  # each unit's load warnings, as a unit's check says them
     _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
           _input_paths(record, submission, waiver_path, *rule_paths, *param_paths))
 

@@ -150,7 +150,7 @@ def check_unit(manifest: str, options: "CheckOptions", scheme_path: str = "", co
             record = rulecheck.check(
                 submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
                 ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
-                waivers=options.waivers, with_layers=options.with_layers)
+                waivers=options.waivers, with_layers=options.with_layers, stage=options.stage)
     except InputError as error:
         return {"manifest": manifest,
                 "diagnostics": [{"path": d.path, "line": d.line, "column": d.column, "field": d.field,
@@ -344,6 +344,12 @@ def _moved(source: dict | None, folder: str) -> dict | None:
     return {**source, "path": os.path.normpath(os.path.join(folder, source["path"]))}
 
 
+def _common_stage(results: list[dict]) -> str | None:
+    """The stage every unit was checked at (`--stage`, or the units' manifests agreeing), else None (mixed)."""
+    stages = {(r.get("record") or {}).get("submission", {}).get("stage") for r in results}
+    return stages.pop() if len(stages) == 1 else None
+
+
 def merge(manifest: Path, scheme, county, results: list[dict], county_record: dict | None, base: Path,
           across: set[str]) -> dict:
     """One record: every unit's conflicts and results (each naming its unit, paths from the county's folder), the
@@ -383,7 +389,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
             inputs.setdefault(path, {**item, "path": path})
         summary = record["summary"]
         rows.append({"unit": unit.id, "submission": unit.submission, "manifest": unit.manifest,
-                     "verdict": summary["verdict"], **{k: summary.get(k, 0) for k in ("error", "warning", "info", "indeterminate", "waived")}})
+                     "stage": record["submission"].get("stage"), "verdict": summary["verdict"], **{k: summary.get(k, 0) for k in ("error", "warning", "info", "indeterminate", "waived")}})
     if county_record is not None:
         for conflict in county_record["conflicts"]:
             named = [s["id"] for s in conflict["subjects"] if s["collection"] == "units"]
@@ -418,6 +424,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
         "tool": {"name": "rulecheck", "version": __version__},
         "submission": {"id": scheme.id, "kind": "county", "title": f"county {scheme.id}", "jurisdiction": scheme.jurisdiction,
                        "as_of": (county_record or first).get("submission", {}).get("as_of"),
+                       "stage": _common_stage(results),
                        "crs": scheme._crs_used or scheme.crs, "manifest": str(manifest),
                        "inputs": [inputs[k] for k in sorted(inputs)], "notes": list(scheme._notes)},
         "rules": {"packs": first.get("rules", {}).get("packs", []), "overrides": first.get("rules", {}).get("overrides", []),

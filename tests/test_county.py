@@ -316,3 +316,20 @@ def test_init_county_writes_a_county_that_checks_clean(tmp_path):
     assert outcomes["CTY-001"] == outcomes["CTY-006"] == outcomes["CTY-013"] == "pass"
     again = run("init", "--county", target)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_county_is_checked_at_the_stage_asked_for_every_unit(tmp_path):
+    folder = _county_copy(tmp_path)
+    manifest = folder / "U02" / "submission.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "detailed_plan:\n  id: DP-441803-07\n  status: approved" in text
+    manifest.write_text(text.replace("detailed_plan:\n  id: DP-441803-07\n  status: approved",
+                                     "detailed_plan:\n  id: DP-441803-07\n  status: draft"), encoding="utf-8")
+    code, record = report(folder / "county.yaml")
+    assert record["submission"]["stage"] == "joint_review" and not [c for c in record["conflicts"] if c["rule"] == "DOC-044"]
+    code, record = report(folder / "county.yaml", "--stage", "supply")
+    assert record["submission"]["stage"] == "supply"
+    assert {row["unit"]: row["stage"] for row in record["county"]["units"]} == {"U01": "supply", "U02": "supply", "U03": "supply"}
+    assert [c["unit"] for c in record["conflicts"] if c["rule"] == "DOC-044"] == ["U02"]
+    refused = run("check", folder / "county.yaml", "--add", ROOT / "rules" / "doc.rule")
+    assert refused.returncode == 2 and "--add" in refused.stderr and "Traceback" not in refused.stderr

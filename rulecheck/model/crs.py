@@ -285,14 +285,20 @@ def likely_crs(xmin: float, ymin: float, xmax: float, ymax: float, declared: pyp
     return None
 
 
-def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | None:
-    """Whether the declared CRS is one planning data are drawn in and the one these coordinates were drawn in:
-    the projection, the zone number in the eastings against the CRS's false easting, and the area of use."""
+def _finite_bounds(geometries: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The bounds of the geometries that are there (not missing, not empty), when finite."""
     present = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
     present = present[~shapely.is_empty(present)] if len(present) else present
     bounds = tuple(float(b) for b in shapely.total_bounds(present)) if len(present) else None
     if bounds is not None and not all(math.isfinite(b) for b in bounds):
-        bounds = None
+        return None
+    return bounds
+
+
+def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | None:
+    """Whether the declared CRS is one planning data are drawn in and the one these coordinates were drawn in:
+    the projection, the zone number in the eastings against the CRS's false easting, and the area of use."""
+    bounds = _finite_bounds(geometries)
     likely = likely_crs(*bounds, declared=crs) if bounds is not None else None
     if likely is not None and same_crs(likely, crs):
         likely = None
@@ -304,6 +310,16 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     xmin, ymin, xmax, ymax = bounds
     if xmax - xmin > MAX_EXTENT or ymax - ymin > MAX_EXTENT:
         return None  # layers drawn in different frames (a mix, not one CRS): said per layer, where they are
+    units = _units_implausible(bounds, crs, likely)
+    if units is not None or crs.is_geographic:  # degrees in a geographic CRS: nothing more to compare
+        return units
+    return _zone_implausible(bounds, crs, likely) or _area_implausible(bounds, crs, likely)
+
+
+def _units_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS,
+                       likely: pyproj.CRS | None) -> Implausible | None:
+    """Degrees in a projected CRS, or metres in a geographic one."""
+    xmin, ymin, xmax, ymax = bounds
     name = _named(crs)
     degrees = max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90
     if crs.is_geographic:
@@ -313,6 +329,14 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     if degrees:
         return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
                            "is a projected CRS in metres", _named(likely))
+    return None
+
+
+def _zone_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS,
+                      likely: pyproj.CRS | None) -> Implausible | None:
+    """The Gauss-Krüger zone number in the eastings against the one the CRS's false easting puts there."""
+    xmin, _, xmax, _ = bounds
+    name = _named(crs)
     found, own = easting_zone(xmin, xmax), declared_zone(crs)
     if found is not None and found != own:
         declared_part = (f"whose eastings carry zone {own} (false easting {_parameter(crs, 'False easting'):.0f})" if own is not None
@@ -322,6 +346,14 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     if own is not None and found is None and 100_000 <= xmin and xmax < 1_000_000:
         return Implausible(f"the eastings carry no zone number (e.g. {xmin:.2f}), but {name} puts zone {own} in front of "
                            f"them (false easting {_parameter(crs, 'False easting'):.0f})", _named(likely))
+    return None
+
+
+def _area_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS,
+                      likely: pyproj.CRS | None) -> Implausible | None:
+    """The coordinates' centre outside the CRS's area of use (a margin allowed)."""
+    xmin, ymin, xmax, ymax = bounds
+    name = _named(crs)
     area = crs.area_of_use
     if area is None:
         return None

@@ -836,56 +836,14 @@ class _Loader:
         section, name = loc[0], loc[-1]
         source_path = where(0).path if records else label
         if self.field_map is not None:
-            records, missing = self.field_map.apply(records)
-            for source in missing:
-                # a typo in the manifest's mapping: said at its line, with the layer's field nearest to it
-                contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
-                nearest = _suggest(source, sorted(self.field_map.seen), cutoff=0.5) or _suggest(
-                    source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
-                if nearest is not None and nearest not in self.field_map.seen:
-                    nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
-                fields = ", ".join(sorted(self.field_map.seen)[:30])
-                self.manifest_error(self.field_map_data, (*loc, "fields", contract),
-                                    f"no attribute '{source}' (mapped to '{contract}') in any record of this layer ({source_path})",
-                                    f"did you mean '{nearest}'?" if nearest else f"the layer's fields: {fields}")
-            aliases, unaliased = dict(self.field_map.fields), where
-
-            def where(position: int) -> _Where:
-                found = unaliased(position)
-                found.aliases = aliases
-                unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
-                record = records[position] if position < len(records) else None
-                if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
-                    found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
-                return found
+            records, where = self.map_fields(loc, noun, records, where, source_path)
         if self.limits.max_records and len(records) > self.limits.max_records:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
             return None
-        extras = None
-        if gis:
-            # attributes beyond the contract are kept aside, for a field a rule pack declares (a province's column)
-            known = set(model.model_fields) | {"geometry"}
-            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
-                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
-            records = self.prepare_gis_records(records, model, where, label)
-        elif self.declared_fields.get(model):  # a rule test's inline manifest may set the fields its packs declare
-            names = self.declared_fields[model]
-            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
-            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
+        records, extras = self.set_extras_aside(records, model, where, label, gis=gis)
         with no_gc():
-            try:
-                models = _adapter(list[model]).validate_python(records)
-            except ValidationError as exc:
-                models = None
-                for error in exc.errors():
-                    position, rest = error["loc"][0], error["loc"][1:]
-                    if not isinstance(position, int) or position in skip:
-                        continue  # a feature that is not a Feature is reported once, as such
-                    w = where(position)
-                    message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
-                    field_path, line = w.at(*rest) if rest else (w.field, w.line)
-                    self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
+            models = self.validate_records(records, model, where, skip)
             if models is None:
                 return None
             # SourceLoc(source_path, line) for each line, made in C (namedtuple's __new__ is this call in Python)
@@ -900,6 +858,65 @@ class _Loader:
         batch.layer = _Layer(label, shapes, declared, geometry_where)
         self.layers.append(batch.layer)
         return batch
+
+    def map_fields(self, loc: tuple[str, str], noun: str, records: list[Any], where: Callable[[int], _Where],
+                   source_path: str) -> tuple[list[Any], Callable[[int], _Where]]:
+        """The layer's records under the manifest's field mapping, and a `where` that names the mapped fields."""
+        records, missing = self.field_map.apply(records)
+        for source in missing:
+            # a typo in the manifest's mapping: said at its line, with the layer's field nearest to it
+            contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
+            nearest = _suggest(source, sorted(self.field_map.seen), cutoff=0.5) or _suggest(
+                source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
+            if nearest is not None and nearest not in self.field_map.seen:
+                nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
+            fields = ", ".join(sorted(self.field_map.seen)[:30])
+            self.manifest_error(self.field_map_data, (*loc, "fields", contract),
+                                f"no attribute '{source}' (mapped to '{contract}') in any record of this layer ({source_path})",
+                                f"did you mean '{nearest}'?" if nearest else f"the layer's fields: {fields}")
+        aliases, unaliased = dict(self.field_map.fields), where
+
+        def mapped_where(position: int) -> _Where:
+            found = unaliased(position)
+            found.aliases = aliases
+            unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
+            record = records[position] if position < len(records) else None
+            if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
+                found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
+            return found
+        return records, mapped_where
+
+    def set_extras_aside(self, records: list[Any], model: type[Record], where: Callable[[int], _Where], label: str, *,
+                         gis: bool) -> tuple[list[Any], list[dict] | None]:
+        """The records without the attributes beyond the contract, and those attributes (for the fields a rule pack
+        declares: a province's column), or None when there are none."""
+        extras = None
+        if gis:
+            known = set(model.model_fields) | {"geometry"}
+            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
+                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
+            records = self.prepare_gis_records(records, model, where, label)
+        elif self.declared_fields.get(model):  # a rule test's inline manifest may set the fields its packs declare
+            names = self.declared_fields[model]
+            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
+            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
+        return records, extras
+
+    def validate_records(self, records: list[Any], model: type[Record], where: Callable[[int], _Where],
+                         skip: set[int]) -> list[Record] | None:
+        """The records validated in one call, or None with every problem reported at its place."""
+        try:
+            return _adapter(list[model]).validate_python(records)
+        except ValidationError as exc:
+            for error in exc.errors():
+                position, rest = error["loc"][0], error["loc"][1:]
+                if not isinstance(position, int) or position in skip:
+                    continue  # a feature that is not a Feature is reported once, as such
+                w = where(position)
+                message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
+                field_path, line = w.at(*rest) if rest else (w.field, w.line)
+                self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
+            return None
 
     def prepare_gis_records(self, records: list[dict[str, Any]], model: type[Record], where: Callable[[int], _Where], label: str) -> list[dict[str, Any]]:
         known = set(model.model_fields)
