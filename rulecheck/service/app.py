@@ -212,6 +212,12 @@ class Service:
         self.waiters[job_id] = (loop, future)
         return future
 
+    def forget(self, job_id: str, folder: Path) -> None:
+        """A request that did not become a job (not committed, or a retry of one that did): no waiter, no folder."""
+        self.folders.pop(job_id, None)
+        self.waiters.pop(job_id, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
     def _wake(self, job_id: str, outcome: dict) -> None:
         waiter = self.waiters.pop(job_id, None)
         if waiter is not None:
@@ -364,6 +370,41 @@ class Service:
         if "rendered" not in answer:
             raise Problem(500, answer.get("error") or "rendering the report failed", "render-failed")
         return answer["rendered"]
+
+
+
+def _only_a_reviewer_changes_the_gate(principal: Principal, **used: bool | str | list | None) -> None:
+    """Waivers, select, ignore and fail_on change the gate: a 403 unless the token is a reviewer's."""
+    chosen = [name for name, value in used.items() if value]
+    if chosen and not principal.reviews:
+        raise Problem(403, f"{', '.join(chosen)} change{'s' if len(chosen) == 1 else ''} the gate: only a "
+                           f"reviewer's token may set {'it' if len(chosen) == 1 else 'them'} (this token "
+                           f"is a {principal.role}'s)", "forbidden")
+
+
+def _upload_media(request: Request) -> str:
+    """The request's media type, one a bundle comes in, or a 415."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in UPLOAD_TYPES:
+        raise Problem(415, f"Content-Type {media or '(none)'!r} is not a bundle; send one of "
+                           + ", ".join(UPLOAD_TYPES), "unsupported-media-type")
+    return media
+
+
+async def _bundle_of(request: Request, media: str, data: bytes) -> bytes:
+    """The bundle's bytes: the body, or its form's `bundle` file; a 400 when empty or not what it says it is."""
+    if media == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=0)
+        upload = form.get("bundle")
+        if upload is None or isinstance(upload, str):
+            raise Problem(400, "multipart upload without a 'bundle' file", "bad-bundle")
+        data = await upload.read()
+        await form.close()
+    if not data:
+        raise Problem(400, "empty request body: send a zip bundle or a manifest", "empty")
+    if media in ("application/zip", "application/x-zip-compressed") and data[:2] != b"PK":
+        raise Problem(400, "the body is declared application/zip but is not a zip archive", "bad-bundle")
+    return data
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -592,17 +633,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise Problem(503, "the server is shutting down: post again later", "shutting-down",
                           headers={"Retry-After": "10"})
         select, ignore = _split(select), _split(ignore)
-        if not principal.reviews:
-            chosen = [name for name, used in (("waivers", waivers), ("select", select), ("ignore", ignore),
-                                              ("fail_on", fail_on != "error")) if used]
-            if chosen:
-                raise Problem(403, f"{', '.join(chosen)} change{'s' if len(chosen) == 1 else ''} the gate: only a "
-                                   f"reviewer's token may set {'it' if len(chosen) == 1 else 'them'} (this token "
-                                   f"is a {principal.role}'s)", "forbidden")
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media not in UPLOAD_TYPES:
-            raise Problem(415, f"Content-Type {media or '(none)'!r} is not a bundle; send one of "
-                               + ", ".join(UPLOAD_TYPES), "unsupported-media-type")
+        _only_a_reviewer_changes_the_gate(principal, waivers=waivers, select=select, ignore=ignore,
+                                          fail_on=fail_on != "error")
+        media = _upload_media(request)
         fmt = negotiated(request, format)
         key = request.headers.get("idempotency-key")
         if key is not None and not (0 < len(key) <= 200):
@@ -611,17 +644,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if data is None:
             raise Problem(413, f"upload exceeds the limit of {settings.limits.max_upload_mb:g} MiB", "too-large")
         try:
-            if media == "multipart/form-data":
-                form = await request.form(max_files=1, max_fields=0)
-                upload = form.get("bundle")
-                if upload is None or isinstance(upload, str):
-                    raise Problem(400, "multipart upload without a 'bundle' file", "bad-bundle")
-                data = await upload.read()
-                await form.close()
-            if not data:
-                raise Problem(400, "empty request body: send a zip bundle or a manifest", "empty")
-            if media in ("application/zip", "application/x-zip-compressed") and data[:2] != b"PK":
-                raise Problem(400, "the body is declared application/zip but is not a zip archive", "bad-bundle")
+            data = await _bundle_of(request, media, data)
             as_job = mode == "async" or (mode != "sync" and len(data) > settings.job_threshold_mb * 1024 * 1024)
             digest = hashlib.sha256(data + b"\0" + str(sorted(request.query_params.multi_items())).encode()
                                     + fmt.encode()).hexdigest()
@@ -652,14 +675,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             try:  # 202 (or the report) only once the job is committed
                 earlier = await asyncio.to_thread(history.enqueue, job, data)
             except BaseException:
-                service.folders.pop(check_id, None)
-                service.waiters.pop(check_id, None)
-                shutil.rmtree(folder, ignore_errors=True)
+                service.forget(check_id, folder)
                 raise
             if earlier is not None:  # the same key, posted at the same moment
-                service.folders.pop(check_id, None)
-                service.waiters.pop(check_id, None)
-                shutil.rmtree(folder, ignore_errors=True)
+                service.forget(check_id, folder)
                 return await replay(request, earlier, digest, fmt, mode, principal)
         finally:
             big = len(data or b"") > 4 * 1024 * 1024
