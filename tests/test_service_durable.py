@@ -64,6 +64,25 @@ def workers_of(pid: int) -> list[int]:
     return out
 
 
+def worker_processes_of(server_pid: int) -> list[int]:
+    """Every live process started as a worker of this server, and every process forked from one (a bounded GDAL
+    read: it keeps the worker's command line, whose third argument is the server's pid), wherever it now hangs
+    in the process tree (an orphan is the parent of no one's)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"rulecheck.service.worker" in argv and argv[argv.index(b"rulecheck.service.worker") + 3:][:1] == [str(server_pid).encode()]:
+            if state != "Z":
+                out.append(int(entry.name))
+    return out
+
+
 def gone(pid: int, seconds: float = 10) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -269,10 +288,14 @@ def test_n10_an_endless_layer_fails_only_its_own_job(tmp_path):
         status, headers, body = wait_ended(server, endless)
         assert status == 422 and problem(status, headers, body)["state"] == "failed"
         assert "limit" in json.dumps(json.loads(body)), body[:300]  # stopped by a limit, not a load error
+        # the worker that overran its time was killed with its bounded GDAL read (a forked child): no orphan spins on
+        left = [pid for pid in worker_processes_of(process.pid) if pid not in workers_of(process.pid)]
+        assert all(gone(pid) for pid in left), left
     finally:
         workers = workers_of(process.pid)
         stop_server(process)
     assert all(gone(pid) for pid in workers)
+    assert all(gone(pid) for pid in worker_processes_of(process.pid))
 
 
 # ---- durable jobs ----------------------------------------------------------------------------------------

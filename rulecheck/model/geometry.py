@@ -424,6 +424,20 @@ class LayerTooCostly(ValueError):
     """A GDAL read stopped by its limit (layer_seconds, layer_memory_mb)."""
 
 
+def _die_with(parent: int) -> None:
+    """SIGKILL this (forked) process when its parent dies (Linux's PR_SET_PDEATHSIG); exit now if it already has."""
+    import os
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):  # not Linux: the parent's deadline is the only bound
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def bounded(function, *args):
     """`function(*args)` run in a forked child process stopped after `layer_seconds` and held to
     `layer_memory_mb` of address space (rulecheck.limits): GDAL reads in C and never checks a clock, so a
@@ -442,10 +456,14 @@ def bounded(function, *args):
     if not hasattr(os, "fork") or os.environ.get("RULECHECK_GDAL_IN_PROCESS"):
         return function(*args)
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: do the read, send the outcome, never return into the caller's code
         status = 0
         try:
+            # killed with its parent: a service worker stopped for overrunning its time (SIGKILL, no `finally`)
+            # must not leave this read running on as an orphan
+            _die_with(parent)
             os.close(read_fd)
             if limits.layer_memory_mb:
                 import resource
