@@ -26,9 +26,17 @@ from rulecheck.report import EXTENSIONS, FORMATS
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 LANGS = ("zh", "en")
-SUBMISSIONS = {
-    "defects": "fixtures/eco-recreation-defects/submission.yaml",
-    "county": "fixtures/county/county.yaml",
+INPUTS = "tests/snapshots/inputs"
+# name -> the command's arguments before the formats
+RUNS = {
+    "defects": ["fixtures/eco-recreation-defects/submission.yaml", "--no-config"],
+    "county": ["fixtures/county/county.yaml", "--no-config", "--jobs", "1"],
+    # what the defects fixture alone never shows: a waiver applied, unmatched, expired and refused; conflicts
+    # new and persisting against a baseline, one resolved, one not checked again; the gate on new conflicts
+    # only; a settings file; the values each failing condition was computed from
+    "defects-reviewed": ["fixtures/eco-recreation-defects/submission.yaml", "--config", f"{INPUTS}/rulecheck.toml",
+                         "--explain", "--waivers", f"{INPUTS}/waivers.yaml", "--baseline", f"{INPUTS}/baseline.json",
+                         "--fail-on-new"],
 }
 
 # the tool's version where a report states it, in the formats that state it
@@ -73,16 +81,13 @@ def _invoke(args: list[str], monkeypatch) -> None:
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> dict[tuple[str, str], Path]:
-    """(submission, lang) -> the folder the command wrote every format into (`--output-dir`)."""
+    """(run, lang) -> the folder the command wrote every format into (`--output-dir`)."""
     folders = {}
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for name, submission in SUBMISSIONS.items():
+        for name, run in RUNS.items():
             for lang in LANGS:
                 out = tmp_path_factory.mktemp(f"{name}-{lang}")
-                args = ["check", submission, "--no-config", "--lang", lang, "--color", "never", "-q",
-                        "--output-dir", str(out)]
-                if name == "county":
-                    args += ["--jobs", "1"]
+                args = ["check", *run, "--lang", lang, "--color", "never", "-q", "--output-dir", str(out)]
                 for fmt in FORMATS:
                     args += ["--format", fmt]
                 _invoke(args, monkeypatch)
@@ -98,7 +103,7 @@ def test_the_command_offers_every_format_snapshotted():
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("fmt", list(FORMATS))
-@pytest.mark.parametrize("name", list(SUBMISSIONS))
+@pytest.mark.parametrize("name", list(RUNS))
 def test_report_matches_its_snapshot(written, update_snapshots, name, fmt, lang):
     data = (written[name, lang] / f"report.{EXTENSIONS[fmt]}").read_bytes()
     _compare(f"{name}/{lang}/report.{EXTENSIONS[fmt]}", _normalized(data), update_snapshots)
@@ -120,3 +125,27 @@ def test_one_rule_shown_matches_its_snapshot(update_snapshots, monkeypatch, lang
     result = CliRunner().invoke(cli, ["rules", "show", "LAY-004", "--lang", lang], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     _compare(f"catalog/{lang}/rules-show-LAY-004.txt", result.stdout_bytes, update_snapshots)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_hand_built_record_matches_its_snapshot(update_snapshots, fmt, lang):
+    """The record of tests/conftest.py (a waived conflict, a pack's layers for the map, markup in a message) in
+    every format, written as a file is (`encoded_pieces`) and as standard output is (`render`): the same bytes."""
+    from conftest import sample_record
+
+    from rulecheck import report
+
+    data = b"".join(report.encoded_pieces(sample_record(), fmt, lang=lang))
+    assert report.render(sample_record(), fmt, lang=lang).encode("utf-8", "backslashreplace") == data
+    _compare(f"sample/{lang}/report.{EXTENSIONS[fmt]}", data, update_snapshots)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_coloured_text_matches_its_snapshot(update_snapshots, lang):
+    from conftest import sample_record
+
+    from rulecheck import report
+
+    _compare(f"sample/{lang}/report.color.txt", report.render(sample_record(), "text", lang=lang, color=True).encode(),
+             update_snapshots)
