@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .diagnostics import Diagnostic, InputError
+from .gate import recount
 from .model.sources import (
     DepthLimitedComposer,
     SourceError,
@@ -21,17 +22,6 @@ from .model.sources import (
 )
 
 REQUIRED = ("rule", "subjects", "reason", "approver", "basis", "expires")
-SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
-# `--fail-on` thresholds, each stricter than the one before: `indeterminate` fails on any unwaived conflict
-# and on any result that could not be decided; `never` fails on nothing
-FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
-_THRESHOLD = {"error": 3, "warning": 2, "info": 1, "indeterminate": 0}
-# a rule's outcome (`outcomes[].status`), counted in the summary as rules_<status>
-OUTCOME_STATUSES = {"pass": "rules_passed", "fail": "rules_failed", "not_applicable": "rules_not_applicable",
-                    "indeterminate": "rules_indeterminate"}
-# the run's verdict (`summary.verdict`): passed; incomplete (the gate passes, but some results could not be
-# decided); undecided (no rule decided anything); failed. `summary.passed` (exit 0) is true for the first two
-VERDICTS = ("passed", "incomplete", "undecided", "failed")
 
 
 class _Loader(DepthLimitedComposer, yaml.SafeLoader):
@@ -223,58 +213,3 @@ def apply_waivers(record: dict, waivers: list[Waiver], as_of: dt.date | str,
     result["waivers"] = {"applied": applied, "unmatched": unmatched, "expired": expired, "refused": refused}
     fail_on = (record.get("summary") or {}).get("fail_on", "error")
     return recount(result, fail_on)
-
-
-def gate_fails(conflicts: list[dict], fail_on: str, indeterminate: int = 0) -> bool:
-    """True when an unwaived conflict is at or above `fail_on` (error, warning, info; never: nothing fails),
-    or, with `fail_on` indeterminate, when there is any conflict or any of `indeterminate` results."""
-    if fail_on == "never":
-        return False
-    if fail_on == "indeterminate" and indeterminate:
-        return True
-    threshold = _THRESHOLD[fail_on]
-    return any(not c.get("waiver") and SEVERITY_RANK.get(c.get("severity", "error"), 3) >= threshold
-               for c in conflicts)
-
-
-def recount(record: dict, fail_on: str | None = None) -> dict:
-    """Set ``summary`` from the record: conflict counts (waived ones apart), indeterminate results, the rules
-    by outcome (``rules_passed``, ``rules_failed``, ``rules_not_applicable``, ``rules_indeterminate``), and
-    the verdict: ``failed`` when the gate at `fail_on` fails; else ``undecided`` when no rule passed or
-    failed (every rule run was not applicable or indeterminate: nothing was decided); else ``incomplete``
-    when some result could not be decided; else ``passed``. ``passed`` (the gate passes: exit status 0)
-    is true for ``passed`` and ``incomplete``, never for a run that decided nothing."""
-    conflicts = record.get("conflicts") or []
-    summary = dict(record.get("summary") or {})
-    fail_on = fail_on or summary.get("fail_on") or "error"
-    if fail_on not in FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
-    for severity in ("error", "warning", "info"):
-        summary[severity] = sum(1 for c in conflicts if not c.get("waiver") and c.get("severity") == severity)
-    summary["waived"] = sum(1 for c in conflicts if c.get("waiver"))
-    # conflicts resting on a figure of provenance `unverified` (at most warnings; counted apart, waived ones aside)
-    summary["unverified"] = sum(1 for c in conflicts if not c.get("waiver") and c.get("unverified"))
-    if "indeterminate" in record:
-        summary["indeterminate"] = len(record.get("indeterminate") or [])
-    summary["fail_on"] = fail_on
-    decided = True
-    if "outcomes" in record:  # a record made without outcomes (by hand, or an old one) is judged by its conflicts
-        statuses = [o.get("status") for o in record.get("outcomes") or []]
-        for status, key in OUTCOME_STATUSES.items():
-            summary[key] = statuses.count(status)
-        decided = bool(conflicts) or summary["rules_passed"] + summary["rules_failed"] > 0
-    indeterminate = int(summary.get("indeterminate") or 0)
-    # in a review round with --fail-on-new, only the conflicts new since the baseline report count
-    gated = [c for c in conflicts if c.get("status") == "new"] if summary.get("fail_on_new") else conflicts
-    # `--fail-on never` asks for a report, not a gate (exit 0): its verdict is still judged at the default
-    # threshold, so a report with errors never reads PASSED
-    if gate_fails(gated, "error" if fail_on == "never" else fail_on, indeterminate):
-        verdict = "failed"
-    elif not decided:
-        verdict = "undecided"
-    else:
-        verdict = "incomplete" if indeterminate else "passed"
-    summary["passed"] = verdict in ("passed", "incomplete")
-    summary["verdict"] = verdict
-    record["summary"] = summary
-    return record

@@ -6,24 +6,17 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ..waivers import OUTCOME_STATUSES, VERDICTS
-
-# The order families are reported in (the engine sorts conflicts the same way).
-FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY")
-
-FAMILY_NAMES = {
-    "GEO": {"zh": "几何数据", "en": "Geometry data"},
-    "REF": {"zh": "引用完整性", "en": "Referential integrity"},
-    "LAY": {"zh": "用地布局", "en": "Land-use layout"},
-    "IND": {"zh": "控制指标", "en": "Control indicators"},
-    "DUT": {"zh": "附带责任", "en": "Bundled duties"},
-    "SUP": {"zh": "供应合同", "en": "Supply contracts"},
-    "FIN": {"zh": "资金平衡", "en": "Fiscal balance"},
-    "DOC": {"zh": "配置方法要件", "en": "Allocation method requirements"},
-    "CTY": {"zh": "县域配置体系", "en": "County system: scheme and units"},
-}
-
-SEVERITIES = ("error", "warning", "info")
+from ..vocabulary import (  # noqa: F401  (FAMILY_ORDER, SEVERITIES, family_of: the emitters read them from here too)
+    FAMILY_NAMES,
+    FAMILY_ORDER,
+    OUTCOME_STATUSES,
+    SEVERITIES,
+    VERDICTS,
+    family_key,
+    family_of,
+    norm_lang,
+    unit_name,
+)
 
 # Every fixed string a report prints, in both languages. Counted nouns are (singular, plural) in English.
 STRINGS: dict[str, dict[str, Any]] = {
@@ -84,8 +77,8 @@ STRINGS: dict[str, dict[str, Any]] = {
     "county_summary": {"zh": "县域汇总（总体配置方案 {scheme}）", "en": "County summary (scheme {scheme})"},
     "county_unit_row": {"zh": "{unit}（{manifest}）：{verdict}，错误 {error}，警告 {warning}，无法判定 {indeterminate}",
                         "en": "{unit} ({manifest}): {verdict}, {error} errors, {warning} warnings, {indeterminate} indeterminate"},
-    "county_account": {"zh": "全县总账：各单元收入 {revenues} 万元、支出 {costs} 万元；方案自身收入 {scheme_revenues} 万元、支出 {scheme_costs} 万元；结余 {balance} 万元",
-                       "en": "County account: units take in {revenues} wan yuan and spend {costs}; the scheme's own revenues {scheme_revenues}, costs {scheme_costs}; balance {balance} wan yuan"},
+    "county_account": {"zh": "全县总账：各单元收入 {revenues} {money}、支出 {costs} {money}；方案自身收入 {scheme_revenues} {money}、支出 {scheme_costs} {money}；结余 {balance} {money}",
+                       "en": "County account: units take in {revenues} {money} and spend {costs}; the scheme's own revenues {scheme_revenues}, costs {scheme_costs}; balance {balance} {money}"},
     "indeterminate": {"zh": "无法判定", "en": "Indeterminate"},
     "missing": {"zh": "缺少", "en": "missing"},
     "note": {"zh": "说明", "en": "note"},
@@ -126,40 +119,6 @@ STRINGS: dict[str, dict[str, Any]] = {
     "waivers": {"zh": "豁免", "en": "Waivers"},
 }
 
-# Land-use level-1 classes (用地用海分类 2023), for map legends.
-LAND_USE_CLASSES = {
-    "01": {"zh": "耕地", "en": "Cropland"},
-    "02": {"zh": "园地", "en": "Orchard"},
-    "03": {"zh": "林地", "en": "Forest"},
-    "04": {"zh": "草地", "en": "Grassland"},
-    "05": {"zh": "湿地", "en": "Wetland"},
-    "06": {"zh": "农业设施建设用地", "en": "Agricultural facilities"},
-    "07": {"zh": "居住用地", "en": "Residential"},
-    "08": {"zh": "公共管理与公共服务用地", "en": "Public administration and services"},
-    "09": {"zh": "商业服务业用地", "en": "Commercial"},
-    "10": {"zh": "工矿用地", "en": "Industrial and mining"},
-    "11": {"zh": "仓储用地", "en": "Warehousing"},
-    "12": {"zh": "交通运输用地", "en": "Transport"},
-    "13": {"zh": "公用设施用地", "en": "Utilities"},
-    "14": {"zh": "绿地与开敞空间用地", "en": "Green and open space"},
-    "15": {"zh": "特殊用地", "en": "Special"},
-    "16": {"zh": "留白用地", "en": "Reserved"},
-    "17": {"zh": "陆地水域", "en": "Inland water"},
-    "18": {"zh": "渔业用海", "en": "Fishery sea"},
-    "19": {"zh": "工矿通信用海", "en": "Industrial sea"},
-    "20": {"zh": "交通运输用海", "en": "Transport sea"},
-    "21": {"zh": "游憩用海", "en": "Recreation sea"},
-    "22": {"zh": "特殊用海", "en": "Special sea"},
-    "23": {"zh": "其他土地", "en": "Other land"},
-    "24": {"zh": "其他海域", "en": "Other sea"},
-}
-
-
-def norm_lang(lang: str | None) -> str:
-    """`zh` or `en`; anything starting with "en" is English, everything else Chinese."""
-    return "en" if (lang or "").lower().startswith("en") else "zh"
-
-
 def t(key: str, lang: str, **values: Any) -> str:
     """A fixed string in `lang`, formatted; English counted nouns take `n` to choose the plural."""
     text = STRINGS[key][norm_lang(lang)]
@@ -173,20 +132,10 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def family_of(rule_id: str) -> str:
-    """The family prefix of a rule id: ``IND-002`` -> ``IND``."""
-    return rule_id.split("-", 1)[0] if rule_id else ""
-
-
 def family_name(family: str, lang: str, record: dict | None = None) -> str:
     """The family's name: the contract's, or the one a pack declared (`family ZJ "浙江省补充规则"`, in the record)."""
     names = FAMILY_NAMES.get(family) or ((record or {}).get("rules") or {}).get("families", {}).get(family)
     return names[norm_lang(lang)] if names else family
-
-
-def family_key(family: str) -> tuple[int, str]:
-    """Sort key: known families in report order, new families after them by name."""
-    return (FAMILY_ORDER.index(family), "") if family in FAMILY_ORDER else (len(FAMILY_ORDER), family)
 
 
 def conflict_family(conflict: dict) -> str:
@@ -427,7 +376,7 @@ def county_lines(record: dict, lang: str) -> list[str]:
                               costs=f"{account.get('unit_costs_wan_yuan', 0):,.2f}",
                               scheme_revenues=f"{account.get('scheme_revenues_wan_yuan', 0):,.2f}",
                               scheme_costs=f"{account.get('scheme_costs_wan_yuan', 0):,.2f}",
-                              balance=f"{account.get('balance_wan_yuan', 0):,.2f}"))
+                              balance=f"{account.get('balance_wan_yuan', 0):,.2f}", money=unit_name("wan_yuan", lang)))
     return lines
 
 

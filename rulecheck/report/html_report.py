@@ -10,10 +10,10 @@ import shapely
 from markupsafe import Markup
 from shapely.geometry import shape
 
+from ..vocabulary import land_use_classes
 from .common import (
     from_working_folder,
     baseline_line,
-    LAND_USE_CLASSES,
     cap,
     catalog_basis,
     family_name,
@@ -580,7 +580,7 @@ def _legend(record: dict, lang: str) -> str:
     e = escape
     items = [f'<strong>{e(t("legend", lang))}</strong>']
     for code in classes:
-        name = LAND_USE_CLASSES.get(code, {}).get(lang, code)
+        name = land_use_classes().get(code, {}).get(lang, code)
         items.append(f'<span class="swatch" style="background:{LAND_USE_COLOURS.get(code, UNKNOWN_COLOUR)};opacity:.6"></span>'
                      f"{e(code)} {e(name)}")
     items.append(f'<span class="swatch" style="background:#fff;border:2px solid #000"></span>{e(t("unit_boundary", lang))}')
