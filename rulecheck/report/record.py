@@ -284,13 +284,14 @@ class Submission:
     crs: Any = ""
     manifest: str | None = None
     notes: tuple[Any, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, raw: Any) -> Submission:
         raw = _mapping(raw)
         return cls(id=raw.get("id", ""), title=raw.get("title") or "", as_of=raw.get("as_of", ""),
                    stage=raw.get("stage"), crs=raw.get("crs", ""), manifest=raw.get("manifest"),
-                   notes=tuple(_items(raw.get("notes"))))
+                   notes=tuple(_items(raw.get("notes"))), raw=raw)
 
 
 @dataclass(frozen=True)
