@@ -132,6 +132,7 @@ class Conflict:
     subjects: tuple[Subject, ...] = ()
     expected: Any = None
     actual: Any = None
+    geometry: Mapping[str, Any] | None = None  # GeoJSON: where the conflict is, for spatial rules
     explanation: tuple[Step, ...] = ()
     waiver: AppliedWaiver | None = None
     status: str | None = None  # new | persisting, against a baseline report
@@ -150,7 +151,7 @@ class Conflict:
             message=raw.get("message") or "",
             messages=raw.get("messages") if isinstance(raw.get("messages"), Mapping) else None,
             basis=raw.get("basis", ""), subjects=tuple(Subject.of(s) for s in _items(raw.get("subjects"))),
-            expected=raw.get("expected"), actual=raw.get("actual"),
+            expected=raw.get("expected"), actual=raw.get("actual"), geometry=raw.get("geometry") or None,
             explanation=tuple(Step(_mapping(s).get("expr", ""), _mapping(s).get("value", ""))
                               for s in _items(raw.get("explanation"))),
             waiver=AppliedWaiver.of(raw.get("waiver")), status=raw.get("status"),

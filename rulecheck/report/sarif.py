@@ -35,7 +35,7 @@ def render(record: dict | Report, *, lang: str) -> str:
     }
     run: dict = {
         "tool": {"driver": driver},
-        "originalUriBaseIds": _base_ids(report.raw),
+        "originalUriBaseIds": _base_ids(report),
         "results": [_result(number, conflict, index, lang) for number, conflict in enumerate(report.conflicts, start=1)],
         "columnKind": "unicodeCodePoints",
         "properties": _run_properties(report),
@@ -103,13 +103,13 @@ def _invocation(report: Report, lang: str) -> dict:
     return invocation
 
 
-def _base_ids(record: dict) -> dict:
+def _base_ids(report: Report) -> dict:
     """SUBMISSION_ROOT has a uri: the manifest's folder, relative to %SRCROOT% (or absolute, when it was named so).
 
     SARIF 2.1.0 §3.14.14: a base id's uri is absolute, or relative with a uriBaseId of its own; %SRCROOT% has
     no uri (the working folder is machine-specific and stays out of the report): the consumer supplies it,
     as code-scanning services do with the repository root."""
-    folder = manifest_folder(record)
+    folder = manifest_folder(report)
     description = {"text": f"folder of the submission manifest ({folder or '.'})"}
     srcroot = {"description": {"text": "the folder rulecheck was run in (the repository root in CI)"}}
     if folder and posixpath.isabs(folder):
@@ -174,7 +174,7 @@ def _result(number: int, conflict: Conflict, index: dict[str, int], lang: str) -
         "level": _LEVELS.get(conflict.severity, "error"),
         "message": {"text": sarif_text(message)},
         "locations": _locations(conflict),
-        "partialFingerprints": {"rulecheck/v1": _fingerprint(conflict.raw)},
+        "partialFingerprints": {"rulecheck/v1": _fingerprint(conflict)},
         "properties": {"number": number, "expected": conflict.expected, "actual": conflict.actual,
                        "basis": conflict.basis, "subjects": [s.label for s in conflict.subjects]},
     })
@@ -216,6 +216,6 @@ def _uri(path: str) -> str:
     return quote(path.replace("\\", "/"), safe="/:@-._~!$&'()*+,;=")
 
 
-def _fingerprint(conflict: dict) -> str:
+def _fingerprint(conflict: Conflict) -> str:
     """Stable across runs and line moves: the rule and its subjects, not their lines."""
-    return fingerprint(conflict)[:32]
+    return fingerprint(conflict.rule, conflict.subjects)[:32]
