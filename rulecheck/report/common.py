@@ -327,21 +327,19 @@ def waiver_line(waiver: AppliedWaiver | dict, lang: str) -> str:
 def county_lines(record: Report | dict, lang: str) -> list[str]:
     """A county report's summary: the scheme, a verdict per unit, the county's account (empty for a unit's report)."""
     county = Report.of(record).county
-    if not county:
+    if county is None:
         return []
-    lines = [t("county_summary", lang, scheme=(county.get("scheme") or {}).get("id", ""))]
-    for row in county.get("units") or []:
-        verdict = row.get("verdict") or ""
-        lines.append("  " + t("county_unit_row", lang, unit=row.get("unit", ""), manifest=row.get("manifest", ""),
-                              verdict=t(verdict, lang) if verdict in STRINGS else verdict, error=row.get("error", 0),
-                              warning=row.get("warning", 0), indeterminate=row.get("indeterminate", 0)))
-    account = county.get("account") or {}
-    if account:
-        lines.append("  " + t("county_account", lang, **{
-            name: f"{account.get(key, 0):,.2f}" for name, key in (
-                ("revenues", "unit_revenues_wan_yuan"), ("costs", "unit_costs_wan_yuan"),
-                ("scheme_revenues", "scheme_revenues_wan_yuan"), ("scheme_costs", "scheme_costs_wan_yuan"),
-                ("balance", "balance_wan_yuan"))}, money=unit_name("wan_yuan", lang)))
+    lines = [t("county_summary", lang, scheme=county.scheme_id)]
+    for row in county.units:
+        lines.append("  " + t("county_unit_row", lang, unit=row.unit, manifest=row.manifest,
+                              verdict=t(row.verdict, lang) if row.verdict in STRINGS else row.verdict, error=row.error,
+                              warning=row.warning, indeterminate=row.indeterminate))
+    account = county.account
+    if account is not None:
+        lines.append("  " + t("county_account", lang, revenues=f"{account.unit_revenues:,.2f}",
+                              costs=f"{account.unit_costs:,.2f}", scheme_revenues=f"{account.scheme_revenues:,.2f}",
+                              scheme_costs=f"{account.scheme_costs:,.2f}", balance=f"{account.balance:,.2f}",
+                              money=unit_name("wan_yuan", lang)))
     return lines
 
 

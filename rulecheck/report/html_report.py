@@ -183,13 +183,12 @@ def _county_view(report: Report, lang: str) -> dict | None:
     lines = county_lines(report, lang)
     if not lines:
         return None
-    rows = [{"unit": str(row.get("unit", "")), "manifest": str(row.get("manifest", "")),
-             "verdict": str(row.get("verdict", "")),
-             "verdict_text": t(row["verdict"], lang) if row.get("verdict") in VERDICTS else str(row.get("verdict", "")),
-             "counts": f"{counted('n_error', row.get('error', 0), lang)}, {counted('n_warning', row.get('warning', 0), lang)}, "
-                       f"{counted('n_indeterminate', row.get('indeterminate', 0), lang)}"}
-            for row in report.county.get("units") or []]
-    return {"title": lines[0], "rows": rows, "account": lines[-1].strip() if report.county.get("account") else ""}
+    rows = [{"unit": str(row.unit), "manifest": str(row.manifest), "verdict": str(row.verdict),
+             "verdict_text": t(row.verdict, lang) if row.verdict in VERDICTS else str(row.verdict),
+             "counts": f"{counted('n_error', row.error, lang)}, {counted('n_warning', row.warning, lang)}, "
+                       f"{counted('n_indeterminate', row.indeterminate, lang)}"}
+            for row in report.county.units]
+    return {"title": lines[0], "rows": rows, "account": lines[-1].strip() if report.county.account is not None else ""}
 
 
 def _conflict_view(number: int, conflict: Conflict, entry: CatalogEntry | None, lang: str, inset: str = "") -> dict:

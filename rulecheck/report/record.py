@@ -389,6 +389,62 @@ class LoadWarning:
 
 
 @dataclass(frozen=True)
+class CountyUnit:
+    """One unit of a county report: its manifest, its verdict and counts."""
+
+    unit: Any = ""
+    manifest: Any = ""
+    verdict: Any = ""
+    error: Any = 0
+    warning: Any = 0
+    indeterminate: Any = 0
+
+    @classmethod
+    def of(cls, raw: Any) -> CountyUnit:
+        raw = _mapping(raw)
+        return cls(unit=raw.get("unit", ""), manifest=raw.get("manifest", ""), verdict=raw.get("verdict") or "",
+                   error=raw.get("error", 0), warning=raw.get("warning", 0), indeterminate=raw.get("indeterminate", 0))
+
+
+@dataclass(frozen=True)
+class CountyAccount:
+    """The county's account in 万元: what the units take in and spend, the scheme's own, and the balance."""
+
+    unit_revenues: float = 0
+    unit_costs: float = 0
+    scheme_revenues: float = 0
+    scheme_costs: float = 0
+    balance: float = 0
+
+    @classmethod
+    def of(cls, raw: Any) -> CountyAccount | None:
+        if not raw:
+            return None
+        raw = _mapping(raw)
+        return cls(**{name: raw.get(f"{name}_wan_yuan", 0)
+                      for name in ("unit_revenues", "unit_costs", "scheme_revenues", "scheme_costs", "balance")})
+
+
+@dataclass(frozen=True)
+class County:
+    """A county report's summary (`county`): the scheme, a verdict per unit, the county's account."""
+
+    scheme_id: Any = ""
+    units: tuple[CountyUnit, ...] = ()
+    account: CountyAccount | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, raw: Any) -> County | None:
+        if not raw:
+            return None
+        raw = _mapping(raw)
+        return cls(scheme_id=_mapping(raw.get("scheme")).get("id", ""),
+                   units=tuple(CountyUnit.of(row) for row in _items(raw.get("units"))),
+                   account=CountyAccount.of(raw.get("account")), raw=raw)
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole record: what was checked, with which rules, what was found and the verdict."""
 
@@ -406,7 +462,7 @@ class Report:
     diagnostics: tuple[LoadWarning, ...] = ()
     baseline: Baseline | None = None
     settings: Settings | None = None
-    county: Mapping[str, Any] | None = None
+    county: County | None = None
     has_indeterminate: bool = False  # the record lists indeterminate results (an empty list included)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -431,7 +487,7 @@ class Report:
                           for key in ("expired", "refused", "unmatched")},
             diagnostics=tuple(LoadWarning.of(d) for d in _items(raw.get("diagnostics"))),
             baseline=Baseline.of(raw.get("baseline")), settings=Settings.of(raw.get("config")),
-            county=raw.get("county") or None, has_indeterminate=bool(raw.get("indeterminate")), raw=raw)
+            county=County.of(raw.get("county")), has_indeterminate=bool(raw.get("indeterminate")), raw=raw)
 
     @property
     def verdict(self) -> str:
@@ -454,5 +510,5 @@ class Report:
         return names if isinstance(names, Mapping) else None
 
 
-__all__ = ["AppliedWaiver", "Baseline", "CatalogEntry", "Conflict", "Indeterminate", "LoadWarning", "Outcome",
+__all__ = ["AppliedWaiver", "Baseline", "CatalogEntry", "Conflict", "County", "CountyAccount", "CountyUnit", "Indeterminate", "LoadWarning", "Outcome",
            "Report", "Rules", "Settings", "Source", "Step", "Submission", "Subject", "Summary", "WaiverNote"]

@@ -68,7 +68,7 @@ def _run_properties(report: Report) -> dict:
         "rulesSha256": report.rules.sha256,
         "summary": dict(report.summary.raw),
         # a county submission: the scheme, a verdict per unit, the county's account
-        **({"county": report.county} if report.county else {}),
+        **({"county": report.county.raw} if report.county is not None else {}),
     }
     if "config" in report.raw:  # the settings file that shaped the gate (path null: none)
         properties["settings"] = report.raw["config"]
