@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..vocabulary import SEVERITIES
-from .common import catalog_basis, catalog_title, family_key, family_name, family_of, norm_lang, t
+from ..vocabulary import SEVERITIES, family_key, family_of, norm_lang
+from .common import catalog_basis, catalog_title, family_name, t
 
 CATALOG_FORMATS = ("text", "markdown", "json")
 

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
-from ..vocabulary import (  # noqa: F401  (FAMILY_ORDER, SEVERITIES, family_of: the emitters read them from here too)
-    BASELINE_STATUSES,
-    FAMILY_NAMES,
-    FAMILY_ORDER,
-    SEVERITIES,
-    family_key,
-    family_of,
-    norm_lang,
-    unit_name,
-)
-from .record import AppliedWaiver, CatalogEntry, Conflict, Report, Subject
-
-C = TypeVar("C", Conflict, dict)
+from ..vocabulary import BASELINE_STATUSES, FAMILY_NAMES, family_key, norm_lang, unit_name
+from .record import AppliedWaiver, CatalogEntry, Conflict, Report
 
 # Every fixed string a report prints, in both languages. Counted nouns are (singular, plural) in English.
 STRINGS: dict[str, dict[str, Any]] = {
@@ -140,21 +129,12 @@ def family_name(family: str, lang: str, report: Report | dict | None = None) -> 
     return names[norm_lang(lang)] if names else family
 
 
-def conflict_family(conflict: Conflict | dict) -> str:
-    return conflict.family if isinstance(conflict, Conflict) else Conflict.of(conflict).family
-
-
-def group_by_family(conflicts: Iterable[C]) -> list[tuple[str, list[tuple[int, C]]]]:
+def group_by_family(conflicts: Iterable[Conflict]) -> list[tuple[str, list[tuple[int, Conflict]]]]:
     """Conflicts numbered 1.. in record order (the numbers every format shows), grouped by family in report order."""
-    groups: dict[str, list[tuple[int, C]]] = {}
+    groups: dict[str, list[tuple[int, Conflict]]] = {}
     for number, conflict in enumerate(conflicts, start=1):
-        groups.setdefault(conflict_family(conflict), []).append((number, conflict))
+        groups.setdefault(conflict.family, []).append((number, conflict))
     return [(family, groups[family]) for family in sorted(groups, key=family_key)]
-
-
-def localized(conflict: dict, key: str, lang: str) -> str:
-    """`title` or `message` of a conflict in `lang`: from ``titles``/``messages`` if present, else the plain field."""
-    return Conflict.of(conflict).localized(key, lang)
 
 
 def catalog_title(entry: dict, lang: str) -> str:
@@ -192,44 +172,12 @@ def from_working_folder(record: dict) -> dict:
     return out
 
 
-def subject_label(subject: dict) -> str:
-    """``parcels:P-0412``."""
-    return Subject.of(subject).label
-
-
-def subject_location(subject: dict) -> str | None:
-    """``layers/parcels.geojson:1207``, or None when the subject has no source."""
-    return Subject.of(subject).location
-
-
-def subjects_line(conflict: dict) -> str:
-    """The subjects as one string: ``contracts:C01/R07, parcels:P-0412``."""
-    return Conflict.of(conflict).subjects_line
-
-
-def document_of(conflict: dict) -> str:
-    """The file a conflict is first found in (its first located subject), for grouping by document."""
-    return Conflict.of(conflict).document
-
-
 def is_waived(conflict: dict) -> bool:
     return bool(conflict.get("waiver"))
 
 
 def counted(key: str, n: int, lang: str) -> str:
     return t(key, lang, n=n)
-
-
-def verdict_of(record: Report | dict) -> str:
-    """``passed``, ``incomplete`` (passes the gate, but some results could not be decided), ``undecided``
-    (nothing was decided) or ``failed``; a record without `summary.verdict` has the verdict `passed` says."""
-    return Report.of(record).verdict
-
-
-def rule_counts(record: Report | dict) -> dict[str, int] | None:
-    """How many rules passed, failed, were not applicable and indeterminate (from the summary, else from the
-    outcomes), as ``{rules_passed: n, ...}``; None when the record has neither."""
-    return Report.of(record).rule_counts()
 
 
 def _found(report: Report, lang: str) -> list[str]:
