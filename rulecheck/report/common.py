@@ -123,9 +123,15 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _head(record: Report | dict) -> Report:
+    """The typed record; a dict is read without its lists of conflicts and results (what the one-line readers
+    below need of a county's record is its summary, not its hundred thousand conflicts)."""
+    return Report.of(record, detail=False)
+
+
 def family_name(family: str, lang: str, report: Report | dict | None = None) -> str:
     """The family's name: the contract's, or the one a pack declared (`family ZJ "浙江省补充规则"`, in the record)."""
-    names = FAMILY_NAMES.get(family) or (Report.of(report).family_names(family) if report is not None else None)
+    names = FAMILY_NAMES.get(family) or (_head(report).family_names(family) if report is not None else None)
     return names[norm_lang(lang)] if names else family
 
 
@@ -183,9 +189,9 @@ def counted(key: str, n: int, lang: str) -> str:
 def _found(report: Report, lang: str) -> list[str]:
     """What was found, each part counted: ``2 errors``, ``1 warning``, ``1 waived``, ``1 indeterminate result``."""
     summary = report.summary
-    if report.verdict == "undecided" and not report.conflicts:
+    if report.verdict == "undecided" and not report.conflict_count:
         parts = [t("nothing_decided", lang)]
-    elif not report.conflicts:
+    elif not report.conflict_count:
         parts = [t("no_conflicts", lang)]
     else:
         parts = [counted("n_error", summary.error, lang), counted("n_warning", summary.warning, lang)]
@@ -201,10 +207,10 @@ def summary_line(record: Report | dict, lang: str) -> str:
     """The verdict line: what was found, how many rules passed, failed, were not applicable or indeterminate,
     and the verdict: ``2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable,
     0 indeterminate) - FAILED``; ``No conflicts (…) - PASSED``; ``Nothing decided (…) - UNDECIDED``."""
-    report = Report.of(record)
+    report = _head(record)
     summary = report.summary
     counts = report.rule_counts()
-    if counts is None and not report.conflicts and not summary.indeterminate and report.verdict == "passed":
+    if counts is None and not report.conflict_count and not summary.indeterminate and report.verdict == "passed":
         return t("clean", lang, n=summary.rules_run if "rules_run" in summary.raw else 0)
     line = t("list_sep", lang).join(_found(report, lang))
     if counts is not None:
@@ -224,7 +230,7 @@ def status_marker(conflict: Conflict | dict, lang: str) -> str:
 
 def baseline_line(record: Report | dict, lang: str) -> str | None:
     """``Against the baseline old.json: 1 new, 22 persisting, 1 resolved``, or None without a baseline."""
-    report = Report.of(record)
+    report = _head(record)
     baseline = report.baseline
     if baseline is None:
         return None
@@ -240,7 +246,7 @@ def baseline_line(record: Report | dict, lang: str) -> str | None:
 def settings_line(record: Report | dict, lang: str) -> str | None:
     """``Settings file: rulecheck.toml (applied: fail-on, select)`` when a settings file shaped the run (the CLI
     records it as `config`), else None: a gate's settings never change a verdict unseen."""
-    settings = Report.of(record).settings
+    settings = _head(record).settings
     if settings is None or not settings.path:
         return None
     applied = t("list_sep", lang).join(str(key) for key in settings.applied) or t("settings_none", lang)
@@ -250,7 +256,7 @@ def settings_line(record: Report | dict, lang: str) -> str | None:
 def reprojection_line(record: Report | dict, lang: str) -> str | None:
     """``Coordinates reprojected: EPSG:4490 -> EPSG:4526 (every geometry)``: every reprojection the load made
     (`summary.reprojected`), or None. A check in a CRS other than the one declared is said in every summary."""
-    moves = Report.of(record).summary.reprojected
+    moves = _head(record).summary.reprojected
     if not moves:
         return None
     zh = norm_lang(lang) == "zh"
@@ -262,7 +268,7 @@ def reprojection_line(record: Report | dict, lang: str) -> str | None:
 
 def warning_lines(record: Report | dict) -> list[str]:
     """The load's warnings (`diagnostics`) as ``path:line: warning: field: message``."""
-    return [warning.line_text for warning in Report.of(record).diagnostics]
+    return [warning.line_text for warning in _head(record).diagnostics]
 
 
 def waiver_line(waiver: AppliedWaiver | dict, lang: str) -> str:
@@ -274,7 +280,7 @@ def waiver_line(waiver: AppliedWaiver | dict, lang: str) -> str:
 
 def county_lines(record: Report | dict, lang: str) -> list[str]:
     """A county report's summary: the scheme, a verdict per unit, the county's account (empty for a unit's report)."""
-    county = Report.of(record).county
+    county = _head(record).county
     if county is None:
         return []
     lines = [t("county_summary", lang, scheme=county.scheme_id)]

@@ -463,31 +463,34 @@ class Report:
     baseline: Baseline | None = None
     settings: Settings | None = None
     county: County | None = None
-    has_indeterminate: bool = False  # the record lists indeterminate results (an empty list included)
+    conflict_count: int = 0  # len(conflicts), also in a record read without its lists (Report.of(detail=False))
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, record: Report | Mapping[str, Any]) -> Report:
-        """The typed record of the engine's dict (a Report is returned as it is)."""
+    def of(cls, record: Report | Mapping[str, Any], *, detail: bool = True) -> Report:
+        """The typed record of the engine's dict (a Report is returned as it is). Without `detail`, the lists of
+        conflicts, indeterminate and resolved results are left empty (`conflict_count` still counts the conflicts):
+        what a summary line needs of a county's record, without reading its hundred thousand conflicts."""
         if isinstance(record, Report):
             return record
         raw = _mapping(record)
         tool = _mapping(raw.get("tool"))
         waivers = _mapping(raw.get("waivers"))
+        conflicts = _items(raw.get("conflicts"))
         return cls(
             tool_name=tool.get("name", "rulecheck"), tool_version=tool.get("version", ""),
             submission=Submission.of(raw.get("submission")), rules=Rules.of(raw.get("rules")),
             summary=Summary.of(raw.get("summary")),
-            conflicts=tuple(Conflict.of(c) for c in _items(raw.get("conflicts"))),
+            conflicts=tuple(Conflict.of(c) for c in conflicts) if detail else (), conflict_count=len(conflicts),
             outcomes=tuple(Outcome.of(o) for o in _items(raw.get("outcomes"))) if "outcomes" in raw else None,
-            indeterminate=tuple(Indeterminate.of(i) for i in _items(raw.get("indeterminate"))),
-            resolved=tuple(Conflict.of(c) for c in _items(raw.get("resolved"))),
+            indeterminate=tuple(Indeterminate.of(i) for i in _items(raw.get("indeterminate"))) if detail else (),
+            resolved=tuple(Conflict.of(c) for c in _items(raw.get("resolved"))) if detail else (),
             waivers_applied=tuple(w for w in map(AppliedWaiver.of, _items(waivers.get("applied"))) if w),
             waiver_notes={key: tuple(WaiverNote.of(w) for w in _items(waivers.get(key)))
                           for key in ("expired", "refused", "unmatched")},
             diagnostics=tuple(LoadWarning.of(d) for d in _items(raw.get("diagnostics"))),
             baseline=Baseline.of(raw.get("baseline")), settings=Settings.of(raw.get("config")),
-            county=County.of(raw.get("county")), has_indeterminate=bool(raw.get("indeterminate")), raw=raw)
+            county=County.of(raw.get("county")), raw=raw)
 
     @property
     def verdict(self) -> str:
