@@ -1,6 +1,7 @@
 """The report's vocabulary, defined once: severities, fail-on levels, verdicts, rule outcomes, families and their order,
-report formats, display units, land-use class names; and what the gate, the engine, the CLI, the service and every
-emitter read them from."""
+report formats, land-use class names; what the gate, the engine, the rule language, the CLI, the service and every
+emitter read them from. It imports nothing of the project above the model (the rule language imports it); how a
+unit is written in a report is the rule language's own table (rulecheck.dsl.units.DISPLAY, via report.common)."""
 
 from __future__ import annotations
 
@@ -95,18 +96,6 @@ REPORT_FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
     ReportFormat("gitlab", "gitlab", "gitlab.json", "application/json"),
 )}
 FORMAT_NAMES = tuple(REPORT_FORMATS)
-
-# ---- display units ------------------------------------------------------------------------------
-
-
-def unit_name(unit: str, lang: str) -> str:
-    """How a unit of the rule language is written in a report (``wan_yuan`` -> ``万元`` / ``wan yuan``): the
-    language's own table (rulecheck.dsl.units.DISPLAY), not a copy."""
-    from .dsl.units import DISPLAY
-
-    zh, en = DISPLAY[unit]
-    return en if norm_lang(lang) == "en" else zh
-
 
 # ---- land use -----------------------------------------------------------------------------------
 

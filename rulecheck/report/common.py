@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ..vocabulary import BASELINE_STATUSES, FAMILY_NAMES, family_key, norm_lang, unit_name
+from ..vocabulary import BASELINE_STATUSES, FAMILY_NAMES, family_key, norm_lang
 from .record import AppliedWaiver, CatalogEntry, Conflict, Report
 
 # Every fixed string a report prints, in both languages. Counted nouns are (singular, plural) in English.
@@ -109,6 +109,15 @@ STRINGS: dict[str, dict[str, Any]] = {
     "not_waivable": {"zh": "不可豁免", "en": "not waivable"},
     "waivers": {"zh": "豁免", "en": "Waivers"},
 }
+
+def unit_name(unit: str, lang: str) -> str:
+    """How a unit of the rule language is written in a report (``wan_yuan`` -> ``万元`` / ``wan yuan``): the
+    language's own table, not a copy."""
+    from ..dsl.units import DISPLAY  # on first use: the rule language's package loads all of it
+
+    zh, en = DISPLAY[unit]
+    return en if norm_lang(lang) == "en" else zh
+
 
 def t(key: str, lang: str, **values: Any) -> str:
     """A fixed string in `lang`, formatted; English counted nouns take `n` to choose the plural."""
