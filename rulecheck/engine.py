@@ -20,9 +20,6 @@ from rulecheck.model.sources import no_gc
 from rulecheck.vocabulary import FAIL_ON, FAMILY_ORDER
 
 
-
-
-
 def _sha256(path: Path) -> str | None:
     """Of a file's bytes; of a FileGDB folder, of its files' names and bytes in name order."""
     try:

@@ -84,7 +84,7 @@ class ReportFormat:
 
 
 # in the order the emitters are listed (`rulecheck.report.FORMATS`)
-REPORT_FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
+FORMAT_TABLE: dict[str, ReportFormat] = {f.name: f for f in (
     ReportFormat("text", "text", "txt", "text/plain; charset=utf-8"),
     ReportFormat("json", "json_report", "json", "application/json"),
     ReportFormat("sarif", "sarif", "sarif", "application/sarif+json"),
@@ -95,7 +95,7 @@ REPORT_FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
     ReportFormat("github", "github", "github.txt", "text/plain; charset=utf-8"),
     ReportFormat("gitlab", "gitlab", "gitlab.json", "application/json"),
 )}
-FORMAT_NAMES = tuple(REPORT_FORMATS)
+FORMAT_NAMES = tuple(FORMAT_TABLE)
 
 # ---- land use -----------------------------------------------------------------------------------
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 
-from ..vocabulary import REPORT_FORMATS
+from ..vocabulary import FORMAT_TABLE
 from .common import summary_line
 
 Renderer = Callable[..., str]
 
-# format name -> the module whose render(record, *, lang) -> str writes it (rulecheck.vocabulary.REPORT_FORMATS); a
+# format name -> the module whose render(record, *, lang) -> str writes it (rulecheck.vocabulary.FORMAT_TABLE); a
 # module is imported when its format is first asked for, so a run that writes a text report does not import jinja2
 # (html), xml (junit) and the rest
-_MODULES: dict[str, str] = {name: fmt.module for name, fmt in REPORT_FORMATS.items()}
+_MODULES: dict[str, str] = {name: fmt.module for name, fmt in FORMAT_TABLE.items()}
 
 
 class _Renderers(Mapping[str, Renderer]):
@@ -32,7 +32,7 @@ class _Renderers(Mapping[str, Renderer]):
 FORMATS: Mapping[str, Renderer] = _Renderers()
 
 # file extension of each format, for `--output-dir` (report.<ext>)
-EXTENSIONS: dict[str, str] = {name: fmt.extension for name, fmt in REPORT_FORMATS.items()}
+EXTENSIONS: dict[str, str] = {name: fmt.extension for name, fmt in FORMAT_TABLE.items()}
 
 
 def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str:

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rulecheck import __version__
 from rulecheck.batch import CheckOptions, ruleset_for
-from rulecheck.vocabulary import FORMAT_NAMES, REPORT_FORMATS
+from rulecheck.vocabulary import FORMAT_NAMES, FORMAT_TABLE
 
 from . import Principal, schemas
 from .bundle import BundleLimits, BundleRefused, inside, unpack
@@ -51,7 +51,7 @@ MEDIA_TYPES = {
     "text/xml": "junit", "text/html": "html", "text/markdown": "markdown", "text/plain": "text",
     "*/*": "json", "application/*": "json", "text/*": "text",
 }
-CONTENT_TYPES = {name: fmt.content_type for name, fmt in REPORT_FORMATS.items()}
+CONTENT_TYPES = {name: fmt.content_type for name, fmt in FORMAT_TABLE.items()}
 # what POST /checks accepts as its body
 UPLOAD_TYPES = ("application/zip", "application/x-zip-compressed", "application/yaml", "application/x-yaml",
                 "text/yaml", "text/x-yaml", "multipart/form-data", "application/octet-stream")
