@@ -110,6 +110,7 @@ STRINGS: dict[str, dict[str, Any]] = {
     "waivers": {"zh": "豁免", "en": "Waivers"},
 }
 
+
 def unit_name(unit: str, lang: str) -> str:
     """How a unit of the rule language is written in a report (``wan_yuan`` -> ``万元`` / ``wan yuan``): the
     language's own table, not a copy."""
