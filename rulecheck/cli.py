@@ -15,8 +15,7 @@ import click
 from . import __version__
 from .diagnostics import Diagnostic, InputError, printable
 
-FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
-LANGS = ("zh", "en")
+from .vocabulary import FAIL_ON, FORMAT_NAMES, LANGS
 
 # exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on or nothing decided, 2 unreadable input
 # or an unknown rule in --select/--ignore/a waiver, 3 a bug
@@ -226,8 +225,9 @@ def _limit_option(function):
                              f"(repeatable; names: {', '.join(NAMES)}; see docs/security.md).")(function)
 
 
-# the report formats (rulecheck.report.FORMATS, named here so that parsing the command line imports no emitter)
-REPORT_FORMATS = ("geojson", "github", "gitlab", "html", "json", "junit", "markdown", "sarif", "text")
+# the report formats, offered in alphabetical order (from the vocabulary, so that parsing the command line imports
+# no emitter)
+REPORT_FORMATS = tuple(sorted(FORMAT_NAMES))
 
 
 def _report_options(command):
@@ -461,7 +461,7 @@ def _emit(record: dict, destinations: list[tuple[str, str]], lang: str, coloured
             click.echo(moved)
         click.echo(report.render_summary_line(record, lang=lang))
 
-    from .waivers import gate_fails
+    from .gate import gate_fails
 
     summary = record.get("summary") or {}
     failed = (not summary["passed"]) if "passed" in summary else gate_fails(record.get("conflicts") or [], fail_on)
@@ -487,7 +487,7 @@ def diff(old, new, fail_on, fail_on_new, formats, outputs, output_dir, lang, col
     (with --fail-on-new, on its new conflicts only); 2 a report could not be read.
     """
     from .baseline import compare, load_report
-    from .waivers import recount
+    from .gate import recount
 
     destinations = _destinations(formats, outputs, output_dir)
     earlier, later = load_report(old, "old"), load_report(new, "new")
@@ -548,10 +548,9 @@ def _use_color(choice: str) -> bool:
 
 def _config(submission: str, explicit: str | None):
     from .config import load_config
-    from .report import FORMATS
 
     folder = Path(submission).parent
-    config = load_config(Path.cwd(), explicit, fail_on=FAIL_ON, langs=LANGS, formats=tuple(FORMATS),
+    config = load_config(Path.cwd(), explicit, fail_on=FAIL_ON, langs=LANGS, formats=FORMAT_NAMES,
                          submission_folder=folder)
     if explicit is None and config.path is None:
         from .config import FILE_NAMES, ignored_inside, shown

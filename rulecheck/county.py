@@ -300,7 +300,7 @@ def check_county(path: str | Path, options: "CheckOptions", *, jobs: int = 1, sc
 
     from .batch import ruleset_for, run_batch
     from .model.scheme import load_scheme
-    from .waivers import recount
+    from .gate import recount
 
     manifest = Path(path)
     base = manifest.parent

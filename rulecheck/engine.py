@@ -13,14 +13,11 @@ import shapely
 from rulecheck import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
-from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
+from rulecheck.dsl.rules import RuleSet, load_rules
 from rulecheck.dsl.planner import BULK_KEYS
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
-
-FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
-
-
+from rulecheck.vocabulary import FAIL_ON, FAMILY_ORDER
 
 
 def _sha256(path: Path) -> str | None:
@@ -166,7 +163,8 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
            with_layers, classification, baseline, fail_on_new, timings, progress) -> dict:
     from rulecheck.baseline import compare, load_report
     from rulecheck.model.landuse import load_classification
-    from rulecheck.waivers import apply_waivers, load_waivers, recount, waivable_from_catalog
+    from rulecheck.gate import recount
+    from rulecheck.waivers import apply_waivers, load_waivers, waivable_from_catalog
 
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")

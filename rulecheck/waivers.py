@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .diagnostics import Diagnostic, InputError
+from .gate import recount
 from .model.sources import (
     DepthLimitedComposer,
     SourceError,
@@ -21,17 +22,6 @@ from .model.sources import (
 )
 
 REQUIRED = ("rule", "subjects", "reason", "approver", "basis", "expires")
-SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
-# `--fail-on` thresholds, each stricter than the one before: `indeterminate` fails on any unwaived conflict
-# and on any result that could not be decided; `never` fails on nothing
-FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
-_THRESHOLD = {"error": 3, "warning": 2, "info": 1, "indeterminate": 0}
-# a rule's outcome (`outcomes[].status`), counted in the summary as rules_<status>
-OUTCOME_STATUSES = {"pass": "rules_passed", "fail": "rules_failed", "not_applicable": "rules_not_applicable",
-                    "indeterminate": "rules_indeterminate"}
-# the run's verdict (`summary.verdict`): passed; incomplete (the gate passes, but some results could not be
-# decided); undecided (no rule decided anything); failed. `summary.passed` (exit 0) is true for the first two
-VERDICTS = ("passed", "incomplete", "undecided", "failed")
 
 
 class _Loader(DepthLimitedComposer, yaml.SafeLoader):
@@ -90,6 +80,27 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
     one InputError of located Diagnostics.
     """
     name = str(path)
+    text, data, root = _read(path)
+    if data is None:
+        return []
+    data, root, field_prefix = _waiver_list(name, data, root)
+    lines = text.splitlines()
+    diagnostics: list[Diagnostic] = []
+    waivers: list[Waiver] = []
+    for index, (entry, node) in enumerate(zip(data, root.value)):
+        reader = _EntryReader(name, lines, f"{field_prefix}[{index}]", node, diagnostics)
+        waiver = reader.waiver(entry, known_rules)
+        if waiver is not None:
+            waivers.append(waiver)
+    if diagnostics:
+        raise InputError(diagnostics)
+    return waivers
+
+
+def _read(path: str | Path) -> tuple[str, object, yaml.Node]:
+    """The file's text, its data and its YAML node (one pass: compose, check depth and alias expansion,
+    construct); InputError when it is missing, unreadable or not YAML."""
+    name = str(path)
     if not Path(path).exists():
         raise InputError([Diagnostic(name, "waiver file not found")])
     try:
@@ -98,15 +109,16 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
         raise InputError([Diagnostic(name, f"waiver file cannot be read: {error.message}", line=error.line,
                                      column=error.column, hint=error.hint)]) from None
     try:
-        # one pass (compose, check depth and alias expansion, construct): the nodes are the data's, merges included
-        data, root = load_yaml_with(_Loader, text)
+        data, root = load_yaml_with(_Loader, text)  # the nodes are the data's, merges included
     except yaml.YAMLError as error:
         line, column = yaml_error_location(error, text)
         problem = getattr(error, "problem", None) or reader_problem(error)
         raise InputError([Diagnostic(name, f"not valid YAML: {problem}", line=line, column=column)]) from None
-    if data is None:
-        return []
-    lines = text.splitlines()
+    return text, data, root
+
+
+def _waiver_list(name: str, data, root: yaml.Node) -> tuple[list, yaml.Node, str]:
+    """The list of waivers (the file itself, or its ``waivers:`` key), its node and its field name."""
     field_prefix = ""
     if isinstance(data, dict) and "waivers" in data:
         # the last `waivers:` key, as in the data (YAML mappings keep the last of duplicate keys)
@@ -116,66 +128,90 @@ def load_waivers(path: str | Path, known_rules: list[str] | None = None) -> list
     if not isinstance(data, list):
         raise InputError([Diagnostic(name, "expected a list of waivers (rule, subjects, reason, approver, basis, expires)",
                                      line=root.start_mark.line + 1, field=field_prefix or None)])
+    return data, root, field_prefix
 
-    diagnostics: list[Diagnostic] = []
-    waivers: list[Waiver] = []
-    for index, (entry, node) in enumerate(zip(data, root.value)):
-        where = f"{field_prefix}[{index}]"
-        line = node.start_mark.line + 1
 
-        def problem(message: str, key: str | None = None, at=node, hint: str | None = None) -> None:
-            at_line = at.start_mark.line + 1
-            diagnostics.append(Diagnostic(name, message, line=at_line, column=at.start_mark.column + 1,
-                                          field=f"{where}.{key}" if key else where,
-                                          excerpt=lines[at_line - 1] if at_line <= len(lines) else None, hint=hint))
+class _EntryReader:
+    """One entry of a waiver file read into a Waiver, every problem with it a located Diagnostic."""
 
+    def __init__(self, name: str, lines: list[str], where: str, node: yaml.Node, diagnostics: list[Diagnostic]):
+        self.name, self.lines, self.where, self.node, self.diagnostics = name, lines, where, node, diagnostics
+        self.value_nodes: dict = {}
+
+    def problem(self, message: str, key: str | None = None, hint: str | None = None, node_key=None) -> None:
+        """A located problem of the entry, at the node of its field `key` (looked up as `node_key`, when that is
+        not the field's text: a YAML key that is not a string), else at the entry."""
+        at = self.value_nodes.get(key if node_key is None else node_key, self.node) if key else self.node
+        at_line = at.start_mark.line + 1
+        self.diagnostics.append(Diagnostic(
+            self.name, message, line=at_line, column=at.start_mark.column + 1,
+            field=f"{self.where}.{key}" if key else self.where,
+            excerpt=self.lines[at_line - 1] if at_line <= len(self.lines) else None, hint=hint))
+
+    def waiver(self, entry, known_rules: list[str] | None) -> Waiver | None:
         if not isinstance(entry, dict):
-            problem("expected a mapping with rule, subjects, reason, approver, basis, expires")
-            continue
-        value_nodes = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+            self.problem("expected a mapping with rule, subjects, reason, approver, basis, expires")
+            return None
+        self.value_nodes = {k.value: v for k, v in self.node.value if isinstance(k, yaml.ScalarNode)}
+        if not self.complete(entry):
+            return None
+        ok = self.rule_ok(entry["rule"], known_rules)
+        subjects = self.subjects(entry["subjects"])
+        expires = self.expires(entry["expires"])
+        texts_ok = self.texts_ok(entry)
+        if not (ok and subjects is not None and expires is not None and texts_ok):
+            return None
+        return Waiver(rule=entry["rule"], subjects=subjects, reason=str(entry["reason"]),
+                      approver=str(entry["approver"]), basis=str(entry["basis"]), expires=expires,
+                      file=self.name, line=self.node.start_mark.line + 1)
+
+    def complete(self, entry: dict) -> bool:
+        """No unknown field, and every required one given."""
         for key in entry:
             if key not in REQUIRED:
-                problem(f"unknown field {key!r}", str(key), value_nodes.get(key, node),
-                        hint="a waiver has the fields " + ", ".join(REQUIRED))
+                self.problem(f"unknown field {key!r}", str(key), hint="a waiver has the fields " + ", ".join(REQUIRED),
+                             node_key=key)
         missing = [key for key in REQUIRED if entry.get(key) in (None, "", [])]
         for key in missing:
-            problem(f"missing field {key!r}", key, value_nodes.get(key, node))
-        if missing:
-            continue
-        rule, subjects, expires = entry["rule"], entry["subjects"], entry["expires"]
-        ok = True
+            self.problem(f"missing field {key!r}", key)
+        return not missing
+
+    def rule_ok(self, rule, known_rules: list[str] | None) -> bool:
         if not isinstance(rule, str) or "-" not in rule:
-            problem(f"expected a rule id such as IND-002, got {_clip(repr(rule))}", "rule", value_nodes.get("rule", node),
-                    hint=_rule_hint(_clip(str(rule)), known_rules) if known_rules is not None else None)
-            ok = False
-        elif known_rules is not None and rule not in known_rules:
-            problem(f"no rule {_clip(repr(rule))} in the loaded rule packs", "rule", value_nodes.get("rule", node),
-                    hint=_rule_hint(rule, known_rules))
-            ok = False
+            self.problem(f"expected a rule id such as IND-002, got {_clip(repr(rule))}", "rule",
+                         hint=_rule_hint(_clip(str(rule)), known_rules) if known_rules is not None else None)
+            return False
+        if known_rules is not None and rule not in known_rules:
+            self.problem(f"no rule {_clip(repr(rule))} in the loaded rule packs", "rule", hint=_rule_hint(rule, known_rules))
+            return False
+        return True
+
+    def subjects(self, subjects) -> tuple[str, ...] | None:
         if isinstance(subjects, (str, int)):
             subjects = [subjects]
         if not isinstance(subjects, list) or not all(isinstance(s, (str, int)) for s in subjects):
-            problem("expected a list of subject ids (e.g. [C01/R07, P-0412])", "subjects", value_nodes.get("subjects", node))
-            ok = False
+            self.problem("expected a list of subject ids (e.g. [C01/R07, P-0412])", "subjects")
+            return None
+        return tuple(str(s) for s in subjects)
+
+    def expires(self, expires) -> dt.date | None:
         if isinstance(expires, dt.datetime):
-            expires = expires.date()
-        elif not isinstance(expires, dt.date):
-            try:
-                expires = dt.date.fromisoformat(str(expires))
-            except ValueError:
-                problem(f"expected a date YYYY-MM-DD, got {_clip(repr(str(expires)))}", "expires", value_nodes.get("expires", node))
-                ok = False
+            return expires.date()
+        if isinstance(expires, dt.date):
+            return expires
+        try:
+            return dt.date.fromisoformat(str(expires))
+        except ValueError:
+            self.problem(f"expected a date YYYY-MM-DD, got {_clip(repr(str(expires)))}", "expires")
+            return None
+
+    def texts_ok(self, entry: dict) -> bool:
+        ok = True
         for key in ("reason", "approver", "basis"):
             if not isinstance(entry[key], (str, int, float)):
-                problem("expected text", key, value_nodes.get(key, node))
+                self.problem("expected text", key)
                 ok = False
-        if ok:
-            waivers.append(Waiver(rule=rule, subjects=tuple(str(s) for s in subjects), reason=str(entry["reason"]),
-                                  approver=str(entry["approver"]), basis=str(entry["basis"]), expires=expires,
-                                  file=name, line=line))
-    if diagnostics:
-        raise InputError(diagnostics)
-    return waivers
+        return ok
 
 
 def _rule_hint(rule: str, known_rules: list[str]) -> str:
@@ -223,58 +259,3 @@ def apply_waivers(record: dict, waivers: list[Waiver], as_of: dt.date | str,
     result["waivers"] = {"applied": applied, "unmatched": unmatched, "expired": expired, "refused": refused}
     fail_on = (record.get("summary") or {}).get("fail_on", "error")
     return recount(result, fail_on)
-
-
-def gate_fails(conflicts: list[dict], fail_on: str, indeterminate: int = 0) -> bool:
-    """True when an unwaived conflict is at or above `fail_on` (error, warning, info; never: nothing fails),
-    or, with `fail_on` indeterminate, when there is any conflict or any of `indeterminate` results."""
-    if fail_on == "never":
-        return False
-    if fail_on == "indeterminate" and indeterminate:
-        return True
-    threshold = _THRESHOLD[fail_on]
-    return any(not c.get("waiver") and SEVERITY_RANK.get(c.get("severity", "error"), 3) >= threshold
-               for c in conflicts)
-
-
-def recount(record: dict, fail_on: str | None = None) -> dict:
-    """Set ``summary`` from the record: conflict counts (waived ones apart), indeterminate results, the rules
-    by outcome (``rules_passed``, ``rules_failed``, ``rules_not_applicable``, ``rules_indeterminate``), and
-    the verdict: ``failed`` when the gate at `fail_on` fails; else ``undecided`` when no rule passed or
-    failed (every rule run was not applicable or indeterminate: nothing was decided); else ``incomplete``
-    when some result could not be decided; else ``passed``. ``passed`` (the gate passes: exit status 0)
-    is true for ``passed`` and ``incomplete``, never for a run that decided nothing."""
-    conflicts = record.get("conflicts") or []
-    summary = dict(record.get("summary") or {})
-    fail_on = fail_on or summary.get("fail_on") or "error"
-    if fail_on not in FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
-    for severity in ("error", "warning", "info"):
-        summary[severity] = sum(1 for c in conflicts if not c.get("waiver") and c.get("severity") == severity)
-    summary["waived"] = sum(1 for c in conflicts if c.get("waiver"))
-    # conflicts resting on a figure of provenance `unverified` (at most warnings; counted apart, waived ones aside)
-    summary["unverified"] = sum(1 for c in conflicts if not c.get("waiver") and c.get("unverified"))
-    if "indeterminate" in record:
-        summary["indeterminate"] = len(record.get("indeterminate") or [])
-    summary["fail_on"] = fail_on
-    decided = True
-    if "outcomes" in record:  # a record made without outcomes (by hand, or an old one) is judged by its conflicts
-        statuses = [o.get("status") for o in record.get("outcomes") or []]
-        for status, key in OUTCOME_STATUSES.items():
-            summary[key] = statuses.count(status)
-        decided = bool(conflicts) or summary["rules_passed"] + summary["rules_failed"] > 0
-    indeterminate = int(summary.get("indeterminate") or 0)
-    # in a review round with --fail-on-new, only the conflicts new since the baseline report count
-    gated = [c for c in conflicts if c.get("status") == "new"] if summary.get("fail_on_new") else conflicts
-    # `--fail-on never` asks for a report, not a gate (exit 0): its verdict is still judged at the default
-    # threshold, so a report with errors never reads PASSED
-    if gate_fails(gated, "error" if fail_on == "never" else fail_on, indeterminate):
-        verdict = "failed"
-    elif not decided:
-        verdict = "undecided"
-    else:
-        verdict = "incomplete" if indeterminate else "passed"
-    summary["passed"] = verdict in ("passed", "incomplete")
-    summary["verdict"] = verdict
-    record["summary"] = summary
-    return record

@@ -182,3 +182,17 @@ def postgres_server(tmp_path_factory):
     finally:
         stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-snapshots", action="store_true", default=False,
+                     help="rewrite tests/snapshots/ from today's output instead of comparing with it "
+                          "(or set RULECHECK_UPDATE_SNAPSHOTS=1)")
+
+
+@pytest.fixture(scope="session")
+def update_snapshots(request) -> bool:
+    """True when the run was asked to rewrite the snapshot files rather than compare against them."""
+    import os
+
+    return bool(request.config.getoption("--update-snapshots")) or os.environ.get("RULECHECK_UPDATE_SNAPSHOTS") == "1"

@@ -15,6 +15,7 @@ import rulecheck
 from conftest import clean_record, sample_record
 from rulecheck.cli import cli
 from rulecheck.diagnostics import Diagnostic, InputError
+from rulecheck.model import loader
 
 
 @pytest.fixture
@@ -225,7 +226,6 @@ def test_init_writes_a_skeleton_that_reads_and_refuses_to_overwrite(runner, tmp_
 
 
 def test_init_skeleton_loads_through_the_loader(runner, tmp_path):
-    loader = pytest.importorskip("rulecheck.model.loader")
     runner.invoke(cli, ["init", str(tmp_path / "u")])
     submission = loader.load_submission(tmp_path / "u" / "submission.yaml")
     assert [r.id for r in submission.unit_plan.rights] == ["R1", "R2", "R3"]  # R3: a concession laid over R1
@@ -233,7 +233,6 @@ def test_init_skeleton_loads_through_the_loader(runner, tmp_path):
 
 
 def test_init_skeleton_has_every_part_of_a_complete_submission_and_checks_clean(runner, tmp_path):
-    loader = pytest.importorskip("rulecheck.model.loader")
     runner.invoke(cli, ["init", str(tmp_path / "u")])
     manifest = tmp_path / "u" / "submission.yaml"
     submission = loader.load_submission(manifest)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -13,7 +15,11 @@ import yaml
 import rulecheck
 
 ROOT = Path(__file__).resolve().parent.parent
-RULECHECK = ROOT / ".venv" / "bin" / "rulecheck"
+# the console command installed beside the interpreter running the tests (any virtualenv, wherever it is), else
+# the one on PATH
+RULECHECK = Path(sys.executable).with_name("rulecheck")
+if not RULECHECK.exists():
+    RULECHECK = Path(shutil.which("rulecheck") or "rulecheck")
 FIXTURES = ROOT / "fixtures"
 PARAMS_DIR = ROOT / "rules" / "params"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from rulecheck.diagnostics import InputError
+from rulecheck.model import loader
 
-loader = pytest.importorskip("rulecheck.model.loader")  # written in parallel; these tests run once it exists
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -29,9 +29,7 @@ from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
 from rulecheck.dsl.planner import Passed, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
-
-FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY"]
-SEVERITIES = ("error", "warning", "info")
+from rulecheck.vocabulary import FAMILY_ORDER, SEVERITIES
 
 
 def default_rule_paths() -> list[Path]:

@@ -5,23 +5,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 
+from ..vocabulary import FORMAT_TABLE
 from .common import summary_line
 
 Renderer = Callable[..., str]
 
-# format name -> the module whose render(record, *, lang) -> str writes it; a module is imported when its format
-# is first asked for, so a run that writes a text report does not import jinja2 (html), xml (junit) and the rest
-_MODULES: dict[str, str] = {
-    "text": "text",
-    "json": "json_report",
-    "sarif": "sarif",
-    "junit": "junit",
-    "geojson": "geojson",
-    "markdown": "markdown",
-    "html": "html_report",
-    "github": "github",
-    "gitlab": "gitlab",
-}
+# format name -> the module whose render(record, *, lang) -> str writes it (rulecheck.vocabulary.FORMAT_TABLE); a
+# module is imported when its format is first asked for, so a run that writes a text report does not import jinja2
+# (html), xml (junit) and the rest
+_MODULES: dict[str, str] = {name: fmt.module for name, fmt in FORMAT_TABLE.items()}
 
 
 class _Renderers(Mapping[str, Renderer]):
@@ -40,17 +32,7 @@ class _Renderers(Mapping[str, Renderer]):
 FORMATS: Mapping[str, Renderer] = _Renderers()
 
 # file extension of each format, for `--output-dir` (report.<ext>)
-EXTENSIONS: dict[str, str] = {
-    "text": "txt",
-    "json": "json",
-    "sarif": "sarif",
-    "junit": "xml",
-    "geojson": "geojson",
-    "markdown": "md",
-    "html": "html",
-    "github": "github.txt",
-    "gitlab": "gitlab.json",
-}
+EXTENSIONS: dict[str, str] = {name: fmt.extension for name, fmt in FORMAT_TABLE.items()}
 
 
 def render(record: dict, fmt: str, lang: str = "zh", color: bool = False) -> str:

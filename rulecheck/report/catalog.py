@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from .common import catalog_basis, catalog_title, family_key, family_name, family_of, norm_lang, t
+from ..vocabulary import SEVERITIES, family_key, family_of, norm_lang
+from .common import catalog_basis, catalog_title, family_name, t
 
 CATALOG_FORMATS = ("text", "markdown", "json")
 
@@ -26,32 +27,45 @@ def render_catalog(catalog: list[dict], fmt: str = "text", *, lang: str = "zh", 
         data = entries if params is None else {"rules": entries, "params": params}
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt == "markdown":
-        zh = lang == "zh"
-        head = [t("rule", lang), t("severity", lang), t("title", lang), t("basis", lang), "参数" if zh else "parameters"]
-        out = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
-        for entry in entries:
-            cells = [entry.get("id", ""), t(entry["severity"], lang) if entry.get("severity") in ("error", "warning", "info")
-                     else str(entry.get("severity", "")), catalog_title(entry, lang), catalog_basis(entry),
-                     ", ".join(entry.get("params") or [])]
-            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-        if params:
-            out += ["", "## " + ("参数（法定数值，按施行日期分版本）" if zh else "Parameters (legal figures, by date in force)"), ""]
-            out.append("| " + " | ".join(["参数", "名称", "施行日期", "数值", "来源", "来源可靠性"] if zh
-                                          else ["parameter", "title", "from", "values", "source", "provenance"]) + " |")
-            out.append("|---|---|---|---|---|---|")
-            for param in params:
-                title = param["title"]["zh" if zh else "en"]
-                for edition in param["editions"]:
-                    values = edition["values"]
-                    shown = "; ".join(f"{k}: {v}" for k, v in values.items()) if isinstance(values, dict) else values
-                    provenance = edition.get("provenance", "")
-                    if edition.get("provenance_note"):
-                        provenance += f"（{edition['provenance_note']}）" if zh else f" ({edition['provenance_note']})"
-                    out.append("| " + " | ".join(_cell(c) for c in (param["name"], title, edition["from"], shown,
-                                                                   edition["source"], provenance)) + " |")
-        return "\n".join(out) + "\n"
+        return "\n".join(_markdown_rules(entries, lang) + (_markdown_params(params, lang) if params else [])) + "\n"
     if fmt != "text":
         raise ValueError(f"unknown catalog format {fmt!r}; known: {', '.join(CATALOG_FORMATS)}")
+    return "\n".join(_text_lines(entries, lang)) + "\n"
+
+
+def _markdown_rules(entries: list[dict], lang: str) -> list[str]:
+    head = [t("rule", lang), t("severity", lang), t("title", lang), t("basis", lang), "参数" if lang == "zh" else "parameters"]
+    out = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
+    for entry in entries:
+        severity = entry.get("severity")
+        cells = [entry.get("id", ""), t(severity, lang) if severity in SEVERITIES else str(entry.get("severity", "")),
+                 catalog_title(entry, lang), catalog_basis(entry), ", ".join(entry.get("params") or [])]
+        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return out
+
+
+def _markdown_params(params: list[dict], lang: str) -> list[str]:
+    """Every parameter's dated editions, one table row each."""
+    zh = lang == "zh"
+    out = ["", "## " + ("参数（法定数值，按施行日期分版本）" if zh else "Parameters (legal figures, by date in force)"), ""]
+    out.append("| " + " | ".join(["参数", "名称", "施行日期", "数值", "来源", "来源可靠性"] if zh
+                                  else ["parameter", "title", "from", "values", "source", "provenance"]) + " |")
+    out.append("|---|---|---|---|---|---|")
+    for param in params:
+        title = param["title"]["zh" if zh else "en"]
+        for edition in param["editions"]:
+            values = edition["values"]
+            shown = "; ".join(f"{k}: {v}" for k, v in values.items()) if isinstance(values, dict) else values
+            provenance = edition.get("provenance", "")
+            if edition.get("provenance_note"):
+                provenance += f"（{edition['provenance_note']}）" if zh else f" ({edition['provenance_note']})"
+            out.append("| " + " | ".join(_cell(c) for c in (param["name"], title, edition["from"], shown,
+                                                           edition["source"], provenance)) + " |")
+    return out
+
+
+def _text_lines(entries: list[dict], lang: str) -> list[str]:
+    """Each family's name, then one line per rule: id, severity, title."""
     width = max((len(e.get("id", "")) for e in entries), default=0)
     out, family = [], None
     for entry in entries:
@@ -62,7 +76,7 @@ def render_catalog(catalog: list[dict], fmt: str = "text", *, lang: str = "zh", 
             out.append(f"{this_family} {family_name(this_family, lang)}")
             family = this_family
         out.append(f"  {entry.get('id', ''):<{width}}  {entry.get('severity', ''):<7}  {catalog_title(entry, lang)}")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def render_rule(entry: dict, *, lang: str = "zh") -> str:

@@ -6,24 +6,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ..waivers import OUTCOME_STATUSES, VERDICTS
-
-# The order families are reported in (the engine sorts conflicts the same way).
-FAMILY_ORDER = ("GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY")
-
-FAMILY_NAMES = {
-    "GEO": {"zh": "几何数据", "en": "Geometry data"},
-    "REF": {"zh": "引用完整性", "en": "Referential integrity"},
-    "LAY": {"zh": "用地布局", "en": "Land-use layout"},
-    "IND": {"zh": "控制指标", "en": "Control indicators"},
-    "DUT": {"zh": "附带责任", "en": "Bundled duties"},
-    "SUP": {"zh": "供应合同", "en": "Supply contracts"},
-    "FIN": {"zh": "资金平衡", "en": "Fiscal balance"},
-    "DOC": {"zh": "配置方法要件", "en": "Allocation method requirements"},
-    "CTY": {"zh": "县域配置体系", "en": "County system: scheme and units"},
-}
-
-SEVERITIES = ("error", "warning", "info")
+from ..vocabulary import BASELINE_STATUSES, FAMILY_NAMES, family_key, norm_lang
+from .record import AppliedWaiver, CatalogEntry, Conflict, Report
 
 # Every fixed string a report prints, in both languages. Counted nouns are (singular, plural) in English.
 STRINGS: dict[str, dict[str, Any]] = {
@@ -84,8 +68,8 @@ STRINGS: dict[str, dict[str, Any]] = {
     "county_summary": {"zh": "县域汇总（总体配置方案 {scheme}）", "en": "County summary (scheme {scheme})"},
     "county_unit_row": {"zh": "{unit}（{manifest}）：{verdict}，错误 {error}，警告 {warning}，无法判定 {indeterminate}",
                         "en": "{unit} ({manifest}): {verdict}, {error} errors, {warning} warnings, {indeterminate} indeterminate"},
-    "county_account": {"zh": "全县总账：各单元收入 {revenues} 万元、支出 {costs} 万元；方案自身收入 {scheme_revenues} 万元、支出 {scheme_costs} 万元；结余 {balance} 万元",
-                       "en": "County account: units take in {revenues} wan yuan and spend {costs}; the scheme's own revenues {scheme_revenues}, costs {scheme_costs}; balance {balance} wan yuan"},
+    "county_account": {"zh": "全县总账：各单元收入 {revenues} {money}、支出 {costs} {money}；方案自身收入 {scheme_revenues} {money}、支出 {scheme_costs} {money}；结余 {balance} {money}",
+                       "en": "County account: units take in {revenues} {money} and spend {costs}; the scheme's own revenues {scheme_revenues}, costs {scheme_costs}; balance {balance} {money}"},
     "indeterminate": {"zh": "无法判定", "en": "Indeterminate"},
     "missing": {"zh": "缺少", "en": "missing"},
     "note": {"zh": "说明", "en": "note"},
@@ -126,38 +110,14 @@ STRINGS: dict[str, dict[str, Any]] = {
     "waivers": {"zh": "豁免", "en": "Waivers"},
 }
 
-# Land-use level-1 classes (用地用海分类 2023), for map legends.
-LAND_USE_CLASSES = {
-    "01": {"zh": "耕地", "en": "Cropland"},
-    "02": {"zh": "园地", "en": "Orchard"},
-    "03": {"zh": "林地", "en": "Forest"},
-    "04": {"zh": "草地", "en": "Grassland"},
-    "05": {"zh": "湿地", "en": "Wetland"},
-    "06": {"zh": "农业设施建设用地", "en": "Agricultural facilities"},
-    "07": {"zh": "居住用地", "en": "Residential"},
-    "08": {"zh": "公共管理与公共服务用地", "en": "Public administration and services"},
-    "09": {"zh": "商业服务业用地", "en": "Commercial"},
-    "10": {"zh": "工矿用地", "en": "Industrial and mining"},
-    "11": {"zh": "仓储用地", "en": "Warehousing"},
-    "12": {"zh": "交通运输用地", "en": "Transport"},
-    "13": {"zh": "公用设施用地", "en": "Utilities"},
-    "14": {"zh": "绿地与开敞空间用地", "en": "Green and open space"},
-    "15": {"zh": "特殊用地", "en": "Special"},
-    "16": {"zh": "留白用地", "en": "Reserved"},
-    "17": {"zh": "陆地水域", "en": "Inland water"},
-    "18": {"zh": "渔业用海", "en": "Fishery sea"},
-    "19": {"zh": "工矿通信用海", "en": "Industrial sea"},
-    "20": {"zh": "交通运输用海", "en": "Transport sea"},
-    "21": {"zh": "游憩用海", "en": "Recreation sea"},
-    "22": {"zh": "特殊用海", "en": "Special sea"},
-    "23": {"zh": "其他土地", "en": "Other land"},
-    "24": {"zh": "其他海域", "en": "Other sea"},
-}
 
+def unit_name(unit: str, lang: str) -> str:
+    """How a unit of the rule language is written in a report (``wan_yuan`` -> ``万元`` / ``wan yuan``): the
+    language's own table, not a copy."""
+    from ..dsl.units import DISPLAY  # on first use: the rule language's package loads all of it
 
-def norm_lang(lang: str | None) -> str:
-    """`zh` or `en`; anything starting with "en" is English, everything else Chinese."""
-    return "en" if (lang or "").lower().startswith("en") else "zh"
+    zh, en = DISPLAY[unit]
+    return en if norm_lang(lang) == "en" else zh
 
 
 def t(key: str, lang: str, **values: Any) -> str:
@@ -173,59 +133,33 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def family_of(rule_id: str) -> str:
-    """The family prefix of a rule id: ``IND-002`` -> ``IND``."""
-    return rule_id.split("-", 1)[0] if rule_id else ""
+def _head(record: Report | dict) -> Report:
+    """The typed record; a dict is read without its lists of conflicts and results (what the one-line readers
+    below need of a county's record is its summary, not its hundred thousand conflicts)."""
+    return Report.of(record, detail=False)
 
 
-def family_name(family: str, lang: str, record: dict | None = None) -> str:
+def family_name(family: str, lang: str, report: Report | dict | None = None) -> str:
     """The family's name: the contract's, or the one a pack declared (`family ZJ "浙江省补充规则"`, in the record)."""
-    names = FAMILY_NAMES.get(family) or ((record or {}).get("rules") or {}).get("families", {}).get(family)
+    names = FAMILY_NAMES.get(family) or (_head(report).family_names(family) if report is not None else None)
     return names[norm_lang(lang)] if names else family
 
 
-def family_key(family: str) -> tuple[int, str]:
-    """Sort key: known families in report order, new families after them by name."""
-    return (FAMILY_ORDER.index(family), "") if family in FAMILY_ORDER else (len(FAMILY_ORDER), family)
-
-
-def conflict_family(conflict: dict) -> str:
-    return conflict.get("family") or family_of(conflict.get("rule", ""))
-
-
-def group_by_family(conflicts: Iterable[dict]) -> list[tuple[str, list[tuple[int, dict]]]]:
+def group_by_family(conflicts: Iterable[Conflict]) -> list[tuple[str, list[tuple[int, Conflict]]]]:
     """Conflicts numbered 1.. in record order (the numbers every format shows), grouped by family in report order."""
-    groups: dict[str, list[tuple[int, dict]]] = {}
+    groups: dict[str, list[tuple[int, Conflict]]] = {}
     for number, conflict in enumerate(conflicts, start=1):
-        groups.setdefault(conflict_family(conflict), []).append((number, conflict))
+        groups.setdefault(conflict.family, []).append((number, conflict))
     return [(family, groups[family]) for family in sorted(groups, key=family_key)]
 
 
-def localized(conflict: dict, key: str, lang: str) -> str:
-    """`title` or `message` of a conflict in `lang`: from ``titles``/``messages`` if present, else the plain field."""
-    many = conflict.get(key + "s")
-    lang = norm_lang(lang)
-    if isinstance(many, dict) and many.get(lang):
-        return str(many[lang])
-    return str(conflict.get(key) or "")
-
-
 def catalog_title(entry: dict, lang: str) -> str:
-    title = entry.get("title")
-    if isinstance(title, dict):
-        lang = norm_lang(lang)
-        return str(title.get(lang) or title.get("zh") or title.get("en") or "")
-    return str(title or "")
+    return CatalogEntry.of(entry).title_in(lang)
 
 
 def catalog_basis(entry: dict) -> str:
     """A catalog entry's basis as one line: ``citation：text`` (a paraphrase marked ``〔大意〕``)."""
-    basis = entry.get("basis")
-    if isinstance(basis, dict):
-        text = ("〔大意〕" if basis.get("paraphrase") else "") + str(basis.get("text") or "")
-        parts = [str(basis["citation"])] if basis.get("citation") else []
-        return "：".join(parts + ([text] if basis.get("text") else []))
-    return str(basis or "")
+    return CatalogEntry.of(entry).basis_line
 
 
 def from_working_folder(record: dict) -> dict:
@@ -254,34 +188,6 @@ def from_working_folder(record: dict) -> dict:
     return out
 
 
-def subject_label(subject: dict) -> str:
-    """``parcels:P-0412``."""
-    collection = subject.get("collection")
-    return f"{collection}:{subject.get('id')}" if collection else str(subject.get("id"))
-
-
-def subject_location(subject: dict) -> str | None:
-    """``layers/parcels.geojson:1207``, or None when the subject has no source."""
-    source = subject.get("source") or {}
-    if not source.get("path"):
-        return None
-    return f"{source['path']}:{source['line']}" if source.get("line") else str(source["path"])
-
-
-def subjects_line(conflict: dict) -> str:
-    """The subjects as one string: ``contracts:C01/R07, parcels:P-0412``."""
-    return ", ".join(subject_label(s) for s in conflict.get("subjects") or [])
-
-
-def document_of(conflict: dict) -> str:
-    """The file a conflict is first found in (its first located subject), for grouping by document."""
-    for subject in conflict.get("subjects") or []:
-        source = subject.get("source") or {}
-        if source.get("path"):
-            return str(source["path"])
-    return ""
-
-
 def is_waived(conflict: dict) -> bool:
     return bool(conflict.get("waiver"))
 
@@ -290,103 +196,77 @@ def counted(key: str, n: int, lang: str) -> str:
     return t(key, lang, n=n)
 
 
-def verdict_of(record: dict) -> str:
-    """``passed``, ``incomplete`` (passes the gate, but some results could not be decided), ``undecided``
-    (nothing was decided) or ``failed``; a record without `summary.verdict` has the verdict `passed` says."""
-    summary = record.get("summary") or {}
-    verdict = summary.get("verdict")
-    if verdict in VERDICTS:
-        return verdict
-    return "passed" if summary.get("passed", True) else "failed"
+def _found(report: Report, lang: str) -> list[str]:
+    """What was found, each part counted: ``2 errors``, ``1 warning``, ``1 waived``, ``1 indeterminate result``."""
+    summary = report.summary
+    if report.verdict == "undecided" and not report.conflict_count:
+        parts = [t("nothing_decided", lang)]
+    elif not report.conflict_count:
+        parts = [t("no_conflicts", lang)]
+    else:
+        parts = [counted("n_error", summary.error, lang), counted("n_warning", summary.warning, lang)]
+        # conflicts resting on a figure of provenance `unverified`, then the waived ones
+        parts += [counted(key, n, lang) for key, n in (("n_info", summary.info), ("n_unverified", summary.unverified),
+                                                        ("n_waived", summary.waived)) if n]
+    if summary.indeterminate:
+        parts.append(counted("n_indeterminate", summary.indeterminate, lang))
+    return parts
 
 
-def rule_counts(record: dict) -> dict[str, int] | None:
-    """How many rules passed, failed, were not applicable and indeterminate (from the summary, else from the
-    outcomes), as ``{rules_passed: n, ...}``; None when the record has neither."""
-    summary = record.get("summary") or {}
-    if all(key in summary for key in OUTCOME_STATUSES.values()):
-        return {key: int(summary[key] or 0) for key in OUTCOME_STATUSES.values()}
-    if "outcomes" not in record:
-        return None
-    statuses = [o.get("status") for o in record.get("outcomes") or []]
-    return {key: statuses.count(status) for status, key in OUTCOME_STATUSES.items()}
-
-
-def summary_line(record: dict, lang: str) -> str:
+def summary_line(record: Report | dict, lang: str) -> str:
     """The verdict line: what was found, how many rules passed, failed, were not applicable or indeterminate,
     and the verdict: ``2 errors, 1 warning, 1 waived (5 rules run: 1 passed, 4 failed, 0 not applicable,
     0 indeterminate) - FAILED``; ``No conflicts (…) - PASSED``; ``Nothing decided (…) - UNDECIDED``."""
-    summary = record.get("summary") or {}
-    conflicts = record.get("conflicts") or []
-    indeterminate = int(summary.get("indeterminate") or 0)
-    verdict = verdict_of(record)
-    counts = rule_counts(record)
-    if counts is None and not conflicts and not indeterminate and verdict == "passed":
-        return t("clean", lang, n=summary.get("rules_run", 0))
-    if verdict == "undecided" and not conflicts:
-        parts = [t("nothing_decided", lang)]
-        if indeterminate:
-            parts.append(counted("n_indeterminate", indeterminate, lang))
-    elif not conflicts:
-        parts = [t("no_conflicts", lang)]
-        if indeterminate:
-            parts.append(counted("n_indeterminate", indeterminate, lang))
-    else:
-        parts = [counted("n_error", int(summary.get("error") or 0), lang),
-                 counted("n_warning", int(summary.get("warning") or 0), lang)]
-        if summary.get("info"):
-            parts.append(counted("n_info", int(summary["info"]), lang))
-        if summary.get("unverified"):  # conflicts resting on a figure of provenance `unverified`
-            parts.append(counted("n_unverified", int(summary["unverified"]), lang))
-        if summary.get("waived"):
-            parts.append(counted("n_waived", int(summary["waived"]), lang))
-        if indeterminate:
-            parts.append(counted("n_indeterminate", indeterminate, lang))
-    line = t("list_sep", lang).join(parts)
+    report = _head(record)
+    summary = report.summary
+    counts = report.rule_counts()
+    if counts is None and not report.conflict_count and not summary.indeterminate and report.verdict == "passed":
+        return t("clean", lang, n=summary.rules_run if "rules_run" in summary.raw else 0)
+    line = t("list_sep", lang).join(_found(report, lang))
     if counts is not None:
-        n = summary.get("rules_run", sum(counts.values()))
+        n = summary.rules_run if "rules_run" in summary.raw else sum(counts.values())
         detail = t("rule_counts", lang, n=n, passed=counts["rules_passed"], failed=counts["rules_failed"],
                    not_applicable=counts["rules_not_applicable"], indeterminate=counts["rules_indeterminate"])
         line += f"（{detail}）" if norm_lang(lang) == "zh" else f" ({detail})"
-    gate = t("gated_on_new", lang, new=summary.get("new", 0), persisting=summary.get("persisting", 0)) \
-        if summary.get("fail_on_new") else ""
-    return line + " - " + t(verdict, lang) + gate
+    gate = t("gated_on_new", lang, new=summary.new, persisting=summary.persisting) if summary.fail_on_new else ""
+    return line + " - " + t(report.verdict, lang) + gate
 
 
-def status_marker(conflict: dict, lang: str) -> str:
+def status_marker(conflict: Conflict | dict, lang: str) -> str:
     """``[new] `` / ``[persisting] `` for a conflict compared with a baseline report; empty otherwise."""
-    status = conflict.get("status")
-    return f"[{t('status_' + status, lang)}] " if status in ("new", "persisting") else ""
+    status = conflict.baseline_status if isinstance(conflict, Conflict) else conflict.get("status")
+    return f"[{t('status_' + status, lang)}] " if status in BASELINE_STATUSES else ""
 
 
-def baseline_line(record: dict, lang: str) -> str | None:
+def baseline_line(record: Report | dict, lang: str) -> str | None:
     """``Against the baseline old.json: 1 new, 22 persisting, 1 resolved``, or None without a baseline."""
-    baseline = record.get("baseline")
-    if not isinstance(baseline, dict):
+    report = _head(record)
+    baseline = report.baseline
+    if baseline is None:
         return None
-    line = t("baseline_line", lang, report=baseline.get("report") or baseline.get("submission") or "",
-             **{k: int(baseline.get(k) or 0) for k in ("new", "persisting", "resolved")})
-    if baseline.get("not_rechecked"):
-        line += t("not_rechecked", lang, n=len(baseline["not_rechecked"]))
-    if (record.get("summary") or {}).get("fail_on_new"):
+    line = t("baseline_line", lang, report=baseline.report, new=baseline.new, persisting=baseline.persisting,
+             resolved=baseline.resolved)
+    if baseline.not_rechecked:
+        line += t("not_rechecked", lang, n=baseline.not_rechecked)
+    if report.summary.fail_on_new:
         line += t("gate_new_only", lang)
     return line
 
 
-def settings_line(record: dict, lang: str) -> str | None:
+def settings_line(record: Report | dict, lang: str) -> str | None:
     """``Settings file: rulecheck.toml (applied: fail-on, select)`` when a settings file shaped the run (the CLI
     records it as `config`), else None: a gate's settings never change a verdict unseen."""
-    config = record.get("config")
-    if not isinstance(config, dict) or not config.get("path"):
+    settings = _head(record).settings
+    if settings is None or not settings.path:
         return None
-    applied = t("list_sep", lang).join(str(key) for key in config.get("applied") or []) or t("settings_none", lang)
-    return t("settings_line", lang, path=config["path"], applied=applied)
+    applied = t("list_sep", lang).join(str(key) for key in settings.applied) or t("settings_none", lang)
+    return t("settings_line", lang, path=settings.path, applied=applied)
 
 
-def reprojection_line(record: dict, lang: str) -> str | None:
+def reprojection_line(record: Report | dict, lang: str) -> str | None:
     """``Coordinates reprojected: EPSG:4490 -> EPSG:4526 (every geometry)``: every reprojection the load made
     (`summary.reprojected`), or None. A check in a CRS other than the one declared is said in every summary."""
-    moves = (record.get("summary") or {}).get("reprojected") or []
+    moves = _head(record).summary.reprojected
     if not moves:
         return None
     zh = norm_lang(lang) == "zh"
@@ -396,38 +276,34 @@ def reprojection_line(record: dict, lang: str) -> str | None:
     return t("reprojected", lang, moves=("；" if zh else "; ").join(parts))
 
 
-def warning_lines(record: dict) -> list[str]:
+def warning_lines(record: Report | dict) -> list[str]:
     """The load's warnings (`diagnostics`) as ``path:line: warning: field: message``."""
-    out = []
-    for d in record.get("diagnostics") or []:
-        where = str(d.get("path") or "") + (f":{d['line']}" if d.get("line") is not None else "")
-        field = f"{d['field']}: " if d.get("field") else ""
-        out.append(f"{where}: {d.get('severity', 'warning')}: {field}{d.get('message', '')}")
-    return out
+    return [warning.line_text for warning in _head(record).diagnostics]
 
 
-def waiver_line(waiver: dict, lang: str) -> str:
-    return t("waived_by", lang, **{k: waiver.get(k, "") for k in ("reason", "approver", "basis", "expires", "file", "line")})
+def waiver_line(waiver: AppliedWaiver | dict, lang: str) -> str:
+    if not isinstance(waiver, AppliedWaiver):
+        waiver = AppliedWaiver.of(waiver) or AppliedWaiver()
+    return t("waived_by", lang, reason=waiver.reason, approver=waiver.approver, basis=waiver.basis,
+             expires=waiver.expires, file=waiver.file, line=waiver.line)
 
 
-def county_lines(record: dict, lang: str) -> list[str]:
+def county_lines(record: Report | dict, lang: str) -> list[str]:
     """A county report's summary: the scheme, a verdict per unit, the county's account (empty for a unit's report)."""
-    county = record.get("county")
-    if not county:
+    county = _head(record).county
+    if county is None:
         return []
-    lines = [t("county_summary", lang, scheme=(county.get("scheme") or {}).get("id", ""))]
-    for row in county.get("units") or []:
-        verdict = row.get("verdict") or ""
-        lines.append("  " + t("county_unit_row", lang, unit=row.get("unit", ""), manifest=row.get("manifest", ""),
-                              verdict=t(verdict, lang) if verdict in STRINGS else verdict, error=row.get("error", 0),
-                              warning=row.get("warning", 0), indeterminate=row.get("indeterminate", 0)))
-    account = county.get("account") or {}
-    if account:
-        lines.append("  " + t("county_account", lang, revenues=f"{account.get('unit_revenues_wan_yuan', 0):,.2f}",
-                              costs=f"{account.get('unit_costs_wan_yuan', 0):,.2f}",
-                              scheme_revenues=f"{account.get('scheme_revenues_wan_yuan', 0):,.2f}",
-                              scheme_costs=f"{account.get('scheme_costs_wan_yuan', 0):,.2f}",
-                              balance=f"{account.get('balance_wan_yuan', 0):,.2f}"))
+    lines = [t("county_summary", lang, scheme=county.scheme_id)]
+    for row in county.units:
+        lines.append("  " + t("county_unit_row", lang, unit=row.unit, manifest=row.manifest,
+                              verdict=t(row.verdict, lang) if row.verdict in STRINGS else row.verdict, error=row.error,
+                              warning=row.warning, indeterminate=row.indeterminate))
+    account = county.account
+    if account is not None:
+        lines.append("  " + t("county_account", lang, revenues=f"{account.unit_revenues:,.2f}",
+                              costs=f"{account.unit_costs:,.2f}", scheme_revenues=f"{account.scheme_revenues:,.2f}",
+                              scheme_costs=f"{account.scheme_costs:,.2f}", balance=f"{account.balance:,.2f}",
+                              money=unit_name("wan_yuan", lang)))
     return lines
 
 

@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
-
-from .common import epsg_urn, is_waived, localized, subjects_line
+from .common import epsg_urn
 from .json_report import dumps_indented
+from .record import Conflict, Report
 
 
-def render(record: dict, *, lang: str) -> str:
+def render(record: dict | Report, *, lang: str) -> str:
     """Features numbered as in the other formats; a ``crs`` member names the submission CRS so GDAL reads it."""
-    features = []
-    for number, conflict in enumerate(record.get("conflicts") or [], start=1):
-        if not conflict.get("geometry"):
-            continue
-        features.append({
-            "type": "Feature",
-            "id": number,
-            "properties": {
-                "number": number,
-                "rule": conflict.get("rule", ""),
-                "severity": conflict.get("severity", ""),
-                "title": localized(conflict, "title", lang),
-                "message": localized(conflict, "message", lang),
-                "subjects": subjects_line(conflict),
-                "expected": conflict.get("expected"),
-                "actual": conflict.get("actual"),
-                "waived": is_waived(conflict),
-                **({"status": conflict["status"]} if conflict.get("status") else {}),
-            },
-            "geometry": conflict["geometry"],
-        })
+    report = Report.of(record)
+    features = [_feature(number, conflict, lang) for number, conflict in enumerate(report.conflicts, start=1)
+                if conflict.geometry]
     collection: dict = {"type": "FeatureCollection", "name": "conflicts"}
-    urn = epsg_urn((record.get("submission") or {}).get("crs"))
+    urn = epsg_urn(report.submission.crs)
     if urn:
         collection["crs"] = {"type": "name", "properties": {"name": urn}}
     collection["features"] = features
     return dumps_indented(collection, indent=1) + "\n"
+
+
+def _feature(number: int, conflict: Conflict, lang: str) -> dict:
+    return {
+        "type": "Feature",
+        "id": number,
+        "properties": {
+            "number": number,
+            "rule": conflict.rule,
+            "severity": conflict.severity,
+            "title": conflict.localized("title", lang),
+            "message": conflict.localized("message", lang),
+            "subjects": conflict.subjects_line,
+            "expected": conflict.expected,
+            "actual": conflict.actual,
+            "waived": conflict.waived,
+            **({"status": conflict.status} if conflict.status else {}),
+        },
+        "geometry": conflict.geometry,
+    }

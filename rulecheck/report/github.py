@@ -6,11 +6,9 @@ are printed in the log as they are."""
 
 from __future__ import annotations
 
+from .common import baseline_line, norm_lang, reprojection_line, settings_line, status_marker, summary_line, t
 from .escape import for_log
-from .common import (
-    baseline_line, is_waived, localized, norm_lang, reprojection_line, settings_line, status_marker, subject_label,
-    summary_line, t, verdict_of,
-)
+from .record import Conflict, Report
 from .workspace import first_location, workspace_path
 
 _COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -29,55 +27,58 @@ def annotation(command: str, message: str, **properties) -> str:
     return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def render(record: dict, *, lang: str) -> str:
-    record = for_log(record)  # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
+def render(record: dict | Report, *, lang: str) -> str:
+    if isinstance(record, Report):
+        record = dict(record.raw)
+    # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
+    report = Report.of(for_log(record))
     lang = norm_lang(lang)
-    lines = []
-    for conflict in record.get("conflicts") or []:
-        path, line = first_location(record, conflict)
-        waived = is_waived(conflict)
-        command = "notice" if waived else _COMMANDS.get(conflict.get("severity", "error"), "error")
-        rule = conflict.get("rule", "")
-        title = f"{status_marker(conflict, lang)}{rule} {localized(conflict, 'title', lang)}".strip()
-        if waived:
-            title = f"[{t('waived', lang)}] {title}"
-        lines.append(annotation(command, _message(conflict, lang), file=path, line=line, title=title))
-    for entry in record.get("indeterminate") or []:
-        subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-        text = f"{t('indeterminate', lang)}: {entry.get('rule', '')} {subjects}".rstrip()
-        if entry.get("missing"):
-            text += f": {t('missing', lang)} {entry['missing']}"
-        lines.append(annotation("warning", text, title=f"{entry.get('rule', '')} {t('indeterminate', lang)}"))
-    against = baseline_line(record, lang)
+    lines = [_conflict_annotation(report, conflict, lang) for conflict in report.conflicts]
+    for entry in report.indeterminate:
+        subjects = ", ".join(s.label for s in entry.subjects)
+        text = f"{t('indeterminate', lang)}: {entry.rule} {subjects}".rstrip()
+        if entry.missing:
+            text += f": {t('missing', lang)} {entry.missing}"
+        lines.append(annotation("warning", text, title=f"{entry.rule} {t('indeterminate', lang)}"))
+    against = baseline_line(report, lang)
     if against:  # a review round: what changed since the earlier report
         lines.append(annotation("notice", against, title=t("resolved", lang)))
-    moved = reprojection_line(record, lang)
+    moved = reprojection_line(report, lang)
     if moved:  # the check ran in another CRS than the one declared
         lines.append(annotation("notice", moved, title="rulecheck CRS"))
-    for d in record.get("diagnostics") or []:  # what the load found wrong but not fatal, where it is
-        text = f"{d['field']}: {d.get('message', '')}" if d.get("field") else str(d.get("message", ""))
-        path = str(d.get("path") or "")  # a GDAL layer's `file#layer` has feature ids, not lines
-        lines.append(annotation("warning", text, file=workspace_path(record, path), line=None if "#" in path else d.get("line"),
-                                title="rulecheck data"))
-    if verdict_of(record) == "undecided":  # no annotation at all would read as a clean run
-        lines.append(annotation("error", summary_line(record, lang), title=f"rulecheck {t('undecided', lang)}"))
-    settings = settings_line(record, lang)
+    for warning in report.diagnostics:  # what the load found wrong but not fatal, where it is
+        text = f"{warning.field}: {warning.message}" if warning.field else str(warning.message)
+        path = str(warning.path)  # a GDAL layer's `file#layer` has feature ids, not lines
+        lines.append(annotation("warning", text, file=workspace_path(report, path),
+                                line=None if "#" in path else warning.line, title="rulecheck data"))
+    if report.verdict == "undecided":  # no annotation at all would read as a clean run
+        lines.append(annotation("error", summary_line(report, lang), title=f"rulecheck {t('undecided', lang)}"))
+    settings = settings_line(report, lang)
     if settings:
         lines.append(annotation("notice", settings, title="rulecheck settings"))
     if moved:
         lines.append(moved)
-    lines.append(summary_line(record, lang))
+    lines.append(summary_line(report, lang))
     return "\n".join(lines) + "\n"
 
 
-def _message(conflict: dict, lang: str) -> str:
-    parts = [localized(conflict, "message", lang) or localized(conflict, "title", lang)]
-    subjects = conflict.get("subjects") or []
-    if subjects:
-        parts.append(f"{t('subjects', lang)}: {', '.join(subject_label(s) for s in subjects)}")
-    values = [f"{t(key, lang)}: {conflict[key]}" for key in ("expected", "actual") if conflict.get(key) not in (None, "")]
+def _conflict_annotation(report: Report, conflict: Conflict, lang: str) -> str:
+    path, line = first_location(report, conflict)
+    command = "notice" if conflict.waived else _COMMANDS.get(conflict.severity, "error")
+    title = f"{status_marker(conflict, lang)}{conflict.rule} {conflict.localized('title', lang)}".strip()
+    if conflict.waived:
+        title = f"[{t('waived', lang)}] {title}"
+    return annotation(command, _message(conflict, lang), file=path, line=line, title=title)
+
+
+def _message(conflict: Conflict, lang: str) -> str:
+    parts = [conflict.localized("message", lang) or conflict.localized("title", lang)]
+    if conflict.subjects:
+        parts.append(f"{t('subjects', lang)}: {conflict.subjects_line}")
+    values = [f"{t(key, lang)}: {value}" for key, value in (("expected", conflict.expected), ("actual", conflict.actual))
+              if value not in (None, "")]
     if values:
         parts.append("; ".join(values))
-    if conflict.get("basis"):
-        parts.append(f"{t('basis', lang)}: {conflict['basis']}")
+    if conflict.basis:
+        parts.append(f"{t('basis', lang)}: {conflict.basis}")
     return "\n".join(parts)

@@ -7,65 +7,68 @@ its subjects, so the same conflict keeps its fingerprint when lines move or mess
 from __future__ import annotations
 
 
+from .common import norm_lang, status_marker, summary_line, t
 from .escape import for_log
-from .common import is_waived, localized, norm_lang, status_marker, subject_label, summary_line, t, verdict_of
-from .workspace import first_location, fingerprint, workspace_path
 from .json_report import dumps_indented
+from .record import Conflict, Report, Subject
+from .workspace import first_location, fingerprint, workspace_path
 
 # rulecheck severity -> GitLab's (info, minor, major, critical, blocker); an error fails the approval gate
-SEVERITIES = {"error": "critical", "warning": "minor", "info": "info"}
+_GITLAB_SEVERITIES = {"error": "critical", "warning": "minor", "info": "info"}
 
 
-def render(record: dict, *, lang: str) -> str:
-    record = for_log(record)  # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
+def render(record: dict | Report, *, lang: str) -> str:
+    if isinstance(record, Report):
+        record = dict(record.raw)
+    # no ESC, OSC 8 link, C1 control or bidi override from the inputs reaches the log
+    report = Report.of(for_log(record))
     lang = norm_lang(lang)
-    manifest = (record.get("submission") or {}).get("manifest") or "submission.yaml"
+    manifest_path = workspace_path(report, (report.submission.manifest or "submission.yaml").rsplit("/", 1)[-1])
     issues, seen = [], {}
-    for conflict in record.get("conflicts") or []:
-        path, line = first_location(record, conflict)
-        key = fingerprint(conflict)
+    for conflict in report.conflicts:
+        key = fingerprint(conflict.rule, conflict.subjects)
         # two conflicts of one rule on the same subjects (rare) still need distinct fingerprints
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
-            key = fingerprint({"rule": f"{conflict.get('rule', '')}#{seen[key]}", "subjects": conflict.get("subjects")})
-        waived = is_waived(conflict)
-        description = localized(conflict, "message", lang) or localized(conflict, "title", lang)
-        subjects = ", ".join(subject_label(s) for s in conflict.get("subjects") or [])
-        issue = {
-            "type": "issue",
-            "description": (f"[{t('waived', lang)}] " if waived else "") + status_marker(conflict, lang)
-                           + f"{conflict.get('rule', '')} {description}",
-            "check_name": conflict.get("rule", ""),
-            "fingerprint": key,
-            "severity": "info" if waived else SEVERITIES.get(conflict.get("severity", "error"), "major"),
-            "categories": ["Bug Risk"],
-            "location": {"path": path or workspace_path(record, manifest.rsplit("/", 1)[-1]),
-                         "lines": {"begin": line or 1}},
-            "content": {"body": _body(conflict, subjects, lang)},
-        }
-        issues.append(issue)
-    if verdict_of(record) == "undecided":  # an empty report would read as clean in the merge request
-        submission_id = str((record.get("submission") or {}).get("id") or "")
+            key = fingerprint(f"{conflict.rule}#{seen[key]}", conflict.subjects)
+        issues.append(_issue(report, conflict, key, manifest_path, lang))
+    if report.verdict == "undecided":  # an empty report would read as clean in the merge request
+        submission = Subject(id=str(report.submission.id or ""), collection="submission")
         issues.append({
             "type": "issue",
-            "description": summary_line(record, lang),
+            "description": summary_line(report, lang),
             "check_name": "UNDECIDED",
-            "fingerprint": fingerprint({"rule": "UNDECIDED", "subjects": [{"collection": "submission",
-                                                                           "id": submission_id}]}),
+            "fingerprint": fingerprint("UNDECIDED", [submission]),
             "severity": "critical",
             "categories": ["Bug Risk"],
-            "location": {"path": workspace_path(record, manifest.rsplit("/", 1)[-1]), "lines": {"begin": 1}},
+            "location": {"path": manifest_path, "lines": {"begin": 1}},
         })
     return dumps_indented(issues) + "\n"
 
 
-def _body(conflict: dict, subjects: str, lang: str) -> str:
+def _issue(report: Report, conflict: Conflict, key: str, manifest_path: str, lang: str) -> dict:
+    path, line = first_location(report, conflict)
+    description = conflict.localized("message", lang) or conflict.localized("title", lang)
+    return {
+        "type": "issue",
+        "description": (f"[{t('waived', lang)}] " if conflict.waived else "") + status_marker(conflict, lang)
+                       + f"{conflict.rule} {description}",
+        "check_name": conflict.rule,
+        "fingerprint": key,
+        "severity": "info" if conflict.waived else _GITLAB_SEVERITIES.get(conflict.severity, "major"),
+        "categories": ["Bug Risk"],
+        "location": {"path": path or manifest_path, "lines": {"begin": line or 1}},
+        "content": {"body": _body(conflict, lang)},
+    }
+
+
+def _body(conflict: Conflict, lang: str) -> str:
     lines = []
-    if subjects:
-        lines.append(f"{t('subjects', lang)}: {subjects}")
-    for key in ("expected", "actual"):
-        if conflict.get(key) not in (None, ""):
-            lines.append(f"{t(key, lang)}: {conflict[key]}")
-    if conflict.get("basis"):
-        lines.append(f"{t('basis', lang)}: {conflict['basis']}")
+    if conflict.subjects:
+        lines.append(f"{t('subjects', lang)}: {conflict.subjects_line}")
+    for key, value in (("expected", conflict.expected), ("actual", conflict.actual)):
+        if value not in (None, ""):
+            lines.append(f"{t(key, lang)}: {value}")
+    if conflict.basis:
+        lines.append(f"{t('basis', lang)}: {conflict.basis}")
     return "\n\n".join(lines)

@@ -10,30 +10,26 @@ import shapely
 from markupsafe import Markup
 from shapely.geometry import shape
 
+from ..vocabulary import SEVERITIES, VERDICTS, land_use_classes
 from .common import (
-    from_working_folder,
     baseline_line,
-    LAND_USE_CLASSES,
     cap,
-    catalog_basis,
-    family_name,
-    group_by_family,
     counted,
     is_waived,
-    localized,
+    county_lines,
+    family_name,
+    from_working_folder,
+    group_by_family,
     norm_lang,
     reprojection_line,
-    status_marker,
-    rule_counts,
-    subject_label,
-    subject_location,
     settings_line,
+    status_marker,
     summary_line,
     t,
-    verdict_of,
     waiver_line,
     warning_lines,
 )
+from .record import CatalogEntry, Conflict, Report
 
 # Fill colours of land-use level-1 classes, after the usual planning-map palette.
 LAND_USE_COLOURS = {
@@ -106,107 +102,116 @@ _LABELS = ("summary", "note", "map", "waived", "subjects", "expected", "actual",
 _CAPITALISED = {"subjects", "expected", "actual", "basis", "explanation"}
 
 
-def render(record: dict, *, lang: str) -> str:
-    lang = norm_lang(lang)
-    record = from_working_folder(record)  # locations from where rulecheck ran
-    submission = record.get("submission") or {}
-    summary = record.get("summary") or {}
-    rules_info = record.get("rules") or {}
-    tool = record.get("tool") or {}
-    conflicts = record.get("conflicts") or []
+_WAIVER_NOTES = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
+_COUNTED = ("error", "warning", "info", "waived", "indeterminate", "rules_run")
 
-    layers = MapLayers(record)
+
+def render(record: dict | Report, *, lang: str) -> str:
+    lang = norm_lang(lang)
+    if isinstance(record, Report):
+        record = dict(record.raw)
+    record = from_working_folder(record)  # locations from where rulecheck ran
+    report = Report.of(record)
+    layers = MapLayers(record)  # the map is drawn from the record's layers and the conflicts' geometries
     svg = map_svg(record, lang, layers)
-    catalog = {entry.get("id"): entry for entry in rules_info.get("catalog") or []}
-    families = [{"id": family, "name": family_name(family, lang, record),
-                 "conflicts": [_conflict_view(number, conflict, catalog.get(conflict.get("rule")), lang,
-                                              inset_svg(layers, number, conflict, lang) if svg else "")
-                               for number, conflict in numbered]}
-                for family, numbered in group_by_family(conflicts)]
-    waivers = record.get("waivers") or {}
-    label = {"expired": "waiver_expired", "refused": "waiver_refused", "unmatched": "waiver_unmatched"}
-    counts = {key: summary.get(key, 0) for key in ("error", "warning", "info", "waived", "indeterminate", "rules_run")}
-    counts.update(rule_counts(record) or {})
     context = {
         "html_lang": "zh-CN" if lang == "zh" else "en",
         "title": t("report_title", lang),
-        "subtitle": str(submission.get("title") or submission.get("id") or ""),
+        "subtitle": str(report.submission.title or report.submission.id or ""),
         "css": Markup(CSS),
         "s": {key: cap(t(key, lang)) if key in _CAPITALISED else t(key, lang) for key in _LABELS},
-        "meta": [
-            (t("submission", lang), submission.get("id", "")),
-            (t("as_of", lang), submission.get("as_of", "")),
-            (t("stage", lang), t(f"stage_{submission['stage']}", lang) if submission.get("stage") in ("joint_review", "supply") else ""),
-            (t("crs", lang), submission.get("crs", "")),
-            (t("rule_packs", lang), ", ".join(rules_info.get("packs") or [])),
-            ("sha256", rules_info.get("sha256", "")),
-            (t("tool", lang), f"{tool.get('name', 'rulecheck')} {tool.get('version', '')}".strip()),
-        ],
-        "verdict": verdict_of(record),
-        "summary_line": summary_line(record, lang),
-        "settings_line": settings_line(record, lang),
-        "reprojected": reprojection_line(record, lang),
-        "warnings": warning_lines(record),
-        "counts": [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)
-                   for key, value in counts.items()],
-        "notes": [str(note) for note in submission.get("notes") or []],
+        "meta": _meta(report, lang),
+        "verdict": report.verdict,
+        "summary_line": summary_line(report, lang),
+        "settings_line": settings_line(report, lang),
+        "reprojected": reprojection_line(report, lang),
+        "warnings": warning_lines(report),
+        "counts": _counts(report, lang),
+        "notes": [str(note) for note in report.submission.notes],
         "map": Markup(svg),  # built from escaped parts in map_svg
         "legend": Markup(_legend(record, lang)),
         "map_note": layers.note,
-        "families": families,
-        "indeterminate": [{"rule": str(entry.get("rule", "")),
-                           "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
-                           "missing": str(entry.get("missing", ""))} for entry in record.get("indeterminate") or []],
-        "baseline": baseline_line(record, lang),
-        "resolved": [{"rule": str(entry.get("rule", "")),
-                      "subjects": ", ".join(subject_label(s) for s in entry.get("subjects") or []),
-                      "message": localized(entry, "message", lang)} for entry in record.get("resolved") or []],
-        "waiver_notes": [{"file": str(w.get("file", "")), "line": str(w.get("line", "")), "text": t(label[key], lang),
-                          "rule": str(w.get("rule", "")), "subjects": ", ".join(str(s) for s in w.get("subjects") or [])}
-                         for key in ("expired", "refused", "unmatched") for w in waivers.get(key) or []],
+        "families": _families(report, layers, bool(svg), lang),
+        "indeterminate": [{"rule": str(entry.rule), "subjects": ", ".join(s.label for s in entry.subjects),
+                           "missing": "" if entry.missing is None else str(entry.missing)}
+                          for entry in report.indeterminate],
+        "baseline": baseline_line(report, lang),
+        "resolved": [{"rule": str(entry.rule), "subjects": entry.subjects_line,
+                      "message": entry.localized("message", lang)} for entry in report.resolved],
+        "waiver_notes": [{"file": str(w.file), "line": str(w.line), "text": t(label, lang), "rule": str(w.rule),
+                          "subjects": ", ".join(str(s) for s in w.subjects)}
+                         for key, label in _WAIVER_NOTES.items() for w in report.waiver_notes.get(key, ())],
+        "county": _county_view(report, lang),
     }
-    context["county"] = _county_view(record, lang)
     return _template().render(**context)
 
 
-def _county_view(record: dict, lang: str) -> dict | None:
-    """A county report's summary for the template: a verdict per unit and the county's account."""
-    from .common import county_lines
+def _meta(report: Report, lang: str) -> list[tuple[str, object]]:
+    submission = report.submission
+    stage = t(f"stage_{submission.stage}", lang) if submission.stage in ("joint_review", "supply") else ""
+    return [
+        (t("submission", lang), submission.id),
+        (t("as_of", lang), submission.as_of),
+        (t("stage", lang), stage),
+        (t("crs", lang), submission.crs),
+        (t("rule_packs", lang), ", ".join(report.rules.packs)),
+        ("sha256", report.rules.sha256),
+        (t("tool", lang), f"{report.tool_name} {report.tool_version}".strip()),
+    ]
 
-    lines = county_lines(record, lang)
+
+def _counts(report: Report, lang: str) -> list[tuple[str, object]]:
+    summary = report.summary.raw
+    counts = {key: summary.get(key, 0) for key in _COUNTED}
+    counts.update(report.rule_counts() or {})
+    return [(cap(t("indeterminate_results" if key == "indeterminate" else key, lang)), value)
+            for key, value in counts.items()]
+
+
+def _families(report: Report, layers: MapLayers, with_map: bool, lang: str) -> list[dict]:
+    """The conflicts by family, each as the template shows it (with its inset map when the report has a map)."""
+    catalog = {entry.id: entry for entry in report.rules.catalog}
+    return [{"id": family, "name": family_name(family, lang, report),
+             "conflicts": [_conflict_view(number, conflict, catalog.get(conflict.rule), lang,
+                                          inset_svg(layers, number, conflict.raw, lang) if with_map else "")
+                           for number, conflict in numbered]}
+            for family, numbered in group_by_family(report.conflicts)]
+
+
+def _county_view(report: Report, lang: str) -> dict | None:
+    """A county report's summary for the template: a verdict per unit and the county's account."""
+    lines = county_lines(report, lang)
     if not lines:
         return None
-    rows = [{"unit": str(row.get("unit", "")), "manifest": str(row.get("manifest", "")),
-             "verdict": str(row.get("verdict", "")),
-             "verdict_text": t(row["verdict"], lang) if row.get("verdict") in ("passed", "failed", "incomplete", "undecided") else str(row.get("verdict", "")),
-             "counts": f"{counted('n_error', row.get('error', 0), lang)}, {counted('n_warning', row.get('warning', 0), lang)}, "
-                       f"{counted('n_indeterminate', row.get('indeterminate', 0), lang)}"}
-            for row in record["county"].get("units") or []]
-    return {"title": lines[0], "rows": rows, "account": lines[-1].strip() if record["county"].get("account") else ""}
+    rows = [{"unit": str(row.unit), "manifest": str(row.manifest), "verdict": str(row.verdict),
+             "verdict_text": t(row.verdict, lang) if row.verdict in VERDICTS else str(row.verdict),
+             "counts": f"{counted('n_error', row.error, lang)}, {counted('n_warning', row.warning, lang)}, "
+                       f"{counted('n_indeterminate', row.indeterminate, lang)}"}
+            for row in report.county.units]
+    return {"title": lines[0], "rows": rows, "account": lines[-1].strip() if report.county.account is not None else ""}
 
 
-def _conflict_view(number: int, conflict: dict, entry: dict | None, lang: str, inset: str = "") -> dict:
+def _conflict_view(number: int, conflict: Conflict, entry: CatalogEntry | None, lang: str, inset: str = "") -> dict:
     """What the template shows of one conflict (plain values; the inset map as Markup)."""
-    severity = str(conflict.get("severity", "error"))
-    waived = is_waived(conflict)
-    expected, actual = conflict.get("expected"), conflict.get("actual")
+    severity = str(conflict.severity)
+    expected, actual = conflict.expected, conflict.actual
     return {
         "number": number,
-        "classes": "conflict " + severity + (" waived" if waived else ""),
+        "classes": "conflict " + severity + (" waived" if conflict.waived else ""),
         "severity": severity,
-        "severity_text": t(severity, lang) if severity in ("error", "warning", "info") else severity,
-        "rule": str(conflict.get("rule", "")),
-        "title": localized(conflict, "title", lang),
-        "waived": waived,
-        "status": status_marker(conflict, lang).strip() if conflict.get("status") else "",
-        "message": localized(conflict, "message", lang),
-        "subjects": [{"label": subject_label(s), "where": subject_location(s)} for s in conflict.get("subjects") or []],
+        "severity_text": t(severity, lang) if severity in SEVERITIES else severity,
+        "rule": str(conflict.rule),
+        "title": conflict.localized("title", lang),
+        "waived": conflict.waived,
+        "status": status_marker(conflict, lang).strip(),
+        "message": conflict.localized("message", lang),
+        "subjects": [{"label": s.label, "where": s.location} for s in conflict.subjects],
         "show_values": expected not in (None, "") or actual not in (None, ""),
         "expected": str(expected or ""),
         "actual": str(actual or ""),
-        "basis": str(conflict.get("basis") or (catalog_basis(entry) if entry else "")),
-        "explanation": [(str(step.get("expr", "")), str(step.get("value", ""))) for step in conflict.get("explanation") or []],
-        "waiver": waiver_line(conflict["waiver"], lang) if waived else "",
+        "basis": str(conflict.basis or (entry.basis_line if entry else "")),
+        "explanation": [(str(step.expr), str(step.value)) for step in conflict.explanation],
+        "waiver": waiver_line(conflict.waiver, lang) if conflict.waiver is not None else "",
         "inset": Markup(inset),  # built from escaped parts in inset_svg
     }
 
@@ -580,7 +585,7 @@ def _legend(record: dict, lang: str) -> str:
     e = escape
     items = [f'<strong>{e(t("legend", lang))}</strong>']
     for code in classes:
-        name = LAND_USE_CLASSES.get(code, {}).get(lang, code)
+        name = land_use_classes().get(code, {}).get(lang, code)
         items.append(f'<span class="swatch" style="background:{LAND_USE_COLOURS.get(code, UNKNOWN_COLOUR)};opacity:.6"></span>'
                      f"{e(code)} {e(name)}")
     items.append(f'<span class="swatch" style="background:#fff;border:2px solid #000"></span>{e(t("unit_boundary", lang))}')

@@ -3,139 +3,153 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 
-from .escape import for_xml
+from ..vocabulary import SEVERITIES, family_of
 from .common import (
-    from_working_folder,
-    catalog_title,
     family_key,
     family_name,
-    family_of,
-    is_waived,
-    localized,
+    from_working_folder,
     reprojection_line,
     status_marker,
-    subject_label,
-    subject_location,
     summary_line,
     t,
-    verdict_of,
     waiver_line,
 )
+from .escape import for_xml
+from .record import Conflict, Outcome, Report
+
+Numbered = list[tuple[int, Conflict]]
 
 
-def render(record: dict, *, lang: str) -> str:
+@dataclass(frozen=True)
+class _Run:
+    """What every suite of one report shares: the record, the language, the rules' titles and conflicts by rule."""
+
+    report: Report
+    lang: str
+    titles: dict[str, str]
+    by_rule: dict[str, Numbered]
+    timestamp: str
+    moved: str | None
+
+    @property
+    def as_of(self) -> str:
+        return self.timestamp[:10]
+
+
+def render(record: dict | Report, *, lang: str) -> str:
     """Deterministic: `timestamp` is the submission's as_of date at T00:00:00, `hostname` is "localhost", times 0."""
+    if isinstance(record, Report):
+        record = dict(record.raw)
     record = from_working_folder(record)  # locations from where rulecheck ran
-    record = for_xml(record)  # a control character in an id must not make the document ill-formed
-    submission = record.get("submission") or {}
-    rules_info = record.get("rules") or {}
-    conflicts = record.get("conflicts") or []
-    titles = {entry.get("id"): catalog_title(entry, lang) for entry in rules_info.get("catalog") or []}
-    as_of = str(submission.get("as_of") or "1970-01-01")[:10]
-    timestamp = f"{as_of}T00:00:00"
+    report = Report.of(for_xml(record))  # a control character in an id must not make the document ill-formed
+    by_rule: dict[str, Numbered] = {}
+    for number, conflict in enumerate(report.conflicts, start=1):
+        by_rule.setdefault(conflict.rule, []).append((number, conflict))
+    as_of = str(report.submission.as_of or "1970-01-01")[:10]
+    run = _Run(report, lang, {entry.id: entry.title_in(lang) for entry in report.rules.catalog}, by_rule,
+               f"{as_of}T00:00:00", reprojection_line(report, lang))
 
-    by_rule: dict[str, list[tuple[int, dict]]] = {}
-    for number, conflict in enumerate(conflicts, start=1):
-        by_rule.setdefault(conflict.get("rule", ""), []).append((number, conflict))
-
-    outcomes = {o["rule"]: o for o in record.get("outcomes") or [] if o.get("rule")}
+    outcomes = {o.rule: o for o in report.outcomes or () if o.rule}
     for rule_id, items in by_rule.items():  # a conflict without an outcome still becomes a testcase
-        outcomes.setdefault(rule_id, {"rule": rule_id, "status": "fail", "failed": len(items)})
-
-    families: dict[str, list[dict]] = {}
+        outcomes.setdefault(rule_id, Outcome(rule=rule_id, status="fail", family=family_of(rule_id)))
+    families: dict[str, list[Outcome]] = {}
     for rule_id in sorted(outcomes):
-        families.setdefault(outcomes[rule_id].get("family") or family_of(rule_id), []).append(outcomes[rule_id])
+        families.setdefault(outcomes[rule_id].family, []).append(outcomes[rule_id])
 
-    fails_on_indeterminate = (record.get("summary") or {}).get("fail_on") == "indeterminate"
-    moved = reprojection_line(record, lang)
     root = ET.Element("testsuites")
     for suite_id, family in enumerate(sorted(families, key=family_key)):
-        suite = ET.SubElement(root, "testsuite")
-        properties = ET.SubElement(suite, "properties")
-        for name, value in (("family", family_name(family, lang, record)),
-                            ("submission", submission.get("id", "")),
-                            ("as_of", as_of),
-                            ("rules_sha256", rules_info.get("sha256", "")),
-                            ("lang", lang)):
-            ET.SubElement(properties, "property", name=name, value=str(value))
-        if moved:  # the check ran in another CRS than the one declared
-            ET.SubElement(properties, "property", name="reprojected", value=moved)
-        failures = skipped = 0
-        for outcome in families[family]:
-            rule_id = outcome["rule"]
-            title = titles.get(rule_id) or next(
-                (localized(c, "title", lang) for _, c in by_rule.get(rule_id, [])), "")
-            case = ET.SubElement(suite, "testcase", name=f"{rule_id} {title}".strip(),
-                                 classname=f"rulecheck.{family}", time="0")
-            failing = [(n, c) for n, c in by_rule.get(rule_id, []) if not is_waived(c)]
-            waived = [(n, c) for n, c in by_rule.get(rule_id, []) if is_waived(c)]
-            status = outcome.get("status", "pass")
-            if failing:
-                failures += 1
-                severities = sorted({c.get("severity", "error") for _, c in failing},
-                                    key=("error", "warning", "info").index)
-                failure = ET.SubElement(case, "failure", type=severities[0],
-                                        message=t("n_conflict", lang, n=len(failing)) + ": "
-                                        + localized(failing[0][1], "message", lang))
-                failure.text = "\n".join(_conflict_text(n, c, lang) for n, c in failing + waived) + "\n"
-            elif status == "indeterminate" and fails_on_indeterminate:
-                failures += 1  # --fail-on indeterminate: a result not decided fails the gate
-                ET.SubElement(case, "failure", type="indeterminate",
-                              message=f"indeterminate: {_missing(record, rule_id)}".rstrip(": "))
-            elif status in ("not_applicable", "indeterminate"):
-                skipped += 1
-                message = status
-                if status == "indeterminate":
-                    message = f"indeterminate: {_missing(record, rule_id)}".rstrip(": ")
-                ET.SubElement(case, "skipped", message=message)
-        suite.set("name", f"{family} {family_name(family, lang, record)}")
-        suite.set("package", f"rulecheck.{family}")
-        suite.set("id", str(suite_id))
-        suite.set("timestamp", timestamp)
-        suite.set("hostname", "localhost")
-        suite.set("tests", str(len(families[family])))
-        suite.set("failures", str(failures))
-        suite.set("errors", "0")
-        suite.set("skipped", str(skipped))
-        suite.set("time", "0")
-        ET.SubElement(suite, "system-out").text = ""
-        ET.SubElement(suite, "system-err").text = ""
-    if verdict_of(record) == "undecided":  # every case skipped would read as green: the run itself fails
-        suite = ET.SubElement(root, "testsuite", name="rulecheck", package="rulecheck", id=str(len(families)),
-                              timestamp=timestamp, hostname="localhost", tests="1", failures="1", errors="0",
-                              skipped="0", time="0")
-        properties = ET.SubElement(suite, "properties")
-        for name, value in (("submission", submission.get("id", "")), ("as_of", as_of),
-                            ("rules_sha256", rules_info.get("sha256", "")), ("lang", lang)):
-            ET.SubElement(properties, "property", name=name, value=str(value))
-        if moved:
-            ET.SubElement(properties, "property", name="reprojected", value=moved)
-        case = ET.SubElement(suite, "testcase", name=f"rulecheck {t('undecided', lang)}", classname="rulecheck",
-                             time="0")
-        ET.SubElement(case, "failure", type="undecided", message=summary_line(record, lang))
-        ET.SubElement(suite, "system-out").text = ""
-        ET.SubElement(suite, "system-err").text = ""
+        _family_suite(root, run, suite_id, family, families[family])
+    if report.verdict == "undecided":  # every case skipped would read as green: the run itself fails
+        _undecided_suite(root, run, len(families))
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _missing(record: dict, rule_id: str) -> str:
-    missing = [e.get("missing", "") for e in record.get("indeterminate") or [] if e.get("rule") == rule_id]
-    return "; ".join(m for m in missing if m)
+def _properties(suite: ET.Element, run: _Run, named: tuple[tuple[str, str], ...]) -> None:
+    properties = ET.SubElement(suite, "properties")
+    for name, value in named + (("submission", run.report.submission.id), ("as_of", run.as_of),
+                                ("rules_sha256", run.report.rules.sha256), ("lang", run.lang)):
+        ET.SubElement(properties, "property", name=name, value=str(value))
+    if run.moved:  # the check ran in another CRS than the one declared
+        ET.SubElement(properties, "property", name="reprojected", value=run.moved)
 
 
-def _conflict_text(number: int, conflict: dict, lang: str) -> str:
-    lines = [f"{number}. {status_marker(conflict, lang)}{conflict.get('rule', '')} [{conflict.get('severity', '')}] "
-             f"{localized(conflict, 'message', lang)}"]
-    for subject in conflict.get("subjects") or []:
-        where = subject_location(subject)
-        lines.append(f"   {subject_label(subject)}" + (f" ({where})" if where else ""))
-    if conflict.get("expected") or conflict.get("actual"):
-        lines.append(f"   {t('expected', lang)}: {conflict.get('expected', '')}; {t('actual', lang)}: {conflict.get('actual', '')}")
-    if conflict.get("basis"):
-        lines.append(f"   {t('basis', lang)}: {conflict['basis']}")
-    if is_waived(conflict):
-        lines.append("   " + waiver_line(conflict["waiver"], lang))
+def _family_suite(root: ET.Element, run: _Run, suite_id: int, family: str, outcomes: list[Outcome]) -> None:
+    suite = ET.SubElement(root, "testsuite")
+    name = family_name(family, run.lang, run.report)
+    _properties(suite, run, (("family", name),))
+    failures = skipped = 0
+    for outcome in outcomes:
+        result = _testcase(suite, run, family, outcome)
+        failures += result == "failure"
+        skipped += result == "skipped"
+    for key, value in (("name", f"{family} {name}"), ("package", f"rulecheck.{family}"), ("id", str(suite_id)),
+                       ("timestamp", run.timestamp), ("hostname", "localhost"), ("tests", str(len(outcomes))),
+                       ("failures", str(failures)), ("errors", "0"), ("skipped", str(skipped)), ("time", "0")):
+        suite.set(key, value)
+    ET.SubElement(suite, "system-out").text = ""
+    ET.SubElement(suite, "system-err").text = ""
+
+
+def _testcase(suite: ET.Element, run: _Run, family: str, outcome: Outcome) -> str | None:
+    """One rule's testcase; "failure", "skipped" or None (passed)."""
+    rule_id, lang = outcome.rule, run.lang
+    found = run.by_rule.get(rule_id, [])
+    title = run.titles.get(rule_id) or next((c.localized("title", lang) for _, c in found), "")
+    case = ET.SubElement(suite, "testcase", name=f"{rule_id} {title}".strip(), classname=f"rulecheck.{family}",
+                         time="0")
+    failing = [(n, c) for n, c in found if not c.waived]
+    if failing:
+        severities = sorted({c.severity for _, c in failing}, key=SEVERITIES.index)
+        failure = ET.SubElement(case, "failure", type=severities[0],
+                                message=t("n_conflict", lang, n=len(failing)) + ": "
+                                + failing[0][1].localized("message", lang))
+        waived = [(n, c) for n, c in found if c.waived]
+        failure.text = "\n".join(_conflict_text(n, c, lang) for n, c in failing + waived) + "\n"
+        return "failure"
+    if outcome.status == "indeterminate" and run.report.summary.fail_on == "indeterminate":
+        # --fail-on indeterminate: a result not decided fails the gate
+        ET.SubElement(case, "failure", type="indeterminate",
+                      message=f"indeterminate: {_missing(run.report, rule_id)}".rstrip(": "))
+        return "failure"
+    if outcome.status == "not_applicable":
+        ET.SubElement(case, "skipped", message=outcome.status)
+        return "skipped"
+    if outcome.status == "indeterminate":
+        ET.SubElement(case, "skipped", message=f"indeterminate: {_missing(run.report, rule_id)}".rstrip(": "))
+        return "skipped"
+    return None
+
+
+def _undecided_suite(root: ET.Element, run: _Run, suite_id: int) -> None:
+    suite = ET.SubElement(root, "testsuite", name="rulecheck", package="rulecheck", id=str(suite_id),
+                          timestamp=run.timestamp, hostname="localhost", tests="1", failures="1", errors="0",
+                          skipped="0", time="0")
+    _properties(suite, run, ())
+    case = ET.SubElement(suite, "testcase", name=f"rulecheck {t('undecided', run.lang)}", classname="rulecheck",
+                         time="0")
+    ET.SubElement(case, "failure", type="undecided", message=summary_line(run.report, run.lang))
+    ET.SubElement(suite, "system-out").text = ""
+    ET.SubElement(suite, "system-err").text = ""
+
+
+def _missing(report: Report, rule_id: str) -> str:
+    return "; ".join(str(e.missing) for e in report.indeterminate if e.rule == rule_id and e.missing)
+
+
+def _conflict_text(number: int, conflict: Conflict, lang: str) -> str:
+    lines = [f"{number}. {status_marker(conflict, lang)}{conflict.rule} [{conflict.severity}] "
+             f"{conflict.localized('message', lang)}"]
+    for subject in conflict.subjects:
+        lines.append(f"   {subject.label}" + (f" ({subject.location})" if subject.location else ""))
+    if conflict.expected or conflict.actual:
+        expected = "" if conflict.expected is None else conflict.expected
+        actual = "" if conflict.actual is None else conflict.actual
+        lines.append(f"   {t('expected', lang)}: {expected}; {t('actual', lang)}: {actual}")
+    if conflict.basis:
+        lines.append(f"   {t('basis', lang)}: {conflict.basis}")
+    if conflict.waiver is not None:
+        lines.append("   " + waiver_line(conflict.waiver, lang))
     return "\n".join(lines)
-

@@ -6,25 +6,21 @@ import re
 
 from rulecheck.diagnostics import printable
 
+from ..vocabulary import SEVERITIES
 from .common import (
-    from_working_folder,
     baseline_line,
     cap,
     family_name,
+    from_working_folder,
     group_by_family,
-    is_waived,
-    localized,
     reprojection_line,
-    status_marker,
-    rule_counts,
-    subject_label,
-    subject_location,
     settings_line,
+    status_marker,
     summary_line,
     t,
-    verdict_of,
     waiver_line,
 )
+from .record import Conflict, Report
 
 
 # what makes a link or an image: `](url)`, `][ref]`, `]: url` (a definition) and `![`; escaped, they are text
@@ -42,82 +38,95 @@ def cell(value) -> str:
     return _MARKUP.sub(lambda m: "\\" + m.group(), text)
 
 
-def render(record: dict, *, lang: str) -> str:
-    record = from_working_folder(record)  # locations from where rulecheck ran
-    submission = record.get("submission") or {}
-    summary = record.get("summary") or {}
-    rules = record.get("rules") or {}
-    title = submission.get("title") or submission.get("id") or ""
+def render(record: dict | Report, *, lang: str) -> str:
+    if isinstance(record, Report):
+        record = dict(record.raw)
+    report = Report.of(from_working_folder(record))  # locations from where rulecheck ran
+    title = report.submission.title or report.submission.id or ""
     out = [f"# {t('report_title', lang)}: {cell(title)}", ""]
-    out += [f"| {t('summary', lang)} | |", "|---|---|"]
+    out += _summary_table(report, lang)
+    out += ["", f"**{cell(summary_line(report, lang))}**", ""]
+    out += [part for line in (settings_line(report, lang), reprojection_line(report, lang)) if line
+            for part in (cell(line), "")]
+    out += _conflict_tables(report, lang) + _indeterminate_table(report, lang) + _resolved_table(report, lang)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _summary_table(report: Report, lang: str) -> list[str]:
+    submission, summary = report.submission, report.summary
+    stage = t(f"stage_{submission.stage}", lang) if submission.stage in ("joint_review", "supply") else ""
     rows = [
-        (t("submission", lang), submission.get("id", "")),
-        (t("as_of", lang), submission.get("as_of", "")),
-        (t("stage", lang), t(f"stage_{submission['stage']}", lang) if submission.get("stage") in ("joint_review", "supply") else ""),
-        (t("crs", lang), submission.get("crs", "")),
-        (t("rule_packs", lang), ", ".join(rules.get("packs") or [])),
-        (t("rules_run", lang), summary.get("rules_run", "")),
-        (t("fail_on", lang), summary.get("fail_on", "")),
-        (t("error", lang), summary.get("error", 0)),
-        (t("warning", lang), summary.get("warning", 0)),
-        (t("info", lang), summary.get("info", 0)),
-        (t("waived", lang), summary.get("waived", 0)),
-        (t("indeterminate_results", lang), summary.get("indeterminate", 0)),
+        (t("submission", lang), submission.id),
+        (t("as_of", lang), submission.as_of),
+        (t("stage", lang), stage),
+        (t("crs", lang), submission.crs),
+        (t("rule_packs", lang), ", ".join(report.rules.packs)),
+        (t("rules_run", lang), summary.rules_run),
+        (t("fail_on", lang), summary.fail_on),
+        (t("error", lang), summary.error),
+        (t("warning", lang), summary.warning),
+        (t("info", lang), summary.info),
+        (t("waived", lang), summary.waived),
+        (t("indeterminate_results", lang), summary.indeterminate),
     ]
-    counts = rule_counts(record)
+    counts = report.rule_counts()
     if counts is not None:
         rows += [(t(key, lang), counts[key]) for key in counts]
-    rows.append((t("result", lang), t(verdict_of(record), lang)))
-    out += [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
-    out += ["", f"**{cell(summary_line(record, lang))}**", ""]
-    if settings_line(record, lang):
-        out += [cell(settings_line(record, lang)), ""]
-    moved = reprojection_line(record, lang)
-    if moved:
-        out += [cell(moved), ""]
+    rows.append((t("result", lang), t(report.verdict, lang)))
+    return [f"| {t('summary', lang)} | |", "|---|---|"] + [f"| {cell(cap(name))} | {cell(value)} |" for name, value in rows]
 
-    header = [cap(t(key, lang)) for key in ("no", "severity", "rule", "message", "subjects", "expected", "actual", "basis")]
-    for family, numbered in group_by_family(record.get("conflicts") or []):
-        out += [f"## {family} {family_name(family, lang, record)}", ""]
+
+_CONFLICT_COLUMNS = ("no", "severity", "rule", "message", "subjects", "expected", "actual", "basis")
+_BROKEN_COLUMNS = (1, 3, 4)  # severity, message, subjects: the <br> this module puts in stays a line break
+
+
+def _conflict_tables(report: Report, lang: str) -> list[str]:
+    header = [cap(t(key, lang)) for key in _CONFLICT_COLUMNS]
+    out: list[str] = []
+    for family, numbered in group_by_family(report.conflicts):
+        out += [f"## {family} {family_name(family, lang, report)}", ""]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for number, conflict in numbered:
-            severity = conflict.get("severity", "")
-            severity_text = t(severity, lang) if severity in ("error", "warning", "info") else severity
-            severity_text = status_marker(conflict, lang) + severity_text
-            message = localized(conflict, "message", lang)
-            if is_waived(conflict):
-                severity_text = f"~~{severity_text}~~ {t('waived', lang)}"
-                message += "<br>" + waiver_line(conflict["waiver"], lang)
-            subjects = "<br>".join(
-                subject_label(s) + (f" ({subject_location(s)})" if subject_location(s) else "")
-                for s in conflict.get("subjects") or [])
-            row = [number, severity_text, conflict.get("rule", ""), message, subjects,
-                   conflict.get("expected"), conflict.get("actual"), conflict.get("basis")]
-            out.append("| " + " | ".join(cell(v) if i not in (1, 3, 4) else _keep_breaks(v)
+            row = _conflict_row(number, conflict, lang)
+            out.append("| " + " | ".join(_keep_breaks(v) if i in _BROKEN_COLUMNS else cell(v)
                                          for i, v in enumerate(row)) + " |")
         out.append("")
+    return out
 
-    indeterminate = record.get("indeterminate") or []
-    if indeterminate:
-        out += [f"## {t('indeterminate', lang)}", "", f"| {t('rule', lang)} | {t('subjects', lang)} | {t('missing', lang)} |",
-                "|---|---|---|"]
-        for entry in indeterminate:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(entry.get('missing'))} |")
-        out.append("")
 
-    against = baseline_line(record, lang)
-    if against:
-        out += [f"## {t('resolved', lang)}", "", cell(against), ""]
-        resolved = record.get("resolved") or []
-        if resolved:
-            out += [f"| {cap(t('rule', lang))} | {cap(t('subjects', lang))} | {cap(t('message', lang))} |", "|---|---|---|"]
-        for entry in resolved:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            out.append(f"| {cell(entry.get('rule'))} | {cell(subjects)} | {cell(localized(entry, 'message', lang))} |")
-        out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+def _conflict_row(number: int, conflict: Conflict, lang: str) -> list:
+    severity = conflict.severity
+    severity_text = status_marker(conflict, lang) + (t(severity, lang) if severity in SEVERITIES else severity)
+    message = conflict.localized("message", lang)
+    if conflict.waiver is not None:
+        severity_text = f"~~{severity_text}~~ {t('waived', lang)}"
+        message += "<br>" + waiver_line(conflict.waiver, lang)
+    subjects = "<br>".join(s.label + (f" ({s.location})" if s.location else "") for s in conflict.subjects)
+    return [number, severity_text, conflict.rule, message, subjects, conflict.expected, conflict.actual, conflict.basis]
+
+
+def _indeterminate_table(report: Report, lang: str) -> list[str]:
+    if not report.indeterminate:
+        return []
+    out = [f"## {t('indeterminate', lang)}", "", f"| {t('rule', lang)} | {t('subjects', lang)} | {t('missing', lang)} |",
+           "|---|---|---|"]
+    for entry in report.indeterminate:
+        subjects = ", ".join(s.label for s in entry.subjects)
+        out.append(f"| {cell(entry.rule)} | {cell(subjects)} | {cell(entry.missing)} |")
+    return out + [""]
+
+
+def _resolved_table(report: Report, lang: str) -> list[str]:
+    against = baseline_line(report, lang)
+    if not against:
+        return []
+    out = [f"## {t('resolved', lang)}", "", cell(against), ""]
+    if report.resolved:
+        out += [f"| {cap(t('rule', lang))} | {cap(t('subjects', lang))} | {cap(t('message', lang))} |", "|---|---|---|"]
+    for entry in report.resolved:
+        out.append(f"| {cell(entry.rule)} | {cell(entry.subjects_line)} | {cell(entry.localized('message', lang))} |")
+    return out + [""]
 
 
 def _keep_breaks(value) -> str:

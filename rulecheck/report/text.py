@@ -2,147 +2,149 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
-from .escape import for_terminal
+from ..vocabulary import SEVERITIES
 from .common import (
     baseline_line,
     county_lines,
-    document_of,
     from_working_folder,
     family_name,
     group_by_family,
-    is_waived,
-    localized,
     reprojection_line,
     status_marker,
-    subject_label,
-    subject_location,
     settings_line,
     summary_line,
     t,
-    verdict_of,
     waiver_line,
 )
+from .escape import for_terminal
+from .record import Conflict, Report
 
 _SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+_VERDICT_COLOURS = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}  # else red
+# the waivers that waived nothing, in the order the report notes them
+_WAIVER_NOTES = (("expired", "waiver_expired"), ("refused", "waiver_refused"), ("unmatched", "waiver_unmatched"))
+_INDENT = "       "
+
+Style = Callable[..., str]
 
 
-def render(record: dict, *, lang: str, color: bool = False) -> str:
+def render(record: dict | Report, *, lang: str, color: bool = False) -> str:
     """The whole report as text; a single line when nothing was found."""
 
     def style(text: str, **kwargs) -> str:
         return click.style(text, **kwargs) if color else text
 
+    if isinstance(record, Report):
+        record = dict(record.raw)
     record = from_working_folder(record)  # locations an editor opens from where rulecheck ran
-    record = for_terminal(record)  # ids, titles and messages from the inputs cannot recolour or hide a line
-
-    conflicts = record.get("conflicts") or []
-    line = summary_line(record, lang)
-    verdict_colour = {"passed": "green", "incomplete": "yellow", "undecided": "yellow"}.get(verdict_of(record), "red")
-    county = county_lines(record, lang)  # a county submission: a verdict per unit and the county's account
-    settings = settings_line(record, lang)
+    # ids, titles and messages from the inputs cannot recolour or hide a line
+    report = Report.of(for_terminal(record))
+    line = style(summary_line(report, lang), fg=_VERDICT_COLOURS.get(report.verdict, "red"))
+    county = county_lines(report, lang)  # a county submission: a verdict per unit and the county's account
+    settings = settings_line(report, lang)
     # a check in another CRS than the one declared is said beside the verdict, clean run or not
-    moved = reprojection_line(record, lang)
-    # rules not applicable because their law was not yet in force: the notes say which, clean run or not
-    not_in_force = any(o.get("not_in_force") for o in record.get("outcomes") or [])
-    if not conflicts and not record.get("indeterminate") and not record.get("baseline") and not not_in_force:
+    moved = reprojection_line(report, lang)
+    if _nothing_to_list(report):
         return ((settings + "\n" if settings else "") + (f"{style(moved, fg='yellow')}\n" if moved else "")
-                + "".join(f"{text}\n" for text in county)
-                + style(line, fg=verdict_colour) + "\n")
+                + "".join(f"{text}\n" for text in county) + line + "\n")
 
+    out = _conflict_section(report, lang, style) + _indeterminate_section(report, lang, style)
+    out += _resolved_section(report, lang, style) + _notes(report, lang, style)
+    if out and out[-1] != "":
+        out.append("")
+    if county:
+        out.extend([style(county[0], bold=True), *county[1:], ""])
+    out += [text for text in (baseline_line(report, lang), settings) if text]
+    if moved:
+        out.append(style(moved, fg="yellow"))
+    out.append(style(summary_line(report, lang), fg=_VERDICT_COLOURS.get(report.verdict, "red"), bold=True))
+    return "\n".join(out) + "\n"
+
+
+def _nothing_to_list(report: Report) -> bool:
+    """No conflict, no indeterminate result, no baseline and no rule out of force: the report is its summary."""
+    # rules not applicable because their law was not yet in force: the notes say which, clean run or not
+    not_in_force = any(o.not_in_force for o in report.outcomes or ())
+    return not report.conflicts and not report.indeterminate and not report.baseline and not not_in_force
+
+
+def _conflict_section(report: Report, lang: str, style: Style) -> list[str]:
     out: list[str] = []
-    for family, numbered in group_by_family(conflicts):
-        out.append(style(f"{family} {family_name(family, lang, record)}", bold=True))
-        documents: dict[str, list[tuple[int, dict]]] = {}
+    for family, numbered in group_by_family(report.conflicts):
+        out.append(style(f"{family} {family_name(family, lang, report)}", bold=True))
+        documents: dict[str, list[tuple[int, Conflict]]] = {}
         for number, conflict in numbered:
-            documents.setdefault(document_of(conflict), []).append((number, conflict))
+            documents.setdefault(conflict.document, []).append((number, conflict))
         for document, items in documents.items():
             out.append("  " + style(document or t("no_location", lang), underline=True))
             for number, conflict in items:
                 out.extend(_conflict_lines(number, conflict, lang, style))
         out.append("")
+    return out
 
-    indeterminate = record.get("indeterminate") or []
-    if indeterminate:
-        out.append(style(f"{t('indeterminate', lang)} ({len(indeterminate)})", bold=True))
-        for entry in indeterminate:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            text = f"  {entry.get('rule', '')}"
-            if subjects:
-                text += f" {subjects}"
-            if entry.get("missing"):
-                text += f": {t('missing', lang)} {entry['missing']}"
-            out.append(text)
-        out.append("")
 
-    resolved = record.get("resolved") or []
-    if resolved:
-        out.append(style(f"{t('resolved', lang)} ({len(resolved)})", bold=True))
-        for entry in resolved:
-            subjects = ", ".join(subject_label(s) for s in entry.get("subjects") or [])
-            out.append(f"  {entry.get('rule', '')} {subjects}: {localized(entry, 'message', lang)}".rstrip(": "))
-        out.append("")
+def _indeterminate_section(report: Report, lang: str, style: Style) -> list[str]:
+    if not report.indeterminate:
+        return []
+    out = [style(f"{t('indeterminate', lang)} ({len(report.indeterminate)})", bold=True)]
+    for entry in report.indeterminate:
+        subjects = ", ".join(s.label for s in entry.subjects)
+        text = f"  {entry.rule}" + (f" {subjects}" if subjects else "")
+        if entry.missing:
+            text += f": {t('missing', lang)} {entry.missing}"
+        out.append(text)
+    return out + [""]
 
-    waivers = record.get("waivers") or {}
-    for key, label in (("expired", "waiver_expired"), ("refused", "waiver_refused"), ("unmatched", "waiver_unmatched")):
-        for waiver in waivers.get(key) or []:
-            where = f"{waiver.get('file', '')}:{waiver.get('line', '')}"
-            subjects = ", ".join(str(s) for s in waiver.get("subjects") or [])
-            out.append(style(f"{where}: {t('note', lang)}: ", fg="yellow")
-                       + f"{t(label, lang)}: {waiver.get('rule', '')} {subjects}".rstrip())
-    for note in (record.get("submission") or {}).get("notes") or []:
-        out.append(f"{t('note', lang)}: {note}")
-    stage = (record.get("submission") or {}).get("stage")
+
+def _resolved_section(report: Report, lang: str, style: Style) -> list[str]:
+    if not report.resolved:
+        return []
+    out = [style(f"{t('resolved', lang)} ({len(report.resolved)})", bold=True)]
+    for entry in report.resolved:
+        out.append(f"  {entry.rule} {entry.subjects_line}: {entry.localized('message', lang)}".rstrip(": "))
+    return out + [""]
+
+
+def _notes(report: Report, lang: str, style: Style) -> list[str]:
+    """The waivers that waived nothing, the submission's notes, and the stage when it is not the default."""
+    out = []
+    for key, label in _WAIVER_NOTES:
+        for waiver in report.waiver_notes.get(key, ()):
+            subjects = ", ".join(str(s) for s in waiver.subjects)
+            out.append(style(f"{waiver.file}:{waiver.line}: {t('note', lang)}: ", fg="yellow")
+                       + f"{t(label, lang)}: {waiver.rule} {subjects}".rstrip())
+    out += [f"{t('note', lang)}: {note}" for note in report.submission.notes]
+    stage = report.submission.stage
     if stage == "supply":  # the default gate (before the joint approval) is what every report without a line checks
         out.append(f"{t('stage', lang)}: {t(f'stage_{stage}', lang)}")
-    if out and out[-1] != "":
-        out.append("")
-
-    if county:
-        out.extend([style(county[0], bold=True), *county[1:], ""])
-    against = baseline_line(record, lang)
-    if against:
-        out.append(against)
-    if settings:
-        out.append(settings)
-    if moved:
-        out.append(style(moved, fg="yellow"))
-    out.append(style(line, fg=verdict_colour, bold=True))
-    return "\n".join(out) + "\n"
+    return out
 
 
-def _conflict_lines(number: int, conflict: dict, lang: str, style) -> list[str]:
-    severity = conflict.get("severity", "error")
-    waived = is_waived(conflict)
-    head = style(t(severity, lang) if severity in ("error", "warning", "info") else severity,
+def _conflict_lines(number: int, conflict: Conflict, lang: str, style: Style) -> list[str]:
+    severity, waived = conflict.severity, conflict.waived
+    head = style(t(severity, lang) if severity in SEVERITIES else severity,
                  fg=None if waived else _SEVERITY_COLOURS.get(severity), bold=not waived)
     marker = status_marker(conflict, lang) + (f"[{t('waived', lang)}] " if waived else "")
-    lines = [f"    {number}. {marker}{head} {style(conflict.get('rule', ''), bold=True)} "
-             f"{localized(conflict, 'message', lang) or localized(conflict, 'title', lang)}"]
-    indent = "       "
-    subjects = conflict.get("subjects") or []
-    if subjects:
-        parts = []
-        for subject in subjects:
-            where = subject_location(subject)
-            parts.append(f"{subject_label(subject)} ({where})" if where else subject_label(subject))
-        lines.append(f"{indent}{t('subjects', lang)}: {', '.join(parts)}")
-    if conflict.get("units"):  # a county report: the unit (or units) the conflict belongs to
-        lines.append(f"{indent}{t('units', lang)}: {', '.join(str(u) for u in conflict['units'])}")
-    values = []
-    if conflict.get("expected") not in (None, ""):
-        values.append(f"{t('expected', lang)}: {conflict['expected']}")
-    if conflict.get("actual") not in (None, ""):
-        values.append(f"{t('actual', lang)}: {conflict['actual']}")
+    lines = [f"    {number}. {marker}{head} {style(conflict.rule, bold=True)} "
+             f"{conflict.localized('message', lang) or conflict.localized('title', lang)}"]
+    if conflict.subjects:
+        parts = [f"{s.label} ({s.location})" if s.location else s.label for s in conflict.subjects]
+        lines.append(f"{_INDENT}{t('subjects', lang)}: {', '.join(parts)}")
+    if conflict.units:  # a county report: the unit (or units) the conflict belongs to
+        lines.append(f"{_INDENT}{t('units', lang)}: {', '.join(str(u) for u in conflict.units)}")
+    values = [f"{t(key, lang)}: {value}" for key, value in (("expected", conflict.expected), ("actual", conflict.actual))
+              if value not in (None, "")]
     if values:
-        lines.append(indent + "; ".join(values))
-    if conflict.get("basis"):
-        lines.append(f"{indent}{t('basis', lang)}: {conflict['basis']}")
-    if conflict.get("explanation"):
-        lines.append(f"{indent}{t('explanation', lang)}:")
-    for step in conflict.get("explanation") or []:
-        lines.append(f"{indent}  {step.get('expr', '')} = {step.get('value', '')}")
-    if waived:
-        lines.append(indent + style(waiver_line(conflict["waiver"], lang), fg="blue"))
+        lines.append(_INDENT + "; ".join(values))
+    if conflict.basis:
+        lines.append(f"{_INDENT}{t('basis', lang)}: {conflict.basis}")
+    if conflict.explanation:
+        lines.append(f"{_INDENT}{t('explanation', lang)}:")
+        lines += [f"{_INDENT}  {step.expr} = {step.value}" for step in conflict.explanation]
+    if conflict.waiver is not None:
+        lines.append(_INDENT + style(waiver_line(conflict.waiver, lang), fg="blue"))
     return lines

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rulecheck import __version__
 from rulecheck.batch import CheckOptions, ruleset_for
+from rulecheck.vocabulary import FORMAT_NAMES, FORMAT_TABLE
 
 from . import Principal, schemas
 from .bundle import BundleLimits, BundleRefused, inside, unpack
@@ -40,7 +41,8 @@ from .worker import Worker, WorkerDied, WorkerTimeout
 
 log = logging.getLogger("rulecheck.service")
 
-Format = Literal["json", "text", "sarif", "junit", "geojson", "markdown", "html", "github", "gitlab"]
+# the report formats, the default (json) first as the OpenAPI document lists them
+Format = Literal[tuple(sorted(FORMAT_NAMES, key=lambda name: name != "json"))]  # type: ignore[valid-type]
 
 # Accept media type -> report format (an explicit ?format= wins)
 MEDIA_TYPES = {
@@ -49,10 +51,7 @@ MEDIA_TYPES = {
     "text/xml": "junit", "text/html": "html", "text/markdown": "markdown", "text/plain": "text",
     "*/*": "json", "application/*": "json", "text/*": "text",
 }
-CONTENT_TYPES = {"json": "application/json", "sarif": "application/sarif+json", "geojson": "application/geo+json",
-                 "junit": "application/xml", "html": "text/html; charset=utf-8",
-                 "markdown": "text/markdown; charset=utf-8", "text": "text/plain; charset=utf-8",
-                 "github": "text/plain; charset=utf-8", "gitlab": "application/json"}
+CONTENT_TYPES = {name: fmt.content_type for name, fmt in FORMAT_TABLE.items()}
 # what POST /checks accepts as its body
 UPLOAD_TYPES = ("application/zip", "application/x-zip-compressed", "application/yaml", "application/x-yaml",
                 "text/yaml", "text/x-yaml", "multipart/form-data", "application/octet-stream")
