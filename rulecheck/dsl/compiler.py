@@ -18,29 +18,18 @@ from rulecheck.dsl.builtins import (AGGREGATES, BUILTINS, SPECIAL, as_geometry, 
                                     union_all)
 from rulecheck.dsl import planner as _planner
 from rulecheck.dsl.parallel import geos_map
-from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
-    CTX, PAIR_FUNCS, PLAIN_OPS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
-    plan_filter,
-)
+from rulecheck.dsl.ast import CheckError, free_names, is_var, source_text, walk
+from rulecheck.dsl.planner import CTX, PAIR_FUNCS, PLAIN_OPS, plan_filter
 from rulecheck.dsl.schema import (
     ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, PARENT_FIELDS, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
 from rulecheck.dsl.units import (BASE_UNIT, DIMENSION_NAMES, PRODUCTS, QUOTIENTS, UNITS, Quantity, Tolerance, dimension,
                                   to_base)
-from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
+from rulecheck.dsl.values import EvalError, Missing, format_value, geom_or_none, is_record, record_id
 from rulecheck.model import documents as d
 from rulecheck.model.landuse import in_force
 
 Fn = Callable[[dict], Any]
-
-
-class CheckError(Exception):
-    """A mistake in a rule found while checking it; becomes a located Diagnostic."""
-
-    def __init__(self, span: ast.Span, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.span = span
-        self.hint = hint
 
 
 # ---- the evaluation context -------------------------------------------------------------------------
@@ -324,10 +313,7 @@ class ExprCompiler:
         self.plans: list[dict] = []  # how each loop of the rule is enumerated (planner.FilterPlan.describe)
 
     def source(self, node: ast.Expr) -> str:
-        s = node.span
-        if s.end > s.start and s.end <= len(self.text):
-            return " ".join(self.text[s.start : s.end].split())
-        return type(node).__name__
+        return source_text(self.text, node)
 
     def compile(self, node: ast.Expr, scope: dict[str, T]) -> tuple[T, Fn]:
         method = getattr(self, "c_" + type(node).__name__)
@@ -372,7 +358,7 @@ class ExprCompiler:
         typed = [t for t, _ in compiled if not (t.kind == "list" and t.arg.kind == "any")]
         elem = typed[0] if typed else (compiled[0][0] if compiled else ANY)
         for t, _ in compiled:
-            if not _comparable(elem, t):
+            if not comparable(elem, t):
                 raise CheckError(node.span, f"a list mixes {elem} and {t}")
         fns = [fn for _, fn in compiled]
         return list_of(elem), lambda env: [f(env) for f in fns]
@@ -518,7 +504,7 @@ class ExprCompiler:
     def c_Compare(self, node: ast.Compare, scope):
         lt, lf = self.compile(node.left, scope)
         rt, rf = self.compile(node.right, scope)
-        if not _comparable(lt, rt):
+        if not comparable(lt, rt):
             raise CheckError(node.span, f"cannot compare {lt} with {rt}")
         # a percent field (green_min: 30 means 30 %) against a bare number is almost always a forgotten %
         for side, side_t, other in ((node.left, lt, node.right), (node.right, rt, node.left)):
@@ -616,7 +602,7 @@ class ExprCompiler:
 
             return BOOL, fn
         if rt.kind == "list":
-            if not _comparable(lt, rt.arg):
+            if not comparable(lt, rt.arg):
                 raise CheckError(node.span, f"cannot look for {lt} in a list of {rt.arg}")
             _check_enum_literal(lt, rt.arg, node.right)
             if isinstance(node.right, ast.ListLit):
@@ -788,7 +774,7 @@ class ExprCompiler:
             self._arity(node, 2, 2)
             at, af = self.compile(node.args[0], scope)
             bt, bf = self.compile(node.args[1], scope)
-            if not _comparable(at, bt):
+            if not comparable(at, bt):
                 raise CheckError(node.span, f"default of {at} cannot be {bt}")
 
             def fn(env):
@@ -805,7 +791,7 @@ class ExprCompiler:
         builtin = BUILTINS.get(name)
         if builtin is None:
             known = sorted(set(BUILTINS) | set(SPECIAL))
-            close = _suggest(name, known)
+            close = suggest(name, known)
             raise CheckError(node.span, f"unknown function '{name}'",
                              (close + " " if close else "") + f"the functions are {', '.join(known)} (docs/language.md, section 9)")
         self._arity(node, len(builtin.params) - builtin.optional, len(builtin.params))
@@ -822,7 +808,7 @@ class ExprCompiler:
         kinds = builtin.params
 
         if name in UNARY_BULK and len(node.args) == 1 and not self.trace and _planner.PAIR_CONDS:
-            var = next((v for v in self.universes if _is_var(node.args[0], v)), None)
+            var = next((v for v in self.universes if is_var(node.args[0], v)), None)
             if var is not None:
                 return result, self._unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
         if geometric and kinds[:2] == ("geom", "geom") and len(arg_fns) == 2:
@@ -879,7 +865,7 @@ class ExprCompiler:
             memo_key = ("unary", name, id(universe))  # shared by every rule looping over the same records
             cached = memo.get(memo_key)
             if cached is None or cached[0] is not universe:
-                geoms = [g for g in map(_geom_or_none, universe) if g is not None]
+                geoms = [g for g in map(geom_or_none, universe) if g is not None]
                 try:
                     values = geos_map(vectorised, np.array(geoms, dtype=object)).tolist() if geoms else []
                     cached = (universe, dict(zip(map(id, geoms), values)))  # the records keep the geometries
@@ -889,7 +875,7 @@ class ExprCompiler:
             return cached[1]
 
         def fn(env):
-            geom = _geom_or_none(env.get(var))
+            geom = geom_or_none(env.get(var))
             if geom is not None:
                 found = table(env)
                 if found is not None:
@@ -939,10 +925,10 @@ class ExprCompiler:
                 if len(subs) < PREFILL_MIN and not read_areas:
                     return [ef(sub) for sub in subs]
                 other = _value_or_none(other_fn, env)
-                other = _geom_or_none(other) if isinstance(other, shapely.Geometry) or is_record(other) else None
+                other = geom_or_none(other) if isinstance(other, shapely.Geometry) or is_record(other) else None
                 if other is None:
                     return [ef(sub) for sub in subs]
-                geoms = [_geom_or_none(sub[var]) for sub in subs]
+                geoms = [geom_or_none(sub[var]) for sub in subs]
                 if len(subs) >= PREFILL_MIN and all(g is not None for g in geoms):
                     prefill_pairs(other, np.array(geoms, dtype=object))
                 if read_areas:  # as overlap_area gives them (a bulk pass may have computed them before); computed
@@ -989,8 +975,8 @@ class ExprCompiler:
         a, b = element.args[0], element.args[1]
         for mine, other in ((a, b), (b, a)):
             # the other a name or a field of one (`unit_plan.boundary`, `package.boundary`): cheap to read twice
-            if _is_var(mine, node.var) and node.var not in free_names(other) and all(
-                    isinstance(n, (ast.Name, ast.Field)) for n in _walk(other)):
+            if is_var(mine, node.var) and node.var not in free_names(other) and all(
+                    isinstance(n, (ast.Name, ast.Field)) for n in walk(other)):
                 return self.compile(other, scope)[1], node.var
         return None
 
@@ -1143,7 +1129,7 @@ class ExprCompiler:
             paths = list(ROOTS) + [f"{root}.{f}" for root in ("unit_plan", "detailed_plan") for f in fields_of(ROOTS[root].arg)
                                    if fields_of(ROOTS[root].arg)[f].kind == "list"] + ["contracts.items", "contracts.duties"]
             raise CheckError(source.span, f"{self.source(source)} is {st}; expected a list or a collection",
-                             _suggest(self.source(source), paths))
+                             suggest(self.source(source), paths))
         elem_t = st.arg
         inner = dict(scope)
         inner[var] = elem_t
@@ -1216,7 +1202,7 @@ def _accepts(kind: str, t: T) -> bool:
     return True
 
 
-def _comparable(a: T, b: T) -> bool:
+def comparable(a: T, b: T) -> bool:
     if "any" in (a.kind, b.kind):
         return True
     texty = {"str", "code", "enum", "enumlit"}
@@ -1227,7 +1213,7 @@ def _comparable(a: T, b: T) -> bool:
     if a.kind == "record" and b.kind == "record":
         return True
     if a.kind == "list" and b.kind == "list":
-        return _comparable(a.arg, b.arg)
+        return comparable(a.arg, b.arg)
     return a.kind == b.kind
 
 
@@ -1242,7 +1228,7 @@ def _check_enum_literal(field_t: T, lit_t: T, lit_node) -> None:
     ):
         word = lit_t.extra if lit_t.kind == "enumlit" else lit_node.value
         raise CheckError(lit_node.span, f"'{word}' is not a value of {enum.__name__}; expected one of: {', '.join(values)}",
-                         _suggest(word, values))
+                         suggest(word, values))
 
 
 def _arith(op: str, a, b):
@@ -1290,7 +1276,7 @@ def _suggest_kind(word: str, kinds: list[tuple[str, list[str]]]) -> str | None:
     return f"did you mean '{close[0]}'? ({'an' if kind[0] in 'aeiou' else 'a'} {kind})"
 
 
-def _suggest(word: str, candidates: list[str]) -> str | None:
+def suggest(word: str, candidates: list[str]) -> str | None:
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
@@ -1396,7 +1382,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
         return _declared_field(name, t, unit, obj_fn)
     if name not in fields:
         raise CheckError(span, f"{cls.__name__} records have no field '{name}'",
-                         _suggest(name, list(fields) + list(declared or {})))
+                         suggest(name, list(fields) + list(declared or {})))
     ft = fields[name]
     what = name
 

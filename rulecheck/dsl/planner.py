@@ -32,11 +32,12 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl import ast
+from rulecheck.dsl.ast import CheckError, conjuncts, disjuncts, free_names, is_var, walk
 from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, id_pairs, pair_known_ids, prefill_pair_arrays,
                                     prefill_pairs)
 from rulecheck.dsl.parallel import geos_map, query_pairs
 from rulecheck.dsl.units import Quantity
-from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
+from rulecheck.dsl.values import EvalError, Missing, geom_or_none, is_record, record_id
 
 Fn = Callable[[dict], Any]
 CTX = "$ctx"
@@ -54,66 +55,7 @@ def visit(env: dict, n: int = 1) -> None:
     env[CTX].visits += n
 
 
-# ---- reading expressions ----------------------------------------------------------------------------
-
-
-def free_names(node) -> set[str]:
-    """Names an expression reads (before scoping: quantifier variables are removed)."""
-    out: set[str] = set()
-
-    def walk(n, bound: frozenset):
-        if isinstance(n, ast.Name):
-            if n.name not in bound:
-                out.add(n.name)
-            return
-        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
-            walk(n.source, bound)
-            inner = bound | {n.var}
-            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
-                if part is not None:
-                    walk(part, inner)
-            return
-        if isinstance(n, ast.Expr):
-            for value in vars(n).values():
-                if isinstance(value, ast.Expr):
-                    walk(value, bound)
-                elif isinstance(value, tuple):
-                    for v in value:
-                        if isinstance(v, ast.Expr):
-                            walk(v, bound)
-
-    walk(node, frozenset())
-    return out
-
-
-def _walk(node):
-    """Every expression node under `node`, itself included."""
-    yield node
-    for value in vars(node).values():
-        if isinstance(value, ast.Expr):
-            yield from _walk(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                if isinstance(v, ast.Expr):
-                    yield from _walk(v)
-
-
-def conjuncts(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.Logic) and node.op == "and":
-        return conjuncts(node.left) + conjuncts(node.right)
-    return [node]
-
-
-def disjuncts(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.Logic) and node.op == "or":
-        return disjuncts(node.left) + disjuncts(node.right)
-    return [node]
-
-
-def _is_var(node: ast.Expr, var: str) -> bool:
-    return (isinstance(node, ast.Name) and node.name == var) or (
-        isinstance(node, ast.Field) and node.name in ("geometry", "boundary") and isinstance(node.obj, ast.Name) and node.obj.name == var
-    )
+# ---- reading values ---------------------------------------------------------------------------------
 
 
 def _all_of(conditions: list[Fn], env: dict):
@@ -129,16 +71,6 @@ def _all_of(conditions: list[Fn], env: dict):
         if isinstance(v, Missing):
             verdict = v
     return verdict
-
-
-def _geom_or_none(record):
-    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
-    if isinstance(record, shapely.Geometry):
-        return record
-    g = getattr(record, "geometry", None)
-    if g is None and hasattr(record, "boundary"):
-        g = record.boundary
-    return g if isinstance(g, shapely.Geometry) else None
 
 
 def key_text(value) -> str | None:
@@ -457,7 +389,7 @@ def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
     if not (isinstance(call, ast.Call) and call.func == "overlap_area" and len(call.args) == 2):
         return False
     a, b = call.args
-    if not ((_is_var(a, plan.var) and _is_var(b, plan.other_var)) or (_is_var(a, plan.other_var) and _is_var(b, plan.var))):
+    if not ((is_var(a, plan.var) and is_var(b, plan.other_var)) or (is_var(a, plan.other_var) and is_var(b, plan.var))):
         return False
     if free_names(limit) & set(scope):
         return False
@@ -528,7 +460,7 @@ def _area_cond(comp, node: ast.Expr, var: str, other: str, outer_scope: dict) ->
     if not (isinstance(node, ast.Call) and node.func == "overlaps" and len(node.args) in (2, 3)):
         return None
     a, b = node.args[0], node.args[1]
-    if not ((_is_var(a, var) and _is_var(b, other)) or (_is_var(a, other) and _is_var(b, var))):
+    if not ((is_var(a, var) and is_var(b, other)) or (is_var(a, other) and is_var(b, var))):
         return None
     tol_fn = None
     if len(node.args) == 3:
@@ -749,7 +681,7 @@ class FilterPlan:
         cached = ctx.memo.get(memo_key)
         if cached is not None and cached[0] is universe and cached[1] is tree:
             return cached[2]
-        placed = [(r, g) for r, g in ((r, _geom_or_none(r)) for r in universe) if g is not None]
+        placed = [(r, g) for r, g in ((r, geom_or_none(r)) for r in universe) if g is not None]
         outer = [g for _, g in placed]
         outer_arr = np.array(outer, dtype=object)
         result: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -883,12 +815,12 @@ class FilterPlan:
         if self.spatial_other is not None:
             with_geometry = []
             for item in kept:
-                if _geom_or_none(item) is None:
+                if geom_or_none(item) is None:
                     undecided.append((None, item, Missing(f"geometry of {record_id(item)}")))
                 else:
                     with_geometry.append(item)
             kept = with_geometry
-            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
+            geoms = np.array([geom_or_none(r) for r in kept], dtype=object)
             tree = self._tree(geoms)
         result = (items, kept, undecided, tree, geoms, mask)
         ctx.memo[memo_key] = (items, result)
@@ -998,7 +930,7 @@ class FilterPlan:
         if self.prefill == "after" and tree is not None and not prefilled:
             # what follows the filter needs each survivor's shared area: compute them together
             survivors = list(self._filtered(env, pool))
-            prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
+            prefill_pairs(other, np.array([geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
             yield from survivors
             return
         yield from self._filtered(env, pool)
@@ -1061,7 +993,7 @@ class FilterPlan:
         cached = memo.get(key)
         if cached is not None and cached[0] is undecided:
             return cached[1]
-        geoms = [_geom_or_none(item) for _, item, _ in undecided]
+        geoms = [geom_or_none(item) for _, item, _ in undecided]
         placed = [i for i, g in enumerate(geoms) if g is not None]
         built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
                  {i for i, g in enumerate(geoms) if g is None})
@@ -1139,8 +1071,6 @@ def _key_branch_of(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scop
 
 
 def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, source_fn, also=None) -> FilterPlan:
-    from rulecheck.dsl.compiler import CheckError
-
     locals_ = set(outer_scope)
     local_fns, local_keys, rest_fns, rest_parts = [], [], [], []
     spatial_other, spatial_pred, universe_fn, other_var = None, None, None, None
@@ -1157,9 +1087,9 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
         if spatial_other is None and indexable and len(part.args) >= 2:
             a, b = part.args[0], part.args[1]
             for mine, other in ((a, b), (b, a)):
-                if _is_var(mine, var) and var not in free_names(other):
+                if is_var(mine, var) and var not in free_names(other):
                     spatial_other = comp.compile(other, outer_scope)[1]
-                    other_var, universe_fn = next(((name, fn) for name, fn in comp.universes.items() if _is_var(other, name)),
+                    other_var, universe_fn = next(((name, fn) for name, fn in comp.universes.items() if is_var(other, name)),
                                                   (None, None))
                     # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
                     spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
@@ -1208,13 +1138,13 @@ def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, sourc
 
     def pair_call(node) -> bool:
         return isinstance(node, ast.Call) and node.func in PAIR_FUNCS and len(node.args) >= 2 and any(
-            _is_var(arg, var) for arg in node.args[:2])
+            is_var(arg, var) for arg in node.args[:2])
 
     prefill = None
     if spatial_other is not None:
         if any(pair_call(part) for part in conjuncts(cond)):
             prefill = "filter"
-        elif also is not None and any(pair_call(n) for n in _walk(also)):
+        elif also is not None and any(pair_call(n) for n in walk(also)):
             prefill = "after"
     column_conds = []
     rest_without_columns = list(rest_fns)

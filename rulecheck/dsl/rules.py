@@ -20,15 +20,15 @@ import shapely
 from rulecheck.citations import not_yet_in_force
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.dsl import ast
+from rulecheck.dsl.ast import CheckError, free_names
 from rulecheck.dsl.compiler import (
-    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _geom_or_none, _suggest,
-    free_names,
+    CTX, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, comparable as _comparable, suggest as _suggest,
 )
 from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
 from rulecheck.dsl.planner import Passed, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
-from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
+from rulecheck.dsl.values import EvalError, Missing, format_value, geom_or_none as _geom_or_none, is_record, record_id
 
 FAMILY_ORDER = ["GEO", "REF", "LAY", "IND", "DUT", "SUP", "FIN", "DOC", "CTY"]
 SEVERITIES = ("error", "warning", "info")

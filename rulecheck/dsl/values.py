@@ -191,3 +191,13 @@ def _print_other(value, lang: str, full: bool) -> str:
 
 _PRINTERS: dict[type, object] = {}
 _ENUM_TEXTS: dict = {}  # enum member -> (its Chinese text, its English text)
+
+
+def geom_or_none(record):
+    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
+    if isinstance(record, shapely.Geometry):
+        return record
+    g = getattr(record, "geometry", None)
+    if g is None and hasattr(record, "boundary"):
+        g = record.boundary
+    return g if isinstance(g, shapely.Geometry) else None
