@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Callable
 
@@ -16,16 +16,17 @@ import shapely
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import (AGGREGATES, BUILTINS, SPECIAL, as_geometry, cached_overlap_areas, prefill_pairs, square_metres,
                                     union_all)
-from rulecheck.dsl import planner as _planner
 from rulecheck.dsl.parallel import geos_map
-from rulecheck.dsl.ast import CheckError, free_names, is_var, source_text, walk
-from rulecheck.dsl.planner import CTX, PAIR_FUNCS, PLAIN_OPS, plan_filter
+from rulecheck.dsl.ast import CheckError, conjuncts, free_names, is_var, source_text, walk
+from rulecheck.dsl.joins import PLAIN_OPS, Join, LoopFns, TextCond, VerdictCond
+from rulecheck.dsl.plan import PAIR_FUNCS, Loop, LoopPlan, PlanOptions, current_options
+from rulecheck.dsl.planner import plan_loop, plan_requirement
 from rulecheck.dsl.schema import (
     ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, PARENT_FIELDS, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
 from rulecheck.dsl.units import (BASE_UNIT, DIMENSION_NAMES, PRODUCTS, QUOTIENTS, UNITS, Quantity, Tolerance, dimension,
                                   to_base)
-from rulecheck.dsl.values import EvalError, Missing, format_value, geom_or_none, is_record, record_id
+from rulecheck.dsl.values import CTX, EvalError, Missing, format_value, geom_or_none, is_record, record_id
 from rulecheck.model import documents as d
 from rulecheck.model.landuse import in_force
 
@@ -301,19 +302,24 @@ class ExprCompiler:
     With `trace`, every non-literal sub-expression records its value into env["$trace"], which is
     how a conflict explains itself (`--explain`)."""
 
-    def __init__(self, names: Names, text: str, trace: bool = False):
+    def __init__(self, names: Names, text: str, trace: bool = False, options: PlanOptions | None = None):
         self.names = names
         self.text = text
         self.trace = trace
+        self.options = options if options is not None else current_options()  # how loops are planned
         self.used_vars: set[str] = set()
         self.used_params: set[str] = set()
         # for a rule's loop variable over a collection fixed for the run: that collection, so that a join
         # against the variable can query the index once for all its records
         self.universes: dict[str, Fn] = {}
-        self.plans: list[dict] = []  # how each loop of the rule is enumerated (planner.FilterPlan.describe)
+        self.plans: list[LoopPlan] = []  # how each loop of the rule is enumerated, for `rules validate --plan`
 
     def source(self, node: ast.Expr) -> str:
         return source_text(self.text, node)
+
+    def type_of(self, node: ast.Expr, scope: dict[str, T]) -> T:
+        """The type of an expression, checked (what the planner asks: plan.Typer)."""
+        return self.compile(node, scope)[0]
 
     def compile(self, node: ast.Expr, scope: dict[str, T]) -> tuple[T, Fn]:
         method = getattr(self, "c_" + type(node).__name__)
@@ -633,7 +639,29 @@ class ExprCompiler:
         lt, lf = self.compile(node.left, scope)
         rt, rf = self.compile(node.right, scope)
         op = node.op
-        if lt.kind == "date" and rt.kind == "num" and op in "+-":
+        if lt.kind == "date" and rt.kind in ("num", "date"):
+            dated = self._date_arith(node, lt, rt, lf, rf)
+            if dated is not None:
+                return dated
+        if lt.kind not in ("num", "any") or rt.kind not in ("num", "any"):
+            raise CheckError(node.span, f"cannot apply '{op}' to {lt} and {rt}")
+        out_t = _arith_type(node, lt, rt)
+
+        def fn(env):
+            a, b = lf(env), rf(env)
+            missing = _first_missing(a, b)
+            if missing is not None:
+                return missing
+            if a is None or b is None:
+                return Missing(self.source(node.left if a is None else node.right))
+            return _arith(op, a, b)
+
+        return out_t, fn
+
+    def _date_arith(self, node: ast.BinOp, lt: T, rt: T, lf: Fn, rf: Fn):
+        """`date ± years` and `date - date` (in years): (type, closure), else None."""
+        op = node.op
+        if rt.kind == "num" and op in "+-":
             if rt.arg not in ("time", None):
                 raise CheckError(node.right.span, f"a date moves by years, not by {rt}")
             sign = 1 if op == "+" else -1
@@ -648,7 +676,7 @@ class ExprCompiler:
                 return _add_years(a, sign * b.value)
 
             return DATE, fn
-        if lt.kind == "date" and rt.kind == "date" and op == "-":
+        if rt.kind == "date" and op == "-":
 
             def fn(env):
                 a, b = lf(env), rf(env)
@@ -658,33 +686,7 @@ class ExprCompiler:
                 return Quantity(_years_between(a, b), "time", "years")
 
             return num("time"), fn
-        if lt.kind not in ("num", "any") or rt.kind not in ("num", "any"):
-            raise CheckError(node.span, f"cannot apply '{op}' to {lt} and {rt}")
-        ld, rd = lt.arg, rt.arg
-        if op in "+-":
-            if ld is not None and rd is not None and ld != rd:
-                raise CheckError(node.span, f"cannot {'add' if op == '+' else 'subtract'} {rt} {'to' if op == '+' else 'from'} {lt}")
-            out_t = num(ld if ld is not None else rd)
-        elif op == "*":
-            if ld not in ("", None) and rd not in ("", None) and (ld, rd) not in PRODUCTS:
-                raise CheckError(node.span, f"cannot multiply {lt} by {rt}")
-            out_t = num(PRODUCTS.get((ld, rd)) or (ld if ld not in ("", None) else rd)) if None not in (ld, rd) \
-                else num(None)
-        else:
-            if rd not in ("", None) and ld != rd and (ld, rd) not in QUOTIENTS:
-                raise CheckError(node.span, f"cannot divide {lt} by {rt}")
-            out_t = num(QUOTIENTS.get((ld, rd)) or ("" if ld == rd else ld)) if None not in (ld, rd) else num(None)
-
-        def fn(env):
-            a, b = lf(env), rf(env)
-            missing = _first_missing(a, b)
-            if missing is not None:
-                return missing
-            if a is None or b is None:
-                return Missing(self.source(node.left if a is None else node.right))
-            return _arith(op, a, b)
-
-        return out_t, fn
+        return None
 
     def c_Neg(self, node, scope):
         t, f = self.compile(node.operand, scope)
@@ -807,7 +809,7 @@ class ExprCompiler:
         geometric = builtin.geometric
         kinds = builtin.params
 
-        if name in UNARY_BULK and len(node.args) == 1 and not self.trace and _planner.PAIR_CONDS:
+        if name in UNARY_BULK and len(node.args) == 1 and not self.trace and self.options.pair_conditions:
             var = next((v for v in self.universes if is_var(node.args[0], v)), None)
             if var is not None:
                 return result, self._unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
@@ -914,7 +916,8 @@ class ExprCompiler:
             # one other geometry in a vectorised pass first, then the elements as written
             other_fn, var = paired
             # the element is the shared area itself: read from the cache the prefill filled, not called per element
-            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2 and _planner.PAIR_CONDS
+            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2 \
+                and self.options.pair_conditions
 
             def values(env):
                 subs = []
@@ -1122,7 +1125,7 @@ class ExprCompiler:
     def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None,
                 whole: ast.Expr | None = None):
         """Iterate `var in source where cond` -> a generator of sub-environments (or a Missing).
-        Joins with the outer scope go through an index (planner.plan_filter). `whole`: the comprehension or
+        Joins with the outer scope go through an index (the planner's plan, run by joins.Join). `whole`: the comprehension or
         quantifier this is the source of (computed once per run when it reads none of the rule's variables)."""
         st, sf = self.compile(source, scope)
         if st.kind != "list":
@@ -1133,15 +1136,13 @@ class ExprCompiler:
         elem_t = st.arg
         inner = dict(scope)
         inner[var] = elem_t
-        plan = plan_filter(self, cond, var, inner, scope, source, elem_t, sf, also) if cond is not None else None
-        fixed = not (free_names(source) & set(scope))
-        texts = plan.describe() if plan is not None else {
-            "var": var, "source": self.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": [],
-            "source_fixed": fixed}
-        # enumerated again for every binding of the rule's variables (not when computed once per run)
-        texts["nested"] = bool(scope) and (whole is None or self.trace or bool(free_names(whole) & set(scope)))
-        if texts not in self.plans:
-            self.plans.append(texts)
+        conditions = self._conditions(cond, inner) if cond is not None else []
+        loop = Loop(var, source, cond, inner, scope, also, whole, tuple(self.universes), self.trace)
+        loop_plan = plan_loop(loop, self, self.text, self.options)
+        plan = Join(loop_plan, self._loop_fns(loop_plan, loop, sf, conditions)) if cond is not None else None
+        described = loop_plan.as_dict()
+        if all(p.as_dict() != described for p in self.plans):
+            self.plans.append(loop_plan)
 
         def iterate(env):
             if plan is not None:
@@ -1159,6 +1160,56 @@ class ExprCompiler:
 
         iterate.plan = plan
         return iterate, elem_t
+
+    def _conditions(self, cond: ast.Expr, scope) -> list[Fn]:
+        """Each conjunct of a `where` condition, checked true or false and compiled."""
+        out = []
+        for part in conjuncts(cond):
+            t, f = self.compile(part, scope)
+            if t.kind not in ("bool", "any"):
+                raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
+            out.append(f)
+        return out
+
+    def _loop_fns(self, plan: LoopPlan, loop: Loop, source_fn: Fn, conditions: list[Fn]) -> LoopFns:
+        """The expressions a loop's plan names, compiled: what its executor runs."""
+        inner, outer = loop.inner, loop.outer
+
+        def sides(conds):
+            return [(self.compile(c.mine, inner)[1], self.compile(c.theirs, outer)[1]) for c in conds]
+
+        fns = LoopFns(source_fn, conditions, text_conds=sides(plan.text_conditions),
+                      column_conds=sides(plan.column_conditions),
+                      area_tols=[self.compile(c.tolerance, outer)[1] if c.tolerance is not None else None
+                                 for c in plan.area_conditions])
+        if plan.spatial is not None:
+            fns.spatial_other = self.compile(plan.spatial.other, outer)[1]
+            fns.universe = self.universes.get(plan.spatial.other_var) if plan.spatial.other_var is not None else None
+        if plan.hash_join is not None:
+            fns.lookups = [(self.compile(b.mine, inner)[1], self.compile(b.outer, outer)[1]) for b in plan.hash_join.branches]
+        return fns
+
+
+def attach_verdict(join: Join | None, require: ast.Expr, comp: ExprCompiler, scope: dict) -> bool:
+    """Give a rule's last loop (its executor, `join`) the rule's requirement to decide in bulk, when its plan can
+    (planner.plan_requirement); the plan shown for the loop says so (`rules validate --plan`)."""
+    if join is None or join.universe_fn is None:
+        return False
+    requirement = plan_requirement(join.plan, require, scope, comp, comp.text, comp.options)
+    if requirement is None:
+        return False
+    limit_fn = comp.compile(requirement.limit, scope)[1] if requirement.limit is not None else None
+    text_cond = requirement.text_cond
+    if text_cond is not None:
+        text_cond = TextCond.of(text_cond, comp.compile(text_cond.mine, scope)[1], comp.compile(text_cond.theirs, scope)[1])
+    join.verdict = VerdictCond(requirement.op, limit_fn, requirement.text, text_cond)
+    join.plan = replace(join.plan, requirement=requirement)
+    for n in range(len(comp.plans) - 1, -1, -1):  # the last plan shown in the loop's words
+        shown = comp.plans[n]
+        if shown.var == join.plan.var and shown.source == join.plan.source:
+            comp.plans[n] = replace(shown, requirement=requirement)
+            break
+    return True
 
 
 def _apply(name: str, impl, values, repairable: bool):
@@ -1229,6 +1280,22 @@ def _check_enum_literal(field_t: T, lit_t: T, lit_node) -> None:
         word = lit_t.extra if lit_t.kind == "enumlit" else lit_node.value
         raise CheckError(lit_node.span, f"'{word}' is not a value of {enum.__name__}; expected one of: {', '.join(values)}",
                          suggest(word, values))
+
+
+def _arith_type(node: ast.BinOp, lt: T, rt: T) -> T:
+    """The type of `left OP right` on numbers: their dimensions added, multiplied or divided (checked)."""
+    op, ld, rd = node.op, lt.arg, rt.arg
+    if op in "+-":
+        if ld is not None and rd is not None and ld != rd:
+            raise CheckError(node.span, f"cannot {'add' if op == '+' else 'subtract'} {rt} {'to' if op == '+' else 'from'} {lt}")
+        return num(ld if ld is not None else rd)
+    if op == "*":
+        if ld not in ("", None) and rd not in ("", None) and (ld, rd) not in PRODUCTS:
+            raise CheckError(node.span, f"cannot multiply {lt} by {rt}")
+        return num(PRODUCTS.get((ld, rd)) or (ld if ld not in ("", None) else rd)) if None not in (ld, rd) else num(None)
+    if rd not in ("", None) and ld != rd and (ld, rd) not in QUOTIENTS:
+        raise CheckError(node.span, f"cannot divide {lt} by {rt}")
+    return num(QUOTIENTS.get((ld, rd)) or ("" if ld == rd else ld)) if None not in (ld, rd) else num(None)
 
 
 def _arith(op: str, a, b):

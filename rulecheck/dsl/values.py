@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from rulecheck.dsl.units import Quantity, Tolerance
 
+CTX = "$ctx"  # the key of the run's Context (compiler.Context) in an evaluation's environment
+
 
 class Missing:
     """An absent value. It spreads through every operation and makes the outcome indeterminate,
