@@ -130,7 +130,6 @@ class _Planner:
         a, b = part.args[0], part.args[1]
         for mine, other in ((a, b), (b, a)):
             if is_var(mine, self.var) and self.var not in free_names(other):
-                self.typer.type_of(other, self.outer)
                 other_var = next((name for name in universes if is_var(other, name)), None)
                 # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
                 predicate = "intersects" if part.func in ("intersects", "overlaps") else None
@@ -205,7 +204,6 @@ class _Planner:
             if free_names(node.args[2]) & (set(self.outer) | {self.var}):
                 return None
             tolerance = node.args[2]
-            self.typer.type_of(tolerance, self.outer)
         return AreaCondition(at, tolerance, self.words(node))
 
     def key_lookup(self, node: ast.Expr) -> KeyLookup | None:
