@@ -1,4 +1,5 @@
-"""Type-check rule expressions against the bundle schema and compile them into Python closures."""
+"""Type-check rule expressions against the bundle schema and compile them into Python closures; a loop is planned
+by planner.py, its plan's expressions compiled here, and the two run by joins.py."""
 
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ import shapely
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import (AGGREGATES, BUILTINS, SPECIAL, as_geometry, cached_overlap_areas, prefill_pairs, square_metres,
                                     union_all)
-from rulecheck.dsl.parallel import geos_map
 from rulecheck.dsl.ast import CheckError, conjuncts, free_names, is_var, source_text, walk
-from rulecheck.dsl.joins import PLAIN_OPS, Join, LoopFns, TextCond, VerdictCond
+from rulecheck.dsl.joins import PLAIN_OPS, UNARY_BULK, Join, LoopFns, TextCond, VerdictCond, unary_in_bulk
 from rulecheck.dsl.plan import PAIR_FUNCS, Loop, LoopPlan, PlanOptions, current_options
 from rulecheck.dsl.planner import plan_loop, plan_requirement
 from rulecheck.dsl.schema import (
@@ -185,15 +185,6 @@ class CompiledParam:
 
 # ---- helpers on values ------------------------------------------------------------------------------
 
-
-# one-geometry functions computed for a whole collection at once: name -> (vectorised shapely call, its value
-# as the language's); the results are those of the one-by-one built-ins (builtins.py)
-UNARY_BULK = {
-    "is_valid": (shapely.is_valid, bool),
-    "is_empty": (shapely.is_empty, bool),
-    "area": (shapely.area, lambda value: square_metres(float(value))),
-    "is_polygonal": (lambda geoms: np.isin(shapely.get_type_id(geoms), (3, 6)), bool),
-}
 
 PREFILL_MIN = 32  # fewer elements than this: their shared areas one by one cost less than a vectorised pass
 
@@ -812,7 +803,7 @@ class ExprCompiler:
         if name in UNARY_BULK and len(node.args) == 1 and not self.trace and self.options.pair_conditions:
             var = next((v for v in self.universes if is_var(node.args[0], v)), None)
             if var is not None:
-                return result, self._unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
+                return result, unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
         if geometric and kinds[:2] == ("geom", "geom") and len(arg_fns) == 2:
             first_fn, second_fn = arg_fns
             Geometry = shapely.Geometry
@@ -849,42 +840,6 @@ class ExprCompiler:
                         return v
                 values.append(v)
             return _apply(name, impl, values, geometric)
-
-        return fn
-
-    @staticmethod
-    def _unary_in_bulk(name: str, var: str, universe_fn: Fn, one_by_one: Fn) -> Fn:
-        """`is_valid(parcel)`, `area(parcel)`… with `parcel` a loop over a collection fixed for the run: computed
-        for every record the loop can bind in one vectorised call (on every core) the first time it is asked,
-        then looked up; anything else (a geometry not among them, a call GEOS refuses) is computed as written."""
-        vectorised, wrap = UNARY_BULK[name]
-
-        def table(env):
-            universe = universe_fn(env)
-            if isinstance(universe, Missing):
-                return None
-            memo = env[CTX].memo
-            memo_key = ("unary", name, id(universe))  # shared by every rule looping over the same records
-            cached = memo.get(memo_key)
-            if cached is None or cached[0] is not universe:
-                geoms = [g for g in map(geom_or_none, universe) if g is not None]
-                try:
-                    values = geos_map(vectorised, np.array(geoms, dtype=object)).tolist() if geoms else []
-                    cached = (universe, dict(zip(map(id, geoms), values)))  # the records keep the geometries
-                except shapely.errors.GEOSException:
-                    cached = (universe, {})
-                memo[memo_key] = cached
-            return cached[1]
-
-        def fn(env):
-            geom = geom_or_none(env.get(var))
-            if geom is not None:
-                found = table(env)
-                if found is not None:
-                    value = found.get(id(geom))
-                    if value is not None:
-                        return wrap(value)
-            return one_by_one(env)
 
         return fn
 

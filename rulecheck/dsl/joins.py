@@ -21,7 +21,7 @@ import numpy as np
 import shapely
 
 from rulecheck.dsl.builtins import (as_geometry, cached_area_ids, id_pairs, pair_known_ids, prefill_pair_arrays, prefill_pairs,
-                                    tolerance_value)
+                                    square_metres, tolerance_value)
 from rulecheck.dsl.parallel import geos_map, query_pairs
 from rulecheck.dsl.plan import NO_KEY, LoopPlan
 from rulecheck.dsl.units import Quantity
@@ -394,6 +394,58 @@ def _texts(env: dict, var: str, fn: Fn, records: list) -> np.ndarray:
         if type(value) is str:
             out[pos] = value
     return out
+
+
+# ---- one-geometry functions over a loop's records ----------------------------------------------------
+
+
+# one-geometry functions computed for a whole collection at once: name -> (vectorised shapely call, its value
+# as the language's); the results are those of the one-by-one built-ins (builtins.py)
+UNARY_BULK = {
+    "is_valid": (shapely.is_valid, bool),
+    "is_empty": (shapely.is_empty, bool),
+    "area": (shapely.area, lambda value: square_metres(float(value))),
+    "is_polygonal": (lambda geoms: np.isin(shapely.get_type_id(geoms), (3, 6)), bool),
+}
+
+
+def unary_in_bulk(name: str, var: str, universe_fn: Fn, one_by_one: Fn) -> Fn:
+    """`is_valid(parcel)`, `area(parcel)`… with `parcel` a loop over a collection fixed for the run: computed
+    for every record the loop can bind in one vectorised call (on every core) the first time it is asked,
+    then looked up; anything else (a geometry not among them, a call GEOS refuses) is computed as written."""
+    vectorised, wrap = UNARY_BULK[name]
+
+    def table(env):
+        universe = universe_fn(env)
+        if isinstance(universe, Missing):
+            return None
+        memo = env[CTX].memo
+        memo_key = ("unary", name, id(universe))  # shared by every rule looping over the same records
+        cached = memo.get(memo_key)
+        if cached is None or cached[0] is not universe:
+            geoms = [g for g in map(geom_or_none, universe) if g is not None]
+            try:
+                values = geos_map(vectorised, np.array(geoms, dtype=object)).tolist() if geoms else []
+                cached = (universe, dict(zip(map(id, geoms), values)))  # the records keep the geometries
+            except shapely.errors.GEOSException:
+                cached = (universe, {})
+            memo[memo_key] = cached
+        return cached[1]
+
+    def fn(env):
+        geom = geom_or_none(env.get(var))
+        if geom is not None:
+            found = table(env)
+            if found is not None:
+                value = found.get(id(geom))
+                if value is not None:
+                    return wrap(value)
+        return one_by_one(env)
+
+    return fn
+
+
+# ---- the executor of a loop's plan ----------------------------------------------------------------------
 
 
 @dataclass
