@@ -684,12 +684,12 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
     if errors:
         sys.exit(EXIT_INPUT)
     if show_plan:
-        from .dsl.planner import plan_lines
+        from .dsl.plan import describe_plans
 
         for rule in rule_set.rules:
             if rule.path.endswith(".rule") and rule.plans is not None:
                 click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
-                for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
+                for line in describe_plans(rule.plans) or ["  (no loop over a collection)"]:
                     click.echo(line)
     from .dsl.rules import _rule_files
 

@@ -14,7 +14,7 @@ from rulecheck import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import RuleSet, load_rules
-from rulecheck.dsl.planner import BULK_KEYS
+from rulecheck.dsl.joins import BULK_KEYS
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
 from rulecheck.vocabulary import FAIL_ON, FAMILY_ORDER

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from rulecheck.cli import cli
-from rulecheck.dsl import planner
+from rulecheck.dsl.plan import PlanOptions, planning
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "eco-recreation"
@@ -105,11 +105,10 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def _run(bundle: Path, monkeypatch, *, indexes: bool) -> tuple[int, dict]:
-    for flag in ("HASH_JOINS", "PAIR_CONDS", "LOCAL_KEYS"):
-        monkeypatch.setattr(planner, flag, indexes)
     out = bundle.parent / f"report-{indexes}.json"
-    result = CliRunner().invoke(cli, ["check", str(bundle / "submission.yaml"), "--rules", str(bundle.parent / "agg.rule"),
-                                      "--format", "json", "--output", str(out), "--lang", "en"])
+    with planning(PlanOptions(hash_joins=indexes, pair_conditions=indexes, local_keys=indexes)):
+        result = CliRunner().invoke(cli, ["check", str(bundle / "submission.yaml"), "--rules", str(bundle.parent / "agg.rule"),
+                                          "--format", "json", "--output", str(out), "--lang", "en"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(out.read_text(encoding="utf-8"))
 

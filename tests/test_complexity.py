@@ -109,10 +109,10 @@ def test_a_quadratic_rule_fails_the_guard(submissions, tmp_path):
 
 
 def test_without_the_hash_joins_the_builtin_joins_fail_the_guard(submissions, monkeypatch):
-    from rulecheck.dsl import planner
+    from rulecheck.dsl.plan import PlanOptions, planning
 
-    monkeypatch.setattr(planner, "HASH_JOINS", False)
-    steep = too_steep(rulecheck.load_rules(), submissions)
+    with planning(PlanOptions(hash_joins=False)):
+        steep = too_steep(rulecheck.load_rules(), submissions)
     # the id joins the planner answers with a hash index: REF-011/012 (duplicate ids), IND-010.. (contract item
     # parcels), REF-003 (package <-> right, an `or` of two lookups)
     assert {"REF-011", "REF-012", "IND-017", "REF-003"} <= set(steep)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import rulecheck
 from rulecheck.cli import cli
 from rulecheck.dsl import planner
+from rulecheck.dsl.plan import PlanOptions, planning
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -124,9 +125,9 @@ def test_validate_plan_prints_indexes_and_marks_pair_scans(tmp_path):
 
 
 def _report(manifest, rule_paths=None, *, hash_joins: bool, monkeypatch) -> dict:
-    monkeypatch.setattr(planner, "HASH_JOINS", hash_joins)
-    rules = rulecheck.load_rules(rule_paths)
-    return rulecheck.check(rulecheck.load_submission(manifest), rules)
+    with planning(PlanOptions(hash_joins=hash_joins)):
+        rules = rulecheck.load_rules(rule_paths)
+        return rulecheck.check(rulecheck.load_submission(manifest), rules)
 
 
 @pytest.mark.parametrize("fixture", ["eco-recreation", "eco-recreation-defects", "mine-land", "land-sea"])
@@ -159,7 +160,6 @@ def test_absent_keys_stay_undecided_in_the_same_order(tmp_path, monkeypatch):
     checked = {o["rule"]: o["checked"] for o in planned["outcomes"]}
     assert checked["TST-012"] > 0 and checked["TST-013"] > 0 and checked["TST-015"] > 0 and checked["TST-016"] > 0
     assert {c["rule"] for c in planned["conflicts"]} >= {"TST-015", "TST-016"}
-    monkeypatch.setattr(planner, "HASH_JOINS", True)
     rules = rulecheck.load_rules([pack])
     assert [p["hash"] for p in _plans(rules, "TST-015")[1:]] == ["r.land_use under p.land_use", "p.land_use under r.land_use"]
 
@@ -237,9 +237,9 @@ rule TST-022
 
 
 def _pairs_report(manifest, rule_paths, *, pair_conds: bool, monkeypatch) -> dict:
-    monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
-    rules = rulecheck.load_rules(rule_paths)
-    return rulecheck.check(rulecheck.load_submission(manifest), rules)
+    with planning(PlanOptions(pair_conditions=pair_conds)):
+        rules = rulecheck.load_rules(rule_paths)
+        return rulecheck.check(rulecheck.load_submission(manifest), rules)
 
 
 @pytest.mark.parametrize("fixture", ["eco-recreation-defects", "mine-land", "land-sea-defects"])
@@ -256,7 +256,6 @@ def test_pair_conditions_decided_at_once_change_nothing(fixture, tmp_path, monke
     assert checked["TST-022"]["checked"] > 0 or fixture != "eco-recreation-defects"
     if fixture == "eco-recreation-defects":  # rights of one package that touch, and rights without a package
         assert checked["TST-020"]["checked"] > 0 and checked["TST-020"]["indeterminate"] > 0
-    monkeypatch.setattr(planner, "PAIR_CONDS", True)
     rules = rulecheck.load_rules([pack])
     assert _plans(rules, "TST-020")[1]["pair_conditions"] == ["a.id < b.id", "b.package == a.package"]
     assert _plans(rules, "TST-021")[1]["pair_conditions"] == ["r.land_use under p.land_use", "p.id != r.id",
@@ -326,9 +325,9 @@ def test_under_a_group_name_is_tested_as_written(tmp_path, monkeypatch):
     pack.write_text(JOINS, encoding="utf-8")
     counts = []
     for hash_joins in (True, False):
-        monkeypatch.setattr(planner, "HASH_JOINS", hash_joins)
         submission, duties = _duties_on_a_group_and_a_class()
-        record = rulecheck.check(submission, rulecheck.load_rules([pack]), select=["TST-016"])
+        with planning(PlanOptions(hash_joins=hash_joins)):
+            record = rulecheck.check(submission, rulecheck.load_rules([pack]), select=["TST-016"])
         counts.append((record["outcomes"], record["conflicts"]))
     assert counts[0] == counts[1]
     flagged = {c["subjects"][0]["id"] for c in counts[0][1]}
@@ -342,9 +341,9 @@ def test_conditions_on_a_group_name_in_a_spatial_join_are_tested_as_written(tmp_
     pack.write_text(PAIRS, encoding="utf-8")
     records = []
     for pair_conds in (True, False):
-        monkeypatch.setattr(planner, "PAIR_CONDS", pair_conds)
         submission, _ = _duties_on_a_group_and_a_class()
-        record = rulecheck.check(submission, rulecheck.load_rules([ROOT / "rules", pack]), select=["TST-022", "DUT-006"])
+        with planning(PlanOptions(pair_conditions=pair_conds)):
+            record = rulecheck.check(submission, rulecheck.load_rules([ROOT / "rules", pack]), select=["TST-022", "DUT-006"])
         records.append(json.dumps(record, sort_keys=True))
     assert records[0] == records[1]
     outcomes = {o["rule"]: o for o in json.loads(records[0])["outcomes"]}
@@ -407,9 +406,9 @@ def test_local_conditions_decided_once_per_value_change_nothing(fixture, tmp_pat
     manifest = FIXTURES / fixture / "submission.yaml"
     reports = []
     for keyed in (True, False):
-        monkeypatch.setattr(planner, "LOCAL_KEYS", keyed)
-        rules = rulecheck.load_rules([ROOT / "rules", pack])
-        reports.append(rulecheck.check(rulecheck.load_submission(manifest), rules))
+        with planning(PlanOptions(local_keys=keyed)):
+            rules = rulecheck.load_rules([ROOT / "rules", pack])
+            reports.append(rulecheck.check(rulecheck.load_submission(manifest), rules))
     assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
     outcomes = {o["rule"]: o for o in reports[0]["outcomes"]}
     assert outcomes["TST-041"]["checked"] > 0 and outcomes["TST-042"]["checked"] > 0
@@ -458,8 +457,8 @@ def test_sums_of_shared_areas_read_from_the_prefill_change_nothing(fixture, monk
     reports = []
     for prefill_min, at_once in ((1, True), (10**9, False)):  # every sum through the prefill and the cache, then none
         monkeypatch.setattr(compiler, "PREFILL_MIN", prefill_min)
-        monkeypatch.setattr(planner, "PAIR_CONDS", at_once)
-        reports.append(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()))
+        with planning(PlanOptions(pair_conditions=at_once)):
+            reports.append(rulecheck.check(rulecheck.load_submission(manifest), rulecheck.load_rules()))
     assert json.dumps(reports[0], sort_keys=True) == json.dumps(reports[1], sort_keys=True)
     assert sum(read) > 0  # the shared areas were read from the cache
 
@@ -506,7 +505,6 @@ rule TST-034
         # some pairs pass, some fail (TST-030: a right with itself; TST-034: touching rights, one way round)
         for rule in ("TST-030", "TST-034"):
             assert outcomes[rule]["checked"] > len([c for c in at_once["conflicts"] if c["rule"] == rule]) > 0
-    monkeypatch.setattr(planner, "PAIR_CONDS", True)
     verdicts = {rule.id: rule.steps[-1][2].plan.verdict for rule in rulecheck.load_rules([pack]).rules}
     assert verdicts["TST-030"].limit_fn is not None and verdicts["TST-030"].text_cond is None
     assert verdicts["TST-033"].text_cond is not None and verdicts["TST-034"].text_cond is not None

@@ -152,6 +152,89 @@ class Not(Expr):
     operand: Expr
 
 
+
+class CheckError(Exception):
+    """A mistake in a rule found while checking it; becomes a located Diagnostic."""
+
+    def __init__(self, span: Span, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.span = span
+        self.hint = hint
+
+
+# ---- reading expressions ----------------------------------------------------------------------------
+
+
+def source_text(text: str, node: Expr) -> str:
+    """The words of `node` in the pack's `text`, on one line (its class name when it has no span there)."""
+    s = node.span
+    if s.end > s.start and s.end <= len(text):
+        return " ".join(text[s.start : s.end].split())
+    return type(node).__name__
+
+
+def _children(node: Expr):
+    for value in vars(node).values():
+        if isinstance(value, Expr):
+            yield value
+        elif isinstance(value, tuple):
+            for v in value:
+                if isinstance(v, Expr):
+                    yield v
+
+
+def free_names(node: Expr) -> set[str]:
+    """Names an expression reads (before scoping: quantifier variables are removed)."""
+    out: set[str] = set()
+
+    def visit(n, bound: frozenset):
+        if isinstance(n, Name):
+            if n.name not in bound:
+                out.add(n.name)
+            return
+        if isinstance(n, (Comprehension, Quantifier)):
+            visit(n.source, bound)
+            inner = bound | {n.var}
+            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
+                if part is not None:
+                    visit(part, inner)
+            return
+        if isinstance(n, Expr):
+            for child in _children(n):
+                visit(child, bound)
+
+    visit(node, frozenset())
+    return out
+
+
+def walk(node: Expr):
+    """Every expression node under `node`, itself included."""
+    yield node
+    for child in _children(node):
+        yield from walk(child)
+
+
+def conjuncts(node: Expr) -> list[Expr]:
+    """`a and b and c` as [a, b, c]."""
+    if isinstance(node, Logic) and node.op == "and":
+        return conjuncts(node.left) + conjuncts(node.right)
+    return [node]
+
+
+def disjuncts(node: Expr) -> list[Expr]:
+    """`a or b or c` as [a, b, c]."""
+    if isinstance(node, Logic) and node.op == "or":
+        return disjuncts(node.left) + disjuncts(node.right)
+    return [node]
+
+
+def is_var(node: Expr, var: str) -> bool:
+    """`var` itself, or its geometry or boundary (`p`, `p.geometry`, `package.boundary`)."""
+    return (isinstance(node, Name) and node.name == var) or (
+        isinstance(node, Field) and node.name in ("geometry", "boundary") and isinstance(node.obj, Name) and node.obj.name == var
+    )
+
+
 # ---- rules ------------------------------------------------------------------------------------------
 
 

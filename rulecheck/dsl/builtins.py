@@ -37,7 +37,7 @@ def as_geometry(value, what: str = "geometry"):
     raise EvalError(f"expected a geometry, got {value!r}")
 
 
-def _tolerance_value(tol) -> float:
+def tolerance_value(tol) -> float:
     if tol is None:
         return 0.0
     if isinstance(tol, Quantity):
@@ -270,14 +270,14 @@ def intersects(a, b) -> bool:
 def overlaps(a, b, tol=None) -> bool:
     """The two share interior area larger than the tolerance; touching along an edge is not overlapping."""
     # GEOS answers disjoint envelopes at once, so no separate intersects() test is needed first
-    return shared_overlap_area(a, b) > _tolerance_value(tol)
+    return shared_overlap_area(a, b) > tolerance_value(tol)
 
 
 def within(a, b, tol=None) -> bool:
     """a lies inside b, allowing `tol` of a's area outside it."""
     if shapely.covers(b, a):
         return True
-    return float(shapely.area(shapely.difference(a, b))) <= _tolerance_value(tol)
+    return float(shapely.area(shapely.difference(a, b))) <= tolerance_value(tol)
 
 
 def covers(a, b, tol=None) -> bool:

@@ -1,4 +1,5 @@
-"""Type-check rule expressions against the bundle schema and compile them into Python closures."""
+"""Type-check rule expressions against the bundle schema and compile them into Python closures; a loop is planned
+by planner.py, its plan's expressions compiled here, and the two run by joins.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import calendar
 import datetime as dt
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Callable
 
@@ -16,31 +17,20 @@ import shapely
 from rulecheck.dsl import ast
 from rulecheck.dsl.builtins import (AGGREGATES, BUILTINS, SPECIAL, as_geometry, cached_overlap_areas, prefill_pairs, square_metres,
                                     union_all)
-from rulecheck.dsl import planner as _planner
-from rulecheck.dsl.parallel import geos_map
-from rulecheck.dsl.planner import (  # noqa: F401  (re-exported: the planner was part of this module)
-    CTX, PAIR_FUNCS, PLAIN_OPS, SPATIAL_INDEXABLE, FilterPlan, _all_of, _geom_or_none, _is_var, _walk, conjuncts, free_names,
-    plan_filter,
-)
+from rulecheck.dsl.ast import CheckError, conjuncts, free_names, is_var, source_text, walk
+from rulecheck.dsl.joins import PLAIN_OPS, UNARY_BULK, Join, LoopFns, TextCond, VerdictCond, unary_in_bulk
+from rulecheck.dsl.plan import PAIR_FUNCS, Loop, LoopPlan, PlanOptions, current_options
+from rulecheck.dsl.planner import plan_loop, plan_requirement
 from rulecheck.dsl.schema import (
     ANY, BOOL, DATE, ENUM_VALUES, GEOM, GROUP, NUM, PARENT_FIELDS, ROOTS, STR, T, fields_of, has_id, list_of, num,
 )
 from rulecheck.dsl.units import (BASE_UNIT, DIMENSION_NAMES, PRODUCTS, QUOTIENTS, UNITS, Quantity, Tolerance, dimension,
                                   to_base)
-from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
+from rulecheck.dsl.values import CTX, EvalError, Missing, format_value, geom_or_none, is_record, record_id
 from rulecheck.model import documents as d
 from rulecheck.model.landuse import in_force
 
 Fn = Callable[[dict], Any]
-
-
-class CheckError(Exception):
-    """A mistake in a rule found while checking it; becomes a located Diagnostic."""
-
-    def __init__(self, span: ast.Span, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.span = span
-        self.hint = hint
 
 
 # ---- the evaluation context -------------------------------------------------------------------------
@@ -196,15 +186,6 @@ class CompiledParam:
 # ---- helpers on values ------------------------------------------------------------------------------
 
 
-# one-geometry functions computed for a whole collection at once: name -> (vectorised shapely call, its value
-# as the language's); the results are those of the one-by-one built-ins (builtins.py)
-UNARY_BULK = {
-    "is_valid": (shapely.is_valid, bool),
-    "is_empty": (shapely.is_empty, bool),
-    "area": (shapely.area, lambda value: square_metres(float(value))),
-    "is_polygonal": (lambda geoms: np.isin(shapely.get_type_id(geoms), (3, 6)), bool),
-}
-
 PREFILL_MIN = 32  # fewer elements than this: their shared areas one by one cost less than a vectorised pass
 
 
@@ -312,22 +293,24 @@ class ExprCompiler:
     With `trace`, every non-literal sub-expression records its value into env["$trace"], which is
     how a conflict explains itself (`--explain`)."""
 
-    def __init__(self, names: Names, text: str, trace: bool = False):
+    def __init__(self, names: Names, text: str, trace: bool = False, options: PlanOptions | None = None):
         self.names = names
         self.text = text
         self.trace = trace
+        self.options = options if options is not None else current_options()  # how loops are planned
         self.used_vars: set[str] = set()
         self.used_params: set[str] = set()
         # for a rule's loop variable over a collection fixed for the run: that collection, so that a join
         # against the variable can query the index once for all its records
         self.universes: dict[str, Fn] = {}
-        self.plans: list[dict] = []  # how each loop of the rule is enumerated (planner.FilterPlan.describe)
+        self.plans: list[LoopPlan] = []  # how each loop of the rule is enumerated, for `rules validate --plan`
 
     def source(self, node: ast.Expr) -> str:
-        s = node.span
-        if s.end > s.start and s.end <= len(self.text):
-            return " ".join(self.text[s.start : s.end].split())
-        return type(node).__name__
+        return source_text(self.text, node)
+
+    def type_of(self, node: ast.Expr, scope: dict[str, T]) -> T:
+        """The type of an expression, checked (what the planner asks: plan.Typer)."""
+        return self.compile(node, scope)[0]
 
     def compile(self, node: ast.Expr, scope: dict[str, T]) -> tuple[T, Fn]:
         method = getattr(self, "c_" + type(node).__name__)
@@ -372,7 +355,7 @@ class ExprCompiler:
         typed = [t for t, _ in compiled if not (t.kind == "list" and t.arg.kind == "any")]
         elem = typed[0] if typed else (compiled[0][0] if compiled else ANY)
         for t, _ in compiled:
-            if not _comparable(elem, t):
+            if not comparable(elem, t):
                 raise CheckError(node.span, f"a list mixes {elem} and {t}")
         fns = [fn for _, fn in compiled]
         return list_of(elem), lambda env: [f(env) for f in fns]
@@ -518,7 +501,7 @@ class ExprCompiler:
     def c_Compare(self, node: ast.Compare, scope):
         lt, lf = self.compile(node.left, scope)
         rt, rf = self.compile(node.right, scope)
-        if not _comparable(lt, rt):
+        if not comparable(lt, rt):
             raise CheckError(node.span, f"cannot compare {lt} with {rt}")
         # a percent field (green_min: 30 means 30 %) against a bare number is almost always a forgotten %
         for side, side_t, other in ((node.left, lt, node.right), (node.right, rt, node.left)):
@@ -616,7 +599,7 @@ class ExprCompiler:
 
             return BOOL, fn
         if rt.kind == "list":
-            if not _comparable(lt, rt.arg):
+            if not comparable(lt, rt.arg):
                 raise CheckError(node.span, f"cannot look for {lt} in a list of {rt.arg}")
             _check_enum_literal(lt, rt.arg, node.right)
             if isinstance(node.right, ast.ListLit):
@@ -647,7 +630,29 @@ class ExprCompiler:
         lt, lf = self.compile(node.left, scope)
         rt, rf = self.compile(node.right, scope)
         op = node.op
-        if lt.kind == "date" and rt.kind == "num" and op in "+-":
+        if lt.kind == "date" and rt.kind in ("num", "date"):
+            dated = self._date_arith(node, lt, rt, lf, rf)
+            if dated is not None:
+                return dated
+        if lt.kind not in ("num", "any") or rt.kind not in ("num", "any"):
+            raise CheckError(node.span, f"cannot apply '{op}' to {lt} and {rt}")
+        out_t = _arith_type(node, lt, rt)
+
+        def fn(env):
+            a, b = lf(env), rf(env)
+            missing = _first_missing(a, b)
+            if missing is not None:
+                return missing
+            if a is None or b is None:
+                return Missing(self.source(node.left if a is None else node.right))
+            return _arith(op, a, b)
+
+        return out_t, fn
+
+    def _date_arith(self, node: ast.BinOp, lt: T, rt: T, lf: Fn, rf: Fn):
+        """`date ± years` and `date - date` (in years): (type, closure), else None."""
+        op = node.op
+        if rt.kind == "num" and op in "+-":
             if rt.arg not in ("time", None):
                 raise CheckError(node.right.span, f"a date moves by years, not by {rt}")
             sign = 1 if op == "+" else -1
@@ -662,7 +667,7 @@ class ExprCompiler:
                 return _add_years(a, sign * b.value)
 
             return DATE, fn
-        if lt.kind == "date" and rt.kind == "date" and op == "-":
+        if rt.kind == "date" and op == "-":
 
             def fn(env):
                 a, b = lf(env), rf(env)
@@ -672,33 +677,7 @@ class ExprCompiler:
                 return Quantity(_years_between(a, b), "time", "years")
 
             return num("time"), fn
-        if lt.kind not in ("num", "any") or rt.kind not in ("num", "any"):
-            raise CheckError(node.span, f"cannot apply '{op}' to {lt} and {rt}")
-        ld, rd = lt.arg, rt.arg
-        if op in "+-":
-            if ld is not None and rd is not None and ld != rd:
-                raise CheckError(node.span, f"cannot {'add' if op == '+' else 'subtract'} {rt} {'to' if op == '+' else 'from'} {lt}")
-            out_t = num(ld if ld is not None else rd)
-        elif op == "*":
-            if ld not in ("", None) and rd not in ("", None) and (ld, rd) not in PRODUCTS:
-                raise CheckError(node.span, f"cannot multiply {lt} by {rt}")
-            out_t = num(PRODUCTS.get((ld, rd)) or (ld if ld not in ("", None) else rd)) if None not in (ld, rd) \
-                else num(None)
-        else:
-            if rd not in ("", None) and ld != rd and (ld, rd) not in QUOTIENTS:
-                raise CheckError(node.span, f"cannot divide {lt} by {rt}")
-            out_t = num(QUOTIENTS.get((ld, rd)) or ("" if ld == rd else ld)) if None not in (ld, rd) else num(None)
-
-        def fn(env):
-            a, b = lf(env), rf(env)
-            missing = _first_missing(a, b)
-            if missing is not None:
-                return missing
-            if a is None or b is None:
-                return Missing(self.source(node.left if a is None else node.right))
-            return _arith(op, a, b)
-
-        return out_t, fn
+        return None
 
     def c_Neg(self, node, scope):
         t, f = self.compile(node.operand, scope)
@@ -788,7 +767,7 @@ class ExprCompiler:
             self._arity(node, 2, 2)
             at, af = self.compile(node.args[0], scope)
             bt, bf = self.compile(node.args[1], scope)
-            if not _comparable(at, bt):
+            if not comparable(at, bt):
                 raise CheckError(node.span, f"default of {at} cannot be {bt}")
 
             def fn(env):
@@ -805,7 +784,7 @@ class ExprCompiler:
         builtin = BUILTINS.get(name)
         if builtin is None:
             known = sorted(set(BUILTINS) | set(SPECIAL))
-            close = _suggest(name, known)
+            close = suggest(name, known)
             raise CheckError(node.span, f"unknown function '{name}'",
                              (close + " " if close else "") + f"the functions are {', '.join(known)} (docs/language.md, section 9)")
         self._arity(node, len(builtin.params) - builtin.optional, len(builtin.params))
@@ -821,10 +800,10 @@ class ExprCompiler:
         geometric = builtin.geometric
         kinds = builtin.params
 
-        if name in UNARY_BULK and len(node.args) == 1 and not self.trace and _planner.PAIR_CONDS:
-            var = next((v for v in self.universes if _is_var(node.args[0], v)), None)
+        if name in UNARY_BULK and len(node.args) == 1 and not self.trace and self.options.pair_conditions:
+            var = next((v for v in self.universes if is_var(node.args[0], v)), None)
             if var is not None:
-                return result, self._unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
+                return result, unary_in_bulk(name, var, self.universes[var], self._general_call(name, impl, kinds, arg_fns, geometric))
         if geometric and kinds[:2] == ("geom", "geom") and len(arg_fns) == 2:
             first_fn, second_fn = arg_fns
             Geometry = shapely.Geometry
@@ -864,42 +843,6 @@ class ExprCompiler:
 
         return fn
 
-    @staticmethod
-    def _unary_in_bulk(name: str, var: str, universe_fn: Fn, one_by_one: Fn) -> Fn:
-        """`is_valid(parcel)`, `area(parcel)`… with `parcel` a loop over a collection fixed for the run: computed
-        for every record the loop can bind in one vectorised call (on every core) the first time it is asked,
-        then looked up; anything else (a geometry not among them, a call GEOS refuses) is computed as written."""
-        vectorised, wrap = UNARY_BULK[name]
-
-        def table(env):
-            universe = universe_fn(env)
-            if isinstance(universe, Missing):
-                return None
-            memo = env[CTX].memo
-            memo_key = ("unary", name, id(universe))  # shared by every rule looping over the same records
-            cached = memo.get(memo_key)
-            if cached is None or cached[0] is not universe:
-                geoms = [g for g in map(_geom_or_none, universe) if g is not None]
-                try:
-                    values = geos_map(vectorised, np.array(geoms, dtype=object)).tolist() if geoms else []
-                    cached = (universe, dict(zip(map(id, geoms), values)))  # the records keep the geometries
-                except shapely.errors.GEOSException:
-                    cached = (universe, {})
-                memo[memo_key] = cached
-            return cached[1]
-
-        def fn(env):
-            geom = _geom_or_none(env.get(var))
-            if geom is not None:
-                found = table(env)
-                if found is not None:
-                    value = found.get(id(geom))
-                    if value is not None:
-                        return wrap(value)
-            return one_by_one(env)
-
-        return fn
-
     def _arity(self, node: ast.Call, low: int, high: int):
         n = len(node.args)
         if not low <= n <= high:
@@ -928,7 +871,8 @@ class ExprCompiler:
             # one other geometry in a vectorised pass first, then the elements as written
             other_fn, var = paired
             # the element is the shared area itself: read from the cache the prefill filled, not called per element
-            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2 and _planner.PAIR_CONDS
+            read_areas = node.element.func == "overlap_area" and len(node.element.args) == 2 \
+                and self.options.pair_conditions
 
             def values(env):
                 subs = []
@@ -939,10 +883,10 @@ class ExprCompiler:
                 if len(subs) < PREFILL_MIN and not read_areas:
                     return [ef(sub) for sub in subs]
                 other = _value_or_none(other_fn, env)
-                other = _geom_or_none(other) if isinstance(other, shapely.Geometry) or is_record(other) else None
+                other = geom_or_none(other) if isinstance(other, shapely.Geometry) or is_record(other) else None
                 if other is None:
                     return [ef(sub) for sub in subs]
-                geoms = [_geom_or_none(sub[var]) for sub in subs]
+                geoms = [geom_or_none(sub[var]) for sub in subs]
                 if len(subs) >= PREFILL_MIN and all(g is not None for g in geoms):
                     prefill_pairs(other, np.array(geoms, dtype=object))
                 if read_areas:  # as overlap_area gives them (a bulk pass may have computed them before); computed
@@ -989,8 +933,8 @@ class ExprCompiler:
         a, b = element.args[0], element.args[1]
         for mine, other in ((a, b), (b, a)):
             # the other a name or a field of one (`unit_plan.boundary`, `package.boundary`): cheap to read twice
-            if _is_var(mine, node.var) and node.var not in free_names(other) and all(
-                    isinstance(n, (ast.Name, ast.Field)) for n in _walk(other)):
+            if is_var(mine, node.var) and node.var not in free_names(other) and all(
+                    isinstance(n, (ast.Name, ast.Field)) for n in walk(other)):
                 return self.compile(other, scope)[1], node.var
         return None
 
@@ -1136,26 +1080,24 @@ class ExprCompiler:
     def _source(self, source: ast.Expr, var: str, cond: ast.Expr | None, scope, also: ast.Expr | None = None,
                 whole: ast.Expr | None = None):
         """Iterate `var in source where cond` -> a generator of sub-environments (or a Missing).
-        Joins with the outer scope go through an index (planner.plan_filter). `whole`: the comprehension or
+        Joins with the outer scope go through an index (the planner's plan, run by joins.Join). `whole`: the comprehension or
         quantifier this is the source of (computed once per run when it reads none of the rule's variables)."""
         st, sf = self.compile(source, scope)
         if st.kind != "list":
             paths = list(ROOTS) + [f"{root}.{f}" for root in ("unit_plan", "detailed_plan") for f in fields_of(ROOTS[root].arg)
                                    if fields_of(ROOTS[root].arg)[f].kind == "list"] + ["contracts.items", "contracts.duties"]
             raise CheckError(source.span, f"{self.source(source)} is {st}; expected a list or a collection",
-                             _suggest(self.source(source), paths))
+                             suggest(self.source(source), paths))
         elem_t = st.arg
         inner = dict(scope)
         inner[var] = elem_t
-        plan = plan_filter(self, cond, var, inner, scope, source, elem_t, sf, also) if cond is not None else None
-        fixed = not (free_names(source) & set(scope))
-        texts = plan.describe() if plan is not None else {
-            "var": var, "source": self.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": [],
-            "source_fixed": fixed}
-        # enumerated again for every binding of the rule's variables (not when computed once per run)
-        texts["nested"] = bool(scope) and (whole is None or self.trace or bool(free_names(whole) & set(scope)))
-        if texts not in self.plans:
-            self.plans.append(texts)
+        conditions = self._conditions(cond, inner) if cond is not None else []
+        loop = Loop(var, source, cond, inner, scope, also, whole, tuple(self.universes), self.trace)
+        loop_plan = plan_loop(loop, self, self.text, self.options)
+        plan = Join(loop_plan, self._loop_fns(loop_plan, loop, sf, conditions)) if cond is not None else None
+        described = loop_plan.as_dict()
+        if all(p.as_dict() != described for p in self.plans):
+            self.plans.append(loop_plan)
 
         def iterate(env):
             if plan is not None:
@@ -1173,6 +1115,56 @@ class ExprCompiler:
 
         iterate.plan = plan
         return iterate, elem_t
+
+    def _conditions(self, cond: ast.Expr, scope) -> list[Fn]:
+        """Each conjunct of a `where` condition, checked true or false and compiled."""
+        out = []
+        for part in conjuncts(cond):
+            t, f = self.compile(part, scope)
+            if t.kind not in ("bool", "any"):
+                raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
+            out.append(f)
+        return out
+
+    def _loop_fns(self, plan: LoopPlan, loop: Loop, source_fn: Fn, conditions: list[Fn]) -> LoopFns:
+        """The expressions a loop's plan names, compiled: what its executor runs."""
+        inner, outer = loop.inner, loop.outer
+
+        def sides(conds):
+            return [(self.compile(c.mine, inner)[1], self.compile(c.theirs, outer)[1]) for c in conds]
+
+        fns = LoopFns(source_fn, conditions, text_conds=sides(plan.text_conditions),
+                      column_conds=sides(plan.column_conditions),
+                      area_tols=[self.compile(c.tolerance, outer)[1] if c.tolerance is not None else None
+                                 for c in plan.area_conditions])
+        if plan.spatial is not None:
+            fns.spatial_other = self.compile(plan.spatial.other, outer)[1]
+            fns.universe = self.universes.get(plan.spatial.other_var) if plan.spatial.other_var is not None else None
+        if plan.hash_join is not None:
+            fns.lookups = [(self.compile(b.mine, inner)[1], self.compile(b.outer, outer)[1]) for b in plan.hash_join.branches]
+        return fns
+
+
+def attach_verdict(join: Join | None, require: ast.Expr, comp: ExprCompiler, scope: dict) -> bool:
+    """Give a rule's last loop (its executor, `join`) the rule's requirement to decide in bulk, when its plan can
+    (planner.plan_requirement); the plan shown for the loop says so (`rules validate --plan`)."""
+    if join is None or join.universe_fn is None:
+        return False
+    requirement = plan_requirement(join.plan, require, scope, comp, comp.text, comp.options)
+    if requirement is None:
+        return False
+    limit_fn = comp.compile(requirement.limit, scope)[1] if requirement.limit is not None else None
+    text_cond = requirement.text_cond
+    if text_cond is not None:
+        text_cond = TextCond.of(text_cond, comp.compile(text_cond.mine, scope)[1], comp.compile(text_cond.theirs, scope)[1])
+    join.verdict = VerdictCond(requirement.op, limit_fn, requirement.text, text_cond)
+    join.plan = replace(join.plan, requirement=requirement)
+    for n in range(len(comp.plans) - 1, -1, -1):  # the last plan shown in the loop's words
+        shown = comp.plans[n]
+        if shown.var == join.plan.var and shown.source == join.plan.source:
+            comp.plans[n] = replace(shown, requirement=requirement)
+            break
+    return True
 
 
 def _apply(name: str, impl, values, repairable: bool):
@@ -1216,7 +1208,7 @@ def _accepts(kind: str, t: T) -> bool:
     return True
 
 
-def _comparable(a: T, b: T) -> bool:
+def comparable(a: T, b: T) -> bool:
     if "any" in (a.kind, b.kind):
         return True
     texty = {"str", "code", "enum", "enumlit"}
@@ -1227,7 +1219,7 @@ def _comparable(a: T, b: T) -> bool:
     if a.kind == "record" and b.kind == "record":
         return True
     if a.kind == "list" and b.kind == "list":
-        return _comparable(a.arg, b.arg)
+        return comparable(a.arg, b.arg)
     return a.kind == b.kind
 
 
@@ -1242,7 +1234,23 @@ def _check_enum_literal(field_t: T, lit_t: T, lit_node) -> None:
     ):
         word = lit_t.extra if lit_t.kind == "enumlit" else lit_node.value
         raise CheckError(lit_node.span, f"'{word}' is not a value of {enum.__name__}; expected one of: {', '.join(values)}",
-                         _suggest(word, values))
+                         suggest(word, values))
+
+
+def _arith_type(node: ast.BinOp, lt: T, rt: T) -> T:
+    """The type of `left OP right` on numbers: their dimensions added, multiplied or divided (checked)."""
+    op, ld, rd = node.op, lt.arg, rt.arg
+    if op in "+-":
+        if ld is not None and rd is not None and ld != rd:
+            raise CheckError(node.span, f"cannot {'add' if op == '+' else 'subtract'} {rt} {'to' if op == '+' else 'from'} {lt}")
+        return num(ld if ld is not None else rd)
+    if op == "*":
+        if ld not in ("", None) and rd not in ("", None) and (ld, rd) not in PRODUCTS:
+            raise CheckError(node.span, f"cannot multiply {lt} by {rt}")
+        return num(PRODUCTS.get((ld, rd)) or (ld if ld not in ("", None) else rd)) if None not in (ld, rd) else num(None)
+    if rd not in ("", None) and ld != rd and (ld, rd) not in QUOTIENTS:
+        raise CheckError(node.span, f"cannot divide {lt} by {rt}")
+    return num(QUOTIENTS.get((ld, rd)) or ("" if ld == rd else ld)) if None not in (ld, rd) else num(None)
 
 
 def _arith(op: str, a, b):
@@ -1290,7 +1298,7 @@ def _suggest_kind(word: str, kinds: list[tuple[str, list[str]]]) -> str | None:
     return f"did you mean '{close[0]}'? ({'an' if kind[0] in 'aeiou' else 'a'} {kind})"
 
 
-def _suggest(word: str, candidates: list[str]) -> str | None:
+def suggest(word: str, candidates: list[str]) -> str | None:
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
@@ -1396,7 +1404,7 @@ def _record_field(cls: type, name: str, obj_fn: Fn, span: ast.Span, declared: di
         return _declared_field(name, t, unit, obj_fn)
     if name not in fields:
         raise CheckError(span, f"{cls.__name__} records have no field '{name}'",
-                         _suggest(name, list(fields) + list(declared or {})))
+                         suggest(name, list(fields) + list(declared or {})))
     ft = fields[name]
     what = name
 

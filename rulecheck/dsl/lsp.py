@@ -79,6 +79,9 @@ class RuleAnalysis:
             self.diagnostics = [d for d in diagnostics if not d.path.startswith("rulecheck:")
                                 and Path(d.path).name == copy.name]
         self.params = rule_set.params
+        # the plans of this document's rules, by the line each rule starts on (0-based, as the editor counts)
+        self.plans = {rule.rule.span.line - 1: (rule.id, rule.plans) for rule in rule_set.rules
+                      if Path(rule.path).name == copy.name and not rule.path.startswith("rulecheck:")}
         self.extra_fields = getattr(rule_set, "declared_fields", None) or {}
         for rule in rule_set.rules:
             self.extra_fields = self.extra_fields or getattr(rule.names, "extra_fields", {}) or {}
@@ -98,11 +101,7 @@ class RuleAnalysis:
         """The names the rule around `line` binds before it (`for each X in PATH`, `let X = …`), with the type of
         each element of a collection path where it can be told (None where not)."""
         lines = self.text.splitlines()
-        start = 0
-        for i in range(min(line, len(lines) - 1), -1, -1):
-            if re.match(r"(override\s+)?rule\b", lines[i]):
-                start = i
-                break
+        start = self._rule_start(line)
         scope: dict = {}
         for row in lines[start:line + 1]:
             for m in re.finditer(r"\bfor each ([A-Za-z_]\w*) in ([A-Za-z_][\w.]*)", row):
@@ -141,10 +140,31 @@ class RuleAnalysis:
                 out[str(member.value)] = f"{out[str(member.value)]}, {cls.__name__}" if str(member.value) in out else cls.__name__
         return out
 
+    def _rule_start(self, line: int) -> int:
+        """The line of the `rule` that `line` is in (0 when none is above it)."""
+        lines = self.text.splitlines()
+        for i in range(min(line, len(lines) - 1), -1, -1):
+            if re.match(r"(override\s+)?rule\b", lines[i]):
+                return i
+        return 0
+
+    def plan(self, line: int) -> str | None:
+        """How the loops of the rule around `line` are enumerated (`rules validate --plan`), None when it has
+        none or does not compile."""
+        from rulecheck.dsl.plan import describe_plans
+
+        found = self.plans.get(self._rule_start(line))
+        if found is None:
+            return None
+        rule_id, plans = found
+        return "\n".join([f"plan of {rule_id}:"] + (describe_plans(plans) or ["  (no loop over a collection)"]))
+
     def hover(self, line: int, character: int) -> str | None:
         word, after_dot = _word_at(self.text, line, character)
         if not word:
             return None
+        if word in ("rule", "for", "each") and not after_dot:
+            return self.plan(line)
         if after_dot:
             docs = field_docs(self.extra_fields).get(word)
             return "\n".join(docs) if docs else None

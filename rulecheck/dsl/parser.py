@@ -484,7 +484,7 @@ def _lines(text: str) -> list[str]:
     return text.splitlines()
 
 
-def _line_text(text: str, line: int) -> str:
+def line_text(text: str, line: int) -> str:
     lines = _lines(text)
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
@@ -537,7 +537,7 @@ def _too_deep(tree, path: str, text: str) -> Diagnostic | None:
     column = getattr(meta, "column", None) if line else None
     return Diagnostic(path, f"the expression nests more than {limits.max_expr_depth} levels deep; split it, or "
                       f"{limits.describe('max_expr_depth')}", line=line, column=column,
-                      excerpt=_line_text(text, line) if line else None)
+                      excerpt=line_text(text, line) if line else None)
 
 
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str, line_offset: int = 0, col_offset: int = 0) -> Diagnostic:
@@ -556,7 +556,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str, line_offset: 
         message = "unexpected end of the file"
     else:  # pragma: no cover - lark has no other kinds
         message = str(err)
-    return Diagnostic(path, message, line=line, column=column, excerpt=_line_text(text, line))
+    return Diagnostic(path, message, line=line, column=column, excerpt=line_text(text, line))
 
 
 def _keyword(terminal: str) -> str:
@@ -698,13 +698,10 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
     """Parse one pack. Each declaration is parsed on its own so that one syntax error per
     declaration is reported and the rest of the pack is still read."""
     diagnostics: list[Diagnostic] = []
-    rules: list[ast.Rule] = []
-    params: list[ast.Param] = []
-    tests: list[ast.RuleTest] = []
     broken: list[str] = []  # ids of rules that did not parse
-    fields: list[ast.FieldDecl] = []
-    predicates: list[ast.PredicateDecl] = []
-    families: list[ast.FamilyDecl] = []
+    # the declarations by kind, in the order the pack is built from
+    kinds = (ast.Rule, ast.Param, ast.RuleTest, ast.FieldDecl, ast.PredicateDecl, ast.FamilyDecl)
+    declared: dict[type, list] = {kind: [] for kind in kinds}
     starts = [m.start() for m in DECL_START.finditer(text)]
     if not starts or text[: starts[0]].strip(" \t\r\n") and not _only_comments(text[: starts[0]]):
         starts = [0] + starts
@@ -728,62 +725,63 @@ def parse_text(text: str, path: str) -> tuple[ast.Pack, list[Diagnostic]]:
                 continue
             decls = _ToAst(path, text, begin).transform(tree)
         except UnexpectedInput as err:
-            diagnostic = _syntax_diagnostic(err, path, text, line_offset=lines_before)
-            where = getattr(getattr(err, "token", None), "start_pos", None)
-            if where is None:
-                where = getattr(err, "pos_in_stream", None)
-            opened = _unclosed_bracket(chunk, len(chunk) if where is None else where,
-                                       getattr(err, "expected", None) or getattr(err, "allowed", None))
-            if opened is not None:
-                offset, bracket = opened
-                line = lines_before + chunk.count("\n", 0, offset) + 1
-                column = offset - (chunk.rfind("\n", 0, offset) + 1) + 1
-                diagnostic = Diagnostic(path, f"'{bracket}' is not closed: '{_CLOSERS[bracket]}' expected",
-                                        line=line, column=column, excerpt=_line_text(text, line),
-                                        hint=f"the parser stopped at line {diagnostic.line}: {diagnostic.message}")
-            diagnostics.append(diagnostic)
+            diagnostics.append(_unexpected_input(err, path, text, chunk, lines_before))
             # the tests of a rule that could not be read would each say it does not exist: one mistake, one error
             head = re.match(r"\s*(?:override\s+)?rule\s+([A-Z]{2,5}-\d{3})\b", chunk)
             if head:
                 broken.append(head.group(1))
             continue
         except VisitError as err:
-            orig = err.orig_exc
-            if isinstance(orig, _TemplateSyntax):
-                diagnostics.append(_with_excerpt(orig.diagnostic, text))
-            elif isinstance(orig, _NumberError):
-                diagnostics.append(
-                    Diagnostic(path, f"the number {_clip(str(orig.token))} is out of range (at most {MAX_NUMBER:g} in size)",
-                               line=orig.token.line, column=orig.token.column, excerpt=_line_text(text, orig.token.line))
-                )
-            elif isinstance(orig, RecursionError):
-                diagnostics.append(Diagnostic(path, "the declaration nests too deeply to read", line=text.count("\n", 0, begin) + 1))
-            elif isinstance(orig, _TokenError):
-                diagnostics.append(Diagnostic(path, orig.message, line=orig.token.line, column=orig.token.column,
-                                              excerpt=_line_text(text, orig.token.line)))
-            elif isinstance(orig, _DateError):
-                diagnostics.append(
-                    Diagnostic(path, f"'{orig.token}' is not a valid date", line=orig.token.line,
-                               column=orig.token.column, excerpt=_line_text(text, orig.token.line))
-                )
-            else:
+            diagnostic = _visit_error(err, path, text, begin)
+            if diagnostic is None:
                 raise
+            diagnostics.append(diagnostic)
             continue
         for decl in decls:
-            if isinstance(decl, ast.Rule):
-                rules.append(decl)
-            elif isinstance(decl, ast.Param):
-                params.append(decl)
-            elif isinstance(decl, ast.RuleTest):
-                tests.append(decl)
-            elif isinstance(decl, ast.FieldDecl):
-                fields.append(decl)
-            elif isinstance(decl, ast.PredicateDecl):
-                predicates.append(decl)
-            elif isinstance(decl, ast.FamilyDecl):
-                families.append(decl)
-    return ast.Pack(path, text, tuple(rules), tuple(params), tuple(tests), tuple(broken), tuple(fields),
-                    tuple(predicates), tuple(families)), diagnostics
+            kind = next((k for k in kinds if isinstance(decl, k)), None)
+            if kind is not None:
+                declared[kind].append(decl)
+    rules, params, tests, fields, predicates, families = (tuple(declared[kind]) for kind in kinds)
+    return ast.Pack(path, text, rules, params, tests, tuple(broken), fields, predicates, families), diagnostics
+
+
+def _unexpected_input(err: UnexpectedInput, path: str, text: str, chunk: str, lines_before: int) -> Diagnostic:
+    """The diagnostic of a syntax error in a declaration (`chunk`, after `lines_before` lines of the file): an
+    unclosed bracket named where it was opened, else where the parser stopped."""
+    diagnostic = _syntax_diagnostic(err, path, text, line_offset=lines_before)
+    where = getattr(getattr(err, "token", None), "start_pos", None)
+    if where is None:
+        where = getattr(err, "pos_in_stream", None)
+    opened = _unclosed_bracket(chunk, len(chunk) if where is None else where,
+                               getattr(err, "expected", None) or getattr(err, "allowed", None))
+    if opened is None:
+        return diagnostic
+    offset, bracket = opened
+    line = lines_before + chunk.count("\n", 0, offset) + 1
+    column = offset - (chunk.rfind("\n", 0, offset) + 1) + 1
+    return Diagnostic(path, f"'{bracket}' is not closed: '{_CLOSERS[bracket]}' expected",
+                      line=line, column=column, excerpt=line_text(text, line),
+                      hint=f"the parser stopped at line {diagnostic.line}: {diagnostic.message}")
+
+
+def _visit_error(err: VisitError, path: str, text: str, begin: int) -> Diagnostic | None:
+    """The diagnostic of a mistake found while building the syntax tree of a declaration starting at `begin`;
+    None for an error that is not the pack's (raised again)."""
+    orig = err.orig_exc
+    if isinstance(orig, _TemplateSyntax):
+        return _with_excerpt(orig.diagnostic, text)
+    if isinstance(orig, _NumberError):
+        return Diagnostic(path, f"the number {_clip(str(orig.token))} is out of range (at most {MAX_NUMBER:g} in size)",
+                          line=orig.token.line, column=orig.token.column, excerpt=line_text(text, orig.token.line))
+    if isinstance(orig, RecursionError):
+        return Diagnostic(path, "the declaration nests too deeply to read", line=text.count("\n", 0, begin) + 1)
+    if isinstance(orig, _TokenError):
+        return Diagnostic(path, orig.message, line=orig.token.line, column=orig.token.column,
+                          excerpt=line_text(text, orig.token.line))
+    if isinstance(orig, _DateError):
+        return Diagnostic(path, f"'{orig.token}' is not a valid date", line=orig.token.line,
+                          column=orig.token.column, excerpt=line_text(text, orig.token.line))
+    return None
 
 
 def _clip(text: str, size: int = 40) -> str:
@@ -797,7 +795,7 @@ def _only_comments(chunk: str) -> bool:
 def _with_excerpt(diag: Diagnostic, text: str) -> Diagnostic:
     import dataclasses
 
-    return dataclasses.replace(diag, excerpt=_line_text(text, diag.line or 0))
+    return dataclasses.replace(diag, excerpt=line_text(text, diag.line or 0))
 
 
 def parse_file(path: str | Path, display: str | None = None) -> tuple[ast.Pack, list[Diagnostic]]:

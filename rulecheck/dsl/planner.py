@@ -13,556 +13,287 @@ A `where` condition is split into its conjuncts (`a and b and c`), and each is p
   both values are plain texts;
 - the rest is tested per candidate the indexes let through ("per pair").
 
-Semantics are those of testing every candidate in order: a candidate whose key is absent or not a text (so
-the index cannot decide it) is always let through and tested, so it stays undecided, never dropped; the
-candidates come out in the order of the source. A `Plan` is a value: `describe()` says which conjuncts are
-indexed and which run per pair, for `rulecheck rules validate --plan` and for the tests.
+The planner reads the checked loop (its syntax, and the types the checker gives through `Typer`) and returns a
+`LoopPlan` (plan.py), a value: it compiles nothing and runs nothing. The compiler compiles the expressions the
+plan names and the executor (joins.py) runs them; `describe()` says which conjuncts are indexed and which run
+per pair, for `rulecheck rules validate --plan` and for the tests.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-import operator
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Callable
-
-import numpy as np
-import shapely
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from rulecheck.dsl import ast
-from rulecheck.dsl.builtins import (_tolerance_value, as_geometry, cached_area_ids, id_pairs, pair_known_ids, prefill_pair_arrays,
-                                    prefill_pairs)
-from rulecheck.dsl.parallel import geos_map, query_pairs
-from rulecheck.dsl.units import Quantity
-from rulecheck.dsl.values import EvalError, Missing, is_record, record_id
+from rulecheck.dsl.ast import conjuncts, disjuncts, free_names, is_var, source_text, walk
+from rulecheck.dsl.plan import (
+    PAIR_FUNCS, SPATIAL_INDEXABLE, AreaCondition, HashJoin, KeyLookup, LocalFilter, LocalKey, Loop, LoopPlan, PlanOptions,
+    Requirement, SpatialJoin, TextCondition, Typer,
+)
+from rulecheck.dsl.schema import DYNAMIC_UNIT_FIELDS, PARENT_FIELDS, VIRTUAL_FIELDS, fields_of
 
-Fn = Callable[[dict], Any]
-CTX = "$ctx"
-SPATIAL_INDEXABLE = {"intersects", "overlaps", "within", "covers"}
-PAIR_FUNCS = {"overlaps", "overlap_area", "intersection", "coverage"}  # all computed from the pair's intersection
-BULK_KEYS = ("bulk-keys",)  # the memo's key for the keys of the bulk queries kept so far
-HASH_JOINS = True  # off only in the tests that compare the planner with testing every pair
-PAIR_CONDS = True  # likewise: conditions decided for many candidates at once (pairs of a join, one-geometry functions)
-LOCAL_KEYS = True  # likewise: a condition on the loop variable alone decided once per distinct value it reads
 TEXTY = {"str", "code", "enum", "enumlit", "any"}  # values a hash index can match exactly (checked again at run time)
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+# `in` and `under` as lookups: the kind with the loop variable on the left, on the right, and whether the right
+# side is a list of texts (membership in an untyped value is never decided, so it is not indexed)
+MEMBER_LOOKUPS = {"in": ("in", "has", True), "under": ("code_under", "under_code", False)}
 
 
-def visit(env: dict, n: int = 1) -> None:
-    """Count records visited (candidates tested, records indexed or scanned): the complexity guard's measure."""
-    env[CTX].visits += n
+def plan_loop(loop: Loop, typer: Typer, text: str, options: PlanOptions) -> LoopPlan:
+    """The plan of a checked loop (its conjuncts checked true/false); `text` is the pack's, for the plan's words."""
+    fixed = not (free_names(loop.source) & set(loop.outer))
+    # enumerated again for every binding of the rule's variables (not when computed once per run)
+    nested = bool(loop.outer) and (loop.whole is None or loop.traced or bool(free_names(loop.whole) & set(loop.outer)))
+    source = source_text(text, loop.source)
+    if loop.cond is None:
+        return LoopPlan(loop.var, source, fixed, nested, planned=False)
+    return _Planner(loop.var, loop.inner, loop.outer, typer, text, options).plan(loop, source, fixed, nested)
 
 
-# ---- reading expressions ----------------------------------------------------------------------------
-
-
-def free_names(node) -> set[str]:
-    """Names an expression reads (before scoping: quantifier variables are removed)."""
-    out: set[str] = set()
-
-    def walk(n, bound: frozenset):
-        if isinstance(n, ast.Name):
-            if n.name not in bound:
-                out.add(n.name)
-            return
-        if isinstance(n, (ast.Comprehension, ast.Quantifier)):
-            walk(n.source, bound)
-            inner = bound | {n.var}
-            for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
-                if part is not None:
-                    walk(part, inner)
-            return
-        if isinstance(n, ast.Expr):
-            for value in vars(n).values():
-                if isinstance(value, ast.Expr):
-                    walk(value, bound)
-                elif isinstance(value, tuple):
-                    for v in value:
-                        if isinstance(v, ast.Expr):
-                            walk(v, bound)
-
-    walk(node, frozenset())
-    return out
-
-
-def _walk(node):
-    """Every expression node under `node`, itself included."""
-    yield node
-    for value in vars(node).values():
-        if isinstance(value, ast.Expr):
-            yield from _walk(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                if isinstance(v, ast.Expr):
-                    yield from _walk(v)
-
-
-def conjuncts(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.Logic) and node.op == "and":
-        return conjuncts(node.left) + conjuncts(node.right)
-    return [node]
-
-
-def disjuncts(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.Logic) and node.op == "or":
-        return disjuncts(node.left) + disjuncts(node.right)
-    return [node]
-
-
-def _is_var(node: ast.Expr, var: str) -> bool:
-    return (isinstance(node, ast.Name) and node.name == var) or (
-        isinstance(node, ast.Field) and node.name in ("geometry", "boundary") and isinstance(node.obj, ast.Name) and node.obj.name == var
-    )
-
-
-def _all_of(conditions: list[Fn], env: dict):
-    """True if every condition holds, False if one fails, else the Missing that left it undecided."""
-    verdict = True
-    for f in conditions:
-        try:
-            v = f(env)
-        except EvalError as err:
-            v = Missing(str(err))
-        if v is False:
-            return False
-        if isinstance(v, Missing):
-            verdict = v
-    return verdict
-
-
-def _geom_or_none(record):
-    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
-    if isinstance(record, shapely.Geometry):
-        return record
-    g = getattr(record, "geometry", None)
-    if g is None and hasattr(record, "boundary"):
-        g = record.boundary
-    return g if isinstance(g, shapely.Geometry) else None
-
-
-def key_text(value) -> str | None:
-    """The text a value matches by in `==` and `in` (an enum member by its text), or None when a hash
-    index cannot decide it (absent, a number, a record): such values are tested as written."""
-    if type(value) is str:
-        return value
-    inner = value._value_ if isinstance(value, Enum) else getattr(value, "value", None)
-    if isinstance(inner, str) and not isinstance(value, Quantity):
-        return inner
-    return None
-
-
-# ---- hash joins -------------------------------------------------------------------------------------
-
-
-@dataclass
-class KeyBranch:
-    """One indexable comparison between the loop variable and the outer scope:
-    "eq"  `key(var) == outer`, "in" `key(var) in outer_list`, "has" `outer in list_of(var)`,
-    "code_under" `key(var) under outer` (the record's code starts with the outer prefix: indexed under each of
-    its prefixes), "under_code" `outer under key(var)` (the record's code is a prefix of the outer code: the
-    outer code's prefixes are looked up). A code or prefix that names a land-use group is never indexed: it is
-    tested as written."""
-
-    kind: str
-    var_fn: Fn
-    outer_fn: Fn
-    var_text: str
-    text: str
-    # the one variable of the rule the outer side reads, if only one: its keys are then kept per record for the
-    # run, and shared by every rule whose outer side reads the same (`item.parcel_ids` in ten IND rules)
-    outer_var: str | None = None
-    outer_text: str = ""
-
-    def build(self, env: dict, var: str, items: list) -> tuple[dict[str, list[int]], list[int]]:
-        """{key: positions in items}, and the positions whose key is not a text (always tested)."""
-        index: dict[str, list[int]] = {}
-        undecided: list[int] = []
-        probe = dict(env)
-        visit(env, len(items))
-        groups = env[CTX].classification.groups
-        for pos, item in enumerate(items):
-            probe[var] = item
-            try:
-                value = self.var_fn(probe)
-            except EvalError:
-                undecided.append(pos)
-                continue
-            if self.kind == "has":
-                if not isinstance(value, list):
-                    undecided.append(pos)
-                    continue
-                unsure = False
-                for v in value:
-                    k = key_text(v)
-                    if k is not None:
-                        positions = index.setdefault(k, [])
-                        if not positions or positions[-1] != pos:
-                            positions.append(pos)
-                    elif v is not None:
-                        unsure = True
-                if unsure:
-                    undecided.append(pos)
-                continue
-            k = key_text(value)
-            if k is None or (self.kind in ("code_under", "under_code") and k in groups):
-                undecided.append(pos)
-            elif self.kind == "code_under":
-                for n in range(len(k) + 1):
-                    index.setdefault(k[:n], []).append(pos)
-            else:
-                index.setdefault(k, []).append(pos)
-        return index, undecided
-
-    def outer_keys(self, env: dict) -> tuple[str, ...] | None:
-        """The texts the outer value looks up, or None when the index cannot answer (then every candidate is tested)."""
-        record = env.get(self.outer_var) if self.outer_var is not None else None
-        if not is_record(record):  # a computed value (a `let` list) is not kept: only records live for the run
-            return self._outer_keys(env)
-        memo = env[CTX].memo
-        memo_key = ("outer-keys", self.kind, self.outer_text, self.outer_var, id(record))
-        cached = memo.get(memo_key)
-        if cached is None or cached[0] is not record:
-            cached = (record, self._outer_keys(env))
-            memo[memo_key] = cached
-        return cached[1]
-
-    def _outer_keys(self, env: dict) -> tuple[str, ...] | None:
-        try:
-            value = self.outer_fn(env)
-        except EvalError:
-            return None
-        if self.kind == "in":
-            if not isinstance(value, list):
-                return None
-            keys = []
-            for v in value:
-                k = key_text(v)
-                if k is None:
-                    if v is not None:
-                        return None
-                    continue
-                keys.append(k)
-            return tuple(keys)
-        k = key_text(value)
-        if k is not None and self.kind in ("code_under", "under_code") and k in env[CTX].classification.groups:
-            return None
-        if k is not None and self.kind == "under_code":
-            return tuple(k[:n] for n in range(len(k) + 1))
-        return None if k is None else (k,)
-
-
-@dataclass
-class KeyJoin:
-    """An equality/membership conjunct, or an `or` of them: the union of the branches' lookups."""
-
-    branches: list[KeyBranch]
-    fn: Fn  # the whole conjunct, tested on candidates the index could not decide (and, for an `or`, on all)
-    text: str
-
-    @property
-    def exact(self) -> bool:
-        # one branch: a candidate found under a text key satisfies the conjunct, no need to test it again
-        return len(self.branches) == 1
-
-    def indexes(self, env: dict, var: str, items: list, shared: bool, plan_key: int):
-        """One index per branch over `items`: shared by every plan that joins the same collection on the same
-        key when the collection is fixed for the run, else the last one kept per plan."""
-        ctx = env[CTX]
-        out = []
-        for n, branch in enumerate(self.branches):
-            memo_key = ("keys", id(items), branch.kind, branch.var_text) if shared else ("keys", plan_key, n)
-            cached = ctx.memo.get(memo_key)
-            if cached is None or cached[0] is not items:
-                cached = (items, *branch.build(env, var, items))
-                ctx.memo[memo_key] = cached
-            out.append(cached[1:])
-        return out
-
-    def lookup(self, env: dict, indexes) -> tuple[list[int], set[int]] | None:
-        """Sorted positions that may pass, and those of them that must be tested again; None: test them all."""
-        if self.exact:  # one branch: the same keys in the same index find the same positions
-            branch, (index, undecided) = self.branches[0], indexes[0]
-            keys = branch.outer_keys(env)
-            if keys is None:
-                return None
-            memo = env[CTX].memo
-            memo_key = ("lookup", id(index), keys)
-            cached = memo.get(memo_key)
-            if cached is None or cached[0] is not index:
-                positions = set(undecided)
-                for k in keys:
-                    positions.update(index.get(k, ()))
-                cached = (index, sorted(positions), set(undecided))
-                memo[memo_key] = cached
-            return cached[1], cached[2]
-        found: set[int] = set()
-        retest: set[int] = set()
-        for branch, (index, undecided) in zip(self.branches, indexes):
-            keys = branch.outer_keys(env)
-            if keys is None:
-                return None
-            for k in keys:
-                found.update(index.get(k, ()))
-            found.update(undecided)
-            retest.update(undecided)
-        if not self.exact:
-            retest = found
-        return sorted(found), retest
-
-    def group(self, env: dict):
-        keys = []
-        for branch in self.branches:
-            k = branch.outer_keys(env)
-            if k is None:
-                return None
-            keys.append(k)
-        return tuple(keys)
-
-
-# ---- conditions between the two records of a spatial join, decided for every candidate pair at once -----
-
-
-@dataclass
-class TextCond:
-    """`var.k OP outer` (OP a comparison) or `x under y` between the loop variable and a value of the outer scope,
-    decided for many candidates at once where both values are plain texts; any other is tested as written.
-
-    With the outer record of a spatial join (`a.id < b.id`, `right.land_use under p.land_use`) it is decided
-    for every candidate pair of the bulk query (`decide`); with any other outer value (`p.land_use under
-    duty.resource`) the candidates of each binding for which it is false are dropped together (`drop`)."""
-
-    op: str  # == != < <= > >= under
-    var_fn: Fn  # the loop variable's side, given the variable
-    other_fn: Fn  # the outer side, given the outer scope
-    var_left: bool  # the loop variable's side is on the left
-    text: str
-
-    def holds(self, mine: str | None, theirs: str | None, groups) -> bool | None:
-        """The condition for one loop value and one outer value; None when it is not decided here (an absent
-        or non-text value, a land-use group's name as the prefix of `under`)."""
-        left, right = (mine, theirs) if self.var_left else (theirs, mine)
-        if left is None or right is None:
-            return None
-        if self.op == "under":
-            return None if right in groups else left.startswith(right)
-        return PLAIN_OPS[self.op](left, right)
-
-    def decide(self, env: dict, var: str, other: str, candidates: list, outers: list, which, found):
-        """(decided, holds) per pair (outers[which[k]], candidates[found[k]])."""
-        mine = _texts(env, var, self.var_fn, candidates)
-        theirs = _texts(env, other, self.other_fn, outers)
-        if self.op == "under":
-            # land-use codes are few: decide each distinct (code, prefix) once and look the pairs up
-            groups = env[CTX].classification.groups
-            mine_of, theirs_of = _factorise(mine), _factorise(theirs)
-            table = [[self.holds(a, b, groups) for b in theirs_of[0]] for a in mine_of[0]]
-            shape = (len(mine_of[0]), len(theirs_of[0]))
-            decided = np.array([[v is not None for v in row] for row in table], dtype=bool).reshape(shape)
-            holds = np.array([[v is True for v in row] for row in table], dtype=bool).reshape(shape)
-            at = (mine_of[1][found], theirs_of[1][which])
-            return decided[at], holds[at]
-        left, right = (mine[found], theirs[which]) if self.var_left else (theirs[which], mine[found])
-        decided = (left != None) & (right != None)  # noqa: E711 - elementwise on object arrays
-        holds = np.zeros(len(left), dtype=bool)
-        if decided.any():
-            holds[decided] = _PAIR_OPS[self.op](left[decided], right[decided]).astype(bool)
-        return decided, holds
-
-    def drop(self, env: dict, column: tuple[list, np.ndarray], indices: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """(decided false, decided true): masks of the candidates (positions in the column of the loop variable's
-        values, given factorised: its distinct values and each one's position among them), or None when the
-        outer value is not a plain text (then nothing is decided). Each distinct value is decided once."""
-        try:
-            other = self.other_fn(env)
-        except EvalError:
-            return None
-        if type(other) is not str:
-            return None
-        groups = env[CTX].classification.groups
-        distinct, positions = column
-        verdicts = [self.holds(v, other, groups) for v in distinct]
-        at = positions[indices]
-        return (np.array([v is False for v in verdicts], dtype=bool)[at],
-                np.array([v is True for v in verdicts], dtype=bool)[at])
-
-
-@dataclass
-class AreaCond:
-    """`overlaps(var, other[, tolerance])` with a tolerance fixed for the run, between the loop variable and the
-    outer record of a spatial join: decided for every candidate pair from the shared areas the bulk pass
-    computed; a pair without one (a geometry GEOS could not work on) is tested as written."""
-
-    tol_fn: Fn | None
-    text: str
-
-    def decide(self, env: dict, areas: np.ndarray):
-        try:
-            tol = _tolerance_value(self.tol_fn(env)) if self.tol_fn is not None else 0.0
-        except EvalError:
-            return np.zeros(len(areas), dtype=bool), np.zeros(len(areas), dtype=bool)
-        decided = ~np.isnan(areas)
-        return decided, decided & (np.nan_to_num(areas) > tol)
-
-
-@dataclass(frozen=True, slots=True)
-class Passed:
-    """Candidate pairs (n of them) whose rule's requirement the bulk pass decided holds: counted as checked,
-    nothing more (yielded in place of the bindings, which would only be counted)."""
-
-    n: int
-
-
-@dataclass
-class VerdictCond:
-    """`require overlap_area(var, other) OP limit` of a rule whose last loop is this spatial join, with nothing
-    left to test per pair: decided for every pair from the bulk pass's shared areas, as compare_values decides
-    it (the same allowance for float noise). Pairs that pass are only counted; the others are bound and their
-    requirement evaluated as written, so every conflict is made the usual way."""
-
-    op: str
-    limit_fn: Fn | None
-    text: str
-    # or the requirement compares texts of the pair (`right.land_use under parcel.land_use`): decided as the
-    # pair conditions are, where both are plain texts
-    text_cond: TextCond | None = None
-
-    def passes(self, env: dict, areas: np.ndarray, decided: np.ndarray) -> np.ndarray:
-        try:
-            limit = self.limit_fn(env)
-        except EvalError:
-            return np.zeros(len(areas), dtype=bool)
-        if not (isinstance(limit, Quantity) and limit.dim == "area"):
-            return np.zeros(len(areas), dtype=bool)
-        x, y = np.nan_to_num(areas), float(limit.value)
-        allow = 1e-9 * np.maximum(np.maximum(np.abs(x), abs(y)), 1.0)
-        holds = {"<=": lambda: x <= y + allow, ">=": lambda: x >= y - allow, "<": lambda: x < y - allow,
-                 ">": lambda: x > y + allow, "==": lambda: np.abs(x - y) <= allow, "!=": lambda: np.abs(x - y) > allow}[self.op]()
-        return decided & holds
-
-
-def attach_verdict(plan, require: ast.Expr, comp, scope: dict) -> bool:
-    """Give a rule's last loop (`plan`) the rule's requirement to decide in bulk, when nothing else is left to
-    test per pair and it is `overlap_area(var, other) OP limit` with the limit free of the rule's variables, or a
-    comparison of texts of the pair (`right.land_use under parcel.land_use`, as a pair condition)."""
-    if plan is None or plan.universe_fn is None or plan.other_var is None or plan.rest_without_pairs or not PAIR_CONDS:
-        return False
-    text_cond = _text_cond(comp, require, plan.var, scope, scope, plan.other_var)
+def plan_requirement(plan: LoopPlan, require: ast.Expr, scope: Mapping, typer: Typer, text: str,
+                     options: PlanOptions) -> Requirement | None:
+    """A rule's requirement for its last loop (`plan`) to decide in bulk, when nothing else is left to test per
+    pair and it is `overlap_area(var, other) OP limit` with the limit free of the rule's variables, or a
+    comparison of texts of the pair (`right.land_use under parcel.land_use`, as a pair condition); else None."""
+    other = plan.spatial.other_var if plan.spatial is not None else None
+    decided = {c.at for c in plan.pair_conditions}
+    if other is None or any(at not in decided for at in plan.residue) or not options.pair_conditions:
+        return None
+    text_cond = _Planner(plan.var, scope, scope, typer, text, options).text_condition(require, -1, other)
     if text_cond is not None:
-        plan.verdict = VerdictCond(text_cond.op, None, comp.source(require), text_cond)
-        return True
-    if not (isinstance(require, ast.Compare) and require.tolerance is None and require.op in _PAIR_OPS):
-        return False
+        return Requirement(text_cond.op, None, source_text(text, require), text_cond)
+    if not (isinstance(require, ast.Compare) and require.tolerance is None and require.op in COMPARISONS):
+        return None
     call, limit = require.left, require.right
     if not (isinstance(call, ast.Call) and call.func == "overlap_area" and len(call.args) == 2):
-        return False
-    a, b = call.args
-    if not ((_is_var(a, plan.var) and _is_var(b, plan.other_var)) or (_is_var(a, plan.other_var) and _is_var(b, plan.var))):
-        return False
-    if free_names(limit) & set(scope):
-        return False
-    plan.verdict = VerdictCond(require.op, comp.compile(limit, scope)[1], comp.source(require))
-    return True
-
-
-def _cached_areas(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The shared area of each pair from the run's cache, NaN where it is not there (or a geometry with itself)."""
-    lo, hi = id_pairs(left, right)
-    known = cached_area_ids(zip(lo.tolist(), hi.tolist()))
-    out = np.array(known, dtype=float)
-    out[lo == hi] = np.nan
-    return out
-
-
-PLAIN_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-             ">=": operator.ge}  # how two texts compare (the compiler's too)
-_PAIR_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
-             ">=": np.greater_equal}
-
-
-def _factorise(values: np.ndarray) -> tuple[list, np.ndarray]:
-    """(the distinct values in order of first appearance, each value's position among them)."""
-    seen: dict = {}
-    positions = np.fromiter((seen.setdefault(v, len(seen)) for v in values.tolist()), dtype=np.intp, count=len(values))
-    return list(seen), positions
-
-
-def _texts(env: dict, var: str, fn: Fn, records: list) -> np.ndarray:
-    """fn per record as an object array: the value where it is a plain text, else None (decided per pair)."""
-    probe = dict(env)
-    out = np.empty(len(records), dtype=object)
-    for pos, record in enumerate(records):
-        probe[var] = record
-        try:
-            value = fn(probe)
-        except EvalError:
-            continue
-        if type(value) is str:
-            out[pos] = value
-    return out
-
-
-def _text_cond(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict, other: str | None) -> TextCond | None:
-    """`node` as a TextCond between `var` and the outer record `other` (a pair condition of a spatial join),
-    or, with `other` None, any value of the outer scope; else None."""
-    if isinstance(node, ast.Compare) and node.tolerance is None and node.op in PLAIN_OPS:
-        op = node.op
-    elif isinstance(node, ast.Member) and node.op == "under":
-        op = "under"
-    else:
         return None
-    locals_ = set(outer_scope) | {var}
-    for mine, theirs, var_left in ((node.left, node.right, True), (node.right, node.left, False)):
-        outer_names = free_names(theirs) & locals_
-        fits = outer_names == {other} if other is not None else (bool(outer_names) and var not in free_names(theirs))
-        if (free_names(mine) & locals_) == {var} and fits:
-            mine_t, mine_fn = comp.compile(mine, inner_scope)
-            theirs_t, theirs_fn = comp.compile(theirs, outer_scope)
-            if mine_t.kind in ("str", "code") and theirs_t.kind in ("str", "code"):
-                return TextCond(op, mine_fn, theirs_fn, var_left, comp.source(node))
-    return None
+    if not _pair_of(call.args[0], call.args[1], plan.var, other) or free_names(limit) & set(scope):
+        return None
+    return Requirement(require.op, limit, source_text(text, require))
 
 
-def _area_cond(comp, node: ast.Expr, var: str, other: str, outer_scope: dict) -> AreaCond | None:
-    """`overlaps(var, other[, tol])` (either way round) with a tolerance free of the rule's variables, else None."""
-    if not (isinstance(node, ast.Call) and node.func == "overlaps" and len(node.args) in (2, 3)):
-        return None
-    a, b = node.args[0], node.args[1]
-    if not ((_is_var(a, var) and _is_var(b, other)) or (_is_var(a, other) and _is_var(b, var))):
-        return None
-    tol_fn = None
-    if len(node.args) == 3:
-        if free_names(node.args[2]) & (set(outer_scope) | {var}):
+def _pair_of(a: ast.Expr, b: ast.Expr, var: str, other: str) -> bool:
+    """`a` and `b` are the loop variable and the outer record, either way round."""
+    return (is_var(a, var) and is_var(b, other)) or (is_var(a, other) and is_var(b, var))
+
+
+@dataclass
+class _Planner:
+    var: str
+    inner: Mapping  # the scope with the loop variable
+    outer: Mapping  # the scope of the loop
+    typer: Typer
+    text: str
+    options: PlanOptions
+
+    def words(self, node: ast.Expr) -> str:
+        return source_text(self.text, node)
+
+    def plan(self, loop: Loop, source: str, fixed: bool, nested: bool) -> LoopPlan:
+        var, parts = self.var, conjuncts(loop.cond)
+        filters, residue, joins, spatial = [], [], [], None
+        for at, part in enumerate(parts):
+            found = self.spatial_join(part, loop.universes) if spatial is None else None
+            if found is not None:
+                spatial = found
+                if part.func != "intersects":  # intersects itself is exactly what the index query answers
+                    residue.append(at)
+            elif free_names(part) & (set(self.outer) | {var}) <= {var}:
+                key = None if loop.traced or not self.options.local_keys else local_key(part, var, self.inner[var])
+                filters.append(LocalFilter(at, self.words(part), key))
+            else:
+                residue.append(at)
+                branches = [self.key_lookup(d) for d in disjuncts(part)]
+                if all(branches):
+                    joins.append(HashJoin(at, tuple(branches), self.words(part)))
+        other_var = spatial.other_var if spatial is not None else None
+        pair_conds = self.pair_conditions(parts, residue, other_var)
+        join = joins[0] if spatial is None and joins and self.options.hash_joins else None
+        decided = {c.text for c in pair_conds}
+        per_pair = tuple(self.words(parts[at]) for at in residue
+                         if (join is None or parts[at] is not parts[join.at]) and self.words(parts[at]) not in decided)
+        common = dict(cond=loop.cond, conjuncts=tuple(parts), residue=tuple(residue), per_pair=per_pair)
+        if spatial is None and not filters and join is None:
+            return LoopPlan(var, source, fixed, nested, planned=False, **common)
+        columns = self.column_conditions(parts, residue, decided) if spatial is not None else ()
+        return LoopPlan(var, source, fixed, nested, filters=tuple(filters), spatial=spatial, hash_join=join,
+                        pair_conditions=pair_conds, column_conditions=columns,
+                        prefill=self.prefill(parts, loop.also) if spatial is not None else None, **common)
+
+    def spatial_join(self, part: ast.Expr, universes: tuple[str, ...]) -> SpatialJoin | None:
+        """`part` as a spatial predicate between the loop variable and the outer scope an STRtree can answer."""
+        if not (isinstance(part, ast.Call) and part.func in SPATIAL_INDEXABLE and len(part.args) >= 2):
             return None
-        tol_fn = comp.compile(node.args[2], outer_scope)[1]
-    return AreaCond(tol_fn, comp.source(node))
+        # within/covers with a tolerance can hold without any contact, so only the exact forms use the index
+        if part.func not in ("intersects", "overlaps") and len(part.args) != 2:
+            return None
+        a, b = part.args[0], part.args[1]
+        for mine, other in ((a, b), (b, a)):
+            if is_var(mine, self.var) and self.var not in free_names(other):
+                other_var = next((name for name in universes if is_var(other, name)), None)
+                # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
+                predicate = "intersects" if part.func in ("intersects", "overlaps") else None
+                return SpatialJoin(other, predicate, other_var, self.words(part))
+        return None
+
+    def pair_conditions(self, parts, residue, other_var) -> tuple:
+        """The conjuncts decided for every pair of the bulk query (texts first, then shared areas)."""
+        if other_var is None or not self.options.pair_conditions:
+            return ()
+        texts, areas = [], []
+        for at in residue:
+            text_cond = self.text_condition(parts[at], at, other_var)
+            area_cond = self.area_condition(parts[at], at, other_var) if text_cond is None else None
+            if text_cond is not None:
+                texts.append(text_cond)
+            elif area_cond is not None:
+                areas.append(area_cond)
+        return tuple(texts + areas)
+
+    def column_conditions(self, parts, residue, decided: set[str]) -> tuple:
+        """The conjuncts with the outer scope decided for the candidates of each binding at once."""
+        if not self.options.pair_conditions:
+            return ()
+        found = (self.text_condition(parts[at], at, None) if self.words(parts[at]) not in decided else None
+                 for at in residue)
+        return tuple(c for c in found if c is not None)
+
+    def prefill(self, parts, also: ast.Expr | None) -> str | None:
+        """Who needs the shared areas of the pairs: "filter" the condition, "after" what follows, else None."""
+        var = self.var
+
+        def pair_call(node) -> bool:
+            return isinstance(node, ast.Call) and node.func in PAIR_FUNCS and len(node.args) >= 2 and any(
+                is_var(arg, var) for arg in node.args[:2])
+
+        if any(pair_call(part) for part in parts):
+            return "filter"
+        if also is not None and any(pair_call(n) for n in walk(also)):
+            return "after"
+        return None
+
+    def text_condition(self, node: ast.Expr, at: int, other: str | None) -> TextCondition | None:
+        """`node` as a TextCondition between the loop variable and the outer record `other` (a pair condition of
+        a spatial join), or, with `other` None, any value of the outer scope; else None."""
+        if isinstance(node, ast.Compare) and node.tolerance is None and node.op in COMPARISONS:
+            op = node.op
+        elif isinstance(node, ast.Member) and node.op == "under":
+            op = "under"
+        else:
+            return None
+        var = self.var
+        locals_ = set(self.outer) | {var}
+        for mine, theirs, var_left in ((node.left, node.right, True), (node.right, node.left, False)):
+            outer_names = free_names(theirs) & locals_
+            fits = outer_names == {other} if other is not None else (bool(outer_names) and var not in free_names(theirs))
+            if (free_names(mine) & locals_) == {var} and fits:
+                mine_t = self.typer.type_of(mine, self.inner)
+                theirs_t = self.typer.type_of(theirs, self.outer)
+                if mine_t.kind in ("str", "code") and theirs_t.kind in ("str", "code"):
+                    return TextCondition(at, op, mine, theirs, var_left, self.words(node))
+        return None
+
+    def area_condition(self, node: ast.Expr, at: int, other: str) -> AreaCondition | None:
+        """`overlaps(var, other[, tol])` (either way round) with a tolerance free of the rule's variables, else None."""
+        if not (isinstance(node, ast.Call) and node.func == "overlaps" and len(node.args) in (2, 3)):
+            return None
+        if not _pair_of(node.args[0], node.args[1], self.var, other):
+            return None
+        tolerance = None
+        if len(node.args) == 3:
+            if free_names(node.args[2]) & (set(self.outer) | {self.var}):
+                return None
+            tolerance = node.args[2]
+        return AreaCondition(at, tolerance, self.words(node))
+
+    def key_lookup(self, node: ast.Expr) -> KeyLookup | None:
+        """`node` as an indexable comparison of the loop variable with the outer scope, else None."""
+        found = self.lookup_sides(node)
+        if found is None:
+            return None
+        kind, mine, outer = found
+        names = free_names(outer) & set(self.outer)
+        outer_var, outer_text = (next(iter(names)), self.words(outer)) if len(names) == 1 else (None, "")
+        return KeyLookup(kind, mine, outer, self.words(mine), self.words(node), outer_var, outer_text)
+
+    def lookup_sides(self, node: ast.Expr) -> tuple[str, ast.Expr, ast.Expr] | None:
+        """(kind, the loop variable's side, the outer side) of an indexable comparison, else None."""
+        if isinstance(node, ast.Compare) and node.op == "==" and node.tolerance is None:
+            for mine, other in ((node.left, node.right), (node.right, node.left)):
+                if self.var_only(mine) and self.outer_only(other) and self.texty(mine, self.inner) \
+                        and self.texty(other, self.outer):
+                    return "eq", mine, other
+            return None
+        if not (isinstance(node, ast.Member) and node.op in MEMBER_LOOKUPS):
+            return None
+        forward, backward, listed = MEMBER_LOOKUPS[node.op]
+        left, right = node.left, node.right
+        if self.var_only(left) and self.outer_only(right) and self.texty(left, self.inner) \
+                and self.texty(right, self.outer, listed):
+            return forward, left, right
+        if self.outer_only(left) and self.var_only(right) and self.texty(left, self.outer) \
+                and self.texty(right, self.inner, listed):
+            return backward, right, left
+        return None
+
+    def var_only(self, side: ast.Expr) -> bool:
+        names = free_names(side) & (set(self.outer) | {self.var})
+        return self.var in names and names <= {self.var}
+
+    def outer_only(self, side: ast.Expr) -> bool:
+        return self.var not in free_names(side)
+
+    def texty(self, side: ast.Expr, scope: Mapping, listed: bool = False) -> bool:
+        t = self.typer.type_of(side, scope)
+        if listed:  # a list of texts (membership in an untyped value is never decided, so it is not indexed)
+            return t.kind == "list" and t.arg.kind in TEXTY
+        return t.kind in TEXTY
 
 
 # ---- conditions on the loop variable alone, decided once per distinct value they read ----------------------
 
 
-NO_KEY = object()  # the value read cannot stand for the record here: the condition is tested on the record
-_BY_VALUE = (str, int, float, dt.date)  # values equal by value (enum members are texts); others by identity
-
-
-def local_keyer(node: ast.Expr, var: str, var_t) -> Callable | None:
+def local_key(node: ast.Expr, var: str, var_t) -> LocalKey | None:
     """For a condition on the loop variable alone (`present(p.far_max)`, `r.kind in construction_kinds and not
-    r.overlay`), a function giving, for a record, a key such that records of equal keys get the same verdict:
-    what the condition reads of the record. None when it reads the record otherwise than through fields (the
-    record itself, a field the pack declares, a quantity whose unit is another field), so it is tested on
-    every record.
+    r.overlay`), what the condition reads of the record, such that records of equal keys get the same verdict.
+    None when it reads the record otherwise than through fields (the record itself, a field the pack declares,
+    a quantity whose unit is another field), so it is tested on every record.
 
     The condition reads the record only through paths of fields (`item.contract.method`), and is otherwise a
     function of the run's constants (the bundle, the parameters, the date): so its verdict for one record holds
     for every record whose paths have the same values. A path read only by present() is keyed by whether it is
     absent, one read only by len() by its length; other values by value (texts, numbers, dates, enum members)
     or, where the record holds the object itself, by identity."""
-    from rulecheck.dsl.schema import DYNAMIC_UNIT_FIELDS, PARENT_FIELDS, VIRTUAL_FIELDS, fields_of
+    paths = _field_paths(node, var)
+    if not paths:
+        return None
+    out = []
+    for names, uses in sorted(paths.items()):
+        steps, t = [], var_t
+        for name in names:
+            if t.kind != "record" or name not in fields_of(t.arg) or (t.arg, name) in DYNAMIC_UNIT_FIELDS:
+                return None  # a declared field, a list's fields, a quantity whose unit is another field
+            kind = "parent" if (t.arg, name) in PARENT_FIELDS else \
+                "virtual" if name in VIRTUAL_FIELDS.get(t.arg, {}) else "field"
+            steps.append((kind, name))
+            t = fields_of(t.arg)[name]
+        out.append((tuple(steps), next(iter(uses)) if len(uses) == 1 else "value"))
+    return LocalKey(tuple(out))
 
+
+def local_keyer(node: ast.Expr, var: str, var_t) -> Callable | None:
+    """The function giving a record's key for `node` (local_key), or None when it has none."""
+    key = local_key(node, var, var_t)
+    return None if key is None else key.function()
+
+
+def _field_paths(node: ast.Expr, var: str) -> dict[tuple, set] | None:
+    """{path of field names from `var`: how it is read ("value", "present", "len")}; None when the record is read
+    otherwise than through its fields."""
     paths: dict[tuple, set] = {}
     readable = True
 
-    def walk(n, bound: frozenset, parent):
+    def visit(n, bound: frozenset, parent):
         nonlocal readable
         if isinstance(n, ast.Name):
             if n.name == var and var not in bound:
@@ -579,696 +310,29 @@ def local_keyer(node: ast.Expr, var: str, var_t) -> Callable | None:
                     use = parent.func
                 paths.setdefault(tuple(reversed(chain)), set()).add(use)
                 return
-            walk(n.obj, bound, n)
+            visit(n.obj, bound, n)
             return
         if isinstance(n, (ast.Comprehension, ast.Quantifier)):
-            walk(n.source, bound, n)
+            visit(n.source, bound, n)
             inner = bound | {n.var}
             for part in (getattr(n, "element", None), n.cond, getattr(n, "body", None)):
                 if part is not None:
-                    walk(part, inner, n)
+                    visit(part, inner, n)
             return
         if isinstance(n, ast.Expr):
             for value in vars(n).values():
                 if isinstance(value, ast.Expr):
-                    walk(value, bound, n)
+                    visit(value, bound, n)
                 elif isinstance(value, tuple):
                     for v in value:
                         if isinstance(v, ast.Expr):
-                            walk(v, bound, n)
+                            visit(v, bound, n)
 
-    walk(node, frozenset(), None)
-    if not readable or not paths:
-        return None
-    getters = []
-    for names, uses in sorted(paths.items()):
-        steps, t = [], var_t
-        for name in names:
-            if t.kind != "record" or name not in fields_of(t.arg) or (t.arg, name) in DYNAMIC_UNIT_FIELDS:
-                return None  # a declared field, a list's fields, a quantity whose unit is another field
-            kind = "parent" if (t.arg, name) in PARENT_FIELDS else \
-                "virtual" if name in VIRTUAL_FIELDS.get(t.arg, {}) else "field"
-            steps.append((kind, name))
-            t = fields_of(t.arg)[name]
-        use = next(iter(uses)) if len(uses) == 1 else "value"
-        getters.append(_path_key(tuple(steps), use))
-    if len(getters) == 1:
-        return getters[0]
-
-    def key(item, parents):
-        out = tuple(g(item, parents) for g in getters)
-        return NO_KEY if NO_KEY in out else out
-
-    return key
+    visit(node, frozenset(), None)
+    return paths if readable else None
 
 
-def _path_key(steps: tuple, use: str) -> Callable:
-    """The key of one path's value (see local_keyer); ("absent", step) where a step finds nothing."""
-    if len(steps) == 1 and steps[0][0] == "field":
-        name = steps[0][1]
-        if use == "present":
-            return lambda item, parents: getattr(item, name) is None
-        if use == "value":
-            by_value = set()  # the types met so far that are keyed by value, but floats (their zeros are signed)
-
-            def field_key(item, parents):
-                v = getattr(item, name)
-                t = type(v)
-                if t in by_value:
-                    return (t, v)
-                if v is None:
-                    return ("absent", 0)
-                if t is not float and isinstance(v, _BY_VALUE):
-                    by_value.add(t)
-                return _value_key(v, held=True)
-
-            return field_key
-    last = len(steps) - 1
-
-    def key(item, parents):
-        v = item
-        for n, (kind, name) in enumerate(steps):
-            try:
-                v = parents.get(id(v)) if kind == "parent" else getattr(v, name)
-            except AttributeError:  # not the record its type says: tested as written
-                return NO_KEY
-            if v is None:
-                return ("absent", n)
-        if use == "present":
-            return False
-        if use == "len":
-            return len(v) if isinstance(v, (list, tuple, str, dict)) else NO_KEY
-        # by identity only where the object lives as long as the run: held by its record, or the parent itself
-        return _value_key(v, held=steps[last][0] != "virtual")
-
-    return key
-
-
-def _value_key(v, held: bool):
-    """The key of a present value: by value (texts, numbers, dates, enum members), else by identity where `held`
-    (the object lives as long as the run), else NO_KEY."""
-    if isinstance(v, _BY_VALUE):
-        # -0.0 == 0.0, but not to every function (1 / x): the sign of a zero is part of its key
-        return (type(v), v) if type(v) is not float or v else (float, v, math.copysign(1.0, v))
-    return ("id", id(v)) if held else NO_KEY
-
-
-# ---- the plan -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class FilterPlan:
-    """How `var in source where cond` is enumerated: conjuncts on `var` alone filter the source once
-    per run; a spatial predicate against the outer scope queries an STRtree of what is left; an equality or
-    membership against the outer scope looks up a hash index; the rest is tested per candidate."""
-
-    var: str
-    source_fn: Fn
-    source_const: bool
-    local_fns: list[Fn]  # conjuncts reading only `var` (and constants)
-    spatial_other: Fn | None  # the outer geometry of the spatial predicate
-    spatial_predicate: str | None
-    rest_fns: list[Fn]
-    key: int
-    # "filter": the filter itself needs each candidate's shared area; "after": what follows needs each
-    # survivor's; computed for all pairs in the bulk pass, else in one vectorised call per outer record
-    prefill: str | None = None
-    # the records the outer geometry comes from, when fixed for the run (the outer loop's records that pass its
-    # own filter): then one bulk query answers every outer record, and the prefill covers all pairs at once
-    universe_fn: Fn | None = None
-    join: KeyJoin | None = None  # a hash join (only without a spatial predicate)
-    rest_without_join: list[Fn] = field(default_factory=list)  # rest_fns minus the join's own conjunct
-    # conditions between the loop variable and the outer record, decided per pair in the bulk query
-    pair_conds: list[TextCond] = field(default_factory=list)
-    other_var: str | None = None  # the outer record's name in those conditions
-    area_conds: list[AreaCond] = field(default_factory=list)  # overlaps() of the pair, decided from the bulk pass
-    rest_without_pairs: list[Fn] = field(default_factory=list)  # rest_fns minus the pair and area conditions
-    verdict: VerdictCond | None = None  # the rule's requirement, decided in bulk (attach_verdict)
-    column_conds: list[TextCond] = field(default_factory=list)  # with the outer scope, dropped per binding at once
-    rest_without_columns: list[Fn] = field(default_factory=list)  # rest_fns minus the column conditions
-    local_keys: list = field(default_factory=list)  # per local_fns: what it reads of a record (local_keyer), or None
-    texts: dict = field(default_factory=dict)  # what describe() reports
-
-    def describe(self) -> dict:
-        return dict(self.texts)
-
-    def group_key(self, env: dict):
-        """When nothing but the hash join relates the candidates to the outer scope, the outer keys: a
-        comprehension's values are then the same for every outer record of the same group."""
-        if self.join is None or self.rest_without_join or self.spatial_other is not None or not self.source_const:
-            return None
-        return self.join.group(env)
-
-    def count_by_index(self, env) -> int | None:
-        """How many records a hash join lets through, from its index alone: when nothing but the join and the
-        local filter decides, and nothing is undecided (else None: the records are enumerated)."""
-        if self.join is None or self.spatial_other is not None or self.rest_without_join or not self.join.exact:
-            return None
-        prepared = self._prepared(env)
-        if isinstance(prepared, Missing):
-            return None
-        items, _, undecided, _, _, mask = prepared
-        if undecided:
-            return None
-        found = self.join.lookup(env, self.join.indexes(env, self.var, items, self.source_const, self.key))
-        if found is None or found[1]:
-            return None
-        positions = found[0]
-        visit(env, len(positions))
-        return len(positions) if mask is None else sum(1 for p in positions if mask[p])
-
-    def _bulk(self, env, tree, geoms) -> dict | None:
-        """{id(outer geometry): sorted indices of its candidates}, for every record of the universe; memoised."""
-        ctx = env[CTX]
-        universe = self.universe_fn(env)
-        if isinstance(universe, Missing):
-            return None
-        # plans with conditions decided per pair have their own candidates; the others share one query
-        memo_key = ("bulk", id(tree), id(universe), self.spatial_predicate, self.prefill,
-                    self.key if self.pair_conds or self.area_conds or self.verdict else None)
-        cached = ctx.memo.get(memo_key)
-        if cached is not None and cached[0] is universe and cached[1] is tree:
-            return cached[2]
-        placed = [(r, g) for r, g in ((r, _geom_or_none(r)) for r in universe) if g is not None]
-        outer = [g for _, g in placed]
-        outer_arr = np.array(outer, dtype=object)
-        result: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-        if len(outer_arr):
-            # with conditions on the pair decided here (`a.id < b.id` keeps half the pairs of a self-join), the
-            # boxes are queried, the conditions decided, and `intersects` tested only on the pairs they keep
-            deferred = self.spatial_predicate == "intersects" and bool(self.pair_conds) and PAIR_CONDS
-            which, found = self._query(tree, outer_arr, None if deferred else True)
-            exact = None
-            # a geometry shared by two outer records would mix their pairs: then each pair is tested as written
-            if (self.pair_conds or self.area_conds or self.verdict) and len({id(g) for g in outer}) == len(outer):
-                exact = np.ones(len(which), dtype=bool)
-            if self.pair_conds and exact is not None:
-                visit(env, len(which) * len(self.pair_conds))
-                keep = np.ones(len(which), dtype=bool)
-                kept = self._prepared(env)[1]
-                for cond in self.pair_conds:
-                    decided, holds = cond.decide(env, self.var, self.other_var, kept, [r for r, _ in placed], which, found)
-                    keep &= ~decided | holds
-                    exact &= decided
-                which, found, exact = which[keep], found[keep], exact[keep]
-            if deferred:
-                hit = geos_map(shapely.intersects, outer_arr[which], geoms[found]) if len(which) else np.zeros(0, dtype=bool)
-                which, found = which[hit], found[hit]
-                exact = exact[hit] if exact is not None else None
-            if self._prefill_in_bulk():
-                self._prefill(outer_arr[which], geoms[found])
-            by_area = self.verdict is not None and self.verdict.text_cond is None
-            areas = _cached_areas(outer_arr[which], geoms[found]) if exact is not None and (self.area_conds or by_area) else None
-            if self.area_conds and exact is not None:
-                visit(env, len(which) * len(self.area_conds))
-                keep = np.ones(len(which), dtype=bool)
-                for cond in self.area_conds:
-                    decided, holds = cond.decide(env, areas)
-                    keep &= ~decided | holds
-                    exact &= decided
-                which, found, exact, areas = which[keep], found[keep], exact[keep], areas[keep]
-            if self.verdict is not None and self.verdict.text_cond is not None and exact is not None and len(which):
-                visit(env, len(which))
-                decided, holds = self.verdict.text_cond.decide(env, self.var, self.other_var, self._prepared(env)[1],
-                                                                [r for r, _ in placed], which, found)
-                exact = (exact & decided & holds) * 2 + exact
-            elif by_area and exact is not None:
-                decided = exact & ~np.isnan(areas)
-                # the limit is read (and its edition recorded as applied) only when some pair is decided by it
-                exact = self.verdict.passes(env, areas, decided) * 2 + exact if decided.any() else exact
-            bounds = np.searchsorted(which, np.arange(len(outer_arr) + 1))
-            for i, g in enumerate(outer):
-                result[id(g)] = (found[bounds[i] : bounds[i + 1]], None if exact is None else exact[bounds[i] : bounds[i + 1]])
-        ctx.memo[memo_key] = (universe, tree, result)
-        ctx.memo.setdefault(BULK_KEYS, []).append(memo_key)  # dropped after each family of rules (engine)
-        return result
-
-    def _prefill_in_bulk(self) -> bool:
-        """Whether the bulk pass computes the shared areas of every candidate pair: when the filter needs them, or
-        what follows does and nothing but the pair conditions (decided before) filters the candidates; else
-        the survivors of each binding's filter have theirs computed together (DUT-006 keeps a few parcels of
-        a duty's resource out of hundreds in its package)."""
-        if self.prefill == "filter":
-            return True
-        return self.prefill == "after" and not self.column_conds and not self.rest_without_pairs
-
-    @staticmethod
-    def _prefill(left, right) -> None:
-        """Every pair's shared area in one vectorised pass ("after": what follows needs the survivors'; all
-        candidate pairs together cost less than a small call per outer record). A pair is computed once
-        whichever way round it comes, and not again if a rule before computed it. A geometry with itself is
-        no pair: a join that needs it computes it on its own."""
-        lo, hi = id_pairs(left, right)
-        order = np.lexsort((hi, lo))  # stable: the first of equal pairs stays first
-        lo_s, hi_s = lo[order], hi[order]
-        first_of_run = np.ones(len(order), dtype=bool)
-        first_of_run[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
-        first = np.sort(order[first_of_run & (lo_s != hi_s)])
-        todo = [i for i, a, b in zip(first.tolist(), lo[first].tolist(), hi[first].tolist()) if not pair_known_ids(a, b)]
-        prefill_pair_arrays(left[todo], right[todo])
-
-    def _query(self, tree, outer_arr, predicate: str | None | bool = True):
-        """(outer index, candidate index) pairs, sorted, each pair once. The tree holds the candidates' parts
-        (a basic farmland layer is one multipolygon of thousands of parts): a hit on any part is a hit. With
-        predicate None, every pair whose bounding boxes meet (the exact test left to the caller)."""
-        which, found = query_pairs(tree, outer_arr, self.spatial_predicate if predicate is True else predicate)
-        owner = getattr(tree, "owner", None)
-        if owner is not None:
-            found = owner[found]
-        n = max(int(found.max()) + 1, 1) if len(found) else 1
-        # sorted by a stable sort (the query gives the outer indices in order, so it is nearly linear), and each
-        # pair once where the tree holds parts (np.unique sorts the slow way: 0.5 s for 800,000 pairs)
-        pairs = np.sort(which.astype(np.int64) * n + found, kind="stable")
-        if owner is not None and len(pairs) > 1:
-            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        return pairs // n, pairs % n
-
-    def _tree(self, geoms):
-        if self.spatial_predicate != "intersects":  # a bounding-box query (within/covers): whole geometries
-            return shapely.STRtree(geoms)
-        parts, owner = shapely.get_parts(geoms, return_index=True)
-        if len(parts) == len(geoms):
-            return shapely.STRtree(geoms)
-        tree = shapely.STRtree(parts)
-        tree.owner = owner
-        return tree
-
-    def _prepared(self, env):
-        """(items, kept, undecided, tree, geometries, kept mask) after the local filter; memoised per source
-        list (for the run when the source is fixed, else for the last list seen)."""
-        ctx = env[CTX]
-        items = self.source_fn(env)
-        if isinstance(items, Missing):
-            return items
-        memo_key = ("plan", self.key)
-        cached = ctx.memo.get(memo_key)
-        if cached is not None and cached[0] is items:
-            return cached[1]
-        shared_key = ("index", id(items), self.spatial_predicate) if self.source_const and not self.local_fns and self.spatial_other else None
-        if shared_key is not None:  # another plan over the same collection, unfiltered, built its index already
-            shared = ctx.memo.get(shared_key)
-            if shared is not None and shared[0] is items:
-                ctx.memo[memo_key] = (items, shared[1])
-                return shared[1]
-        kept, undecided, mask = [], [], None
-        if self.local_fns:
-            visit(env, len(items))
-            verdicts = self._local_verdicts(env, items)
-            mask = np.fromiter((v is True for v in verdicts), dtype=bool, count=len(items))
-            kept = [item for item, v in zip(items, verdicts) if v is True]
-            undecided = [(pos, items[pos], v) for pos, v in enumerate(verdicts) if isinstance(v, Missing)]
-        else:
-            kept = list(items)
-        tree, geoms = None, None
-        if self.spatial_other is not None:
-            with_geometry = []
-            for item in kept:
-                if _geom_or_none(item) is None:
-                    undecided.append((None, item, Missing(f"geometry of {record_id(item)}")))
-                else:
-                    with_geometry.append(item)
-            kept = with_geometry
-            geoms = np.array([_geom_or_none(r) for r in kept], dtype=object)
-            tree = self._tree(geoms)
-        result = (items, kept, undecided, tree, geoms, mask)
-        ctx.memo[memo_key] = (items, result)
-        if shared_key is not None:
-            ctx.memo[shared_key] = (items, result)
-        return result
-
-    def _local_verdicts(self, env, items) -> list:
-        """The verdict of the local conjuncts on each item, as _all_of gives it (False at the first conjunct
-        that fails, else the last Missing, else True), a conjunct at a time over the items still standing. A
-        conjunct with a keyer is tested once per key (on its first record of that key) and the verdict reused;
-        an undecided one (a Missing names its record) is not reused: each record of that key is tested."""
-        sub = dict(env)
-        var = self.var
-        parents = env[CTX].parents
-        verdicts = [True] * len(items)
-        standing = range(len(items))
-        for f, keyer in zip(self.local_fns, self.local_keys):
-
-            def test(pos):
-                sub[var] = items[pos]
-                try:
-                    return f(sub)
-                except EvalError as err:
-                    return Missing(str(err))
-
-            if keyer is None:
-                values = [test(pos) for pos in standing]
-            else:
-                memo: dict = {}
-                values = []
-                for pos, key in zip(standing, [keyer(items[pos], parents) for pos in standing]):
-                    v = memo.get(key, NO_KEY)
-                    if v is NO_KEY:
-                        v = test(pos)
-                        if key is not NO_KEY and not isinstance(v, Missing):
-                            memo[key] = v
-                    values.append(v)
-            for pos, v in zip(standing, values):
-                if v is False:
-                    verdicts[pos] = False
-                elif isinstance(v, Missing):
-                    verdicts[pos] = v
-            standing = [pos for pos, v in zip(standing, values) if v is not False]
-        return verdicts
-
-    def kept(self, env):
-        """The records that pass the conjuncts on the loop variable alone (those a rule binds at most)."""
-        prepared = self._prepared(env)
-        return prepared if isinstance(prepared, Missing) else prepared[1]
-
-    def candidates(self, env):
-        prepared = self._prepared(env)
-        if isinstance(prepared, Missing):
-            yield prepared
-            return
-        items, kept, undecided, tree, geoms, mask = prepared
-        found = None
-        if tree is None and self.join is not None:
-            found = self.join.lookup(env, self.join.indexes(env, self.var, items, self.source_const, self.key))
-            if found is not None and not found[0]:  # the index finds nothing (nor anything undecided) here
-                return
-        if undecided:
-            yield from self._undecided(env, undecided, tree, found)
-        if tree is not None:
-            other = self.spatial_other(env)
-            if isinstance(other, Missing):
-                yield other
-                return
-            other = as_geometry(other)
-            if isinstance(other, Missing):
-                yield other
-                return
-            bulk = self._bulk(env, tree, geoms) if self.universe_fn is not None else None
-            indices, exact = bulk.get(id(other), (None, None)) if bulk is not None else (None, None)
-            prefilled = indices is not None and self._prefill_in_bulk()
-            if indices is None:
-                indices = self._query(tree, np.array([other], dtype=object))[1]
-                if self.prefill == "filter":
-                    prefill_pairs(other, geoms[indices])
-            held = None
-            if self.column_conds and len(indices):
-                indices, exact, held = self._drop_decided_false(env, kept, indices, exact)
-            if exact is None and held is not None and held.any():  # the column conditions decided true: not again
-                pool = ((kept[i], self.rest_without_columns if sure else self.rest_fns)
-                        for i, sure in zip(indices.tolist(), held.tolist()))
-            elif exact is None:
-                pool = ((kept[i], self.rest_fns) for i in indices)
-            else:  # the pair conditions decided in the bulk query are not tested again
-                # (exact: 0 undecided, 1 the conditions hold, 3 and the rule's requirement holds too: only counted)
-                sures = exact.tolist()  # (a few candidates per outer record: lists cost less than numpy here)
-                passed = sures.count(3)
-                if passed:
-                    env[CTX].visits += passed
-                    yield Passed(passed)
-                pool = ((kept[i], self.rest_without_pairs if sure else self.rest_fns)
-                        for i, sure in zip(indices.tolist(), sures) if sure < 3)
-        elif self.join is not None:
-            if found is None:
-                pool = ((item, self.rest_fns) for item in kept)
-            else:
-                positions, retest = found
-                pool = ((items[p], self.rest_fns if p in retest else self.rest_without_join)
-                        for p in positions if mask is None or mask[p])
-        else:
-            pool = ((item, self.rest_fns) for item in kept)
-        if self.prefill == "after" and tree is not None and not prefilled:
-            # what follows the filter needs each survivor's shared area: compute them together
-            survivors = list(self._filtered(env, pool))
-            prefill_pairs(other, np.array([_geom_or_none(s[self.var]) for s in survivors if isinstance(s, dict)], dtype=object))
-            yield from survivors
-            return
-        yield from self._filtered(env, pool)
-
-    def _drop_decided_false(self, env, kept, indices, exact):
-        """(indices, exact, held): the candidates without those a column condition decides false, and whether
-        every column condition was decided true for each (then none is tested again)."""
-        visit(env, len(indices) * len(self.column_conds))
-        dropped = np.zeros(len(indices), dtype=bool)
-        held = np.ones(len(indices), dtype=bool)
-        for n, cond in enumerate(self.column_conds):
-            memo_key = ("column", self.key, n)
-            cached = env[CTX].memo.get(memo_key)
-            if cached is None or cached[0] is not kept:
-                cached = (kept, _factorise(_texts(env, self.var, cond.var_fn, kept)))
-                env[CTX].memo[memo_key] = cached
-            decided = cond.drop(env, cached[1], indices)
-            if decided is None:
-                held[:] = False
-            else:
-                dropped |= decided[0]
-                held &= decided[1]
-        if not dropped.any():
-            return indices, exact, held
-        return indices[~dropped], None if exact is None else exact[~dropped], held[~dropped]
-
-    def _undecided(self, env, undecided, tree, found):
-        """The Missing of each item whose own condition is undecided, unless the filter's other conditions exclude
-        it (`A and B` is false when B is, whatever A): a right without a land use is not undecided for a package
-        it is not in, nor for a place it does not touch. With a hash join, only the items its lookup lets through
-        can be undecided (for the others its conjunct is false); with a spatial predicate, only those an STRtree
-        of the undecided items finds near the place. Either way only those are tested."""
-        if not undecided:
-            return
-        memo = env[CTX].memo
-        if found is not None:
-            cached = memo.get(("undecided", id(undecided)))
-            if cached is None or cached[0] is not undecided:
-                cached = (undecided, {pos: (pos, item, verdict) for pos, item, verdict in undecided})
-                memo[("undecided", id(undecided))] = cached
-            by_pos = cached[1]
-            undecided = [by_pos[p] for p in found[0] if p in by_pos]
-        elif tree is not None and self.spatial_predicate == "intersects":
-            other = as_geometry(self.spatial_other(env))
-            if not isinstance(other, Missing):
-                index, placed, unplaced = self._undecided_index(env, undecided)
-                near = sorted({placed[i] for i in index.query(other, predicate="intersects")} | unplaced)
-                undecided = [undecided[i] for i in near]
-        env[CTX].visits += len(undecided)
-        probe = dict(env)
-        for _, item, verdict in undecided:
-            probe[self.var] = item
-            if _all_of(self.rest_fns, probe) is False:
-                continue
-            yield verdict
-
-    def _undecided_index(self, env, undecided):
-        """(STRtree of the undecided items' geometries, tree position -> list position, positions without one)."""
-        memo, key = env[CTX].memo, ("undecided-index", id(undecided))
-        cached = memo.get(key)
-        if cached is not None and cached[0] is undecided:
-            return cached[1]
-        geoms = [_geom_or_none(item) for _, item, _ in undecided]
-        placed = [i for i, g in enumerate(geoms) if g is not None]
-        built = (shapely.STRtree(np.array([geoms[i] for i in placed], dtype=object)), placed,
-                 {i for i, g in enumerate(geoms) if g is None})
-        if self.source_const:  # the same items for every outer record: build once per run
-            memo[key] = (undecided, built)
-        return built
-
-    def _filtered(self, env, pool):
-        probe = dict(env)  # one scratch environment for testing candidates; a copy only for those that pass
-        ctx = env[CTX]
-        for item, fns in pool:
-            ctx.visits += 1
-            probe[self.var] = item
-            verdict = _all_of(fns, probe) if fns else True
-            if verdict is True:
-                yield dict(probe)
-            elif isinstance(verdict, Missing):
-                yield verdict
-
-
-def _key_branch(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> KeyBranch | None:
-    branch = _key_branch_of(comp, node, var, inner_scope, outer_scope)
-    if branch is not None:
-        outer = next(side for side in _sides(node) if var not in free_names(side))
-        names = free_names(outer) & set(outer_scope)
-        if len(names) == 1:
-            branch.outer_var, branch.outer_text = next(iter(names)), comp.source(outer)
-    return branch
-
-
-def _sides(node: ast.Expr) -> tuple[ast.Expr, ast.Expr]:
-    return (node.left, node.right)
-
-
-def _key_branch_of(comp, node: ast.Expr, var: str, inner_scope: dict, outer_scope: dict) -> KeyBranch | None:
-    """`node` as an indexable comparison of the loop variable with the outer scope, else None."""
-    locals_ = set(outer_scope) | {var}
-
-    def var_only(side):
-        names = free_names(side) & locals_
-        return var in names and names <= {var}
-
-    def outer_only(side):
-        return var not in free_names(side)
-
-    def texty(side, scope, listed=False):
-        t = comp.compile(side, scope)[0]
-        if listed:  # a list of texts (membership in an untyped value is never decided, so it is not indexed)
-            return t.kind == "list" and t.arg.kind in TEXTY
-        return t.kind in TEXTY
-
-    if isinstance(node, ast.Compare) and node.op == "==" and node.tolerance is None:
-        for mine, other in ((node.left, node.right), (node.left, node.right)[::-1]):
-            if var_only(mine) and outer_only(other) and texty(mine, inner_scope) and texty(other, outer_scope):
-                return KeyBranch("eq", comp.compile(mine, inner_scope)[1], comp.compile(other, outer_scope)[1],
-                                 comp.source(mine), comp.source(node))
-        return None
-    if isinstance(node, ast.Member) and node.op == "in":
-        left, right = node.left, node.right
-        if var_only(left) and outer_only(right) and texty(left, inner_scope) and texty(right, outer_scope, listed=True):
-            return KeyBranch("in", comp.compile(left, inner_scope)[1], comp.compile(right, outer_scope)[1],
-                             comp.source(left), comp.source(node))
-        if outer_only(left) and var_only(right) and texty(left, outer_scope) and texty(right, inner_scope, listed=True):
-            return KeyBranch("has", comp.compile(right, inner_scope)[1], comp.compile(left, outer_scope)[1],
-                             comp.source(right), comp.source(node))
-    if isinstance(node, ast.Member) and node.op == "under":
-        left, right = node.left, node.right
-        if var_only(left) and outer_only(right) and texty(left, inner_scope) and texty(right, outer_scope):
-            return KeyBranch("code_under", comp.compile(left, inner_scope)[1], comp.compile(right, outer_scope)[1],
-                             comp.source(left), comp.source(node))
-        if outer_only(left) and var_only(right) and texty(left, outer_scope) and texty(right, inner_scope):
-            return KeyBranch("under_code", comp.compile(right, inner_scope)[1], comp.compile(left, outer_scope)[1],
-                             comp.source(right), comp.source(node))
-    return None
-
-
-def plan_filter(comp, cond, var, inner_scope, outer_scope, source, elem_t, source_fn, also=None) -> FilterPlan:
-    from rulecheck.dsl.compiler import CheckError
-
-    locals_ = set(outer_scope)
-    local_fns, local_keys, rest_fns, rest_parts = [], [], [], []
-    spatial_other, spatial_pred, universe_fn, other_var = None, None, None, None
-    texts = {"var": var, "source": comp.source(source), "filter": [], "spatial": None, "hash": None, "per_pair": []}
-    joins: list[tuple[ast.Expr, Fn, KeyJoin]] = []
-    for part in conjuncts(cond):
-        t, f = comp.compile(part, inner_scope)
-        if t.kind not in ("bool", "any"):
-            raise CheckError(part.span, f"a 'where' condition must be true or false, not {t}")
-        names = free_names(part) & (locals_ | {var})
-        # within/covers with a tolerance can hold without any contact, so only the exact forms use the index
-        indexable = part.func in SPATIAL_INDEXABLE and (part.func in ("intersects", "overlaps") or len(part.args) == 2) \
-            if isinstance(part, ast.Call) else False
-        if spatial_other is None and indexable and len(part.args) >= 2:
-            a, b = part.args[0], part.args[1]
-            for mine, other in ((a, b), (b, a)):
-                if _is_var(mine, var) and var not in free_names(other):
-                    spatial_other = comp.compile(other, outer_scope)[1]
-                    other_var, universe_fn = next(((name, fn) for name, fn in comp.universes.items() if _is_var(other, name)),
-                                                  (None, None))
-                    # overlaps/intersects imply intersection; within/covers with a tolerance only a bbox hit
-                    spatial_pred = "intersects" if part.func in ("intersects", "overlaps") else None
-                    break
-            if spatial_other is not None:
-                texts["spatial"] = comp.source(part)
-                if part.func != "intersects":  # intersects itself is exactly what the index query answers
-                    rest_fns.append(f)
-                    rest_parts.append(part)
-                continue
-        if names <= {var}:
-            local_fns.append(f)
-            local_keys.append(None if comp.trace or not LOCAL_KEYS else local_keyer(part, var, inner_scope[var]))
-            texts["filter"].append(comp.source(part))
-            continue
-        rest_fns.append(f)
-        rest_parts.append(part)
-        branches = [_key_branch(comp, d, var, inner_scope, outer_scope) for d in disjuncts(part)]
-        if all(branches):
-            joins.append((part, f, KeyJoin(branches, f, comp.source(part))))
-    source_const = not (free_names(source) & locals_)
-    pair_conds: list[TextCond] = []
-    area_conds: list[AreaCond] = []
-    rest_without_pairs = list(rest_fns)
-    if universe_fn is not None and PAIR_CONDS:
-        rest_without_pairs = []
-        for part, f in zip(rest_parts, rest_fns):
-            pc = _text_cond(comp, part, var, inner_scope, outer_scope, other_var)
-            ac = _area_cond(comp, part, var, other_var, outer_scope) if pc is None else None
-            if pc is not None:
-                pair_conds.append(pc)
-            elif ac is not None:
-                area_conds.append(ac)
-            else:
-                rest_without_pairs.append(f)
-    join, join_part, rest_without = None, None, []
-    if spatial_other is None and joins and HASH_JOINS:
-        join_part, join_fn, join = joins[0]
-        rest_without = [f for f in rest_fns if f is not join_fn]
-        texts["hash"] = join.text
-    texts["per_pair"] = [comp.source(part) for part in rest_parts
-                         if part is not join_part and comp.source(part) not in {c.text for c in pair_conds + area_conds}]
-    texts["source_fixed"] = source_const
-    if spatial_other is None and not local_fns and join is None:
-        return FilterPlan(var, source_fn, source_const, [], None, None, rest_fns, id(cond), texts=texts)
-
-    def pair_call(node) -> bool:
-        return isinstance(node, ast.Call) and node.func in PAIR_FUNCS and len(node.args) >= 2 and any(
-            _is_var(arg, var) for arg in node.args[:2])
-
-    prefill = None
-    if spatial_other is not None:
-        if any(pair_call(part) for part in conjuncts(cond)):
-            prefill = "filter"
-        elif also is not None and any(pair_call(n) for n in _walk(also)):
-            prefill = "after"
-    column_conds = []
-    rest_without_columns = list(rest_fns)
-    if spatial_other is not None and PAIR_CONDS:
-        decided_in_bulk = {c.text for c in pair_conds + area_conds}
-        rest_without_columns = []
-        for part, f in zip(rest_parts, rest_fns):
-            cc = _text_cond(comp, part, var, inner_scope, outer_scope, None) \
-                if comp.source(part) not in decided_in_bulk else None
-            if cc is not None:
-                column_conds.append(cc)
-            else:
-                rest_without_columns.append(f)
-    texts["pair_conditions"] = [c.text for c in pair_conds + area_conds]
-    texts["column_conditions"] = [c.text for c in column_conds]
-    return FilterPlan(var, source_fn, source_const, local_fns, spatial_other, spatial_pred, rest_fns, id(cond), prefill,
-                      universe_fn, join, rest_without, texts=texts, pair_conds=pair_conds, other_var=other_var,
-                      area_conds=area_conds, rest_without_pairs=rest_without_pairs, column_conds=column_conds,
-                      local_keys=local_keys, rest_without_columns=rest_without_columns)
-
-
-def plan_lines(plans: list[dict]) -> list[str]:
-    """How each loop of a rule is enumerated, one line per loop and one per kind of work, for
-    `rulecheck rules validate --plan`. A loop over a whole collection for every binding, with no index, is
-    marked "!": its cost is the product of the two sizes."""
-    lines = []
-    for plan in plans:
-        head = f"{plan['var']} in {plan['source']}"
-        indexed = plan.get("spatial") or plan.get("hash")
-        if not plan.get("nested"):
-            how = "once per run"
-        elif not plan.get("source_fixed"):
-            how = "per binding, over its own list"
-        elif indexed:
-            how = "per binding, through an index"
-        else:
-            how = "! per binding, every record (all pairs)"
-        lines.append(f"  {head}: {how}")
-        for text in plan.get("filter", []):
-            lines.append(f"    filter once per list: {text}")
-        if plan.get("spatial"):
-            lines.append(f"    spatial index (STRtree): {plan['spatial']}")
-        if plan.get("hash"):
-            lines.append(f"    hash index: {plan['hash']}")
-        for text in plan.get("pair_conditions", []):
-            lines.append(f"    every candidate pair at once: {text}")
-        for text in plan.get("column_conditions", []):
-            lines.append(f"    the candidates of each binding at once: {text}")
-        if plan.get("requirement"):
-            lines.append(f"    the requirement, every candidate pair at once: {plan['requirement']}")
-        for text in plan.get("per_pair", []):
-            mark = "!" if plan.get("nested") and plan.get("source_fixed") and not indexed else " "
-            lines.append(f"  {mark} per pair: {text}")
-    return lines
+# ---- what --plan says of a loop that visits every pair ---------------------------------------------------
 
 
 def all_pairs_advice(plan: dict) -> tuple[str, str] | None:

@@ -20,15 +20,15 @@ import shapely
 from rulecheck.citations import not_yet_in_force
 from rulecheck.diagnostics import Diagnostic, InputError
 from rulecheck.dsl import ast
+from rulecheck.dsl.ast import CheckError, free_names
 from rulecheck.dsl.compiler import (
-    CTX, CheckError, CompiledEdition, CompiledParam, Context, ExprCompiler, Names, _comparable, _geom_or_none, _suggest,
-    free_names,
+    CompiledEdition, CompiledParam, Context, ExprCompiler, Names, attach_verdict, comparable as _comparable, suggest as _suggest,
 )
 from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
-from rulecheck.dsl.planner import Passed, attach_verdict
+from rulecheck.dsl.joins import Passed
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
-from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
+from rulecheck.dsl.values import CTX, EvalError, Missing, format_value, geom_or_none as _geom_or_none, is_record, record_id
 from rulecheck.vocabulary import FAMILY_ORDER, SEVERITIES
 
 
@@ -707,7 +707,7 @@ def _sort_key(rule_id: str) -> tuple:
 
 
 def _diag(path: str, text: str, span: ast.Span, message: str, hint=None, severity="error") -> Diagnostic:
-    from rulecheck.dsl.parser import _line_text  # one cached split per text: many diagnostics stay linear
+    from rulecheck.dsl.parser import line_text as _line_text  # one cached split per text: many diagnostics stay linear
 
     excerpt = _line_text(text, span.line) or None
     return Diagnostic(path, message, line=span.line or None, column=span.column or None, excerpt=excerpt, hint=hint,
@@ -819,7 +819,7 @@ def _expand_predicates(packs, diags: list[Diagnostic]):
 
 
 def _calls(node):
-    from rulecheck.dsl.predicates import _walk
+    from rulecheck.dsl.predicates import nodes as _walk
 
     return [n for n in _walk(node) if isinstance(n, ast.Call)]
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from rulecheck.dsl.units import Quantity, Tolerance
 
+CTX = "$ctx"  # the key of the run's Context (compiler.Context) in an evaluation's environment
+
 
 class Missing:
     """An absent value. It spreads through every operation and makes the outcome indeterminate,
@@ -191,3 +193,13 @@ def _print_other(value, lang: str, full: bool) -> str:
 
 _PRINTERS: dict[type, object] = {}
 _ENUM_TEXTS: dict = {}  # enum member -> (its Chinese text, its English text)
+
+
+def geom_or_none(record):
+    """The geometry a value stands for: itself, a record's geometry (a package's boundary), else None."""
+    if isinstance(record, shapely.Geometry):
+        return record
+    g = getattr(record, "geometry", None)
+    if g is None and hasattr(record, "boundary"):
+        g = record.boundary
+    return g if isinstance(g, shapely.Geometry) else None
