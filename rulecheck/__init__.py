@@ -9,7 +9,7 @@ The public facade::
     report["summary"]                          # {"error": 0, ..., "passed": True}
 """
 
-__version__ = "0.1.0"
+from rulecheck.version import __version__
 
 
 def load_submission(path, **kwargs):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 from .diagnostics import Diagnostic, InputError, printable
 
 FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
@@ -689,9 +689,9 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
                 click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
                 for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
                     click.echo(line)
-    from .dsl.rules import _rule_files
+    from .dsl.rules import rule_files
 
-    count = len(_rule_files(list(paths))[0])  # a folder counts its pack files
+    count = len(rule_files(list(paths))[0])  # a folder counts its pack files
     click.echo(f"{count} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
 
 
@@ -702,8 +702,8 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
 @_limit_option
 def rules_test(paths, with_builtin, limit_values):
     """Run the tests written beside the rules (default: the shipped packs). Exit 1 when one fails."""
-    from .dsl import run_rule_tests
     from .limits import override
+    from .ruletests import run_rule_tests
 
     with override(**_limits(limit_values)):
         if with_builtin and paths:
@@ -803,7 +803,7 @@ def init(directory, county, example):
 
 
 def _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path=None):
-    from .batch import CheckOptions
+    from .checking import CheckOptions
 
     return CheckOptions(as_of=as_of.date().isoformat() if as_of else None, select=tuple(_split(select)),
                         ignore=tuple(_split(ignore)), fail_on=fail_on, lang=lang, waivers=waiver_path,
@@ -915,7 +915,7 @@ def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, w
     try:
         from .service import is_loopback, read_tokens
         from .service.app import ServiceSettings
-        from .service.bundle import BundleLimits
+        from .bundle import BundleLimits
     except ImportError as error:
         raise click.UsageError(f"the service needs its optional dependencies ({error.name} is missing): "
                                "pip install 'rulecheck-nrap[service]'") from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .diagnostics import Diagnostic, InputError
 
 if TYPE_CHECKING:  # the batch machinery is imported when a county is checked, not when a unit is
-    from .batch import CheckOptions
+    from .checking import CheckOptions
 
 COUNTY_TAG = "county"
 _COUNTY_KEY = re.compile(r"^county\s*:", re.MULTILINE)
@@ -140,7 +140,7 @@ def check_unit(manifest: str, options: "CheckOptions", scheme_path: str = "", co
     the county's by id, or none), with what the checks across units need of it (`digest`)."""
     import rulecheck
 
-    from .batch import ruleset_for
+    from .checking import ruleset_for
     from .limits import override
 
     try:
@@ -298,7 +298,8 @@ def check_county(path: str | Path, options: "CheckOptions", *, jobs: int = 1, sc
     the scheme or a unit cannot be read (every unit's problems, located)."""
     import rulecheck
 
-    from .batch import ruleset_for, run_batch
+    from .batch import run_batch
+    from .checking import ruleset_for
     from .model.scheme import load_scheme
     from .waivers import recount
 
@@ -348,8 +349,8 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
           across: set[str]) -> dict:
     """One record: every unit's conflicts and results (each naming its unit, paths from the county's folder), the
     results across units, the rules run with each rule's outcome over all units, and the county summary."""
-    from . import __version__
-    from .engine import _conflict_key
+    from .version import __version__
+    from .engine import conflict_sort_key
 
     units_of = {u.id: u for u in county.units}
     conflicts, indeterminate, outcomes, catalog, params, diagnostics = [], [], {}, {}, {}, []
@@ -404,7 +405,7 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
             row[severity] += sum(1 for c in mine if c.get("severity") == severity and not c.get("waiver"))
         if row["error"] and row["verdict"] in ("passed", "incomplete", "undecided"):
             row["verdict"] = "failed"
-    conflicts.sort(key=lambda c: (order.get(c.get("unit"), len(order)), *_conflict_key(c)))
+    conflicts.sort(key=lambda c: (order.get(c.get("unit"), len(order)), *conflict_sort_key(c)))
     first = results[0]["record"] if results else {}
     revenues = sum(u.revenues_wan_yuan for u in county.units)
     costs = sum(u.costs_wan_yuan for u in county.units)
@@ -477,12 +478,12 @@ def _add_outcome(outcomes: dict, outcome: dict) -> None:
 
 
 def _rule_order(rule_id: str) -> tuple:
-    from .dsl.rules import _sort_key
+    from .dsl.rules import rule_sort_key
 
-    return _sort_key(rule_id)
+    return rule_sort_key(rule_id)
 
 
 def _sha(path: Path) -> str | None:
-    from .engine import _sha256
+    from .engine import file_sha256
 
-    return _sha256(path)
+    return file_sha256(path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import shapely
 
-from rulecheck import __version__
+from rulecheck.version import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
 from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
@@ -23,7 +23,7 @@ FAIL_ON = ("error", "warning", "info", "indeterminate", "never")
 
 
 
-def _sha256(path: Path) -> str | None:
+def file_sha256(path: Path) -> str | None:
     """Of a file's bytes; of a FileGDB folder, of its files' names and bytes in name order."""
     try:
         if path.is_dir():
@@ -36,7 +36,7 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _conflict_key(conflict: dict) -> tuple:
+def conflict_sort_key(conflict: dict) -> tuple:
     family = conflict["family"]
     return (
         FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER),
@@ -55,7 +55,7 @@ def _inputs(submission: Submission) -> list[dict]:
         path = Path(name)
         full = path if path.is_absolute() else base / path
         file_part = Path(str(full).split("#", 1)[0])
-        out.append({"path": name, "sha256": _sha256(file_part)})
+        out.append({"path": name, "sha256": file_sha256(file_part)})
     return out
 
 
@@ -216,7 +216,7 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
             outcomes.append(result.outcome())
         if progress is not None:
             progress(len(chosen), len(chosen), None)
-    conflicts.sort(key=_conflict_key)
+    conflicts.sort(key=conflict_sort_key)
     info = submission.submission
     notes = list(submission._load_notes)
     late = [o for o in outcomes if o.get("not_in_force")]

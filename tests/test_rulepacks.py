@@ -200,7 +200,7 @@ def _check(rule_set, fixture: str, **kwargs) -> dict:
 
 
 def test_every_test_written_beside_the_rules_passes():
-    from rulecheck.dsl import run_rule_tests
+    from rulecheck.ruletests import run_rule_tests
 
     results = run_rule_tests()
     assert len(results) > 150

@@ -356,7 +356,7 @@ def serve() -> None:  # pragma: no cover - exercised through a subprocess in tes
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
 
-    from rulecheck import __version__
+    from rulecheck.version import __version__
 
     server = LanguageServer("rulecheck", __version__)
     analyses: dict[str, RuleAnalysis] = {}

@@ -26,6 +26,7 @@ from rulecheck.dsl.compiler import (
 )
 from rulecheck.dsl.cache import parse_file_cached
 from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
+from rulecheck.dsl.patches import patch_problem  # a misspelt patch field is found at load, not at `rules test`
 from rulecheck.dsl.planner import Passed, attach_verdict
 from rulecheck.dsl.schema import COLLECTION_OF, ENUM_VALUES, T, has_id
 from rulecheck.dsl.values import EvalError, Missing, format_value, is_record, record_id
@@ -42,7 +43,7 @@ def default_rule_paths() -> list[Path]:
     return [here]
 
 
-def _rule_files(paths: list[str | Path], builtin: bool = False) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+def rule_files(paths: list[str | Path], builtin: bool = False) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
     files, diags = [], []
     display = _builtin_name if builtin else _display
     for p in paths:
@@ -642,7 +643,7 @@ class RuleSet:
     def unknown_pattern(self, pattern: str) -> tuple[str, str]:
         """The message and hint for a pattern naming no loaded rule (a rule id such as in a waiver, or a family)."""
         key = str(pattern).strip().upper()
-        families = sorted({r.family for r in self.rules}, key=lambda f: _sort_key(f + "-"))
+        families = sorted({r.family for r in self.rules}, key=lambda f: rule_sort_key(f + "-"))
         family = key.rstrip("-")
         if family in CONTRACT_FAMILIES:
             return (f"no rule of family {family} in the loaded rule packs",
@@ -683,12 +684,12 @@ _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})  # the key is 
 def suggest_rules(word: str, rule_ids: list[str]) -> str:
     """A hint for an unknown rule id or family: the nearest ids and families, else where to look them up."""
     key = str(word).strip().upper()
-    families = sorted({i.split("-", 1)[0] for i in rule_ids}, key=lambda f: _sort_key(f + "-"))
+    families = sorted({i.split("-", 1)[0] for i in rule_ids}, key=lambda f: rule_sort_key(f + "-"))
     listing = "`rulecheck rules list` lists every rule"
     if "-" in key.strip("-"):
         family = key.split("-", 1)[0]
-        same = sorted((i for i in rule_ids if i.startswith(family + "-")), key=_sort_key)
-        close = difflib.get_close_matches(key, same or sorted(rule_ids, key=_sort_key), n=3, cutoff=0.6)
+        same = sorted((i for i in rule_ids if i.startswith(family + "-")), key=rule_sort_key)
+        close = difflib.get_close_matches(key, same or sorted(rule_ids, key=rule_sort_key), n=3, cutoff=0.6)
         # a letter typed for a digit (IND-01O, IND-0l0): the id it stands for comes first
         number = key.split("-", 1)[1]
         read = f"{family}-{number.translate(_DIGIT_LOOKALIKES)}"
@@ -703,7 +704,7 @@ def suggest_rules(word: str, rule_ids: list[str]) -> str:
     return f"give a rule id such as IND-002 or a family: {', '.join(families)} ({listing})"
 
 
-def _sort_key(rule_id: str) -> tuple:
+def rule_sort_key(rule_id: str) -> tuple:
     family = rule_id.split("-", 1)[0]
     return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER), rule_id)
 
@@ -821,9 +822,9 @@ def _expand_predicates(packs, diags: list[Diagnostic]):
 
 
 def _calls(node):
-    from rulecheck.dsl.predicates import _walk
+    from rulecheck.dsl.predicates import walk_nodes
 
-    return [n for n in _walk(node) if isinstance(n, ast.Call)]
+    return [n for n in walk_nodes(node) if isinstance(n, ast.Call)]
 
 
 def _declared_families(packs, diags: list[Diagnostic]) -> dict[str, tuple[str, str | None]]:
@@ -1147,18 +1148,18 @@ def _load_packs(paths, params, classification, add=None, stand_in: Path | None =
     from rulecheck.model.landuse import load_classification
 
     classification = classification or load_classification()
-    own, diags = _rule_files(list(paths or []) + list(add or []))
+    own, diags = rule_files(list(paths or []) + list(add or []))
     # the packs that replace the built-in rules (`--rules`, `rules validate/test DIR`) are the whole rule set:
     # a parameter they declare again replaces the built-in one (a fork of `rules/` loads as it is)
-    replacing = {f.resolve() for f, _ in _rule_files(list(paths or []))[0]}
+    replacing = {f.resolve() for f, _ in rule_files(list(paths or []))[0]}
     # underneath one's own packs: the built-in parameters (always), and the built-in rules unless `paths`
     # replaces them; a built-in file also named among one's own is loaded once, under the name given
     builtin_dir = default_rule_paths()[0]
-    base_files, _ = _rule_files([builtin_dir] if not paths else [builtin_dir / "params"], builtin=True)
+    base_files, _ = rule_files([builtin_dir] if not paths else [builtin_dir / "params"], builtin=True)
     named = {f.resolve() for f, _ in own} | ({Path(stand_in).resolve()} if stand_in else set())
     base = [(f, d) for f, d in base_files if f.resolve() not in named]
     files = own + base
-    param_files, pdiags = _rule_files(list(params or []))
+    param_files, pdiags = rule_files(list(params or []))
     diags += pdiags
     parsed = [(parse_file_cached(file, display), file, display) for file, display in files]
     parsed += [(parse_file_cached(file, display), file, display) for file, display in param_files]
@@ -1275,13 +1276,11 @@ def _load_packs(paths, params, classification, add=None, stand_in: Path | None =
             if rule_id not in all_rule_ids and rule_id not in unreadable:
                 diags.append(_diag(path, pack_text, test.span, f"test '{test.name}' names rule {rule_id}, which no pack declares",
                                    _suggest(rule_id, sorted(all_rule_ids))))
-        from rulecheck.dsl.testing import patch_problem  # a misspelt patch field is found here, not at `rules test`
-
         for patch in test.patches:
             problem = patch_problem(patch, names.extra_fields)
             if problem:
                 diags.append(_diag(path, pack_text, problem[1], problem[0]))
-    ordered = [rules[k] for k in sorted(rules, key=_sort_key)]
+    ordered = [rules[k] for k in sorted(rules, key=rule_sort_key)]
     rule_set = RuleSet(ordered, names.params, [display for _, display in files + param_files], digest.hexdigest(), tests,
                        [d for d in diags if d.severity == "warning"], overrides, names.extra_fields, families)
     return rule_set, diags
