@@ -21,7 +21,7 @@ def load_submission(path, **kwargs):
 
 def load_rules(paths=None, params=None, **kwargs):
     """Parse, check and compile rule packs (default: the built-in ones); raises InputError."""
-    from rulecheck.dsl.rules import load_rules as _load
+    from rulecheck.dsl.packs import load_rules as _load
 
     return _load(paths, params, **kwargs)
 

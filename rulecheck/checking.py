@@ -30,7 +30,7 @@ class CheckOptions:
 
 def ruleset_for(rules: tuple[str, ...] = (), params: tuple[str, ...] = ()):
     """The rule set of these packs and parameter files, loaded once per process."""
-    from .dsl.rules import load_rules
+    from .dsl.packs import load_rules
 
     key = (tuple(rules), tuple(params))
     if key not in _RULESETS:

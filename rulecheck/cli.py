@@ -660,7 +660,7 @@ def rules_show(rule_id, rule_paths, add_paths, lang):
 def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
-    from .dsl.rules import validated
+    from .dsl.packs import validated
     from .limits import override
 
     with override(**_limits(limit_values)):
@@ -672,7 +672,7 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
             diagnostics = validate(own, list(param_paths) or None, **where)
         if not any(d.severity == "error" for d in diagnostics):
             # a loop of one's own that visits all pairs: a warning at its `for each`, with the rewrite that removes it
-            from .dsl.rules import all_pairs_warnings
+            from .dsl.packs import all_pairs_warnings
 
             plans = rule_set if show_plan else validated(own, list(param_paths) or None, **where)[0]
             diagnostics = list(diagnostics) + all_pairs_warnings(plans)
@@ -689,7 +689,7 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
                 click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
                 for line in plan_lines(rule.plans) or ["  (no loop over a collection)"]:
                     click.echo(line)
-    from .dsl.rules import rule_files
+    from .dsl.packs import rule_files
 
     count = len(rule_files(list(paths))[0])  # a folder counts its pack files
     click.echo(f"{count} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))

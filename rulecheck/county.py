@@ -478,7 +478,7 @@ def _add_outcome(outcomes: dict, outcome: dict) -> None:
 
 
 def _rule_order(rule_id: str) -> tuple:
-    from .dsl.rules import rule_sort_key
+    from .dsl.catalog import rule_sort_key
 
     return rule_sort_key(rule_id)
 

@@ -13,7 +13,8 @@ import shapely
 from rulecheck.version import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
 from rulecheck.dsl.compiler import Context, ParamValues
-from rulecheck.dsl.rules import FAMILY_ORDER, RuleSet, load_rules
+from rulecheck.dsl.catalog import FAMILY_ORDER, RuleSet
+from rulecheck.dsl.packs import load_rules
 from rulecheck.dsl.planner import BULK_KEYS
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc

@@ -12,7 +12,8 @@ from pathlib import Path
 from rulecheck.diagnostics import InputError
 from rulecheck.dsl import ast
 from rulecheck.dsl.patches import MissingRecord, PatchError, apply_patch
-from rulecheck.dsl.rules import RuleSet, default_rule_paths, load_rules
+from rulecheck.dsl.catalog import RuleSet
+from rulecheck.dsl.packs import default_rule_paths, load_rules
 
 
 @dataclass

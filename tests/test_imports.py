@@ -25,10 +25,11 @@ KNOWN: frozenset[str] = frozenset({
     "rulecheck.dsl.compiler -> rulecheck.dsl.planner._walk",
     "rulecheck.dsl.planner -> rulecheck.dsl.builtins._tolerance_value",
     # issue 25, item 1 too: helpers the rule compiler takes from the compiler and the parser, made public there
-    "rulecheck.dsl.rules -> rulecheck.dsl.compiler._comparable",
-    "rulecheck.dsl.rules -> rulecheck.dsl.compiler._geom_or_none",
-    "rulecheck.dsl.rules -> rulecheck.dsl.compiler._suggest",
-    "rulecheck.dsl.rules -> rulecheck.dsl.parser._line_text",
+    "rulecheck.dsl.compiled -> rulecheck.dsl.compiler._geom_or_none",
+    "rulecheck.dsl.packs -> rulecheck.dsl.compiler._suggest",
+    "rulecheck.dsl.rulecompile -> rulecheck.dsl.compiler._comparable",
+    "rulecheck.dsl.rulecompile -> rulecheck.dsl.compiler._suggest",
+    "rulecheck.dsl.rulecompile -> rulecheck.dsl.parser._line_text",
     # issue 25, item 2 (private names across modules), in model/: the scheme reader shares the loader's machinery
     "rulecheck.model.loader <-> rulecheck.model.scheme",
     "rulecheck.model.scheme -> rulecheck.model.documents._quick_private_init",

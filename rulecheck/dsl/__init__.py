@@ -1,5 +1,5 @@
 """The rule language: grammar, parser, checker/compiler and rule sets (their tests run in rulecheck.ruletests)."""
 
-from rulecheck.dsl.rules import load_rules, validate
+from rulecheck.dsl.packs import load_rules, validate
 
 __all__ = ["load_rules", "validate"]

@@ -64,7 +64,7 @@ class RuleAnalysis:
     """The checker's view of one open document: its diagnostics and the names it can use."""
 
     def __init__(self, uri: str, text: str):
-        from rulecheck.dsl.rules import default_rule_paths, validated
+        from rulecheck.dsl.packs import default_rule_paths, validated
 
         self.uri, self.text = uri, text
         real = _path_of(uri)
