@@ -195,56 +195,90 @@ def _got(conflicts: list[dict], details, limit: int = 3) -> str:
 def _unmet(expectation: ast.Expectation, conflicts, indeterminate, status) -> str | None:
     """Why the run does not meet the expectation (the difference, for the FAIL line), or None when it does."""
     rule = expectation.rule
-    mine = [c for c in conflicts if c["rule"] == rule]
-    stuck = [i for i in indeterminate if i["rule"] == rule]
-    outcome = _STATUS_WORDS.get(status.get(rule, ""), "did not run")  # e.g. "had conflicts", "was not applicable"
-    if expectation.kind == "conflict":
-        wanted_ids = set(expectation.subjects)
-        on = [c for c in mine if wanted_ids <= {s["id"] for s in c["subjects"]}]
-        if any(_details_met(c, expectation.details) for c in on):
-            return None
-        target = f" on {', '.join(expectation.subjects)}" if expectation.subjects else ""
-        want = f"expected {rule}{target}{_details_text(expectation.details)}"
-        if not mine:
-            return f"{want}; got no conflict ({rule} {outcome})"
-        if not on:
-            return f"{want}; got " + "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine)
-        return f"{want}; got {_got(on, expectation.details)}"
-    if expectation.kind == "exact":
-        wanted_ids = set(expectation.subjects)
-        named = {s["id"] for c in mine for s in c["subjects"]}
-        want = f"expected {rule} only on {', '.join(expectation.subjects)}{_details_text(expectation.details)}"
-        if not mine:
-            return f"{want}; got no conflict ({rule} {outcome})"
-        if named != wanted_ids:
-            extra, lacking = sorted(named - wanted_ids), sorted(wanted_ids - named)
-            said = ([f"also on {', '.join(extra)}"] if extra else []) + ([f"none on {', '.join(lacking)}"] if lacking else [])
-            return f"{want}; got {'; '.join(said)} ({len(mine)} conflict(s): " + \
-                "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in mine) + ")"
-        unmet = [c for c in mine if not _details_met(c, expectation.details)]
-        return f"{want}; got {_got(unmet, expectation.details)}" if unmet else None
-    if expectation.kind == "none":
-        if mine:
-            return f"expected no {rule}; got {len(mine)}: {_shown(mine)}"
-        if stuck:
-            return f"expected no {rule}, but it is indeterminate: {stuck[0]['missing']}"
+    run = _Run(rule, [c for c in conflicts if c["rule"] == rule], [i for i in indeterminate if i["rule"] == rule],
+               status.get(rule), _STATUS_WORDS.get(status.get(rule, ""), "did not run"))
+    return _UNMET.get(expectation.kind, _unmet_outcome)(expectation, run)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the run did with one rule: its conflicts, its indeterminate bindings, its status and that in words."""
+
+    rule: str
+    mine: list
+    stuck: list
+    status: str | None
+    outcome: str  # e.g. "had conflicts", "was not applicable"
+
+
+def _subject_lists(conflicts: list[dict]) -> str:
+    return "; ".join(", ".join(s["id"] for s in c["subjects"]) for c in conflicts)
+
+
+def _unmet_conflict(expectation: ast.Expectation, run: _Run) -> str | None:
+    rule, mine = run.rule, run.mine
+    wanted_ids = set(expectation.subjects)
+    on = [c for c in mine if wanted_ids <= {s["id"] for s in c["subjects"]}]
+    if any(_details_met(c, expectation.details) for c in on):
         return None
-    if expectation.kind == "indeterminate":
-        return None if stuck else f"expected {rule} to be indeterminate ({rule} {outcome})"
-    if expectation.kind == "count":
-        if len(mine) == expectation.count:
-            return None
-        got = f"{len(mine)}: {_shown(mine)}" if mine else f"none ({rule} {outcome})"
-        return f"expected {expectation.count} {rule} conflict(s); got {got}"
-    # pass | not_applicable: the rule's outcome
-    if status.get(rule) == expectation.kind:
+    target = f" on {', '.join(expectation.subjects)}" if expectation.subjects else ""
+    want = f"expected {rule}{target}{_details_text(expectation.details)}"
+    if not mine:
+        return f"{want}; got no conflict ({rule} {run.outcome})"
+    if not on:
+        return f"{want}; got " + _subject_lists(mine)
+    return f"{want}; got {_got(on, expectation.details)}"
+
+
+def _unmet_exact(expectation: ast.Expectation, run: _Run) -> str | None:
+    rule, mine = run.rule, run.mine
+    wanted_ids = set(expectation.subjects)
+    named = {s["id"] for c in mine for s in c["subjects"]}
+    want = f"expected {rule} only on {', '.join(expectation.subjects)}{_details_text(expectation.details)}"
+    if not mine:
+        return f"{want}; got no conflict ({rule} {run.outcome})"
+    if named != wanted_ids:
+        extra, lacking = sorted(named - wanted_ids), sorted(wanted_ids - named)
+        said = ([f"also on {', '.join(extra)}"] if extra else []) + ([f"none on {', '.join(lacking)}"] if lacking else [])
+        return f"{want}; got {'; '.join(said)} ({len(mine)} conflict(s): " + _subject_lists(mine) + ")"
+    unmet = [c for c in mine if not _details_met(c, expectation.details)]
+    return f"{want}; got {_got(unmet, expectation.details)}" if unmet else None
+
+
+def _unmet_none(expectation: ast.Expectation, run: _Run) -> str | None:
+    if run.mine:
+        return f"expected no {run.rule}; got {len(run.mine)}: {_shown(run.mine)}"
+    if run.stuck:
+        return f"expected no {run.rule}, but it is indeterminate: {run.stuck[0]['missing']}"
+    return None
+
+
+def _unmet_indeterminate(expectation: ast.Expectation, run: _Run) -> str | None:
+    return None if run.stuck else f"expected {run.rule} to be indeterminate ({run.rule} {run.outcome})"
+
+
+def _unmet_count(expectation: ast.Expectation, run: _Run) -> str | None:
+    mine = run.mine
+    if len(mine) == expectation.count:
+        return None
+    got = f"{len(mine)}: {_shown(mine)}" if mine else f"none ({run.rule} {run.outcome})"
+    return f"expected {expectation.count} {run.rule} conflict(s); got {got}"
+
+
+def _unmet_outcome(expectation: ast.Expectation, run: _Run) -> str | None:
+    """pass | not_applicable: the rule's outcome."""
+    if run.status == expectation.kind:
         return None
     detail = ""
-    if mine:
-        detail = f": {len(mine)} conflict(s): {_shown(mine)}"
-    elif stuck:
-        detail = f": {stuck[0]['missing']}"
-    return f"expected {rule} {_EXPECTED_WORDS[expectation.kind]}; it {outcome}{detail}"
+    if run.mine:
+        detail = f": {len(run.mine)} conflict(s): {_shown(run.mine)}"
+    elif run.stuck:
+        detail = f": {run.stuck[0]['missing']}"
+    return f"expected {run.rule} {_EXPECTED_WORDS[expectation.kind]}; it {run.outcome}{detail}"
+
+
+_UNMET = {"conflict": _unmet_conflict, "exact": _unmet_exact, "none": _unmet_none,
+          "indeterminate": _unmet_indeterminate, "count": _unmet_count}
 
 
 def run_rule_tests(paths=None, params=None, add=None) -> list[TestResult]:

@@ -278,57 +278,79 @@ def apply_patch(submission, patch: ast.Patch, declared: dict | None = None) -> N
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
         if step.kind == "field" and isinstance(node, dict):  # finance costs and revenues, by item
-            if last and patch.kind == "set":
-                value = _literal(patch.value)
-                node[step.name] = value.shown("wan_yuan") if isinstance(value, Quantity) else float(value)
-                return
-            if last and patch.kind == "remove":
-                node.pop(step.name, None)
-                return
-            node = node.get(step.name)
+            node, done = _patch_amount(node, step, patch, last)
         elif step.kind == "field":
-            own = (declared or {}).get(type(node), {})
-            if last and step.name in own and step.name not in type(node).model_fields:
-                private = node.__pydantic_private__
-                extra = dict(private.get("_extra") or {})  # a copy: the cached fixture's records share theirs
-                if patch.kind == "set":
-                    t, unit, _, _ = own[step.name]
-                    extra[step.name] = _declared_value(_literal(patch.value), t, unit)
-                else:
-                    extra.pop(step.name, None)
-                private["_extra"] = extra
-                return
-            if step.name not in getattr(type(node), "model_fields", {}):  # only the contract's fields, never an attribute
-                raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
-            if last and patch.kind == "set":
-                value = _literal(patch.value)
-                _check_code(step.name, value)
-                setattr(node, step.name, _convert(node, step.name, value))
-                return
-            if last and patch.kind == "remove":  # the field becomes absent (its default)
-                if step.name not in type(node).model_fields:
-                    raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
-                info = type(node).model_fields[step.name]
-                setattr(node, step.name, info.get_default(call_default_factory=True))
-                return
-            if not hasattr(node, step.name):
-                raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
-            node = getattr(node, step.name)
+            node, done = _patch_field(node, step, patch, last, declared)
         else:
-            if not isinstance(node, list):
-                raise PatchError(f"[{step.name}] needs a list of records before it")
-            found = [r for r in node if _match(r, step.name)]
-            if not found:
-                import difflib
-
-                ids = sorted({str(record_id(r)) for r in node if record_id(r) is not None})
-                where = patch.root + "".join(f".{s.name}" if s.kind == "field" else f"[{s.name}]" for s in steps[:i])
-                close = difflib.get_close_matches(step.name, ids, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                shown = ", ".join(ids[:12]) + (f" … ({len(ids)} in all)" if len(ids) > 12 else "")
-                raise MissingRecord(f"no record '{step.name}' in {where}{hint} (its ids: {shown or 'none'})")
-            if last and patch.kind == "remove":
-                node.remove(found[0])
-                return
-            node = found[0]
+            node, done = _patch_record(node, step, patch, steps[:i], last)
+        if done:
+            return
     raise PatchError(f"'{patch.text()}' does not end at a field (to set) or a record (to remove)")
+
+
+def _patch_amount(node: dict, step, patch: ast.Patch, last: bool):
+    """A step into a table of amounts: (the next node, whether the patch is done)."""
+    if last and patch.kind == "set":
+        value = _literal(patch.value)
+        node[step.name] = value.shown("wan_yuan") if isinstance(value, Quantity) else float(value)
+        return node, True
+    if last and patch.kind == "remove":
+        node.pop(step.name, None)
+        return node, True
+    return node.get(step.name), False
+
+
+def _patch_declared(node, step, patch: ast.Patch, own: dict) -> None:
+    """Set or remove a field a pack declares, among the record's attributes beyond the contract."""
+    private = node.__pydantic_private__
+    extra = dict(private.get("_extra") or {})  # a copy: the cached fixture's records share theirs
+    if patch.kind == "set":
+        t, unit, _, _ = own[step.name]
+        extra[step.name] = _declared_value(_literal(patch.value), t, unit)
+    else:
+        extra.pop(step.name, None)
+    private["_extra"] = extra
+
+
+def _patch_field(node, step, patch: ast.Patch, last: bool, declared: dict | None):
+    """A step into a field of a record: (the next node, whether the patch is done)."""
+    own = (declared or {}).get(type(node), {})
+    if last and step.name in own and step.name not in type(node).model_fields:
+        _patch_declared(node, step, patch, own)
+        return node, True
+    if step.name not in getattr(type(node), "model_fields", {}):  # only the contract's fields, never an attribute
+        raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
+    if last and patch.kind == "set":
+        value = _literal(patch.value)
+        _check_code(step.name, value)
+        setattr(node, step.name, _convert(node, step.name, value))
+        return node, True
+    if last and patch.kind == "remove":  # the field becomes absent (its default)
+        if step.name not in type(node).model_fields:
+            raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
+        info = type(node).model_fields[step.name]
+        setattr(node, step.name, info.get_default(call_default_factory=True))
+        return node, True
+    if not hasattr(node, step.name):
+        raise PatchError(f"{type(node).__name__} has no field '{step.name}'")
+    return getattr(node, step.name), False
+
+
+def _patch_record(node, step, patch: ast.Patch, before: list, last: bool):
+    """A step to a record of a list, by id: (the record, whether the patch is done)."""
+    if not isinstance(node, list):
+        raise PatchError(f"[{step.name}] needs a list of records before it")
+    found = [r for r in node if _match(r, step.name)]
+    if not found:
+        import difflib
+
+        ids = sorted({str(record_id(r)) for r in node if record_id(r) is not None})
+        where = patch.root + "".join(f".{s.name}" if s.kind == "field" else f"[{s.name}]" for s in before)
+        close = difflib.get_close_matches(step.name, ids, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        shown = ", ".join(ids[:12]) + (f" … ({len(ids)} in all)" if len(ids) > 12 else "")
+        raise MissingRecord(f"no record '{step.name}' in {where}{hint} (its ids: {shown or 'none'})")
+    if last and patch.kind == "remove":
+        node.remove(found[0])
+        return node, True
+    return found[0], False

@@ -91,35 +91,18 @@ def _suggest_code(classification, code):
 
 
 def compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: list[Diagnostic]) -> CompiledRule | None:
-    # only this rule's diagnostics are looked at (diags only grows here): counting every earlier one again made
-    # validating a pack quadratic in its rules
-    first = len(diags)
-    seen = {}
-    for kind, span in rule.clauses:
-        if kind in seen and kind != "message":
-            diags.append(located(path, text, span, f"rule {rule.id} has two '{kind}' clauses"))
-        if kind == "message" and kind in seen:
-            diags.append(located(path, text, span, f"rule {rule.id} has two 'message' clauses"))
-        seen[kind] = span
-    for required in ("title", "severity", "basis", "message"):
-        if required not in seen:
-            diags.append(located(path, text, rule.span, f"rule {rule.id} has no '{required}' clause"))
-    if rule.family not in FAMILY_ORDER and rule.family not in getattr(names, "families", {}):
-        diags.append(located(path, text, rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
-                           f"families are {', '.join(FAMILY_ORDER)}; declare one of your own with "
-                           f"'family {rule.family} \"名称\"'", severity="warning"))
-    dated_groups = [g.name for g in getattr(getattr(names, "classification", None), "groups", {}).values() if g.editions]
-    if rule.basis_param is not None and rule.basis_param not in names.params and rule.basis_param not in dated_groups:
-        span = dict(rule.clauses).get("basis", rule.span)
-        diags.append(located(path, text, span,
-                           f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter or a dated group",
-                           _suggest(rule.basis_param, list(names.params) + dated_groups)))
-    comp = ExprCompiler(names, text)
-    scope: dict[str, T] = {}
-    steps = []
-    declared: list[tuple[str, ast.Span]] = []
-    subject_vars = []
-    # a `where` right after a `for each` joins that loop's filter, so spatial predicates can use the index
+    """The rule compiled, or None when it has an error (each one a diagnostic)."""
+    return _RuleCompiler(rule, path, text, names, diags).compile()
+
+
+def _names_records(t: T) -> bool:
+    """Whether a value of type t names a conflict's subjects: records with ids, or a list of them."""
+    return (t.kind == "record" and has_id(t.arg)) or (t.kind == "list" and t.arg.kind == "record" and has_id(t.arg.arg))
+
+
+def _merged_steps(rule: ast.Rule) -> list:
+    """The rule's steps, a `where` right after a `for each` joined to that loop's filter (so that spatial
+    predicates can use the index)."""
     merged: list = []
     for step in rule.steps:
         if isinstance(step, ast.WhereStep) and merged and isinstance(merged[-1], ast.ForStep):
@@ -128,134 +111,206 @@ def compile_rule(rule: ast.Rule, path: str, text: str, names: Names, diags: list
             merged[-1] = dataclasses.replace(prev, cond=cond)
         else:
             merged.append(step)
-    ok = True
-    for step in merged:
-        try:
-            if isinstance(step, ast.ForStep):
-                if step.var in scope:
-                    raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
-                iterate, elem_t = comp._source(step.source, step.var, step.cond, scope, also=rule.require)
-                if not (free_names(step.source) & set(scope)):  # the loop's collection is fixed for the run
-                    # what the loop can bind: the records passing its own filter (a join against it queries only those)
-                    plan = getattr(iterate, "plan", None)
-                    comp.universes[step.var] = plan.kept if plan is not None else comp.compile(step.source, scope)[1]
-                scope = dict(scope)
-                scope[step.var] = elem_t
-                steps.append(("for", step.var, iterate, elem_t))
-                declared.append((step.var, step.span))
-                if elem_t.kind == "record" and has_id(elem_t.arg):
-                    subject_vars.append(step.var)
-            elif isinstance(step, ast.LetStep):
-                if step.var in scope:
-                    raise CheckError(step.span, f"'{step.var}' is already bound in rule {rule.id}")
-                t, fn = comp.compile(step.value, scope)
-                scope = dict(scope)
-                scope[step.var] = t
-                steps.append(("let", step.var, fn, t))
-                declared.append((step.var, step.span))
-                if (t.kind == "record" and has_id(t.arg)) or (
-                    t.kind == "list" and t.arg.kind == "record" and has_id(t.arg.arg)
-                ):
-                    subject_vars.append(step.var)
-            else:
-                t, fn = comp.compile(step.cond, scope)
-                if t.kind not in ("bool", "any"):
-                    raise CheckError(step.cond.span, f"a 'where' condition must be true or false, not {t}")
-                steps.append(("where", None, fn, t))
-        except CheckError as err:
-            diags.append(located(path, text, err.span, err.args[0], err.hint))
-            ok = False
-            break
-    require = at = severity_fn = None
-    messages: dict[str, list] = {}
-    expected = actual = None
-    if ok and rule.subjects is not None:  # `subjects a, b`: only these name a conflict's subjects
+    return merged
+
+
+class _RuleCompiler:
+    """One rule on its way to a CompiledRule: its clauses checked, its steps bound in order, then its requirement,
+    place, messages and severity condition compiled in the scope the steps made."""
+
+    def __init__(self, rule: ast.Rule, path: str, text: str, names: Names, diags: list[Diagnostic]):
+        self.rule, self.path, self.text, self.names, self.diags = rule, path, text, names, diags
+        self.comp = ExprCompiler(names, text)
+        self.scope: dict[str, T] = {}
+        self.steps: list = []
+        self.declared: list[tuple[str, ast.Span]] = []
+        self.subject_vars: list[str] = []
+        self.require = self.at = self.severity_fn = None
+        self.messages: dict[str, list] = {}
+        self.expected = self.actual = None
+        # each hole of the templates keyed by its expression (AST nodes compare by structure, not position): the
+        # holes of one expression share a value in a conflict (_render's `seen`), and no two expressions do
+        self.hole_keys: dict = {}
+
+    def error(self, span: ast.Span, message: str, hint=None, severity: str = "error") -> None:
+        self.diags.append(located(self.path, self.text, span, message, hint, severity=severity))
+
+    def compile(self) -> CompiledRule | None:
+        # only this rule's diagnostics are looked at (diags only grows here): counting every earlier one again made
+        # validating a pack quadratic in its rules
+        first = len(self.diags)
+        self.check_clauses()
+        if self.bind_steps():
+            self.choose_subjects()
+            self.compile_clauses()
+        if any(d.severity == "error" for d in self.diags[first:]):
+            return None
+        return self.finish()
+
+    def check_clauses(self) -> None:
+        """Each clause once (but `message`), the required ones there, a known family, a basis parameter that is."""
+        rule, names = self.rule, self.names
+        seen = {}
+        for kind, span in rule.clauses:
+            if kind in seen and kind != "message":
+                self.error(span, f"rule {rule.id} has two '{kind}' clauses")
+            if kind == "message" and kind in seen:
+                self.error(span, f"rule {rule.id} has two 'message' clauses")
+            seen[kind] = span
+        for required in ("title", "severity", "basis", "message"):
+            if required not in seen:
+                self.error(rule.span, f"rule {rule.id} has no '{required}' clause")
+        if rule.family not in FAMILY_ORDER and rule.family not in getattr(names, "families", {}):
+            self.error(rule.span, f"unknown family '{rule.family}' in rule id {rule.id}",
+                       f"families are {', '.join(FAMILY_ORDER)}; declare one of your own with "
+                       f"'family {rule.family} \"名称\"'", severity="warning")
+        dated_groups = [g.name for g in getattr(getattr(names, "classification", None), "groups", {}).values() if g.editions]
+        if rule.basis_param is not None and rule.basis_param not in names.params and rule.basis_param not in dated_groups:
+            self.error(dict(rule.clauses).get("basis", rule.span),
+                       f"the basis of rule {rule.id} names {rule.basis_param}, which is not a parameter or a dated group",
+                       _suggest(rule.basis_param, list(names.params) + dated_groups))
+
+    def bind_steps(self) -> bool:
+        """The steps in order; False at the first that does not check (its error said)."""
+        for step in _merged_steps(self.rule):
+            try:
+                if isinstance(step, ast.ForStep):
+                    self.bind_for(step)
+                elif isinstance(step, ast.LetStep):
+                    self.bind_let(step)
+                else:
+                    t, fn = self.comp.compile(step.cond, self.scope)
+                    if t.kind not in ("bool", "any"):
+                        raise CheckError(step.cond.span, f"a 'where' condition must be true or false, not {t}")
+                    self.steps.append(("where", None, fn, t))
+            except CheckError as err:
+                self.error(err.span, err.args[0], err.hint)
+                return False
+        return True
+
+    def bind(self, step, t: T) -> None:
+        self.scope = dict(self.scope)
+        self.scope[step.var] = t
+        self.declared.append((step.var, step.span))
+
+    def bind_for(self, step: ast.ForStep) -> None:
+        comp, scope = self.comp, self.scope
+        if step.var in scope:
+            raise CheckError(step.span, f"'{step.var}' is already bound in rule {self.rule.id}")
+        iterate, elem_t = comp._source(step.source, step.var, step.cond, scope, also=self.rule.require)
+        if not (free_names(step.source) & set(scope)):  # the loop's collection is fixed for the run
+            # what the loop can bind: the records passing its own filter (a join against it queries only those)
+            plan = getattr(iterate, "plan", None)
+            comp.universes[step.var] = plan.kept if plan is not None else comp.compile(step.source, scope)[1]
+        self.bind(step, elem_t)
+        self.steps.append(("for", step.var, iterate, elem_t))
+        if elem_t.kind == "record" and has_id(elem_t.arg):
+            self.subject_vars.append(step.var)
+
+    def bind_let(self, step: ast.LetStep) -> None:
+        if step.var in self.scope:
+            raise CheckError(step.span, f"'{step.var}' is already bound in rule {self.rule.id}")
+        t, fn = self.comp.compile(step.value, self.scope)
+        self.bind(step, t)
+        self.steps.append(("let", step.var, fn, t))
+        if _names_records(t):
+            self.subject_vars.append(step.var)
+
+    def choose_subjects(self) -> None:
+        """`subjects a, b`: only these name a conflict's subjects."""
+        rule = self.rule
+        if rule.subjects is None:
+            return
         span = rule.subjects_span or rule.span
         chosen = []
         for var in rule.subjects:
-            t = scope.get(var)
+            t = self.scope.get(var)
             if t is None:
-                diags.append(located(path, text, span, f"'subjects' names '{var}', which the rule does not bind",
-                                   _suggest(var, list(scope))))
-            elif not ((t.kind == "record" and has_id(t.arg)) or (t.kind == "list" and t.arg.kind == "record" and has_id(t.arg.arg))):
-                diags.append(located(path, text, span, f"'subjects' names '{var}', which is {t}, not records with ids"))
+                self.error(span, f"'subjects' names '{var}', which the rule does not bind", _suggest(var, list(self.scope)))
+            elif not _names_records(t):
+                self.error(span, f"'subjects' names '{var}', which is {t}, not records with ids")
             else:
                 chosen.append(var)
-                comp.used_vars.add(var)
-        subject_vars = chosen
-    if ok:
-        # each hole of the templates keyed by its expression (AST nodes compare by structure, not position): the
-        # holes of one expression share a value in a conflict (_render's `seen`), and no two expressions do
-        hole_keys: dict = {}
+                self.comp.used_vars.add(var)
+        self.subject_vars = chosen
 
-        def compile_template(template: ast.Template | None):
-            if template is None:
-                return None
-            parts = []
-            plans, comp.plans = comp.plans, []  # the plan shown is the rule's loops and require, not its messages
-            try:
-                for part in template.parts:
-                    if isinstance(part, str):
-                        parts.append(part)
-                    else:
-                        t, fn = comp.compile(part, scope)
-                        parts.append((hole_keys.setdefault(part, len(hole_keys)), fn, t.kind))
-            finally:
-                comp.plans = plans
-            return parts
+    def compile_template(self, template: ast.Template | None):
+        if template is None:
+            return None
+        comp = self.comp
+        parts = []
+        plans, comp.plans = comp.plans, []  # the plan shown is the rule's loops and require, not its messages
+        try:
+            for part in template.parts:
+                if isinstance(part, str):
+                    parts.append(part)
+                else:
+                    t, fn = comp.compile(part, self.scope)
+                    parts.append((self.hole_keys.setdefault(part, len(self.hole_keys)), fn, t.kind))
+        finally:
+            comp.plans = plans
+        return parts
 
+    def compile_clauses(self) -> None:
+        comp = self.comp
         universes = comp.universes
         for what in ("require", "at", "message_zh", "message_en", "expected", "actual", "severity_when"):
-            node = getattr(rule, what)
+            node = getattr(self.rule, what)
             if node is None:
                 continue
             # what is evaluated only for a conflict (its place, its message) joins per record, never in bulk for
             # every record the loops can bind: a rule with few conflicts would pay for all of them
             comp.universes = universes if what == "require" else {}
             try:
-                if what == "severity_when":
-                    plans, comp.plans = comp.plans, []
-                    try:
-                        t, severity_fn = comp.compile(node, scope)
-                    finally:
-                        comp.plans = plans
-                    if t.kind not in ("bool", "any"):
-                        raise CheckError(node.span, f"'severity … when' needs a condition (true or false), not {t}")
-                    if rule.severity_else == rule.severity:
-                        raise CheckError(node.span, f"'severity {rule.severity} when … else {rule.severity_else}' chooses between the same severity")
-                elif what == "require":
-                    t, require = comp.compile(node, scope)
-                    if t.kind not in ("bool", "any"):
-                        raise CheckError(node.span, f"'require' must be true or false, not {t}")
-                elif what == "at":
-                    t, at = comp.compile(node, scope)
-                    if t.kind not in ("geom", "record", "any"):
-                        raise CheckError(node.span, f"'at' must give a geometry, not {t}")
-                elif what.startswith("message"):
-                    messages[what[-2:]] = compile_template(node)
-                else:  # expected / actual: one text for both languages, or zh and en
-                    texts = [compile_template(t) for t in node]
-                    both = {"zh": texts[0], "en": texts[-1]}
-                    if what == "expected":
-                        expected = both
-                    else:
-                        actual = both
+                self.compile_clause(what, node)
             except CheckError as err:
-                diags.append(located(path, text, err.span, err.args[0], err.hint))
+                self.error(err.span, err.args[0], err.hint)
         comp.universes = universes
-        for var, span in declared:
+        for var, span in self.declared:
             if var not in comp.used_vars:
-                diags.append(located(path, text, span, f"'{var}' is bound but never used", severity="warning"))
-    if any(d.severity == "error" for d in diags[first:]):
-        return None
-    messages.setdefault("zh", [rule.title_zh])
-    messages.setdefault("en", [rule.title_en])
-    if steps and steps[-1][0] == "for" and rule.require is not None:
-        last = getattr(steps[-1][2], "plan", None)
-        if attach_verdict(last, rule.require, comp, scope):  # shown with the last loop's plan (--plan)
-            shown = next((p for p in reversed(comp.plans) if p.get("var") == last.var and p.get("source") == last.texts["source"]), None)
-            if shown is not None:
-                shown["requirement"] = last.verdict.text
-    return CompiledRule(rule, path, text, steps, require, at, messages, expected, actual, subject_vars, names,
-                        tuple(sorted(comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set()))),
-                        plans=comp.plans, severity_fn=severity_fn)
+                self.error(span, f"'{var}' is bound but never used", severity="warning")
+
+    def compile_clause(self, what: str, node) -> None:
+        comp, rule = self.comp, self.rule
+        if what == "severity_when":
+            plans, comp.plans = comp.plans, []
+            try:
+                t, self.severity_fn = comp.compile(node, self.scope)
+            finally:
+                comp.plans = plans
+            if t.kind not in ("bool", "any"):
+                raise CheckError(node.span, f"'severity … when' needs a condition (true or false), not {t}")
+            if rule.severity_else == rule.severity:
+                raise CheckError(node.span, f"'severity {rule.severity} when … else {rule.severity_else}' chooses between the same severity")
+        elif what == "require":
+            t, self.require = comp.compile(node, self.scope)
+            if t.kind not in ("bool", "any"):
+                raise CheckError(node.span, f"'require' must be true or false, not {t}")
+        elif what == "at":
+            t, self.at = comp.compile(node, self.scope)
+            if t.kind not in ("geom", "record", "any"):
+                raise CheckError(node.span, f"'at' must give a geometry, not {t}")
+        elif what.startswith("message"):
+            self.messages[what[-2:]] = self.compile_template(node)
+        else:  # expected / actual: one text for both languages, or zh and en
+            texts = [self.compile_template(t) for t in node]
+            both = {"zh": texts[0], "en": texts[-1]}
+            if what == "expected":
+                self.expected = both
+            else:
+                self.actual = both
+
+    def finish(self) -> CompiledRule:
+        rule, comp, steps, names = self.rule, self.comp, self.steps, self.names
+        self.messages.setdefault("zh", [rule.title_zh])
+        self.messages.setdefault("en", [rule.title_en])
+        if steps and steps[-1][0] == "for" and rule.require is not None:
+            last = getattr(steps[-1][2], "plan", None)
+            if attach_verdict(last, rule.require, comp, self.scope):  # shown with the last loop's plan (--plan)
+                shown = next((p for p in reversed(comp.plans) if p.get("var") == last.var and p.get("source") == last.texts["source"]), None)
+                if shown is not None:
+                    shown["requirement"] = last.verdict.text
+        used = comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set())
+        return CompiledRule(rule, self.path, self.text, steps, self.require, self.at, self.messages, self.expected,
+                            self.actual, self.subject_vars, names, tuple(sorted(used)), plans=comp.plans,
+                            severity_fn=self.severity_fn)
