@@ -393,17 +393,21 @@ def _check(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, 
         )
         if timings:
             _print_timings(record["timings"])
-        for warning in record.get("diagnostics") or []:  # what the load found wrong but not fatal: said on every run
-            click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
-                                  column=warning.get("column"), field=warning.get("field"),
-                                  severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
-
+        _echo_load_warnings(record)
         # an auditor sees which settings file shaped the gate, or that none did
         record["config"] = ({"path": _shown_config(config), "applied": sorted(given.applied)} if config and config.path
                             else {"path": None, "applied": []})
         _emit(record, destinations, lang, _use_color("never" if no_color else color), quiet, fail_on,
               _input_paths(record, submission, waiver_path, baseline_path, *rule_paths, *param_paths,
                            str(config.path) if config and config.path else None))
+
+
+def _echo_load_warnings(record: dict) -> None:
+    """What the load found wrong but not fatal, on standard error: said on every run."""
+    for warning in record.get("diagnostics") or []:
+        click.echo(Diagnostic(str(warning.get("path") or ""), str(warning.get("message") or ""), line=warning.get("line"),
+                              column=warning.get("column"), field=warning.get("field"),
+                              severity=warning.get("severity") or "warning", hint=warning.get("hint")).render(), err=True)
 
 
 def _check_county(submission, rule_paths, param_paths, as_of, select, ignore, fail_on, formats, outputs, output_dir, lang,
