@@ -45,6 +45,9 @@ class CompiledRule:
     operand_fns: Any = None  # on the first conflict: the require's text, or a comparison's left text and sides
     plans: list = field(default_factory=list)  # how each loop is enumerated (planner), for `rules validate --plan`
     severity_fn: Any = None  # `severity A when COND else B`: COND compiled in the rule's scope
+    # the steps as compiled (a `where` joined to its loop makes new nodes): the run's memo keys some values by a
+    # node's id, which stays unique only while the node lives, so the nodes live as long as the rule
+    merged_steps: tuple = ()
 
     def severity_of(self, env: dict) -> str:
         """The severity of a conflict: the rule's, or chosen by its condition on this binding. A condition that

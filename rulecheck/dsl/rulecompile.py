@@ -121,6 +121,7 @@ class _RuleCompiler:
     def __init__(self, rule: ast.Rule, path: str, text: str, names: Names, diags: list[Diagnostic]):
         self.rule, self.path, self.text, self.names, self.diags = rule, path, text, names, diags
         self.comp = ExprCompiler(names, text)
+        self.merged = _merged_steps(rule)
         self.scope: dict[str, T] = {}
         self.steps: list = []
         self.declared: list[tuple[str, ast.Span]] = []
@@ -172,7 +173,7 @@ class _RuleCompiler:
 
     def bind_steps(self) -> bool:
         """The steps in order; False at the first that does not check (its error said)."""
-        for step in _merged_steps(self.rule):
+        for step in self.merged:
             try:
                 if isinstance(step, ast.ForStep):
                     self.bind_for(step)
@@ -313,4 +314,4 @@ class _RuleCompiler:
         used = comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set())
         return CompiledRule(rule, self.path, self.text, steps, self.require, self.at, self.messages, self.expected,
                             self.actual, self.subject_vars, names, tuple(sorted(used)), plans=comp.plans,
-                            severity_fn=self.severity_fn)
+                            severity_fn=self.severity_fn, merged_steps=tuple(self.merged))
