@@ -288,11 +288,7 @@ def likely_crs(xmin: float, ymin: float, xmax: float, ymax: float, declared: pyp
 def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | None:
     """Whether the declared CRS is one planning data are drawn in and the one these coordinates were drawn in:
     the projection, the zone number in the eastings against the CRS's false easting, and the area of use."""
-    present = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
-    present = present[~shapely.is_empty(present)] if len(present) else present
-    bounds = tuple(float(b) for b in shapely.total_bounds(present)) if len(present) else None
-    if bounds is not None and not all(math.isfinite(b) for b in bounds):
-        bounds = None
+    bounds = _finite_bounds(geometries)
     likely = likely_crs(*bounds, declared=crs) if bounds is not None else None
     if likely is not None and same_crs(likely, crs):
         likely = None
@@ -304,15 +300,39 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     xmin, ymin, xmax, ymax = bounds
     if xmax - xmin > MAX_EXTENT or ymax - ymin > MAX_EXTENT:
         return None  # layers drawn in different frames (a mix, not one CRS): said per layer, where they are
-    name = _named(crs)
     degrees = max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90
+    if crs.is_geographic or degrees:
+        return _degrees_problem(bounds, crs, degrees, likely)
+    zone = _zone_problem(bounds, crs, likely)
+    return zone if zone is not None else _area_problem(bounds, crs, likely)
+
+
+def _finite_bounds(geometries: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The bounds of the geometries present and not empty, or None (none there, or not finite)."""
+    present = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
+    present = present[~shapely.is_empty(present)] if len(present) else present
+    bounds = tuple(float(b) for b in shapely.total_bounds(present)) if len(present) else None
+    if bounds is not None and not all(math.isfinite(b) for b in bounds):
+        return None
+    return bounds  # type: ignore[return-value]
+
+
+def _degrees_problem(bounds, crs: pyproj.CRS, degrees: bool, likely) -> Implausible | None:
+    """Degrees in a projected CRS, or metres in a geographic one."""
+    xmin, ymin = bounds[0], bounds[1]
+    name = _named(crs)
     if crs.is_geographic:
         return None if degrees else Implausible(
             f"the coordinates are not longitude/latitude (e.g. {xmin:.2f}, {ymin:.2f}), but {name} is a geographic CRS in degrees",
             _named(likely))
-    if degrees:
-        return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
-                           "is a projected CRS in metres", _named(likely))
+    return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
+                       "is a projected CRS in metres", _named(likely))
+
+
+def _zone_problem(bounds, crs: pyproj.CRS, likely) -> Implausible | None:
+    """The Gauss-Krüger zone number in the eastings against the one the CRS's false easting puts there."""
+    xmin, _, xmax, _ = bounds
+    name = _named(crs)
     found, own = easting_zone(xmin, xmax), declared_zone(crs)
     if found is not None and found != own:
         declared_part = (f"whose eastings carry zone {own} (false easting {_parameter(crs, 'False easting'):.0f})" if own is not None
@@ -322,6 +342,12 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     if own is not None and found is None and 100_000 <= xmin and xmax < 1_000_000:
         return Implausible(f"the eastings carry no zone number (e.g. {xmin:.2f}), but {name} puts zone {own} in front of "
                            f"them (false easting {_parameter(crs, 'False easting'):.0f})", _named(likely))
+    return None
+
+
+def _area_problem(bounds, crs: pyproj.CRS, likely) -> Implausible | None:
+    """The coordinates' centre outside the CRS's area of use (with a margin)."""
+    xmin, ymin, xmax, ymax = bounds
     area = crs.area_of_use
     if area is None:
         return None
@@ -329,6 +355,7 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
         lon, lat = transformer(crs, crs.geodetic_crs).transform((xmin + xmax) / 2, (ymin + ymax) / 2)
     except (CRSError, pyproj.exceptions.ProjError):
         return None
+    name = _named(crs)
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return Implausible(f"the coordinates (centre {(xmin + xmax) / 2:.2f}, {(ymin + ymax) / 2:.2f}) are no place in {name}", _named(likely))
     if (area.west - LON_MARGIN <= lon <= area.east + LON_MARGIN) and (area.south - LAT_MARGIN <= lat <= area.north + LAT_MARGIN):
