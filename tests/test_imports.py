@@ -1,4 +1,5 @@
-"""The import graph of rulecheck: no circle among its modules, no private name imported across modules.
+"""The import graph of rulecheck: no circle among its modules, no private name imported across modules, and
+nothing imported up from the language layer (dsl/) or the documents (model/).
 
 The graph is read from the source with `ast`, not by importing: every `import` and `from ... import` counts,
 at module level or inside a function (a deferred import still ties the two modules together). Importing a
@@ -9,6 +10,7 @@ submodule does not count as importing its parent package's `__init__`; importing
 from __future__ import annotations
 
 import ast
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,6 +191,30 @@ def test_no_private_name_imported_across_modules():
         f"  {private_name(imp)}  (line {imp.line} of {imp.importer})" for imp in new)
 
 
+# the language layer and the documents below it: what each may import besides itself (one-way arrows)
+BELOW = {
+    "rulecheck.dsl": ("rulecheck.dsl", "rulecheck.model", "rulecheck.citations", "rulecheck.diagnostics",
+                      "rulecheck.limits", "rulecheck.version"),
+    "rulecheck.model": ("rulecheck.model", "rulecheck.diagnostics", "rulecheck.limits"),
+}
+
+
+def upward(imports: list[Import], below: dict[str, tuple[str, ...]]) -> list[Import]:
+    """Imports by a module of a lower layer of a module outside what that layer may import."""
+    def within(module: str, prefixes: tuple[str, ...]) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+    return [imp for imp in imports for layer, allowed in below.items()
+            if within(imp.importer, (layer,)) and not within(imp.module, allowed)]
+
+
+def test_the_language_layer_imports_nothing_above_it():
+    """dsl/ (and model/ beneath it) never import the engine, the rule tests' runner, the report or the shells."""
+    found = upward(_project_imports(), BELOW)
+    assert not found, "imports up from a lower layer:\n" + "\n".join(
+        f"  {imp.importer} imports {imp.module} (line {imp.line})" for imp in found)
+
+
 def test_known_offenders_are_still_offending():
     """An entry of KNOWN that no longer offends is stale: take it out, so that it cannot come back unseen."""
     imports = _project_imports()
@@ -239,6 +265,18 @@ def test_importing_the_package_facade_counts(tmp_path):
     assert circles(graph_of(imports_of(root, "pkg"))) == [("pkg", "pkg.engine")]
 
 
+def test_an_upward_import_is_found(tmp_path):
+    root = _package(tmp_path, {
+        "__init__.py": "",
+        "engine.py": "from pkg.dsl import rules\n",
+        "dsl/__init__.py": "",
+        "dsl/rules.py": "def run():\n    from pkg.dsl.parser import parse\n    from ..engine import check\n",
+        "dsl/parser.py": "",
+    })
+    found = upward(imports_of(root, "pkg"), {"pkg.dsl": ("pkg.dsl",)})
+    assert [(i.importer, i.module) for i in found] == [("pkg.dsl.rules", "pkg.engine")]
+
+
 def test_a_private_name_across_modules_is_found_and_a_dunder_is_not(tmp_path):
     root = _package(tmp_path, {
         "__init__.py": "__version__ = '1'\n",
@@ -249,3 +287,13 @@ def test_a_private_name_across_modules_is_found_and_a_dunder_is_not(tmp_path):
     })
     assert sorted(private_name(i) for i in private_imports(imports_of(root, "pkg"))) == [
         "pkg.b -> pkg.a._x", "pkg.sub.c -> pkg.a._x"]
+
+
+def test_a_circle_added_to_the_project_is_caught(tmp_path):
+    """The project's own graph, with one deferred import added low down that reaches back up: a new circle."""
+    shutil.copytree(ROOT / "rulecheck", tmp_path / "rulecheck", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    values = tmp_path / "rulecheck" / "dsl" / "values.py"
+    values.write_text(values.read_text(encoding="utf-8") + "\n\ndef _late():\n    from rulecheck.engine import check\n",
+                      encoding="utf-8")
+    new = [c for c in circles(graph_of(imports_of(tmp_path, "rulecheck"))) if circle_name(c) not in KNOWN]
+    assert any("rulecheck.dsl.values" in c and "rulecheck.engine" in c for c in new), new
