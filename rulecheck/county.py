@@ -72,9 +72,9 @@ class _CountyReader:
         self.problems: list[Diagnostic] = []
 
     def error(self, loc: tuple, message: str, hint: str | None = None) -> None:
-        from .model.loader import _raw_line
+        from .model.loader import raw_line_of
 
-        self.problems.append(Diagnostic(self.name, message, line=_raw_line(self.data, loc),
+        self.problems.append(Diagnostic(self.name, message, line=raw_line_of(self.data, loc),
                                         field=".".join(str(p) for p in loc) or None, hint=hint))
 
     def inside(self, full: Path) -> bool:
@@ -85,15 +85,15 @@ class _CountyReader:
 
     def top_level(self):
         """The `county` mapping (an InputError when there is none), format and unknown fields checked."""
-        from .model.loader import _shown, _suggest
+        from .model.loader import closest_name, shown_value
         from .model.sources import LocDict
 
         data = self.data
         if "format" in data and data["format"] != "rulecheck/v1":
-            self.error(("format",), f"unsupported format {_shown(data['format'])}; expected 'rulecheck/v1'")
+            self.error(("format",), f"unsupported format {shown_value(data['format'])}; expected 'rulecheck/v1'")
         for key in data:
             if key not in ("format", "county"):
-                suggestion = _suggest(str(key), ["format", "county"])
+                suggestion = closest_name(str(key), ["format", "county"])
                 self.error((key,), f"unknown field '{key}'", f"did you mean '{suggestion}'?" if suggestion else "a county manifest has format and county")
         county = data.get("county")
         if not isinstance(county, LocDict):
@@ -101,21 +101,21 @@ class _CountyReader:
             raise InputError(self.problems)
         for key in county:
             if key not in ("scheme", "units"):
-                suggestion = _suggest(str(key), ["scheme", "units"])
+                suggestion = closest_name(str(key), ["scheme", "units"])
                 self.error(("county", key), f"unknown field '{key}'", f"did you mean '{suggestion}'?" if suggestion else "county has scheme and units")
         return county
 
     def scheme(self, scheme) -> Path | None:
-        from .model.loader import _shown
+        from .model.loader import shown_value
 
         base = self.base
         if not isinstance(scheme, str):
-            self.error(("county", "scheme"), "missing required field 'scheme'" if scheme is None else f"expected a path to the scheme file; got {_shown(scheme)}",
+            self.error(("county", "scheme"), "missing required field 'scheme'" if scheme is None else f"expected a path to the scheme file; got {shown_value(scheme)}",
                        "the county scheme file, e.g. scheme.yaml")
             return None
         full = base / scheme
         if not self.inside(full):
-            self.error(("county", "scheme"), f"{_shown(scheme)} lies outside the county's folder", "pass --allow-outside if you trust it")
+            self.error(("county", "scheme"), f"{shown_value(scheme)} lies outside the county's folder", "pass --allow-outside if you trust it")
         elif not full.is_file():
             self.error(("county", "scheme"), f"scheme file {scheme!r} not found (relative to {base.as_posix() or '.'})")
         else:
@@ -124,25 +124,25 @@ class _CountyReader:
 
     def unit_patterns(self, units) -> list[tuple[tuple, str]]:
         """(where, pattern) of each unit manifest written: a glob, or a list of paths."""
-        from .model.loader import _shown
+        from .model.loader import shown_value
         from .model.sources import LocList
 
         if isinstance(units, str):
             return [(("county", "units"), units)]
         if isinstance(units, LocList) and units and all(isinstance(u, str) for u in units):
             return [(("county", "units", i), u) for i, u in enumerate(units)]
-        self.error(("county", "units"), f"expected a list of unit manifests or a glob; got {_shown(units)}",
+        self.error(("county", "units"), f"expected a list of unit manifests or a glob; got {shown_value(units)}",
                    "units: [U01/submission.yaml, U02/submission.yaml] or units: \"*/submission.yaml\"")
         return []
 
     def matches(self, loc: tuple, pattern: str) -> list[Path]:
-        from .model.loader import _shown
+        from .model.loader import shown_value
 
         base = self.base
         if any(ch in pattern for ch in "*?["):
             found = sorted(Path(p) for p in glob.glob(str(base / pattern)) if Path(p).is_file())
             if not found:
-                self.error(loc, f"{_shown(pattern)} matches no unit manifest (relative to {base.as_posix() or '.'})")
+                self.error(loc, f"{shown_value(pattern)} matches no unit manifest (relative to {base.as_posix() or '.'})")
             return found
         if not (base / pattern).is_file():
             self.error(loc, f"unit manifest {pattern!r} not found (relative to {base.as_posix() or '.'})")
@@ -151,14 +151,14 @@ class _CountyReader:
 
     def manifests(self, written: list[tuple[tuple, str]]) -> list[Path]:
         """The unit manifests in order, each inside the county's folder (unless allowed) and listed once."""
-        from .model.loader import _shown
+        from .model.loader import shown_value
 
         manifests: list[Path] = []
         seen: dict[str, tuple] = {}
         for loc, pattern in written:
             for full in self.matches(loc, pattern):
                 if not self.inside(full):
-                    self.error(loc, f"{_shown(pattern)} lies outside the county's folder", "pass --allow-outside if you trust it")
+                    self.error(loc, f"{shown_value(pattern)} lies outside the county's folder", "pass --allow-outside if you trust it")
                     continue
                 key = str(full.resolve())
                 if key in seen:

@@ -39,12 +39,6 @@ KNOWN: frozenset[str] = frozenset({
     "rulecheck.model.scheme -> rulecheck.model.loader._Batch",
     "rulecheck.model.scheme -> rulecheck.model.loader._describe",
     "rulecheck.model.scheme -> rulecheck.model.loader._Loader",
-    "rulecheck.model.scheme -> rulecheck.model.loader._raw_line",
-    "rulecheck.model.scheme -> rulecheck.model.loader._shown",
-    "rulecheck.model.scheme -> rulecheck.model.loader._suggest",
-    "rulecheck.county -> rulecheck.model.loader._raw_line",
-    "rulecheck.county -> rulecheck.model.loader._shown",
-    "rulecheck.county -> rulecheck.model.loader._suggest",
 })
 
 

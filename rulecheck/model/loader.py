@@ -157,7 +157,7 @@ def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _raw_line(raw: Any, loc: tuple[Any, ...]) -> int | None:
+def raw_line_of(raw: Any, loc: tuple[Any, ...]) -> int | None:
     """The line of the deepest element of `loc` present in the YAML data (a missing key: its mapping's line)."""
     line = getattr(raw, "line", None)
     current = raw
@@ -226,7 +226,8 @@ _EXPECTED = {
 }
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A value as a message shows it: a mapping or a list by its kind, else its repr cut to 60 characters."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -235,7 +236,8 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _suggest(word: str, choices: list[str], cutoff: float = 0.6) -> str | None:
+def closest_name(word: str, choices: list[str], cutoff: float = 0.6) -> str | None:
+    """The choice closest to a misspelt word, or None."""
     match = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return match[0] if match else None
 
@@ -249,7 +251,7 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
         choices = sorted(model.model_fields) if model is not None else []
-        suggestion = _suggest(str(name), choices)
+        suggestion = closest_name(str(name), choices)
         hint = f"did you mean '{suggestion}'?" if suggestion else (f"known fields: {', '.join(choices)}" if choices else None)
         return f"unknown field '{name}'", hint
     if kind in ("enum", "literal_error"):
@@ -257,22 +259,22 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
         got = error.get("input")
         hint = None
         if isinstance(got, str):
-            suggestion = _suggest(got, values, cutoff=0.75)
+            suggestion = closest_name(got, values, cutoff=0.75)
             hint = f"did you mean '{suggestion}'?" if suggestion else None
-        return f"expected one of: {', '.join(values)}; got {_shown(got)}", hint
+        return f"expected one of: {', '.join(values)}; got {shown_value(got)}", hint
     if kind in _BOUND_WORDS:
         ctx = error.get("ctx") or {}
         bound = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), None)
         field_name = next((str(part) for part in reversed(loc) if isinstance(part, str) and part in BOUND_UNITS), str(name))
         unit = BOUND_UNITS.get(field_name)
-        return (f"expected a number {_BOUND_WORDS[kind]} {bound:g}{f' ({unit})' if unit else ''}; got {_shown(error.get('input'))}",
+        return (f"expected a number {_BOUND_WORDS[kind]} {bound:g}{f' ({unit})' if unit else ''}; got {shown_value(error.get('input'))}",
                 f"the bound of {field_name} (docs/security.md lists every bound)")
     if kind == "value_error" and "date between" in str(error.get("msg")):
-        return f"{str(error['msg']).removeprefix('Value error, ')}; got {_shown(error.get('input'))}", None
+        return f"{str(error['msg']).removeprefix('Value error, ')}; got {shown_value(error.get('input'))}", None
     expected = _EXPECTED.get(kind)
     if expected:
-        return f"expected {expected}; got {_shown(error.get('input'))}", None
-    return f"{error['msg']}; got {_shown(error.get('input'))}", None
+        return f"expected {expected}; got {shown_value(error.get('input'))}", None
+    return f"{error['msg']}; got {shown_value(error.get('input'))}", None
 
 
 _BOUND_WORDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
@@ -339,7 +341,7 @@ class _Loader:
         )
 
     def manifest_error(self, raw: Any, loc: tuple[Any, ...], message: str, hint: str | None = None) -> None:
-        self.error(self.name, message, line=_raw_line(raw, loc), field=_field_path("", loc), hint=hint)
+        self.error(self.name, message, line=raw_line_of(raw, loc), field=_field_path("", loc), hint=hint)
 
     def add_input(self, relative: str) -> None:
         if relative not in self.inputs:
@@ -411,7 +413,7 @@ class _Loader:
             self.error(self.name, "the manifest is empty; expected a mapping with submission, unit_plan and detailed_plan", line=1)
             return None
         if not isinstance(data, LocDict):
-            kind = "a list" if isinstance(data, list) else f"a single value ({_shown(data)})"
+            kind = "a list" if isinstance(data, list) else f"a single value ({shown_value(data)})"
             line = getattr(data, "line", 1)
             self.error(self.name, f"expected a mapping with submission, unit_plan and detailed_plan at the top level, got {kind}", line=line)
             return None
@@ -420,10 +422,10 @@ class _Loader:
     def validate_sections(self, data: LocDict) -> dict[str, Any]:
         """Validate each top-level section on its own (so one broken section does not hide another's errors)."""
         if "format" in data and data["format"] != FORMAT:
-            self.manifest_error(data, ("format",), f"unsupported format {_shown(data['format'])}; expected '{FORMAT}'")
+            self.manifest_error(data, ("format",), f"unsupported format {shown_value(data['format'])}; expected '{FORMAT}'")
         for key in data:
             if key not in TOP_LEVEL:
-                suggestion = _suggest(str(key), list(TOP_LEVEL))
+                suggestion = closest_name(str(key), list(TOP_LEVEL))
                 hint = f"did you mean '{suggestion}'?" if suggestion else f"known sections: {', '.join(TOP_LEVEL)}"
                 self.manifest_error(data, (key,), f"unknown field '{key}'", hint)
         for key in REQUIRED_TOP_LEVEL:
@@ -489,7 +491,7 @@ class _Loader:
             elif isinstance(value, list):
                 batch = self.inline_features(value, loc, model, noun)
             else:
-                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {_shown(value)}")
+                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {shown_value(value)}")
                 continue
             if batch is not None:
                 batches[loc] = batch
@@ -532,7 +534,7 @@ class _Loader:
             # the FileGDB's own files are checked like sidecars (none may be a symlink out), but are one input
             contents = sorted(full.iterdir()) if filegdb else []
         except OSError as exc:  # a name too long, a loop of symlinks
-            self.manifest_error(data, loc, f"cannot open {_shown(file_part)}: {exc.strerror or exc}")
+            self.manifest_error(data, loc, f"cannot open {shown_value(file_part)}: {exc.strerror or exc}")
             return None
         if not self.allow_outside:
             for sidecar in sidecars + contents:
@@ -557,23 +559,23 @@ class _Loader:
         driver prefix never; outside the manifest's folder (absolute, `..`, a symlink out) only with allow_outside."""
         lowered = file_part.strip().lower()
         if lowered.startswith("/vsi") or "/vsi" in lowered or _SCHEME.match(file_part):
-            return (f"{_shown(file_part)} is not a file path: GDAL virtual file systems (/vsi...), URLs and driver prefixes are never read",
+            return (f"{shown_value(file_part)} is not a file path: GDAL virtual file systems (/vsi...), URLs and driver prefixes are never read",
                     "name a file inside the submission's folder")
         suffix = Path(file_part).suffix.lower()
         if suffix not in LAYER_SUFFIXES:
-            return (f"{_shown(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
+            return (f"{shown_value(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
                     "layers are GeoJSON (.geojson, .json), GeoPackage (.gpkg#layer), Shapefile (.shp), FileGDB (.gdb#layer)")
         if self.allow_outside:
             return None
         path = Path(file_part)
         if path.is_absolute():
-            return (f"{_shown(file_part)} is an absolute path; a submission reads only files inside its own folder", OUTSIDE_HINT)
+            return (f"{shown_value(file_part)} is an absolute path; a submission reads only files inside its own folder", OUTSIDE_HINT)
         if ".." in path.parts:
-            return (f"{_shown(file_part)} leaves the submission's folder ('..'); a submission reads only files inside its own folder", OUTSIDE_HINT)
+            return (f"{shown_value(file_part)} leaves the submission's folder ('..'); a submission reads only files inside its own folder", OUTSIDE_HINT)
         try:
             full = self.base / path
             if full.exists() and not self.inside(full):
-                return (f"{_shown(file_part)} is a symlink to a file outside the submission's folder", OUTSIDE_HINT)
+                return (f"{shown_value(file_part)} is a symlink to a file outside the submission's folder", OUTSIDE_HINT)
         except OSError:
             return None  # reported where the file is opened
         return None
@@ -632,7 +634,7 @@ class _Loader:
         document = parsed.document
         if not isinstance(document, dict) or document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
             got = document.get("type") if isinstance(document, dict) else type(document).__name__
-            self.error(written, f"expected a GeoJSON FeatureCollection, got {_shown(got)}", line=1)
+            self.error(written, f"expected a GeoJSON FeatureCollection, got {shown_value(got)}", line=1)
             return None
         declared, crs_ok = self.layer_crs(written, document, parsed)
         features = document["features"]
@@ -644,7 +646,7 @@ class _Loader:
             bad_structure: dict[int, str] = {}
             for position, feature in enumerate(features):
                 if not isinstance(feature, dict) or feature.get("type") != "Feature":
-                    bad_structure[position] = f"expected a GeoJSON Feature, got {_shown(feature.get('type') if isinstance(feature, dict) else feature)}"
+                    bad_structure[position] = f"expected a GeoJSON Feature, got {shown_value(feature.get('type') if isinstance(feature, dict) else feature)}"
                     properties.append({})
                     geometries.append(None)
                     continue
@@ -799,7 +801,7 @@ class _Loader:
             for source in missing:
                 # a typo in the manifest's mapping: said at its line, with the layer's field nearest to it
                 contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
-                nearest = _suggest(source, sorted(self.field_map.seen), cutoff=0.5) or _suggest(
+                nearest = closest_name(source, sorted(self.field_map.seen), cutoff=0.5) or closest_name(
                     source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
                 if nearest is not None and nearest not in self.field_map.seen:
                     nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
@@ -964,7 +966,7 @@ class _Loader:
 
     def geometry_source(self, value: Any, loc: tuple[Any, ...], data: LocDict) -> np.ndarray | None:
         field_path = _field_path("", loc)
-        line = _raw_line(data, loc)
+        line = raw_line_of(data, loc)
         key = str(loc[-1])
         manifest_where = lambda _: _Where(self.name, line, _field_path("", loc[:-1]), lambda _key: line, "")
         if isinstance(value, str) and geo.looks_like_wkt(value):
@@ -975,7 +977,7 @@ class _Loader:
             shapes, errors = geo.from_geojson_mappings([mapping])
             return self.single_geometry(shapes, errors, field_path, None, manifest_where, key)
         if not isinstance(value, str):
-            self.manifest_error(data, loc, f"expected a path, a GeoJSON geometry or WKT text; got {_shown(value)}")
+            self.manifest_error(data, loc, f"expected a path, a GeoJSON geometry or WKT text; got {shown_value(value)}")
             return None
         resolved = self.resolve(value, data, loc)
         if resolved is None:
@@ -998,7 +1000,7 @@ class _Loader:
             elif isinstance(kind, str) and (kind in geo._DEPTHS or kind == "GeometryCollection"):
                 mappings, where = [document], lambda p: _Where(value, 1, "", lambda key: None, "the geometry")
             else:
-                self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {_shown(kind)}", line=1)
+                self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {shown_value(kind)}", line=1)
                 return None
             shapes, errors = geo.from_geojson_mappings(mappings)
             return self.single_geometry(shapes, errors, value, declared, where, "geometry")
@@ -1285,7 +1287,7 @@ class _Loader:
         for part in loc:
             raw = raw[part] if isinstance(raw, (dict, list)) else None
         key_line = raw.key_line if isinstance(raw, LocDict) else (lambda key: None)
-        return _Where(self.name, _raw_line(data, loc), _field_path("", loc), key_line, label)
+        return _Where(self.name, raw_line_of(data, loc), _field_path("", loc), key_line, label)
 
     def classification_in_force(self, info: SubmissionInfo | None) -> Any:
         if self.classification is not None:
