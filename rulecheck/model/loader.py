@@ -798,17 +798,7 @@ class _Loader:
         source_path = where(0).path if records else label
         if self.field_map is not None:
             records, missing = self.field_map.apply(records)
-            for source in missing:
-                # a typo in the manifest's mapping: said at its line, with the layer's field nearest to it
-                contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
-                nearest = closest_name(source, sorted(self.field_map.seen), cutoff=0.5) or closest_name(
-                    source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
-                if nearest is not None and nearest not in self.field_map.seen:
-                    nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
-                fields = ", ".join(sorted(self.field_map.seen)[:30])
-                self.manifest_error(self.field_map_data, (*loc, "fields", contract),
-                                    f"no attribute '{source}' (mapped to '{contract}') in any record of this layer ({source_path})",
-                                    f"did you mean '{nearest}'?" if nearest else f"the layer's fields: {fields}")
+            self.report_unmapped(loc, missing, source_path)
             aliases, unaliased = dict(self.field_map.fields), where
 
             def where(position: int) -> _Where:
@@ -823,30 +813,9 @@ class _Loader:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
             return None
-        extras = None
-        if gis:
-            # attributes beyond the contract are kept aside, for a field a rule pack declares (a province's column)
-            known = set(model.model_fields) | {"geometry"}
-            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
-                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
-            records = self.prepare_gis_records(records, model, where, label)
-        elif self.declared_fields.get(model):  # a rule test's inline manifest may set the fields its packs declare
-            names = self.declared_fields[model]
-            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
-            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
+        records, extras = self.set_aside_extras(model, records, where, label, gis=gis)
         with no_gc():
-            try:
-                models = _adapter(list[model]).validate_python(records)
-            except ValidationError as exc:
-                models = None
-                for error in exc.errors():
-                    position, rest = error["loc"][0], error["loc"][1:]
-                    if not isinstance(position, int) or position in skip:
-                        continue  # a feature that is not a Feature is reported once, as such
-                    w = where(position)
-                    message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
-                    field_path, line = w.at(*rest) if rest else (w.field, w.line)
-                    self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
+            models = self.validated(model, records, where, skip)
             if models is None:
                 return None
             # SourceLoc(source_path, line) for each line, made in C (namedtuple's __new__ is this call in Python)
@@ -861,6 +830,51 @@ class _Loader:
         batch.layer = _Layer(label, shapes, declared, geometry_where)
         self.layers.append(batch.layer)
         return batch
+
+    def set_aside_extras(self, model: type[Record], records: list[Any], where: Callable[[int], _Where], label: str, *,
+                         gis: bool) -> tuple[list[Any], list[dict] | None]:
+        """(the records as the model reads them, the attributes kept aside per record or None): beyond the contract
+        in a GIS layer (for a field a rule pack declares: a province's column), or the fields the packs declare in a
+        rule test's inline manifest."""
+        extras = None
+        if gis:
+            known = set(model.model_fields) | {"geometry"}
+            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
+                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
+            records = self.prepare_gis_records(records, model, where, label)
+        elif self.declared_fields.get(model):
+            names = self.declared_fields[model]
+            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
+            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
+        return records, extras
+
+    def report_unmapped(self, loc: tuple[str, str], missing, source_path: str) -> None:
+        """A typo in the manifest's field map: said at its line, with the layer's field nearest to it."""
+        for source in missing:
+            contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
+            nearest = closest_name(source, sorted(self.field_map.seen), cutoff=0.5) or closest_name(
+                source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
+            if nearest is not None and nearest not in self.field_map.seen:
+                nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
+            fields = ", ".join(sorted(self.field_map.seen)[:30])
+            self.manifest_error(self.field_map_data, (*loc, "fields", contract),
+                                f"no attribute '{source}' (mapped to '{contract}') in any record of this layer ({source_path})",
+                                f"did you mean '{nearest}'?" if nearest else f"the layer's fields: {fields}")
+
+    def validated(self, model: type[Record], records: list[Any], where: Callable[[int], _Where], skip: set[int]):
+        """The records as models, validated in one call; None (each error said at its record) when one is wrong."""
+        try:
+            return _adapter(list[model]).validate_python(records)
+        except ValidationError as exc:
+            for error in exc.errors():
+                position, rest = error["loc"][0], error["loc"][1:]
+                if not isinstance(position, int) or position in skip:
+                    continue  # a feature that is not a Feature is reported once, as such
+                w = where(position)
+                message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
+                field_path, line = w.at(*rest) if rest else (w.field, w.line)
+                self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
+        return None
 
     def prepare_gis_records(self, records: list[dict[str, Any]], model: type[Record], where: Callable[[int], _Where], label: str) -> list[dict[str, Any]]:
         known = set(model.model_fields)
