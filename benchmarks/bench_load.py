@@ -116,7 +116,7 @@ def county(n: int, repeat: int, report: bool) -> None:
 
     import rulecheck
     from rulecheck.model import sources
-    from rulecheck.model.loader import load_submission
+    from rulecheck.model.submission import load_submission
 
     manifest = write_county(n)
     text = manifest.read_text(encoding="utf-8")
@@ -205,7 +205,7 @@ def main() -> None:
     import pyogrio.raw
     import shapely
 
-    from rulecheck.model.loader import load_submission
+    from rulecheck.model.submission import load_submission
 
     manifest = write_bundle(args.n)
     layer = DATA / f"parcels_{args.n}.geojson"

@@ -9,19 +9,19 @@ The public facade::
     report["summary"]                          # {"error": 0, ..., "passed": True}
 """
 
-__version__ = "0.1.0"
+from rulecheck.version import __version__
 
 
 def load_submission(path, **kwargs):
     """Load a submission bundle (manifest YAML and the files it names); raises InputError."""
-    from rulecheck.model.loader import load_submission as _load
+    from rulecheck.model.submission import load_submission as _load
 
     return _load(path, **kwargs)
 
 
 def load_rules(paths=None, params=None, **kwargs):
     """Parse, check and compile rule packs (default: the built-in ones); raises InputError."""
-    from rulecheck.dsl.rules import load_rules as _load
+    from rulecheck.dsl.packs import load_rules as _load
 
     return _load(paths, params, **kwargs)
 

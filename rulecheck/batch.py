@@ -6,92 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-# (rule paths, parameter paths) -> loaded RuleSet, per process: a worker checks many submissions with one pack
-_RULESETS: dict[tuple, object] = {}
+from .checking import CheckOptions, check_one, ruleset_for
 
 SUMMARY_FIELDS = ("manifest", "submission", "verdict", "passed", "error", "warning", "info", "indeterminate",
                   "waived", "report", "problem")
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """The options of `rulecheck check` that a batch, an impact run or a service request may set."""
-
-    as_of: str | None = None
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    fail_on: str = "error"
-    lang: str = "zh"
-    waivers: str | None = None
-    with_layers: bool = False
-    rules: tuple[str, ...] = ()
-    params: tuple[str, ...] = ()
-    limits: dict = field(default_factory=dict)
-    stage: str | None = None  # joint_review or supply: overrides each submission's own stage
-
-
-def ruleset_for(rules: tuple[str, ...] = (), params: tuple[str, ...] = ()):
-    """The rule set of these packs and parameter files, loaded once per process."""
-    import rulecheck
-
-    key = (tuple(rules), tuple(params))
-    if key not in _RULESETS:
-        _RULESETS[key] = rulecheck.load_rules(list(rules) or None, list(params) or None)
-    return _RULESETS[key]
-
-
-def _relative(text: str, base: str | None) -> str:
-    """A path shown relative to `base` (a service's private folder must not appear in what a client reads)."""
-    if not base or not text:
-        return text
-    prefix = base.rstrip(os.sep) + os.sep
-    return text.replace(prefix, "").replace(base, ".")
-
-
-def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> dict:
-    """Check one submission: ``{"manifest", "record"}``, or ``{"manifest", "diagnostics"}`` when its input (or an
-    option) cannot be used. Never raises for bad input: a batch goes on with the next submission.
-
-    With `base` (the folder a bundle was unpacked into) the record's manifest and every diagnostic's path are
-    shown relative to it."""
-    import rulecheck
-
-    from .diagnostics import InputError
-    from .limits import override
-
-    try:
-        with override(**options.limits):
-            ruleset = ruleset_for(options.rules, options.params)
-            # a service's bundle: its scheme must lie inside the bundle's folder, never above it
-            submission = rulecheck.load_submission(manifest, **({"scheme_root": base} if base is not None else {}))
-            record = rulecheck.check(
-                submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
-                ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
-                waivers=options.waivers, with_layers=options.with_layers, stage=options.stage)
-    except InputError as error:
-        return {"manifest": _relative(manifest, base),
-                "diagnostics": [{"path": _relative(d.path, base), "line": d.line, "column": d.column,
-                                 "field": d.field, "message": _relative(d.message, base), "hint": d.hint,
-                                 "severity": d.severity} for d in error.diagnostics]}
-    record["config"] = {"path": None, "applied": []}  # a batch reads no settings file; its reports say so, as check's do
-    if base is not None:  # the manifest, a waiver file: wherever the record names a file of the bundle
-        record = _without_base(record, base)
-    return {"manifest": _relative(manifest, base), "record": record}
-
-
-def _without_base(value, base: str):
-    if isinstance(value, str):
-        return _relative(value, base) if base in value else value
-    if isinstance(value, dict):
-        return {key: _without_base(item, base) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_base(item, base) for item in value]
-    return value
 
 
 def manifests_in(target: str | Path) -> list[Path]:

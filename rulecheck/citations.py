@@ -64,39 +64,50 @@ def check_basis(citation: str, text: str = "", paraphrase: bool = False) -> list
     cited: list[str] = []
     for part in re.split(r"[；;]", citation):
         part = part.strip()
-        if not part:
-            continue
-        if part.startswith(DATA_QUALITY):  # a data-quality check: says what it checks, cites nothing here
-            if not part[len(DATA_QUALITY):].strip() or _TITLE.search(part):
-                problems.append(f"'{part}': a data-quality part names what it checks, and a standard in a part of its own")
-            continue
-        titles = _TITLE.findall(part)
-        if not titles:
-            problems.append(f"'{part}' names no document in 《》")
-            continue
-        for title in titles:
-            if UNKNOWN_DOCUMENT in title or title not in sources:
-                problems.append(f"《{title}》 is not a known document")
-            else:
-                cited.append(title)
-        tail = part.split("》")[-1]
-        # a text whose article is not yet known may be cited with "（条款待核）" when the register allows it
-        pending = "条款待核" in tail and all((sources.get(t) or {}).get("locator_unverified") for t in titles)
-        if not _LOCATOR.search(tail) and not pending:
-            problems.append(f"'{part}' gives no article or section")
-        for title in titles:
-            sections = (sources.get(title) or {}).get("sections")
-            named = re.findall(r"§\d+(?:\.\d+)*", tail)
-            if sections and (not named or any(m not in sections for m in named)):
-                problems.append(f"'{part}' names no section of 《{title}》 ({', '.join(sections)})")
+        if part:
+            _check_part(part, sources, cited, problems)
     if text and not paraphrase and cited:
-        words = [q.text for title in cited for q in quotations(title)]
-        for fragment in re.split(r"……|…", text):
-            fragment = fragment.strip().rstrip("。；")
-            if fragment and not any(fragment in w for w in words):
-                names = "、".join(f"《{t}》" for t in dict.fromkeys(cited))
-                problems.append(f"the quotation '{fragment}' is not the words of {names} in rulecheck/data/sources.yaml"
-                                " (mark it paraphrase?)")
+        problems += _quotation_problems(text, cited)
+    return problems
+
+
+def _check_part(part: str, sources: dict, cited: list[str], problems: list[str]) -> None:
+    """One part of a citation (between ；): its documents known (each added to `cited`), its article or section."""
+    if part.startswith(DATA_QUALITY):  # a data-quality check: says what it checks, cites nothing here
+        if not part[len(DATA_QUALITY):].strip() or _TITLE.search(part):
+            problems.append(f"'{part}': a data-quality part names what it checks, and a standard in a part of its own")
+        return
+    titles = _TITLE.findall(part)
+    if not titles:
+        problems.append(f"'{part}' names no document in 《》")
+        return
+    for title in titles:
+        if UNKNOWN_DOCUMENT in title or title not in sources:
+            problems.append(f"《{title}》 is not a known document")
+        else:
+            cited.append(title)
+    tail = part.split("》")[-1]
+    # a text whose article is not yet known may be cited with "（条款待核）" when the register allows it
+    pending = "条款待核" in tail and all((sources.get(t) or {}).get("locator_unverified") for t in titles)
+    if not _LOCATOR.search(tail) and not pending:
+        problems.append(f"'{part}' gives no article or section")
+    for title in titles:
+        sections = (sources.get(title) or {}).get("sections")
+        named = re.findall(r"§\d+(?:\.\d+)*", tail)
+        if sections and (not named or any(m not in sections for m in named)):
+            problems.append(f"'{part}' names no section of 《{title}》 ({', '.join(sections)})")
+
+
+def _quotation_problems(text: str, cited: list[str]) -> list[str]:
+    """Each fragment of a quotation (between ……) that is not the registered words of a cited document."""
+    problems = []
+    words = [q.text for title in cited for q in quotations(title)]
+    for fragment in re.split(r"……|…", text):
+        fragment = fragment.strip().rstrip("。；")
+        if fragment and not any(fragment in w for w in words):
+            names = "、".join(f"《{t}》" for t in dict.fromkeys(cited))
+            problems.append(f"the quotation '{fragment}' is not the words of {names} in rulecheck/data/sources.yaml"
+                            " (mark it paraphrase?)")
     return problems
 
 

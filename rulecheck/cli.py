@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 from .diagnostics import Diagnostic, InputError, printable
 
 from .vocabulary import FAIL_ON, FORMAT_NAMES, LANGS
@@ -662,7 +662,7 @@ def rules_show(rule_id, rule_paths, add_paths, lang):
 def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
     """Parse and check rule packs; print every problem found. Exit 2 when there is an error."""
     from .dsl import validate
-    from .dsl.rules import validated
+    from .dsl.packs import validated
     from .limits import override
 
     with override(**_limits(limit_values)):
@@ -674,7 +674,7 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
             diagnostics = validate(own, list(param_paths) or None, **where)
         if not any(d.severity == "error" for d in diagnostics):
             # a loop of one's own that visits all pairs: a warning at its `for each`, with the rewrite that removes it
-            from .dsl.rules import all_pairs_warnings
+            from .dsl.packs import all_pairs_warnings
 
             plans = rule_set if show_plan else validated(own, list(param_paths) or None, **where)[0]
             diagnostics = list(diagnostics) + all_pairs_warnings(plans)
@@ -691,9 +691,9 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
                 click.echo(f"{rule.id}  {rule.path}:{rule.rule.span.line}")
                 for line in describe_plans(rule.plans) or ["  (no loop over a collection)"]:
                     click.echo(line)
-    from .dsl.rules import _rule_files
+    from .dsl.packs import rule_files
 
-    count = len(_rule_files(list(paths))[0])  # a folder counts its pack files
+    count = len(rule_files(list(paths))[0])  # a folder counts its pack files
     click.echo(f"{count} rule pack(s) OK" + (f", {len(diagnostics)} warning(s)" if diagnostics else ""))
 
 
@@ -704,8 +704,8 @@ def rules_validate(paths, param_paths, show_plan, with_builtin, limit_values):
 @_limit_option
 def rules_test(paths, with_builtin, limit_values):
     """Run the tests written beside the rules (default: the shipped packs). Exit 1 when one fails."""
-    from .dsl import run_rule_tests
     from .limits import override
+    from .ruletests import run_rule_tests
 
     with override(**_limits(limit_values)):
         if with_builtin and paths:
@@ -805,7 +805,7 @@ def init(directory, county, example):
 
 
 def _batch_options(as_of, select, ignore, fail_on, lang, rule_paths, param_paths, waiver_path=None, stage=None):
-    from .batch import CheckOptions
+    from .checking import CheckOptions
 
     return CheckOptions(as_of=as_of.date().isoformat() if as_of else None, select=tuple(_split(select)),
                         ignore=tuple(_split(ignore)), fail_on=fail_on, lang=lang, waivers=waiver_path,
@@ -920,7 +920,7 @@ def serve(host, port, token_file, data_dir, database, rule_paths, param_paths, w
     try:
         from .service import is_loopback, read_tokens
         from .service.app import ServiceSettings
-        from .service.bundle import BundleLimits
+        from .bundle import BundleLimits
     except ImportError as error:
         raise click.UsageError(f"the service needs its optional dependencies ({error.name} is missing): "
                                "pip install 'rulecheck-nrap[service]'") from None

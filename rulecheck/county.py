@@ -10,6 +10,7 @@ import functools
 import glob
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from .diagnostics import Diagnostic, InputError
 
 if TYPE_CHECKING:  # the batch machinery is imported when a county is checked, not when a unit is
-    from .batch import CheckOptions
+    from .checking import CheckOptions
 
 COUNTY_TAG = "county"
 _COUNTY_KEY = re.compile(r"^county\s*:", re.MULTILINE)
@@ -39,8 +40,7 @@ def is_county_manifest(path: str | Path) -> bool:
 
 def read_county(path: str | Path, *, allow_outside: bool = False) -> tuple[Path, list[Path]]:
     """(the scheme file, the unit manifests in order) of a county manifest, or an InputError saying where it is wrong."""
-    from .model.loader import _raw_line, _shown, _suggest
-    from .model.sources import LocDict, LocList, SourceError, load_yaml, read_text_limited
+    from .model.sources import LocDict, SourceError, load_yaml, read_text_limited
 
     manifest = Path(path)
     name = manifest.name
@@ -53,82 +53,120 @@ def read_county(path: str | Path, *, allow_outside: bool = False) -> tuple[Path,
     data, problems = load_yaml(text, name)
     if problems:
         raise InputError(problems)
-    problems = []
-
-    def error(loc: tuple, message: str, hint: str | None = None) -> None:
-        problems.append(Diagnostic(name, message, line=_raw_line(data, loc), field=".".join(str(p) for p in loc) or None, hint=hint))
-
     if not isinstance(data, LocDict):
         raise InputError([Diagnostic(name, "expected a mapping with format and county at the top level", line=1)])
-    if "format" in data and data["format"] != "rulecheck/v1":
-        error(("format",), f"unsupported format {_shown(data['format'])}; expected 'rulecheck/v1'")
-    for key in data:
-        if key not in ("format", "county"):
-            suggestion = _suggest(str(key), ["format", "county"])
-            error((key,), f"unknown field '{key}'", f"did you mean '{suggestion}'?" if suggestion else "a county manifest has format and county")
-    county = data.get("county")
-    if not isinstance(county, LocDict):
-        error(("county",), "expected a mapping with scheme and units")
-        raise InputError(problems)
-    for key in county:
-        if key not in ("scheme", "units"):
-            suggestion = _suggest(str(key), ["scheme", "units"])
-            error(("county", key), f"unknown field '{key}'", f"did you mean '{suggestion}'?" if suggestion else "county has scheme and units")
-    base = manifest.parent
+    reader = _CountyReader(name, data, manifest.parent, allow_outside)
+    county = reader.top_level()
+    scheme_path = reader.scheme(county.get("scheme"))
+    manifests = reader.manifests(reader.unit_patterns(county.get("units")))
+    if reader.problems:
+        raise InputError(reader.problems)
+    return scheme_path, manifests  # type: ignore[return-value]
 
-    def inside(full: Path) -> bool:
+
+class _CountyReader:
+    """A county manifest read field by field, every problem a diagnostic at its line."""
+
+    def __init__(self, name: str, data, base: Path, allow_outside: bool):
+        self.name, self.data, self.base, self.allow_outside = name, data, base, allow_outside
+        self.problems: list[Diagnostic] = []
+
+    def error(self, loc: tuple, message: str, hint: str | None = None) -> None:
+        from .model.loader import raw_line_of
+
+        self.problems.append(Diagnostic(self.name, message, line=raw_line_of(self.data, loc),
+                                        field=".".join(str(p) for p in loc) or None, hint=hint))
+
+    def inside(self, full: Path) -> bool:
         try:
-            return allow_outside or full.resolve().is_relative_to(base.resolve())
+            return self.allow_outside or full.resolve().is_relative_to(self.base.resolve())
         except (OSError, RuntimeError):
             return False
 
-    scheme = county.get("scheme")
-    scheme_path = None
-    if not isinstance(scheme, str):
-        error(("county", "scheme"), "missing required field 'scheme'" if scheme is None else f"expected a path to the scheme file; got {_shown(scheme)}",
-              "the county scheme file, e.g. scheme.yaml")
-    else:
+    def top_level(self):
+        """The `county` mapping (an InputError when there is none), format and unknown fields checked."""
+        from .model.loader import closest_name, shown_value
+        from .model.sources import LocDict
+
+        data = self.data
+        if "format" in data and data["format"] != "rulecheck/v1":
+            self.error(("format",), f"unsupported format {shown_value(data['format'])}; expected 'rulecheck/v1'")
+        for key in data:
+            if key not in ("format", "county"):
+                suggestion = closest_name(str(key), ["format", "county"])
+                self.error((key,), f"unknown field '{key}'", f"did you mean '{suggestion}'?" if suggestion else "a county manifest has format and county")
+        county = data.get("county")
+        if not isinstance(county, LocDict):
+            self.error(("county",), "expected a mapping with scheme and units")
+            raise InputError(self.problems)
+        for key in county:
+            if key not in ("scheme", "units"):
+                suggestion = closest_name(str(key), ["scheme", "units"])
+                self.error(("county", key), f"unknown field '{key}'", f"did you mean '{suggestion}'?" if suggestion else "county has scheme and units")
+        return county
+
+    def scheme(self, scheme) -> Path | None:
+        from .model.loader import shown_value
+
+        base = self.base
+        if not isinstance(scheme, str):
+            self.error(("county", "scheme"), "missing required field 'scheme'" if scheme is None else f"expected a path to the scheme file; got {shown_value(scheme)}",
+                       "the county scheme file, e.g. scheme.yaml")
+            return None
         full = base / scheme
-        if not inside(full):
-            error(("county", "scheme"), f"{_shown(scheme)} lies outside the county's folder", "pass --allow-outside if you trust it")
+        if not self.inside(full):
+            self.error(("county", "scheme"), f"{shown_value(scheme)} lies outside the county's folder", "pass --allow-outside if you trust it")
         elif not full.is_file():
-            error(("county", "scheme"), f"scheme file {scheme!r} not found (relative to {base.as_posix() or '.'})")
+            self.error(("county", "scheme"), f"scheme file {scheme!r} not found (relative to {base.as_posix() or '.'})")
         else:
-            scheme_path = full
-    units = county.get("units")
-    written: list[tuple[tuple, str]] = []
-    if isinstance(units, str):
-        written = [(("county", "units"), units)]
-    elif isinstance(units, LocList) and units and all(isinstance(u, str) for u in units):
-        written = [(("county", "units", i), u) for i, u in enumerate(units)]
-    else:
-        error(("county", "units"), f"expected a list of unit manifests or a glob; got {_shown(units)}",
-              "units: [U01/submission.yaml, U02/submission.yaml] or units: \"*/submission.yaml\"")
-    manifests: list[Path] = []
-    seen: dict[str, tuple] = {}
-    for loc, pattern in written:
+            return full
+        return None
+
+    def unit_patterns(self, units) -> list[tuple[tuple, str]]:
+        """(where, pattern) of each unit manifest written: a glob, or a list of paths."""
+        from .model.loader import shown_value
+        from .model.sources import LocList
+
+        if isinstance(units, str):
+            return [(("county", "units"), units)]
+        if isinstance(units, LocList) and units and all(isinstance(u, str) for u in units):
+            return [(("county", "units", i), u) for i, u in enumerate(units)]
+        self.error(("county", "units"), f"expected a list of unit manifests or a glob; got {shown_value(units)}",
+                   "units: [U01/submission.yaml, U02/submission.yaml] or units: \"*/submission.yaml\"")
+        return []
+
+    def matches(self, loc: tuple, pattern: str) -> list[Path]:
+        from .model.loader import shown_value
+
+        base = self.base
         if any(ch in pattern for ch in "*?["):
             found = sorted(Path(p) for p in glob.glob(str(base / pattern)) if Path(p).is_file())
             if not found:
-                error(loc, f"{_shown(pattern)} matches no unit manifest (relative to {base.as_posix() or '.'})")
-        else:
-            found = [base / pattern]
-            if not found[0].is_file():
-                error(loc, f"unit manifest {pattern!r} not found (relative to {base.as_posix() or '.'})")
-                continue
-        for full in found:
-            if not inside(full):
-                error(loc, f"{_shown(pattern)} lies outside the county's folder", "pass --allow-outside if you trust it")
-                continue
-            key = str(full.resolve())
-            if key in seen:
-                error(loc, f"unit manifest {os.path.relpath(full, base)!r} is listed twice")
-                continue
-            seen[key] = loc
-            manifests.append(full)
-    if problems:
-        raise InputError(problems)
-    return scheme_path, manifests  # type: ignore[return-value]
+                self.error(loc, f"{shown_value(pattern)} matches no unit manifest (relative to {base.as_posix() or '.'})")
+            return found
+        if not (base / pattern).is_file():
+            self.error(loc, f"unit manifest {pattern!r} not found (relative to {base.as_posix() or '.'})")
+            return []
+        return [base / pattern]
+
+    def manifests(self, written: list[tuple[tuple, str]]) -> list[Path]:
+        """The unit manifests in order, each inside the county's folder (unless allowed) and listed once."""
+        from .model.loader import shown_value
+
+        manifests: list[Path] = []
+        seen: dict[str, tuple] = {}
+        for loc, pattern in written:
+            for full in self.matches(loc, pattern):
+                if not self.inside(full):
+                    self.error(loc, f"{shown_value(pattern)} lies outside the county's folder", "pass --allow-outside if you trust it")
+                    continue
+                key = str(full.resolve())
+                if key in seen:
+                    self.error(loc, f"unit manifest {os.path.relpath(full, self.base)!r} is listed twice")
+                    continue
+                seen[key] = loc
+                manifests.append(full)
+        return manifests
 
 
 # ---- one unit, as a batch worker checks it ------------------------------------------------------------------
@@ -140,7 +178,7 @@ def check_unit(manifest: str, options: "CheckOptions", scheme_path: str = "", co
     the county's by id, or none), with what the checks across units need of it (`digest`)."""
     import rulecheck
 
-    from .batch import ruleset_for
+    from .checking import ruleset_for
     from .limits import override
 
     try:
@@ -298,7 +336,8 @@ def check_county(path: str | Path, options: "CheckOptions", *, jobs: int = 1, sc
     the scheme or a unit cannot be read (every unit's problems, located)."""
     import rulecheck
 
-    from .batch import ruleset_for, run_batch
+    from .batch import run_batch
+    from .checking import ruleset_for
     from .model.scheme import load_scheme
     from .gate import recount
 
@@ -354,68 +393,20 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
           across: set[str]) -> dict:
     """One record: every unit's conflicts and results (each naming its unit, paths from the county's folder), the
     results across units, the rules run with each rule's outcome over all units, and the county summary."""
-    from . import __version__
-    from .engine import _conflict_key
+    from .engine import conflict_sort_key
+    from .version import __version__
 
-    units_of = {u.id: u for u in county.units}
-    conflicts, indeterminate, outcomes, catalog, params, diagnostics = [], [], {}, {}, {}, []
-    rows = []
-    inputs = {}
+    merged = _Merged()
     order = {u.id: n for n, u in enumerate(county.units)}
     for result, unit in zip(results, county.units):
-        record = result["record"]
-        folder = os.path.dirname(unit.manifest)
-        for conflict in record["conflicts"]:
-            if conflict["rule"] in across:
-                continue
-            conflicts.append({**conflict, "unit": unit.id, "units": [unit.id],
-                              "subjects": [{**s, "source": _moved(s.get("source"), folder)} for s in conflict["subjects"]]})
-        for item in record["indeterminate"]:
-            if item["rule"] in across:
-                continue
-            indeterminate.append({**item, "unit": unit.id, "units": [unit.id],
-                                  "subjects": [{**s, "source": _moved(s.get("source"), folder)} for s in item["subjects"]]})
-        for outcome in record["outcomes"]:
-            if outcome["rule"] not in across:
-                _add_outcome(outcomes, outcome)
-        for warning in record.get("diagnostics") or []:  # what the unit's load found wrong but not fatal
-            diagnostics.append({**warning, "unit": unit.id, "path": _moved({"path": warning.get("path")}, folder)["path"]})
-        for entry in record["rules"]["catalog"]:
-            catalog.setdefault(entry["id"], entry)
-        for param in record["rules"]["params"]:
-            params.setdefault((param["name"], str(param.get("key"))), param)
-        for item in record["submission"]["inputs"]:
-            path = os.path.normpath(os.path.join(folder, item["path"]))
-            inputs.setdefault(path, {**item, "path": path})
-        summary = record["summary"]
-        rows.append({"unit": unit.id, "submission": unit.submission, "manifest": unit.manifest,
-                     "stage": record["submission"].get("stage"), "verdict": summary["verdict"], **{k: summary.get(k, 0) for k in ("error", "warning", "info", "indeterminate", "waived")}})
+        merged.add_unit(result["record"], unit, across)
     if county_record is not None:
-        for conflict in county_record["conflicts"]:
-            named = [s["id"] for s in conflict["subjects"] if s["collection"] == "units"]
-            conflicts.append({**conflict, "unit": named[0] if named else None, "units": named})
-        for item in county_record["indeterminate"]:
-            named = [s["id"] for s in item["subjects"] if s["collection"] == "units"]
-            indeterminate.append({**item, "unit": named[0] if named else None, "units": named})
-        for outcome in county_record["outcomes"]:
-            _add_outcome(outcomes, outcome)
-        for entry in county_record["rules"]["catalog"]:
-            catalog.setdefault(entry["id"], entry)
-        for param in county_record["rules"]["params"]:
-            params.setdefault((param["name"], str(param.get("key"))), param)
-    # the county's own verdict per unit: its conflicts and those across units that name it
-    for row in rows:
-        mine = [c for c in conflicts if c.get("rule") in across and row["unit"] in (c.get("units") or [])]
-        for severity in ("error", "warning", "info"):
-            row[severity] += sum(1 for c in mine if c.get("severity") == severity and not c.get("waiver"))
-        if row["error"] and row["verdict"] in ("passed", "incomplete", "undecided"):
-            row["verdict"] = "failed"
-    conflicts.sort(key=lambda c: (order.get(c.get("unit"), len(order)), *_conflict_key(c)))
+        merged.add_county(county_record)
+    merged.county_verdicts(across)
+    conflicts, outcomes, catalog, params, inputs = (merged.conflicts, merged.outcomes, merged.catalog, merged.params,
+                                                    merged.inputs)
+    conflicts.sort(key=lambda c: (order.get(c.get("unit"), len(order)), *conflict_sort_key(c)))
     first = results[0]["record"] if results else {}
-    revenues = sum(u.revenues_wan_yuan for u in county.units)
-    costs = sum(u.costs_wan_yuan for u in county.units)
-    scheme_revenues = sum(scheme.finance.revenues.values()) if scheme.finance else 0.0
-    scheme_costs = sum(scheme.finance.costs.values()) if scheme.finance else 0.0
     for name in scheme._inputs:
         inputs.setdefault(os.path.normpath(name), {"path": os.path.normpath(name), "sha256": _sha(base / name)})
     inputs.setdefault(manifest.name, {"path": manifest.name, "sha256": _sha(manifest)})
@@ -435,18 +426,94 @@ def merge(manifest: Path, scheme, county, results: list[dict], county_record: di
         "summary": {"fail_on": first.get("summary", {}).get("fail_on", "error"), "rules_run": len(outcomes)},
         "conflicts": conflicts,
         "outcomes": [outcomes[k] for k in sorted(outcomes, key=_rule_order)],
-        "indeterminate": indeterminate,
+        "indeterminate": merged.indeterminate,
         "waivers": _merged_waivers(results),
-        "diagnostics": diagnostics,
+        "diagnostics": merged.diagnostics,
         "county": {
             "scheme": {"id": scheme.id, "path": scheme._path, "based_on": scheme.based_on},
-            "units": rows,
-            "account": {"unit_revenues_wan_yuan": round(revenues, 4), "unit_costs_wan_yuan": round(costs, 4),
-                        "scheme_revenues_wan_yuan": round(scheme_revenues, 4), "scheme_costs_wan_yuan": round(scheme_costs, 4),
-                        "balance_wan_yuan": round(revenues + scheme_revenues - costs - scheme_costs, 4)},
+            "units": merged.rows,
+            "account": _account(scheme, county),
         },
         **({"layers": _county_layers(county, results)} if any("layers" in r["record"] for r in results) else {}),
     }
+
+
+@dataclass
+class _Merged:
+    """The units' records and the county's own, gathered into the parts of one county record."""
+
+    conflicts: list = field(default_factory=list)
+    indeterminate: list = field(default_factory=list)
+    outcomes: dict = field(default_factory=dict)
+    catalog: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    diagnostics: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)
+
+    def add_rules(self, record: dict) -> None:
+        for entry in record["rules"]["catalog"]:
+            self.catalog.setdefault(entry["id"], entry)
+        for param in record["rules"]["params"]:
+            self.params.setdefault((param["name"], str(param.get("key"))), param)
+
+    def add_unit(self, record: dict, unit, across: set[str]) -> None:
+        """A unit's record, but for the rules across units (the county's record has those)."""
+        folder = os.path.dirname(unit.manifest)
+        for conflict in record["conflicts"]:
+            if conflict["rule"] in across:
+                continue
+            self.conflicts.append({**conflict, "unit": unit.id, "units": [unit.id],
+                                   "subjects": [{**s, "source": _moved(s.get("source"), folder)} for s in conflict["subjects"]]})
+        for item in record["indeterminate"]:
+            if item["rule"] in across:
+                continue
+            self.indeterminate.append({**item, "unit": unit.id, "units": [unit.id],
+                                       "subjects": [{**s, "source": _moved(s.get("source"), folder)} for s in item["subjects"]]})
+        for outcome in record["outcomes"]:
+            if outcome["rule"] not in across:
+                _add_outcome(self.outcomes, outcome)
+        for warning in record.get("diagnostics") or []:  # what the unit's load found wrong but not fatal
+            self.diagnostics.append({**warning, "unit": unit.id, "path": _moved({"path": warning.get("path")}, folder)["path"]})
+        self.add_rules(record)
+        for item in record["submission"]["inputs"]:
+            path = os.path.normpath(os.path.join(folder, item["path"]))
+            self.inputs.setdefault(path, {**item, "path": path})
+        summary = record["summary"]
+        self.rows.append({"unit": unit.id, "submission": unit.submission, "manifest": unit.manifest,
+                          "stage": record["submission"].get("stage"), "verdict": summary["verdict"], **{k: summary.get(k, 0) for k in ("error", "warning", "info", "indeterminate", "waived")}})
+
+    def add_county(self, county_record: dict) -> None:
+        """The county's own record: its conflicts name the units they are about."""
+        for conflict in county_record["conflicts"]:
+            named = [s["id"] for s in conflict["subjects"] if s["collection"] == "units"]
+            self.conflicts.append({**conflict, "unit": named[0] if named else None, "units": named})
+        for item in county_record["indeterminate"]:
+            named = [s["id"] for s in item["subjects"] if s["collection"] == "units"]
+            self.indeterminate.append({**item, "unit": named[0] if named else None, "units": named})
+        for outcome in county_record["outcomes"]:
+            _add_outcome(self.outcomes, outcome)
+        self.add_rules(county_record)
+
+    def county_verdicts(self, across: set[str]) -> None:
+        """The county's own verdict per unit: its conflicts and those across units that name it."""
+        for row in self.rows:
+            mine = [c for c in self.conflicts if c.get("rule") in across and row["unit"] in (c.get("units") or [])]
+            for severity in ("error", "warning", "info"):
+                row[severity] += sum(1 for c in mine if c.get("severity") == severity and not c.get("waiver"))
+            if row["error"] and row["verdict"] in ("passed", "incomplete", "undecided"):
+                row["verdict"] = "failed"
+
+
+def _account(scheme, county) -> dict:
+    """The county's money: the units' revenues and costs, the scheme's own, and the balance (万元)."""
+    revenues = sum(u.revenues_wan_yuan for u in county.units)
+    costs = sum(u.costs_wan_yuan for u in county.units)
+    scheme_revenues = sum(scheme.finance.revenues.values()) if scheme.finance else 0.0
+    scheme_costs = sum(scheme.finance.costs.values()) if scheme.finance else 0.0
+    return {"unit_revenues_wan_yuan": round(revenues, 4), "unit_costs_wan_yuan": round(costs, 4),
+            "scheme_revenues_wan_yuan": round(scheme_revenues, 4), "scheme_costs_wan_yuan": round(scheme_costs, 4),
+            "balance_wan_yuan": round(revenues + scheme_revenues - costs - scheme_costs, 4)}
 
 
 def _county_layers(county, results: list[dict]) -> dict:
@@ -484,12 +551,12 @@ def _add_outcome(outcomes: dict, outcome: dict) -> None:
 
 
 def _rule_order(rule_id: str) -> tuple:
-    from .dsl.rules import _sort_key
+    from .dsl.catalog import rule_sort_key
 
-    return _sort_key(rule_id)
+    return rule_sort_key(rule_id)
 
 
 def _sha(path: Path) -> str | None:
-    from .engine import _sha256
+    from .engine import file_sha256
 
-    return _sha256(path)
+    return file_sha256(path)

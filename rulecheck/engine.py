@@ -6,21 +6,23 @@ import datetime as dt
 import hashlib
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import shapely
 
-from rulecheck import __version__
 from rulecheck.dsl.builtins import forget_pairs, pair_cache, prepared_scope
+from rulecheck.dsl.catalog import RuleSet
 from rulecheck.dsl.compiler import Context, ParamValues
-from rulecheck.dsl.rules import RuleSet, load_rules
 from rulecheck.dsl.joins import BULK_KEYS
+from rulecheck.dsl.packs import load_rules
 from rulecheck.model.documents import Submission
 from rulecheck.model.sources import no_gc
+from rulecheck.version import __version__
 from rulecheck.vocabulary import FAIL_ON, FAMILY_ORDER
 
 
-def _sha256(path: Path) -> str | None:
+def file_sha256(path: Path) -> str | None:
     """Of a file's bytes; of a FileGDB folder, of its files' names and bytes in name order."""
     try:
         if path.is_dir():
@@ -33,7 +35,7 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _conflict_key(conflict: dict) -> tuple:
+def conflict_sort_key(conflict: dict) -> tuple:
     family = conflict["family"]
     return (
         FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER),
@@ -52,7 +54,7 @@ def _inputs(submission: Submission) -> list[dict]:
         path = Path(name)
         full = path if path.is_absolute() else base / path
         file_part = Path(str(full).split("#", 1)[0])
-        out.append({"path": name, "sha256": _sha256(file_part)})
+        out.append({"path": name, "sha256": file_sha256(file_part)})
     return out
 
 
@@ -172,7 +174,7 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
         raise ValueError("fail_on_new needs a baseline: new conflicts are new against an earlier report")
     rules = rules or load_rules()
     # the load's warnings, now that the packs' own fields are known (a misspelt one is an InputError here)
-    from rulecheck.model.loader import diagnostic_record, settle_attributes
+    from rulecheck.model.loader import settle_attributes
 
     declared = next((getattr(rule.names, "extra_fields", None) or {} for rule in rules.rules), {})
     load_warnings = settle_attributes(submission, declared)
@@ -191,8 +193,37 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
     baseline_path = None if baseline is None or isinstance(baseline, dict) else str(baseline)
     if baseline_path is not None:
         baseline = load_report(baseline_path)
-    conflicts, outcomes, indeterminate = [], [], []
-    spent = []
+    ran = _run_rules(chosen, ctx, explain, progress)
+    record = _report(submission, rules, chosen, ran, as_of=as_of, params=params, lang=lang, fail_on=fail_on,
+                     load_warnings=load_warnings)
+    if baseline is not None:
+        record = compare(baseline, record, baseline_path)
+        record["summary"]["fail_on_new"] = fail_on_new
+    if waiver_list is not None:
+        record = apply_waivers(record, waiver_list, as_of, waivable_from_catalog(rules.catalog()))
+    else:
+        record = recount(record, fail_on)
+    if with_layers:
+        record["layers"] = _layers(submission, classification)
+    if timings:
+        record["timings"] = {"rules": ran.spent, "visited": ctx.visits,
+                             "seconds": round(sum(t["seconds"] for t in ran.spent), 4)}
+    return record
+
+
+@dataclass
+class _Ran:
+    """What the chosen rules found: conflicts (sorted), outcomes and indeterminate bindings in rule order, and
+    each rule's time and visits."""
+
+    conflicts: list = field(default_factory=list)
+    outcomes: list = field(default_factory=list)
+    indeterminate: list = field(default_factory=list)
+    spent: list = field(default_factory=list)
+
+
+def _run_rules(chosen: list, ctx: Context, explain: bool, progress) -> _Ran:
+    ran = _Ran()
     run_started = time.monotonic()
     with pair_cache():
         for n, rule in enumerate(chosen):
@@ -207,26 +238,42 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
             started, visits = time.perf_counter(), ctx.visits
             with prepared_scope():  # prepared geometries do not outlive the rule that needed them
                 result = _run_within_budget(rule, ctx, explain, run_started)
-            spent.append({"rule": rule.id, "seconds": round(time.perf_counter() - started, 4),
-                          "visited": ctx.visits - visits, "checked": result.checked})
-            conflicts.extend(result.conflicts)
-            indeterminate.extend(result.indeterminate)
-            outcomes.append(result.outcome())
+            ran.spent.append({"rule": rule.id, "seconds": round(time.perf_counter() - started, 4),
+                              "visited": ctx.visits - visits, "checked": result.checked})
+            ran.conflicts.extend(result.conflicts)
+            ran.indeterminate.extend(result.indeterminate)
+            ran.outcomes.append(result.outcome())
         if progress is not None:
             progress(len(chosen), len(chosen), None)
-    conflicts.sort(key=_conflict_key)
+    ran.conflicts.sort(key=conflict_sort_key)
+    return ran
+
+
+def _not_in_force_note(outcomes: list[dict], as_of: dt.date) -> str | None:
+    """The note on the rules whose law had not yet taken effect on as_of (not applicable), or None."""
+    late = [o for o in outcomes if o.get("not_in_force")]
+    if not late:
+        return None
+    by_text: dict[tuple, list[str]] = {}
+    for o in late:
+        by_text.setdefault((o["not_in_force"]["text"], o["not_in_force"]["commenced"]), []).append(o["rule"])
+    shown = "; ".join(f"{text} in force from {day}: {', '.join(ids[:6])}"
+                      + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+                      for (text, day), ids in sorted(by_text.items(), key=lambda item: (item[0][1] or "", item[0][0])))
+    return (f"{len(late)} rule{'s' if len(late) != 1 else ''} not applicable on {as_of.isoformat()}, the law "
+            f"they rest on not yet in force: {shown}")
+
+
+def _report(submission: Submission, rules: RuleSet, chosen: list, ran: _Ran, *, as_of: dt.date, params, lang: str,
+            fail_on: str, load_warnings: list) -> dict:
+    """The report record before the baseline, the waivers and the count (recount) are applied."""
+    from rulecheck.model.loader import diagnostic_record
+
     info = submission.submission
     notes = list(submission._load_notes)
-    late = [o for o in outcomes if o.get("not_in_force")]
-    if late:  # rules whose law had not yet taken effect on as_of: not applicable, and the report says so
-        by_text: dict[tuple, list[str]] = {}
-        for o in late:
-            by_text.setdefault((o["not_in_force"]["text"], o["not_in_force"]["commenced"]), []).append(o["rule"])
-        shown = "; ".join(f"{text} in force from {day}: {', '.join(ids[:6])}"
-                          + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
-                          for (text, day), ids in sorted(by_text.items(), key=lambda item: (item[0][1] or "", item[0][0])))
-        notes.append(f"{len(late)} rule{'s' if len(late) != 1 else ''} not applicable on {as_of.isoformat()}, the law "
-                     f"they rest on not yet in force: {shown}")
+    late = _not_in_force_note(ran.outcomes, as_of)
+    if late is not None:
+        notes.append(late)
     record = {
         "format": "rulecheck/report/v1",
         "tool": {"name": "rulecheck", "version": __version__},
@@ -253,27 +300,15 @@ def _check(submission: Submission, rules: RuleSet | None, *, as_of, select, igno
         "lang": lang,
         # the counts, `passed` and `verdict` are set by recount below, from the conflicts and outcomes
         "summary": {"error": 0, "warning": 0, "info": 0, "passed": False, "verdict": "undecided", "fail_on": fail_on,
-                    "waived": 0, "indeterminate": len(indeterminate), "rules_run": len(chosen),
+                    "waived": 0, "indeterminate": len(ran.indeterminate), "rules_run": len(chosen),
                     "rules_passed": 0, "rules_failed": 0, "rules_not_applicable": 0, "rules_indeterminate": 0},
-        "conflicts": conflicts,
-        "outcomes": outcomes,
-        "indeterminate": indeterminate,
+        "conflicts": ran.conflicts,
+        "outcomes": ran.outcomes,
+        "indeterminate": ran.indeterminate,
         "waivers": {"applied": [], "unmatched": [], "expired": [], "refused": []},
         # what the load found wrong but not fatal (an attribute the contract lacks), each with its place
         "diagnostics": [diagnostic_record(d) for d in load_warnings],
     }
     if submission._reprojections:  # every format's summary says the check ran in another CRS than declared
         record["summary"]["reprojected"] = [dict(move) for move in submission._reprojections]
-    if baseline is not None:
-        record = compare(baseline, record, baseline_path)
-        record["summary"]["fail_on_new"] = fail_on_new
-    if waiver_list is not None:
-        record = apply_waivers(record, waiver_list, as_of, waivable_from_catalog(rules.catalog()))
-    else:
-        record = recount(record, fail_on)
-    if with_layers:
-        record["layers"] = _layers(submission, classification)
-    if timings:
-        record["timings"] = {"rules": spent, "visited": ctx.visits,
-                             "seconds": round(sum(t["seconds"] for t in spent), 4)}
     return record

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .baseline import compare
-from .batch import CheckOptions, run_batch
+from .batch import run_batch
+from .checking import CheckOptions
 
 _KEPT = ("rule", "severity", "subjects", "message", "expected", "actual")
 
@@ -28,9 +29,9 @@ def history_path(target: str | Path) -> Path | str | None:
 
 def from_history(database: Path | str, scratch: Path) -> tuple[list[Path], list[str]]:
     """Each stored submission's latest bundle unpacked under `scratch`: (manifests, labels ``history:ID@CHECK``)."""
+    from .bundle import BundleLimits, BundleRefused, unpack
     from .diagnostics import Diagnostic, InputError
     from .history import History
-    from .service.bundle import BundleLimits, BundleRefused, unpack
 
     store = History(database)
     try:

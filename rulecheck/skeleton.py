@@ -267,7 +267,7 @@ EXAMPLE_ALIASES = {"defects": "eco-recreation-defects", "clean": "eco-recreation
 
 
 def example_names() -> list[str]:
-    from rulecheck.dsl.testing import PACKAGED_FIXTURES
+    from rulecheck.ruletests import PACKAGED_FIXTURES
 
     return sorted(p.name for p in PACKAGED_FIXTURES.iterdir() if (p / "submission.yaml").is_file())
 
@@ -278,7 +278,7 @@ def example_files(name: str) -> dict[str, str | bytes]:
     import difflib
 
     from rulecheck.diagnostics import Diagnostic, InputError
-    from rulecheck.dsl.testing import PACKAGED_FIXTURES
+    from rulecheck.ruletests import PACKAGED_FIXTURES
 
     names = example_names()
     folder = EXAMPLE_ALIASES.get(name, name)

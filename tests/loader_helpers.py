@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rulecheck.diagnostics import Diagnostic, InputError
-from rulecheck.model.loader import load_submission
+from rulecheck.model.submission import load_submission
 
 # a parcel square of the unit (EPSG:4526 metres, zone prefix 38)
 X0, Y0 = 38_401_000, 2_622_000

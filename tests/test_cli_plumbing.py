@@ -15,7 +15,7 @@ import rulecheck
 from conftest import clean_record, sample_record
 from rulecheck.cli import cli
 from rulecheck.diagnostics import Diagnostic, InputError
-from rulecheck.model import loader
+from rulecheck.model import submission as loader  # load_submission: the manifest, its layers and its scheme
 
 
 @pytest.fixture
@@ -176,6 +176,7 @@ def test_rules_list_and_show(runner, engine):
 
 def test_rules_validate_and_test_report_through_exit_status(runner, monkeypatch):
     import rulecheck.dsl as dsl
+    import rulecheck.ruletests as ruletests
 
     monkeypatch.setattr(dsl, "validate", lambda paths, params=None: [Diagnostic(paths[0], "unknown name 'parcle'", line=4, column=9)],
                         raising=False)
@@ -187,10 +188,10 @@ def test_rules_validate_and_test_report_through_exit_status(runner, monkeypatch)
 
     outcomes = [SimpleNamespace(passed=True, render=lambda: "ok IND-002 FAR above the plan is caught"),
                 SimpleNamespace(passed=False, render=lambda: "FAIL LAY-004 expected LAY-004 on R03")]
-    monkeypatch.setattr(dsl, "run_rule_tests", lambda paths: outcomes, raising=False)
+    monkeypatch.setattr(ruletests, "run_rule_tests", lambda paths: outcomes, raising=False)
     result = runner.invoke(cli, ["rules", "test"])
     assert result.exit_code == 1 and "1 passed, 1 failed" in result.output
-    monkeypatch.setattr(dsl, "run_rule_tests", lambda paths: outcomes[:1], raising=False)
+    monkeypatch.setattr(ruletests, "run_rule_tests", lambda paths: outcomes[:1], raising=False)
     assert runner.invoke(cli, ["rules", "test", "rules/ind.rule"]).exit_code == 0
 
 

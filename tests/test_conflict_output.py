@@ -13,7 +13,7 @@ from enum import Enum, IntEnum
 import numpy as np
 import shapely
 
-from rulecheck.dsl.rules import _as_geojson, geojson_objects
+from rulecheck.dsl.compiled import _as_geojson, geojson_objects
 from rulecheck.dsl.units import Quantity
 from rulecheck.dsl.values import Missing, format_value
 from test_dsl_support import FIXTURES, invoke

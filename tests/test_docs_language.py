@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rulecheck.dsl import run_rule_tests, validate
+from rulecheck.dsl import validate
+from rulecheck.ruletests import run_rule_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "language.md"

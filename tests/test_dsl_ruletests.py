@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from rulecheck.dsl import run_rule_tests
+from rulecheck.ruletests import run_rule_tests
 from test_dsl_support import FIXTURES, cli, invoke, rule_text, write_pack
 
 FAR_RULE = rule_text("IND-901", """

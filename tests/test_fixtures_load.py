@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rulecheck.diagnostics import InputError
-from rulecheck.model import loader
+from rulecheck.model import submission as loader  # load_submission: the manifest, its layers and its scheme
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

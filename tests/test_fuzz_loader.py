@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fuzz_support import assert_located, budget
 from loader_helpers import BASE, X0, Y0, square
 from rulecheck.diagnostics import InputError
-from rulecheck.model.loader import load_submission
+from rulecheck.model.submission import load_submission
 
 LINES = BASE.splitlines(keepends=True)
 

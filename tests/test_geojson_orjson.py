@@ -17,7 +17,7 @@ from fuzz_support import budget
 from loader_helpers import BASE, X0, Y0, square
 from rulecheck.diagnostics import InputError
 from rulecheck.model import sources
-from rulecheck.model.loader import load_submission
+from rulecheck.model.submission import load_submission
 
 MANIFEST = re.sub(r"  parcels:\n.*?(?=contracts:)", "  parcels: parcels.geojson\n", BASE, flags=re.S)
 

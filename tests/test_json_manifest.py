@@ -18,7 +18,7 @@ from fuzz_support import budget
 from rulecheck import limits
 from rulecheck.cli import cli
 from rulecheck.model import sources
-from rulecheck.model.loader import load_submission
+from rulecheck.model.submission import load_submission
 from rulecheck.model.sources import LocDict, LocList, json_with_lines, load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]

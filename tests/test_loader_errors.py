@@ -218,7 +218,7 @@ def test_cli_style_rendering_reads_well(tmp_path):
 
 
 def test_no_traceback_for_a_folder_given_as_manifest(tmp_path):
-    code = "from rulecheck.model.loader import load_submission\nfrom rulecheck.diagnostics import InputError\n" \
+    code = "from rulecheck.model.submission import load_submission\nfrom rulecheck.diagnostics import InputError\n" \
            f"try:\n    load_submission({str(tmp_path)!r})\nexcept InputError as e:\n    print(e.diagnostics[0].render())\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "expected a YAML manifest file, got a folder" in out.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loader_helpers import BASE, X0, Y0, feature_collection, line_of, load_errors, only, square, wkt_square, write
 
-from rulecheck.model.loader import load_submission
+from rulecheck.model.submission import load_submission
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

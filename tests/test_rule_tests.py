@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rulecheck.dsl.rules import load_rules
-from rulecheck.dsl.testing import run_test
+from rulecheck.ruletests import run_test
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 RULE_SET = load_rules([RULES])

@@ -194,13 +194,13 @@ def rule_set():
 
 def _check(rule_set, fixture: str, **kwargs) -> dict:
     from rulecheck.engine import check
-    from rulecheck.model.loader import load_submission
+    from rulecheck.model.submission import load_submission
 
     return check(load_submission(FIXTURES / fixture / "submission.yaml"), rule_set, lang="en", **kwargs)
 
 
 def test_every_test_written_beside_the_rules_passes():
-    from rulecheck.dsl import run_rule_tests
+    from rulecheck.ruletests import run_rule_tests
 
     results = run_rule_tests()
     assert len(results) > 150

@@ -41,7 +41,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from rulecheck import __version__
+from rulecheck.version import __version__
 
 FORMAT = b"rulecheck-pack-cache-2"
 MAX_ENTRIES = 200  # the shipped packs are about a dozen entries; one's own packs and their versions the rest

@@ -64,7 +64,7 @@ class RuleAnalysis:
     """The checker's view of one open document: its diagnostics and the names it can use."""
 
     def __init__(self, uri: str, text: str):
-        from rulecheck.dsl.rules import default_rule_paths, validated
+        from rulecheck.dsl.packs import default_rule_paths, validated
 
         self.uri, self.text = uri, text
         real = _path_of(uri)
@@ -376,7 +376,7 @@ def serve() -> None:  # pragma: no cover - exercised through a subprocess in tes
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
 
-    from rulecheck import __version__
+    from rulecheck.version import __version__
 
     server = LanguageServer("rulecheck", __version__)
     analyses: dict[str, RuleAnalysis] = {}

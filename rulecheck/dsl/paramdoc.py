@@ -13,7 +13,7 @@ END = "<!-- end of shipped-parameters -->"
 
 def render() -> str:
     """One row per shipped parameter: name, type (with its unit), title, the latest edition and its file."""
-    from rulecheck.dsl.rules import load_rules
+    from rulecheck.dsl.packs import load_rules
     from rulecheck.dsl.values import format_value
 
     rule_set = load_rules()

@@ -26,28 +26,28 @@ def check_declaration(decl: ast.PredicateDecl, builtins: set[str]) -> PredicateE
                               decl.name_span or decl.span, "choose another name")
     if len(set(decl.params)) != len(decl.params):
         return PredicateError(f"predicate {decl.name}: a parameter is named twice", decl.span)
-    for node in nodes(decl.body):
+    for node in walk_nodes(decl.body):
         if isinstance(node, (ast.Comprehension, ast.Quantifier)) and node.var in decl.params:
             return PredicateError(f"predicate {decl.name}: '{node.var}' is a parameter and is bound again inside it",
                                   node.span, "name the inner variable otherwise")
     return None
 
 
-def nodes(node):
-    """Every node of a syntax tree under `node` (itself included): expressions, steps, declarations."""
+def walk_nodes(node):
+    """Every AST node under `node` (itself first), depth first; spans left out."""
     if isinstance(node, ast.Span):
         return
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         yield node
         for f in dataclasses.fields(node):
-            yield from nodes(getattr(node, f.name))
+            yield from walk_nodes(getattr(node, f.name))
     elif isinstance(node, (tuple, list)):
         for item in node:
-            yield from nodes(item)
+            yield from walk_nodes(item)
 
 
 def uses(node, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Call) and n.func in names for n in nodes(node))
+    return any(isinstance(n, ast.Call) and n.func in names for n in walk_nodes(node))
 
 
 def expand(node, predicates: dict[str, ast.PredicateDecl], stack: tuple[str, ...] = ()):

@@ -33,7 +33,7 @@ from rulecheck.model.documents import (
     SupplyMethod,
     UnitPlan,
 )
-from rulecheck.model.loader import load_submission
+from rulecheck.model.submission import load_submission
 
 __all__ = [
     "Award", "Contract", "ContractDuty", "ContractItem", "ControlLine", "ControlLineKind", "DetailedPlan", "Direction",

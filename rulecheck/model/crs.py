@@ -285,16 +285,6 @@ def likely_crs(xmin: float, ymin: float, xmax: float, ymax: float, declared: pyp
     return None
 
 
-def _finite_bounds(geometries: np.ndarray) -> tuple[float, float, float, float] | None:
-    """The bounds of the geometries that are there (not missing, not empty), when finite."""
-    present = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
-    present = present[~shapely.is_empty(present)] if len(present) else present
-    bounds = tuple(float(b) for b in shapely.total_bounds(present)) if len(present) else None
-    if bounds is not None and not all(math.isfinite(b) for b in bounds):
-        return None
-    return bounds
-
-
 def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | None:
     """Whether the declared CRS is one planning data are drawn in and the one these coordinates were drawn in:
     the projection, the zone number in the eastings against the CRS's false easting, and the area of use."""
@@ -310,30 +300,36 @@ def check_plausible(geometries: np.ndarray, crs: pyproj.CRS) -> Implausible | No
     xmin, ymin, xmax, ymax = bounds
     if xmax - xmin > MAX_EXTENT or ymax - ymin > MAX_EXTENT:
         return None  # layers drawn in different frames (a mix, not one CRS): said per layer, where they are
-    units = _units_implausible(bounds, crs, likely)
-    if units is not None or crs.is_geographic:  # degrees in a geographic CRS: nothing more to compare
-        return units
-    return _zone_implausible(bounds, crs, likely) or _area_implausible(bounds, crs, likely)
-
-
-def _units_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS,
-                       likely: pyproj.CRS | None) -> Implausible | None:
-    """Degrees in a projected CRS, or metres in a geographic one."""
-    xmin, ymin, xmax, ymax = bounds
-    name = _named(crs)
     degrees = max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90
+    if crs.is_geographic or degrees:
+        return _degrees_problem(bounds, crs, degrees, likely)
+    zone = _zone_problem(bounds, crs, likely)
+    return zone if zone is not None else _area_problem(bounds, crs, likely)
+
+
+def _finite_bounds(geometries: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The bounds of the geometries present and not empty, or None (none there, or not finite)."""
+    present = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
+    present = present[~shapely.is_empty(present)] if len(present) else present
+    bounds = tuple(float(b) for b in shapely.total_bounds(present)) if len(present) else None
+    if bounds is not None and not all(math.isfinite(b) for b in bounds):
+        return None
+    return bounds  # type: ignore[return-value]
+
+
+def _degrees_problem(bounds, crs: pyproj.CRS, degrees: bool, likely) -> Implausible | None:
+    """Degrees in a projected CRS, or metres in a geographic one."""
+    xmin, ymin = bounds[0], bounds[1]
+    name = _named(crs)
     if crs.is_geographic:
         return None if degrees else Implausible(
             f"the coordinates are not longitude/latitude (e.g. {xmin:.2f}, {ymin:.2f}), but {name} is a geographic CRS in degrees",
             _named(likely))
-    if degrees:
-        return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
-                           "is a projected CRS in metres", _named(likely))
-    return None
+    return Implausible(f"the coordinates look like longitude/latitude degrees (e.g. {xmin:.6f}, {ymin:.6f}), but {name} "
+                       "is a projected CRS in metres", _named(likely))
 
 
-def _zone_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS,
-                      likely: pyproj.CRS | None) -> Implausible | None:
+def _zone_problem(bounds, crs: pyproj.CRS, likely) -> Implausible | None:
     """The Gauss-Krüger zone number in the eastings against the one the CRS's false easting puts there."""
     xmin, _, xmax, _ = bounds
     name = _named(crs)
@@ -349,11 +345,9 @@ def _zone_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS
     return None
 
 
-def _area_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS,
-                      likely: pyproj.CRS | None) -> Implausible | None:
-    """The coordinates' centre outside the CRS's area of use (a margin allowed)."""
+def _area_problem(bounds, crs: pyproj.CRS, likely) -> Implausible | None:
+    """The coordinates' centre outside the CRS's area of use (with a margin)."""
     xmin, ymin, xmax, ymax = bounds
-    name = _named(crs)
     area = crs.area_of_use
     if area is None:
         return None
@@ -361,6 +355,7 @@ def _area_implausible(bounds: tuple[float, float, float, float], crs: pyproj.CRS
         lon, lat = transformer(crs, crs.geodetic_crs).transform((xmin + xmax) / 2, (ymin + ymax) / 2)
     except (CRSError, pyproj.exceptions.ProjError):
         return None
+    name = _named(crs)
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return Implausible(f"the coordinates (centre {(xmin + xmax) / 2:.2f}, {(ymin + ymax) / 2:.2f}) are no place in {name}", _named(likely))
     if (area.west - LON_MARGIN <= lon <= area.east + LON_MARGIN) and (area.south - LAT_MARGIN <= lat <= area.north + LAT_MARGIN):

@@ -764,7 +764,7 @@ class Submission(Record):
 # (Submission) or a model_post_init of its own keeps pydantic's; a subclass made elsewhere gets pydantic's around this.
 
 
-def _quick_private_init(model: type[Record]) -> None:
+def quick_private_init(model: type[Record]) -> None:
     import inspect
 
     try:
@@ -788,5 +788,5 @@ def _quick_private_init(model: type[Record]) -> None:
 
 
 for _model in [value for value in list(globals().values()) if isinstance(value, type) and issubclass(value, Record)]:
-    _quick_private_init(_model)
+    quick_private_init(_model)
 del _model

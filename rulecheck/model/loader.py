@@ -84,43 +84,6 @@ INVENTORY_SOURCES: dict[str, tuple[type[Record], str]] = {
 }
 
 
-def load_submission(path: str | Path, *, classification: Any = None, allow_outside: bool = False,
-                    scheme_root: str | Path | None = None,
-                    declared_fields: dict[type, set[str]] | None = None) -> Submission:
-    """Read a manifest and everything it references into a Submission (geometries in one projected CRS, metres).
-
-    Raises InputError with every diagnostic found when the bundle cannot be read. `classification` is a
-    rulecheck.model.landuse.Classification; by default the one of `submission.jurisdiction`.
-
-    Every record's `source` is (path as written relative to the manifest's folder, line): the line of its
-    YAML mapping, or of the `{` where its GeoJSON Feature starts. A GDAL layer (GeoPackage, Shapefile) has no
-    lines: its records get `file.gpkg#layer` and the feature's fid in place of the line. Warnings (extra GIS
-    attributes) are in `Submission._warnings`; reprojections in `Submission._load_notes`.
-
-    Only files inside the manifest's folder are read (after resolving symlinks), unless `allow_outside`;
-    every file is held to the limits of rulecheck.limits (docs/security.md). A county scheme named by
-    `unit_plan.county_scheme: {path: ...}` is loaded too (rulecheck.model.scheme; it may also lie under
-    `scheme_root`, by default the folder above the manifest's).
-
-    `declared_fields` ({record class: names}, for a rule test's inline manifest): fields rule packs declare, which
-    a record written in the YAML may then carry (kept aside as a GIS layer's extra attributes are).
-    """
-    # a load builds hundreds of thousands of small containers and no cycles: the cyclic collector only slows it
-    with no_gc():
-        loader = _Loader(Path(path), classification, allow_outside=allow_outside)
-        loader.declared_fields = declared_fields or {}
-        try:
-            submission = loader.load()
-        finally:
-            # each layer's `where` refers back to the loader: without this cycle the loader, and what only it
-            # holds, is freed here, not by the first collection after the load (which would walk all of it)
-            loader.layers.clear()
-        from rulecheck.model.scheme import attach_scheme
-
-        attach_scheme(submission, Path(path), allow_outside=allow_outside, scheme_root=scheme_root)
-        return submission
-
-
 # ---- where a record is ------------------------------------------------------------------------------
 
 
@@ -157,7 +120,7 @@ def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _raw_line(raw: Any, loc: tuple[Any, ...]) -> int | None:
+def raw_line_of(raw: Any, loc: tuple[Any, ...]) -> int | None:
     """The line of the deepest element of `loc` present in the YAML data (a missing key: its mapping's line)."""
     line = getattr(raw, "line", None)
     current = raw
@@ -226,7 +189,8 @@ _EXPECTED = {
 }
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A value as a message shows it: a mapping or a list by its kind, else its repr cut to 60 characters."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -275,12 +239,13 @@ def _json_lists(records: list[dict[str, Any]], model: type[BaseModel]) -> list[d
     return out
 
 
-def _suggest(word: str, choices: list[str], cutoff: float = 0.6) -> str | None:
+def closest_name(word: str, choices: list[str], cutoff: float = 0.6) -> str | None:
+    """The choice closest to a misspelt word, or None."""
     match = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return match[0] if match else None
 
 
-def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
+def describe_error(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
     """A pydantic error as (message, hint) saying what was expected."""
     kind, loc = error["type"], error["loc"]
     name = loc[-1] if loc else ""
@@ -289,7 +254,7 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
         choices = sorted(model.model_fields) if model is not None else []
-        suggestion = _suggest(str(name), choices)
+        suggestion = closest_name(str(name), choices)
         hint = f"did you mean '{suggestion}'?" if suggestion else (f"known fields: {', '.join(choices)}" if choices else None)
         return f"unknown field '{name}'", hint
     if kind in ("enum", "literal_error"):
@@ -297,29 +262,29 @@ def _describe(error: dict[str, Any], root: Any) -> tuple[str, str | None]:
         got = error.get("input")
         hint = None
         if isinstance(got, str):
-            suggestion = _suggest(got, values, cutoff=0.75)
+            suggestion = closest_name(got, values, cutoff=0.75)
             hint = f"did you mean '{suggestion}'?" if suggestion else None
-        return f"expected one of: {', '.join(values)}; got {_shown(got)}", hint
+        return f"expected one of: {', '.join(values)}; got {shown_value(got)}", hint
     if kind in _BOUND_WORDS:
         ctx = error.get("ctx") or {}
         bound = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), None)
         field_name = next((str(part) for part in reversed(loc) if isinstance(part, str) and part in BOUND_UNITS), str(name))
         unit = BOUND_UNITS.get(field_name)
-        return (f"expected a number {_BOUND_WORDS[kind]} {bound:g}{f' ({unit})' if unit else ''}; got {_shown(error.get('input'))}",
+        return (f"expected a number {_BOUND_WORDS[kind]} {bound:g}{f' ({unit})' if unit else ''}; got {shown_value(error.get('input'))}",
                 f"the bound of {field_name} (docs/security.md lists every bound)")
     if kind == "value_error" and "date between" in str(error.get("msg")):
-        return f"{str(error['msg']).removeprefix('Value error, ')}; got {_shown(error.get('input'))}", None
+        return f"{str(error['msg']).removeprefix('Value error, ')}; got {shown_value(error.get('input'))}", None
     expected = _EXPECTED.get(kind)
     if expected:
-        return f"expected {expected}; got {_shown(error.get('input'))}", None
-    return f"{error['msg']}; got {_shown(error.get('input'))}", None
+        return f"expected {expected}; got {shown_value(error.get('input'))}", None
+    return f"{error['msg']}; got {shown_value(error.get('input'))}", None
 
 
 _BOUND_WORDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
 @lru_cache(maxsize=None)
-def _adapter(annotation: Any) -> TypeAdapter:
+def type_adapter(annotation: Any) -> TypeAdapter:
     return TypeAdapter(annotation)
 
 
@@ -338,7 +303,7 @@ class _Layer:
 
 
 @dataclass
-class _Batch:
+class Batch:
     """The records of one feature source, validated into models, with their geometries (in _Layer)."""
 
     section: str
@@ -349,7 +314,7 @@ class _Batch:
     layer: _Layer | None = None
 
 
-class _Loader:
+class Loader:
     INFO_SECTION = "submission"  # the section whose `crs` every layer is brought to (a scheme's is `scheme`)
 
     def __init__(self, manifest: Path, classification: Any, allow_outside: bool = False):
@@ -379,7 +344,7 @@ class _Loader:
         )
 
     def manifest_error(self, raw: Any, loc: tuple[Any, ...], message: str, hint: str | None = None) -> None:
-        self.error(self.name, message, line=_raw_line(raw, loc), field=_field_path("", loc), hint=hint)
+        self.error(self.name, message, line=raw_line_of(raw, loc), field=_field_path("", loc), hint=hint)
 
     def add_input(self, relative: str) -> None:
         if relative not in self.inputs:
@@ -451,7 +416,7 @@ class _Loader:
             self.error(self.name, "the manifest is empty; expected a mapping with submission, unit_plan and detailed_plan", line=1)
             return None
         if not isinstance(data, LocDict):
-            kind = "a list" if isinstance(data, list) else f"a single value ({_shown(data)})"
+            kind = "a list" if isinstance(data, list) else f"a single value ({shown_value(data)})"
             line = getattr(data, "line", 1)
             self.error(self.name, f"expected a mapping with submission, unit_plan and detailed_plan at the top level, got {kind}", line=line)
             return None
@@ -460,10 +425,10 @@ class _Loader:
     def validate_sections(self, data: LocDict) -> dict[str, Any]:
         """Validate each top-level section on its own (so one broken section does not hide another's errors)."""
         if "format" in data and data["format"] != FORMAT:
-            self.manifest_error(data, ("format",), f"unsupported format {_shown(data['format'])}; expected '{FORMAT}'")
+            self.manifest_error(data, ("format",), f"unsupported format {shown_value(data['format'])}; expected '{FORMAT}'")
         for key in data:
             if key not in TOP_LEVEL:
-                suggestion = _suggest(str(key), list(TOP_LEVEL))
+                suggestion = closest_name(str(key), list(TOP_LEVEL))
                 hint = f"did you mean '{suggestion}'?" if suggestion else f"known sections: {', '.join(TOP_LEVEL)}"
                 self.manifest_error(data, (key,), f"unknown field '{key}'", hint)
         for key in REQUIRED_TOP_LEVEL:
@@ -475,11 +440,11 @@ class _Loader:
                 continue
             value = self.without_sources(key, data[key])
             try:
-                sections[key] = _adapter(annotation).validate_python(value)
+                sections[key] = type_adapter(annotation).validate_python(value)
             except ValidationError as exc:
                 for error in exc.errors():
                     loc = (key, *error["loc"])
-                    message, hint = _describe(error, annotation)
+                    message, hint = describe_error(error, annotation)
                     self.manifest_error(data, loc, message, hint)
         return sections
 
@@ -514,8 +479,8 @@ class _Loader:
 
     # -- feature sources
 
-    def load_feature_sources(self, data: LocDict) -> dict[tuple[str, str], _Batch]:
-        batches: dict[tuple[str, str], _Batch] = {}
+    def load_feature_sources(self, data: LocDict) -> dict[tuple[str, str], Batch]:
+        batches: dict[tuple[str, str], Batch] = {}
         for (section, name), (model, noun) in FEATURE_SOURCES.items():
             owner = data.get(section)
             if not isinstance(owner, LocDict) or owner.get(name) is None:
@@ -529,13 +494,13 @@ class _Loader:
             elif isinstance(value, list):
                 batch = self.inline_features(value, loc, model, noun)
             else:
-                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {_shown(value)}")
+                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {shown_value(value)}")
                 continue
             if batch is not None:
                 batches[loc] = batch
         return batches
 
-    def mapped_features(self, value: dict, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+    def mapped_features(self, value: dict, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> Batch | None:
         """A layer with its own field names and units ({path, fields, units}), read as the contract's records."""
         from rulecheck.model import fieldmap
 
@@ -572,7 +537,7 @@ class _Loader:
             # the FileGDB's own files are checked like sidecars (none may be a symlink out), but are one input
             contents = sorted(full.iterdir()) if filegdb else []
         except OSError as exc:  # a name too long, a loop of symlinks
-            self.manifest_error(data, loc, f"cannot open {_shown(file_part)}: {exc.strerror or exc}")
+            self.manifest_error(data, loc, f"cannot open {shown_value(file_part)}: {exc.strerror or exc}")
             return None
         if not self.allow_outside:
             for sidecar in sidecars + contents:
@@ -597,28 +562,28 @@ class _Loader:
         driver prefix never; outside the manifest's folder (absolute, `..`, a symlink out) only with allow_outside."""
         lowered = file_part.strip().lower()
         if lowered.startswith("/vsi") or "/vsi" in lowered or _SCHEME.match(file_part):
-            return (f"{_shown(file_part)} is not a file path: GDAL virtual file systems (/vsi...), URLs and driver prefixes are never read",
+            return (f"{shown_value(file_part)} is not a file path: GDAL virtual file systems (/vsi...), URLs and driver prefixes are never read",
                     "name a file inside the submission's folder")
         suffix = Path(file_part).suffix.lower()
         if suffix not in LAYER_SUFFIXES:
-            return (f"{_shown(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
+            return (f"{shown_value(file_part)}: {suffix or 'a file without a suffix'} is not a layer format rulecheck reads",
                     "layers are GeoJSON (.geojson, .json), GeoPackage (.gpkg#layer), Shapefile (.shp), FileGDB (.gdb#layer)")
         if self.allow_outside:
             return None
         path = Path(file_part)
         if path.is_absolute():
-            return (f"{_shown(file_part)} is an absolute path; a submission reads only files inside its own folder", OUTSIDE_HINT)
+            return (f"{shown_value(file_part)} is an absolute path; a submission reads only files inside its own folder", OUTSIDE_HINT)
         if ".." in path.parts:
-            return (f"{_shown(file_part)} leaves the submission's folder ('..'); a submission reads only files inside its own folder", OUTSIDE_HINT)
+            return (f"{shown_value(file_part)} leaves the submission's folder ('..'); a submission reads only files inside its own folder", OUTSIDE_HINT)
         try:
             full = self.base / path
             if full.exists() and not self.inside(full):
-                return (f"{_shown(file_part)} is a symlink to a file outside the submission's folder", OUTSIDE_HINT)
+                return (f"{shown_value(file_part)} is a symlink to a file outside the submission's folder", OUTSIDE_HINT)
         except OSError:
             return None  # reported where the file is opened
         return None
 
-    def feature_file(self, written: str, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+    def feature_file(self, written: str, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> Batch | None:
         resolved = self.resolve(written, data, loc)
         if resolved is None:
             return None
@@ -665,14 +630,14 @@ class _Loader:
             self.error(written, f"unknown CRS {name!r}: {exc}", line=line, field="crs.properties.name")
             return None, False
 
-    def geojson_features(self, full: Path, written: str, loc: tuple[str, str], model: type[Record], noun: str) -> _Batch | None:
+    def geojson_features(self, full: Path, written: str, loc: tuple[str, str], model: type[Record], noun: str) -> Batch | None:
         parsed = self.read_geojson(full, written)
         if parsed is None:
             return None
         document = parsed.document
         if not isinstance(document, dict) or document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
             got = document.get("type") if isinstance(document, dict) else type(document).__name__
-            self.error(written, f"expected a GeoJSON FeatureCollection, got {_shown(got)}", line=1)
+            self.error(written, f"expected a GeoJSON FeatureCollection, got {shown_value(got)}", line=1)
             return None
         declared, crs_ok = self.layer_crs(written, document, parsed)
         features = document["features"]
@@ -684,7 +649,7 @@ class _Loader:
             bad_structure: dict[int, str] = {}
             for position, feature in enumerate(features):
                 if not isinstance(feature, dict) or feature.get("type") != "Feature":
-                    bad_structure[position] = f"expected a GeoJSON Feature, got {_shown(feature.get('type') if isinstance(feature, dict) else feature)}"
+                    bad_structure[position] = f"expected a GeoJSON Feature, got {shown_value(feature.get('type') if isinstance(feature, dict) else feature)}"
                     properties.append({})
                     geometries.append(None)
                     continue
@@ -722,7 +687,7 @@ class _Loader:
         return self.build_batch(loc, model, noun, properties, shapes, where, lines, written, gis=True, declared=declared if crs_ok else None,
                                 geometry_where=geometry_where, skip=set(bad_structure))
 
-    def gdal_features(self, full: Path, written: str, layer: str | None, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> _Batch | None:
+    def gdal_features(self, full: Path, written: str, layer: str | None, loc: tuple[str, str], data: LocDict, model: type[Record], noun: str) -> Batch | None:
         if layer is None:
             try:
                 layers = geo.list_layers(str(full))
@@ -782,7 +747,7 @@ class _Loader:
         self.notes.append(f"{label}: Shapefile field names read as " + ", ".join(f"{k} -> {v}" for k, v in sorted(renames.items())))
         return [{renames.get(k, k): v for k, v in record.items()} for record in records]
 
-    def inline_features(self, value: LocList, loc: tuple[str, str], model: type[Record], noun: str) -> _Batch | None:
+    def inline_features(self, value: LocList, loc: tuple[str, str], model: type[Record], noun: str) -> Batch | None:
         records: list[dict[str, Any]] = []
         geometry_values: list[Any] = []
         prefix = _field_path("", loc)
@@ -831,19 +796,30 @@ class _Loader:
 
     def build_batch(self, loc: tuple[str, str], model: type[Record], noun: str, records: list[Any], shapes: np.ndarray,
                     where: Callable[[int], _Where], lines: list[int], label: str, *, gis: bool,
-                    declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where], skip: set[int] = frozenset()) -> _Batch | None:
+                    declared: pyproj.CRS | None, geometry_where: Callable[[int], _Where], skip: set[int] = frozenset()) -> Batch | None:
         """Validate a layer's records in one call; GIS layers may carry extra attributes (a warning, not an error)."""
         section, name = loc[0], loc[-1]
         source_path = where(0).path if records else label
         if self.field_map is not None:
-            records, where = self.map_fields(loc, noun, records, where, source_path)
+            records, missing = self.field_map.apply(records)
+            self.report_unmapped(loc, missing, source_path)
+            aliases, unaliased = dict(self.field_map.fields), where
+
+            def where(position: int) -> _Where:
+                found = unaliased(position)
+                found.aliases = aliases
+                unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
+                record = records[position] if position < len(records) else None
+                if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
+                    found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
+                return found
         if self.limits.max_records and len(records) > self.limits.max_records:
             self.error(source_path, f"{len(records)} records, over the {self.limits.describe('max_records')}",
                        field=_field_path("", loc))
             return None
-        records, extras = self.set_extras_aside(records, model, where, label, gis=gis)
+        records, extras = self.set_aside_extras(model, records, where, label, gis=gis)
         with no_gc():
-            models = self.validate_records(records, model, where, skip)
+            models = self.validated(model, records, where, skip)
             if models is None:
                 return None
             # SourceLoc(source_path, line) for each line, made in C (namedtuple's __new__ is this call in Python)
@@ -854,19 +830,33 @@ class _Loader:
                 for record, extra in zip(models, extras):
                     if extra:
                         record.__pydantic_private__["_extra"] = extra
-        batch = _Batch(section, name, models, sources, where)
+        batch = Batch(section, name, models, sources, where)
         batch.layer = _Layer(label, shapes, declared, geometry_where)
         self.layers.append(batch.layer)
         return batch
 
-    def map_fields(self, loc: tuple[str, str], noun: str, records: list[Any], where: Callable[[int], _Where],
-                   source_path: str) -> tuple[list[Any], Callable[[int], _Where]]:
-        """The layer's records under the manifest's field mapping, and a `where` that names the mapped fields."""
-        records, missing = self.field_map.apply(records)
+    def set_aside_extras(self, model: type[Record], records: list[Any], where: Callable[[int], _Where], label: str, *,
+                         gis: bool) -> tuple[list[Any], list[dict] | None]:
+        """(the records as the model reads them, the attributes kept aside per record or None): beyond the contract
+        in a GIS layer (for a field a rule pack declares: a province's column), or the fields the packs declare in a
+        rule test's inline manifest."""
+        extras = None
+        if gis:
+            known = set(model.model_fields) | {"geometry"}
+            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
+                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
+            records = self.prepare_gis_records(records, model, where, label)
+        elif self.declared_fields.get(model):
+            names = self.declared_fields[model]
+            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
+            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
+        return records, extras
+
+    def report_unmapped(self, loc: tuple[str, str], missing, source_path: str) -> None:
+        """A typo in the manifest's field map: said at its line, with the layer's field nearest to it."""
         for source in missing:
-            # a typo in the manifest's mapping: said at its line, with the layer's field nearest to it
             contract = next(c for c in sorted(self.field_map.explicit) if self.field_map.fields[c] == source)
-            nearest = _suggest(source, sorted(self.field_map.seen), cutoff=0.5) or _suggest(
+            nearest = closest_name(source, sorted(self.field_map.seen), cutoff=0.5) or closest_name(
                 source.lower(), sorted({s.lower(): s for s in self.field_map.seen}), cutoff=0.5)
             if nearest is not None and nearest not in self.field_map.seen:
                 nearest = next(s for s in self.field_map.seen if s.lower() == nearest)
@@ -874,49 +864,21 @@ class _Loader:
             self.manifest_error(self.field_map_data, (*loc, "fields", contract),
                                 f"no attribute '{source}' (mapped to '{contract}') in any record of this layer ({source_path})",
                                 f"did you mean '{nearest}'?" if nearest else f"the layer's fields: {fields}")
-        aliases, unaliased = dict(self.field_map.fields), where
 
-        def mapped_where(position: int) -> _Where:
-            found = unaliased(position)
-            found.aliases = aliases
-            unnamed = f"{noun} #{position + 1}"  # the label was made before the id was mapped
-            record = records[position] if position < len(records) else None
-            if found.label.startswith(unnamed) and isinstance(record, dict) and record.get("id") is not None:
-                found.label = f"{noun} {record['id']}" + found.label[len(unnamed):]
-            return found
-        return records, mapped_where
-
-    def set_extras_aside(self, records: list[Any], model: type[Record], where: Callable[[int], _Where], label: str, *,
-                         gis: bool) -> tuple[list[Any], list[dict] | None]:
-        """The records without the attributes beyond the contract, and those attributes (for the fields a rule pack
-        declares: a province's column), or None when there are none."""
-        extras = None
-        if gis:
-            known = set(model.model_fields) | {"geometry"}
-            if not set().union(*(r for r in records if isinstance(r, dict))) <= known:
-                extras = [{k: v for k, v in r.items() if k not in known} if isinstance(r, dict) else {} for r in records]
-            records = self.prepare_gis_records(records, model, where, label)
-        elif self.declared_fields.get(model):  # a rule test's inline manifest may set the fields its packs declare
-            names = self.declared_fields[model]
-            extras = [{k: r[k] for k in names if k in r} if isinstance(r, dict) else {} for r in records]
-            records = [{k: v for k, v in r.items() if k not in names} if isinstance(r, dict) else r for r in records]
-        return records, extras
-
-    def validate_records(self, records: list[Any], model: type[Record], where: Callable[[int], _Where],
-                         skip: set[int]) -> list[Record] | None:
-        """The records validated in one call, or None with every problem reported at its place."""
+    def validated(self, model: type[Record], records: list[Any], where: Callable[[int], _Where], skip: set[int]):
+        """The records as models, validated in one call; None (each error said at its record) when one is wrong."""
         try:
-            return _adapter(list[model]).validate_python(records)
+            return type_adapter(list[model]).validate_python(records)
         except ValidationError as exc:
             for error in exc.errors():
                 position, rest = error["loc"][0], error["loc"][1:]
                 if not isinstance(position, int) or position in skip:
                     continue  # a feature that is not a Feature is reported once, as such
                 w = where(position)
-                message, hint = _describe({**error, "loc": rest or ("",)}, model) if rest else _describe(error, list[model])
+                message, hint = describe_error({**error, "loc": rest or ("",)}, model) if rest else describe_error(error, list[model])
                 field_path, line = w.at(*rest) if rest else (w.field, w.line)
                 self.error(w.path, f"{message} ({w.label})", line=line, field=field_path, hint=hint)
-            return None
+        return None
 
     def prepare_gis_records(self, records: list[dict[str, Any]], model: type[Record], where: Callable[[int], _Where], label: str) -> list[dict[str, Any]]:
         known = set(model.model_fields)
@@ -1022,7 +984,7 @@ class _Loader:
 
     def geometry_source(self, value: Any, loc: tuple[Any, ...], data: LocDict) -> np.ndarray | None:
         field_path = _field_path("", loc)
-        line = _raw_line(data, loc)
+        line = raw_line_of(data, loc)
         key = str(loc[-1])
         manifest_where = lambda _: _Where(self.name, line, _field_path("", loc[:-1]), lambda _key: line, "")
         if isinstance(value, str) and geo.looks_like_wkt(value):
@@ -1033,7 +995,7 @@ class _Loader:
             shapes, errors = geo.from_geojson_mappings([mapping])
             return self.single_geometry(shapes, errors, field_path, None, manifest_where, key)
         if not isinstance(value, str):
-            self.manifest_error(data, loc, f"expected a path, a GeoJSON geometry or WKT text; got {_shown(value)}")
+            self.manifest_error(data, loc, f"expected a path, a GeoJSON geometry or WKT text; got {shown_value(value)}")
             return None
         resolved = self.resolve(value, data, loc)
         if resolved is None:
@@ -1056,7 +1018,7 @@ class _Loader:
             elif isinstance(kind, str) and (kind in geo._DEPTHS or kind == "GeometryCollection"):
                 mappings, where = [document], lambda p: _Where(value, 1, "", lambda key: None, "the geometry")
             else:
-                self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {_shown(kind)}", line=1)
+                self.error(value, f"expected a GeoJSON geometry, Feature or FeatureCollection, got {shown_value(kind)}", line=1)
                 return None
             shapes, errors = geo.from_geojson_mappings(mappings)
             return self.single_geometry(shapes, errors, value, declared, where, "geometry")
@@ -1222,8 +1184,8 @@ class _Loader:
 
     # -- the six inventories (unit_plan.inventories): inline records or feature sources, a place optional
 
-    def load_inventories(self, data: LocDict) -> dict[tuple[str, ...], _Batch]:
-        batches: dict[tuple[str, ...], _Batch] = {}
+    def load_inventories(self, data: LocDict) -> dict[tuple[str, ...], Batch]:
+        batches: dict[tuple[str, ...], Batch] = {}
         unit = data.get("unit_plan")
         inventories = unit.get("inventories") if isinstance(unit, LocDict) else None
         if not isinstance(inventories, LocDict):
@@ -1241,7 +1203,7 @@ class _Loader:
                 batches[loc] = batch
         return batches
 
-    def inline_inventory(self, value: LocList, loc: tuple[str, ...], model: type[Record], noun: str) -> _Batch | None:
+    def inline_inventory(self, value: LocList, loc: tuple[str, ...], model: type[Record], noun: str) -> Batch | None:
         """Inline records; those of a spatial inventory may carry a `geometry` (GeoJSON or WKT)."""
         spatial = "geometry" in model.model_fields
         records = [dict(item) if isinstance(item, dict) else item for item in value]
@@ -1260,7 +1222,7 @@ class _Loader:
         self.report_geometries(shapes, unreadable, where, skip={}, model=model)
         return self.build_batch(loc, model, noun, records, shapes, where, lines, prefix, gis=False, declared=None, geometry_where=where)  # type: ignore[arg-type]
 
-    def check_inventory_duplicates(self, batches: dict[tuple[str, ...], _Batch]) -> None:
+    def check_inventory_duplicates(self, batches: dict[tuple[str, ...], Batch]) -> None:
         for loc, batch in batches.items():
             first: dict[str, int] = {}
             for position, record in enumerate(batch.models):
@@ -1273,7 +1235,7 @@ class _Loader:
                            line=line, field=field_path)
 
     @staticmethod
-    def assemble_inventories(unit: UnitPlan, batches: dict[tuple[str, ...], _Batch]) -> None:
+    def assemble_inventories(unit: UnitPlan, batches: dict[tuple[str, ...], Batch]) -> None:
         """Put the inventories' records in place, and name each approval of a package program PACKAGE/RESOURCE."""
         for loc, batch in batches.items():
             spatial = "geometry" in type(batch.models[0]).model_fields if batch.models else False
@@ -1287,7 +1249,7 @@ class _Loader:
 
     # -- assembly and cross-record checks
 
-    def assemble(self, data: LocDict, sections: dict[str, Any], batches: dict[tuple[str, str], _Batch],
+    def assemble(self, data: LocDict, sections: dict[str, Any], batches: dict[tuple[str, str], Batch],
                  geometry_sources: dict[tuple[Any, ...], np.ndarray]) -> Submission:
         for key, value in sections.items():
             raw = data.get(key)
@@ -1343,7 +1305,7 @@ class _Loader:
         for part in loc:
             raw = raw[part] if isinstance(raw, (dict, list)) else None
         key_line = raw.key_line if isinstance(raw, LocDict) else (lambda key: None)
-        return _Where(self.name, _raw_line(data, loc), _field_path("", loc), key_line, label)
+        return _Where(self.name, raw_line_of(data, loc), _field_path("", loc), key_line, label)
 
     def classification_in_force(self, info: SubmissionInfo | None) -> Any:
         if self.classification is not None:
@@ -1358,7 +1320,7 @@ class _Loader:
             self.diagnostics.extend(exc.diagnostics)
             return None
 
-    def check_land_use(self, sections: dict[str, Any], batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
+    def check_land_use(self, sections: dict[str, Any], batches: dict[tuple[str, str], Batch], data: LocDict) -> None:
         """Every land_use is a code of the classification in force (a duty's resource too, when it is a code)."""
         classification = self.classification_in_force(sections.get("submission"))
         if classification is not None:
@@ -1400,7 +1362,7 @@ class _Loader:
                   lambda i, p=p, package=package: self._yaml_where(data, ("unit_plan", "packages", p, "duties", i), f"duty {package.duties[i].id}"),
                   only_codes=True)
 
-    def check_duplicates(self, sections: dict[str, Any], batches: dict[tuple[str, str], _Batch], data: LocDict) -> None:
+    def check_duplicates(self, sections: dict[str, Any], batches: dict[tuple[str, str], Batch], data: LocDict) -> None:
         """Ids are unique per collection; a duplicate names both places."""
 
         def check(records: list[Any], key: Callable[[Any], str], where: Callable[[int], _Where], noun: str, id_field: str = "id") -> None:

@@ -25,9 +25,9 @@ from rulecheck.model.documents import (
     SourceLoc,
     Submission,
     UnitFinance,
-    _quick_private_init,
+    quick_private_init,
 )
-from rulecheck.model.loader import _adapter, _Batch, _describe, _Loader, _raw_line, _shown, _suggest
+from rulecheck.model.loader import type_adapter, Batch, describe_error, Loader, closest_name, raw_line_of, shown_value
 from rulecheck.model.sources import LocDict, SourceError, load_yaml, no_gc, read_text_limited
 
 SCHEME_SUFFIXES = (".yaml", ".yml")
@@ -203,7 +203,7 @@ def phases_of(units: list[CountyUnit], scheme: "Scheme") -> list[CountyPhase]:
 
 for _model in (Procedure, KeyArea, SchemeUnit, CountyUnit, CountyPhase, CountyMember, CountyRight, CountyParcel,
                CountyAsset, CountyPackage, County):
-    _quick_private_init(_model)
+    quick_private_init(_model)
 
 NO_COUNTY = County()  # outside a county check: no other unit to compare with (the rules across units have nothing to check)
 
@@ -214,7 +214,7 @@ SCHEME_LAYERS = {"key_areas": (KeyArea, "key area"), "units": (SchemeUnit, "sche
 TOP_LEVEL = ("format", "scheme")
 
 
-class _SchemeLoader(_Loader):
+class _SchemeLoader(Loader):
     """The submission loader's machinery (layers in every contract format, field maps, limits, located errors,
     the CRS pass) on a scheme file."""
 
@@ -260,10 +260,10 @@ class _SchemeLoader(_Loader):
 
     def validate_scheme(self, data: LocDict) -> Scheme | None:
         if "format" in data and data["format"] != "rulecheck/v1":
-            self.manifest_error(data, ("format",), f"unsupported format {_shown(data['format'])}; expected 'rulecheck/v1'")
+            self.manifest_error(data, ("format",), f"unsupported format {shown_value(data['format'])}; expected 'rulecheck/v1'")
         for key in data:
             if key not in TOP_LEVEL:
-                suggestion = _suggest(str(key), list(TOP_LEVEL))
+                suggestion = closest_name(str(key), list(TOP_LEVEL))
                 hint = f"did you mean '{suggestion}'?" if suggestion else "a scheme file has format and scheme"
                 self.manifest_error(data, (key,), f"unknown field '{key}'", hint)
         section = data.get("scheme")
@@ -271,21 +271,21 @@ class _SchemeLoader(_Loader):
             if "scheme" not in data:
                 self.error(self.name, "missing required field 'scheme'", line=data.line, field="scheme")
             else:
-                self.manifest_error(data, ("scheme",), f"expected a mapping; got {_shown(section)}")
+                self.manifest_error(data, ("scheme",), f"expected a mapping; got {shown_value(section)}")
             return None
         copy = {k: v for k, v in section.items() if k not in SCHEME_LAYERS}
         try:
-            scheme = _adapter(Scheme).validate_python(copy)
+            scheme = type_adapter(Scheme).validate_python(copy)
         except ValidationError as exc:
             for error in exc.errors():
-                message, hint = _describe(error, Scheme)
+                message, hint = describe_error(error, Scheme)
                 self.manifest_error(data, ("scheme", *error["loc"]), message, hint)
             return None
         self.stamp(scheme, section, section.line)
         return scheme
 
-    def load_layers(self, data: LocDict) -> dict[str, _Batch]:
-        batches: dict[str, _Batch] = {}
+    def load_layers(self, data: LocDict) -> dict[str, Batch]:
+        batches: dict[str, Batch] = {}
         section = data.get("scheme")
         if not isinstance(section, LocDict):
             return batches
@@ -301,13 +301,13 @@ class _SchemeLoader(_Loader):
             elif isinstance(value, list):
                 batch = self.inline_features(value, loc, model, noun)
             else:
-                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {_shown(value)}")
+                self.manifest_error(data, loc, f"expected a path to a layer or a list of records; got {shown_value(value)}")
                 continue
             if batch is not None:
                 batches[name] = batch
         return batches
 
-    def check_ids(self, batches: dict[str, _Batch]) -> None:
+    def check_ids(self, batches: dict[str, Batch]) -> None:
         for name, batch in batches.items():
             first: dict[str, int] = {}
             for position, record in enumerate(batch.models):
@@ -410,9 +410,9 @@ def scheme_file(manifest: Path, reference: SchemeRef, *, allow_outside: bool, sc
 
     lowered = written.strip().lower()
     if "/vsi" in lowered or "://" in lowered or (len(written) > 2 and written[1] != ":" and ":" in written.split("/")[0]):
-        raise refuse(f"{_shown(written)} is not a file path: URLs and GDAL virtual file systems are never read")
+        raise refuse(f"{shown_value(written)} is not a file path: URLs and GDAL virtual file systems are never read")
     if Path(written).suffix.lower() not in SCHEME_SUFFIXES:
-        raise refuse(f"{_shown(written)}: a county scheme is a YAML file (.yaml)", "name the scheme's scheme.yaml")
+        raise refuse(f"{shown_value(written)}: a county scheme is a YAML file (.yaml)", "name the scheme's scheme.yaml")
     full = Path(written) if Path(written).is_absolute() else manifest.parent / written
     if not allow_outside:
         home = manifest.absolute().parent  # absolute first: the parent of a bare 'submission.yaml' is '.', not the county's
@@ -423,7 +423,7 @@ def scheme_file(manifest: Path, reference: SchemeRef, *, allow_outside: bool, sc
         except (OSError, RuntimeError):
             inside = False
         if not inside:
-            raise refuse(f"{_shown(written)} lies outside the submission's folder and the county's folder above it",
+            raise refuse(f"{shown_value(written)} lies outside the submission's folder and the county's folder above it",
                          "put the scheme in the county's folder (../scheme.yaml), or pass --allow-outside "
                          "(allow_outside=True) if you trust it")
     try:
@@ -431,7 +431,7 @@ def scheme_file(manifest: Path, reference: SchemeRef, *, allow_outside: bool, sc
             why = "is a folder, not a file" if full.is_dir() else "not found"
             raise refuse(f"county scheme {written!r} {why} (relative to {manifest.parent.as_posix() or '.'})")
     except OSError as exc:
-        raise refuse(f"cannot open {_shown(written)}: {exc.strerror or exc}") from None
+        raise refuse(f"cannot open {shown_value(written)}: {exc.strerror or exc}") from None
     return full
 
 

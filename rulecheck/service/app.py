@@ -31,12 +31,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rulecheck import __version__
-from rulecheck.batch import CheckOptions, ruleset_for
+from rulecheck.bundle import BundleLimits, BundleRefused, inside, unpack
+from rulecheck.checking import CheckOptions, ruleset_for
+from rulecheck.version import __version__
 from rulecheck.vocabulary import FORMAT_NAMES, FORMAT_TABLE
 
-from . import Principal, schemas
-from .bundle import BundleLimits, BundleRefused, inside, unpack
+from . import schemas
+from .tokens import Principal
 from .worker import Worker, WorkerDied, WorkerTimeout
 
 log = logging.getLogger("rulecheck.service")

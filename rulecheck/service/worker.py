@@ -51,7 +51,7 @@ def summarise(record: dict) -> dict:
 
 def run_job(request: dict) -> dict:
     """One check: ``{"record": {...summary..., "report": JSON text, "rendered": bytes}}`` or ``{"diagnostics"}``."""
-    from rulecheck.batch import check_one
+    from rulecheck.checking import check_one
     from rulecheck.report import encoded_pieces, render
 
     result = check_one(request["manifest"], request["options"], request["base"])
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
     incoming, outgoing = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
-    from rulecheck.batch import ruleset_for
+    from rulecheck.checking import ruleset_for
 
     ruleset_for(tuple(argv[3].split("\0")) if argv[3] else (), tuple(argv[4].split("\0")) if argv[4] else ())
     outgoing.send({"ready": os.getpid()})

@@ -1,4 +1,4 @@
-"""An uploaded bundle unpacked into a private folder: a zip of the manifest and its layers, or a manifest alone,
+"""A bundle unpacked into a private folder: a zip of the manifest and its layers, or a manifest alone,
 held to the service's limits (upload size, number of files, expanded size, paths and links that escape)."""
 
 from __future__ import annotations
