@@ -304,11 +304,6 @@ class LoopPlan:
     def get(self, key: str, default=None):
         return self.as_dict().get(key, default)
 
-    def __setitem__(self, key: str, value) -> None:
-        # a plan is frozen; setting what it already says (the requirement after attach_verdict) changes nothing
-        if self.as_dict().get(key, object()) != value:
-            raise TypeError(f"a LoopPlan is frozen: {key} is {self.get(key)!r}, not {value!r}")
-
     @property
     def indexed(self) -> bool:
         return self.spatial is not None or self.hash_join is not None

@@ -305,10 +305,7 @@ class _RuleCompiler:
         self.messages.setdefault("en", [rule.title_en])
         if steps and steps[-1][0] == "for" and rule.require is not None:
             last = getattr(steps[-1][2], "plan", None)
-            if attach_verdict(last, rule.require, comp, self.scope):  # shown with the last loop's plan (--plan)
-                shown = next((p for p in reversed(comp.plans) if p.get("var") == last.var and p.get("source") == last.texts["source"]), None)
-                if shown is not None:
-                    shown["requirement"] = last.verdict.text
+            attach_verdict(last, rule.require, comp, self.scope)  # the plan records the requirement (--plan shows it)
         used = comp.used_params | ({rule.basis_param} if rule.basis_param in names.params else set())
         return CompiledRule(rule, self.path, self.text, steps, self.require, self.at, self.messages, self.expected,
                             self.actual, self.subject_vars, names, tuple(sorted(used)), plans=comp.plans,
