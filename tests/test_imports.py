@@ -10,6 +10,7 @@ submodule does not count as importing its parent package's `__init__`; importing
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,3 +271,17 @@ def test_a_circle_added_to_the_project_is_caught(tmp_path):
                       encoding="utf-8")
     new = [c for c in circles(graph_of(imports_of(tmp_path, "rulecheck"))) if circle_name(c) not in KNOWN]
     assert any("rulecheck.dsl.values" in c and "rulecheck.engine" in c for c in new), new
+
+
+def test_the_architecture_picture_names_every_module():
+    """docs/architecture.md keeps its picture true: every module of rulecheck/ is named there (a new module is
+    placed in its layer when it is added), and it names no module that is gone."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    modules = {p.relative_to(ROOT / "rulecheck").with_suffix("").as_posix()
+               for p in (ROOT / "rulecheck").rglob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    missing = sorted(m for m in modules if not re.search(rf"(?<!\w){re.escape(m.split('/')[-1])}(\.py)?\b", text))
+    assert not missing, f"modules docs/architecture.md does not place in a layer: {missing}"
+    named = set(re.findall(r"`(?:dsl|model|report|service)/(\w+)\.py`|\b(\w+)\.py\b", text))
+    gone = sorted(n for pair in named for n in pair
+                  if n and not any(list((ROOT / top).rglob(f"{n}.py")) for top in ("rulecheck", "tests", "docs")))
+    assert not gone, f"docs/architecture.md names modules that do not exist: {gone}"
