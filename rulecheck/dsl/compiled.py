@@ -19,6 +19,7 @@ from rulecheck.dsl.compiler import Context, ExprCompiler, Names
 from rulecheck.dsl.parallel import COSTLY_CHUNK, geos_map
 from rulecheck.dsl.joins import Passed
 from rulecheck.dsl.schema import COLLECTION_OF, T
+from rulecheck.model.landuse import in_force
 from rulecheck.dsl.values import CTX, EvalError, Missing, format_value, geom_or_none, is_record, record_id
 from rulecheck.vocabulary import SEVERITIES
 
@@ -134,7 +135,7 @@ class CompiledRule:
         if params is not None:
             edition = params.edition(name) if param is not None else (params.group(group) if group is not None else None)
         else:
-            edition = next((e for e in reversed(editions) if e.valid_from <= as_of), None)
+            edition = in_force(editions, as_of)  # editions are in date order (checked when a pack loads)
         if edition is None:
             return {"citation": "", "text": "", "paraphrase": False, "param": name, "from": None}
         return {"citation": edition.source, "text": edition.text, "paraphrase": edition.paraphrase,
