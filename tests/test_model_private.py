@@ -1,4 +1,4 @@
-"""The records' quick initialisation of private attributes (rulecheck.model.documents._quick_private_init) gives what
+"""The records' quick initialisation of private attributes (rulecheck.model.documents.quick_private_init) gives what
 pydantic's own does, however a record is made."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def test_a_record_made_any_way_has_pydantics_private_attributes(model):
     first, second = model.model_construct(), model.model_construct()
     assert first.__pydantic_private__ is not second.__pydantic_private__  # each its own
     if model.__name__ != "Submission":
-        assert model.model_post_init.__qualname__.startswith("_quick_private_init")
+        assert model.model_post_init.__qualname__.startswith("quick_private_init")
     assert set(expected) == set(model.__private_attributes__)
 
 
