@@ -70,12 +70,8 @@ def key_text(value) -> str | None:
 
 @dataclass
 class KeyBranch:
-    """One indexable comparison between the loop variable and the outer scope:
-    "eq"  `key(var) == outer`, "in" `key(var) in outer_list`, "has" `outer in list_of(var)`,
-    "code_under" `key(var) under outer` (the record's code starts with the outer prefix: indexed under each of
-    its prefixes), "under_code" `outer under key(var)` (the record's code is a prefix of the outer code: the
-    outer code's prefixes are looked up). A code or prefix that names a land-use group is never indexed: it is
-    tested as written."""
+    """A plan's `KeyLookup` compiled (its kinds are described there): the loop variable's key and the outer
+    value as functions of the environment, with the local key decided once when there is one."""
 
     kind: str
     var_fn: Fn
