@@ -424,16 +424,24 @@ class LayerTooCostly(ValueError):
     """A GDAL read stopped by its limit (layer_seconds, layer_memory_mb)."""
 
 
-def _die_with(parent: int) -> None:
-    """SIGKILL this (forked) process when its parent dies (Linux's PR_SET_PDEATHSIG); exit now if it already has."""
-    import os
-
+def _prctl():
+    """libc's prctl, looked up in the parent before it forks (a child of a threaded process should not load
+    libraries), or None where there is none (not Linux)."""
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except (OSError, AttributeError):  # not Linux: the parent's deadline is the only bound
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with(parent: int, prctl) -> None:
+    """SIGKILL this (forked) process when its parent dies (Linux's PR_SET_PDEATHSIG); exit now if it already has.
+    Without prctl the parent's deadline is the only bound."""
+    import os
+
+    if prctl is not None:
+        prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     if os.getppid() != parent:
         os._exit(1)
 
@@ -456,14 +464,14 @@ def bounded(function, *args):
     if not hasattr(os, "fork") or os.environ.get("RULECHECK_GDAL_IN_PROCESS"):
         return function(*args)
     read_fd, write_fd = os.pipe()
-    parent = os.getpid()
+    parent, prctl = os.getpid(), _prctl()
     pid = os.fork()
     if pid == 0:  # the child: do the read, send the outcome, never return into the caller's code
         status = 0
         try:
             # killed with its parent: a service worker stopped for overrunning its time (SIGKILL, no `finally`)
             # must not leave this read running on as an orphan
-            _die_with(parent)
+            _die_with(parent, prctl)
             os.close(read_fd)
             if limits.layer_memory_mb:
                 import resource
