@@ -115,6 +115,18 @@ def _declared_value_problem(patch: ast.Patch, t, unit: str | None, where: str) -
     return None
 
 
+def _in_unit(value: Quantity, unit: str | None, what: str):
+    """A quantity as a field in `unit` stores it (a plain number where the field has no unit), or a PatchError
+    naming `what` when the dimensions differ."""
+    if unit is None:
+        if value.dim:
+            raise PatchError(f"{what} is a plain number, not {value}")
+        return value.shown() if value.unit else value.value
+    if UNITS[unit][0] != value.dim:
+        raise PatchError(f"{what} is in {unit}, not {value}")
+    return value.shown(unit)
+
+
 def _declared_value(value, t, unit: str | None):
     """A literal as a declared field holds it among the record's attributes beyond the contract (as a layer's
     column would: a number in the declared unit)."""
@@ -123,13 +135,7 @@ def _declared_value(value, t, unit: str | None):
     kind = t.kind
     if kind == "num":
         if isinstance(value, Quantity):
-            if unit is None:
-                if value.dim:
-                    raise PatchError(f"the field is a plain number, not {value}")
-                return value.shown() if value.unit else value.value
-            if UNITS[unit][0] != value.dim:
-                raise PatchError(f"the field is in {unit}, not {value}")
-            return value.shown(unit)
+            return _in_unit(value, unit, "the field")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if unit is not None and unit != "%":
                 raise PatchError(f"the field is in {unit}: write the unit, e.g. {value:g} {unit}")
@@ -234,13 +240,7 @@ def _convert(owner, name: str, value):
         if name == "quantity":
             unit = getattr(owner, "unit", None)
             unit = unit.value if unit is not None else None
-        if unit is None:
-            if value.dim:
-                raise PatchError(f"{name} is a plain number, not {value}")
-            return value.shown() if value.unit else value.value
-        if UNITS[unit][0] != value.dim:
-            raise PatchError(f"{name} is in {unit}, not {value}")
-        return value.shown(unit)
+        return _in_unit(value, unit, name)
     fields = type(owner).model_fields
     if name in fields:
         try:
