@@ -15,7 +15,7 @@ import click
 from .version import __version__
 from .diagnostics import Diagnostic, InputError, printable
 
-from .vocabulary import FAIL_ON, FORMAT_NAMES, LANGS
+from .vocabulary import FAIL_ON, FORMAT_NAMES, LANGS, STAGES
 
 # exit statuses (bundle-format.md): 0 passed, 1 conflicts at or above --fail-on or nothing decided, 2 unreadable input
 # or an unknown rule in --select/--ignore/a waiver, 3 a bug
@@ -282,7 +282,7 @@ def _color_options(command):
               help="Parameter file overriding the shipped parameters (repeatable), e.g. a province's.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The date whose law applies (default: the submission's as_of, else today).")
-@click.option("--stage", type=click.Choice(("joint_review", "supply")), default=None,
+@click.option("--stage", type=click.Choice(STAGES), default=None,
               help="The moment of the gate: before the joint approval (同编同审) or before supply "
                    "(default: the submission's stage, else joint_review).")
 @click.option("--select", multiple=True, metavar="ID|PREFIX",
@@ -817,7 +817,7 @@ def _check_options(command):
     for option in reversed((
         click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
                      help="The date whose law applies (default: each submission's as_of, else today)."),
-        click.option("--stage", type=click.Choice(("joint_review", "supply")), default=None,
+        click.option("--stage", type=click.Choice(STAGES), default=None,
                      help="The moment of the gate for every submission: before the joint approval (同编同审) or "
                           "before supply (default: each submission's stage, else joint_review)."),
         click.option("--select", multiple=True, metavar="ID|PREFIX", help="Run only these rules or families."),

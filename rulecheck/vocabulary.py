@@ -23,6 +23,8 @@ PASSING_VERDICTS = ("passed", "incomplete")
 # a rule's outcome (`outcomes[].status`), counted in the summary as rules_<status>
 OUTCOME_STATUSES = {"pass": "rules_passed", "fail": "rules_failed", "not_applicable": "rules_not_applicable",
                     "indeterminate": "rules_indeterminate"}
+# the moment of the gate (`submission.stage`): before the joint approval (同编同审), before supply
+STAGES = ("joint_review", "supply")
 # a conflict's status against a baseline report (`conflicts[].status`)
 BASELINE_STATUSES = ("new", "persisting")
 

@@ -57,3 +57,10 @@ def test_a_bare_record_reads_with_the_contracts_defaults():
     conflict = record.conflicts[0]
     assert (conflict.family, conflict.severity, conflict.subjects, conflict.waiver) == ("IND", "error", (), None)
     assert record.verdict == "passed" and record.outcomes is None and record.rule_counts() is None
+
+
+def test_the_stages_are_the_models():
+    from rulecheck.model.documents import Stage
+    from rulecheck.vocabulary import STAGES
+
+    assert STAGES == tuple(stage.value for stage in Stage)

@@ -10,7 +10,7 @@ import shapely
 from markupsafe import Markup
 from shapely.geometry import shape
 
-from ..vocabulary import SEVERITIES, VERDICTS, land_use_classes
+from ..vocabulary import SEVERITIES, STAGES, VERDICTS, land_use_classes
 from .common import (
     baseline_line,
     cap,
@@ -148,7 +148,7 @@ def render(record: dict | Report, *, lang: str) -> str:
 
 def _meta(report: Report, lang: str) -> list[tuple[str, object]]:
     submission = report.submission
-    stage = t(f"stage_{submission.stage}", lang) if submission.stage in ("joint_review", "supply") else ""
+    stage = t(f"stage_{submission.stage}", lang) if submission.stage in STAGES else ""
     return [
         (t("submission", lang), submission.id),
         (t("as_of", lang), submission.as_of),

@@ -6,7 +6,7 @@ import re
 
 from rulecheck.diagnostics import printable
 
-from ..vocabulary import SEVERITIES
+from ..vocabulary import SEVERITIES, STAGES
 from .common import (
     baseline_line,
     cap,
@@ -54,7 +54,7 @@ def render(record: dict | Report, *, lang: str) -> str:
 
 def _summary_table(report: Report, lang: str) -> list[str]:
     submission, summary = report.submission, report.summary
-    stage = t(f"stage_{submission.stage}", lang) if submission.stage in ("joint_review", "supply") else ""
+    stage = t(f"stage_{submission.stage}", lang) if submission.stage in STAGES else ""
     rows = [
         (t("submission", lang), submission.id),
         (t("as_of", lang), submission.as_of),
