@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -424,8 +425,9 @@ class LayerTooCostly(ValueError):
     """A GDAL read stopped by its limit (layer_seconds, layer_memory_mb)."""
 
 
+@functools.lru_cache(maxsize=1)
 def _prctl():
-    """libc's prctl, looked up in the parent before it forks (a child of a threaded process should not load
+    """libc's prctl, looked up once, in the parent before it forks (a child of a threaded process should not load
     libraries), or None where there is none (not Linux)."""
     try:
         import ctypes
