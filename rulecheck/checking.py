@@ -46,6 +46,29 @@ def _relative(text: str, base: str | None) -> str:
     return text.replace(prefix, "").replace(base, ".")
 
 
+def load_and_check(load, options: CheckOptions):
+    """(submission, record): `load()` and the check with every option, under the options' limits. The one place
+    the options become the engine's arguments (a county's units run through here as a batch's submissions do)."""
+    from .engine import check
+    from .limits import override
+
+    with override(**options.limits):
+        ruleset = ruleset_for(options.rules, options.params)
+        submission = load()
+        record = check(
+            submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
+            ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
+            waivers=options.waivers, with_layers=options.with_layers, stage=options.stage)
+    return submission, record
+
+
+def diagnostic_records(error, base: str | None = None) -> list[dict]:
+    """An InputError's diagnostics as a batch's summary and the service's problems list them (paths relative to
+    `base`, when given)."""
+    return [{"path": _relative(d.path, base), "line": d.line, "column": d.column, "field": d.field,
+             "message": _relative(d.message, base), "hint": d.hint, "severity": d.severity} for d in error.diagnostics]
+
+
 def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> dict:
     """Check one submission: ``{"manifest", "record"}``, or ``{"manifest", "diagnostics"}`` when its input (or an
     option) cannot be used. Never raises for bad input: a batch goes on with the next submission.
@@ -53,24 +76,14 @@ def check_one(manifest: str, options: CheckOptions, base: str | None = None) -> 
     With `base` (the folder a bundle was unpacked into) the record's manifest and every diagnostic's path are
     shown relative to it."""
     from .diagnostics import InputError
-    from .engine import check
-    from .limits import override
     from .model.submission import load_submission
 
     try:
-        with override(**options.limits):
-            ruleset = ruleset_for(options.rules, options.params)
-            # a service's bundle: its scheme must lie inside the bundle's folder, never above it
-            submission = load_submission(manifest, **({"scheme_root": base} if base is not None else {}))
-            record = check(
-                submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
-                ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
-                waivers=options.waivers, with_layers=options.with_layers, stage=options.stage)
+        # a service's bundle: its scheme must lie inside the bundle's folder, never above it
+        _, record = load_and_check(
+            lambda: load_submission(manifest, **({"scheme_root": base} if base is not None else {})), options)
     except InputError as error:
-        return {"manifest": _relative(manifest, base),
-                "diagnostics": [{"path": _relative(d.path, base), "line": d.line, "column": d.column,
-                                 "field": d.field, "message": _relative(d.message, base), "hint": d.hint,
-                                 "severity": d.severity} for d in error.diagnostics]}
+        return {"manifest": _relative(manifest, base), "diagnostics": diagnostic_records(error, base)}
     record["config"] = {"path": None, "applied": []}  # a batch reads no settings file; its reports say so, as check's do
     if base is not None:  # the manifest, a waiver file: wherever the record names a file of the bundle
         record = _without_base(record, base)

@@ -174,25 +174,15 @@ class _CountyReader:
 
 def check_unit(manifest: str, options: "CheckOptions", scheme_path: str = "", county_root: str = "",
                allow_outside: bool = False) -> dict:
-    """`batch.check_one` for a unit of a county: the unit checked against its scheme (the county's when it names
+    """`checking.check_one` for a unit of a county: the unit checked against its scheme (the county's when it names
     the county's by id, or none), with what the checks across units need of it (`digest`)."""
-    import rulecheck
-
-    from .checking import ruleset_for
-    from .limits import override
+    from .checking import diagnostic_records, load_and_check
 
     try:
-        with override(**options.limits):
-            ruleset = ruleset_for(options.rules, options.params)
-            submission = load_unit(manifest, scheme_path, county_root, allow_outside)
-            record = rulecheck.check(
-                submission, ruleset, as_of=options.as_of, select=list(options.select) or None,
-                ignore=list(options.ignore) or None, fail_on=options.fail_on, lang=options.lang,
-                waivers=options.waivers, with_layers=options.with_layers, stage=options.stage)
+        submission, record = load_and_check(lambda: load_unit(manifest, scheme_path, county_root, allow_outside),
+                                            options)
     except InputError as error:
-        return {"manifest": manifest,
-                "diagnostics": [{"path": d.path, "line": d.line, "column": d.column, "field": d.field,
-                                 "message": d.message, "hint": d.hint, "severity": d.severity} for d in error.diagnostics]}
+        return {"manifest": manifest, "diagnostics": diagnostic_records(error)}
     return {"manifest": manifest, "record": record, "digest": digest(submission, record)}
 
 
